@@ -1,0 +1,90 @@
+# frontdesk — plain GNU make.
+#
+#   make          install missing Debian packages, build ./frontdesk
+#   make run      ... then run it on the built-in model
+#   make test     ... build with -Werror and run every CMocka suite
+#   make asan     the same suites under AddressSanitizer + UBSan
+#   make bench    engine benchmarks (see tools/bench)
+#
+# Sources are found by directory: engine/ storage/ ui/ util/ form a library
+# that both the binary (app/) and every tests/test_*.c suite link against.
+
+CC      ?= cc
+BUILD   ?= build
+PKGS    := ncursesw sqlite3 openblas libcurl jansson
+SAN     ?=
+OPT     ?= -O2
+
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Werror
+DEFS    := -D_GNU_SOURCE
+# Evaluated lazily so that `make deps` can install the packages first.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+CFLAGS_ALL = $(WARN) $(DEFS) $(OPT) -g $(SAN) -I. $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+
+LIB_SRC  := $(sort $(wildcard engine/*.c storage/*.c ui/*.c util/*.c))
+APP_SRC  := $(sort $(wildcard app/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TESTLIB_SRC := $(sort $(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
+LIB      := $(BUILD)/libfrontdesk.a
+BIN      := $(BUILD)/frontdesk
+
+.PHONY: all deps run test asan bench clean check-tests
+.DEFAULT_GOAL := all
+
+all: $(BIN) | deps
+	@ln -sf $(BIN) frontdesk
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN): $(APP_OBJ) $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $(APP_OBJ) $(LIB) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TESTLIB_OBJ) $(LIB) $(LDLIBS_ALL) $(CMOCKA_LIBS)
+
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
+
+# The test suites run from the repository root with FRONTDESK_BIN pointing at
+# the binary built alongside them (for the command-line tests).
+check-tests: $(BIN) $(TEST_BIN) $(TOOL_BIN)
+	@FRONTDESK_BIN=$(BIN) FRONTDESK_BUILD=$(BUILD) tools/run_tests.sh $(TEST_BIN)
+
+test: | deps
+	@$(MAKE) --no-print-directory check-tests
+
+asan: | deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  check-tests
+
+run: all
+	@tools/run.sh $(BIN)
+
+bench: | deps
+	@$(MAKE) --no-print-directory OPT="-O3" BUILD=build-bench $(BUILD)/frontdesk $(TOOL_BIN:$(BUILD)/%=build-bench/%)
+	@tools/bench.sh build-bench
+
+clean:
+	rm -rf build build-asan build-bench frontdesk
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

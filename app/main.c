@@ -1,0 +1,114 @@
+/*
+ * main.c — the frontdesk binary: dispatch to a subcommand.
+ *
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error.
+ */
+#include "app/cli.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"info", cmd_info, "describe a GGUF model file", cmd_info_usage},
+    {"tokenize", cmd_tokenize, "print the token ids of standard input", cmd_tokenize_usage},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "frontdesk %s — customer-support chat, review and model monitoring\n"
+            "\n"
+            "usage: frontdesk [--help | --version]\n"
+            "       frontdesk COMMAND [OPTIONS]   (frontdesk COMMAND --help for details)\n"
+            "\n"
+            "commands:\n",
+            FRONTDESK_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nexit codes: 0 success, 1 runtime failure, 2 usage error\n");
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "frontdesk %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'frontdesk %s --help')\n", cmd);
+    return EXIT_USAGE;
+}
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "frontdesk: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_FAIL;
+}
+
+bool cli_parse_int(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_float(const char *s, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    if (argc < 2) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_help(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        printf("frontdesk %s\n", FRONTDESK_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(name, commands[i].name) != 0)
+            continue;
+        for (int a = 2; a < argc; a++) {
+            if (!strcmp(argv[a], "--"))
+                break;
+            if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+                fputs(commands[i].usage, stdout);
+                return EXIT_OK;
+            }
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "frontdesk: unknown command '%s'\n\n", name);
+    print_help(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,48 @@
+/*
+ * forward.h — evaluating tokens through a loaded model.
+ *
+ * A fwd_ctx owns the KV cache and every scratch buffer, sized once in
+ * fwd_new for a context of n_ctx positions; fwd_eval allocates nothing.
+ * Tokens are evaluated in batches: the prompt goes through matrix ×
+ * matrix products (weights converted to F32 a tile at a time, multiplied
+ * with OpenBLAS sgemm), a single generated token through matrix × vector
+ * kernels that read the weights in their stored type.
+ */
+#ifndef FRONTDESK_FORWARD_H
+#define FRONTDESK_FORWARD_H
+
+#include "engine/model.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct fwd_ctx fwd_ctx;
+
+enum {
+    FWD_OK = 0,
+    FWD_EFULL = -1,      /* the context has no room for the tokens        */
+    FWD_ETOKEN = -2,     /* a token id outside the vocabulary             */
+    FWD_ECANCELLED = -3, /* *cancel was set during evaluation             */
+};
+
+/* A context for n_ctx positions using n_threads threads (>= 1).  Returns
+ * NULL with a message when memory or threads cannot be had. */
+fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t errlen);
+void fwd_free(fwd_ctx *c); /* accepts NULL */
+
+int fwd_n_ctx(const fwd_ctx *c);
+/* Positions filled so far (the next token goes at this position). */
+int fwd_n_past(const fwd_ctx *c);
+/* Forget positions >= n_past (0 empties the cache). */
+void fwd_truncate(fwd_ctx *c, int n_past);
+
+/* Evaluate tokens[0..n) at positions n_past..n_past+n-1.  Writes the
+ * logits (n_vocab floats per token) into `logits`: for every token when
+ * all_logits, else only for the last.  `cancel`, when not NULL, is polled
+ * between layers.  Returns FWD_OK or a FWD_E* status (the cache is then
+ * left as it was before the call). */
+int fwd_eval(fwd_ctx *c, const int32_t *tokens, int n, bool all_logits, float *logits,
+             const atomic_bool *cancel);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * testutil.c — see testutil.h.
+ */
+#include "tests/testutil.h"
+
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define POOL_MAX 4096
+static char *pool[POOL_MAX];
+static size_t pool_n;
+static char tmpdir[256];
+
+static void cleanup(void)
+{
+    for (size_t i = 0; i < pool_n; i++)
+        free(pool[i]);
+    pool_n = 0;
+    if (tmpdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+        tmpdir[0] = '\0';
+    }
+}
+
+static const char *keep(char *s)
+{
+    static int registered;
+    if (!registered) {
+        atexit(cleanup);
+        registered = 1;
+    }
+    if (pool_n == POOL_MAX) {
+        fprintf(stderr, "testutil: path pool exhausted\n");
+        abort();
+    }
+    pool[pool_n++] = s;
+    return s;
+}
+
+const char *test_shared_dir(void)
+{
+    static int checked;
+    static const char *dir;
+    if (checked)
+        return dir;
+    checked = 1;
+    const char *env = getenv("FRONTDESK_SHARED");
+    const char *cand = env && *env ? env : "../shared";
+    struct stat st;
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/ref", cand);
+    if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode))
+        dir = cand;
+    else
+        printf("SKIP: %s not found (reference data); tests that need it are skipped\n", cand);
+    return dir;
+}
+
+const char *test_path(const char *dir, const char *name)
+{
+    strbuf sb = {0};
+    sb_printf(&sb, "%s/%s", dir, name);
+    return keep(sb.data);
+}
+
+char *test_read_file(const char *path, size_t *len)
+{
+    char *data = NULL;
+    size_t n = 0;
+    if (util_read_file(path, &data, &n) != 0)
+        fail_msg("cannot read %s: %s", path, strerror(errno));
+    if (len)
+        *len = n;
+    return data;
+}
+
+const char *test_bin(void)
+{
+    const char *b = getenv("FRONTDESK_BIN");
+    return b && *b ? b : "build/frontdesk";
+}
+
+const char *test_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        keep(xstrdup("")); /* registers cleanup */
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/frontdesk-test-XXXXXX");
+        if (!mkdtemp(tmpdir))
+            fail_msg("mkdtemp: %s", strerror(errno));
+    }
+    return tmpdir;
+}
+
+int test_run(const char *const argv[], const char *input, size_t len,
+             char **out, char **err)
+{
+    int in[2], o[2], e[2];
+    if (pipe(in) || pipe(o) || pipe(e))
+        fail_msg("pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(o[1], 1);
+        dup2(e[1], 2);
+        close(in[0]); close(in[1]); close(o[0]); close(o[1]);
+        close(e[0]); close(e[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(o[1]);
+    close(e[1]);
+    signal(SIGPIPE, SIG_IGN);
+
+    strbuf sout = {0}, serr = {0};
+    size_t written = 0;
+    int in_fd = in[1];
+    if (len == 0) {
+        close(in_fd);
+        in_fd = -1;
+    }
+    int open_fds = 2;
+    while (open_fds > 0 || in_fd >= 0) {
+        struct pollfd p[3];
+        int np = 0;
+        if (o[0] >= 0) p[np++] = (struct pollfd){.fd = o[0], .events = POLLIN};
+        if (e[0] >= 0) p[np++] = (struct pollfd){.fd = e[0], .events = POLLIN};
+        if (in_fd >= 0) p[np++] = (struct pollfd){.fd = in_fd, .events = POLLOUT};
+        if (poll(p, (nfds_t)np, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            fail_msg("poll: %s", strerror(errno));
+        }
+        for (int i = 0; i < np; i++) {
+            if (!p[i].revents)
+                continue;
+            if (p[i].fd == in_fd) {
+                ssize_t n = write(in_fd, input + written, len - written);
+                if (n > 0)
+                    written += (size_t)n;
+                if (n < 0 || written == len) {
+                    close(in_fd);
+                    in_fd = -1;
+                }
+                continue;
+            }
+            char buf[65536];
+            ssize_t n = read(p[i].fd, buf, sizeof buf);
+            if (n <= 0) {
+                if (p[i].fd == o[0]) { close(o[0]); o[0] = -1; }
+                else { close(e[0]); e[0] = -1; }
+                open_fds--;
+                continue;
+            }
+            sb_append(p[i].fd == o[0] ? &sout : &serr, buf, (size_t)n);
+        }
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!sout.data) sb_append(&sout, "", 0);
+    if (!serr.data) sb_append(&serr, "", 0);
+    if (out) *out = sout.data; else sb_free(&sout);
+    if (err) *err = serr.data; else sb_free(&serr);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install the Debian packages frontdesk needs, only those that are missing.
+# Quiet when everything is present; `apt-get update` runs at most once.
+set -eu
+
+missing=""
+need() { missing="$missing $1"; }
+
+if command -v pkg-config >/dev/null 2>&1; then
+    for pair in ncursesw:libncurses-dev sqlite3:libsqlite3-dev \
+                openblas:libopenblas-dev libcurl:libcurl4-openssl-dev \
+                cmocka:libcmocka-dev jansson:libjansson-dev; do
+        pkg-config --exists "${pair%%:*}" || need "${pair#*:}"
+    done
+else
+    need "pkg-config libncurses-dev libsqlite3-dev libopenblas-dev"
+    need "libcurl4-openssl-dev libcmocka-dev libjansson-dev"
+fi
+command -v tmux >/dev/null 2>&1 || need tmux
+
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps: missing packages:$missing; run 'make deps' as root" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q $missing

@@ -1,0 +1,186 @@
+/*
+ * util.c — see util.h.
+ */
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void (*oom_hook)(void);
+
+void util_set_oom_hook(void (*hook)(void)) { oom_hook = hook; }
+
+static void oom(size_t n)
+{
+    if (oom_hook)
+        oom_hook();
+    fprintf(stderr, "frontdesk: out of memory (allocating %zu bytes)\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        oom(count * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+void *xmallocarray(size_t count, size_t size)
+{
+    return xreallocarray(NULL, count, size);
+}
+
+void *xreallocarray(void *p, size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        oom(SIZE_MAX);
+    return xrealloc(p, count * size);
+}
+
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+char *xstrndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *p = xmalloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+static void sb_reserve(strbuf *sb, size_t extra)
+{
+    if (extra > SIZE_MAX - sb->len - 1)
+        oom(SIZE_MAX);
+    size_t need = sb->len + extra + 1;
+    if (need <= sb->cap)
+        return;
+    size_t cap = sb->cap ? sb->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    sb->data = xrealloc(sb->data, cap);
+    sb->cap = cap;
+}
+
+void sb_append(strbuf *sb, const void *data, size_t n)
+{
+    sb_reserve(sb, n);
+    if (n)
+        memcpy(sb->data + sb->len, data, n);
+    sb->len += n;
+    sb->data[sb->len] = '\0';
+}
+
+void sb_puts(strbuf *sb, const char *s) { sb_append(sb, s, strlen(s)); }
+
+void sb_putc(strbuf *sb, char c) { sb_append(sb, &c, 1); }
+
+void sb_printf(strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    sb_reserve(sb, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb->len += (size_t)n;
+}
+
+void sb_clear(strbuf *sb)
+{
+    sb->len = 0;
+    if (sb->data)
+        sb->data[0] = '\0';
+}
+
+void sb_free(strbuf *sb)
+{
+    if (!sb)
+        return;
+    free(sb->data);
+    sb->data = NULL;
+    sb->len = sb->cap = 0;
+}
+
+int util_read_fd(int fd, char **out, size_t *len)
+{
+    strbuf sb = {0};
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            sb_free(&sb);
+            errno = e;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        sb_append(&sb, buf, (size_t)n);
+    }
+    if (!sb.data)
+        sb_append(&sb, "", 0);
+    *out = sb.data;
+    *len = sb.len;
+    return 0;
+}
+
+int util_read_file(const char *path, char **out, size_t *len)
+{
+    if (strcmp(path, "-") == 0)
+        return util_read_fd(STDIN_FILENO, out, len);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = util_read_fd(fd, out, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+double util_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void util_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
