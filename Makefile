@@ -81,7 +81,8 @@ run: all
 	@tools/run.sh $(BIN)
 
 bench: | deps
-	@$(MAKE) --no-print-directory OPT="-O3" BUILD=build-bench $(BUILD)/frontdesk $(TOOL_BIN:$(BUILD)/%=build-bench/%)
+	@$(MAKE) --no-print-directory BUILD=build-bench build-bench/frontdesk \
+	  $(TOOL_SRC:tools/%.c=build-bench/tools/%)
 	@tools/bench.sh build-bench
 
 clean:

@@ -23,9 +23,13 @@ typedef struct {
 
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 extern const char cmd_info_usage[];
 extern const char cmd_tokenize_usage[];
+extern const char cmd_ask_usage[];
+extern const char cmd_perplexity_usage[];
 
 /* Print "frontdesk CMD: message" to stderr and return EXIT_USAGE, adding a
  * pointer to --help. */

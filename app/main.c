@@ -16,6 +16,8 @@
 static const cli_command commands[] = {
     {"info", cmd_info, "describe a GGUF model file", cmd_info_usage},
     {"tokenize", cmd_tokenize, "print the token ids of standard input", cmd_tokenize_usage},
+    {"ask", cmd_ask, "one reply from a local model, streamed to standard output", cmd_ask_usage},
+    {"perplexity", cmd_perplexity, "score a text file with a model", cmd_perplexity_usage},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

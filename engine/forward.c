@@ -27,15 +27,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FWD_BATCH 64        /* tokens per batch of the prompt            */
+#define FWD_BATCH 64          /* tokens per batch of the prompt          */
+#define FWD_UBATCH 512        /* the reference's micro-batch             */
 #define TILE_FLOATS (1 << 18) /* 1 MiB of F32 weights per sgemm tile      */
 
 struct fwd_ctx {
     const model *m;
     int n_ctx, n_threads, n_past;
     pool *pool;
-    float *k_cache, *v_cache; /* (n_layer, n_ctx, KV)                    */
+    uint16_t *k_cache, *v_cache; /* (n_layer, n_ctx, KV) half precision */
     float *x, *h, *q, *k, *v, *att; /* (B, E) / (B, KV) / (B, E)        */
+    float *att_row;           /* (n_threads, FWD_MAX_HEAD_DIM)          */
     float *ff_gate, *ff_up;   /* (B, n_ff)                              */
     float *tile;              /* (TILE_FLOATS) weights as F32           */
     float *scores;            /* (n_threads, n_ctx)                     */
@@ -154,10 +156,87 @@ static void rope_tables(fwd_ctx *c)
 
 /* ---- Attention ----------------------------------------------------------------- */
 
+/*
+ * The cache holds K and V in half precision, as the reference does, and
+ * attention follows the reference's two CPU paths so that our logits agree
+ * with its to the last few bits:
+ *
+ *   - a batch of at least EXACT_ATTN_MIN queries (a long prompt): queries
+ *     in single precision, one softmax per row, V accumulated in single
+ *     precision;
+ *   - a smaller batch (a short prompt, every decoded token): the query
+ *     rounded to half precision, an online softmax whose V accumulator is
+ *     itself kept in half precision.
+ */
+#define EXACT_ATTN_MIN 64
+
 typedef struct {
     fwd_ctx *c;
     int layer, B;
+    bool exact;
 } att_job;
+
+static void attend_exact(const float *q, const uint16_t *kc, const uint16_t *vc, int n_keys, int kv_stride,
+                         int hd, float scale, float *s, float *row, float *out)
+{
+    float mx = -INFINITY;
+    for (int p = 0; p < n_keys; p++) {
+        kern_f16_to_f32(kc + (size_t)p * kv_stride, row, (size_t)hd);
+        float d = 0.0f;
+        for (int i = 0; i < hd; i++)
+            d += q[i] * row[i];
+        s[p] = d * scale;
+        if (s[p] > mx)
+            mx = s[p];
+    }
+    double sum = 0.0;
+    for (int p = 0; p < n_keys; p++) {
+        s[p] = expf(s[p] - mx);
+        sum += s[p];
+    }
+    float inv = (float)(1.0 / sum);
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int p = 0; p < n_keys; p++) {
+        kern_f16_to_f32(vc + (size_t)p * kv_stride, row, (size_t)hd);
+        float w = s[p] * inv;
+        for (int i = 0; i < hd; i++)
+            out[i] += w * row[i];
+    }
+}
+
+static void attend_half(const float *q32, const uint16_t *kc, const uint16_t *vc, int n_keys, int kv_stride,
+                        int hd, float scale, float *row, uint16_t *acc, float *out)
+{
+    float q[FWD_MAX_HEAD_DIM];
+    uint16_t qh[FWD_MAX_HEAD_DIM];
+    kern_f32_to_f16(q32, qh, (size_t)hd);
+    kern_f16_to_f32(qh, q, (size_t)hd);
+    float M = -INFINITY, S = 0.0f;
+    memset(acc, 0, (size_t)hd * sizeof *acc);
+    for (int p = 0; p < n_keys; p++) {
+        kern_f16_to_f32(kc + (size_t)p * kv_stride, row, (size_t)hd);
+        float d = 0.0f;
+        for (int i = 0; i < hd; i++)
+            d += q[i] * row[i];
+        d *= scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (d > M) {
+            ms = expf(M - d); /* rescale what was accumulated so far */
+            M = d;
+            for (int i = 0; i < hd; i++)
+                acc[i] = quant_f32_to_f16(quant_f16_to_f32(acc[i]) * ms);
+        } else {
+            vs = expf(d - M);
+        }
+        kern_f16_to_f32(vc + (size_t)p * kv_stride, row, (size_t)hd);
+        for (int i = 0; i < hd; i++)
+            acc[i] = quant_f32_to_f16(quant_f16_to_f32(acc[i]) + row[i] * vs);
+        S = S * ms + vs;
+    }
+    kern_f16_to_f32(acc, out, (size_t)hd);
+    for (int i = 0; i < hd; i++)
+        out[i] /= S;
+}
 
 static void attention_part(void *arg, int ti, int tn)
 {
@@ -167,48 +246,31 @@ static void attention_part(void *arg, int ti, int tn)
     int hd = (int)m->head_dim, E = (int)m->hp.n_embd;
     int KV = (int)(m->hp.n_head_kv * m->head_dim);
     int group = (int)(m->hp.n_head / m->hp.n_head_kv);
-    const float *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KV;
-    const float *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KV;
+    const uint16_t *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KV;
+    const uint16_t *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KV;
     float *s = c->scores + (size_t)ti * c->n_ctx;
+    float *row = c->att_row + (size_t)ti * FWD_MAX_HEAD_DIM;
+    uint16_t acc[FWD_MAX_HEAD_DIM];
     float scale = 1.0f / sqrtf((float)hd);
 
     long lo, hi;
     pool_split((long)m->hp.n_head * j->B, ti, tn, &lo, &hi);
     for (long job = lo; job < hi; job++) {
         int h = (int)(job % m->hp.n_head), t = (int)(job / m->hp.n_head);
-        int kvh = h / group;
+        size_t kv_off = (size_t)(h / group) * hd;
         int n_keys = c->n_past + t + 1; /* causal: keys up to this position */
         const float *q = c->q + (size_t)t * E + (size_t)h * hd;
-        float mx = -INFINITY;
-        for (int p = 0; p < n_keys; p++) {
-            const float *k = kc + (size_t)p * KV + (size_t)kvh * hd;
-            float d = 0.0f;
-            for (int i = 0; i < hd; i++)
-                d += q[i] * k[i];
-            s[p] = d * scale;
-            if (s[p] > mx)
-                mx = s[p];
-        }
-        double sum = 0.0;
-        for (int p = 0; p < n_keys; p++) {
-            s[p] = expf(s[p] - mx);
-            sum += s[p];
-        }
-        float inv = (float)(1.0 / sum);
         float *out = c->att + (size_t)t * E + (size_t)h * hd;
-        memset(out, 0, (size_t)hd * sizeof *out);
-        for (int p = 0; p < n_keys; p++) {
-            const float *v = vc + (size_t)p * KV + (size_t)kvh * hd;
-            float w = s[p] * inv;
-            for (int i = 0; i < hd; i++)
-                out[i] += w * v[i];
-        }
+        if (j->exact)
+            attend_exact(q, kc + kv_off, vc + kv_off, n_keys, KV, hd, scale, s, row, out);
+        else
+            attend_half(q, kc + kv_off, vc + kv_off, n_keys, KV, hd, scale, row, acc, out);
     }
 }
 
 /* ---- Layers ---------------------------------------------------------------------- */
 
-static void layer_forward(fwd_ctx *c, int l, int B)
+static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
 {
     const model *m = c->m;
     const model_layer *L = &m->layers[l];
@@ -220,18 +282,20 @@ static void layer_forward(fwd_ctx *c, int l, int B)
         rmsnorm(c->h + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, eps);
     matmul(c, &L->wq, c->h, B, c->q);
     /* k and v go straight into the cache at their positions */
-    float *kc = c->k_cache + ((size_t)l * c->n_ctx + c->n_past) * KV;
-    float *vc = c->v_cache + ((size_t)l * c->n_ctx + c->n_past) * KV;
-    matmul(c, &L->wk, c->h, B, kc);
-    matmul(c, &L->wv, c->h, B, vc);
+    matmul(c, &L->wk, c->h, B, c->k);
+    matmul(c, &L->wv, c->h, B, c->v);
     if (L->bq) add_bias(c->q, L->bq, B, E);
-    if (L->bk) add_bias(kc, L->bk, B, KV);
-    if (L->bv) add_bias(vc, L->bv, B, KV);
+    if (L->bk) add_bias(c->k, L->bk, B, KV);
+    if (L->bv) add_bias(c->v, L->bv, B, KV);
     for (int t = 0; t < B; t++) {
         rope(c, c->q + (size_t)t * E, (int)m->hp.n_head, c->n_past + t);
-        rope(c, kc + (size_t)t * KV, (int)m->hp.n_head_kv, c->n_past + t);
+        rope(c, c->k + (size_t)t * KV, (int)m->hp.n_head_kv, c->n_past + t);
     }
-    att_job aj = {c, l, B};
+    /* k and v join the cache at their positions */
+    size_t at = ((size_t)l * c->n_ctx + c->n_past) * KV;
+    kern_f32_to_f16(c->k, c->k_cache + at, (size_t)B * KV);
+    kern_f32_to_f16(c->v, c->v_cache + at, (size_t)B * KV);
+    att_job aj = {c, l, B, exact};
     pool_run(c->pool, attention_part, &aj);
     matmul(c, &L->wo, c->att, B, c->h);
     for (size_t i = 0; i < (size_t)B * E; i++)
@@ -250,8 +314,8 @@ static void layer_forward(fwd_ctx *c, int l, int B)
         c->x[i] += c->h[i];
 }
 
-static int eval_batch(fwd_ctx *c, const int32_t *tokens, int B, bool all_logits, float *logits,
-                      const atomic_bool *cancel)
+static int eval_batch(fwd_ctx *c, const int32_t *tokens, int B, bool exact, bool all_logits,
+                      float *logits, const atomic_bool *cancel)
 {
     const model *m = c->m;
     int E = (int)m->hp.n_embd;
@@ -261,7 +325,7 @@ static int eval_batch(fwd_ctx *c, const int32_t *tokens, int B, bool all_logits,
     for (int l = 0; l < (int)m->hp.n_layer; l++) {
         if (cancel && atomic_load(cancel))
             return FWD_ECANCELLED;
-        layer_forward(c, l, B);
+        layer_forward(c, l, B, exact);
     }
     if (!logits)
         return FWD_OK;
@@ -286,11 +350,18 @@ int fwd_eval(fwd_ctx *c, const int32_t *tokens, int n, bool all_logits, float *l
     size_t V = c->m->n_vocab;
     for (int done = 0; done < n;) {
         int B = n - done < FWD_BATCH ? n - done : FWD_BATCH;
+        /* the reference's micro-batches are FWD_UBATCH tokens; which
+         * attention path it takes depends on the micro-batch's size */
+        int ub_start = done / FWD_UBATCH * FWD_UBATCH;
+        int ub_len = n - ub_start < FWD_UBATCH ? n - ub_start : FWD_UBATCH;
+        bool exact = ub_len >= EXACT_ATTN_MIN;
+        if (B > ub_start + ub_len - done)
+            B = ub_start + ub_len - done;
         bool last = done + B == n;
         float *out = all_logits ? logits + (size_t)done * V : logits;
         if (!all_logits && !last)
             out = NULL;
-        int rc = eval_batch(c, tokens + done, B, all_logits, out, cancel);
+        int rc = eval_batch(c, tokens + done, B, exact, all_logits, out, cancel);
         if (rc != FWD_OK) {
             c->n_past = start;
             return rc;
@@ -325,11 +396,11 @@ fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t err
     size_t E = m->hp.n_embd, F = m->hp.n_ff, L = m->hp.n_layer;
     size_t KV = (size_t)m->hp.n_head_kv * m->head_dim, B = FWD_BATCH;
     size_t cache = L * (size_t)n_ctx * KV;
-    c->k_cache = calloc(cache, sizeof(float));
-    c->v_cache = calloc(cache, sizeof(float));
+    c->k_cache = calloc(cache, sizeof(uint16_t));
+    c->v_cache = calloc(cache, sizeof(uint16_t));
     if (!c->k_cache || !c->v_cache) {
         util_errf(err, errlen, "not enough memory for a KV cache of %d positions (%.0f MiB)", n_ctx,
-                  2.0 * cache * sizeof(float) / (1 << 20));
+                  2.0 * cache * sizeof(uint16_t) / (1 << 20));
         fwd_free(c);
         return NULL;
     }
@@ -337,6 +408,9 @@ fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t err
     c->h = xmallocarray(B * E, sizeof(float));
     c->q = xmallocarray(B * E, sizeof(float));
     c->att = xmallocarray(B * E, sizeof(float));
+    c->k = xmallocarray(B * KV, sizeof(float));
+    c->v = xmallocarray(B * KV, sizeof(float));
+    c->att_row = xmallocarray((size_t)n_threads * FWD_MAX_HEAD_DIM, sizeof(float));
     c->ff_gate = xmallocarray(B * F, sizeof(float));
     c->ff_up = xmallocarray(B * F, sizeof(float));
     c->tile = xmallocarray(TILE_FLOATS > E && TILE_FLOATS > F ? TILE_FLOATS : (E > F ? E : F), sizeof(float));
@@ -371,6 +445,9 @@ void fwd_free(fwd_ctx *c)
     free(c->h);
     free(c->q);
     free(c->att);
+    free(c->k);
+    free(c->v);
+    free(c->att_row);
     free(c->ff_gate);
     free(c->ff_up);
     free(c->tile);

@@ -19,6 +19,9 @@
 
 typedef struct fwd_ctx fwd_ctx;
 
+/* The largest head size the engine runs (model_load refuses larger). */
+#define FWD_MAX_HEAD_DIM 512
+
 enum {
     FWD_OK = 0,
     FWD_EFULL = -1,      /* the context has no room for the tokens        */

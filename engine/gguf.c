@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,9 @@ struct gguf_file {
 
 /* ---- Bounded cursor ----------------------------------------------------- */
 
+/* What the cursor is reading, so that every message can say where. */
+typedef enum { CTX_NONE, CTX_KV, CTX_TENSOR } rd_ctx;
+
 typedef struct {
     const uint8_t *base;
     uint64_t size;
@@ -119,7 +123,27 @@ typedef struct {
     size_t errlen;
     int status;
     arena_block **arena;
+    rd_ctx ctx;        /* messages start "key 'k': " or "tensor 't': " ... */
+    uint64_t ctx_index; /* ... or "metadata entry 3: " before the name is read */
+    gguf_str ctx_name;  /* ptr NULL until the name is read */
 } rd;
+
+/* Quote an untrusted name for a one-line message: at most 64 bytes, control
+ * bytes shown as '?' (names reach the terminal). */
+static const char *quote_name(char *buf, size_t cap, gguf_str s)
+{
+    size_t n = 0;
+    for (uint64_t i = 0; i < s.len && i < 64 && n + 1 < cap; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        buf[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    if (s.len > 64 && n + 4 < cap) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
+}
 
 static int rd_fail(rd *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -127,9 +151,19 @@ static int rd_fail(rd *r, int status, const char *fmt, ...)
 static int rd_fail(rd *r, int status, const char *fmt, ...)
 {
     if (r->status == GGUF_OK && r->err && r->errlen) {
+        char name[80];
+        int n = 0;
+        if (r->ctx != CTX_NONE && r->ctx_name.ptr)
+            n = snprintf(r->err, r->errlen, "%s '%s': ", r->ctx == CTX_KV ? "key" : "tensor",
+                         quote_name(name, sizeof name, r->ctx_name));
+        else if (r->ctx != CTX_NONE)
+            n = snprintf(r->err, r->errlen, "%s %llu: ", r->ctx == CTX_KV ? "metadata entry" : "tensor info",
+                         (unsigned long long)r->ctx_index);
+        if (n < 0 || (size_t)n >= r->errlen)
+            n = 0;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(r->err, r->errlen, fmt, ap);
+        vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
         va_end(ap);
     }
     if (r->status == GGUF_OK)
@@ -244,25 +278,24 @@ static bool scalar_from_bytes(gguf_type t, const uint8_t *p, gguf_value *v)
     }
 }
 
-static bool rd_value(rd *r, gguf_type t, gguf_value *v, const gguf_str *key, int depth);
+static bool rd_value(rd *r, gguf_type t, gguf_value *v, int depth);
 
-static bool rd_array(rd *r, gguf_value *v, const gguf_str *key, int depth)
+static bool rd_array(rd *r, gguf_value *v, int depth)
 {
     uint64_t at = r->pos;
     uint32_t et;
     uint64_t n;
     if (!rd_u32(r, &et, "array element type") || !rd_u64(r, &n, "array length"))
         return false;
-    const int kl = (int)(key->len > 200 ? 200 : key->len);
     if (et >= GGUF_TYPE_COUNT)
-        return rd_fail(r, GGUF_EBAD, "key '%.*s': unknown array element type %u at offset %llu",
-                       kl, key->ptr, et, (unsigned long long)at), false;
+        return rd_fail(r, GGUF_EBAD, "unknown array element type %u at offset %llu",
+                       et, (unsigned long long)at), false;
     if (depth >= GGUF_MAX_NESTING)
-        return rd_fail(r, GGUF_EBAD, "key '%.*s': arrays nested deeper than %d at offset %llu",
-                       kl, key->ptr, GGUF_MAX_NESTING, (unsigned long long)at), false;
+        return rd_fail(r, GGUF_EBAD, "arrays nested deeper than %d at offset %llu",
+                       GGUF_MAX_NESTING, (unsigned long long)at), false;
     if (n > GGUF_MAX_ARRAY)
-        return rd_fail(r, GGUF_EBAD, "key '%.*s': array length %llu at offset %llu exceeds the limit of %u",
-                       kl, key->ptr, (unsigned long long)n, (unsigned long long)at, GGUF_MAX_ARRAY), false;
+        return rd_fail(r, GGUF_EBAD, "array length %llu at offset %llu exceeds the limit of %u",
+                       (unsigned long long)n, (unsigned long long)at, GGUF_MAX_ARRAY), false;
 
     gguf_array *a = &v->u.arr;
     v->type = GGUF_TYPE_ARRAY;
@@ -277,7 +310,7 @@ static bool rd_array(rd *r, gguf_value *v, const gguf_str *key, int depth)
     if (et == GGUF_TYPE_STRING) {
         gguf_str *s = arena_alloc(r->arena, n, sizeof *s);
         if (!s)
-            return rd_fail(r, GGUF_ENOMEM, "out of memory reading key '%.*s'", kl, key->ptr), false;
+            return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
         for (uint64_t i = 0; i < n; i++)
             if (!rd_str(r, &s[i], "array string"))
                 return false;
@@ -285,9 +318,9 @@ static bool rd_array(rd *r, gguf_value *v, const gguf_str *key, int depth)
     } else if (et == GGUF_TYPE_ARRAY) {
         gguf_value *e = arena_alloc(r->arena, n, sizeof *e);
         if (!e)
-            return rd_fail(r, GGUF_ENOMEM, "out of memory reading key '%.*s'", kl, key->ptr), false;
+            return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
         for (uint64_t i = 0; i < n; i++)
-            if (!rd_value(r, GGUF_TYPE_ARRAY, &e[i], key, depth + 1))
+            if (!rd_value(r, GGUF_TYPE_ARRAY, &e[i], depth + 1))
                 return false;
         a->elems = e;
     } else {
@@ -295,28 +328,27 @@ static bool rd_array(rd *r, gguf_value *v, const gguf_str *key, int depth)
         if (et == GGUF_TYPE_BOOL)
             for (uint64_t i = 0; i < n; i++)
                 if (a->data[i] > 1)
-                    return rd_fail(r, GGUF_EBAD, "key '%.*s': invalid bool %u at offset %llu",
-                                   kl, key->ptr, a->data[i], (unsigned long long)(r->pos + i)), false;
+                    return rd_fail(r, GGUF_EBAD, "invalid bool %u at offset %llu",
+                                   a->data[i], (unsigned long long)(r->pos + i)), false;
         r->pos += n * min_elem;
     }
     return true;
 }
 
-static bool rd_value(rd *r, gguf_type t, gguf_value *v, const gguf_str *key, int depth)
+static bool rd_value(rd *r, gguf_type t, gguf_value *v, int depth)
 {
     if (t == GGUF_TYPE_STRING) {
         v->type = t;
         return rd_str(r, &v->u.str, "string value");
     }
     if (t == GGUF_TYPE_ARRAY)
-        return rd_array(r, v, key, depth);
+        return rd_array(r, v, depth);
     uint64_t at = r->pos;
     if (!rd_need(r, scalar_size[t], "value"))
         return false;
     if (!scalar_from_bytes(t, r->base + r->pos, v))
-        return rd_fail(r, GGUF_EBAD, "key '%.*s': invalid bool at offset %llu",
-                       (int)(key->len > 200 ? 200 : key->len), key->ptr,
-                       (unsigned long long)at), false;
+        return rd_fail(r, GGUF_EBAD, "invalid bool %u at offset %llu",
+                       r->base[at], (unsigned long long)at), false;
     r->pos += scalar_size[t];
     return true;
 }
@@ -343,7 +375,8 @@ static int named_cmp(const void *a, const void *b)
     return str_cmp(((const named *)a)->s, ((const named *)b)->s);
 }
 
-/* Sort n names into idx; returns the position of a duplicate or -1. */
+/* Sort n names into idx; returns the position of a duplicate (the later of
+ * the first duplicated pair found, whatever order qsort left them in) or -1. */
 static int64_t sort_names(named *tmp, uint64_t n, uint32_t *idx)
 {
     qsort(tmp, n, sizeof *tmp, named_cmp);
@@ -351,7 +384,7 @@ static int64_t sort_names(named *tmp, uint64_t n, uint32_t *idx)
         idx[i] = tmp[i].i;
     for (uint64_t i = 1; i < n; i++)
         if (str_cmp(tmp[i - 1].s, tmp[i].s) == 0)
-            return (int64_t)tmp[i].i;
+            return (int64_t)(tmp[i - 1].i > tmp[i].i ? tmp[i - 1].i : tmp[i].i);
     return -1;
 }
 
@@ -390,7 +423,8 @@ static bool parse_header(rd *r, gguf_file *f)
     if (f->version == 1)
         return rd_fail(r, GGUF_EBAD, "GGUF version 1 is not supported (version at offset 4)"), false;
     if (f->version != 2 && f->version != 3) {
-        if ((f->version & 0xffff) == 0)
+        /* A big-endian file's small version number reads as 0xVV000000. */
+        if (f->version != 0 && (f->version & 0xffff) == 0)
             return rd_fail(r, GGUF_EBAD, "big-endian GGUF files are not supported (version at offset 4)"), false;
         return rd_fail(r, GGUF_EBAD, "unsupported GGUF version %u at offset 4", f->version), false;
     }
@@ -418,22 +452,26 @@ static bool parse_kvs(rd *r, gguf_file *f)
     for (uint64_t i = 0; i < f->n_kv; i++) {
         gguf_kv *kv = &f->kvs[i];
         kv->offset = r->pos;
+        r->ctx = CTX_KV;
+        r->ctx_index = i;
+        r->ctx_name = (gguf_str){NULL, 0};
         uint32_t t;
         if (!rd_str(r, &kv->key, "metadata key"))
             return false;
         if (kv->key.len == 0)
             return rd_fail(r, GGUF_EBAD, "empty metadata key at offset %llu",
                            (unsigned long long)kv->offset), false;
+        r->ctx_name = kv->key;
         uint64_t type_at = r->pos;
         if (!rd_u32(r, &t, "metadata value type"))
             return false;
         if (t >= GGUF_TYPE_COUNT)
-            return rd_fail(r, GGUF_EBAD, "key '%.*s': unknown value type %u at offset %llu",
-                           (int)(kv->key.len > 200 ? 200 : kv->key.len), kv->key.ptr, t,
-                           (unsigned long long)type_at), false;
-        if (!rd_value(r, (gguf_type)t, &kv->value, &kv->key, 0))
+            return rd_fail(r, GGUF_EBAD, "unknown value type %u at offset %llu",
+                           t, (unsigned long long)type_at), false;
+        if (!rd_value(r, (gguf_type)t, &kv->value, 0))
             return false;
     }
+    r->ctx = CTX_NONE;
     named *tmp = malloc((f->n_kv ? f->n_kv : 1) * sizeof *tmp);
     if (!tmp)
         return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
@@ -442,45 +480,47 @@ static bool parse_kvs(rd *r, gguf_file *f)
     int64_t dup = sort_names(tmp, f->n_kv, f->kv_sorted);
     free(tmp);
     if (dup >= 0) {
+        char name[80];
         const gguf_kv *kv = &f->kvs[dup];
-        return rd_fail(r, GGUF_EBAD, "duplicate metadata key '%.*s' at offset %llu",
-                       (int)(kv->key.len > 200 ? 200 : kv->key.len), kv->key.ptr,
-                       (unsigned long long)kv->offset), false;
+        return rd_fail(r, GGUF_EBAD, "duplicate metadata key '%s' at offset %llu",
+                       quote_name(name, sizeof name, kv->key), (unsigned long long)kv->offset), false;
     }
     return true;
 }
 
+static const gguf_kv *find_kv(const gguf_file *f, const char *key);
+
 static bool parse_alignment(rd *r, gguf_file *f)
 {
     f->alignment = 32;
-    const gguf_value *v = gguf_find(f, "general.alignment");
-    if (!v)
+    const gguf_kv *kv = find_kv(f, "general.alignment");
+    if (!kv)
         return true;
-    if (v->type != GGUF_TYPE_UINT32)
-        return rd_fail(r, GGUF_EBAD, "general.alignment must be a uint32 (found type %d)", (int)v->type), false;
-    uint64_t a = v->u.u64;
+    if (kv->value.type != GGUF_TYPE_UINT32)
+        return rd_fail(r, GGUF_EBAD, "general.alignment (key at offset %llu) must be a UINT32, not type %d",
+                       (unsigned long long)kv->offset, (int)kv->value.type), false;
+    uint64_t a = kv->value.u.u64;
     if (a == 0 || (a & (a - 1)) != 0 || a > GGUF_MAX_ALIGNMENT)
-        return rd_fail(r, GGUF_EBAD, "general.alignment %llu is not a power of two up to %u",
-                       (unsigned long long)a, GGUF_MAX_ALIGNMENT), false;
+        return rd_fail(r, GGUF_EBAD, "general.alignment %llu (key at offset %llu) is not a power of two up to %u",
+                       (unsigned long long)a, (unsigned long long)kv->offset, GGUF_MAX_ALIGNMENT), false;
     f->alignment = a;
     return true;
 }
 
-#define TNAME(t) (int)((t)->name.len > 200 ? 200 : (t)->name.len), (t)->name.ptr
-
-static bool parse_tensor_info(rd *r, gguf_tensor *t)
+/* Parses the tensor info at r->pos (offset `at`); names it in r's context. */
+static bool parse_tensor_info(rd *r, gguf_tensor *t, uint64_t at)
 {
-    uint64_t at = r->pos;
     if (!rd_str(r, &t->name, "tensor name"))
         return false;
     if (t->name.len == 0)
         return rd_fail(r, GGUF_EBAD, "empty tensor name at offset %llu", (unsigned long long)at), false;
+    r->ctx_name = t->name;
     uint64_t dims_at = r->pos;
     if (!rd_u32(r, &t->n_dims, "tensor dimension count"))
         return false;
     if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
-        return rd_fail(r, GGUF_EBAD, "tensor '%.*s': %u dimensions at offset %llu (1 to %d allowed)",
-                       TNAME(t), t->n_dims, (unsigned long long)dims_at, GGUF_MAX_DIMS), false;
+        return rd_fail(r, GGUF_EBAD, "%u dimensions at offset %llu (1 to %d allowed)",
+                       t->n_dims, (unsigned long long)dims_at, GGUF_MAX_DIMS), false;
     uint64_t n = 1;
     for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) {
         t->ne[d] = 1;
@@ -490,8 +530,8 @@ static bool parse_tensor_info(rd *r, gguf_tensor *t)
         if (!rd_u64(r, &t->ne[d], "tensor dimension"))
             return false;
         if (t->ne[d] > (uint64_t)INT64_MAX || (t->ne[d] && n > (uint64_t)INT64_MAX / t->ne[d]))
-            return rd_fail(r, GGUF_EBAD, "tensor '%.*s': element count overflows at offset %llu",
-                           TNAME(t), (unsigned long long)ne_at), false;
+            return rd_fail(r, GGUF_EBAD, "element count overflows at dimension %u (offset %llu)",
+                           d, (unsigned long long)ne_at), false;
         n *= t->ne[d];
     }
     t->n_elems = n;
@@ -500,17 +540,18 @@ static bool parse_tensor_info(rd *r, gguf_tensor *t)
     if (!rd_u32(r, &type, "tensor type"))
         return false;
     if (!ggml_type_known(type))
-        return rd_fail(r, GGUF_EBAD, "tensor '%.*s': unknown tensor type %u at offset %llu",
-                       TNAME(t), type, (unsigned long long)type_at), false;
+        return rd_fail(r, GGUF_EBAD, "unknown tensor type %u at offset %llu",
+                       type, (unsigned long long)type_at), false;
     t->type = (ggml_type)type;
     uint64_t be = ggml_type_block_elems(type), bb = ggml_type_block_bytes(type);
     if (t->ne[0] % be != 0)
-        return rd_fail(r, GGUF_EBAD, "tensor '%.*s': row length %llu is not a multiple of the %s block size %llu",
-                       TNAME(t), (unsigned long long)t->ne[0], ggml_type_name(type),
-                       (unsigned long long)be), false;
+        return rd_fail(r, GGUF_EBAD, "row length %llu is not a multiple of the %s block size %llu (info at offset %llu)",
+                       (unsigned long long)t->ne[0], ggml_type_name(type),
+                       (unsigned long long)be, (unsigned long long)at), false;
     uint64_t blocks = n / be;
     if (bb && blocks > UINT64_MAX / bb)
-        return rd_fail(r, GGUF_EBAD, "tensor '%.*s': byte size overflows", TNAME(t)), false;
+        return rd_fail(r, GGUF_EBAD, "byte size of %llu %s elements overflows (info at offset %llu)",
+                       (unsigned long long)n, ggml_type_name(type), (unsigned long long)at), false;
     t->n_bytes = blocks * bb;
     if (!rd_u64(r, &t->offset, "tensor data offset"))
         return false;
@@ -532,11 +573,15 @@ static bool parse_tensors(rd *r, gguf_file *f)
         return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         info_at[i] = r->pos;
-        if (!parse_tensor_info(r, &f->tensors[i])) {
+        r->ctx = CTX_TENSOR;
+        r->ctx_index = i;
+        r->ctx_name = (gguf_str){NULL, 0};
+        if (!parse_tensor_info(r, &f->tensors[i], info_at[i])) {
             free(info_at);
             return false;
         }
     }
+    r->ctx = CTX_NONE;
 
     /* The data section starts at the next multiple of the alignment. */
     uint64_t pad = (f->alignment - r->pos % f->alignment) % f->alignment;
@@ -550,15 +595,17 @@ static bool parse_tensors(rd *r, gguf_file *f)
         gguf_tensor *t = &f->tensors[i];
         uint64_t rel = t->offset;
         bool ok = true;
+        char name[80];
+        quote_name(name, sizeof name, t->name);
         if (rel % f->alignment != 0) {
-            rd_fail(r, GGUF_EBAD, "tensor '%.*s': data offset %llu (info at offset %llu) is not a multiple of the alignment %llu",
-                    TNAME(t), (unsigned long long)rel, (unsigned long long)info_at[i],
+            rd_fail(r, GGUF_EBAD, "tensor '%s': data offset %llu (info at offset %llu) is not a multiple of the alignment %llu",
+                    name, (unsigned long long)rel, (unsigned long long)info_at[i],
                     (unsigned long long)f->alignment);
             ok = false;
         } else if (rel > r->size - f->data_offset || t->n_bytes > r->size - f->data_offset - rel) {
-            rd_fail(r, GGUF_EBAD, "tensor '%.*s': data [%llu, +%llu) lies outside the %llu-byte file (info at offset %llu)",
-                    TNAME(t), (unsigned long long)(f->data_offset + rel),
-                    (unsigned long long)t->n_bytes, (unsigned long long)r->size,
+            rd_fail(r, GGUF_EBAD, "tensor '%s': data offset %llu + %llu bytes (after the data section start %llu) runs past the end of the %llu-byte file (info at offset %llu)",
+                    name, (unsigned long long)rel, (unsigned long long)t->n_bytes,
+                    (unsigned long long)f->data_offset, (unsigned long long)r->size,
                     (unsigned long long)info_at[i]);
             ok = false;
         }
@@ -580,9 +627,9 @@ static bool parse_tensors(rd *r, gguf_file *f)
     int64_t dup = sort_names(tmp, f->n_tensors, f->tensor_sorted);
     free(tmp);
     if (dup >= 0) {
-        const gguf_tensor *t = &f->tensors[dup];
-        rd_fail(r, GGUF_EBAD, "duplicate tensor name '%.*s' (info at offset %llu)",
-                TNAME(t), (unsigned long long)info_at[dup]);
+        char name[80];
+        rd_fail(r, GGUF_EBAD, "duplicate tensor name '%s' (info at offset %llu)",
+                quote_name(name, sizeof name, f->tensors[dup].name), (unsigned long long)info_at[dup]);
         free(info_at);
         return false;
     }
@@ -631,7 +678,13 @@ int gguf_open(gguf_file **out, const char *path, char *err, size_t errlen)
         return GGUF_EIO;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        return GGUF_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
         if (err && errlen)
             snprintf(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
         close(fd);
@@ -690,11 +743,17 @@ const gguf_tensor *gguf_tensor_at(const gguf_file *f, size_t i)
     return i < f->n_tensors ? &f->tensors[i] : NULL;
 }
 
-const gguf_value *gguf_find(const gguf_file *f, const char *key)
+static const gguf_kv *find_kv(const gguf_file *f, const char *key)
 {
     gguf_str k = {key, strlen(key)};
     int64_t i = find_sorted(f->kv_sorted, f->n_kv, k, kv_name, f);
-    return i < 0 ? NULL : &f->kvs[i].value;
+    return i < 0 ? NULL : &f->kvs[i];
+}
+
+const gguf_value *gguf_find(const gguf_file *f, const char *key)
+{
+    const gguf_kv *kv = find_kv(f, key);
+    return kv ? &kv->value : NULL;
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name)

@@ -239,6 +239,10 @@ int model_load(model **out, const char *path, char *err, size_t errlen)
         goto fail_msg;
     }
     m->head_dim = hp->n_embd / hp->n_head;
+    if (m->head_dim > 512) {
+        snprintf(msg, sizeof msg, "head size %u is larger than the engine's limit of 512", m->head_dim);
+        goto fail_msg;
+    }
     if (hp->n_rot == 0 || hp->n_rot > m->head_dim || hp->n_rot % 2) {
         snprintf(msg, sizeof msg, "rope.dimension_count %u does not fit head size %u", hp->n_rot, m->head_dim);
         goto fail_msg;

@@ -40,7 +40,6 @@ int model_hparams_read(const gguf_file *f, model_hparams *hp, char *err, size_t 
  * (descending), written into buf. */
 void model_tensor_types(const gguf_file *f, char *buf, size_t cap);
 
-#endif
 
 /* ---- Loaded models (the engine) ------------------------------------------ */
 
@@ -83,3 +82,5 @@ void model_free(model *m); /* accepts NULL */
 
 /* Whether the engine computes with weights of this type. */
 bool model_weight_type_supported(ggml_type t);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * cmd_ask.c — `frontdesk ask`: one reply from a local model, streamed to
+ * standard output.
+ */
+#include "app/cli.h"
+
+#include "engine/chat_template.h"
+#include "engine/forward.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "engine/tokenizer.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char cmd_ask_usage[] =
+    "usage: frontdesk ask --model FILE [options] TEXT\n"
+    "\n"
+    "Ask the model one question and stream its reply to standard output,\n"
+    "followed by one newline.  TEXT is the customer's message, put through the\n"
+    "model's chat template (or, with --raw, used as a plain prompt).\n"
+    "\n"
+    "  -m, --model FILE          the GGUF model\n"
+    "      --system TEXT         system prompt (default: a customer-service one)\n"
+    "      --temp T              temperature; 0 is greedy (default 0.8)\n"
+    "      --top-k K             keep the K most likely tokens; 0 = off (40)\n"
+    "      --top-p P             nucleus sampling; 1 = off (0.95)\n"
+    "      --min-p P             drop tokens below P × the top probability (0.05)\n"
+    "      --repeat-penalty R    penalise repeats of the last 64 tokens; 1 = off (1.1)\n"
+    "      --seed S              random seed (default: from the clock)\n"
+    "  -n N                      generate at most N tokens (default 256)\n"
+    "  -c, --ctx N               context length in tokens (default 2048, at most\n"
+    "                            the model's)\n"
+    "  -t, --threads N           threads (default: the number of cores)\n"
+    "      --stop TEXT           stop before TEXT (may be repeated)\n"
+    "      --chat-template NAME  chatml, llama3, llama2, zephyr, gemma, phi3, ...\n"
+    "      --raw                 no chat template: TEXT is the whole prompt, BOS\n"
+    "                            added as the model's metadata asks\n"
+    "      --ids                 print the generated token ids instead of text\n"
+    "      --stats               print timings to standard error at the end:\n"
+    "                            prompt_tokens= gen_tokens= ttft_ms= prefill_tps=\n"
+    "                            decode_tps=\n"
+    "      --no-db               do not record the exchange (recording arrives with\n"
+    "                            the storage module; nothing is recorded yet)\n"
+    "\n"
+    "To a terminal, control characters in the reply (other than newline and\n"
+    "tab) are shown escaped; to a pipe or file the bytes are written unchanged.\n"
+    "Ctrl-C stops generation cleanly (exit status 130).\n";
+
+#define DEFAULT_SYSTEM                                                                              \
+    "You are a helpful, polite customer-service agent. Answer the customer's question "            \
+    "clearly and briefly."
+
+static atomic_bool interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    atomic_store(&interrupted, true);
+}
+
+typedef struct {
+    bool tty;
+    bool ids;
+    bool write_failed;
+    int n_ids;
+} ask_out;
+
+static bool write_all(const char *s, size_t n)
+{
+    return fwrite(s, 1, n, stdout) == n && fflush(stdout) == 0;
+}
+
+static bool on_text(void *ud, const char *text, size_t len)
+{
+    ask_out *o = ud;
+    if (o->ids)
+        return true;
+    if (!o->tty) {
+        if (!write_all(text, len))
+            o->write_failed = true;
+        return !o->write_failed;
+    }
+    /* Model output must never drive the user's terminal. */
+    strbuf sb = {0};
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+            sb_printf(&sb, "\\x%02x", ch);
+        else
+            sb_putc(&sb, (char)ch);
+    }
+    if (sb.len && !write_all(sb.data, sb.len))
+        o->write_failed = true;
+    sb_free(&sb);
+    return !o->write_failed;
+}
+
+static void on_token(void *ud, int32_t id)
+{
+    ask_out *o = ud;
+    if (!o->ids)
+        return;
+    printf(o->n_ids++ ? " %d" : "%d", id);
+    fflush(stdout);
+}
+
+typedef struct {
+    const char *model_path, *system, *text, *tmpl_name;
+    sampler_params sp;
+    bool seed_given, raw, ids, stats;
+    long n_predict, n_ctx, n_threads;
+    const char **stops;
+    size_t n_stops;
+} ask_args;
+
+static int parse_args(int argc, char **argv, ask_args *a)
+{
+    enum { O_SYSTEM = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REPEAT, O_SEED, O_STOP, O_TMPL,
+           O_RAW, O_IDS, O_STATS, O_NODB };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"system", required_argument, NULL, O_SYSTEM},
+        {"temp", required_argument, NULL, O_TEMP},
+        {"top-k", required_argument, NULL, O_TOPK},
+        {"top-p", required_argument, NULL, O_TOPP},
+        {"min-p", required_argument, NULL, O_MINP},
+        {"repeat-penalty", required_argument, NULL, O_REPEAT},
+        {"seed", required_argument, NULL, O_SEED},
+        {"ctx", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'},
+        {"stop", required_argument, NULL, O_STOP},
+        {"chat-template", required_argument, NULL, O_TMPL},
+        {"raw", no_argument, NULL, O_RAW},
+        {"ids", no_argument, NULL, O_IDS},
+        {"stats", no_argument, NULL, O_STATS},
+        {"no-db", no_argument, NULL, O_NODB},
+        {NULL, 0, NULL, 0},
+    };
+    a->sp = sampler_defaults();
+    a->n_predict = 256;
+    a->n_ctx = 2048;
+    a->n_threads = sysconf(_SC_NPROCESSORS_ONLN);
+    if (a->n_threads < 1)
+        a->n_threads = 1;
+    a->stops = xcalloc((size_t)argc, sizeof *a->stops);
+    double d;
+    long l;
+    int c;
+    opterr = 0;
+#define NUM_F(name, lo, hi, dst)                                                                    \
+    do {                                                                                            \
+        if (!cli_parse_float(optarg, lo, hi, &d))                                                   \
+            return cli_usage_error("ask", "%s needs a number from %g to %g, got '%s'", name, lo, hi, \
+                                   optarg);                                                         \
+        dst = (float)d;                                                                             \
+    } while (0)
+#define NUM_I(name, lo, hi, dst)                                                                    \
+    do {                                                                                            \
+        if (!cli_parse_int(optarg, lo, hi, &l))                                                     \
+            return cli_usage_error("ask", "%s needs a whole number from %ld to %ld, got '%s'", name, \
+                                   (long)(lo), (long)(hi), optarg);                                 \
+        dst = l;                                                                                    \
+    } while (0)
+    while ((c = getopt_long(argc, argv, ":m:n:c:t:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': a->model_path = optarg; break;
+        case O_SYSTEM: a->system = optarg; break;
+        case O_TEMP: NUM_F("--temp", 0.0, 100.0, a->sp.temp); break;
+        case O_TOPK: NUM_I("--top-k", 0, 1 << 24, a->sp.top_k); break;
+        case O_TOPP: NUM_F("--top-p", 0.0, 1.0, a->sp.top_p); break;
+        case O_MINP: NUM_F("--min-p", 0.0, 1.0, a->sp.min_p); break;
+        case O_REPEAT: NUM_F("--repeat-penalty", 0.01, 100.0, a->sp.repeat_penalty); break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-')
+                return cli_usage_error("ask", "--seed needs a non-negative whole number, got '%s'", optarg);
+            a->sp.seed = s;
+            a->seed_given = true;
+            break;
+        }
+        case 'n': NUM_I("-n", 1, 1 << 20, a->n_predict); break;
+        case 'c': NUM_I("--ctx", 8, 1 << 20, a->n_ctx); break;
+        case 't': NUM_I("--threads", 1, 512, a->n_threads); break;
+        case O_STOP:
+            if (!*optarg)
+                return cli_usage_error("ask", "--stop needs a non-empty text");
+            a->stops[a->n_stops++] = optarg;
+            break;
+        case O_TMPL: a->tmpl_name = optarg; break;
+        case O_RAW: a->raw = true; break;
+        case O_IDS: a->ids = true; break;
+        case O_STATS: a->stats = true; break;
+        case O_NODB: break; /* nothing is recorded yet */
+        case ':': return cli_usage_error("ask", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("ask", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+#undef NUM_F
+#undef NUM_I
+    if (!a->model_path)
+        return cli_usage_error("ask", "--model FILE is required");
+    if (optind + 1 != argc)
+        return cli_usage_error("ask", optind == argc ? "the question TEXT is missing"
+                                                     : "give the question as one argument (quote it)");
+    a->text = argv[optind];
+    if (a->raw && (a->system || a->tmpl_name))
+        return cli_usage_error("ask", "--raw cannot be combined with --system or --chat-template");
+    if (!a->seed_given)
+        a->sp.seed = (uint64_t)(util_now() * 1e9) ^ (uint64_t)getpid();
+    return EXIT_OK;
+}
+
+/* Prompt tokens for the question: raw, or through the chat template. */
+static int build_prompt(const ask_args *a, const model *m, const tok_vocab *v, int32_t **ids,
+                        size_t *n, char *err, size_t errlen)
+{
+    size_t cap = 0;
+    *n = 0;
+    if (a->raw)
+        return tok_encode(v, a->text, strlen(a->text), true, false, ids, n, &cap, err, errlen);
+    chat_tmpl t;
+    if (a->tmpl_name) {
+        if (!chat_tmpl_from_name(a->tmpl_name, &t)) {
+            util_errf(err, errlen, "unknown chat template '%s' (known: %s)", a->tmpl_name, chat_tmpl_names());
+            return -2;
+        }
+    } else {
+        gguf_str s = {"", 0};
+        bool known;
+        gguf_get_str(m->file, "tokenizer.chat_template", &s);
+        t = chat_tmpl_detect(s.ptr, (size_t)s.len, &known);
+    }
+    chat_msg msgs[2] = {{"system", a->system ? a->system : DEFAULT_SYSTEM}, {"user", a->text}};
+    strbuf sb = {0};
+    chat_tmpl_apply(t, msgs, 2, true, &sb);
+    int rc = tok_encode(v, sb.data, sb.len, true, true, ids, n, &cap, err, errlen);
+    sb_free(&sb);
+    return rc;
+}
+
+int cmd_ask(int argc, char **argv)
+{
+    ask_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != EXIT_OK) {
+        free(a.stops);
+        return rc;
+    }
+    char err[512];
+    model *m = NULL;
+    tok_vocab *v = NULL;
+    fwd_ctx *ctx = NULL;
+    sampler *s = NULL;
+    int32_t *prompt = NULL;
+    size_t n_prompt = 0;
+    rc = EXIT_FAIL;
+
+    if (model_load(&m, a.model_path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0) {
+        cli_fail("%s", err);
+        goto out;
+    }
+    int prc = build_prompt(&a, m, v, &prompt, &n_prompt, err, sizeof err);
+    if (prc != 0) {
+        rc = prc == -2 ? cli_usage_error("ask", "%s", err) : cli_fail("%s", err);
+        goto out;
+    }
+    long n_ctx = a.n_ctx;
+    if (m->hp.n_ctx_train && n_ctx > (long)m->hp.n_ctx_train)
+        n_ctx = m->hp.n_ctx_train;
+    if ((long)n_prompt >= n_ctx) {
+        cli_fail("the prompt is %zu tokens, more than the context of %ld allows; shorten it or raise --ctx",
+                 n_prompt, n_ctx);
+        goto out;
+    }
+    if (!(ctx = fwd_new(m, (int)n_ctx, (int)a.n_threads, err, sizeof err))) {
+        cli_fail("%s", err);
+        goto out;
+    }
+    s = sampler_new(&a.sp, (int)m->n_vocab);
+
+    ask_out out = {.tty = isatty(STDOUT_FILENO), .ids = a.ids};
+    gen_opts go = {.n_predict = (int)a.n_predict, .stops = a.stops, .n_stops = a.n_stops,
+                   .cancel = &interrupted, .on_text = on_text, .on_token = on_token, .ud = &out};
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    gen_stats st;
+    int grc = gen_run(ctx, m, v, s, prompt, (int)n_prompt, &go, &st, err, sizeof err);
+    signal(SIGINT, SIG_DFL);
+    if (!write_all("\n", 1))
+        out.write_failed = true;
+    if (grc != 0) {
+        cli_fail("%s", err);
+        goto out;
+    }
+    if (a.stats)
+        fprintf(stderr, "prompt_tokens=%d gen_tokens=%d ttft_ms=%.1f prefill_tps=%.1f decode_tps=%.1f\n",
+                st.prompt_tokens, st.gen_tokens, st.ttft_ms, st.prefill_tps, st.decode_tps);
+    if (out.write_failed) {
+        cli_fail("writing standard output: %s", strerror(errno));
+        goto out;
+    }
+    if (st.stop == GEN_STOP_CANCELLED) {
+        fprintf(stderr, "frontdesk: interrupted\n");
+        rc = 130;
+        goto out;
+    }
+    if (st.stop == GEN_STOP_CONTEXT)
+        fprintf(stderr, "frontdesk: the reply stopped because the context of %ld tokens is full\n", n_ctx);
+    rc = EXIT_OK;
+out:
+    sampler_free(s);
+    fwd_free(ctx);
+    free(prompt);
+    tok_free(v);
+    model_free(m);
+    free(a.stops);
+    return rc;
+}
