@@ -1,0 +1,918 @@
+/*
+ * kernels.c — dot products and matrix × vector products over ggml weight
+ * blocks: a portable C path and an AVX2/FMA/F16C path chosen at run time.
+ *
+ * Every dot product has the shape  float dot(weight row, activation, cols)
+ * and works block by block: the integer products of a block are summed
+ * exactly, then scaled by the block's fp16 scales and added to a float
+ * accumulator — the same arithmetic as ggml's vec_dot_*.  Groups with a
+ * minimum (Q4_1, Q5_1, K types) get the min term from the activation's
+ * precomputed sums (Q8_1's s, Q8_K's bsums) instead of per element.
+ *
+ * The build uses no -march flag: AVX2 functions carry a target attribute
+ * and only run after __builtin_cpu_supports said yes.  What this file
+ * does not do: threads (callers split rows with kern_matvec_rows), or
+ * matrix × matrix (prefill converts tiles with kern_dequantize_rows_f32
+ * and calls BLAS).
+ */
+#include "engine/kernels.h"
+
+#include "engine/quant.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define KERN_X86 1
+#include <immintrin.h>
+#else
+#define KERN_X86 0
+#endif
+
+/* A dot product of one weight row (cols elements) with an activation. */
+typedef float (*dot_fn)(const void *w, const void *xq, size_t cols);
+
+/* ---- Dispatch state ---------------------------------------------------- */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static bool have_avx2;
+static kern_path path = KERN_PATH_PORTABLE;
+static float f16_table[1 << 16]; /* fp16 bits -> f32, for the portable path */
+static uint64_t q5_spread[256];   /* byte v -> 8 bytes, byte j = 16 * bit j of v */
+
+static void init_impl(void)
+{
+    for (uint32_t h = 0; h < (1u << 16); h++)
+        f16_table[h] = quant_f16_to_f32((uint16_t)h);
+    for (int v = 0; v < 256; v++) {
+        uint8_t bytes[8];
+        for (int j = 0; j < 8; j++)
+            bytes[j] = (uint8_t)(((v >> j) & 1) << 4);
+        memcpy(&q5_spread[v], bytes, 8);
+    }
+#if KERN_X86
+    __builtin_cpu_init();
+    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                __builtin_cpu_supports("f16c");
+#endif
+    const char *env = getenv("FRONTDESK_NO_SIMD");
+    bool no_simd = env && *env && strcmp(env, "0") != 0;
+    path = have_avx2 && !no_simd ? KERN_PATH_AVX2 : KERN_PATH_PORTABLE;
+}
+
+void kern_init(void)
+{
+    pthread_once(&init_once, init_impl);
+}
+
+kern_path kern_get_path(void)
+{
+    kern_init();
+    return path;
+}
+
+bool kern_path_available(kern_path p)
+{
+    kern_init();
+    return p == KERN_PATH_PORTABLE || (p == KERN_PATH_AVX2 && have_avx2);
+}
+
+bool kern_set_path(kern_path p)
+{
+    if (!kern_path_available(p))
+        return false;
+    path = p;
+    return true;
+}
+
+const char *kern_path_name(kern_path p)
+{
+    return p == KERN_PATH_AVX2 ? "avx2" : "portable";
+}
+
+#define F16(h) f16_table[(h)]
+
+/* ---- Portable dot products ---------------------------------------------- */
+
+static float dot_f32(const void *w, const void *xq, size_t n)
+{
+    const float *a = w, *b = xq;
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += a[i + k] * b[i + k];
+    for (; i < n; i++)
+        acc[0] += a[i] * b[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static float dot_f16(const void *w, const void *xq, size_t n)
+{
+    const uint16_t *a = w;
+    const float *b = xq;
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += F16(a[i + k]) * b[i + k];
+    for (; i < n; i++)
+        acc[0] += F16(a[i]) * b[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static inline float bf16_value(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static float dot_bf16(const void *w, const void *xq, size_t n)
+{
+    const uint16_t *a = w;
+    const float *b = xq;
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += bf16_value(a[i + k]) * b[i + k];
+    for (; i < n; i++)
+        acc[0] += bf16_value(a[i]) * b[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static float dot_q4_0(const void *w, const void *xq, size_t n)
+{
+    const block_q4_0 *a = w;
+    const block_q8_0 *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK4_0; i++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++)
+            s += ((a[i].qs[j] & 0xf) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + 16];
+        sum += s * (F16(a[i].d) * F16(b[i].d));
+    }
+    return sum;
+}
+
+static float dot_q4_1(const void *w, const void *xq, size_t n)
+{
+    const block_q4_1 *a = w;
+    const block_q8_1 *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK4_1; i++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++)
+            s += (a[i].qs[j] & 0xf) * b[i].qs[j] + (a[i].qs[j] >> 4) * b[i].qs[j + 16];
+        sum += s * (F16(a[i].d) * F16(b[i].d)) + F16(a[i].m) * F16(b[i].s);
+    }
+    return sum;
+}
+
+/* A Q5 block's 32 values (0..31) as bytes, element order. */
+static inline void q5_unpack(const uint8_t qs[16], const uint8_t qh[4], uint8_t q[32])
+{
+    for (int j = 0; j < 16; j++) {
+        q[j] = qs[j] & 0xf;
+        q[j + 16] = qs[j] >> 4;
+    }
+    uint8_t hi[32];
+    for (int k = 0; k < 4; k++)
+        memcpy(hi + 8 * k, &q5_spread[qh[k]], 8);
+    for (int j = 0; j < 32; j++)
+        q[j] |= hi[j];
+}
+
+static float dot_q5_0(const void *w, const void *xq, size_t n)
+{
+    const block_q5_0 *a = w;
+    const block_q8_0 *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK5_0; i++) {
+        uint8_t q[32];
+        q5_unpack(a[i].qs, a[i].qh, q);
+        int s = 0;
+        for (int j = 0; j < 32; j++)
+            s += (q[j] - 16) * b[i].qs[j];
+        sum += s * (F16(a[i].d) * F16(b[i].d));
+    }
+    return sum;
+}
+
+static float dot_q5_1(const void *w, const void *xq, size_t n)
+{
+    const block_q5_1 *a = w;
+    const block_q8_1 *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK5_1; i++) {
+        uint8_t q[32];
+        q5_unpack(a[i].qs, a[i].qh, q);
+        int s = 0;
+        for (int j = 0; j < 32; j++)
+            s += q[j] * b[i].qs[j];
+        sum += s * (F16(a[i].d) * F16(b[i].d)) + F16(a[i].m) * F16(b[i].s);
+    }
+    return sum;
+}
+
+static float dot_q8_0(const void *w, const void *xq, size_t n)
+{
+    const block_q8_0 *a = w;
+    const block_q8_0 *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK8_0; i++) {
+        int s = 0;
+        for (int j = 0; j < 32; j++)
+            s += a[i].qs[j] * b[i].qs[j];
+        sum += s * (F16(a[i].d) * F16(b[i].d));
+    }
+    return sum;
+}
+
+/* Q8_1 weights (rare in files) dot a Q8_0 activation; s is not needed. */
+static float dot_q8_1(const void *w, const void *xq, size_t n)
+{
+    const block_q8_1 *a = w;
+    const block_q8_0 *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK8_1; i++) {
+        int s = 0;
+        for (int j = 0; j < 32; j++)
+            s += a[i].qs[j] * b[i].qs[j];
+        sum += s * (F16(a[i].d) * F16(b[i].d));
+    }
+    return sum;
+}
+
+/* The K types: per 256-block, isum = sum over groups of scale * (integer
+ * dot of the group), msum = sum over groups of min * bsum (sums of the
+ * activation over 16 elements). */
+
+static float dot_q2_K(const void *w, const void *xq, size_t n)
+{
+    const block_q2_K *a = w;
+    const block_q8_K *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const int8_t *x = b[i].qs;
+        int isum = 0, msum = 0;
+        for (int g = 0; g < 16; g++)
+            msum += (a[i].scales[g] >> 4) * b[i].bsums[g];
+        for (int h = 0; h < 2; h++)
+            for (int k = 0; k < 4; k++)
+                for (int half = 0; half < 2; half++) {
+                    int g = 8 * h + 2 * k + half, s = 0;
+                    const uint8_t *q = a[i].qs + 32 * h + 16 * half;
+                    for (int l = 0; l < 16; l++)
+                        s += ((q[l] >> (2 * k)) & 3) * x[16 * g + l];
+                    isum += (a[i].scales[g] & 0xf) * s;
+                }
+        sum += b[i].d * (F16(a[i].d) * isum - F16(a[i].dmin) * msum);
+    }
+    return sum;
+}
+
+static float dot_q3_K(const void *w, const void *xq, size_t n)
+{
+    const block_q3_K *a = w;
+    const block_q8_K *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const int8_t *x = b[i].qs;
+        int8_t sc[16];
+        quant_unpack_q3k_scales(a[i].scales, sc);
+        int isum = 0;
+        for (int h = 0; h < 2; h++)
+            for (int k = 0; k < 4; k++)
+                for (int half = 0; half < 2; half++) {
+                    int g = 8 * h + 2 * k + half, s = 0;
+                    const uint8_t *q = a[i].qs + 32 * h + 16 * half;
+                    const uint8_t *hm = a[i].hmask + 16 * half;
+                    int bit = 4 * h + k;
+                    for (int l = 0; l < 16; l++) {
+                        int v = ((q[l] >> (2 * k)) & 3) - (((hm[l] >> bit) & 1) ? 0 : 4);
+                        s += v * x[16 * g + l];
+                    }
+                    isum += sc[g] * s;
+                }
+        sum += b[i].d * F16(a[i].d) * isum;
+    }
+    return sum;
+}
+
+static int k4_min_sum(const uint8_t mn[8], const int16_t *bsums)
+{
+    int msum = 0;
+    for (int g = 0; g < 8; g++)
+        msum += mn[g] * (bsums[2 * g] + bsums[2 * g + 1]);
+    return msum;
+}
+
+static float dot_q4_K(const void *w, const void *xq, size_t n)
+{
+    const block_q4_K *a = w;
+    const block_q8_K *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        quant_unpack_k4_scales(a[i].scales, sc, mn);
+        int isum = 0;
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *q = a[i].qs + 32 * c;
+            const int8_t *x = b[i].qs + 64 * c;
+            int slo = 0, shi = 0;
+            for (int l = 0; l < 32; l++) {
+                slo += (q[l] & 0xf) * x[l];
+                shi += (q[l] >> 4) * x[l + 32];
+            }
+            isum += sc[2 * c] * slo + sc[2 * c + 1] * shi;
+        }
+        int msum = k4_min_sum(mn, b[i].bsums);
+        sum += b[i].d * (F16(a[i].d) * isum - F16(a[i].dmin) * msum);
+    }
+    return sum;
+}
+
+static float dot_q5_K(const void *w, const void *xq, size_t n)
+{
+    const block_q5_K *a = w;
+    const block_q8_K *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        quant_unpack_k4_scales(a[i].scales, sc, mn);
+        int isum = 0;
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *q = a[i].qs + 32 * c, *qh = a[i].qh;
+            const int8_t *x = b[i].qs + 64 * c;
+            int slo = 0, shi = 0;
+            for (int l = 0; l < 32; l++) {
+                int lo = (q[l] & 0xf) | ((qh[l] >> (2 * c)) & 1) << 4;
+                int hi = (q[l] >> 4) | ((qh[l] >> (2 * c + 1)) & 1) << 4;
+                slo += lo * x[l];
+                shi += hi * x[l + 32];
+            }
+            isum += sc[2 * c] * slo + sc[2 * c + 1] * shi;
+        }
+        int msum = k4_min_sum(mn, b[i].bsums);
+        sum += b[i].d * (F16(a[i].d) * isum - F16(a[i].dmin) * msum);
+    }
+    return sum;
+}
+
+/* Q6_K: sum sc*(q-32)*x = sum sc*q*x - 32 * sum sc*bsum (groups of 16). */
+static float dot_q6_K(const void *w, const void *xq, size_t n)
+{
+    const block_q6_K *a = w;
+    const block_q8_K *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const int8_t *sc = a[i].scales;
+        int isum = 0, msum = 0;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = a[i].ql + 64 * h, *qh = a[i].qh + 32 * h;
+            for (int k = 0; k < 4; k++) {
+                const int8_t *x = b[i].qs + 128 * h + 32 * k;
+                const uint8_t *lo = ql + 32 * (k & 1);
+                int shift = k < 2 ? 0 : 4, s0 = 0, s1 = 0;
+                for (int l = 0; l < 16; l++) {
+                    s0 += (((lo[l] >> shift) & 0xf) | ((qh[l] >> (2 * k)) & 3) << 4) * x[l];
+                    s1 += (((lo[l + 16] >> shift) & 0xf) | ((qh[l + 16] >> (2 * k)) & 3) << 4) * x[l + 16];
+                }
+                int g = 8 * h + 2 * k;
+                isum += sc[g] * s0 + sc[g + 1] * s1;
+            }
+        }
+        for (int g = 0; g < 16; g++)
+            msum += sc[g] * b[i].bsums[g];
+        sum += b[i].d * F16(a[i].d) * (isum - 32 * msum);
+    }
+    return sum;
+}
+
+static float dot_q8_K(const void *w, const void *xq, size_t n)
+{
+    const block_q8_K *a = w;
+    const block_q8_K *b = xq;
+    float sum = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        int s = 0;
+        for (int j = 0; j < QK_K; j++)
+            s += a[i].qs[j] * b[i].qs[j];
+        sum += a[i].d * b[i].d * s;
+    }
+    return sum;
+}
+
+static const dot_fn dot_portable[GGML_TYPE_COUNT] = {
+    [GGML_TYPE_F32] = dot_f32,   [GGML_TYPE_F16] = dot_f16,   [GGML_TYPE_BF16] = dot_bf16,
+    [GGML_TYPE_Q4_0] = dot_q4_0, [GGML_TYPE_Q4_1] = dot_q4_1, [GGML_TYPE_Q5_0] = dot_q5_0,
+    [GGML_TYPE_Q5_1] = dot_q5_1, [GGML_TYPE_Q8_0] = dot_q8_0, [GGML_TYPE_Q8_1] = dot_q8_1,
+    [GGML_TYPE_Q2_K] = dot_q2_K, [GGML_TYPE_Q3_K] = dot_q3_K, [GGML_TYPE_Q4_K] = dot_q4_K,
+    [GGML_TYPE_Q5_K] = dot_q5_K, [GGML_TYPE_Q6_K] = dot_q6_K, [GGML_TYPE_Q8_K] = dot_q8_K,
+};
+
+/* ---- AVX2 / FMA / F16C dot products -------------------------------------- */
+
+#if KERN_X86
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline float f16c(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Sums of a*b over each group of 4 bytes (8 int32s), a and b signed; b
+ * must not hold -128 (activations never do: they are clamped to ±127). */
+AVX2 static inline __m256i dot_i8(__m256i a, __m256i b)
+{
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* The same with a unsigned and at most 128 (no 16-bit saturation). */
+AVX2 static inline __m256i dot_u8(__m256i a, __m256i b)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15)
+ * then high nibbles (elements 16..31), the Q4_0/Q4_1/Q5 order. */
+AVX2 static inline __m256i unpack_nibbles16(const uint8_t *p)
+{
+    __m128i raw = _mm_loadu_si128((const __m128i *)p);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* Bit e of `bits` -> byte e = 0x10 if set, 0 if not (Q5's 5th bits). */
+AVX2 static inline __m256i bits_to_0x10(uint32_t bits)
+{
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i select = _mm256_set1_epi64x(0x8040201008040201LL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, select), select);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+AVX2 static float dot_f32_avx2(const void *w, const void *xq, size_t n)
+{
+    const float *a = w, *b = xq;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+AVX2 static inline __m256 load_f16x8(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+AVX2 static float dot_f16_avx2(const void *w, const void *xq, size_t n)
+{
+    const uint16_t *a = w;
+    const float *b = xq;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(load_f16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_f16x8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(load_f16x8(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load_f16x8(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(load_f16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += f16c(a[i]) * b[i];
+    return sum;
+}
+
+AVX2 static inline __m256 load_bf16x8(const uint16_t *p)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+AVX2 static float dot_bf16_avx2(const void *w, const void *xq, size_t n)
+{
+    const uint16_t *a = w;
+    const float *b = xq;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_bf16x8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++)
+        sum += bf16_value(a[i]) * b[i];
+    return sum;
+}
+
+AVX2 static float dot_q4_0_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q4_0 *a = w;
+    const block_q8_0 *b = xq;
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK4_0; i++) {
+        __m256i q = _mm256_sub_epi8(unpack_nibbles16(a[i].qs), _mm256_set1_epi8(8));
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, x)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 static float dot_q4_1_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q4_1 *a = w;
+    const block_q8_1 *b = xq;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK4_1; i++) {
+        __m256i q = unpack_nibbles16(a[i].qs);
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, x)), acc);
+        mins += f16c(a[i].m) * f16c(b[i].s);
+    }
+    return hsum_ps(acc) + mins;
+}
+
+AVX2 static float dot_q5_0_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q5_0 *a = w;
+    const block_q8_0 *b = xq;
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK5_0; i++) {
+        __m256i q = _mm256_or_si256(unpack_nibbles16(a[i].qs), bits_to_0x10(le32(a[i].qh)));
+        q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, x)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 static float dot_q5_1_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q5_1 *a = w;
+    const block_q8_1 *b = xq;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK5_1; i++) {
+        __m256i q = _mm256_or_si256(unpack_nibbles16(a[i].qs), bits_to_0x10(le32(a[i].qh)));
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, x)), acc);
+        mins += f16c(a[i].m) * f16c(b[i].s);
+    }
+    return hsum_ps(acc) + mins;
+}
+
+AVX2 static float dot_q8_0_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q8_0 *a = w;
+    const block_q8_0 *b = xq;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    size_t nb = n / QK8_0, i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        __m256i q0 = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256i q1 = _mm256_loadu_si256((const __m256i *)a[i + 1].qs);
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)b[i + 1].qs);
+        __m256 d0 = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        __m256 d1 = _mm256_set1_ps(f16c(a[i + 1].d) * f16c(b[i + 1].d));
+        acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(dot_i8(q0, x0)), acc0);
+        acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(dot_i8(q1, x1)), acc1);
+    }
+    for (; i < nb; i++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, x)), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+AVX2 static float dot_q4_K_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q4_K *a = w;
+    const block_q8_K *b = xq;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        quant_unpack_k4_scales(a[i].scales, sc, mn);
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
+            __m256i xlo = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c));
+            __m256i xhi = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c + 32));
+            __m256i plo = _mm256_maddubs_epi16(_mm256_and_si256(q, m4), xlo);
+            __m256i phi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), xhi);
+            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c]));
+            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        }
+        float yd = b[i].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * f16c(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
+        mins += yd * f16c(a[i].dmin) * k4_min_sum(mn, b[i].bsums);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 static float dot_q5_K_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q5_K *a = w;
+    const block_q8_K *b = xq;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        quant_unpack_k4_scales(a[i].scales, sc, mn);
+        __m256i hbits = _mm256_loadu_si256((const __m256i *)a[i].qh);
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
+            __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
+            __m256i hhi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4);
+            hbits = _mm256_srli_epi16(hbits, 2);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
+            __m256i xlo = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c));
+            __m256i xhi = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c + 32));
+            __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_set1_epi16(sc[2 * c]));
+            __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xhi), _mm256_set1_epi16(sc[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        }
+        float yd = b[i].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * f16c(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
+        mins += yd * f16c(a[i].dmin) * k4_min_sum(mn, b[i].bsums);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 static float dot_q6_K_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q6_K *a = w;
+    const block_q8_K *b = xq;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const int8_t *sc = a[i].scales;
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i ql0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
+            __m256i ql1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                int g = 8 * h + 2 * k;
+                __m256i x = _mm256_loadu_si256((const __m256i *)(b[i].qs + 128 * h + 32 * k));
+                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], x), s);
+                isum = _mm256_add_epi32(isum, p);
+            }
+        }
+        int msum = 0;
+        for (int g = 0; g < 16; g++)
+            msum += sc[g] * b[i].bsums[g];
+        float dd = b[i].d * f16c(a[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
+        mins += dd * (32 * msum);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 static void f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, load_f16x8(src + i));
+    for (; i < n; i++)
+        dst[i] = f16c(src[i]);
+}
+
+AVX2 static void f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        dst[i] = (uint16_t)_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+static const dot_fn dot_avx2[GGML_TYPE_COUNT] = {
+    [GGML_TYPE_F32] = dot_f32_avx2,   [GGML_TYPE_F16] = dot_f16_avx2,
+    [GGML_TYPE_BF16] = dot_bf16_avx2, [GGML_TYPE_Q4_0] = dot_q4_0_avx2,
+    [GGML_TYPE_Q4_1] = dot_q4_1_avx2, [GGML_TYPE_Q5_0] = dot_q5_0_avx2,
+    [GGML_TYPE_Q5_1] = dot_q5_1_avx2, [GGML_TYPE_Q8_0] = dot_q8_0_avx2,
+    [GGML_TYPE_Q4_K] = dot_q4_K_avx2, [GGML_TYPE_Q5_K] = dot_q5_K_avx2,
+    [GGML_TYPE_Q6_K] = dot_q6_K_avx2,
+};
+#endif /* KERN_X86 */
+
+/* The dot product for `type` on the current path (NULL if unsupported). */
+static dot_fn dot_for(ggml_type type)
+{
+    kern_init();
+    if ((unsigned)type >= GGML_TYPE_COUNT)
+        return NULL;
+#if KERN_X86
+    if (path == KERN_PATH_AVX2 && dot_avx2[type])
+        return dot_avx2[type];
+#endif
+    return dot_portable[type];
+}
+
+/* ---- Activations ---------------------------------------------------------- */
+
+bool kern_type_supported(ggml_type type)
+{
+    return (unsigned)type < GGML_TYPE_COUNT && dot_portable[type] != NULL;
+}
+
+ggml_type kern_activation_type(ggml_type wtype)
+{
+    switch (wtype) {
+    case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: case GGML_TYPE_Q8_0: case GGML_TYPE_Q8_1:
+        return GGML_TYPE_Q8_0;
+    case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_1:
+        return GGML_TYPE_Q8_1;
+    case GGML_TYPE_Q2_K: case GGML_TYPE_Q3_K: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K:
+    case GGML_TYPE_Q6_K: case GGML_TYPE_Q8_K:
+        return GGML_TYPE_Q8_K;
+    default:
+        return GGML_TYPE_F32;
+    }
+}
+
+size_t kern_activation_bytes(ggml_type wtype, size_t cols)
+{
+    if (!kern_type_supported(wtype) || !quant_row_bytes(wtype, cols))
+        return 0;
+    return quant_row_bytes(kern_activation_type(wtype), cols);
+}
+
+bool kern_quantize_activation(ggml_type wtype, const float *x, size_t cols, void *xq)
+{
+    if (!kern_activation_bytes(wtype, cols))
+        return false;
+    return quant_quantize_row(kern_activation_type(wtype), x, xq, cols) == QUANT_OK;
+}
+
+/* ---- Matrix × vector ------------------------------------------------------ */
+
+void kern_matvec_rows(ggml_type wtype, const void *W, size_t cols, const void *xq,
+                      size_t r0, size_t r1, float *y)
+{
+    dot_fn dot = dot_for(wtype);
+    size_t rb = quant_row_bytes(wtype, cols);
+    if (!dot || !rb)
+        return;
+    const uint8_t *w = W;
+    for (size_t r = r0; r < r1; r++)
+        y[r] = dot(w + r * rb, xq, cols);
+}
+
+/* Stack space for one chunk of a quantized activation in kern_matvec. */
+#define KERN_STACK_ACT 32768
+
+bool kern_matvec(ggml_type wtype, const void *W, size_t rows, size_t cols,
+                 const float *x, float *y)
+{
+    if (!kern_activation_bytes(wtype, cols))
+        return false;
+    ggml_type at = kern_activation_type(wtype);
+    if (at == GGML_TYPE_F32) { /* float weights read x itself */
+        kern_matvec_rows(wtype, W, cols, x, 0, rows, y);
+        return true;
+    }
+    _Alignas(32) uint8_t buf[KERN_STACK_ACT];
+    size_t qk = ggml_type_block_elems(at);
+    size_t chunk = KERN_STACK_ACT / ggml_type_block_bytes(at) * qk;
+    dot_fn dot = dot_for(wtype);
+    size_t rb = quant_row_bytes(wtype, cols);
+    const uint8_t *w = W;
+    for (size_t c0 = 0; c0 < cols; c0 += chunk) {
+        size_t nc = cols - c0 < chunk ? cols - c0 : chunk;
+        quant_quantize_row(at, x + c0, buf, nc);
+        size_t off = quant_row_bytes(wtype, c0);
+        for (size_t r = 0; r < rows; r++) {
+            float v = dot(w + r * rb + off, buf, nc);
+            y[r] = c0 ? y[r] + v : v;
+        }
+    }
+    return true;
+}
+
+bool kern_matvec_naive(ggml_type wtype, const void *W, size_t rows, size_t cols,
+                       const float *x, float *y)
+{
+    size_t rb = quant_row_bytes(wtype, cols);
+    if (!kern_type_supported(wtype) || !rb)
+        return false;
+    float tmp[QK_K];
+    const uint8_t *w = W;
+    for (size_t r = 0; r < rows; r++) {
+        double s = 0;
+        for (size_t c0 = 0; c0 < cols; c0 += QK_K) {
+            size_t nc = cols - c0 < QK_K ? cols - c0 : QK_K;
+            quant_dequantize_row(wtype, w + r * rb + quant_row_bytes(wtype, c0), tmp, nc);
+            for (size_t j = 0; j < nc; j++)
+                s += (double)tmp[j] * x[c0 + j];
+        }
+        y[r] = (float)s;
+    }
+    return true;
+}
+
+/* ---- Conversion --------------------------------------------------------------- */
+
+void kern_f16_to_f32(const uint16_t *src, float *dst, size_t n)
+{
+    kern_init();
+#if KERN_X86
+    if (path == KERN_PATH_AVX2) {
+        f16_to_f32_avx2(src, dst, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        dst[i] = F16(src[i]);
+}
+
+void kern_f32_to_f16(const float *src, uint16_t *dst, size_t n)
+{
+    kern_init();
+#if KERN_X86
+    if (path == KERN_PATH_AVX2) {
+        f32_to_f16_avx2(src, dst, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        dst[i] = quant_f32_to_f16(src[i]);
+}
+
+bool kern_dequantize_rows_f32(ggml_type wtype, const void *W, size_t cols,
+                              size_t r0, size_t r1, float *dst)
+{
+    size_t rb = quant_row_bytes(wtype, cols);
+    if (!kern_type_supported(wtype) || !rb)
+        return false;
+    const uint8_t *w = W;
+    for (size_t r = r0; r < r1; r++) {
+        float *out = dst + (r - r0) * cols;
+        if (wtype == GGML_TYPE_F16)
+            kern_f16_to_f32((const uint16_t *)(w + r * rb), out, cols);
+        else
+            quant_dequantize_row(wtype, w + r * rb, out, cols);
+    }
+    return true;
+}

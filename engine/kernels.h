@@ -1,0 +1,109 @@
+/*
+ * kernels.h — matrix × vector products reading weights in their stored
+ * type, for decoding one token at a time.
+ *
+ * y = W·x for W stored row-major (rows × cols, each row quant_row_bytes
+ * long).  As in ggml, the activation x is converted once per product into
+ * the type the weights' dot product wants:
+ *
+ *   weights                     activation (kern_activation_type)
+ *   Q4_0, Q5_0, Q8_0, Q8_1      Q8_0   integer dot per 32-block
+ *   Q4_1, Q5_1                  Q8_1   (its s = d*sum(q) carries the min)
+ *   Q2_K .. Q6_K, Q8_K          Q8_K   integer dot per 256-block
+ *   F32, F16, BF16              F32    float dot
+ *
+ * so quantized products differ from the exact one by the activation's
+ * rounding (at most about 1/254 of each block's largest |x| per element)
+ * — this is what llama.cpp computes too.  Against the exact dot of the
+ * dequantized weights with the dequantized activation, both paths agree
+ * to 4e-5 of sum |w_i x_i| (plus, for Q4_1/Q5_1, the fp16 rounding of
+ * Q8_1's s); tests/test_quant.c checks this for every type.
+ *
+ * Two implementations of every dot product sit side by side: a portable C
+ * one (block by block, integer sums) and AVX2/FMA/F16C ones for F32, F16,
+ * BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K (the others use the
+ * portable code on either path).  kern_init() picks AVX2 when the CPU has
+ * it, unless the environment sets FRONTDESK_NO_SIMD=1.  A naive reference
+ * (dequantize, then dot in double against the unquantized x) is kept for
+ * tests and benchmarks.
+ *
+ * Nothing here allocates; the caller sizes the activation buffer with
+ * kern_activation_bytes().  Weight pointers must be 2-byte aligned (GGUF
+ * data is 32-byte aligned); activation buffers 4-byte aligned.
+ */
+#ifndef FRONTDESK_KERNELS_H
+#define FRONTDESK_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/gguf.h"
+
+/* ---- Dispatch ----------------------------------------------------------- */
+
+typedef enum {
+    KERN_PATH_PORTABLE = 0,
+    KERN_PATH_AVX2 = 1, /* AVX2 + FMA + F16C */
+} kern_path;
+
+/* Detect CPU features and choose the path, once (thread-safe; the other
+ * functions call it themselves if needed). */
+void kern_init(void);
+kern_path kern_get_path(void);
+bool kern_path_available(kern_path p);
+/* For tests and benchmarks: switch paths.  Returns false (and changes
+ * nothing) if the CPU lacks it.  Not safe while products are running. */
+bool kern_set_path(kern_path p);
+const char *kern_path_name(kern_path p); /* "portable", "avx2" */
+
+/* ---- Matrix × vector ------------------------------------------------------ */
+
+/* Whether kern_* can multiply weights of `type` (every type in gguf.h). */
+bool kern_type_supported(ggml_type type);
+/* The activation type for weights of `type` (table above); F32 for float
+ * types and for unsupported ones. */
+ggml_type kern_activation_type(ggml_type wtype);
+/* Bytes kern_quantize_activation writes for `cols` columns; 0 if cols is
+ * not a multiple of wtype's block size or wtype is unsupported. */
+size_t kern_activation_bytes(ggml_type wtype, size_t cols);
+
+/* Convert x[0..cols) into the activation for weights of `wtype`, into xq
+ * (kern_activation_bytes(wtype, cols) bytes).  Returns false on a bad
+ * type/size (nothing written). */
+bool kern_quantize_activation(ggml_type wtype, const float *x, size_t cols,
+                              void *xq);
+
+/* y[r] = W[r]·x for r in [r0, r1), with xq from kern_quantize_activation.
+ * W points at row 0; y is indexed by absolute row, so threads can split
+ * one product by row ranges sharing W, xq and y.  cols must be a multiple
+ * of the block size (checked by kern_activation_bytes beforehand). */
+void kern_matvec_rows(ggml_type wtype, const void *W, size_t cols,
+                      const void *xq, size_t r0, size_t r1, float *y);
+
+/* y[0..rows) = W·x in one call.  The activation is converted into 32 KiB
+ * of stack in column chunks (no allocation; rows wider than ~28k columns
+ * are summed chunk by chunk).  y must not overlap x.  Returns false on an
+ * unsupported type or bad cols. */
+bool kern_matvec(ggml_type wtype, const void *W, size_t rows, size_t cols,
+                 const float *x, float *y);
+
+/* Reference: each row dequantized (quant_dequantize_row, a block at a
+ * time) and dotted with the unquantized x in double. */
+bool kern_matvec_naive(ggml_type wtype, const void *W, size_t rows,
+                       size_t cols, const float *x, float *y);
+
+/* ---- Conversion for the prefill path --------------------------------------- */
+
+/* dst[(r - r0) * cols + c] = W[r][c] as f32, r in [r0, r1): weights
+ * converted in tiles for a BLAS sgemm.  F16 uses F16C on the AVX2 path.
+ * Returns false on an unsupported type or bad cols. */
+bool kern_dequantize_rows_f32(ggml_type wtype, const void *W, size_t cols,
+                              size_t r0, size_t r1, float *dst);
+
+/* Half <-> float over arrays, F16C on the AVX2 path (results identical to
+ * quant_f16_to_f32 / quant_f32_to_f16). */
+void kern_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+void kern_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+
+#endif
