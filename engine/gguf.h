@@ -17,7 +17,8 @@
  * for overflow, each tensor must lie wholly inside the file, duplicate keys
  * and tensor names are rejected, and unknown tensor types are rejected by
  * number.  Failures return GGUF_EBAD with a message naming the field (key or
- * tensor name) and the byte offset at which the problem was found.
+ * tensor name) and the byte offset at which the problem was found.  Names
+ * from the file appear cut to 64 bytes, control bytes shown as '?'.
  *
  * What it does not do: compute with tensors (see quant.h) or interpret
  * model hyper-parameters (see model.h).  Strings and numeric array payloads
