@@ -33,7 +33,7 @@ const char cmd_ask_usage[] =
     "      --top-k K             keep the K most likely tokens; 0 = off (40)\n"
     "      --top-p P             nucleus sampling; 1 = off (0.95)\n"
     "      --min-p P             drop tokens below P × the top probability (0.05)\n"
-    "      --repeat-penalty R    penalise repeats of the last 64 tokens; 1 = off (1.1)\n"
+    "      --repeat-penalty R    penalise repeats of the last 64 tokens; 1 = off (1)\n"
     "      --seed S              random seed (default: from the clock)\n"
     "  -n N                      generate at most N tokens (default 256)\n"
     "  -c, --ctx N               context length in tokens (default 2048, at most\n"

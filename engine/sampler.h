@@ -18,7 +18,7 @@ typedef struct {
     int top_k;            /* 0 = off; default 40                           */
     float top_p;          /* 1 = off; default 0.95                         */
     float min_p;          /* 0 = off; default 0.05                         */
-    float repeat_penalty; /* 1 = off; default 1.1                          */
+    float repeat_penalty; /* 1 = off (the default)                          */
     int repeat_last_n;    /* tokens the penalty looks back over; 64        */
     uint64_t seed;
 } sampler_params;

@@ -108,7 +108,7 @@ int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const in
     sb_append(&t.pending, "", 0);
     tok_stream ts;
     tok_stream_init(&ts, v);
-    char piece[256];
+    strbuf piece = {0}; /* grows to the longest piece once, then reused */
     int rc = 0;
 
     double t0 = util_now();
@@ -151,8 +151,9 @@ int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const in
             break;
         }
         sampler_accept(s, id);
-        size_t len = tok_stream_push(&ts, id, piece, sizeof piece);
-        push_text(&t, piece, len, false);
+        sb_clear(&piece);
+        tok_stream_push(&ts, id, &piece);
+        push_text(&t, piece.data ? piece.data : "", piece.len, false);
         if (t.stopped) {
             st->stop = t.matched ? GEN_STOP_STRING : GEN_STOP_CALLBACK;
             break;
@@ -180,12 +181,13 @@ int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const in
     }
 done:
     if (!t.stopped) {
-        size_t len = tok_stream_flush(&ts, piece, sizeof piece);
-        push_text(&t, piece, len, true);
-        push_text(&t, "", 0, true);
+        sb_clear(&piece);
+        tok_stream_flush(&ts, &piece);
+        push_text(&t, piece.data ? piece.data : "", piece.len, true);
     }
     st->total_ms = (util_now() - t0) * 1e3;
     sb_free(&t.pending);
+    sb_free(&piece);
     free(logits);
     return rc;
 }
