@@ -8,6 +8,7 @@
 #include "engine/forward.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/prompt.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
 #include "util/util.h"
@@ -220,9 +221,10 @@ static int parse_args(int argc, char **argv, ask_args *a)
     return EXIT_OK;
 }
 
-/* Prompt tokens for the question: raw, or through the chat template. */
-static int build_prompt(const ask_args *a, const model *m, const tok_vocab *v, int32_t **ids,
-                        size_t *n, char *err, size_t errlen)
+/* Prompt tokens for the question: raw, or through the chat template with
+ * room left for the reply (n_reserve tokens). */
+static int build_prompt(const ask_args *a, const model *m, const tok_vocab *v, int n_ctx, int n_reserve,
+                        int32_t **ids, size_t *n, char *err, size_t errlen)
 {
     size_t cap = 0;
     *n = 0;
@@ -241,11 +243,8 @@ static int build_prompt(const ask_args *a, const model *m, const tok_vocab *v, i
         t = chat_tmpl_detect(s.ptr, (size_t)s.len, &known);
     }
     chat_msg msgs[2] = {{"system", a->system ? a->system : DEFAULT_SYSTEM}, {"user", a->text}};
-    strbuf sb = {0};
-    chat_tmpl_apply(t, msgs, 2, true, &sb);
-    int rc = tok_encode(v, sb.data, sb.len, true, true, ids, n, &cap, err, errlen);
-    sb_free(&sb);
-    return rc;
+    size_t dropped;
+    return prompt_fit(t, v, msgs, 2, n_ctx, n_reserve, ids, n, &dropped, err, errlen);
 }
 
 int cmd_ask(int argc, char **argv)
@@ -269,14 +268,16 @@ int cmd_ask(int argc, char **argv)
         cli_fail("%s", err);
         goto out;
     }
-    int prc = build_prompt(&a, m, v, &prompt, &n_prompt, err, sizeof err);
+    long n_ctx = a.n_ctx;
+    if (m->hp.n_ctx_train && n_ctx > (long)m->hp.n_ctx_train)
+        n_ctx = m->hp.n_ctx_train;
+    /* keep room for at least a short reply */
+    int reserve = (int)(a.n_predict < n_ctx / 4 ? a.n_predict : n_ctx / 4);
+    int prc = build_prompt(&a, m, v, (int)n_ctx, reserve, &prompt, &n_prompt, err, sizeof err);
     if (prc != 0) {
         rc = prc == -2 ? cli_usage_error("ask", "%s", err) : cli_fail("%s", err);
         goto out;
     }
-    long n_ctx = a.n_ctx;
-    if (m->hp.n_ctx_train && n_ctx > (long)m->hp.n_ctx_train)
-        n_ctx = m->hp.n_ctx_train;
     if ((long)n_prompt >= n_ctx) {
         cli_fail("the prompt is %zu tokens, more than the context of %ld allows; shorten it or raise --ctx",
                  n_prompt, n_ctx);

@@ -12,6 +12,7 @@
 #include "engine/forward.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/prompt.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
 #include "util/util.h"
@@ -247,12 +248,93 @@ static void test_perplexity(void **state)
     json_decref(recs);
 }
 
+/* The prompt path (tiles of F32 weights through sgemm) and the decode path
+ * (kernels on stored types) agree: a batch of 40 tokens and the same tokens
+ * one at a time give the same last logits. */
+static void test_batch_matches_sequential(void **state)
+{
+    (void)state;
+    if (!test_shared_dir())
+        skip();
+    static const char *const files[] = {"stories260K.gguf", "ref-llama-spm512-256-f16.gguf",
+                                        "ref-llama-spm512-256-q8_0.gguf", "ref-llama-spm512-256-q4_k_m.gguf",
+                                        "ref-qwen2-starcoder-bias.gguf"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        model *m = load_model(files[f]);
+        char err[256];
+        fwd_ctx *a = fwd_new(m, 64, 2, err, sizeof err), *b = fwd_new(m, 64, 1, err, sizeof err);
+        int32_t toks[40];
+        for (int i = 0; i < 40; i++)
+            toks[i] = (int32_t)((i * 7919 + 13) % m->n_vocab);
+        float *la = xmallocarray(m->n_vocab, sizeof(float)), *lb = xmallocarray(m->n_vocab, sizeof(float));
+        assert_int_equal(fwd_eval(a, toks, 40, false, la, NULL), FWD_OK);
+        for (int i = 0; i < 40; i++)
+            assert_int_equal(fwd_eval(b, &toks[i], 1, false, lb, NULL), FWD_OK);
+        double tol = class_tolerance(files[f]), worst = 0;
+        for (uint32_t i = 0; i < m->n_vocab; i++)
+            if (fabs(la[i] - lb[i]) > worst)
+                worst = fabs(la[i] - lb[i]);
+        printf("  %-34s batch vs one-by-one: worst logit difference %.2e (tolerance %g)\n", files[f], worst, tol);
+        assert_true(worst <= tol);
+        free(la);
+        free(lb);
+        fwd_free(a);
+        fwd_free(b);
+        model_free(m);
+    }
+}
+
+/* A conversation too long for the context loses its oldest turns, never
+ * the system prompt or the newest message. */
+static void test_prompt_drops_oldest_turns(void **state)
+{
+    (void)state;
+    if (!test_shared_dir())
+        skip();
+    model *m = load_model("stories260K.gguf");
+    tok_vocab *v;
+    char err[256];
+    assert_int_equal(tok_load(&v, m->file, err, sizeof err), 0);
+    chat_msg msgs[21];
+    msgs[0] = (chat_msg){"system", "SYSTEMPROMPT"};
+    for (int i = 1; i < 21; i++)
+        msgs[i] = (chat_msg){i % 2 ? "user" : "assistant", i == 20 ? "the newest question" : "a fairly long turn of the conversation"};
+    int32_t *ids;
+    size_t n, dropped;
+    assert_int_equal(prompt_fit(CHAT_TMPL_CHATML, v, msgs, 21, 1024, 64, &ids, &n, &dropped, err, sizeof err), 0);
+    assert_int_equal(dropped, 0);
+    size_t full = n;
+    free(ids);
+    assert_int_equal(prompt_fit(CHAT_TMPL_CHATML, v, msgs, 21, (int)full / 2 + 64, 64, &ids, &n, &dropped, err,
+                                sizeof err), 0);
+    assert_true(dropped > 0 && n <= full / 2);
+    /* the kept text still starts with the system prompt and ends with the
+     * newest message */
+    strbuf text = {0};
+    tok_stream ts;
+    tok_stream_init(&ts, v);
+    for (size_t i = 0; i < n; i++)
+        tok_stream_push(&ts, ids[i], &text);
+    tok_stream_flush(&ts, &text);
+    assert_non_null(strstr(text.data, "SYSTEMPROMPT"));
+    assert_non_null(strstr(text.data, "the newest question"));
+    sb_free(&text);
+    free(ids);
+    /* nothing left to drop: a clear error, not a truncated prompt */
+    assert_int_equal(prompt_fit(CHAT_TMPL_CHATML, v, msgs, 21, 40, 16, &ids, &n, &dropped, err, sizeof err), -1);
+    assert_non_null(strstr(err, "too long"));
+    tok_free(v);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generation_records),
         cmocka_unit_test(test_stories_greedy_text),
         cmocka_unit_test(test_perplexity),
+        cmocka_unit_test(test_batch_matches_sequential),
+        cmocka_unit_test(test_prompt_drops_oldest_turns),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
