@@ -204,15 +204,22 @@ static void attend_exact(const float *q, const uint16_t *kc, const uint16_t *vc,
     }
 }
 
+/* Round a row to half precision and back: what storing it as F16 does. */
+static void round_half(float *x, uint16_t *tmp, int n)
+{
+    kern_f32_to_f16(x, tmp, (size_t)n);
+    kern_f16_to_f32(tmp, x, (size_t)n);
+}
+
 static void attend_half(const float *q32, const uint16_t *kc, const uint16_t *vc, int n_keys, int kv_stride,
-                        int hd, float scale, float *row, uint16_t *acc, float *out)
+                        int hd, float scale, float *row, uint16_t *tmp, float *out)
 {
     float q[FWD_MAX_HEAD_DIM];
-    uint16_t qh[FWD_MAX_HEAD_DIM];
-    kern_f32_to_f16(q32, qh, (size_t)hd);
-    kern_f16_to_f32(qh, q, (size_t)hd);
+    memcpy(q, q32, (size_t)hd * sizeof *q);
+    round_half(q, tmp, hd);
+    /* out is the accumulator; it always holds half-precision values */
     float M = -INFINITY, S = 0.0f;
-    memset(acc, 0, (size_t)hd * sizeof *acc);
+    memset(out, 0, (size_t)hd * sizeof *out);
     for (int p = 0; p < n_keys; p++) {
         kern_f16_to_f32(kc + (size_t)p * kv_stride, row, (size_t)hd);
         float d = 0.0f;
@@ -224,16 +231,17 @@ static void attend_half(const float *q32, const uint16_t *kc, const uint16_t *vc
             ms = expf(M - d); /* rescale what was accumulated so far */
             M = d;
             for (int i = 0; i < hd; i++)
-                acc[i] = quant_f32_to_f16(quant_f16_to_f32(acc[i]) * ms);
+                out[i] *= ms;
+            round_half(out, tmp, hd);
         } else {
             vs = expf(d - M);
         }
         kern_f16_to_f32(vc + (size_t)p * kv_stride, row, (size_t)hd);
         for (int i = 0; i < hd; i++)
-            acc[i] = quant_f32_to_f16(quant_f16_to_f32(acc[i]) + row[i] * vs);
+            out[i] += row[i] * vs;
+        round_half(out, tmp, hd);
         S = S * ms + vs;
     }
-    kern_f16_to_f32(acc, out, (size_t)hd);
     for (int i = 0; i < hd; i++)
         out[i] /= S;
 }
@@ -250,7 +258,7 @@ static void attention_part(void *arg, int ti, int tn)
     const uint16_t *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KV;
     float *s = c->scores + (size_t)ti * c->n_ctx;
     float *row = c->att_row + (size_t)ti * FWD_MAX_HEAD_DIM;
-    uint16_t acc[FWD_MAX_HEAD_DIM];
+    uint16_t tmp[FWD_MAX_HEAD_DIM]; /* half-precision scratch */
     float scale = 1.0f / sqrtf((float)hd);
 
     long lo, hi;
@@ -264,7 +272,7 @@ static void attention_part(void *arg, int ti, int tn)
         if (j->exact)
             attend_exact(q, kc + kv_off, vc + kv_off, n_keys, KV, hd, scale, s, row, out);
         else
-            attend_half(q, kc + kv_off, vc + kv_off, n_keys, KV, hd, scale, row, acc, out);
+            attend_half(q, kc + kv_off, vc + kv_off, n_keys, KV, hd, scale, row, tmp, out);
     }
 }
 
