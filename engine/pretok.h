@@ -11,7 +11,7 @@
  * matcher gives, including its quirks (documented at each matcher).
  *
  * What it does not do: byte-level encoding, merges, special tokens (see
- * tokenizer.c).
+ * tok_encode.c).
  */
 #ifndef FRONTDESK_PRETOK_H
 #define FRONTDESK_PRETOK_H
