@@ -1,0 +1,360 @@
+/*
+ * kernels_avx2.c — the AVX2/FMA/F16C dot products and fp16 conversions
+ * behind kernels.c's KERN_PATH_AVX2 (declared in kernels_avx2.h).
+ *
+ * Each one computes what its portable twin in kernels.c does, block by
+ * block: integer products of a block summed exactly, then scaled by the
+ * block's scales into a float accumulator.  What this file does not do:
+ * choose a path (kernels.c checks the CPU first), or provide the types
+ * without an AVX2 version (Q8_1, Q2_K, Q3_K, Q8_K use the portable code).
+ * On non-x86 builds it compiles to nothing.
+ */
+#include "engine/kernels_avx2.h"
+
+#include "engine/quant.h"
+
+#if KERN_X86
+#include <immintrin.h>
+
+#define AVX2 KERN_AVX2_TARGET
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+/* Sum of mins * activation sums over a Q4_K/Q5_K block (as in kernels.c). */
+static int k4_min_sum(const uint8_t mn[8], const int16_t *bsums)
+{
+    int msum = 0;
+    for (int g = 0; g < 8; g++)
+        msum += mn[g] * (bsums[2 * g] + bsums[2 * g + 1]);
+    return msum;
+}
+
+AVX2 static inline float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline float f16c(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Sums of a*b over each group of 4 bytes (8 int32s), a and b signed; b
+ * must not hold -128 (activations never do: they are clamped to ±127). */
+AVX2 static inline __m256i dot_i8(__m256i a, __m256i b)
+{
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* The same with a unsigned and at most 128 (no 16-bit saturation). */
+AVX2 static inline __m256i dot_u8(__m256i a, __m256i b)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15)
+ * then high nibbles (elements 16..31), the Q4_0/Q4_1/Q5 order. */
+AVX2 static inline __m256i unpack_nibbles16(const uint8_t *p)
+{
+    __m128i raw = _mm_loadu_si128((const __m128i *)p);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* Bit e of `bits` -> byte e = 0x10 if set, 0 if not (Q5's 5th bits). */
+AVX2 static inline __m256i bits_to_0x10(uint32_t bits)
+{
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i select = _mm256_set1_epi64x(0x8040201008040201LL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, select), select);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+AVX2 float kern_dot_f32_avx2(const void *w, const void *xq, size_t n)
+{
+    const float *a = w, *b = xq;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+AVX2 static inline __m256 load_f16x8(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+AVX2 float kern_dot_f16_avx2(const void *w, const void *xq, size_t n)
+{
+    const uint16_t *a = w;
+    const float *b = xq;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(load_f16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_f16x8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(load_f16x8(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load_f16x8(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(load_f16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += f16c(a[i]) * b[i];
+    return sum;
+}
+
+AVX2 static inline __m256 load_bf16x8(const uint16_t *p)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+AVX2 float kern_dot_bf16_avx2(const void *w, const void *xq, size_t n)
+{
+    const uint16_t *a = w;
+    const float *b = xq;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_bf16x8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++)
+        sum += quant_bf16_to_f32(a[i]) * b[i];
+    return sum;
+}
+
+AVX2 float kern_dot_q4_0_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q4_0 *a = w;
+    const block_q8_0 *b = xq;
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK4_0; i++) {
+        __m256i q = _mm256_sub_epi8(unpack_nibbles16(a[i].qs), _mm256_set1_epi8(8));
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, x)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 float kern_dot_q4_1_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q4_1 *a = w;
+    const block_q8_1 *b = xq;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK4_1; i++) {
+        __m256i q = unpack_nibbles16(a[i].qs);
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, x)), acc);
+        mins += f16c(a[i].m) * f16c(b[i].s);
+    }
+    return hsum_ps(acc) + mins;
+}
+
+AVX2 float kern_dot_q5_0_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q5_0 *a = w;
+    const block_q8_0 *b = xq;
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK5_0; i++) {
+        __m256i q = _mm256_or_si256(unpack_nibbles16(a[i].qs), bits_to_0x10(le32(a[i].qh)));
+        q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, x)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 float kern_dot_q5_1_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q5_1 *a = w;
+    const block_q8_1 *b = xq;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK5_1; i++) {
+        __m256i q = _mm256_or_si256(unpack_nibbles16(a[i].qs), bits_to_0x10(le32(a[i].qh)));
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, x)), acc);
+        mins += f16c(a[i].m) * f16c(b[i].s);
+    }
+    return hsum_ps(acc) + mins;
+}
+
+AVX2 float kern_dot_q8_0_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q8_0 *a = w;
+    const block_q8_0 *b = xq;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    size_t nb = n / QK8_0, i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        __m256i q0 = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256i q1 = _mm256_loadu_si256((const __m256i *)a[i + 1].qs);
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)b[i + 1].qs);
+        __m256 d0 = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        __m256 d1 = _mm256_set1_ps(f16c(a[i + 1].d) * f16c(b[i + 1].d));
+        acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(dot_i8(q0, x0)), acc0);
+        acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(dot_i8(q1, x1)), acc1);
+    }
+    for (; i < nb; i++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
+        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, x)), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+AVX2 float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q4_K *a = w;
+    const block_q8_K *b = xq;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        quant_unpack_k4_scales(a[i].scales, sc, mn);
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
+            __m256i xlo = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c));
+            __m256i xhi = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c + 32));
+            __m256i plo = _mm256_maddubs_epi16(_mm256_and_si256(q, m4), xlo);
+            __m256i phi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), xhi);
+            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c]));
+            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        }
+        float yd = b[i].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * f16c(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
+        mins += yd * f16c(a[i].dmin) * k4_min_sum(mn, b[i].bsums);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 float kern_dot_q5_K_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q5_K *a = w;
+    const block_q8_K *b = xq;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        quant_unpack_k4_scales(a[i].scales, sc, mn);
+        __m256i hbits = _mm256_loadu_si256((const __m256i *)a[i].qh);
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
+            __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
+            __m256i hhi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4);
+            hbits = _mm256_srli_epi16(hbits, 2);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
+            __m256i xlo = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c));
+            __m256i xhi = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c + 32));
+            __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_set1_epi16(sc[2 * c]));
+            __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xhi), _mm256_set1_epi16(sc[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        }
+        float yd = b[i].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * f16c(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
+        mins += yd * f16c(a[i].dmin) * k4_min_sum(mn, b[i].bsums);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 float kern_dot_q6_K_avx2(const void *w, const void *xq, size_t n)
+{
+    const block_q6_K *a = w;
+    const block_q8_K *b = xq;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const int8_t *sc = a[i].scales;
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i ql0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
+            __m256i ql1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                int g = 8 * h + 2 * k;
+                __m256i x = _mm256_loadu_si256((const __m256i *)(b[i].qs + 128 * h + 32 * k));
+                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], x), s);
+                isum = _mm256_add_epi32(isum, p);
+            }
+        }
+        int msum = 0;
+        for (int g = 0; g < 16; g++)
+            msum += sc[g] * b[i].bsums[g];
+        float dd = b[i].d * f16c(a[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
+        mins += dd * (32 * msum);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 void kern_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, load_f16x8(src + i));
+    for (; i < n; i++)
+        dst[i] = f16c(src[i]);
+}
+
+AVX2 void kern_f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        dst[i] = (uint16_t)_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+#else
+/* ISO C wants a declaration in every translation unit. */
+typedef int kernels_avx2_unused;
+#endif /* KERN_X86 */

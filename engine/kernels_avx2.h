@@ -1,0 +1,44 @@
+/*
+ * kernels_avx2.h — internal to kernels.c: the AVX2/FMA/F16C dot products
+ * and fp16 conversions that its dispatch calls on KERN_PATH_AVX2.
+ *
+ * Each dot product has kernels.c's shape  float dot(weight row, activation,
+ * cols)  and the same per-block arithmetic as its portable twin there; the
+ * activation types are those of kern_activation_type.  The build uses no
+ * -march flag: these carry a target attribute, so calling one is only
+ * valid after kern_init() found AVX2, FMA and F16C.  On non-x86 builds
+ * nothing is declared (KERN_X86 is 0).
+ */
+#ifndef FRONTDESK_KERNELS_AVX2_H
+#define FRONTDESK_KERNELS_AVX2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define KERN_X86 1
+#define KERN_AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+
+/* Float weights · F32 activation. */
+KERN_AVX2_TARGET float kern_dot_f32_avx2(const void *w, const void *xq, size_t n);
+KERN_AVX2_TARGET float kern_dot_f16_avx2(const void *w, const void *xq, size_t n);
+KERN_AVX2_TARGET float kern_dot_bf16_avx2(const void *w, const void *xq, size_t n);
+/* 32-blocks · Q8_0 activation (Q4_1, Q5_1: · Q8_1). */
+KERN_AVX2_TARGET float kern_dot_q4_0_avx2(const void *w, const void *xq, size_t n);
+KERN_AVX2_TARGET float kern_dot_q4_1_avx2(const void *w, const void *xq, size_t n);
+KERN_AVX2_TARGET float kern_dot_q5_0_avx2(const void *w, const void *xq, size_t n);
+KERN_AVX2_TARGET float kern_dot_q5_1_avx2(const void *w, const void *xq, size_t n);
+KERN_AVX2_TARGET float kern_dot_q8_0_avx2(const void *w, const void *xq, size_t n);
+/* 256-blocks · Q8_K activation. */
+KERN_AVX2_TARGET float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n);
+KERN_AVX2_TARGET float kern_dot_q5_K_avx2(const void *w, const void *xq, size_t n);
+KERN_AVX2_TARGET float kern_dot_q6_K_avx2(const void *w, const void *xq, size_t n);
+
+/* n halves <-> floats with F16C (round to nearest even). */
+KERN_AVX2_TARGET void kern_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
+KERN_AVX2_TARGET void kern_f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n);
+#else
+#define KERN_X86 0
+#endif
+
+#endif
