@@ -1,0 +1,853 @@
+/*
+ * chats.c — models, conversations and messages (see chats.h for the tree
+ * of messages), search over message text, and erasure.
+ *
+ * Search takes the user's text literally: three characters or more go to
+ * the FTS5 trigram index as one quoted phrase (a substring match in any
+ * script); shorter text (two CJK characters, say) cannot use trigrams and
+ * is found by scanning with instr().
+ */
+#include "storage/chats.h"
+
+#include "storage/db_internal.h"
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Models ---------------------------------------------------------------- */
+
+db_status db_model_use(db *d, const db_model_info *m, int64_t *id)
+{
+    const char *what = "recording the model";
+    char *key;
+    if (m->sha256)
+        key = xstrdup(m->sha256);
+    else {
+        strbuf sb = {0};
+        sb_printf(&sb, "remote:%s#%s", m->url ? m->url : "", m->name ? m->name : "");
+        key = sb.data;
+    }
+    sqlite3_stmt *st = db_prepare(
+        d,
+        "INSERT INTO models (key, sha256, backend, name, file_name, url, arch, n_params, quant,"
+        " first_used, last_used) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)"
+        " ON CONFLICT (key) DO UPDATE SET last_used = ?10,"
+        "  name = coalesce(?4, name), file_name = coalesce(?5, file_name)"
+        " RETURNING id",
+        what);
+    if (!st) {
+        free(key);
+        return DB_ERR;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    db_bind_text(st, 2, m->sha256);
+    sqlite3_bind_text(st, 3, m->sha256 ? "local" : "remote", -1, SQLITE_STATIC);
+    db_bind_text(st, 4, m->name && *m->name ? m->name : NULL);
+    db_bind_text(st, 5, m->file_name);
+    db_bind_text(st, 6, m->url);
+    db_bind_text(st, 7, m->arch);
+    if (m->n_params > 0)
+        sqlite3_bind_int64(st, 8, m->n_params);
+    db_bind_text(st, 9, m->quant);
+    sqlite3_bind_double(st, 10, db_now());
+    free(key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    rc = rc == SQLITE_ROW ? sqlite3_step(st) : rc;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+}
+
+/* The display name: general.name, unless it is missing or another model
+ * version has the same one — then the file name (or URL + name). */
+#define MODEL_COLUMNS                                                                               \
+    "m.id, m.key, m.sha256, m.backend,"                                                             \
+    " CASE WHEN m.name IS NULL OR EXISTS (SELECT 1 FROM models o WHERE o.name = m.name"            \
+    "   AND o.id != m.id AND m.backend = 'local')"                                                 \
+    "  THEN coalesce(m.file_name, m.url || ' ' || m.name, m.key) ELSE m.name END,"                 \
+    " m.file_name, m.url, m.arch, m.quant, coalesce(m.n_params, 0), m.first_used, m.last_used"
+
+static void read_model(sqlite3_stmt *st, db_model *m)
+{
+    m->id = sqlite3_column_int64(st, 0);
+    m->key = db_col_text(st, 1, false);
+    m->sha256 = db_col_text(st, 2, true);
+    m->backend = db_col_text(st, 3, false);
+    m->display_name = db_col_text(st, 4, false);
+    m->file_name = db_col_text(st, 5, true);
+    m->url = db_col_text(st, 6, true);
+    m->arch = db_col_text(st, 7, true);
+    m->quant = db_col_text(st, 8, true);
+    m->n_params = sqlite3_column_int64(st, 9);
+    m->first_used = sqlite3_column_double(st, 10);
+    m->last_used = sqlite3_column_double(st, 11);
+}
+
+static db_status models_query(db *d, sqlite3_stmt *st, db_model **out, size_t *n, const char *what)
+{
+    *out = NULL;
+    *n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xreallocarray(*out, *n + 1, sizeof **out);
+        read_model(st, &(*out)[(*n)++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_models_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    return DB_OK;
+}
+
+db_status db_models_list(db *d, db_model **out, size_t *n)
+{
+    const char *what = "listing models";
+    sqlite3_stmt *st = db_prepare(d, "SELECT " MODEL_COLUMNS " FROM models m ORDER BY m.last_used DESC", what);
+    if (!st)
+        return DB_ERR;
+    return models_query(d, st, out, n, what);
+}
+
+db_status db_models_match(db *d, const char *q, db_model **out, size_t *n)
+{
+    const char *what = "finding the model";
+    size_t qlen = strlen(q);
+    bool hex = qlen >= 4 && strspn(q, "0123456789abcdefABCDEF") == qlen;
+    sqlite3_stmt *st = db_prepare(d,
+                    "SELECT " MODEL_COLUMNS " FROM models m"
+                    " WHERE m.file_name = ?1 OR m.name = ?1 OR m.url || ' ' || m.name = ?1"
+                    "  OR (?2 AND substr(m.sha256, 1, length(?1)) = lower(?1))"
+                    " ORDER BY m.last_used DESC",
+                    what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, hex);
+    db_status s = models_query(d, st, out, n, what);
+    if (s == DB_OK && *n == 0)
+        return db_failf(d, DB_NOTFOUND,
+                        "no model matches '%s' (give a file name, a display name or a SHA-256 prefix "
+                        "of at least 4 hex digits)",
+                        q);
+    return s;
+}
+
+db_status db_model_get(db *d, int64_t id, db_model *out)
+{
+    const char *what = "reading a model";
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = db_prepare(d, "SELECT " MODEL_COLUMNS " FROM models m WHERE m.id = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, id);
+    db_model *list;
+    size_t n;
+    db_status s = models_query(d, st, &list, &n, what);
+    if (s != DB_OK)
+        return s;
+    if (!n)
+        return db_failf(d, DB_NOTFOUND, "no model %lld", (long long)id);
+    *out = list[0];
+    free(list);
+    return DB_OK;
+}
+
+void db_model_clear(db_model *m)
+{
+    if (!m)
+        return;
+    free(m->key);
+    free(m->sha256);
+    free(m->backend);
+    free(m->display_name);
+    free(m->file_name);
+    free(m->url);
+    free(m->arch);
+    free(m->quant);
+    memset(m, 0, sizeof *m);
+}
+
+void db_models_free(db_model *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        db_model_clear(&m[i]);
+    free(m);
+}
+
+db_status db_file_hash_get(db *d, const char *path, int64_t size, int64_t mtime_ns, char hex[65])
+{
+    const char *what = "reading the model hash cache";
+    sqlite3_stmt *st =
+        db_prepare(d, "SELECT sha256 FROM model_files WHERE path = ? AND size = ? AND mtime_ns = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, size);
+    sqlite3_bind_int64(st, 3, mtime_ns);
+    int rc = sqlite3_step(st);
+    db_status s = DB_NOTFOUND;
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 64) {
+        memcpy(hex, sqlite3_column_text(st, 0), 65);
+        s = DB_OK;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s = db_fail(d, rc, what);
+    sqlite3_finalize(st);
+    return s;
+}
+
+db_status db_file_hash_put(db *d, const char *path, int64_t size, int64_t mtime_ns, const char *hex)
+{
+    const char *what = "saving the model hash cache";
+    sqlite3_stmt *st = db_prepare(d, "INSERT OR REPLACE INTO model_files VALUES (?, ?, ?, ?)", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, size);
+    sqlite3_bind_int64(st, 3, mtime_ns);
+    sqlite3_bind_text(st, 4, hex, -1, SQLITE_TRANSIENT);
+    return db_step_done(d, st, what);
+}
+
+/* ---- Conversations ------------------------------------------------------------ */
+
+db_status db_conv_create(db *d, const char *profile, const char *system_prompt, int64_t *id)
+{
+    const char *what = "creating a conversation";
+    db_status s = db_begin(d, what);
+    if (s != DB_OK)
+        return s;
+    sqlite3_stmt *st = db_prepare(d,
+                                  "INSERT INTO conversations (profile, system_prompt, created_at, updated_at)"
+                                  " VALUES (?, ?, ?3, ?3)",
+                                  what);
+    if (!st) {
+        db_rollback(d);
+        return DB_ERR;
+    }
+    db_bind_text(st, 1, profile ? profile : "");
+    db_bind_text(st, 2, system_prompt);
+    sqlite3_bind_double(st, 3, db_now());
+    if ((s = db_step_done(d, st, what)) != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    *id = sqlite3_last_insert_rowid(d->conn);
+    if (system_prompt && *system_prompt) {
+        st = db_prepare(d,
+                        "INSERT INTO messages (conversation_id, role, text, created_at)"
+                        " VALUES (?, 'system', ?, ?)",
+                        what);
+        if (!st) {
+            db_rollback(d);
+            return DB_ERR;
+        }
+        sqlite3_bind_int64(st, 1, *id);
+        sqlite3_bind_text(st, 2, system_prompt, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 3, db_now());
+        if ((s = db_step_done(d, st, what)) != DB_OK) {
+            db_rollback(d);
+            return s;
+        }
+    }
+    return db_commit(d, what);
+}
+
+#define CONV_COLUMNS                                                                                \
+    "c.id, c.title, c.profile, c.system_prompt, c.status, c.created_at, c.updated_at,"             \
+    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.active"                \
+    "   AND m.role != 'system'),"                                                                  \
+    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'agent'"        \
+    "   AND EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id)),"                          \
+    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'agent'"        \
+    "   AND m.text != '' AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"        \
+    "   AND r.score IS NOT NULL))"
+
+static void read_conv(sqlite3_stmt *st, db_conv *c)
+{
+    c->id = sqlite3_column_int64(st, 0);
+    c->title = db_col_text(st, 1, false);
+    c->profile = db_col_text(st, 2, false);
+    c->system_prompt = db_col_text(st, 3, true);
+    c->status = db_col_text(st, 4, false);
+    c->created_at = sqlite3_column_double(st, 5);
+    c->updated_at = sqlite3_column_double(st, 6);
+    c->n_messages = sqlite3_column_int(st, 7);
+    c->n_rated = sqlite3_column_int(st, 8);
+    c->n_unrated = sqlite3_column_int(st, 9);
+}
+
+db_status db_conv_get(db *d, int64_t id, db_conv *out)
+{
+    const char *what = "reading a conversation";
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = db_prepare(d, "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    db_status s = DB_OK;
+    if (rc == SQLITE_ROW)
+        read_conv(st, out);
+    else if (rc == SQLITE_DONE)
+        s = db_failf(d, DB_NOTFOUND, "there is no conversation %lld", (long long)id);
+    else
+        s = db_fail(d, rc, what);
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* Number of UTF-8 characters in s (bytes 10xxxxxx are not counted). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+/* The FTS5 query for a literal text: one phrase, quotes doubled. */
+static char *fts_phrase(const char *text)
+{
+    strbuf sb = {0};
+    sb_putc(&sb, '"');
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            sb_putc(&sb, '"');
+        sb_putc(&sb, *p);
+    }
+    sb_putc(&sb, '"');
+    return sb.data;
+}
+
+db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size_t *n)
+{
+    const char *what = "listing conversations";
+    *out = NULL;
+    *n = 0;
+    bool searching = search && *search;
+    bool fts = searching && utf8_chars(search) >= 3;
+    const char *sql =
+        !searching ? "SELECT " CONV_COLUMNS " FROM conversations c"
+                     " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1"
+        : fts ? "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
+                " (SELECT m.conversation_id FROM messages m WHERE m.id IN"
+                "  (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?2))"
+                " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1"
+              : "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
+                " (SELECT m.conversation_id FROM messages m WHERE instr(lower(m.text), lower(?2)) > 0)"
+                " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1";
+    sqlite3_stmt *st = db_prepare(d, sql, what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+    if (searching) {
+        char *q = fts ? fts_phrase(search) : xstrdup(search);
+        sqlite3_bind_text(st, 2, q, -1, SQLITE_TRANSIENT);
+        free(q);
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xreallocarray(*out, *n + 1, sizeof **out);
+        read_conv(st, &(*out)[(*n)++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_convs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    return DB_OK;
+}
+
+/* Run an UPDATE of one conversation row; DB_NOTFOUND when it is missing. */
+static db_status conv_update(db *d, int64_t id, const char *sql, const char *text, int flag,
+                             const char *what)
+{
+    sqlite3_stmt *st = db_prepare(d, sql, what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, id);
+    db_bind_text(st, 2, text);
+    sqlite3_bind_int(st, 3, flag);
+    sqlite3_bind_double(st, 4, db_now());
+    db_status s = db_step_done(d, st, what);
+    if (s == DB_OK && sqlite3_changes(d->conn) == 0)
+        return db_failf(d, DB_NOTFOUND, "there is no conversation %lld", (long long)id);
+    return s;
+}
+
+db_status db_conv_rename(db *d, int64_t id, const char *title)
+{
+    return conv_update(d, id,
+                       "UPDATE conversations SET title = ?2, title_set = ?3, updated_at = ?4 WHERE id = ?1",
+                       title, 1, "renaming the conversation");
+}
+
+db_status db_conv_set_closed(db *d, int64_t id, bool closed)
+{
+    return conv_update(d, id,
+                       "UPDATE conversations SET status = CASE WHEN ?3 THEN 'closed' ELSE 'open' END,"
+                       " updated_at = ?4 WHERE id = ?1 AND ?2 IS NULL",
+                       NULL, closed, "changing the conversation's status");
+}
+
+void db_conv_clear(db_conv *c)
+{
+    if (!c)
+        return;
+    free(c->title);
+    free(c->profile);
+    free(c->system_prompt);
+    free(c->status);
+    memset(c, 0, sizeof *c);
+}
+
+void db_convs_free(db_conv *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        db_conv_clear(&c[i]);
+    free(c);
+}
+
+/* ---- Messages -------------------------------------------------------------------- */
+
+const char *db_role_name(db_role r)
+{
+    return r == DB_ROLE_SYSTEM ? "system" : r == DB_ROLE_CUSTOMER ? "customer" : "agent";
+}
+
+static db_role role_from(const char *s)
+{
+    return !strcmp(s, "system") ? DB_ROLE_SYSTEM : !strcmp(s, "customer") ? DB_ROLE_CUSTOMER : DB_ROLE_AGENT;
+}
+
+/* A title from a customer message: its first line, at most 60 characters,
+ * cut at a character boundary. */
+static char *derive_title(const char *text)
+{
+    while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+        text++;
+    size_t end = strcspn(text, "\r\n");
+    size_t chars = 0, i = 0;
+    while (i < end) {
+        if (((unsigned char)text[i] & 0xc0) != 0x80 && ++chars > 60)
+            break;
+        i++;
+    }
+    char *t = xstrndup(text, i);
+    if (i < end) { /* cut short: say so */
+        t = xrealloc(t, i + 4);
+        memcpy(t + i, "...", 4);
+    }
+    return t;
+}
+
+/* The last active message of a conversation (0 if none). */
+static db_status last_active(db *d, int64_t conv, int64_t *id, const char *what)
+{
+    sqlite3_stmt *st =
+        db_prepare(d, "SELECT max(id) FROM messages WHERE conversation_id = ? AND active", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, conv);
+    int rc = sqlite3_step(st);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
+}
+
+static db_status touch_conv(db *d, int64_t conv, const char *what)
+{
+    sqlite3_stmt *st = db_prepare(d, "UPDATE conversations SET updated_at = ? WHERE id = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_double(st, 1, db_now());
+    sqlite3_bind_int64(st, 2, conv);
+    return db_step_done(d, st, what);
+}
+
+/* Insert a message after prev in conv (inside a transaction). */
+static db_status insert_msg(db *d, int64_t conv, db_role role, const char *text, int64_t prev,
+                            int64_t parent, int64_t model_id, const char *sampling, int64_t *id,
+                            const char *what)
+{
+    sqlite3_stmt *st = db_prepare(d,
+                                  "INSERT INTO messages (conversation_id, role, text, created_at, prev_id,"
+                                  " parent_id, model_id, sampling) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, conv);
+    sqlite3_bind_text(st, 2, db_role_name(role), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 4, db_now());
+    db_bind_id(st, 5, prev);
+    db_bind_id(st, 6, parent);
+    db_bind_id(st, 7, model_id);
+    db_bind_text(st, 8, sampling);
+    db_status s = db_step_done(d, st, what);
+    if (s == DB_OK)
+        *id = sqlite3_last_insert_rowid(d->conn);
+    return s;
+}
+
+static db_status conv_exists(db *d, int64_t conv, const char *what)
+{
+    sqlite3_stmt *st = db_prepare(d, "SELECT title_set, title FROM conversations WHERE id = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, conv);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return db_failf(d, DB_NOTFOUND, "there is no conversation %lld", (long long)conv);
+    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
+}
+
+db_status db_msg_add(db *d, int64_t conv, db_role role, const char *text, int64_t *id)
+{
+    const char *what = "saving the message";
+    db_status s = db_begin(d, what);
+    int64_t prev = 0;
+    if (s == DB_OK)
+        s = conv_exists(d, conv, what);
+    if (s == DB_OK)
+        s = last_active(d, conv, &prev, what);
+    if (s == DB_OK)
+        s = insert_msg(d, conv, role, text, prev, 0, 0, NULL, id, what);
+    if (s == DB_OK && role == DB_ROLE_CUSTOMER) {
+        char *title = derive_title(text);
+        sqlite3_stmt *st = db_prepare(d,
+                                      "UPDATE conversations SET title = ? WHERE id = ? AND NOT title_set"
+                                      " AND title = ''",
+                                      what);
+        if (st) {
+            sqlite3_bind_text(st, 1, title, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, conv);
+            s = db_step_done(d, st, what);
+        } else
+            s = DB_ERR;
+        free(title);
+    }
+    if (s == DB_OK)
+        s = touch_conv(d, conv, what);
+    if (s != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    return db_commit(d, what);
+}
+
+#define MSG_COLUMNS                                                                                 \
+    "id, conversation_id, coalesce(prev_id, 0), coalesce(parent_id, 0), coalesce(model_id, 0),"    \
+    " role, text, created_at, active, sampling"
+
+static void read_msg(sqlite3_stmt *st, db_msg *m)
+{
+    m->id = sqlite3_column_int64(st, 0);
+    m->conversation_id = sqlite3_column_int64(st, 1);
+    m->prev_id = sqlite3_column_int64(st, 2);
+    m->parent_id = sqlite3_column_int64(st, 3);
+    m->model_id = sqlite3_column_int64(st, 4);
+    m->role = role_from((const char *)sqlite3_column_text(st, 5));
+    m->text = db_col_text(st, 6, false);
+    m->created_at = sqlite3_column_double(st, 7);
+    m->active = sqlite3_column_int(st, 8) != 0;
+    m->sampling = db_col_text(st, 9, true);
+}
+
+db_status db_msg_get(db *d, int64_t id, db_msg *out)
+{
+    const char *what = "reading a message";
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = db_prepare(d, "SELECT " MSG_COLUMNS " FROM messages WHERE id = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    db_status s = DB_OK;
+    if (rc == SQLITE_ROW)
+        read_msg(st, out);
+    else if (rc == SQLITE_DONE)
+        s = db_failf(d, DB_NOTFOUND, "there is no message %lld", (long long)id);
+    else
+        s = db_fail(d, rc, what);
+    sqlite3_finalize(st);
+    return s;
+}
+
+db_status db_msgs_list(db *d, int64_t conv, bool all, db_msg **out, size_t *n)
+{
+    const char *what = "reading the conversation's messages";
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = db_prepare(d,
+                                  "SELECT " MSG_COLUMNS " FROM messages WHERE conversation_id = ?"
+                                  " AND (? OR active) ORDER BY id",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, conv);
+    sqlite3_bind_int(st, 2, all);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xreallocarray(*out, *n + 1, sizeof **out);
+        read_msg(st, &(*out)[(*n)++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_msgs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    return DB_OK;
+}
+
+db_status db_msg_thread(db *d, int64_t id, db_msg **out, size_t *n)
+{
+    const char *what = "reading the conversation thread";
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = db_prepare(d,
+                                  "WITH RECURSIVE chain(id) AS (SELECT ?1 UNION ALL"
+                                  " SELECT m.prev_id FROM messages m JOIN chain c ON m.id = c.id"
+                                  " WHERE m.prev_id IS NOT NULL)"
+                                  " SELECT " MSG_COLUMNS " FROM messages WHERE id IN chain ORDER BY id",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xreallocarray(*out, *n + 1, sizeof **out);
+        read_msg(st, &(*out)[(*n)++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_msgs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    if (!*n)
+        return db_failf(d, DB_NOTFOUND, "there is no message %lld", (long long)id);
+    return DB_OK;
+}
+
+void db_msg_clear(db_msg *m)
+{
+    if (!m)
+        return;
+    free(m->text);
+    free(m->sampling);
+    memset(m, 0, sizeof *m);
+}
+
+void db_msgs_free(db_msg *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        db_msg_clear(&m[i]);
+    free(m);
+}
+
+/* Make message id and every later active message of its conversation
+ * inactive; *prev gets the message id followed. */
+static db_status retire_from(db *d, int64_t id, db_role want, int64_t *conv, int64_t *prev,
+                             const char *what)
+{
+    sqlite3_stmt *st =
+        db_prepare(d, "SELECT conversation_id, coalesce(prev_id, 0), role FROM messages WHERE id = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    db_status s = DB_OK;
+    if (rc == SQLITE_ROW) {
+        *conv = sqlite3_column_int64(st, 0);
+        *prev = sqlite3_column_int64(st, 1);
+        if (role_from((const char *)sqlite3_column_text(st, 2)) != want)
+            s = db_failf(d, DB_INVALID, "message %lld is not a%s message", (long long)id,
+                         want == DB_ROLE_AGENT ? "n agent" : " customer");
+    } else
+        s = rc == SQLITE_DONE ? db_failf(d, DB_NOTFOUND, "there is no message %lld", (long long)id)
+                              : db_fail(d, rc, what);
+    sqlite3_finalize(st);
+    if (s != DB_OK)
+        return s;
+    st = db_prepare(d, "UPDATE messages SET active = 0 WHERE conversation_id = ? AND id >= ? AND active",
+                    what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, *conv);
+    sqlite3_bind_int64(st, 2, id);
+    return db_step_done(d, st, what);
+}
+
+db_status db_msg_edit(db *d, int64_t id, const char *text, int64_t *new_id)
+{
+    const char *what = "editing the message";
+    int64_t conv = 0, prev = 0;
+    db_status s = db_begin(d, what);
+    if (s == DB_OK)
+        s = retire_from(d, id, DB_ROLE_CUSTOMER, &conv, &prev, what);
+    if (s == DB_OK)
+        s = insert_msg(d, conv, DB_ROLE_CUSTOMER, text, prev, id, 0, NULL, new_id, what);
+    if (s == DB_OK)
+        s = touch_conv(d, conv, what);
+    if (s != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    return db_commit(d, what);
+}
+
+db_status db_reply_begin(db *d, int64_t conv, int64_t model_id, const char *sampling, int64_t replaces,
+                         int64_t *id)
+{
+    const char *what = "starting the reply";
+    int64_t prev = 0, rconv = conv;
+    db_status s = db_begin(d, what);
+    if (s == DB_OK)
+        s = conv_exists(d, conv, what);
+    if (s == DB_OK && replaces > 0) {
+        s = retire_from(d, replaces, DB_ROLE_AGENT, &rconv, &prev, what);
+        if (s == DB_OK && rconv != conv)
+            s = db_failf(d, DB_INVALID, "message %lld belongs to another conversation", (long long)replaces);
+    } else if (s == DB_OK)
+        s = last_active(d, conv, &prev, what);
+    if (s == DB_OK)
+        s = insert_msg(d, conv, DB_ROLE_AGENT, "", prev, replaces, model_id, sampling, id, what);
+    if (s != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    return db_commit(d, what);
+}
+
+db_status db_reply_progress(db *d, int64_t id, const char *text)
+{
+    const char *what = "saving the reply so far";
+    sqlite3_stmt *st = db_prepare(d, "UPDATE messages SET text = ? WHERE id = ? AND role = 'agent'", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    return db_step_done(d, st, what);
+}
+
+db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
+{
+    const char *what = "saving the reply";
+    db_status s = db_begin(d, what);
+    if (s != DB_OK)
+        return s;
+    sqlite3_stmt *st;
+    if (text && *text) {
+        st = db_prepare(d, "UPDATE messages SET text = ?, model_id = coalesce(?, model_id) WHERE id = ?",
+                        what);
+        if (st) {
+            sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+            db_bind_id(st, 2, model_id);
+            sqlite3_bind_int64(st, 3, id);
+            s = db_step_done(d, st, what);
+        } else
+            s = DB_ERR;
+    } else {
+        /* nothing was generated: bring back what it replaced, drop it */
+        st = db_prepare(d,
+                        "UPDATE messages SET active = 1 WHERE id ="
+                        " (SELECT parent_id FROM messages WHERE id = ?1)",
+                        what);
+        if (st) {
+            sqlite3_bind_int64(st, 1, id);
+            s = db_step_done(d, st, what);
+        } else
+            s = DB_ERR;
+        if (s == DB_OK && (st = db_prepare(d, "DELETE FROM messages WHERE id = ?", what))) {
+            sqlite3_bind_int64(st, 1, id);
+            s = db_step_done(d, st, what);
+        } else if (s == DB_OK)
+            s = DB_ERR;
+    }
+    if (s == DB_OK && (st = db_prepare(d,
+                                       "UPDATE conversations SET updated_at = ?1 WHERE id ="
+                                       " (SELECT conversation_id FROM requests WHERE message_id = ?2"
+                                       "  UNION SELECT conversation_id FROM messages WHERE id = ?2)",
+                                       what))) {
+        sqlite3_bind_double(st, 1, db_now());
+        sqlite3_bind_int64(st, 2, id);
+        s = db_step_done(d, st, what);
+    }
+    if (s != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    return db_commit(d, what);
+}
+
+/* ---- Erasure -------------------------------------------------------------------------- */
+
+/* After deleting text: rewrite the search index without it and move the
+ * WAL into the main file (whose freed pages secure_delete zeroed). */
+static void scrub(db *d)
+{
+    sqlite3_exec(d->conn, "INSERT INTO messages_fts(messages_fts) VALUES ('optimize')", NULL, NULL, NULL);
+    sqlite3_exec(d->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+}
+
+static db_status delete_convs(db *d, const char *where, double arg, int *n, const char *what)
+{
+    db_status s = db_begin(d, what);
+    if (s != DB_OK)
+        return s;
+    strbuf sql = {0};
+    /* request rows stay as anonymous figures */
+    sb_printf(&sql,
+              "UPDATE requests SET conversation_id = NULL, message_id = NULL WHERE conversation_id IN"
+              " (SELECT id FROM conversations WHERE %s)",
+              where);
+    sqlite3_stmt *st = db_prepare(d, sql.data, what);
+    if (st) {
+        sqlite3_bind_double(st, 1, arg);
+        s = db_step_done(d, st, what);
+    } else
+        s = DB_ERR;
+    sb_clear(&sql);
+    sb_printf(&sql, "DELETE FROM conversations WHERE %s", where);
+    if (s == DB_OK && (st = db_prepare(d, sql.data, what))) {
+        sqlite3_bind_double(st, 1, arg);
+        s = db_step_done(d, st, what);
+        *n = sqlite3_changes(d->conn);
+    } else if (s == DB_OK)
+        s = DB_ERR;
+    sb_free(&sql);
+    if (s != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    if ((s = db_commit(d, what)) == DB_OK && *n)
+        scrub(d);
+    return s;
+}
+
+db_status db_forget(db *d, int64_t conv)
+{
+    int n = 0;
+    db_status s = delete_convs(d, "id = ?1", (double)conv, &n, "forgetting the conversation");
+    if (s == DB_OK && n == 0)
+        return db_failf(d, DB_NOTFOUND, "there is no conversation %lld", (long long)conv);
+    return s;
+}
+
+db_status db_purge(db *d, double before, int *n)
+{
+    *n = 0;
+    return delete_convs(d, "updated_at < ?1", before, n, "purging old conversations");
+}

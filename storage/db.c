@@ -1,0 +1,519 @@
+/*
+ * db.c — opening the database: pragmas, numbered migrations, recovery of
+ * requests whose process died, and the statement helpers the other
+ * storage/ files share.
+ *
+ * The schema (see `migrations` below for the exact SQL):
+ *   models          one row per model version: a local file by SHA-256, a
+ *                   remote one by URL + model name
+ *   model_files     path/size/mtime -> SHA-256, so a file is hashed once
+ *   conversations   title, profile, system prompt, status
+ *   messages        a tree per conversation: prev_id is the message a turn
+ *                   follows, parent_id the earlier version it replaces
+ *                   (regenerate, edit); `active` marks the current thread
+ *   requests        one row per generation asked of a backend, with its
+ *                   owner (pid, process start time, host) while running
+ *   ratings         one row per (reply, rater); rating_tags beside it
+ *   messages_fts    FTS5 trigram index over message text
+ *
+ * What this file does not do: any query of those tables (chats.c,
+ * ratings.c, metrics.c, export.c).
+ */
+#include "storage/db_internal.h"
+
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- Helpers shared by storage/ ---------------------------------------- */
+
+db_status db_failf(db *d, db_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->err, sizeof d->err, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+db_status db_fail(db *d, int rc, const char *what)
+{
+    const char *msg = d->conn ? sqlite3_errmsg(d->conn) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return db_failf(d, DB_BUSY,
+                        "%s: the database %s is locked by another process (gave up after waiting); "
+                        "nothing was lost, try again",
+                        what, d->path);
+    case SQLITE_FULL:
+        return db_failf(d, DB_FULL, "%s: the disk holding %s is full; nothing already saved was lost",
+                        what, d->path);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return db_failf(d, DB_CORRUPT, "%s: %s is not a frontdesk database or is damaged (%s)", what,
+                        d->path, msg);
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        return db_failf(d, DB_ERR, "%s: cannot write %s (%s)", what, d->path, msg);
+    case SQLITE_IOERR:
+        if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC)
+            return db_failf(d, DB_FULL, "%s: writing %s failed (%s; is the disk full?)", what, d->path,
+                            msg);
+        return db_failf(d, DB_ERR, "%s: I/O error on %s (%s)", what, d->path, msg);
+    default:
+        return db_failf(d, DB_ERR, "%s: %s (%s)", what, msg, d->path);
+    }
+}
+
+sqlite3_stmt *db_prepare(db *d, const char *sql, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d->conn, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(d, rc, what);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+db_status db_exec(db *d, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(d->conn, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? DB_OK : db_fail(d, rc, what);
+}
+
+db_status db_begin(db *d, const char *what)
+{
+    return db_exec(d, "BEGIN IMMEDIATE", what);
+}
+
+db_status db_commit(db *d, const char *what)
+{
+    db_status st = db_exec(d, "COMMIT", what);
+    if (st != DB_OK)
+        db_rollback(d);
+    return st;
+}
+
+void db_rollback(db *d)
+{
+    if (!sqlite3_get_autocommit(d->conn))
+        sqlite3_exec(d->conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+int db_bind_id(sqlite3_stmt *st, int i, int64_t id)
+{
+    return id > 0 ? sqlite3_bind_int64(st, i, id) : sqlite3_bind_null(st, i);
+}
+
+char *db_col_text(sqlite3_stmt *st, int i, bool keep_null)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    if (!s)
+        return keep_null ? NULL : xstrdup("");
+    return xstrndup((const char *)s, (size_t)sqlite3_column_bytes(st, i));
+}
+
+db_status db_step_done(db *d, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    db_status s = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? DB_OK : db_fail(d, rc, what);
+    sqlite3_finalize(st);
+    return s;
+}
+
+double db_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+const char *db_format_time(double t, char *buf, size_t size)
+{
+    time_t sec = (time_t)t;
+    int ms = (int)((t - (double)sec) * 1000.0);
+    if (ms < 0)
+        ms = 0;
+    if (ms > 999)
+        ms = 999;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    return buf;
+}
+
+/* ---- Migrations ---------------------------------------------------------- */
+
+/* migrations[i] takes the schema from version i to i + 1.  Never edit one
+ * that has shipped: add a new one. */
+static const char *const migrations[DB_SCHEMA_VERSION] = {
+    /* 1: models, conversations, messages */
+    "CREATE TABLE models ("
+    "  id INTEGER PRIMARY KEY,"
+    "  key TEXT NOT NULL UNIQUE,"          /* sha256, or 'remote:' URL '#' model */
+    "  sha256 TEXT,"
+    "  backend TEXT NOT NULL,"             /* 'local' | 'remote' */
+    "  name TEXT,"                         /* general.name / the server's model name */
+    "  file_name TEXT,"
+    "  url TEXT,"
+    "  arch TEXT,"
+    "  n_params INTEGER,"
+    "  quant TEXT,"
+    "  first_used REAL NOT NULL,"
+    "  last_used REAL NOT NULL);"
+    "CREATE TABLE model_files ("
+    "  path TEXT PRIMARY KEY,"
+    "  size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL);"
+    "CREATE TABLE conversations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  title TEXT NOT NULL DEFAULT '',"
+    "  title_set INTEGER NOT NULL DEFAULT 0," /* renamed by hand */
+    "  profile TEXT NOT NULL DEFAULT '',"
+    "  system_prompt TEXT,"
+    "  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),"
+    "  created_at REAL NOT NULL,"
+    "  updated_at REAL NOT NULL);"
+    "CREATE INDEX conversations_updated ON conversations(updated_at);"
+    "CREATE TABLE messages ("
+    "  id INTEGER PRIMARY KEY,"
+    "  conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  role TEXT NOT NULL CHECK (role IN ('system', 'customer', 'agent')),"
+    "  text TEXT NOT NULL,"
+    "  created_at REAL NOT NULL,"
+    "  prev_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,"
+    "  parent_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,"
+    "  active INTEGER NOT NULL DEFAULT 1,"
+    "  model_id INTEGER REFERENCES models(id),"
+    "  sampling TEXT);" /* JSON object of the settings */
+    "CREATE INDEX messages_conversation ON messages(conversation_id, id);",
+
+    /* 2: requests and ratings */
+    "CREATE TABLE requests ("
+    "  id INTEGER PRIMARY KEY,"
+    "  model_id INTEGER REFERENCES models(id),"
+    "  backend TEXT NOT NULL,"
+    "  conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,"
+    "  message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,"
+    "  started_at REAL NOT NULL,"
+    "  finished_at REAL,"
+    "  queue_ms REAL,"
+    "  prompt_tokens INTEGER,"
+    "  gen_tokens INTEGER,"
+    "  ttft_ms REAL,"
+    "  prefill_ms REAL,"
+    "  decode_ms REAL,"
+    "  prefill_tps REAL,"
+    "  decode_tps REAL,"
+    "  latency_ms REAL,"
+    "  attempts INTEGER NOT NULL DEFAULT 1,"
+    "  outcome TEXT NOT NULL DEFAULT 'running' CHECK (outcome IN"
+    "    ('running', 'ok', 'error', 'cancelled', 'timeout', 'interrupted')),"
+    "  error TEXT,"
+    "  owner_pid INTEGER,"
+    "  owner_start INTEGER,"
+    "  owner_host TEXT);"
+    /* covering index: the dashboard's window scans read only this */
+    "CREATE INDEX requests_window ON requests(started_at, model_id, outcome, latency_ms, ttft_ms,"
+    "  prefill_tps, decode_tps, gen_tokens);"
+    "CREATE INDEX requests_running ON requests(outcome) WHERE outcome = 'running';"
+    "CREATE INDEX requests_message ON requests(message_id);"
+    "CREATE TABLE ratings ("
+    "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  rater TEXT NOT NULL,"
+    "  thumbs INTEGER NOT NULL DEFAULT 0 CHECK (thumbs IN (-1, 0, 1)),"
+    "  score INTEGER CHECK (score BETWEEN 1 AND 5),"
+    "  comment TEXT,"
+    "  created_at REAL NOT NULL,"
+    "  updated_at REAL NOT NULL,"
+    "  PRIMARY KEY (message_id, rater));"
+    "CREATE TABLE rating_tags ("
+    "  message_id INTEGER NOT NULL,"
+    "  rater TEXT NOT NULL,"
+    "  tag TEXT NOT NULL,"
+    "  PRIMARY KEY (message_id, rater, tag),"
+    "  FOREIGN KEY (message_id, rater) REFERENCES ratings(message_id, rater) ON DELETE CASCADE);",
+
+    /* 3: full-text search (trigram: substrings in any script) */
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id',"
+    "  tokenize='trigram');"
+    "INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages;"
+    "CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN"
+    "  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);"
+    "END;"
+    "CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN"
+    "  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+    "END;"
+    "CREATE TRIGGER messages_fts_au AFTER UPDATE OF text ON messages BEGIN"
+    "  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+    "  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);"
+    "END;",
+};
+
+static int read_version(db *d, int *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d->conn, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *v = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int db_version(db *d)
+{
+    int v = -1;
+    read_version(d, &v);
+    return v;
+}
+
+static db_status migrate(db *d, int target)
+{
+    int v;
+    int rc = read_version(d, &v);
+    if (rc != SQLITE_OK)
+        return db_fail(d, rc, "reading the schema version");
+    if (v > DB_SCHEMA_VERSION)
+        return db_failf(d, DB_NEWER,
+                        "%s has schema version %d, newer than this frontdesk knows (%d); "
+                        "use a newer frontdesk (the file was left untouched)",
+                        d->path, v, DB_SCHEMA_VERSION);
+    while (v < target) {
+        char what[64];
+        snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
+        db_status st = db_begin(d, what);
+        if (st != DB_OK)
+            return st;
+        /* another process may have migrated while we waited for the lock */
+        if ((rc = read_version(d, &v)) != SQLITE_OK) {
+            db_rollback(d);
+            return db_fail(d, rc, what);
+        }
+        if (v >= target) {
+            db_rollback(d);
+            break;
+        }
+        char pragma[48];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if ((st = db_exec(d, migrations[v], what)) != DB_OK || (st = db_exec(d, pragma, what)) != DB_OK ||
+            (st = db_commit(d, what)) != DB_OK) {
+            db_rollback(d);
+            return st;
+        }
+        v++;
+    }
+    return DB_OK;
+}
+
+/* ---- Requests left running by dead processes -------------------------- */
+
+/* Field 22 of /proc/PID/stat: the process's start time in clock ticks
+ * since boot; 0 when there is no such process. */
+static long long proc_start_time(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p)
+        return 0;
+    p++;
+    for (int field = 3; field < 22 && p; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    return p ? strtoll(p + 1, NULL, 10) : 0;
+}
+
+static void host_name(char *buf, size_t size)
+{
+    if (gethostname(buf, size) != 0)
+        snprintf(buf, size, "?");
+    buf[size - 1] = 0;
+}
+
+void db_owner(long *pid, long long *start, char *host, size_t hostlen)
+{
+    *pid = (long)getpid();
+    *start = proc_start_time(*pid);
+    host_name(host, hostlen);
+}
+
+static db_status recover_interrupted(db *d)
+{
+    char host[256];
+    host_name(host, sizeof host);
+    sqlite3_stmt *sel = db_prepare(d,
+                                   "SELECT id, owner_pid, owner_start FROM requests "
+                                   "WHERE outcome = 'running' AND owner_host = ?",
+                                   "looking for interrupted requests");
+    if (!sel)
+        return DB_ERR;
+    sqlite3_bind_text(sel, 1, host, -1, SQLITE_TRANSIENT);
+    int64_t *dead = NULL;
+    long *pids = NULL;
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        long pid = (long)sqlite3_column_int64(sel, 1);
+        long long start = sqlite3_column_int64(sel, 2);
+        if (pid > 0 && proc_start_time(pid) == start && start != 0)
+            continue; /* its owner is still running */
+        dead = xreallocarray(dead, n + 1, sizeof *dead);
+        pids = xreallocarray(pids, n + 1, sizeof *pids);
+        dead[n] = sqlite3_column_int64(sel, 0);
+        pids[n++] = pid;
+    }
+    sqlite3_finalize(sel);
+    db_status st = rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, "looking for interrupted requests");
+    if (st == DB_OK && n) {
+        double now = db_now();
+        st = db_begin(d, "marking interrupted requests");
+        for (size_t i = 0; st == DB_OK && i < n; i++) {
+            sqlite3_stmt *up = db_prepare(
+                d,
+                "UPDATE requests SET outcome = 'interrupted', finished_at = ?, "
+                "latency_ms = NULL, error = ? WHERE id = ? AND outcome = 'running'",
+                "marking interrupted requests");
+            if (!up) {
+                st = DB_ERR;
+                break;
+            }
+            char msg[128];
+            snprintf(msg, sizeof msg, "the frontdesk process generating it (pid %ld) ended", pids[i]);
+            sqlite3_bind_double(up, 1, now);
+            sqlite3_bind_text(up, 2, msg, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(up, 3, dead[i]);
+            st = db_step_done(d, up, "marking interrupted requests");
+            if (st == DB_OK && sqlite3_changes(d->conn))
+                d->recovered++;
+        }
+        st = st == DB_OK ? db_commit(d, "marking interrupted requests") : (db_rollback(d), st);
+    }
+    free(dead);
+    free(pids);
+    return st;
+}
+
+/* ---- Open / close ---------------------------------------------------------- */
+
+static db_status open_conn(db *d)
+{
+    int rc = sqlite3_open_v2(d->path, &d->conn,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(d, rc, "opening the database");
+    sqlite3_extended_result_codes(d->conn, 1);
+    sqlite3_busy_timeout(d->conn, 5000);
+    /* Reading the schema first tells a non-database file apart early. */
+    db_status st = db_exec(d, "SELECT count(*) FROM sqlite_schema", "opening the database");
+    if (st != DB_OK)
+        return st;
+    sqlite3_stmt *wal = db_prepare(d, "PRAGMA journal_mode = WAL", "turning on WAL");
+    if (!wal)
+        return DB_ERR;
+    rc = sqlite3_step(wal);
+    sqlite3_finalize(wal);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(d, rc, "turning on WAL");
+    return db_exec(d,
+                   "PRAGMA foreign_keys = ON;"
+                   "PRAGMA synchronous = NORMAL;"
+                   "PRAGMA secure_delete = ON;",
+                   "setting up the connection");
+}
+
+db_status db_open_at(db **out, const char *path, int version, char *err, size_t errlen)
+{
+    *out = NULL;
+    db *d = xcalloc(1, sizeof *d);
+    d->path = xstrdup(path);
+    db_status st = open_conn(d);
+    if (st == DB_OK)
+        st = migrate(d, version);
+    if (st == DB_OK && version >= 2)
+        st = recover_interrupted(d);
+    if (st != DB_OK) {
+        util_errf(err, errlen, "%s", d->err);
+        db_close(d);
+        return st;
+    }
+    *out = d;
+    return DB_OK;
+}
+
+db_status db_open(db **out, const char *path, char *err, size_t errlen)
+{
+    return db_open_at(out, path, DB_SCHEMA_VERSION, err, errlen);
+}
+
+void db_close(db *d)
+{
+    if (!d)
+        return;
+    sqlite3_close_v2(d->conn);
+    free(d->path);
+    free(d);
+}
+
+const char *db_errmsg(const db *d)
+{
+    return d->err;
+}
+
+const char *db_path(const db *d)
+{
+    return d->path;
+}
+
+int db_recovered(const db *d)
+{
+    return d->recovered;
+}
+
+void db_set_busy_timeout(db *d, int ms)
+{
+    sqlite3_busy_timeout(d->conn, ms);
+}
+
+db_status db_check(db *d)
+{
+    sqlite3_stmt *st = db_prepare(d, "PRAGMA integrity_check", "checking the database");
+    if (!st)
+        return DB_ERR;
+    int rc = sqlite3_step(st);
+    db_status s = DB_OK;
+    if (rc != SQLITE_ROW)
+        s = db_fail(d, rc, "checking the database");
+    else if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0)
+        s = db_failf(d, DB_CORRUPT, "%s failed its integrity check: %s", d->path,
+                     (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return s;
+}

@@ -1,0 +1,74 @@
+/*
+ * db.h — the frontdesk database: one SQLite file shared by every frontdesk
+ * process (an agent chatting, a reviewer rating, a dashboard reading).
+ *
+ * Opening applies the schema by numbered migrations (PRAGMA user_version),
+ * turns on WAL, foreign keys and a busy timeout, and marks requests left
+ * "running" by a process that no longer exists as interrupted.  A file
+ * whose schema is newer than this program knows is refused.
+ *
+ * A handle is one SQLite connection: use it from one thread at a time (a
+ * UI thread and a generation worker each open their own).  Every call
+ * returns a db_status; on failure db_errmsg() says what went wrong in
+ * words, naming the file.  Writes are short transactions, so nothing
+ * already committed is ever lost by a later failure.
+ *
+ * The rest of the store's API is in chats.h (models, conversations,
+ * messages, search, erasure), ratings.h, metrics.h (requests and
+ * aggregates) and export.h.  Only storage/ includes sqlite3.h.
+ */
+#ifndef FRONTDESK_DB_H
+#define FRONTDESK_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    DB_OK = 0,
+    DB_ERR = -1,      /* anything else (I/O error, permissions, ...)       */
+    DB_BUSY = -2,     /* locked by another process beyond the busy timeout */
+    DB_FULL = -3,     /* the disk (or a size limit) is full                */
+    DB_CORRUPT = -4,  /* not a database, or a damaged one                  */
+    DB_NEWER = -5,    /* schema newer than this program                    */
+    DB_NOTFOUND = -6, /* no such conversation / message / model            */
+    DB_INVALID = -7,  /* an argument out of range (a score of 6, ...)      */
+} db_status;
+
+typedef struct db db;
+
+/* The newest schema version this program knows. */
+#define DB_SCHEMA_VERSION 3
+
+/* Open (creating if needed) the database at path.  On failure *out is
+ * NULL and err holds the reason.  The busy timeout is 5 s. */
+db_status db_open(db **out, const char *path, char *err, size_t errlen);
+
+/* Like db_open, but migrate no further than `version` (tests use it to
+ * build files of every earlier schema). */
+db_status db_open_at(db **out, const char *path, int version, char *err, size_t errlen);
+
+void db_close(db *d); /* accepts NULL */
+
+/* The message of the last failure on this handle. */
+const char *db_errmsg(const db *d);
+const char *db_path(const db *d);
+/* The schema version of the open file. */
+int db_version(db *d);
+/* Requests marked interrupted when this handle was opened. */
+int db_recovered(const db *d);
+
+/* Wait at most ms milliseconds for a lock (default 5000). */
+void db_set_busy_timeout(db *d, int ms);
+
+/* PRAGMA integrity_check: DB_OK when the file is sound. */
+db_status db_check(db *d);
+
+/* Seconds since the Unix epoch, with sub-millisecond resolution: the unit
+ * of every time stored. */
+double db_now(void);
+
+/* "2026-11-24T16:18:01.123Z" into buf (at least 32 bytes). */
+const char *db_format_time(double t, char *buf, size_t size);
+
+#endif

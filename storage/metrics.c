@@ -1,0 +1,422 @@
+/*
+ * metrics.c — request rows and the dashboard's aggregates.
+ *
+ * An aggregate is one scan of the covering index requests_window over the
+ * window's rows (no sort in SQL): counts and sums accumulate as rows
+ * arrive, latencies and times to first token are collected and their
+ * percentiles found by selection, O(n) rather than O(n log n).  The
+ * per-minute series reuses the same values, bucketed by a counting sort.
+ */
+#include "storage/metrics.h"
+
+#include "storage/db_internal.h"
+#include "util/util.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const outcome_names[] = {"running", "ok", "error", "cancelled", "timeout", "interrupted"};
+
+const char *db_outcome_name(db_outcome o)
+{
+    return (unsigned)o < sizeof outcome_names / sizeof *outcome_names ? outcome_names[o] : "error";
+}
+
+db_status db_request_begin(db *d, int64_t model_id, const char *backend, int64_t conv, int64_t message_id,
+                           double queue_ms, int64_t *id)
+{
+    const char *what = "recording the request";
+    long pid;
+    long long start;
+    char host[256];
+    db_owner(&pid, &start, host, sizeof host);
+    sqlite3_stmt *st = db_prepare(d,
+                                  "INSERT INTO requests (model_id, backend, conversation_id, message_id,"
+                                  " started_at, queue_ms, owner_pid, owner_start, owner_host)"
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    db_bind_id(st, 1, model_id);
+    sqlite3_bind_text(st, 2, backend, -1, SQLITE_TRANSIENT);
+    db_bind_id(st, 3, conv);
+    db_bind_id(st, 4, message_id);
+    sqlite3_bind_double(st, 5, db_now());
+    sqlite3_bind_double(st, 6, queue_ms > 0 ? queue_ms : 0);
+    sqlite3_bind_int64(st, 7, pid);
+    sqlite3_bind_int64(st, 8, start);
+    sqlite3_bind_text(st, 9, host, -1, SQLITE_TRANSIENT);
+    db_status s = db_step_done(d, st, what);
+    if (s == DB_OK)
+        *id = sqlite3_last_insert_rowid(d->conn);
+    return s;
+}
+
+static void bind_measure(sqlite3_stmt *st, int i, double v)
+{
+    if (v >= 0 && isfinite(v))
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+db_status db_request_finish(db *d, int64_t id, const db_request_result *r)
+{
+    const char *what = "completing the request";
+    if (r->outcome == DB_OUTCOME_RUNNING)
+        return db_failf(d, DB_INVALID, "a finished request needs an outcome");
+    sqlite3_stmt *st = db_prepare(d,
+                                  "UPDATE requests SET finished_at = ?, outcome = ?, error = ?,"
+                                  " prompt_tokens = ?, gen_tokens = ?, ttft_ms = ?, prefill_ms = ?,"
+                                  " decode_ms = ?, latency_ms = ?, prefill_tps = ?, decode_tps = ?,"
+                                  " attempts = ? WHERE id = ?",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_double(st, 1, db_now());
+    sqlite3_bind_text(st, 2, db_outcome_name(r->outcome), -1, SQLITE_STATIC);
+    db_bind_text(st, 3, r->error);
+    sqlite3_bind_int(st, 4, r->prompt_tokens);
+    sqlite3_bind_int(st, 5, r->gen_tokens);
+    bind_measure(st, 6, r->gen_tokens > 0 ? r->ttft_ms : -1);
+    bind_measure(st, 7, r->prefill_ms);
+    bind_measure(st, 8, r->decode_ms);
+    bind_measure(st, 9, r->latency_ms);
+    bind_measure(st, 10, r->prefill_tps > 0 ? r->prefill_tps : -1);
+    bind_measure(st, 11, r->decode_tps > 0 ? r->decode_tps : -1);
+    sqlite3_bind_int(st, 12, r->attempts > 0 ? r->attempts : 1);
+    sqlite3_bind_int64(st, 13, id);
+    db_status s = db_step_done(d, st, what);
+    if (s == DB_OK && sqlite3_changes(d->conn) == 0)
+        return db_failf(d, DB_NOTFOUND, "there is no request %lld", (long long)id);
+    return s;
+}
+
+static double col_measure(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
+}
+
+db_status db_requests_for_message(db *d, int64_t message_id, db_request **out, size_t *n)
+{
+    const char *what = "reading the request figures";
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = db_prepare(
+        d,
+        "SELECT id, coalesce(model_id, 0), backend, outcome, error, started_at, coalesce(finished_at, 0),"
+        " coalesce(queue_ms, 0), coalesce(prompt_tokens, 0), coalesce(gen_tokens, 0), attempts,"
+        " ttft_ms, prefill_ms, decode_ms, latency_ms, prefill_tps, decode_tps"
+        " FROM requests WHERE message_id = ? ORDER BY id",
+        what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, message_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xreallocarray(*out, *n + 1, sizeof **out);
+        db_request *r = &(*out)[(*n)++];
+        r->id = sqlite3_column_int64(st, 0);
+        r->model_id = sqlite3_column_int64(st, 1);
+        r->backend = db_col_text(st, 2, false);
+        r->outcome = db_col_text(st, 3, false);
+        r->error = db_col_text(st, 4, true);
+        r->started_at = sqlite3_column_double(st, 5);
+        r->finished_at = sqlite3_column_double(st, 6);
+        r->queue_ms = sqlite3_column_double(st, 7);
+        r->prompt_tokens = sqlite3_column_int(st, 8);
+        r->gen_tokens = sqlite3_column_int(st, 9);
+        r->attempts = sqlite3_column_int(st, 10);
+        r->ttft_ms = col_measure(st, 11);
+        r->prefill_ms = col_measure(st, 12);
+        r->decode_ms = col_measure(st, 13);
+        r->latency_ms = col_measure(st, 14);
+        r->prefill_tps = col_measure(st, 15);
+        r->decode_tps = col_measure(st, 16);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_requests_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    return DB_OK;
+}
+
+void db_requests_free(db_request *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].backend);
+        free(r[i].outcome);
+        free(r[i].error);
+    }
+    free(r);
+}
+
+/* ---- Percentiles ---------------------------------------------------------- */
+
+/* Put the k-th smallest of v[0..n) at v[k] (Hoare's selection with a
+ * median-of-three pivot); expected O(n). */
+static void select_kth(double *v, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+    while (lo < hi) {
+        double a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+        double pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        }
+        /* now v[lo..j] <= pivot, v[i..hi] >= pivot, v[j+1..i-1] == pivot */
+        if (kk <= j)
+            hi = j;
+        else if (kk >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
+/* The nearest-rank p-th percentile (p in whole percent). */
+static double nearest_rank(double *v, size_t n, unsigned p)
+{
+    size_t rank = (p * n + 99) / 100; /* ceil(p/100 · n) without rounding error */
+    if (rank < 1)
+        rank = 1;
+    select_kth(v, n, rank - 1);
+    return v[rank - 1];
+}
+
+db_pcts db_percentiles(double *v, size_t n)
+{
+    db_pcts p = {0};
+    if (!n)
+        return p;
+    p.valid = true;
+    /* largest first: each selection leaves the smaller values below it */
+    p.p99 = nearest_rank(v, n, 99);
+    p.p95 = nearest_rank(v, n, 95);
+    p.p90 = nearest_rank(v, n, 90);
+    p.p50 = nearest_rank(v, n, 50);
+    return p;
+}
+
+/* ---- Windows ------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    double seconds;
+} windows[] = {{"1m", 60}, {"5m", 300}, {"1h", 3600}, {"24h", 86400}, {"all", 0}};
+
+bool db_window_parse(const char *s, db_window *w)
+{
+    for (size_t i = 0; i < sizeof windows / sizeof *windows; i++)
+        if (!strcmp(s, windows[i].name)) {
+            *w = (db_window)i;
+            return true;
+        }
+    return false;
+}
+
+const char *db_window_name(db_window w)
+{
+    return windows[w].name;
+}
+
+double db_window_seconds(db_window w)
+{
+    return windows[w].seconds;
+}
+
+/* Values collected during the scan. */
+typedef struct {
+    double *v;
+    int32_t *bucket; /* series bucket of each value, -1 outside the series */
+    size_t n, cap;
+} values;
+
+static void values_push(values *a, double v, int32_t bucket)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 1024;
+        a->v = xreallocarray(a->v, a->cap, sizeof *a->v);
+        a->bucket = xreallocarray(a->bucket, a->cap, sizeof *a->bucket);
+    }
+    a->v[a->n] = v;
+    a->bucket[a->n++] = bucket;
+}
+
+/* Per-bucket percentiles: counting-sort the values by bucket, then select
+ * within each bucket's slice.  set(i, pcts) stores bucket i's result. */
+static void bucket_percentiles(const values *a, size_t n_buckets, db_minute *series, bool ttft)
+{
+    size_t *start = xcalloc(n_buckets + 1, sizeof *start);
+    for (size_t i = 0; i < a->n; i++)
+        if (a->bucket[i] >= 0)
+            start[a->bucket[i] + 1]++;
+    for (size_t b = 0; b < n_buckets; b++)
+        start[b + 1] += start[b];
+    double *sorted = xmallocarray(start[n_buckets] ? start[n_buckets] : 1, sizeof *sorted);
+    size_t *fill = xmallocarray(n_buckets, sizeof *fill);
+    memcpy(fill, start, n_buckets * sizeof *fill);
+    for (size_t i = 0; i < a->n; i++)
+        if (a->bucket[i] >= 0)
+            sorted[fill[a->bucket[i]]++] = a->v[i];
+    for (size_t b = 0; b < n_buckets; b++) {
+        db_pcts p = db_percentiles(sorted + start[b], start[b + 1] - start[b]);
+        if (ttft)
+            series[b].ttft_ms = p;
+        else
+            series[b].latency_ms = p;
+    }
+    free(fill);
+    free(sorted);
+    free(start);
+}
+
+db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_ids, size_t n_models,
+                           db_stats *out)
+{
+    const char *what = "computing the dashboard figures";
+    memset(out, 0, sizeof *out);
+    double from = w == DB_WIN_ALL ? 0 : now - db_window_seconds(w);
+    if (w == DB_WIN_ALL) {
+        sqlite3_stmt *st = db_prepare(d, "SELECT min(started_at) FROM requests", what);
+        if (!st)
+            return DB_ERR;
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            from = sqlite3_column_double(st, 0);
+        else if (rc == SQLITE_ROW)
+            from = now;
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW)
+            return db_fail(d, rc, what);
+    }
+    out->from = from;
+    out->to = now;
+
+    /* the series: whole minutes, the last one holding `now` */
+    double span = now - from;
+    size_t n_buckets = (size_t)ceil(span / 60.0);
+    if (n_buckets < 1)
+        n_buckets = 1;
+    if (n_buckets > 1440)
+        n_buckets = 1440;
+    double first = floor(now / 60.0) * 60.0 - (double)(n_buckets - 1) * 60.0;
+    out->series = xcalloc(n_buckets, sizeof *out->series);
+    out->n_series = n_buckets;
+    for (size_t b = 0; b < n_buckets; b++)
+        out->series[b].start = first + 60.0 * (double)b;
+
+    strbuf sql = {0};
+    sb_puts(&sql,
+            "SELECT started_at, outcome, latency_ms, ttft_ms, prefill_tps, decode_tps, gen_tokens"
+            " FROM requests INDEXED BY requests_window WHERE started_at >= ?1 AND started_at <= ?2");
+    if (n_models) {
+        sb_puts(&sql, " AND model_id IN (");
+        for (size_t i = 0; i < n_models; i++)
+            sb_puts(&sql, i ? ", ?" : "?");
+        sb_puts(&sql, ")");
+    }
+    sqlite3_stmt *st = db_prepare(d, sql.data, what);
+    sb_free(&sql);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_double(st, 1, from);
+    sqlite3_bind_double(st, 2, now);
+    for (size_t i = 0; i < n_models; i++)
+        sqlite3_bind_int64(st, 3 + (int)i, model_ids[i]);
+
+    values lat = {0}, ttft = {0};
+    double prefill_sum = 0, decode_sum = 0;
+    int64_t prefill_n = 0, decode_n = 0;
+    double *bucket_decode = xcalloc(n_buckets, sizeof *bucket_decode);
+    int64_t *bucket_decode_n = xcalloc(n_buckets, sizeof *bucket_decode_n);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *oc = (const char *)sqlite3_column_text(st, 1);
+        if (!strcmp(oc, "running")) {
+            out->running++;
+            continue;
+        }
+        double t = sqlite3_column_double(st, 0);
+        int32_t b = t >= first ? (int32_t)((t - first) / 60.0) : -1;
+        if (b >= (int32_t)n_buckets)
+            b = (int32_t)n_buckets - 1;
+        db_minute *m = b >= 0 ? &out->series[b] : NULL;
+        bool err = !strcmp(oc, "error") || !strcmp(oc, "timeout") || !strcmp(oc, "interrupted");
+        out->requests++;
+        out->errors += err;
+        out->cancelled += !strcmp(oc, "cancelled");
+        int64_t tokens = sqlite3_column_int64(st, 6);
+        out->tokens_generated += tokens;
+        if (m) {
+            m->requests++;
+            m->errors += err;
+            m->tokens += tokens;
+        }
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            values_push(&lat, sqlite3_column_double(st, 2), b);
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            values_push(&ttft, sqlite3_column_double(st, 3), b);
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+            prefill_sum += sqlite3_column_double(st, 4);
+            prefill_n++;
+        }
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+            double v = sqlite3_column_double(st, 5);
+            decode_sum += v;
+            decode_n++;
+            if (b >= 0) {
+                bucket_decode[b] += v;
+                bucket_decode_n[b]++;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    db_status s = DB_OK;
+    if (rc != SQLITE_DONE)
+        s = db_fail(d, rc, what);
+    else {
+        double minutes = (now - from) / 60.0;
+        out->requests_per_min = (double)out->requests / (minutes > 1.0 ? minutes : 1.0);
+        out->error_rate = out->requests ? (double)out->errors / (double)out->requests : 0;
+        out->prefill_tps = prefill_n ? prefill_sum / (double)prefill_n : 0;
+        out->decode_tps = decode_n ? decode_sum / (double)decode_n : 0;
+        for (size_t b = 0; b < n_buckets; b++)
+            out->series[b].decode_tps = bucket_decode_n[b] ? bucket_decode[b] / (double)bucket_decode_n[b] : 0;
+        bucket_percentiles(&lat, n_buckets, out->series, false);
+        bucket_percentiles(&ttft, n_buckets, out->series, true);
+        out->latency_ms = db_percentiles(lat.v, lat.n);
+        out->ttft_ms = db_percentiles(ttft.v, ttft.n);
+    }
+    free(bucket_decode);
+    free(bucket_decode_n);
+    free(lat.v);
+    free(lat.bucket);
+    free(ttft.v);
+    free(ttft.bucket);
+    if (s != DB_OK)
+        db_stats_free(out);
+    return s;
+}
+
+void db_stats_free(db_stats *s)
+{
+    if (!s)
+        return;
+    free(s->series);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,106 @@
+/*
+ * metrics.h — request rows (one per generation asked of a backend) and
+ * the dashboard's aggregates over a time window.
+ *
+ * A request row is written when generation starts (outcome "running",
+ * owned by this process) and completed when it ends.  A row whose owner
+ * died is marked "interrupted" by the next db_open (see db.h).
+ *
+ * Aggregates count finished requests that started inside the window.
+ * Percentiles are nearest-rank: the p-th of n sorted values is the one at
+ * rank ceil(p/100 · n).  Errors are the outcomes error, timeout and
+ * interrupted; cancelled is not an error.
+ */
+#ifndef FRONTDESK_METRICS_H
+#define FRONTDESK_METRICS_H
+
+#include "storage/db.h"
+
+typedef enum {
+    DB_OUTCOME_RUNNING,
+    DB_OUTCOME_OK,
+    DB_OUTCOME_ERROR,
+    DB_OUTCOME_CANCELLED,
+    DB_OUTCOME_TIMEOUT,
+    DB_OUTCOME_INTERRUPTED,
+} db_outcome;
+
+const char *db_outcome_name(db_outcome o);
+
+/* What a finished request measured (times in milliseconds; a negative
+ * value or 0 tokens/s is stored as unknown). */
+typedef struct {
+    db_outcome outcome;
+    const char *error;      /* message for error/timeout (may be NULL) */
+    int prompt_tokens, gen_tokens;
+    double ttft_ms, prefill_ms, decode_ms, latency_ms;
+    double prefill_tps, decode_tps;
+    int attempts;           /* tries against this backend (>= 1)       */
+} db_request_result;
+
+/* Start a request row: model, backend ("local", "remote"), the
+ * conversation and reply it serves (0 when none), the time it waited in
+ * the queue. */
+db_status db_request_begin(db *d, int64_t model_id, const char *backend, int64_t conv, int64_t message_id,
+                           double queue_ms, int64_t *id);
+/* Complete it with what it measured. */
+db_status db_request_finish(db *d, int64_t id, const db_request_result *r);
+
+/* A request's figures, as show needs them. */
+typedef struct {
+    int64_t id, model_id;
+    char *backend, *outcome, *error;
+    double started_at, finished_at, queue_ms;
+    int prompt_tokens, gen_tokens, attempts;
+    double ttft_ms, prefill_ms, decode_ms, latency_ms, prefill_tps, decode_tps; /* < 0: unknown */
+} db_request;
+
+/* The requests that produced message_id, oldest first. */
+db_status db_requests_for_message(db *d, int64_t message_id, db_request **out, size_t *n);
+void db_requests_free(db_request *r, size_t n);
+
+/* ---- Aggregates ------------------------------------------------------------ */
+
+typedef enum { DB_WIN_1M, DB_WIN_5M, DB_WIN_1H, DB_WIN_24H, DB_WIN_ALL } db_window;
+
+/* "1m" "5m" "1h" "24h" "all" <-> db_window; false for an unknown name. */
+bool db_window_parse(const char *s, db_window *w);
+const char *db_window_name(db_window w);
+/* Length in seconds (0 for all). */
+double db_window_seconds(db_window w);
+
+typedef struct {
+    bool valid; /* false when there were no values */
+    double p50, p90, p95, p99;
+} db_pcts;
+
+typedef struct {
+    double start; /* the minute's start, epoch seconds */
+    int64_t requests, errors, tokens;
+    db_pcts latency_ms, ttft_ms;
+    double decode_tps; /* mean, 0 when none */
+} db_minute;
+
+typedef struct {
+    double from, to;     /* the window: started_at in [from, to]           */
+    int64_t requests;    /* finished requests                              */
+    int64_t errors, cancelled, running;
+    double error_rate;   /* errors / requests, 0 when none                 */
+    double requests_per_min;
+    db_pcts latency_ms, ttft_ms;
+    double prefill_tps, decode_tps; /* means over requests that have them  */
+    int64_t tokens_generated;
+    db_minute *series;   /* one per minute, oldest first (at most 1440)    */
+    size_t n_series;
+} db_stats;
+
+/* Aggregates for window w ending at `now` (epoch seconds), over the models
+ * in model_ids[0..n_models) or all models when n_models is 0. */
+db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_ids, size_t n_models,
+                           db_stats *out);
+void db_stats_free(db_stats *s);
+
+/* Nearest-rank percentiles of v[0..n) (reordered in place); O(n). */
+db_pcts db_percentiles(double *v, size_t n);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * ratings.c — one rating per (reply, rater), fields updated independently
+ * (an upsert whose SET keeps the fields not given); tags in rating_tags.
+ */
+#include "storage/ratings.h"
+
+#include "storage/db_internal.h"
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static db_status check_reply(db *d, int64_t message_id, const char *what)
+{
+    sqlite3_stmt *st = db_prepare(d, "SELECT role FROM messages WHERE id = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, message_id);
+    int rc = sqlite3_step(st);
+    db_status s = DB_OK;
+    if (rc == SQLITE_DONE)
+        s = db_failf(d, DB_NOTFOUND, "there is no message %lld", (long long)message_id);
+    else if (rc != SQLITE_ROW)
+        s = db_fail(d, rc, what);
+    else if (strcmp((const char *)sqlite3_column_text(st, 0), "agent") != 0)
+        s = db_failf(d, DB_INVALID, "message %lld is a %s message; only agent replies are rated",
+                     (long long)message_id, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return s;
+}
+
+db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_in *r)
+{
+    const char *what = "saving the rating";
+    if ((r->fields & DB_RATE_THUMBS) && (r->thumbs < -1 || r->thumbs > 1))
+        return db_failf(d, DB_INVALID, "thumbs must be up, down or none");
+    if ((r->fields & DB_RATE_SCORE) && (r->score < 0 || r->score > 5))
+        return db_failf(d, DB_INVALID, "a score is 1 to 5, not %d", r->score);
+    if (!rater || !*rater)
+        return db_failf(d, DB_INVALID, "a rating needs a rater name");
+    db_status s = db_begin(d, what);
+    if (s != DB_OK)
+        return s;
+    if ((s = check_reply(d, message_id, what)) != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    sqlite3_stmt *st = db_prepare(
+        d,
+        "INSERT INTO ratings (message_id, rater, thumbs, score, comment, created_at, updated_at)"
+        " VALUES (?1, ?2, CASE WHEN ?3 THEN ?4 ELSE 0 END, CASE WHEN ?5 THEN ?6 END,"
+        "  CASE WHEN ?7 THEN ?8 END, ?9, ?9)"
+        " ON CONFLICT (message_id, rater) DO UPDATE SET"
+        "  thumbs = CASE WHEN ?3 THEN ?4 ELSE thumbs END,"
+        "  score = CASE WHEN ?5 THEN ?6 ELSE score END,"
+        "  comment = CASE WHEN ?7 THEN ?8 ELSE comment END,"
+        "  updated_at = ?9",
+        what);
+    if (!st) {
+        db_rollback(d);
+        return DB_ERR;
+    }
+    sqlite3_bind_int64(st, 1, message_id);
+    sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, (r->fields & DB_RATE_THUMBS) != 0);
+    sqlite3_bind_int(st, 4, r->thumbs);
+    sqlite3_bind_int(st, 5, (r->fields & DB_RATE_SCORE) != 0);
+    if (r->score > 0)
+        sqlite3_bind_int(st, 6, r->score);
+    sqlite3_bind_int(st, 7, (r->fields & DB_RATE_COMMENT) != 0);
+    db_bind_text(st, 8, r->comment && *r->comment ? r->comment : NULL);
+    sqlite3_bind_double(st, 9, db_now());
+    s = db_step_done(d, st, what);
+    if (s == DB_OK && (r->fields & DB_RATE_TAGS)) {
+        st = db_prepare(d, "DELETE FROM rating_tags WHERE message_id = ? AND rater = ?", what);
+        if (st) {
+            sqlite3_bind_int64(st, 1, message_id);
+            sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+            s = db_step_done(d, st, what);
+        } else
+            s = DB_ERR;
+        for (size_t i = 0; s == DB_OK && i < r->n_tags; i++) {
+            if (!*r->tags[i])
+                continue;
+            st = db_prepare(d, "INSERT OR IGNORE INTO rating_tags VALUES (?, ?, ?)", what);
+            if (!st) {
+                s = DB_ERR;
+                break;
+            }
+            sqlite3_bind_int64(st, 1, message_id);
+            sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 3, r->tags[i], -1, SQLITE_TRANSIENT);
+            s = db_step_done(d, st, what);
+        }
+    }
+    if (s != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    return db_commit(d, what);
+}
+
+db_status db_ratings_get(db *d, int64_t message_id, db_rating **out, size_t *n)
+{
+    const char *what = "reading ratings";
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = db_prepare(d,
+                                  "SELECT rater, thumbs, coalesce(score, 0), comment, created_at, updated_at"
+                                  " FROM ratings WHERE message_id = ? ORDER BY rater",
+                                  what);
+    sqlite3_stmt *tags = db_prepare(d,
+                                    "SELECT tag FROM rating_tags WHERE message_id = ? AND rater = ?"
+                                    " ORDER BY tag",
+                                    what);
+    if (!st || !tags) {
+        sqlite3_finalize(st);
+        sqlite3_finalize(tags);
+        return DB_ERR;
+    }
+    sqlite3_bind_int64(st, 1, message_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xreallocarray(*out, *n + 1, sizeof **out);
+        db_rating *r = &(*out)[(*n)++];
+        memset(r, 0, sizeof *r);
+        r->rater = db_col_text(st, 0, false);
+        r->thumbs = sqlite3_column_int(st, 1);
+        r->score = sqlite3_column_int(st, 2);
+        r->comment = db_col_text(st, 3, true);
+        r->created_at = sqlite3_column_double(st, 4);
+        r->updated_at = sqlite3_column_double(st, 5);
+        sqlite3_reset(tags);
+        sqlite3_bind_int64(tags, 1, message_id);
+        sqlite3_bind_text(tags, 2, r->rater, -1, SQLITE_TRANSIENT);
+        int trc;
+        while ((trc = sqlite3_step(tags)) == SQLITE_ROW) {
+            r->tags = xreallocarray(r->tags, r->n_tags + 1, sizeof *r->tags);
+            r->tags[r->n_tags++] = db_col_text(tags, 0, false);
+        }
+        if (trc != SQLITE_DONE) {
+            rc = trc;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(tags);
+    if (rc != SQLITE_DONE) {
+        db_ratings_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    return DB_OK;
+}
+
+void db_ratings_free(db_rating *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].rater);
+        for (size_t t = 0; t < r[i].n_tags; t++)
+            free(r[i].tags[t]);
+        free(r[i].tags);
+        free(r[i].comment);
+    }
+    free(r);
+}

@@ -1,0 +1,49 @@
+/*
+ * ratings.h — reviewers' ratings of agent replies.
+ *
+ * One rating per (reply, rater) with independent fields: thumbs (up, down
+ * or none), a 1-5 score (or none), tags and a comment.  Rating again
+ * changes only the fields given; the others keep their values.  A reply
+ * stays *unrated* — in the review queue — until someone gives it a 1-5
+ * score; a thumb alone does not take it out.
+ */
+#ifndef FRONTDESK_RATINGS_H
+#define FRONTDESK_RATINGS_H
+
+#include "storage/db.h"
+
+enum {
+    DB_RATE_THUMBS = 1 << 0,
+    DB_RATE_SCORE = 1 << 1,
+    DB_RATE_TAGS = 1 << 2, /* the given tags replace the rater's earlier ones */
+    DB_RATE_COMMENT = 1 << 3,
+};
+
+typedef struct {
+    unsigned fields;        /* which of the below to set (DB_RATE_*)        */
+    int thumbs;             /* +1 up, -1 down, 0 none                        */
+    int score;              /* 1..5, or 0 for none                           */
+    const char *const *tags;
+    size_t n_tags;
+    const char *comment;    /* NULL or "" clears it                          */
+} db_rating_in;
+
+/* Rate agent reply message_id as rater.  DB_NOTFOUND for an unknown
+ * message, DB_INVALID for a message that is not an agent reply or a value
+ * out of range (nothing is written then). */
+db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_in *r);
+
+typedef struct {
+    char *rater;
+    int thumbs, score; /* score 0 = none */
+    char **tags;
+    size_t n_tags;
+    char *comment;     /* NULL when none */
+    double created_at, updated_at;
+} db_rating;
+
+/* Every rating of a message, by rater name. */
+db_status db_ratings_get(db *d, int64_t message_id, db_rating **out, size_t *n);
+void db_ratings_free(db_rating *r, size_t n); /* accepts NULL */
+
+#endif
