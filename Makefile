@@ -11,7 +11,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := ncursesw sqlite3 openblas libcurl jansson
+PKGS    := ncursesw sqlite3 openblas libcurl jansson libcrypto
 SAN     ?=
 OPT     ?= -O2
 

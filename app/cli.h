@@ -8,7 +8,12 @@
 #ifndef FRONTDESK_CLI_H
 #define FRONTDESK_CLI_H
 
+#include "storage/chats.h"
+#include "storage/ratings.h"
+
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #define FRONTDESK_VERSION "0.1.0"
 
@@ -25,11 +30,25 @@ int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_rate(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
 
 extern const char cmd_info_usage[];
 extern const char cmd_tokenize_usage[];
 extern const char cmd_ask_usage[];
 extern const char cmd_perplexity_usage[];
+extern const char cmd_history_usage[];
+extern const char cmd_show_usage[];
+extern const char cmd_rate_usage[];
+extern const char cmd_stats_usage[];
+extern const char cmd_export_usage[];
+extern const char cmd_forget_usage[];
+extern const char cmd_purge_usage[];
 
 /* Print "frontdesk CMD: message" to stderr and return EXIT_USAGE, adding a
  * pointer to --help. */
@@ -41,5 +60,16 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse a non-negative integer / float option value; false if malformed. */
 bool cli_parse_int(const char *s, long min, long max, long *out);
 bool cli_parse_float(const char *s, double min, double max, double *out);
+
+/* Write text for a person to read: control characters (C0, DEL, C1) are
+ * shown escaped as \xNN so stored text can never drive the terminal. */
+void cli_print_text(FILE *f, const char *text);
+
+/* Print a JSON value to standard output (indented), then a newline. */
+void cli_print_json(const json_t *v);
+
+/* JSON views shared by show and export. */
+json_t *cli_model_json(const db_model *m);
+json_t *cli_ratings_json(const db_rating *r, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
  * standard output.
  */
 #include "app/cli.h"
+#include "app/store.h"
 
 #include "engine/chat_template.h"
 #include "engine/forward.h"
@@ -11,9 +12,11 @@
 #include "engine/prompt.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
+#include "storage/redact.h"
 #include "util/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,9 +50,17 @@ const char cmd_ask_usage[] =
     "      --ids                 print the generated token ids instead of text\n"
     "      --stats               print timings to standard error at the end:\n"
     "                            prompt_tokens= gen_tokens= ttft_ms= prefill_tps=\n"
-    "                            decode_tps=\n"
-    "      --no-db               do not record the exchange (recording arrives with\n"
-    "                            the storage module; nothing is recorded yet)\n"
+    "                            decode_tps= (and conversation= message= when\n"
+    "                            recorded)\n"
+    "      --db PATH             the database (default $FRONTDESK_DB, else\n"
+    "                            $XDG_DATA_HOME/frontdesk/frontdesk.db)\n"
+    "      --conversation ID     continue conversation ID with its history\n"
+    "      --no-db               record nothing\n"
+    "      --redact              mask e-mail addresses, phone numbers and card\n"
+    "                            numbers in TEXT before it is stored or sent\n"
+    "\n"
+    "The conversation, the reply and the request's figures are recorded in the\n"
+    "database unless --no-db is given.\n"
     "\n"
     "To a terminal, control characters in the reply (other than newline and\n"
     "tab) are shown escaped; to a pipe or file the bytes are written unchanged.\n"
@@ -72,6 +83,7 @@ typedef struct {
     bool ids;
     bool write_failed;
     int n_ids;
+    store_reply *rec; /* NULL with --no-db */
 } ask_out;
 
 static bool write_all(const char *s, size_t n)
@@ -82,6 +94,8 @@ static bool write_all(const char *s, size_t n)
 static bool on_text(void *ud, const char *text, size_t len)
 {
     ask_out *o = ud;
+    if (o->rec)
+        store_reply_text(o->rec, text, len);
     if (o->ids)
         return true;
     if (!o->tty) {
@@ -114,10 +128,10 @@ static void on_token(void *ud, int32_t id)
 }
 
 typedef struct {
-    const char *model_path, *system, *text, *tmpl_name;
+    const char *model_path, *system, *text, *tmpl_name, *db_path;
     sampler_params sp;
-    bool seed_given, raw, ids, stats;
-    long n_predict, n_ctx, n_threads;
+    bool seed_given, raw, ids, stats, no_db, redact;
+    long n_predict, n_ctx, n_threads, conversation;
     const char **stops;
     size_t n_stops;
 } ask_args;
@@ -125,7 +139,7 @@ typedef struct {
 static int parse_args(int argc, char **argv, ask_args *a)
 {
     enum { O_SYSTEM = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REPEAT, O_SEED, O_STOP, O_TMPL,
-           O_RAW, O_IDS, O_STATS, O_NODB };
+           O_RAW, O_IDS, O_STATS, O_NODB, O_DB, O_CONV, O_REDACT };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"system", required_argument, NULL, O_SYSTEM},
@@ -143,6 +157,9 @@ static int parse_args(int argc, char **argv, ask_args *a)
         {"ids", no_argument, NULL, O_IDS},
         {"stats", no_argument, NULL, O_STATS},
         {"no-db", no_argument, NULL, O_NODB},
+        {"db", required_argument, NULL, O_DB},
+        {"conversation", required_argument, NULL, O_CONV},
+        {"redact", no_argument, NULL, O_REDACT},
         {NULL, 0, NULL, 0},
     };
     a->sp = sampler_defaults();
@@ -201,7 +218,10 @@ static int parse_args(int argc, char **argv, ask_args *a)
         case O_RAW: a->raw = true; break;
         case O_IDS: a->ids = true; break;
         case O_STATS: a->stats = true; break;
-        case O_NODB: break; /* nothing is recorded yet */
+        case O_NODB: a->no_db = true; break;
+        case O_DB: a->db_path = optarg; break;
+        case O_CONV: NUM_I("--conversation", 1, LONG_MAX, a->conversation); break;
+        case O_REDACT: a->redact = true; break;
         case ':': return cli_usage_error("ask", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("ask", "unknown option '%s'", argv[optind - 1]);
         }
@@ -214,37 +234,100 @@ static int parse_args(int argc, char **argv, ask_args *a)
         return cli_usage_error("ask", optind == argc ? "the question TEXT is missing"
                                                      : "give the question as one argument (quote it)");
     a->text = argv[optind];
-    if (a->raw && (a->system || a->tmpl_name))
-        return cli_usage_error("ask", "--raw cannot be combined with --system or --chat-template");
+    if (a->raw && (a->system || a->tmpl_name || a->conversation))
+        return cli_usage_error("ask", "--raw cannot be combined with --system, --chat-template or "
+                                      "--conversation");
+    if (a->conversation && a->system)
+        return cli_usage_error("ask", "a continued conversation keeps its own system prompt; drop --system");
+    if (a->no_db && (a->conversation || a->db_path))
+        return cli_usage_error("ask", "--no-db cannot be combined with --db or --conversation");
     if (!a->seed_given)
         a->sp.seed = (uint64_t)(util_now() * 1e9) ^ (uint64_t)getpid();
     return EXIT_OK;
 }
 
-/* Prompt tokens for the question: raw, or through the chat template with
- * room left for the reply (n_reserve tokens). */
-static int build_prompt(const ask_args *a, const model *m, const tok_vocab *v, int n_ctx, int n_reserve,
-                        int32_t **ids, size_t *n, char *err, size_t errlen)
+/* The chat template to render with: --chat-template, else the model's. */
+static int pick_template(const ask_args *a, const model *m, chat_tmpl *t, char *err, size_t errlen)
 {
-    size_t cap = 0;
-    *n = 0;
-    if (a->raw)
-        return tok_encode(v, a->text, strlen(a->text), true, false, ids, n, &cap, err, errlen);
-    chat_tmpl t;
     if (a->tmpl_name) {
-        if (!chat_tmpl_from_name(a->tmpl_name, &t)) {
+        if (!chat_tmpl_from_name(a->tmpl_name, t)) {
             util_errf(err, errlen, "unknown chat template '%s' (known: %s)", a->tmpl_name, chat_tmpl_names());
             return -2;
         }
-    } else {
-        gguf_str s = {"", 0};
-        bool known;
-        gguf_get_str(m->file, "tokenizer.chat_template", &s);
-        t = chat_tmpl_detect(s.ptr, (size_t)s.len, &known);
+        return 0;
     }
-    chat_msg msgs[2] = {{"system", a->system ? a->system : DEFAULT_SYSTEM}, {"user", a->text}};
-    size_t dropped;
-    return prompt_fit(t, v, msgs, 2, n_ctx, n_reserve, ids, n, &dropped, err, errlen);
+    gguf_str s = {"", 0};
+    bool known;
+    gguf_get_str(m->file, "tokenizer.chat_template", &s);
+    *t = chat_tmpl_detect(s.ptr, (size_t)s.len, &known);
+    return 0;
+}
+
+/* The conversation so far, as the model sees it: its system prompt, then
+ * the active customer and agent turns (from the database when continuing
+ * one), then the question. */
+typedef struct {
+    chat_msg *msgs;
+    size_t n;
+    db_msg *rows; /* owned copies of the stored turns */
+    size_t n_rows;
+} history;
+
+static void history_free(history *h)
+{
+    free(h->msgs);
+    db_msgs_free(h->rows, h->n_rows);
+}
+
+static int load_history(const ask_args *a, db *d, const char *question, history *h)
+{
+    memset(h, 0, sizeof *h);
+    if (a->conversation) { /* implies a database (parse_args) */
+        db_conv c;
+        db_status st = db_conv_get(d, a->conversation, &c);
+        db_conv_clear(&c);
+        if (st == DB_OK)
+            st = db_msgs_list(d, a->conversation, false, &h->rows, &h->n_rows);
+        if (st != DB_OK)
+            return cli_fail("%s", db_errmsg(d));
+    }
+    h->msgs = xcalloc(h->n_rows + 2, sizeof *h->msgs);
+    bool have_system = false;
+    for (size_t i = 0; i < h->n_rows; i++) {
+        const db_msg *m = &h->rows[i];
+        if (m->role == DB_ROLE_AGENT && !*m->text)
+            continue;
+        have_system |= m->role == DB_ROLE_SYSTEM;
+        h->msgs[h->n].role = m->role == DB_ROLE_SYSTEM     ? "system"
+                             : m->role == DB_ROLE_CUSTOMER ? "user"
+                                                           : "assistant";
+        h->msgs[h->n++].content = m->text;
+    }
+    if (!a->conversation && !have_system) {
+        h->msgs[h->n].role = "system";
+        h->msgs[h->n++].content = a->system ? a->system : DEFAULT_SYSTEM;
+    }
+    h->msgs[h->n].role = "user";
+    h->msgs[h->n++].content = question;
+    return EXIT_OK;
+}
+
+/* Record what asking needs before generating: the model, the conversation
+ * (new unless continued) and the customer's message. */
+static int record_question(const ask_args *a, db *d, const model *m, const char *question, int64_t *model_id,
+                           int64_t *conv)
+{
+    char err[600];
+    if (store_model_local(d, a->model_path, m, model_id, err, sizeof err) != DB_OK)
+        return cli_fail("%s", err);
+    *conv = a->conversation;
+    int64_t msg;
+    if (!*conv && db_conv_create(d, a->raw ? "raw" : "default",
+                                 a->raw ? NULL : a->system ? a->system : DEFAULT_SYSTEM, conv) != DB_OK)
+        return cli_fail("%s", db_errmsg(d));
+    if (db_msg_add(d, *conv, DB_ROLE_CUSTOMER, question, &msg) != DB_OK)
+        return cli_fail("%s", db_errmsg(d));
+    return EXIT_OK;
 }
 
 int cmd_ask(int argc, char **argv)
@@ -255,6 +338,7 @@ int cmd_ask(int argc, char **argv)
         free(a.stops);
         return rc;
     }
+    double t_start = util_now();
     char err[512];
     model *m = NULL;
     tok_vocab *v = NULL;
@@ -262,8 +346,25 @@ int cmd_ask(int argc, char **argv)
     sampler *s = NULL;
     int32_t *prompt = NULL;
     size_t n_prompt = 0;
+    db *d = NULL;
+    history h = {0};
+    store_reply rec = {0};
+    bool recording = false;
+    char *question = NULL;
+    int64_t model_id = 0, conv = 0;
     rc = EXIT_FAIL;
 
+    if (a.redact) {
+        redact_counts rcnt;
+        question = redact_text(a.text, strlen(a.text), &rcnt);
+        if (redact_total(&rcnt))
+            fprintf(stderr, "frontdesk: redacted %d e-mail address(es), %d phone number(s), %d card number(s)\n",
+                    rcnt.emails, rcnt.phones, rcnt.cards);
+    } else
+        question = xstrdup(a.text);
+
+    if (!a.no_db && store_open(a.db_path, &d) != EXIT_OK)
+        goto out;
     if (model_load(&m, a.model_path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0) {
         cli_fail("%s", err);
         goto out;
@@ -271,25 +372,56 @@ int cmd_ask(int argc, char **argv)
     long n_ctx = a.n_ctx;
     if (m->hp.n_ctx_train && n_ctx > (long)m->hp.n_ctx_train)
         n_ctx = m->hp.n_ctx_train;
+    if (load_history(&a, d, question, &h) != EXIT_OK)
+        goto out;
+    if (d && record_question(&a, d, m, question, &model_id, &conv) != EXIT_OK)
+        goto out;
+    if (d) {
+        char *sampling = store_sampling_json(&a.sp, (int)a.n_predict, (int)n_ctx);
+        db_status st = store_reply_begin(&rec, d, conv, model_id, "local", sampling, 0,
+                                         (util_now() - t_start) * 1000.0);
+        free(sampling);
+        if (st != DB_OK) {
+            cli_fail("%s", rec.err);
+            goto out;
+        }
+        recording = true;
+    }
+
     /* keep room for at least a short reply */
     int reserve = (int)(a.n_predict < n_ctx / 4 ? a.n_predict : n_ctx / 4);
-    int prc = build_prompt(&a, m, v, (int)n_ctx, reserve, &prompt, &n_prompt, err, sizeof err);
+    int prc = 0;
+    size_t dropped = 0, cap = 0;
+    chat_tmpl t;
+    if (a.raw)
+        prc = tok_encode(v, question, strlen(question), true, false, &prompt, &n_prompt, &cap, err, sizeof err);
+    else if ((prc = pick_template(&a, m, &t, err, sizeof err)) == 0)
+        prc = prompt_fit(t, v, h.msgs, h.n, (int)n_ctx, reserve, &prompt, &n_prompt, &dropped, err, sizeof err);
+    if (prc == 0 && (long)n_prompt >= n_ctx) {
+        util_errf(err, sizeof err,
+                  "the prompt is %zu tokens, more than the context of %ld allows; shorten it or raise --ctx",
+                  n_prompt, n_ctx);
+        prc = -1;
+    }
+    if (prc == 0 && dropped)
+        fprintf(stderr, "frontdesk: the %zu oldest message(s) did not fit the context of %ld tokens and were left out\n",
+                dropped, n_ctx);
+    if (prc == 0 && !(ctx = fwd_new(m, (int)n_ctx, (int)a.n_threads, err, sizeof err)))
+        prc = -1;
     if (prc != 0) {
+        if (recording) {
+            db_request_result res = {.outcome = DB_OUTCOME_ERROR, .error = err,
+                                     .latency_ms = (util_now() - t_start) * 1000.0, .ttft_ms = -1,
+                                     .prefill_ms = -1, .decode_ms = -1, .attempts = 1};
+            store_reply_end(&rec, &res);
+            recording = false;
+        }
         rc = prc == -2 ? cli_usage_error("ask", "%s", err) : cli_fail("%s", err);
-        goto out;
-    }
-    if ((long)n_prompt >= n_ctx) {
-        cli_fail("the prompt is %zu tokens, more than the context of %ld allows; shorten it or raise --ctx",
-                 n_prompt, n_ctx);
-        goto out;
-    }
-    if (!(ctx = fwd_new(m, (int)n_ctx, (int)a.n_threads, err, sizeof err))) {
-        cli_fail("%s", err);
         goto out;
     }
     s = sampler_new(&a.sp, (int)m->n_vocab);
 
-    ask_out out = {.tty = isatty(STDOUT_FILENO), .ids = a.ids};
+    ask_out out = {.tty = isatty(STDOUT_FILENO), .ids = a.ids, .rec = recording ? &rec : NULL};
     gen_opts go = {.n_predict = (int)a.n_predict, .stops = a.stops, .n_stops = a.n_stops,
                    .cancel = &interrupted, .on_text = on_text, .on_token = on_token, .ud = &out};
     struct sigaction sa = {.sa_handler = on_sigint};
@@ -297,16 +429,42 @@ int cmd_ask(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     gen_stats st;
     int grc = gen_run(ctx, m, v, s, prompt, (int)n_prompt, &go, &st, err, sizeof err);
-    signal(SIGINT, SIG_DFL);
     if (!write_all("\n", 1))
         out.write_failed = true;
+    int64_t message_id = rec.message;
+    if (recording) {
+        db_request_result res = {
+            .outcome = grc != 0                        ? DB_OUTCOME_ERROR
+                       : st.stop == GEN_STOP_CANCELLED ? DB_OUTCOME_CANCELLED
+                       : out.write_failed              ? DB_OUTCOME_ERROR
+                                                       : DB_OUTCOME_OK,
+            .error = grc != 0 ? err : out.write_failed ? "writing standard output failed" : NULL,
+            .prompt_tokens = st.prompt_tokens, .gen_tokens = st.gen_tokens, .ttft_ms = st.ttft_ms,
+            .prefill_ms = st.prefill_ms, .decode_ms = st.decode_ms,
+            .latency_ms = (util_now() - t_start) * 1000.0,
+            .prefill_tps = st.prefill_tps, .decode_tps = st.decode_tps, .attempts = 1};
+        recording = false;
+        if (store_reply_end(&rec, &res) != DB_OK) {
+            signal(SIGINT, SIG_DFL);
+            cli_fail("the reply was printed but could not be saved: %s", rec.err);
+            goto out;
+        }
+        if (rec.failed)
+            fprintf(stderr, "frontdesk: saving the reply while it streamed failed (%s); the final save worked\n",
+                    rec.err);
+    }
+    signal(SIGINT, SIG_DFL);
     if (grc != 0) {
         cli_fail("%s", err);
         goto out;
     }
-    if (a.stats)
-        fprintf(stderr, "prompt_tokens=%d gen_tokens=%d ttft_ms=%.1f prefill_tps=%.1f decode_tps=%.1f\n",
+    if (a.stats) {
+        fprintf(stderr, "prompt_tokens=%d gen_tokens=%d ttft_ms=%.1f prefill_tps=%.1f decode_tps=%.1f",
                 st.prompt_tokens, st.gen_tokens, st.ttft_ms, st.prefill_tps, st.decode_tps);
+        if (d)
+            fprintf(stderr, " conversation=%lld message=%lld", (long long)conv, (long long)message_id);
+        fputc('\n', stderr);
+    }
     if (out.write_failed) {
         cli_fail("writing standard output: %s", strerror(errno));
         goto out;
@@ -320,6 +478,14 @@ int cmd_ask(int argc, char **argv)
         fprintf(stderr, "frontdesk: the reply stopped because the context of %ld tokens is full\n", n_ctx);
     rc = EXIT_OK;
 out:
+    if (recording) {
+        db_request_result res = {.outcome = DB_OUTCOME_ERROR, .error = "frontdesk ask failed",
+                                 .ttft_ms = -1, .prefill_ms = -1, .decode_ms = -1, .latency_ms = -1};
+        store_reply_end(&rec, &res);
+    }
+    history_free(&h);
+    db_close(d);
+    free(question);
     sampler_free(s);
     fwd_free(ctx);
     free(prompt);

@@ -18,6 +18,13 @@ static const cli_command commands[] = {
     {"tokenize", cmd_tokenize, "print the token ids of standard input", cmd_tokenize_usage},
     {"ask", cmd_ask, "one reply from a local model, streamed to standard output", cmd_ask_usage},
     {"perplexity", cmd_perplexity, "score a text file with a model", cmd_perplexity_usage},
+    {"history", cmd_history, "list conversations, newest first", cmd_history_usage},
+    {"show", cmd_show, "one conversation with its ratings and figures", cmd_show_usage},
+    {"rate", cmd_rate, "rate an agent reply (thumbs, 1-5, tags, comment)", cmd_rate_usage},
+    {"stats", cmd_stats, "latency, throughput and error figures over a window", cmd_stats_usage},
+    {"export", cmd_export, "rated replies as fine-tuning data (JSONL or CSV)", cmd_export_usage},
+    {"forget", cmd_forget, "erase one conversation's text for good", cmd_forget_usage},
+    {"purge", cmd_purge, "erase conversations older than N days", cmd_purge_usage},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -79,6 +86,24 @@ bool cli_parse_float(const char *s, double min, double max, double *out)
         return false;
     *out = v;
     return true;
+}
+
+void cli_print_text(FILE *f, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 control */
+            fprintf(f, "\\x%02x", *++p);
+        else
+            fputc(*p, f);
+    }
+}
+
+void cli_print_json(const json_t *v)
+{
+    json_dumpf(v, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+    putchar('\n');
 }
 
 int main(int argc, char **argv)

@@ -24,3 +24,6 @@ else
 fi
 # shellcheck disable=SC2086
 "$build/tools/bench" --runs "${BENCH_RUNS:-3}" $refs $models
+echo
+echo "dashboard aggregates, 24 h window (median of 3; ratio = naive SQL / ours):"
+"$build/tools/bench_stats" --rows "${BENCH_STATS_ROWS:-10000,100000,1000000}"

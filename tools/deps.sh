@@ -9,12 +9,13 @@ need() { missing="$missing $1"; }
 if command -v pkg-config >/dev/null 2>&1; then
     for pair in ncursesw:libncurses-dev sqlite3:libsqlite3-dev \
                 openblas:libopenblas-dev libcurl:libcurl4-openssl-dev \
-                cmocka:libcmocka-dev jansson:libjansson-dev; do
+                cmocka:libcmocka-dev jansson:libjansson-dev \
+                libcrypto:libssl-dev; do
         pkg-config --exists "${pair%%:*}" || need "${pair#*:}"
     done
 else
     need "pkg-config libncurses-dev libsqlite3-dev libopenblas-dev"
-    need "libcurl4-openssl-dev libcmocka-dev libjansson-dev"
+    need "libcurl4-openssl-dev libcmocka-dev libjansson-dev libssl-dev"
 fi
 command -v tmux >/dev/null 2>&1 || need tmux
 

@@ -1,0 +1,232 @@
+/*
+ * cmd_stats.c — `frontdesk stats`: the dashboard's figures over a window,
+ * as text, JSON or the Prometheus text exposition format.
+ */
+#include "app/cli.h"
+#include "app/store.h"
+
+#include "storage/metrics.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cmd_stats_usage[] =
+    "usage: frontdesk stats [--window 1m|5m|1h|24h|all] [--model M] [--json | --prometheus]\n"
+    "                       [--db PATH]\n"
+    "\n"
+    "Requests, error rate, latency and time-to-first-token percentiles\n"
+    "(nearest rank), prefill and decode tokens/s and tokens generated, over\n"
+    "requests that started in the window (default 1h).  Errors are the\n"
+    "outcomes error, timeout and interrupted; cancelled is not an error.\n"
+    "\n"
+    "  --window W     1m, 5m, 1h, 24h or all\n"
+    "  --model M      one model: file name, display name or SHA-256 prefix\n"
+    "  --json         one object: requests, errors, cancelled, running,\n"
+    "                 error_rate, requests_per_min, latency_ms and ttft_ms\n"
+    "                 ({p50,p90,p95,p99}, null when empty), prefill_tps,\n"
+    "                 decode_tps, tokens_generated, window, series (per minute)\n"
+    "  --prometheus   Prometheus text format (for a textfile collector)\n"
+    "  --db PATH      the database\n";
+
+static json_t *pcts_json(const db_pcts *p)
+{
+    json_t *o = json_object();
+    const char *names[] = {"p50", "p90", "p95", "p99"};
+    double v[] = {p->p50, p->p90, p->p95, p->p99};
+    for (int i = 0; i < 4; i++)
+        json_object_set_new(o, names[i], p->valid ? json_real(v[i]) : json_null());
+    return o;
+}
+
+static void print_json(const db_stats *s, db_window w, const db_model *models, size_t n_models)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "window", json_string(db_window_name(w)));
+    if (n_models) {
+        json_t *ms = json_array();
+        for (size_t i = 0; i < n_models; i++)
+            json_array_append_new(ms, cli_model_json(&models[i]));
+        json_object_set_new(o, "models", ms);
+    }
+    json_object_set_new(o, "requests", json_integer(s->requests));
+    json_object_set_new(o, "errors", json_integer(s->errors));
+    json_object_set_new(o, "cancelled", json_integer(s->cancelled));
+    json_object_set_new(o, "running", json_integer(s->running));
+    json_object_set_new(o, "error_rate", json_real(s->error_rate));
+    json_object_set_new(o, "requests_per_min", json_real(s->requests_per_min));
+    json_object_set_new(o, "latency_ms", pcts_json(&s->latency_ms));
+    json_object_set_new(o, "ttft_ms", pcts_json(&s->ttft_ms));
+    json_object_set_new(o, "prefill_tps", json_real(s->prefill_tps));
+    json_object_set_new(o, "decode_tps", json_real(s->decode_tps));
+    json_object_set_new(o, "tokens_generated", json_integer(s->tokens_generated));
+    json_t *series = json_array();
+    for (size_t i = 0; i < s->n_series; i++) {
+        const db_minute *m = &s->series[i];
+        json_t *p = json_object();
+        char t[40];
+        json_object_set_new(p, "minute", json_string(db_format_time(m->start, t, sizeof t)));
+        json_object_set_new(p, "requests", json_integer(m->requests));
+        json_object_set_new(p, "errors", json_integer(m->errors));
+        json_object_set_new(p, "tokens", json_integer(m->tokens));
+        json_object_set_new(p, "latency_ms", pcts_json(&m->latency_ms));
+        json_object_set_new(p, "ttft_ms", pcts_json(&m->ttft_ms));
+        json_object_set_new(p, "decode_tps", json_real(m->decode_tps));
+        json_array_append_new(series, p);
+    }
+    json_object_set_new(o, "series", series);
+    cli_print_json(o);
+    json_decref(o);
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void prom_label(strbuf *sb, const char *name, const char *v)
+{
+    sb_printf(sb, "%s=\"", name);
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            sb_putc(sb, '\\');
+        if (*v == '\n')
+            sb_puts(sb, "\\n");
+        else
+            sb_putc(sb, *v);
+    }
+    sb_putc(sb, '"');
+}
+
+static void prom_metric(const char *name, const char *help, const char *labels, double v)
+{
+    printf("# HELP %s %s\n# TYPE %s gauge\n%s{%s} ", name, help, name, name, labels);
+    if (isnan(v))
+        printf("NaN\n");
+    else
+        printf("%.17g\n", v);
+}
+
+static void prom_quantiles(const char *name, const char *help, const char *labels, const db_pcts *p)
+{
+    printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    const char *q[] = {"0.5", "0.9", "0.95", "0.99"};
+    double v[] = {p->p50, p->p90, p->p95, p->p99};
+    for (int i = 0; i < 4; i++) {
+        printf("%s{%s,quantile=\"%s\"} ", name, labels, q[i]);
+        if (p->valid)
+            printf("%.17g\n", v[i] / 1000.0);
+        else
+            printf("NaN\n");
+    }
+}
+
+static void print_prometheus(const db_stats *s, db_window w, const char *model)
+{
+    strbuf lb = {0};
+    prom_label(&lb, "window", db_window_name(w));
+    if (model) {
+        sb_putc(&lb, ',');
+        prom_label(&lb, "model", model);
+    }
+    const char *l = lb.data;
+    prom_metric("frontdesk_requests", "Requests finished in the window.", l, (double)s->requests);
+    prom_metric("frontdesk_errors", "Requests that ended in error, timeout or interruption.", l,
+                (double)s->errors);
+    prom_metric("frontdesk_cancelled", "Requests cancelled by the agent.", l, (double)s->cancelled);
+    prom_metric("frontdesk_running", "Requests in progress.", l, (double)s->running);
+    prom_metric("frontdesk_error_ratio", "Errors divided by requests (0-1).", l, s->error_rate);
+    prom_metric("frontdesk_requests_per_minute", "Requests per minute over the window.", l,
+                s->requests_per_min);
+    prom_quantiles("frontdesk_latency_seconds", "Total latency of a request (nearest-rank quantiles).", l,
+                   &s->latency_ms);
+    prom_quantiles("frontdesk_ttft_seconds", "Time to first token (nearest-rank quantiles).", l, &s->ttft_ms);
+    prom_metric("frontdesk_prefill_tokens_per_second", "Mean prompt evaluation speed.", l, s->prefill_tps);
+    prom_metric("frontdesk_decode_tokens_per_second", "Mean generation speed.", l, s->decode_tps);
+    prom_metric("frontdesk_tokens_generated", "Tokens generated in the window.", l,
+                (double)s->tokens_generated);
+    sb_free(&lb);
+}
+
+static void print_text(const db_stats *s, db_window w, const char *model)
+{
+    printf("window %s%s%s: %lld request(s), %lld error(s) (%.1f%%), %lld cancelled, %lld running\n",
+           db_window_name(w), model ? ", model " : "", model ? model : "", (long long)s->requests,
+           (long long)s->errors, 100.0 * s->error_rate, (long long)s->cancelled, (long long)s->running);
+    printf("requests/min      %.2f\n", s->requests_per_min);
+    const db_pcts *p[] = {&s->latency_ms, &s->ttft_ms};
+    const char *name[] = {"latency ms", "first token ms"};
+    for (int i = 0; i < 2; i++) {
+        if (p[i]->valid)
+            printf("%-16s  p50 %.0f  p90 %.0f  p95 %.0f  p99 %.0f\n", name[i], p[i]->p50, p[i]->p90,
+                   p[i]->p95, p[i]->p99);
+        else
+            printf("%-16s  -\n", name[i]);
+    }
+    printf("prefill tok/s     %.1f\ndecode tok/s      %.1f\ntokens generated  %lld\n", s->prefill_tps,
+           s->decode_tps, (long long)s->tokens_generated);
+}
+
+int cmd_stats(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"window", required_argument, NULL, 'w'}, {"model", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},         {"prometheus", no_argument, NULL, 'p'},
+        {"db", required_argument, NULL, 'd'},     {NULL, 0, NULL, 0},
+    };
+    const char *db_flag = NULL, *model_q = NULL;
+    db_window w = DB_WIN_1H;
+    bool json = false, prom = false;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            if (!db_window_parse(optarg, &w))
+                return cli_usage_error("stats", "--window is 1m, 5m, 1h, 24h or all, not '%s'", optarg);
+            break;
+        case 'm': model_q = optarg; break;
+        case 'j': json = true; break;
+        case 'p': prom = true; break;
+        case 'd': db_flag = optarg; break;
+        case ':': return cli_usage_error("stats", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("stats", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
+    if (json && prom)
+        return cli_usage_error("stats", "choose one of --json and --prometheus");
+    db *d;
+    if (store_open(db_flag, &d) != EXIT_OK)
+        return EXIT_FAIL;
+    db_model *models = NULL;
+    size_t n_models = 0;
+    int64_t *ids = NULL;
+    int rc = EXIT_FAIL;
+    if (model_q) {
+        if (db_models_match(d, model_q, &models, &n_models) != DB_OK) {
+            cli_fail("%s", db_errmsg(d));
+            goto out;
+        }
+        ids = calloc(n_models, sizeof *ids);
+        for (size_t i = 0; i < n_models; i++)
+            ids[i] = models[i].id;
+    }
+    db_stats s;
+    if (db_stats_compute(d, w, db_now(), ids, n_models, &s) != DB_OK) {
+        cli_fail("%s", db_errmsg(d));
+        goto out;
+    }
+    if (json)
+        print_json(&s, w, models, n_models);
+    else if (prom)
+        print_prometheus(&s, w, model_q);
+    else
+        print_text(&s, w, model_q);
+    db_stats_free(&s);
+    rc = EXIT_OK;
+out:
+    free(ids);
+    db_models_free(models, n_models);
+    db_close(d);
+    return rc;
+}

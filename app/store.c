@@ -1,0 +1,190 @@
+/*
+ * store.c — app/'s glue to storage/: the database path, model identity
+ * and recording a reply while it streams.
+ */
+#include "app/store.h"
+
+#include "app/cli.h"
+#include "util/hash.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+char *store_path(const char *flag)
+{
+    if (flag && *flag)
+        return xstrdup(flag);
+    const char *env = getenv("FRONTDESK_DB");
+    if (env && *env)
+        return xstrdup(env);
+    strbuf sb = {0};
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && *xdg == '/')
+        sb_printf(&sb, "%s/frontdesk/frontdesk.db", xdg);
+    else {
+        const char *home = getenv("HOME");
+        sb_printf(&sb, "%s/.local/share/frontdesk/frontdesk.db", home && *home ? home : ".");
+    }
+    return sb.data;
+}
+
+/* mkdir -p of path's directory. */
+static int make_parent_dirs(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = 0;
+        for (char *p = dir + 1; rc == 0; p++) {
+            if (*p != '/' && *p != 0)
+                continue;
+            char c = *p;
+            *p = 0;
+            if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+                rc = -1;
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    free(dir);
+    return rc;
+}
+
+int store_open(const char *flag, db **out)
+{
+    char *path = store_path(flag);
+    char err[600];
+    *out = NULL;
+    if (make_parent_dirs(path) != 0) {
+        int e = errno;
+        cli_fail("cannot create the directory for the database %s: %s", path, strerror(e));
+        free(path);
+        return EXIT_FAIL;
+    }
+    if (db_open(out, path, err, sizeof err) != DB_OK) {
+        cli_fail("%s", err);
+        free(path);
+        return EXIT_FAIL;
+    }
+    if (db_recovered(*out))
+        fprintf(stderr, "frontdesk: marked %d request(s) left by a process that ended as interrupted\n",
+                db_recovered(*out));
+    free(path);
+    return EXIT_OK;
+}
+
+db_status store_model_local(db *d, const char *path, const model *m, int64_t *id, char *err, size_t errlen)
+{
+    struct stat sb;
+    char hex[65];
+    char *real = realpath(path, NULL);
+    const char *key = real ? real : path;
+    if (stat(path, &sb) != 0) {
+        util_errf(err, errlen, "%s: %s", path, strerror(errno));
+        free(real);
+        return DB_ERR;
+    }
+    int64_t mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    db_status s = db_file_hash_get(d, key, (int64_t)sb.st_size, mtime_ns, hex);
+    if (s == DB_NOTFOUND) {
+        if (util_sha256_file(path, hex, err, errlen) != 0) {
+            free(real);
+            return DB_ERR;
+        }
+        s = db_file_hash_put(d, key, (int64_t)sb.st_size, mtime_ns, hex);
+    }
+    free(real);
+    if (s != DB_OK) {
+        util_errf(err, errlen, "%s", db_errmsg(d));
+        return s;
+    }
+    gguf_str name = {"", 0};
+    gguf_get_str(m->file, "general.name", &name);
+    char *gname = name.len ? xstrndup(name.ptr, (size_t)name.len) : NULL;
+    const char *base = strrchr(path, '/');
+    db_model_info info = {.sha256 = hex,
+                          .name = gname,
+                          .file_name = base ? base + 1 : path,
+                          .arch = m->hp.arch,
+                          .n_params = (int64_t)m->hp.n_params,
+                          .quant = m->quant};
+    s = db_model_use(d, &info, id);
+    free(gname);
+    if (s != DB_OK)
+        util_errf(err, errlen, "%s", db_errmsg(d));
+    return s;
+}
+
+char *store_sampling_json(const sampler_params *sp, int n_predict, int n_ctx)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "temperature", json_real(sp->temp));
+    json_object_set_new(o, "top_k", json_integer(sp->top_k));
+    json_object_set_new(o, "top_p", json_real(sp->top_p));
+    json_object_set_new(o, "min_p", json_real(sp->min_p));
+    json_object_set_new(o, "repeat_penalty", json_real(sp->repeat_penalty));
+    json_object_set_new(o, "repeat_last_n", json_integer(sp->repeat_last_n));
+    json_object_set_new(o, "seed", json_integer((json_int_t)sp->seed));
+    json_object_set_new(o, "max_tokens", json_integer(n_predict));
+    json_object_set_new(o, "n_ctx", json_integer(n_ctx));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    char *copy = xstrdup(s ? s : "{}");
+    free(s);
+    return copy;
+}
+
+db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_id, const char *backend,
+                            const char *sampling, int64_t replaces, double queue_ms)
+{
+    memset(r, 0, sizeof *r);
+    r->d = d;
+    r->conv = conv;
+    r->model_id = model_id;
+    r->t0 = util_now();
+    db_status s = db_reply_begin(d, conv, model_id, sampling, replaces, &r->message);
+    if (s == DB_OK)
+        s = db_request_begin(d, model_id, backend, conv, r->message, queue_ms, &r->request);
+    if (s != DB_OK)
+        util_errf(r->err, sizeof r->err, "%s", db_errmsg(d));
+    return s;
+}
+
+static void save_progress(store_reply *r)
+{
+    r->last_save = util_now();
+    if (db_reply_progress(r->d, r->message, r->text.data ? r->text.data : "") != DB_OK && !r->failed) {
+        r->failed = true;
+        util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
+    }
+}
+
+void store_reply_text(store_reply *r, const char *text, size_t len)
+{
+    bool first = r->text.len == 0;
+    sb_append(&r->text, text, len);
+    if (r->message && (first || util_now() - r->last_save >= 0.25))
+        save_progress(r);
+}
+
+db_status store_reply_end(store_reply *r, const db_request_result *res)
+{
+    db_status s = DB_OK;
+    if (r->request && (s = db_request_finish(r->d, r->request, res)) != DB_OK)
+        util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
+    if (r->message) {
+        db_status s2 = db_reply_end(r->d, r->message, r->text.data ? r->text.data : "", r->model_id);
+        if (s2 != DB_OK && s == DB_OK) {
+            s = s2;
+            util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
+        }
+    }
+    sb_free(&r->text);
+    return s;
+}

@@ -1,0 +1,53 @@
+/*
+ * store.h — how app/ uses the store: where the database lives, opening it
+ * with a clear message, identifying a model version, recording a reply as
+ * it streams.
+ *
+ * The database path is, in order: --db PATH, $FRONTDESK_DB, then
+ * $XDG_DATA_HOME/frontdesk/frontdesk.db (~/.local/share/... when unset).
+ */
+#ifndef FRONTDESK_STORE_H
+#define FRONTDESK_STORE_H
+
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "storage/chats.h"
+#include "storage/metrics.h"
+#include "util/util.h"
+
+/* The path to use (caller frees); flag may be NULL. */
+char *store_path(const char *flag);
+
+/* Open the database (creating its directory).  On failure prints
+ * "frontdesk: ..." and returns EXIT_FAIL; EXIT_OK otherwise. */
+int store_open(const char *flag, db **out);
+
+/* Record the local model m, loaded from path, as used now: its SHA-256
+ * (cached by path, size and mtime), general.name, file name, architecture,
+ * parameter count and quantization. */
+db_status store_model_local(db *d, const char *path, const model *m, int64_t *id, char *err, size_t errlen);
+
+/* The sampling settings of a reply as a JSON object (caller frees). */
+char *store_sampling_json(const sampler_params *sp, int n_predict, int n_ctx);
+
+/* A reply being recorded: its message and request rows, the text so far
+ * (saved at the first piece, then at most every 250 ms). */
+typedef struct {
+    db *d;
+    int64_t conv, message, request, model_id;
+    strbuf text;
+    double t0, last_save;
+    bool failed;    /* a write failed: err says which; generation goes on */
+    char err[512];
+} store_reply;
+
+/* Start recording a reply in conv (replaces: a reply to regenerate, or 0). */
+db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_id, const char *backend,
+                            const char *sampling, int64_t replaces, double queue_ms);
+/* Add streamed text. */
+void store_reply_text(store_reply *r, const char *text, size_t len);
+/* Complete both rows.  Returns DB_OK, or the first failure (message in
+ * r->err); the strbuf is freed either way. */
+db_status store_reply_end(store_reply *r, const db_request_result *res);
+
+#endif
