@@ -45,6 +45,9 @@ db_status db_failf(db *d, db_status st, const char *fmt, ...)
 db_status db_fail(db *d, int rc, const char *what)
 {
     const char *msg = d->conn ? sqlite3_errmsg(d->conn) : sqlite3_errstr(rc);
+    int sys = d->conn ? sqlite3_system_errno(d->conn) : 0;
+    if ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))
+        rc = SQLITE_FULL;
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:

@@ -623,6 +623,59 @@ static void test_forget_and_purge(void **state)
     free(out);
 }
 
+/* A full disk: a clear message, a non-zero exit, nothing stored lost.  The
+ * disk is a 1 MiB tmpfs in a private mount namespace (needs root and
+ * unshare; skipped with a message otherwise). */
+static void test_full_disk(void **state)
+{
+    (void)state;
+    if (!stories())
+        skip();
+    if (getuid() != 0 || access("/usr/bin/unshare", X_OK) != 0) {
+        printf("SKIP test_full_disk: needs root and unshare to mount a small tmpfs\n");
+        skip();
+    }
+    strbuf big = {0};
+    for (int i = 0; i < 8000; i++) /* one argument is at most 128 KiB */
+        sb_puts(&big, "lorem ipsum ");
+    const char *script =
+        "set -u\n"
+        "d=$(mktemp -d /tmp/frontdesk-fs-XXXXXX)\n"
+        "mount -t tmpfs -o size=1m tmpfs \"$d\" 2>/dev/null || { echo NOMOUNT; exit 0; }\n"
+        "$FD ask --model \"$MODEL\" --db \"$d/f.db\" -n 4 --stats 'first question' >/dev/null 2>\"$d/../fd-full-err1\" "
+        "  || echo ASK1FAIL\n"
+        "dd if=/dev/zero of=\"$d/filler\" bs=4k 2>/dev/null\n"
+        "$FD ask --model \"$MODEL\" --db \"$d/f.db\" -n 4 \"$BIG\"; echo \"ask=$?\"\n"
+        "$FD rate 3 5 --comment \"$BIG\" --db \"$d/f.db\"; echo \"rate=$?\"\n"
+        "rm -f \"$d/filler\"\n"
+        "$FD show 1 --json --db \"$d/f.db\"; echo \"show=$?\"\n"
+        "$FD rate 3 5 --db \"$d/f.db\"; echo \"rate2=$?\"\n"
+        "umount \"$d\"; rmdir \"$d\"\n";
+    setenv("FD", test_bin(), 1);
+    setenv("MODEL", stories(), 1);
+    setenv("BIG", big.data, 1);
+    const char *argv[] = {"/usr/bin/unshare", "-m", "/bin/sh", "-c", script, NULL};
+    char *out, *err;
+    int rc = test_run(argv, NULL, 0, &out, &err);
+    unsetenv("BIG");
+    sb_free(&big);
+    if (strstr(out, "NOMOUNT") || rc != 0) {
+        printf("SKIP test_full_disk: cannot mount a tmpfs here (exit %d: %s%s)\n", rc, out, err);
+        free(out);
+        free(err);
+        skip();
+    }
+    assert_null(strstr(out, "ASK1FAIL"));
+    assert_non_null(strstr(out, "ask=1"));
+    assert_non_null(strstr(out, "rate=1"));
+    assert_non_null(strstr(err, "is full"));
+    assert_non_null(strstr(out, "show=0"));
+    assert_non_null(strstr(out, "rate2=0"));
+    assert_non_null(strstr(out, "\"first question\""));
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_export_round_trip),
         cmocka_unit_test(test_forget_and_purge),
         cmocka_unit_test(test_kill_writer),
+        cmocka_unit_test(test_full_disk),
         cmocka_unit_test(test_concurrent_writer_and_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
