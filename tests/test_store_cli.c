@@ -154,6 +154,21 @@ static void test_ask_conversation(void **state)
     json_decref(j);
     free(out);
 
+    /* --redact: masked before it is stored, and said so */
+    assert_int_equal(RUN(&out, &err, "ask", "--model", stories(), "--db", dbp, "-n", "2", "--redact", "--stats",
+                         "Mail jo@example.com or call +1 (555) 123-4567, card 4111 1111 1111 1111"),
+                     0);
+    assert_non_null(strstr(err, "redacted 1 e-mail address(es), 1 phone number(s), 1 card number(s)"));
+    long rconv = strtol(strstr(err, "conversation=") + 13, NULL, 10);
+    free(out);
+    free(err);
+    snprintf(ids, sizeof ids, "%ld", rconv);
+    assert_int_equal(RUN(&out, NULL, "show", ids, "--json", "--db", dbp), 0);
+    assert_non_null(strstr(out, "Mail [email] or call [phone], card [card]"));
+    assert_null(strstr(out, "jo@example.com"));
+    assert_null(strstr(out, "4111"));
+    free(out);
+
     /* an unknown conversation is an error, and nothing is added */
     assert_int_equal(RUN(NULL, &err, "ask", "--model", stories(), "--db", dbp, "--conversation", "999", "hi"), 1);
     assert_non_null(strstr(err, "no conversation 999"));
