@@ -243,18 +243,65 @@ double db_window_seconds(db_window w)
 typedef struct {
     double *v;
     int32_t *bucket; /* series bucket of each value, -1 outside the series */
+    int32_t *model;  /* index into the window's model list                */
     size_t n, cap;
 } values;
 
-static void values_push(values *a, double v, int32_t bucket)
+static void values_push(values *a, double v, int32_t bucket, int32_t model)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? 2 * a->cap : 1024;
         a->v = xreallocarray(a->v, a->cap, sizeof *a->v);
         a->bucket = xreallocarray(a->bucket, a->cap, sizeof *a->bucket);
+        a->model = xreallocarray(a->model, a->cap, sizeof *a->model);
     }
     a->v[a->n] = v;
+    a->model[a->n] = model;
     a->bucket[a->n++] = bucket;
+}
+
+static void values_free(values *a)
+{
+    free(a->v);
+    free(a->bucket);
+    free(a->model);
+}
+
+/* The index of model_id in s->models, adding it when new. */
+static int32_t model_slot(db_stats *s, int64_t model_id)
+{
+    for (size_t i = 0; i < s->n_models; i++)
+        if (s->models[i].model_id == model_id)
+            return (int32_t)i;
+    s->models = xreallocarray(s->models, s->n_models + 1, sizeof *s->models);
+    memset(&s->models[s->n_models], 0, sizeof *s->models);
+    s->models[s->n_models].model_id = model_id;
+    return (int32_t)s->n_models++;
+}
+
+/* Per-model percentiles from the collected values (few models: one pass
+ * each). */
+static void model_percentiles(db_stats *s, const values *a, bool ttft)
+{
+    double *tmp = xmallocarray(a->n ? a->n : 1, sizeof *tmp);
+    for (size_t m = 0; m < s->n_models; m++) {
+        size_t k = 0;
+        for (size_t i = 0; i < a->n; i++)
+            if (a->model[i] == (int32_t)m)
+                tmp[k++] = a->v[i];
+        db_pcts p = db_percentiles(tmp, k);
+        if (ttft)
+            s->models[m].ttft_ms = p;
+        else
+            s->models[m].latency_ms = p;
+    }
+    free(tmp);
+}
+
+static int by_requests(const void *a, const void *b)
+{
+    const db_model_stats *x = a, *y = b;
+    return x->requests < y->requests ? 1 : x->requests > y->requests ? -1 : 0;
 }
 
 /* Per-bucket percentiles: counting-sort the values by bucket, then select
@@ -322,7 +369,8 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
 
     strbuf sql = {0};
     sb_puts(&sql,
-            "SELECT started_at, outcome, latency_ms, ttft_ms, prefill_tps, decode_tps, gen_tokens"
+            "SELECT started_at, outcome, latency_ms, ttft_ms, prefill_tps, decode_tps, gen_tokens,"
+            " coalesce(model_id, 0)"
             " FROM requests INDEXED BY requests_window WHERE started_at >= ?1 AND started_at <= ?2");
     if (n_models) {
         sb_puts(&sql, " AND model_id IN (");
@@ -339,7 +387,7 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
     for (size_t i = 0; i < n_models; i++)
         sqlite3_bind_int64(st, 3 + (int)i, model_ids[i]);
 
-    values lat = {0}, ttft = {0};
+    values lat = {0}, ttft = {0}, dec = {0};
     double prefill_sum = 0, decode_sum = 0;
     int64_t prefill_n = 0, decode_n = 0;
     double *bucket_decode = xcalloc(n_buckets, sizeof *bucket_decode);
@@ -356,10 +404,14 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
         if (b >= (int32_t)n_buckets)
             b = (int32_t)n_buckets - 1;
         db_minute *m = b >= 0 ? &out->series[b] : NULL;
+        int32_t slot = model_slot(out, sqlite3_column_int64(st, 7));
+        db_model_stats *ms = &out->models[slot];
         bool err = !strcmp(oc, "error") || !strcmp(oc, "timeout") || !strcmp(oc, "interrupted");
         out->requests++;
         out->errors += err;
         out->cancelled += !strcmp(oc, "cancelled");
+        ms->requests++;
+        ms->errors += err;
         int64_t tokens = sqlite3_column_int64(st, 6);
         out->tokens_generated += tokens;
         if (m) {
@@ -368,9 +420,9 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
             m->tokens += tokens;
         }
         if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            values_push(&lat, sqlite3_column_double(st, 2), b);
+            values_push(&lat, sqlite3_column_double(st, 2), b, slot);
         if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            values_push(&ttft, sqlite3_column_double(st, 3), b);
+            values_push(&ttft, sqlite3_column_double(st, 3), b, slot);
         if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
             prefill_sum += sqlite3_column_double(st, 4);
             prefill_n++;
@@ -379,6 +431,7 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
             double v = sqlite3_column_double(st, 5);
             decode_sum += v;
             decode_n++;
+            values_push(&dec, v, b, slot);
             if (b >= 0) {
                 bucket_decode[b] += v;
                 bucket_decode_n[b]++;
@@ -399,15 +452,27 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
             out->series[b].decode_tps = bucket_decode_n[b] ? bucket_decode[b] / (double)bucket_decode_n[b] : 0;
         bucket_percentiles(&lat, n_buckets, out->series, false);
         bucket_percentiles(&ttft, n_buckets, out->series, true);
+        model_percentiles(out, &lat, false);
+        model_percentiles(out, &ttft, true);
+        for (size_t m = 0; m < out->n_models; m++) {
+            double sum = 0;
+            size_t k = 0;
+            for (size_t i = 0; i < dec.n; i++)
+                if (dec.model[i] == (int32_t)m) {
+                    sum += dec.v[i];
+                    k++;
+                }
+            out->models[m].decode_tps = k ? sum / (double)k : 0;
+        }
+        qsort(out->models, out->n_models, sizeof *out->models, by_requests);
         out->latency_ms = db_percentiles(lat.v, lat.n);
         out->ttft_ms = db_percentiles(ttft.v, ttft.n);
     }
     free(bucket_decode);
     free(bucket_decode_n);
-    free(lat.v);
-    free(lat.bucket);
-    free(ttft.v);
-    free(ttft.bucket);
+    values_free(&lat);
+    values_free(&ttft);
+    values_free(&dec);
     if (s != DB_OK)
         db_stats_free(out);
     return s;
@@ -418,5 +483,67 @@ void db_stats_free(db_stats *s)
     if (!s)
         return;
     free(s->series);
+    free(s->models);
     memset(s, 0, sizeof *s);
+}
+
+db_status db_recent_errors(db *d, int limit, db_error_row **out, size_t *n)
+{
+    const char *what = "reading the latest errors";
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = db_prepare(d,
+                                  "SELECT started_at, coalesce(model_id, 0), outcome, error FROM requests"
+                                  " WHERE outcome IN ('error', 'timeout', 'interrupted')"
+                                  " ORDER BY started_at DESC LIMIT ?",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int(st, 1, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xreallocarray(*out, *n + 1, sizeof **out);
+        db_error_row *r = &(*out)[(*n)++];
+        r->at = sqlite3_column_double(st, 0);
+        r->model_id = sqlite3_column_int64(st, 1);
+        r->outcome = db_col_text(st, 2, false);
+        r->error = db_col_text(st, 3, false);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_error_rows_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    return DB_OK;
+}
+
+void db_error_rows_free(db_error_row *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].outcome);
+        free(r[i].error);
+    }
+    free(r);
+}
+
+db_status db_thumbs_down_rate(db *d, double from, double *rate, int64_t *n)
+{
+    const char *what = "counting thumbs";
+    sqlite3_stmt *st = db_prepare(d,
+                                  "SELECT count(*), coalesce(sum(r.thumbs < 0), 0) FROM ratings r"
+                                  " JOIN messages m ON m.id = r.message_id"
+                                  " WHERE r.thumbs != 0 AND m.created_at >= ?",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_double(st, 1, from);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *n = sqlite3_column_int64(st, 0);
+        *rate = *n ? (double)sqlite3_column_int64(st, 1) / (double)*n : 0;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
 }

@@ -82,6 +82,13 @@ typedef struct {
 } db_minute;
 
 typedef struct {
+    int64_t model_id;
+    int64_t requests, errors;
+    db_pcts latency_ms, ttft_ms;
+    double decode_tps;   /* mean, 0 when none                              */
+} db_model_stats;
+
+typedef struct {
     double from, to;     /* the window: started_at in [from, to]           */
     int64_t requests;    /* finished requests                              */
     int64_t errors, cancelled, running;
@@ -92,6 +99,8 @@ typedef struct {
     int64_t tokens_generated;
     db_minute *series;   /* one per minute, oldest first (at most 1440)    */
     size_t n_series;
+    db_model_stats *models; /* per model, most requests first              */
+    size_t n_models;
 } db_stats;
 
 /* Aggregates for window w ending at `now` (epoch seconds), over the models
@@ -99,6 +108,19 @@ typedef struct {
 db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_ids, size_t n_models,
                            db_stats *out);
 void db_stats_free(db_stats *s);
+
+/* The latest failed requests (error, timeout, interrupted), newest first. */
+typedef struct {
+    double at;
+    int64_t model_id;
+    char *outcome, *error;
+} db_error_row;
+db_status db_recent_errors(db *d, int limit, db_error_row **out, size_t *n);
+void db_error_rows_free(db_error_row *r, size_t n);
+
+/* Of the thumbs given to replies created since `from`, the fraction that
+ * are down, and how many thumbs that is over. */
+db_status db_thumbs_down_rate(db *d, double from, double *rate, int64_t *n);
 
 /* Nearest-rank percentiles of v[0..n) (reordered in place); O(n). */
 db_pcts db_percentiles(double *v, size_t n);

@@ -165,3 +165,78 @@ void db_ratings_free(db_rating *r, size_t n)
     }
     free(r);
 }
+
+/* ---- The review queue ---------------------------------------------------------- */
+
+db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t *n)
+{
+    const char *what = "building the review queue";
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st = db_prepare(
+        d,
+        "SELECT m.id FROM messages m WHERE m.role = 'agent' AND m.text != ''"
+        " AND CASE ?1"
+        "  WHEN 0 THEN NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id AND r.score IS NOT NULL)"
+        "  WHEN 1 THEN EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
+        "              AND (r.score <= 2 OR r.thumbs < 0))"
+        "  WHEN 2 THEN EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id AND r.score IS NOT NULL)"
+        "  ELSE 1 END"
+        " AND (?2 = 0 OR m.model_id = ?2)"
+        " AND m.created_at >= ?3"
+        " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM rating_tags t WHERE t.message_id = m.id AND t.tag = ?4))"
+        " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM messages o WHERE o.conversation_id = m.conversation_id"
+        "      AND o.id <= m.id AND instr(lower(o.text), lower(?5)) > 0))"
+        " ORDER BY m.id",
+        what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int(st, 1, (int)f->kind);
+    sqlite3_bind_int64(st, 2, f->model_id);
+    sqlite3_bind_double(st, 3, f->since);
+    db_bind_text(st, 4, f->tag && *f->tag ? f->tag : NULL);
+    db_bind_text(st, 5, f->search && *f->search ? f->search : NULL);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *ids = xreallocarray(*ids, *n + 1, sizeof **ids);
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    return DB_OK;
+}
+
+db_status db_review_counts(db *d, int64_t *unrated, int64_t *total)
+{
+    const char *what = "counting replies";
+    sqlite3_stmt *st = db_prepare(
+        d,
+        "SELECT count(*), coalesce(sum(NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
+        " AND r.score IS NOT NULL)), 0) FROM messages m WHERE m.role = 'agent' AND m.text != ''",
+        what);
+    if (!st)
+        return DB_ERR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *total = sqlite3_column_int64(st, 0);
+        *unrated = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
+}
+
+db_status db_rating_delete(db *d, int64_t message_id, const char *rater)
+{
+    const char *what = "undoing the rating";
+    sqlite3_stmt *st = db_prepare(d, "DELETE FROM ratings WHERE message_id = ? AND rater = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, message_id);
+    sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+    return db_step_done(d, st, what);
+}

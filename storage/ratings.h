@@ -46,4 +46,28 @@ typedef struct {
 db_status db_ratings_get(db *d, int64_t message_id, db_rating **out, size_t *n);
 void db_ratings_free(db_rating *r, size_t n); /* accepts NULL */
 
+/* ---- The review queue ------------------------------------------------------- */
+
+typedef enum {
+    DB_QUEUE_UNRATED, /* no 1-5 score from anyone (the default)           */
+    DB_QUEUE_LOW,     /* some score <= 2, or a thumbs down                */
+    DB_QUEUE_RATED,   /* has a score                                      */
+    DB_QUEUE_ALL,     /* every reply                                      */
+} db_queue_kind;
+
+typedef struct {
+    db_queue_kind kind;
+    int64_t model_id;   /* 0 = any                                         */
+    double since;       /* replies created at or after; 0 = any            */
+    const char *tag;    /* some rater gave this tag (NULL = any)           */
+    const char *search; /* the reply or its conversation contains it (NULL) */
+} db_queue_filter;
+
+/* Agent replies with text that pass the filter, oldest first (ids). */
+db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t *n);
+/* Replies with text in the whole store, and how many of them are unrated. */
+db_status db_review_counts(db *d, int64_t *unrated, int64_t *total);
+/* Delete rater's rating of message_id (undo of a first rating). */
+db_status db_rating_delete(db *d, int64_t message_id, const char *rater);
+
 #endif
