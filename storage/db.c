@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -292,6 +293,14 @@ int db_version(db *d)
     return v;
 }
 
+static db_status refuse_newer(db *d, int v)
+{
+    return db_failf(d, DB_NEWER,
+                    "%s has schema version %d, newer than this frontdesk knows (%d); "
+                    "use a newer frontdesk (the file was left untouched)",
+                    d->path, v, DB_SCHEMA_VERSION);
+}
+
 static db_status migrate(db *d, int target)
 {
     int v;
@@ -299,10 +308,7 @@ static db_status migrate(db *d, int target)
     if (rc != SQLITE_OK)
         return db_fail(d, rc, "reading the schema version");
     if (v > DB_SCHEMA_VERSION)
-        return db_failf(d, DB_NEWER,
-                        "%s has schema version %d, newer than this frontdesk knows (%d); "
-                        "use a newer frontdesk (the file was left untouched)",
-                        d->path, v, DB_SCHEMA_VERSION);
+        return refuse_newer(d, v);
     while (v < target) {
         char what[64];
         snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
@@ -428,6 +434,14 @@ static db_status recover_interrupted(db *d)
 
 static db_status open_conn(db *d)
 {
+    /* SQLite takes a one-byte file for an empty database and writes over
+     * it; no database file is shorter than the smallest page (512). */
+    struct stat sb;
+    if (stat(d->path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 && sb.st_size < 512)
+        return db_failf(d, DB_CORRUPT,
+                        "opening the database: %s is not a frontdesk database or is damaged "
+                        "(%lld bytes)",
+                        d->path, (long long)sb.st_size);
     int rc = sqlite3_open_v2(d->path, &d->conn,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
@@ -438,6 +452,13 @@ static db_status open_conn(db *d)
     db_status st = db_exec(d, "SELECT count(*) FROM sqlite_schema", "opening the database");
     if (st != DB_OK)
         return st;
+    /* A newer schema is refused before anything is written: turning on WAL
+     * below would already rewrite the file's header. */
+    int v;
+    if ((rc = read_version(d, &v)) != SQLITE_OK)
+        return db_fail(d, rc, "reading the schema version");
+    if (v > DB_SCHEMA_VERSION)
+        return refuse_newer(d, v);
     sqlite3_stmt *wal = db_prepare(d, "PRAGMA journal_mode = WAL", "turning on WAL");
     if (!wal)
         return DB_ERR;

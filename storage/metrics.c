@@ -464,7 +464,8 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
                 }
             out->models[m].decode_tps = k ? sum / (double)k : 0;
         }
-        qsort(out->models, out->n_models, sizeof *out->models, by_requests);
+        if (out->n_models > 1) /* qsort(NULL, 0, ...) is undefined */
+            qsort(out->models, out->n_models, sizeof *out->models, by_requests);
         out->latency_ms = db_percentiles(lat.v, lat.n);
         out->ttft_ms = db_percentiles(ttft.v, ttft.n);
     }
