@@ -749,7 +749,17 @@ db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
     if (s != DB_OK)
         return s;
     sqlite3_stmt *st;
-    if (text && *text) {
+    /* touch the conversation first: an empty reply is deleted below */
+    if ((st = db_prepare(d,
+                         "UPDATE conversations SET updated_at = ?1 WHERE id ="
+                         " (SELECT conversation_id FROM messages WHERE id = ?2)",
+                         what))) {
+        sqlite3_bind_double(st, 1, db_now());
+        sqlite3_bind_int64(st, 2, id);
+        s = db_step_done(d, st, what);
+    } else
+        s = DB_ERR;
+    if (s == DB_OK && text && *text) {
         st = db_prepare(d, "UPDATE messages SET text = ?, model_id = coalesce(?, model_id) WHERE id = ?",
                         what);
         if (st) {
@@ -759,7 +769,7 @@ db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
             s = db_step_done(d, st, what);
         } else
             s = DB_ERR;
-    } else {
+    } else if (s == DB_OK) {
         /* nothing was generated: bring back what it replaced, drop it */
         st = db_prepare(d,
                         "UPDATE messages SET active = 1 WHERE id ="
@@ -775,15 +785,6 @@ db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
             s = db_step_done(d, st, what);
         } else if (s == DB_OK)
             s = DB_ERR;
-    }
-    if (s == DB_OK && (st = db_prepare(d,
-                                       "UPDATE conversations SET updated_at = ?1 WHERE id ="
-                                       " (SELECT conversation_id FROM requests WHERE message_id = ?2"
-                                       "  UNION SELECT conversation_id FROM messages WHERE id = ?2)",
-                                       what))) {
-        sqlite3_bind_double(st, 1, db_now());
-        sqlite3_bind_int64(st, 2, id);
-        s = db_step_done(d, st, what);
     }
     if (s != DB_OK) {
         db_rollback(d);

@@ -459,11 +459,19 @@ static db_status open_conn(db *d)
         return db_fail(d, rc, "reading the schema version");
     if (v > DB_SCHEMA_VERSION)
         return refuse_newer(d, v);
-    sqlite3_stmt *wal = db_prepare(d, "PRAGMA journal_mode = WAL", "turning on WAL");
-    if (!wal)
-        return DB_ERR;
-    rc = sqlite3_step(wal);
-    sqlite3_finalize(wal);
+    /* Switching a new file to WAL needs an exclusive lock and SQLite does
+     * not wait for it (no busy handler): when several processes open a
+     * brand-new file at once, retry for up to the busy timeout. */
+    for (int tries = 0;; tries++) {
+        sqlite3_stmt *wal = db_prepare(d, "PRAGMA journal_mode = WAL", "turning on WAL");
+        if (!wal)
+            return DB_ERR;
+        rc = sqlite3_step(wal);
+        sqlite3_finalize(wal);
+        if ((rc & 0xff) != SQLITE_BUSY || tries >= 500)
+            break;
+        sqlite3_sleep(10);
+    }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(d, rc, "turning on WAL");
     return db_exec(d,

@@ -498,8 +498,10 @@ static void test_concurrent_open(void **state)
         if (pids[i] == 0) {
             db *c = NULL;
             char err[512];
-            if (db_open(&c, p, err, sizeof err) != DB_OK)
+            if (db_open(&c, p, err, sizeof err) != DB_OK) {
+                fprintf(stderr, "child %d: %s\n", i, err);
                 _exit(10);
+            }
             for (int k = 0; k < WRITES; k++) {
                 int64_t conv, id;
                 if (db_conv_create(c, "", "sys", &conv) != DB_OK ||
