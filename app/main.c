@@ -4,6 +4,7 @@
  * Exit codes: 0 success, 1 runtime failure, 2 usage error.
  */
 #include "app/cli.h"
+#include "app/tui.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -24,6 +25,7 @@ static const cli_command commands[] = {
     {"stats", cmd_stats, "latency, throughput and error figures over a window", cmd_stats_usage},
     {"export", cmd_export, "rated replies as fine-tuning data (JSONL or CSV)", cmd_export_usage},
     {"forget", cmd_forget, "erase one conversation's text for good", cmd_forget_usage},
+    {"config", cmd_config, "the settings in effect and problems in the config file", cmd_config_usage},
     {"purge", cmd_purge, "erase conversations older than N days", cmd_purge_usage},
 };
 
@@ -34,7 +36,8 @@ static void print_help(FILE *out)
     fprintf(out,
             "frontdesk %s — customer-support chat, review and model monitoring\n"
             "\n"
-            "usage: frontdesk [--help | --version]\n"
+            "usage: frontdesk [--model FILE] [--db PATH] [--config FILE]   the application\n"
+            "       frontdesk [--help | --version]\n"
             "       frontdesk COMMAND [OPTIONS]   (frontdesk COMMAND --help for details)\n"
             "\n"
             "commands:\n",
@@ -109,10 +112,10 @@ void cli_print_json(const json_t *v)
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
-    if (argc < 2) {
-        print_help(stderr);
-        return EXIT_USAGE;
-    }
+    /* no command (options only): the interactive application */
+    if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h") &&
+                     strcmp(argv[1], "--version") && strcmp(argv[1], "-V")))
+        return cmd_tui(argc, argv);
     const char *name = argv[1];
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         print_help(stdout);

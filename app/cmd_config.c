@@ -1,0 +1,79 @@
+/*
+ * cmd_config.c — `frontdesk config [--config FILE]`: the settings in
+ * effect (file over defaults), and every problem with the file by line.
+ */
+#include "app/cli.h"
+#include "app/config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+const char cmd_config_usage[] =
+    "usage: frontdesk config [--config FILE]\n"
+    "\n"
+    "Print the settings in effect — the configuration file (default\n"
+    "$XDG_CONFIG_HOME/frontdesk/config) over the defaults — in the file's own\n"
+    "format, so the output can be saved as a starting config.  Problems in the\n"
+    "file are listed on standard error with their line numbers (exit status 1).\n";
+
+static void print_text(const char *key, const char *v)
+{
+    printf("%s = ", key);
+    for (; *v; v++) {
+        if (*v == '\n')
+            fputs("\\n", stdout);
+        else if (*v == '\\')
+            fputs("\\\\", stdout);
+        else
+            putchar(*v);
+    }
+    putchar('\n');
+}
+
+int cmd_config(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case ':': return cli_usage_error("config", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("config", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
+    config cfg;
+    config_load(&cfg, path);
+    printf("# %s\n[model]\n", cfg.path);
+    if (cfg.model_path)
+        print_text("path", cfg.model_path);
+    else
+        printf("# path = (none set)\n");
+    printf("threads = %d\ncontext = %d\n\n", cfg.threads, cfg.n_ctx);
+    printf("[sampling]\ntemperature = %g\ntop_k = %d\ntop_p = %g\nmin_p = %g\nrepeat_penalty = %g\n"
+           "max_tokens = %d\n\n",
+           cfg.sampling.temp, cfg.sampling.top_k, cfg.sampling.top_p, cfg.sampling.min_p,
+           cfg.sampling.repeat_penalty, cfg.max_tokens);
+    printf("[privacy]\nredact = %s\n\n[ui]\ncolor = %s\n", cfg.redact ? "true" : "false",
+           cfg.color ? "true" : "false");
+    print_text("rater", cfg.rater);
+    printf("\n[thresholds]\nlatency_p95_ms = %g\nttft_p95_ms = %g\nerror_rate = %g\nthumbs_down_rate = %g\n"
+           "thumbs_min_sample = %d\ndecode_tps_min = %g\n",
+           cfg.latency_p95_ms, cfg.ttft_p95_ms, cfg.error_rate, cfg.thumbs_down_rate, cfg.thumbs_min_sample,
+           cfg.decode_tps_min);
+    for (size_t i = 0; i < cfg.n_profiles; i++) {
+        printf("\n[profile %s]\n", cfg.profiles[i].name);
+        print_text("system", cfg.profiles[i].system);
+    }
+    for (size_t i = 0; i < cfg.n_warnings; i++)
+        fprintf(stderr, "frontdesk: %s\n", cfg.warnings[i]);
+    int rc = cfg.n_warnings ? EXIT_FAIL : EXIT_OK;
+    config_free(&cfg);
+    return rc;
+}

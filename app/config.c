@@ -1,0 +1,300 @@
+/*
+ * config.c — reading the configuration file (format in config.h).
+ */
+#include "app/config.h"
+
+#include "util/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char config_default_system[] =
+    "You are a helpful, polite customer-service agent. Answer the customer's question clearly and "
+    "briefly.";
+
+static void warn(config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(config *c, const char *fmt, ...)
+{
+    strbuf sb = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sb_puts(&sb, buf);
+    c->warnings = xreallocarray(c->warnings, c->n_warnings + 1, sizeof *c->warnings);
+    c->warnings[c->n_warnings++] = sb.data;
+}
+
+static void add_profile(config *c, const char *name, const char *system)
+{
+    for (size_t i = 0; i < c->n_profiles; i++)
+        if (!strcmp(c->profiles[i].name, name)) {
+            free(c->profiles[i].system);
+            c->profiles[i].system = xstrdup(system);
+            return;
+        }
+    c->profiles = xreallocarray(c->profiles, c->n_profiles + 1, sizeof *c->profiles);
+    c->profiles[c->n_profiles].name = xstrdup(name);
+    c->profiles[c->n_profiles++].system = xstrdup(system);
+}
+
+static void defaults(config *c)
+{
+    memset(c, 0, sizeof *c);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = cores > 0 ? (int)cores : 1;
+    c->n_ctx = 2048;
+    c->max_tokens = 256;
+    c->sampling = sampler_defaults();
+    c->color = true;
+    const char *user = getenv("USER");
+    struct passwd *pw = (user && *user) ? NULL : getpwuid(geteuid());
+    c->rater = xstrdup(user && *user ? user : pw && pw->pw_name ? pw->pw_name : "unknown");
+    c->latency_p95_ms = 5000;
+    c->ttft_p95_ms = 2000;
+    c->error_rate = 0.05;
+    c->thumbs_down_rate = 0.3;
+    c->thumbs_min_sample = 10;
+    c->decode_tps_min = 0;
+    add_profile(c, "default", config_default_system);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+/* `\n` in a value is a newline, `\\` a backslash. */
+static char *unescape(const char *v)
+{
+    strbuf sb = {0};
+    sb_puts(&sb, "");
+    for (; *v; v++) {
+        if (v[0] == '\\' && v[1] == 'n') {
+            sb_putc(&sb, '\n');
+            v++;
+        } else if (v[0] == '\\' && v[1] == '\\') {
+            sb_putc(&sb, '\\');
+            v++;
+        } else
+            sb_putc(&sb, *v);
+    }
+    return sb.data;
+}
+
+static bool parse_num(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(d) || d < lo || d > hi)
+        return false;
+    *out = d;
+    return true;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
+        *out = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+typedef enum { NUM_INT, NUM_FLOAT } num_kind;
+
+/* The numeric keys: section, key, range, where it goes. */
+typedef struct {
+    const char *section, *key;
+    double lo, hi;
+    num_kind kind;
+    size_t offset;
+} num_key;
+
+#define NUM(sec, k, lo, hi, kind, field) {sec, k, lo, hi, kind, offsetof(config, field)}
+
+static const num_key num_keys[] = {
+    NUM("model", "threads", 1, 512, NUM_INT, threads),
+    NUM("model", "context", 16, 1 << 20, NUM_INT, n_ctx),
+    NUM("sampling", "max_tokens", 1, 1 << 20, NUM_INT, max_tokens),
+    NUM("thresholds", "latency_p95_ms", 0, 1e9, NUM_FLOAT, latency_p95_ms),
+    NUM("thresholds", "ttft_p95_ms", 0, 1e9, NUM_FLOAT, ttft_p95_ms),
+    NUM("thresholds", "error_rate", 0, 1, NUM_FLOAT, error_rate),
+    NUM("thresholds", "thumbs_down_rate", 0, 1, NUM_FLOAT, thumbs_down_rate),
+    NUM("thresholds", "thumbs_min_sample", 0, 1e9, NUM_INT, thumbs_min_sample),
+    NUM("thresholds", "decode_tps_min", 0, 1e9, NUM_FLOAT, decode_tps_min),
+};
+
+static bool set_sampling(config *c, const char *key, const char *v, bool *known)
+{
+    double d;
+    *known = true;
+    sampler_params *s = &c->sampling;
+    if (!strcmp(key, "temperature"))
+        return parse_num(v, 0, 100, &d) && ((s->temp = (float)d), true);
+    if (!strcmp(key, "top_k"))
+        return parse_num(v, 0, 1 << 24, &d) && d == floor(d) && ((s->top_k = (int)d), true);
+    if (!strcmp(key, "top_p"))
+        return parse_num(v, 0, 1, &d) && ((s->top_p = (float)d), true);
+    if (!strcmp(key, "min_p"))
+        return parse_num(v, 0, 1, &d) && ((s->min_p = (float)d), true);
+    if (!strcmp(key, "repeat_penalty"))
+        return parse_num(v, 0.01, 100, &d) && ((s->repeat_penalty = (float)d), true);
+    *known = false;
+    return false;
+}
+
+static void set_key(config *c, const char *file, int line, const char *section, const char *key,
+                    const char *v)
+{
+    for (size_t i = 0; i < sizeof num_keys / sizeof *num_keys; i++) {
+        const num_key *k = &num_keys[i];
+        if (strcmp(section, k->section) || strcmp(key, k->key))
+            continue;
+        double d;
+        if (!parse_num(v, k->lo, k->hi, &d) || (k->kind == NUM_INT && d != floor(d))) {
+            warn(c, "%s:%d: %s.%s needs a %s from %g to %g, got '%s'", file, line, section, key,
+                 k->kind == NUM_INT ? "whole number" : "number", k->lo, k->hi, v);
+            return;
+        }
+        if (k->kind == NUM_INT)
+            *(int *)((char *)c + k->offset) = (int)d;
+        else
+            *(double *)((char *)c + k->offset) = d;
+        return;
+    }
+    bool b, known;
+    if (!strcmp(section, "model") && !strcmp(key, "path")) {
+        free(c->model_path);
+        c->model_path = *v ? xstrdup(v) : NULL;
+    } else if (!strcmp(section, "sampling")) {
+        if (!set_sampling(c, key, v, &known))
+            warn(c, known ? "%s:%d: sampling.%s: bad value '%s'" : "%s:%d: unknown key 'sampling.%s' ('%s')",
+                 file, line, key, v);
+    } else if (!strcmp(section, "privacy") && !strcmp(key, "redact")) {
+        if (parse_bool(v, &b))
+            c->redact = b;
+        else
+            warn(c, "%s:%d: privacy.redact is true or false, not '%s'", file, line, v);
+    } else if (!strcmp(section, "ui") && !strcmp(key, "color")) {
+        if (parse_bool(v, &b))
+            c->color = b;
+        else
+            warn(c, "%s:%d: ui.color is true or false, not '%s'", file, line, v);
+    } else if (!strcmp(section, "ui") && !strcmp(key, "rater") && *v) {
+        free(c->rater);
+        c->rater = xstrdup(v);
+    } else if (!strncmp(section, "profile ", 8) && !strcmp(key, "system")) {
+        char *text = unescape(v);
+        add_profile(c, trim((char *)section + 8), text);
+        free(text);
+    } else
+        warn(c, "%s:%d: unknown key '%s' in [%s]", file, line, key, section);
+}
+
+void config_parse(config *c, const char *name, const char *text)
+{
+    char *copy = xstrdup(text), *save = NULL;
+    char section[128] = "";
+    int line = 0;
+    for (char *l = copy; l; l = save) {
+        save = strchr(l, '\n');
+        if (save)
+            *save++ = 0;
+        line++;
+        char *s = trim(l);
+        if (!*s || *s == '#' || *s == ';')
+            continue;
+        if (*s == '[') {
+            char *e = strchr(s, ']');
+            if (!e || e[1] || e - s - 1 >= (long)sizeof section) {
+                warn(c, "%s:%d: a section header is [name], got '%s'", name, line, s);
+                section[0] = 0;
+                continue;
+            }
+            *e = 0;
+            snprintf(section, sizeof section, "%s", trim(s + 1));
+            static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds"};
+            bool ok = !strncmp(section, "profile ", 8) && *trim(section + 8);
+            for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+                ok |= !strcmp(section, known[i]);
+            if (!ok) {
+                warn(c, "%s:%d: unknown section [%s]", name, line, section);
+                section[0] = 0;
+            }
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            warn(c, "%s:%d: expected 'key = value', got '%s'", name, line, s);
+            continue;
+        }
+        *eq = 0;
+        char *key = trim(s), *value = trim(eq + 1);
+        if (!section[0]) {
+            warn(c, "%s:%d: '%s' is outside any known [section]", name, line, key);
+            continue;
+        }
+        set_key(c, name, line, section, key, value);
+    }
+    free(copy);
+}
+
+void config_load(config *c, const char *path)
+{
+    defaults(c);
+    strbuf p = {0};
+    if (path)
+        sb_puts(&p, path);
+    else {
+        const char *xdg = getenv("XDG_CONFIG_HOME");
+        if (xdg && *xdg == '/')
+            sb_printf(&p, "%s/frontdesk/config", xdg);
+        else
+            sb_printf(&p, "%s/.config/frontdesk/config", getenv("HOME") ? getenv("HOME") : ".");
+    }
+    c->path = p.data;
+    char *text;
+    size_t len;
+    if (util_read_file(c->path, &text, &len) != 0) {
+        if (errno != ENOENT || path)
+            warn(c, "%s: %s", c->path, strerror(errno));
+        return;
+    }
+    config_parse(c, c->path, text);
+    free(text);
+}
+
+void config_free(config *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->model_path);
+    free(c->rater);
+    for (size_t i = 0; i < c->n_profiles; i++) {
+        free(c->profiles[i].name);
+        free(c->profiles[i].system);
+    }
+    free(c->profiles);
+    for (size_t i = 0; i < c->n_warnings; i++)
+        free(c->warnings[i]);
+    free(c->warnings);
+    memset(c, 0, sizeof *c);
+}

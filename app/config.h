@@ -1,0 +1,59 @@
+/*
+ * config.h — the configuration file and its defaults.
+ *
+ * $XDG_CONFIG_HOME/frontdesk/config (~/.config/frontdesk/config), or the
+ * file given with --config: `[section]` headers and `key = value` lines;
+ * `#` starts a comment line; in values `\n` is a newline.  Sections and
+ * keys (defaults in brackets):
+ *
+ *   [model]       path [the built-in model]  threads [cores]  context [2048]
+ *   [sampling]    temperature [0.8]  top_k [40]  top_p [0.95]  min_p [0.05]
+ *                 repeat_penalty [1.0]  max_tokens [256]
+ *   [privacy]     redact [false]
+ *   [ui]          color [true]  rater [the login name]
+ *   [thresholds]  latency_p95_ms [5000]  ttft_p95_ms [2000]  error_rate [0.05]
+ *                 thumbs_down_rate [0.3]  thumbs_min_sample [10]
+ *                 decode_tps_min [0 = off]
+ *   [profile NAME]  system = the system prompt of profile NAME
+ *
+ * A bad line (unknown section or key, malformed value) is reported with
+ * its line number in `warnings` and skipped; everything else still
+ * applies.  A missing file is not an error.
+ */
+#ifndef FRONTDESK_CONFIG_H
+#define FRONTDESK_CONFIG_H
+
+#include "engine/sampler.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    char *name, *system;
+} config_profile;
+
+typedef struct {
+    char *path;           /* the file read (or that would be)          */
+    char *model_path;     /* NULL: the built-in model                   */
+    int threads, n_ctx, max_tokens;
+    sampler_params sampling;
+    bool redact, color;
+    char *rater;
+    double latency_p95_ms, ttft_p95_ms, error_rate, thumbs_down_rate, decode_tps_min;
+    int thumbs_min_sample;
+    config_profile *profiles; /* "default" always first                 */
+    size_t n_profiles;
+    char **warnings;          /* "config:12: unknown key 'colour'"      */
+    size_t n_warnings;
+} config;
+
+/* Defaults, then the file at path (NULL: the default location). */
+void config_load(config *c, const char *path);
+/* Parse text as if it were the file (for tests). */
+void config_parse(config *c, const char *name, const char *text);
+void config_free(config *c);
+
+/* The customer-service system prompt of the default profile. */
+extern const char config_default_system[];
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * dashfeed.h — the dashboard's figures, computed once a second on a thread
+ * of their own (with its own database connection), so that a slow
+ * aggregate over a million requests never stalls typing.
+ */
+#ifndef FRONTDESK_DASHFEED_H
+#define FRONTDESK_DASHFEED_H
+
+#include "storage/chats.h"
+#include "storage/metrics.h"
+
+typedef struct {
+    db_window window;
+    db_stats stats;           /* the chosen window                         */
+    db_stats hour;            /* the last hour, for the per-minute series  */
+    db_model *models;         /* every model, for names                    */
+    size_t n_models;
+    db_error_row *errors;     /* the latest failures                        */
+    size_t n_errors;
+    double thumbs_down_rate;  /* over replies written in the window         */
+    int64_t thumbs_n;
+    double at;                /* when computed (epoch seconds)              */
+    char error[512];          /* non-empty: computing failed                */
+} dash_snapshot;
+
+typedef struct dashfeed dashfeed;
+
+dashfeed *dashfeed_start(const char *db_path);
+void dashfeed_stop(dashfeed *f); /* accepts NULL */
+/* Compute only while the dashboard is shown. */
+void dashfeed_active(dashfeed *f, bool active);
+void dashfeed_set_window(dashfeed *f, db_window w);
+/* Take the newest snapshot if there is one newer than the last taken:
+ * true with *out filled (free with dash_snapshot_free). */
+bool dashfeed_take(dashfeed *f, dash_snapshot *out);
+void dash_snapshot_free(dash_snapshot *s);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * tui.h — the interactive application (`frontdesk` with no command): wires
+ * the store, the generation worker and the dashboard feed to the screens
+ * of ui/.  The split:
+ *   tui.c         start-up, the event loop, the Chat screen's actions
+ *   tui_review.c  the Review screen: queue, ratings, undo
+ *   tui_dash.c    the Dashboard: snapshot -> view, thresholds -> alerts
+ */
+#ifndef FRONTDESK_TUI_H
+#define FRONTDESK_TUI_H
+
+#include "app/config.h"
+#include "app/dashfeed.h"
+#include "app/worker.h"
+#include "storage/chats.h"
+#include "storage/ratings.h"
+#include "ui/frame.h"
+#include "ui/shell.h"
+#include "ui/term.h"
+
+/* What the one-line prompt overlay is asking for. */
+typedef enum { ASK_NONE, ASK_RENAME, ASK_TAG, ASK_COMMENT, ASK_SEARCH, ASK_TAG_FILTER } tui_ask;
+
+typedef struct {
+    int64_t message;
+    bool had;       /* the rater had a rating before                */
+    db_rating prev; /* ... this one (owned)                          */
+} tui_undo;
+
+typedef struct tui {
+    config cfg;
+    char *db_path;
+    db *d;
+    model *m;
+    tok_vocab *v;
+    int64_t model_id;
+    char model_name[160], quant[32];
+    worker *w;
+    dashfeed *df;
+    term *term;
+    ui_frame frame;
+    shell_view sv;
+    bool quit;
+
+    /* ---- chat ---- */
+    db_conv *convs;
+    size_t n_convs;
+    ui_conv_row *conv_rows;
+    char (*conv_when)[24];
+    db_msg *msgs;
+    size_t n_msgs;
+    ui_turn *turns;
+    size_t n_turns;
+    char **metas;
+    int *thumbs;
+    size_t profile;     /* for the next new conversation                 */
+    int64_t edit_id;    /* the customer message being edited             */
+    char edit_banner[80];
+    worker_state ws;    /* the last poll                                 */
+    int64_t ws_message; /* the message id the rows were loaded with      */
+    char note[160];
+    tui_ask ask;
+    const char **pick_names;
+
+    /* ---- review ---- */
+    db_queue_filter rq;
+    db_model *r_models;
+    size_t n_r_models, r_model_idx;
+    int r_date;         /* 0 any, 1 today, 2 last 7 days                 */
+    char *r_search, *r_tag;
+    int64_t *queue;
+    size_t n_queue, qpos;
+    db_msg *r_thread;
+    size_t n_r_thread;
+    ui_turn *r_turns;
+    char r_model[200], r_sampling[200], r_figures[200], r_mine[300], r_others[300], r_filters[200];
+    char r_title[200], r_flash[80];
+    tui_undo *undo;
+    size_t n_undo;
+
+    /* ---- dashboard ---- */
+    dash_snapshot snap;
+    bool have_snap;
+    dash_model_row *d_models;
+    dash_error_row *d_errors;
+    char (*d_error_when)[24];
+    char **d_model_names;
+    char **d_alerts;
+    size_t n_d_alerts;
+    double *d_series; /* 4 series of n_series each */
+    char d_updated[40];
+
+    char notice[300];
+    bool notice_bad;
+    double notice_until;
+} tui;
+
+int cmd_tui(int argc, char **argv);
+
+/* Shared between the tui*.c files. */
+void tui_notice(tui *t, bool bad, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tui_review_enter(tui *t);
+void tui_review_action(tui *t, review_action a, int arg);
+void tui_review_answer(tui *t, tui_ask ask, const char *text);
+void tui_review_free(tui *t);
+void tui_dash_update(tui *t);
+void tui_dash_free(tui *t);
+/* "16:18" today, else "Nov 23". */
+const char *tui_when(double t, char *buf, size_t size);
+
+#endif

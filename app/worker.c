@@ -1,0 +1,274 @@
+/*
+ * worker.c — the generation thread (see worker.h).  The thread owns its
+ * forward context, sampler and database connection; the model and
+ * vocabulary are shared read-only with the UI thread.  Shared state is a
+ * mutex-protected block; the UI copies it, never holds the lock while
+ * drawing.
+ */
+#include "app/worker.h"
+
+#include "app/store.h"
+#include "engine/chat_template.h"
+#include "engine/forward.h"
+#include "engine/generate.h"
+#include "engine/prompt.h"
+#include "engine/sampler.h"
+#include "storage/chats.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct worker {
+    const model *m;
+    const tok_vocab *v;
+    int64_t model_id;
+    const config *cfg;
+    char *db_path;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_bool cancel;
+    /* under mu */
+    bool quit, pending, busy, finished;
+    int64_t conv, replaces, message;
+    double queued_at;
+    strbuf text;
+    double live_tps;
+    int dropped;
+    db_outcome outcome;
+    char error[512];
+};
+
+typedef struct {
+    worker *w;
+    store_reply *rec;
+    double t_first;
+    int n_tokens;
+} stream_ctx;
+
+static bool on_text(void *ud, const char *text, size_t len)
+{
+    stream_ctx *s = ud;
+    store_reply_text(s->rec, text, len);
+    pthread_mutex_lock(&s->w->mu);
+    sb_append(&s->w->text, text, len);
+    pthread_mutex_unlock(&s->w->mu);
+    return true;
+}
+
+static void on_token(void *ud, int32_t id)
+{
+    (void)id;
+    stream_ctx *s = ud;
+    double now = util_now();
+    if (s->n_tokens++ == 0)
+        s->t_first = now;
+    double tps = s->n_tokens > 1 && now > s->t_first ? (s->n_tokens - 1) / (now - s->t_first) : 0;
+    pthread_mutex_lock(&s->w->mu);
+    s->w->live_tps = tps;
+    pthread_mutex_unlock(&s->w->mu);
+}
+
+static void finish(worker *w, db_outcome o, const char *error)
+{
+    pthread_mutex_lock(&w->mu);
+    w->busy = false;
+    w->finished = true;
+    w->outcome = o;
+    snprintf(w->error, sizeof w->error, "%s", error ? error : "");
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* One reply: rows, prompt, generation, rows completed. */
+static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replaces, double queued_at)
+{
+    char err[512] = "";
+    store_reply rec;
+    sampler_params sp = w->cfg->sampling;
+    sp.seed = (uint64_t)(db_now() * 1e6) ^ (uint64_t)getpid();
+    char *sampling = store_sampling_json(&sp, w->cfg->max_tokens, w->cfg->n_ctx);
+    db_status st = store_reply_begin(&rec, d, conv, w->model_id, "local", sampling, replaces,
+                                     (util_now() - queued_at) * 1000.0);
+    free(sampling);
+    if (st != DB_OK) {
+        finish(w, DB_OUTCOME_ERROR, rec.err);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->message = rec.message;
+    pthread_mutex_unlock(&w->mu);
+
+    double t0 = util_now();
+    db_msg *rows = NULL;
+    size_t n_rows = 0, n = 0, dropped = 0, n_prompt = 0;
+    chat_msg *msgs = NULL;
+    int32_t *prompt = NULL;
+    int rc = -1;
+    gen_stats gs = {0};
+    if (db_msgs_list(d, conv, false, &rows, &n_rows) != DB_OK)
+        snprintf(err, sizeof err, "%s", db_errmsg(d));
+    else {
+        msgs = xcalloc(n_rows + 1, sizeof *msgs);
+        for (size_t i = 0; i < n_rows; i++) {
+            if (rows[i].role == DB_ROLE_AGENT && !*rows[i].text)
+                continue; /* the reply being written */
+            msgs[n].role = rows[i].role == DB_ROLE_SYSTEM     ? "system"
+                           : rows[i].role == DB_ROLE_CUSTOMER ? "user"
+                                                              : "assistant";
+            msgs[n++].content = rows[i].text;
+        }
+        gguf_str s = {"", 0};
+        bool known;
+        gguf_get_str(w->m->file, "tokenizer.chat_template", &s);
+        chat_tmpl t = chat_tmpl_detect(s.ptr, (size_t)s.len, &known);
+        int n_ctx = w->cfg->n_ctx;
+        if (w->m->hp.n_ctx_train && (uint32_t)n_ctx > w->m->hp.n_ctx_train)
+            n_ctx = (int)w->m->hp.n_ctx_train;
+        int reserve = w->cfg->max_tokens < n_ctx / 4 ? w->cfg->max_tokens : n_ctx / 4;
+        rc = prompt_fit(t, w->v, msgs, n, n_ctx, reserve, &prompt, &n_prompt, &dropped, err, sizeof err);
+    }
+    if (rc == 0) {
+        pthread_mutex_lock(&w->mu);
+        w->dropped = (int)dropped;
+        pthread_mutex_unlock(&w->mu);
+        sampler *smp = sampler_new(&sp, (int)w->m->n_vocab);
+        stream_ctx sc = {.w = w, .rec = &rec};
+        gen_opts go = {.n_predict = w->cfg->max_tokens, .cancel = &w->cancel, .on_text = on_text,
+                       .on_token = on_token, .ud = &sc};
+        rc = gen_run(ctx, w->m, w->v, smp, prompt, (int)n_prompt, &go, &gs, err, sizeof err);
+        sampler_free(smp);
+    }
+    db_outcome o = rc != 0 ? DB_OUTCOME_ERROR
+                   : gs.stop == GEN_STOP_CANCELLED ? DB_OUTCOME_CANCELLED
+                                                   : DB_OUTCOME_OK;
+    db_request_result res = {.outcome = o, .error = rc != 0 ? err : NULL,
+                             .prompt_tokens = gs.prompt_tokens, .gen_tokens = gs.gen_tokens,
+                             .ttft_ms = rc == 0 ? gs.ttft_ms : -1, .prefill_ms = rc == 0 ? gs.prefill_ms : -1,
+                             .decode_ms = rc == 0 ? gs.decode_ms : -1,
+                             .latency_ms = (util_now() - t0) * 1000.0 + (t0 - queued_at) * 1000.0,
+                             .prefill_tps = gs.prefill_tps, .decode_tps = gs.decode_tps, .attempts = 1};
+    if (store_reply_end(&rec, &res) != DB_OK && o == DB_OUTCOME_OK) {
+        o = DB_OUTCOME_ERROR;
+        snprintf(err, sizeof err, "the reply could not be saved: %.400s", rec.err);
+    }
+    free(prompt);
+    free(msgs);
+    db_msgs_free(rows, n_rows);
+    finish(w, o, o == DB_OUTCOME_OK || o == DB_OUTCOME_CANCELLED ? NULL : err);
+}
+
+static void *thread_main(void *arg)
+{
+    worker *w = arg;
+    char err[512];
+    db *d = NULL;
+    fwd_ctx *ctx = NULL;
+    if (db_open(&d, w->db_path, err, sizeof err) == DB_OK) {
+        int n_ctx = w->cfg->n_ctx;
+        if (w->m->hp.n_ctx_train && (uint32_t)n_ctx > w->m->hp.n_ctx_train)
+            n_ctx = (int)w->m->hp.n_ctx_train;
+        ctx = fwd_new(w->m, n_ctx, w->cfg->threads, err, sizeof err);
+    }
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->quit && !w->pending)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        int64_t conv = w->conv, replaces = w->replaces;
+        double queued_at = w->queued_at;
+        w->pending = false;
+        pthread_mutex_unlock(&w->mu);
+        if (!d || !ctx)
+            finish(w, DB_OUTCOME_ERROR, err);
+        else
+            run_job(w, d, ctx, conv, replaces, queued_at);
+    }
+    fwd_free(ctx);
+    db_close(d);
+    return NULL;
+}
+
+worker *worker_start(const char *db_path, const model *m, const tok_vocab *v, int64_t model_id,
+                     const config *cfg, char *err, size_t errlen)
+{
+    worker *w = xcalloc(1, sizeof *w);
+    w->m = m;
+    w->v = v;
+    w->model_id = model_id;
+    w->cfg = cfg;
+    w->db_path = xstrdup(db_path);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, thread_main, w) != 0) {
+        util_errf(err, errlen, "cannot start the generation thread");
+        free(w->db_path);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void worker_stop(worker *w)
+{
+    if (!w)
+        return;
+    atomic_store(&w->cancel, true);
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    sb_free(&w->text);
+    free(w->db_path);
+    free(w);
+}
+
+bool worker_submit(worker *w, int64_t conv, int64_t replaces)
+{
+    pthread_mutex_lock(&w->mu);
+    bool ok = !w->busy;
+    if (ok) {
+        w->busy = w->pending = true;
+        w->conv = conv;
+        w->replaces = replaces;
+        w->message = 0;
+        w->queued_at = util_now();
+        w->live_tps = 0;
+        w->dropped = 0;
+        sb_clear(&w->text);
+        atomic_store(&w->cancel, false);
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return ok;
+}
+
+void worker_cancel(worker *w)
+{
+    atomic_store(&w->cancel, true);
+}
+
+void worker_poll(worker *w, worker_state *s)
+{
+    pthread_mutex_lock(&w->mu);
+    s->busy = w->busy;
+    s->conv = w->conv;
+    s->message = w->message;
+    s->text = w->text.len ? xstrndup(w->text.data, w->text.len) : NULL;
+    s->live_tps = w->live_tps;
+    s->dropped = w->dropped;
+    s->finished = w->finished;
+    s->outcome = w->outcome;
+    snprintf(s->error, sizeof s->error, "%s", w->error);
+    w->finished = false;
+    pthread_mutex_unlock(&w->mu);
+}

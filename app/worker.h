@@ -1,0 +1,49 @@
+/*
+ * worker.h — the generation thread behind the TUI.
+ *
+ * One reply at a time: the UI thread submits (conversation, reply to
+ * replace) and keeps drawing; the worker, on its own database connection,
+ * starts the reply and request rows, builds the prompt from the
+ * conversation's active thread (dropping the oldest turns when it does
+ * not fit), streams tokens into a buffer the UI copies with worker_poll,
+ * saves the text as it grows, and completes both rows — ok, cancelled
+ * (worker_cancel, Esc) or error.
+ */
+#ifndef FRONTDESK_WORKER_H
+#define FRONTDESK_WORKER_H
+
+#include "app/config.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+#include "storage/metrics.h"
+
+typedef struct worker worker;
+
+/* Start the thread for a loaded model (not owned) recorded as model_id.
+ * NULL with a message on failure. */
+worker *worker_start(const char *db_path, const model *m, const tok_vocab *v, int64_t model_id,
+                     const config *cfg, char *err, size_t errlen);
+/* Stop (cancelling any reply) and join; accepts NULL. */
+void worker_stop(worker *w);
+
+/* Generate a reply at the end of conv's active thread (replaces > 0:
+ * regenerate that reply).  False when a reply is already running. */
+bool worker_submit(worker *w, int64_t conv, int64_t replaces);
+void worker_cancel(worker *w);
+
+typedef struct {
+    bool busy;           /* a reply is queued or streaming             */
+    int64_t conv;        /* its conversation                           */
+    int64_t message;     /* its message id, once created (else 0)      */
+    char *text;          /* the text so far (caller frees; may be NULL) */
+    double live_tps;     /* decode tokens/s so far                     */
+    int dropped;         /* turns left out to fit the context          */
+    bool finished;       /* a reply ended since the last poll          */
+    db_outcome outcome;  /* ... how                                     */
+    char error[512];     /* ... and why, when it failed                 */
+} worker_state;
+
+/* Copy the current state; clears `finished`. */
+void worker_poll(worker *w, worker_state *s);
+
+#endif

@@ -1,0 +1,113 @@
+#!/bin/sh
+# End-to-end: drive the real frontdesk binary in a real terminal (tmux).
+#
+#   tests/e2e/tui.sh BIN MODEL WORKDIR
+#
+# Opens the TUI on MODEL with a fresh database, types a customer message,
+# waits for the reply to stream in, thumbs it up, rates it 4 in Review,
+# sees the request counted on the Dashboard, resizes (including below the
+# minimum size), quits with Ctrl-Q, then checks the database through the
+# CLI: exactly one conversation, one rating with thumbs and score, one
+# request.  Prints the captured screens; exits non-zero on any failure.
+set -eu
+bin=$(realpath "$1") model=$(realpath "$2") work=$(realpath "$3")
+db="$work/e2e.db"
+rm -f "$db" "$db-wal" "$db-shm"
+mkdir -p "$work/cfg/frontdesk"
+cat > "$work/cfg/frontdesk/config" <<CFG
+[sampling]
+temperature = 0
+max_tokens = 24
+[ui]
+rater = e2e
+CFG
+sock="frontdesk-e2e-$$"
+T() { tmux -L "$sock" -f /dev/null "$@"; }
+cleanup() { T kill-server 2>/dev/null || true; }
+trap cleanup EXIT
+
+cap() { T capture-pane -p -t fd; }
+fail() {
+    echo "FAIL: $*"
+    echo "---- screen ----"
+    cap || true
+    exit 1
+}
+# wait_for TEXT [SECONDS]: until the screen shows TEXT
+wait_for() {
+    n=$(( ${2:-10} * 10 ))
+    while [ "$n" -gt 0 ]; do
+        if cap | grep -qF -- "$1"; then return 0; fi
+        sleep 0.1
+        n=$((n - 1))
+    done
+    fail "timed out waiting for '$1'"
+}
+wait_gone() {
+    n=$(( ${2:-10} * 10 ))
+    while [ "$n" -gt 0 ]; do
+        if ! cap | grep -qF -- "$1"; then return 0; fi
+        sleep 0.1
+        n=$((n - 1))
+    done
+    fail "'$1' did not go away"
+}
+shot() {
+    echo "---- $1 ----"
+    cap
+}
+
+T new-session -d -s fd -x 100 -y 30 \
+    "env XDG_CONFIG_HOME='$work/cfg' TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 '$bin' --model '$model' --db '$db'; echo \"frontdesk exited with \$?\"; sleep 30"
+wait_for "F1 Chat"
+wait_for "Type the customer"
+
+T send-keys -t fd -l "Where is my parcel?"
+T send-keys -t fd Enter
+wait_for "Customer"
+wait_for "Where is my parcel?"
+wait_for "Agent"
+wait_for "idle" 60
+shot "chat after the reply"
+
+# thumbs up: focus to the transcript (Tab), + on the newest reply
+T send-keys -t fd Tab
+T send-keys -t fd +
+wait_for "thumbs up saved"
+
+T send-keys -t fd F2
+wait_for "Review"
+wait_for "1 of 1 unrated"
+T send-keys -t fd 4
+wait_for "saved: score 4"
+shot "review"
+
+T send-keys -t fd F3
+wait_for "Dashboard"
+wait_for "updated" 10
+shot "dashboard"
+
+T resize-window -t fd -x 70 -y 20
+sleep 0.3
+wait_for "Dashboard"
+T resize-window -t fd -x 40 -y 10
+wait_for "too small"
+shot "tiny"
+T resize-window -t fd -x 100 -y 30
+wait_gone "too small"
+wait_for "Dashboard"
+
+T send-keys -t fd C-q
+wait_for "frontdesk exited with 0"
+
+# ---- the database holds exactly what was done ----
+hist=$("$bin" history --json --db "$db")
+echo "$hist" | grep -q '"messages": 2' || { echo "$hist"; echo "FAIL: history"; exit 1; }
+[ "$(echo "$hist" | grep -c '"id"')" -eq 1 ] || { echo "$hist"; echo "FAIL: not exactly one conversation"; exit 1; }
+show=$("$bin" show 1 --json --db "$db")
+echo "$show" | grep -q '"thumbs": "up"' || { echo "$show"; echo "FAIL: thumbs"; exit 1; }
+echo "$show" | grep -q '"score": 4' || { echo "$show"; echo "FAIL: score"; exit 1; }
+[ "$(echo "$show" | grep -c '"rater": "e2e"')" -eq 1 ] || { echo "$show"; echo "FAIL: not one rating"; exit 1; }
+stats=$("$bin" stats --json --window all --db "$db")
+echo "$stats" | grep -q '"requests": 1,' || { echo "$stats"; echo "FAIL: not one request"; exit 1; }
+echo "e2e: ok"

@@ -1,0 +1,41 @@
+/*
+ * test_tui_e2e.c — runs tests/e2e/tui.sh: the real binary in a real
+ * terminal (tmux) on the reference model stories260K; see the script for
+ * what it does and checks.  Skips visibly without ../shared or tmux.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_tui_end_to_end(void **state)
+{
+    (void)state;
+    const char *shared = test_shared_dir();
+    if (!shared)
+        skip();
+    if (system("command -v tmux >/dev/null 2>&1") != 0) {
+        printf("SKIP test_tui_end_to_end: tmux not installed (make deps installs it)\n");
+        skip();
+    }
+    const char *model = test_path(test_path(shared, "ref/models"), "stories260K.gguf");
+    const char *argv[] = {"/bin/sh", "tests/e2e/tui.sh", test_bin(), model, test_tmpdir(), NULL};
+    char *out, *err;
+    int rc = test_run(argv, NULL, 0, &out, &err);
+    printf("%s", out);
+    if (rc != 0)
+        fail_msg("tests/e2e/tui.sh exited %d: %s", rc, err);
+    assert_non_null(strstr(out, "e2e: ok"));
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tui_end_to_end),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
