@@ -3,6 +3,7 @@
  * standard output.
  */
 #include "app/cli.h"
+#include "app/config.h"
 #include "app/store.h"
 
 #include "engine/chat_template.h"
@@ -339,6 +340,11 @@ int cmd_ask(int argc, char **argv)
         return rc;
     }
     double t_start = util_now();
+    config cfg; /* [privacy] redact applies to ask too */
+    config_load(&cfg, NULL);
+    if (cfg.redact)
+        a.redact = true;
+    config_free(&cfg);
     char err[512];
     model *m = NULL;
     tok_vocab *v = NULL;

@@ -188,7 +188,7 @@ static void build_turns(tui *t)
     for (size_t i = 0; i < t->n_msgs; i++) {
         const db_msg *m = &t->msgs[i];
         bool live = streaming_here && m->id == t->ws.message;
-        if (live && t->ws.dropped && t->note[0])
+        if (t->note[0] && t->note_msg == m->id)
             t->turns[t->n_turns++] = (ui_turn){.role = UI_ROLE_NOTE, .text = t->note};
         t->turns[t->n_turns++] = (ui_turn){
             .id = m->id,
@@ -230,10 +230,12 @@ static void poll_worker(tui *t)
 {
     free(t->ws.text);
     worker_poll(t->w, &t->ws);
-    if (t->ws.dropped)
+    if (t->ws.dropped && t->ws.message) {
         snprintf(t->note, sizeof t->note,
                  "%d oldest turn(s) were left out: the conversation no longer fits the model's context",
                  t->ws.dropped);
+        t->note_msg = t->ws.message;
+    }
     if (t->ws.finished) {
         if (t->ws.outcome == DB_OUTCOME_ERROR)
             tui_notice(t, true, "the reply failed: %s", t->ws.error);

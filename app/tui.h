@@ -59,6 +59,7 @@ typedef struct tui {
     worker_state ws;    /* the last poll                                 */
     int64_t ws_message; /* the message id the rows were loaded with      */
     char note[160];
+    int64_t note_msg;   /* the note stands before this reply              */
     tui_ask ask;
     const char **pick_names;
 
