@@ -7,11 +7,15 @@
 #   make bench    engine benchmarks (see tools/bench)
 #
 # Sources are found by directory: engine/ storage/ ui/ util/ form a library
-# that both the binary (app/) and every tests/test_*.c suite link against.
+# that both the binary (app/) and every tests/test_*.c suite link against;
+# app/ without main.c forms a second one, so suites and tools can use app
+# modules too (e.g. app/dataset.c).
 
 CC      ?= cc
 BUILD   ?= build
 PKGS    := ncursesw sqlite3 openblas libcurl jansson libcrypto
+# Libraries without a pkg-config file (tools/deps.sh checks their headers).
+NOPC_LIBS := -lcsv
 SAN     ?=
 OPT     ?= -O2
 
@@ -22,7 +26,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 CFLAGS_ALL = $(WARN) $(DEFS) $(OPT) -g $(SAN) -I. $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+LDLIBS_ALL = $(PKG_LIBS) $(NOPC_LIBS) -lpthread -lm $(LDLIBS)
 
 LIB_SRC  := $(sort $(wildcard engine/*.c storage/*.c ui/*.c util/*.c))
 APP_SRC  := $(sort $(wildcard app/*.c))
@@ -35,7 +39,9 @@ APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
+APPLIB_OBJ := $(filter-out $(BUILD)/app/main.o,$(APP_OBJ))
 LIB      := $(BUILD)/libfrontdesk.a
+APPLIB   := $(BUILD)/libfrontdesk_app.a
 BIN      := $(BUILD)/frontdesk
 
 .PHONY: all deps run test asan bench clean check-tests
@@ -55,14 +61,18 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(APPLIB): $(APPLIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(BIN): $(APP_OBJ) $(LIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $(APP_OBJ) $(LIB) $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(LIB)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(TESTLIB_OBJ) $(LIB) $(LDLIBS_ALL) $(CMOCKA_LIBS)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(APPLIB) $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TESTLIB_OBJ) $(APPLIB) $(LIB) $(LDLIBS_ALL) $(CMOCKA_LIBS)
 
-$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(APPLIB) $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(APPLIB) $(LIB) $(LDLIBS_ALL)
 
 # The test suites run from the repository root with FRONTDESK_BIN pointing at
 # the binary built alongside them (for the command-line tests).

@@ -17,6 +17,10 @@ else
     need "pkg-config libncurses-dev libsqlite3-dev libopenblas-dev"
     need "libcurl4-openssl-dev libcmocka-dev libjansson-dev libssl-dev"
 fi
+# Libraries without a pkg-config file: look for the header.
+for pair in csv.h:libcsv-dev; do
+    echo "#include <${pair%%:*}>" | ${CC:-cc} -E -x c - >/dev/null 2>&1 || need "${pair#*:}"
+done
 command -v tmux >/dev/null 2>&1 || need tmux
 
 [ -z "$missing" ] && exit 0
