@@ -1,0 +1,1612 @@
+/*
+ * train.c — forward, backward, AdamW, checkpoints and GGUF export for the
+ * llama architecture (see train.h for the model and the contracts).
+ *
+ * Shapes, for a step of B sequences of T tokens (N = B·T rows):
+ *
+ *   E = n_embd, H = n_head, G = n_head_kv, hd = E/H, KV = G·hd,
+ *   QKV = E + 2·KV, F = n_ff, V = vocab
+ *   x_l   (N, E)    residual stream entering layer l (x_L leaves the last)
+ *   h1,h2 (N, E)    normalised inputs of attention and FFN; rstd (N)
+ *   qkv   (N, QKV)  q | k | v after RoPE — Wq, Wk, Wv are stored one after
+ *                   another, so they form a single (QKV, E) matrix
+ *   att   (N, E)    attention output before Wo; lse (N, H) its log-sum-exp
+ *   gu    (N, 2F)   gate | up before SwiGLU — Wgate, Wup likewise adjacent
+ *   act   (N, F)    silu(gate)·up
+ *
+ * The backward pass walks the same list in reverse with one running
+ * residual gradient dx (N, E).  Attention is recomputed per block from lse
+ * (flash-attention style) rather than storing (H, T, T) probabilities.
+ * The loss only multiplies the rows whose target counts (mask), LOSS_CHUNK
+ * rows at a time, so the (rows, V) logits never exist for a whole batch.
+ *
+ * What this file does not do: decide anything about data or schedules
+ * (train_lr is a pure function), or share its pool with the inference
+ * engine.
+ */
+#include "engine/train.h"
+
+#include "engine/kernels.h"
+#include "engine/model.h"
+#include "engine/pool.h"
+#include "engine/quant.h"
+#include "util/util.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TRAIN_X86 1
+#else
+#define TRAIN_X86 0
+#endif
+
+#define ATT_BQ 64        /* query rows per attention block               */
+#define LOSS_CHUNK 1024  /* rows of logits computed at a time            */
+#define GEMM_UNIT 16     /* rows per unit when splitting a product       */
+#define MAX_TENSORS_PER_LAYER 9
+
+typedef struct {
+    char name[48];
+    size_t off;          /* into params / grads / moments */
+    uint32_t rows, cols;
+    bool decay;
+} tensor_rec;
+
+/* Offsets of one layer's weights (Wq|Wk|Wv and Wgate|Wup adjacent). */
+typedef struct {
+    size_t attn_norm, wqkv, wo, ffn_norm, wgu, wdown;
+} layer_off;
+
+/* Saved activations of one layer (first N rows used). */
+typedef struct {
+    float *h1, *rstd1, *qkv, *att, *lse, *x_mid, *h2, *rstd2, *gu, *act;
+} layer_act;
+
+struct train_model {
+    train_config cfg;
+    uint32_t E, H, G, hd, KV, QKV, F, V, L;
+    size_t n_params;
+    float *params, *grads, *m1, *m2;
+    tensor_rec *tens;
+    size_t n_tens;
+    layer_off *lo;
+    size_t off_embd, off_out_norm, off_out; /* off_out = off_embd when tied */
+    uint64_t opt_step;
+    pool *pool;
+    int n_threads;
+    bool naive, use_avx2;
+
+    /* activations for n_max = n_batch·n_ctx rows */
+    size_t n_max;
+    float *arena;            /* every buffer below lives in it */
+    float **xs;              /* (L+1) × (n_max, E) */
+    layer_act *acts;         /* (L) */
+    float *hf, *rstdf;       /* final norm */
+    float *dx, *dh, *dqkv, *datt, *dgu, *dact;
+    float *hc, *logits, *dhc, *row_loss; /* loss chunk */
+    int32_t *loss_rows, *loss_tgt;       /* (n_max) */
+    float *att_s, *att_dp;   /* (n_threads, ATT_BQ, n_ctx) */
+    float *tscratch;         /* (n_threads, max(F, E)) */
+    float *norm_part;        /* (n_threads, E) */
+    float *rope_cos, *rope_sin; /* (n_ctx, hd/2) */
+};
+
+/* ---- Random numbers --------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void train_rng_seed(train_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t train_rng_next(train_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+double train_rng_uniform(train_rng *r) { return (double)(train_rng_next(r) >> 11) * 0x1.0p-53; }
+
+uint64_t train_rng_below(train_rng *r, uint64_t n)
+{
+    if (n <= 1)
+        return 0;
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the ragged top */
+    uint64_t x;
+    do
+        x = train_rng_next(r);
+    while (x >= limit);
+    return x % n;
+}
+
+double train_rng_normal(train_rng *r)
+{
+    double u1 = train_rng_uniform(r), u2 = train_rng_uniform(r);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2);
+}
+
+/* ---- Configuration ------------------------------------------------------------ */
+
+void train_config_default(train_config *c)
+{
+    *c = (train_config){
+        .vocab = 4096, .n_embd = 256, .n_layer = 6, .n_head = 8, .n_head_kv = 8, .n_ff = 688,
+        .n_ctx = 512, .rope_base = 10000.0f, .rms_eps = 1e-5f, .tied = true,
+        .n_batch = 8, .n_threads = 1,
+        .beta1 = 0.9f, .beta2 = 0.95f, .adam_eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f,
+    };
+}
+
+const char *train_config_check(const train_config *c)
+{
+    if (c->vocab < 2 || c->vocab > (1u << 24))
+        return "vocab must be 2 .. 2^24";
+    if (c->n_layer < 1 || c->n_layer > 256)
+        return "n_layer must be 1 .. 256";
+    if (c->n_head < 1 || c->n_head_kv < 1 || c->n_head % c->n_head_kv)
+        return "n_head_kv must divide n_head";
+    if (c->n_embd < 2 || c->n_embd > 16384 || c->n_embd % c->n_head || (c->n_embd / c->n_head) % 2)
+        return "n_embd must be a multiple of n_head with an even head size";
+    if (c->n_embd / c->n_head > 512)
+        return "head size above the engine's 512";
+    if (c->n_ff < 1 || c->n_ff > 65536)
+        return "n_ff must be 1 .. 65536";
+    if (c->n_ctx < 1 || c->n_ctx > 65536)
+        return "n_ctx must be 1 .. 65536";
+    if (c->n_batch < 1 || (uint64_t)c->n_batch * c->n_ctx > (1u << 22))
+        return "n_batch·n_ctx must be 1 .. 2^22 tokens";
+    if (c->n_threads < 1 || c->n_threads > 256)
+        return "n_threads must be 1 .. 256";
+    if (!(c->rope_base > 0.0f) || !isfinite(c->rope_base))
+        return "rope_base must be positive";
+    if (!(c->rms_eps > 0.0f) || !(c->rms_eps < 1.0f))
+        return "rms_eps must be in (0, 1)";
+    if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f) || !(c->beta2 >= 0.0f && c->beta2 < 1.0f))
+        return "beta1 and beta2 must be in [0, 1)";
+    if (!(c->adam_eps > 0.0f) || !(c->weight_decay >= 0.0f) || !(c->grad_clip >= 0.0f) ||
+        !isfinite(c->adam_eps) || !isfinite(c->weight_decay) || !isfinite(c->grad_clip))
+        return "adam_eps must be positive, weight_decay and grad_clip non-negative";
+    return NULL;
+}
+
+/* ---- Exponentials --------------------------------------------------------------
+ * Softmax, attention and SiLU take ~10^8 exponentials a step; libm's expf
+ * one at a time would cost as much as the matrix products.  exp_inplace
+ * uses Cephes' expf polynomial (|rel err| < 2e-7 on [-87, 88]) eight lanes
+ * at a time; the naive path uses libm. */
+
+static inline float exp_poly(float x)
+{
+    if (x > 88.0f)
+        x = 88.0f;
+    if (x < -87.0f)
+        x = -87.0f;
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return p * scale;
+}
+
+#if TRAIN_X86
+__attribute__((target("avx2,fma"))) static void exp_avx2(float *x, size_t n)
+{
+    const __m256 hi = _mm256_set1_ps(88.0f), lo = _mm256_set1_ps(-87.0f);
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), half = _mm256_set1_ps(0.5f);
+    const __m256 c1 = _mm256_set1_ps(0.693359375f), c2 = _mm256_set1_ps(-2.12194440e-4f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(x + i), lo), hi);
+        __m256 k = _mm256_floor_ps(_mm256_fmadd_ps(v, log2e, half));
+        __m256 r = _mm256_fnmadd_ps(k, c1, v);
+        r = _mm256_fnmadd_ps(k, c2, r);
+        __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+        p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+        __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+    }
+    for (; i < n; i++)
+        x[i] = exp_poly(x[i]);
+}
+#endif
+
+static void exp_inplace(const train_model *m, float *x, size_t n)
+{
+    if (m->naive) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = expf(x[i]);
+        return;
+    }
+#if TRAIN_X86
+    if (m->use_avx2) {
+        exp_avx2(x, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        x[i] = exp_poly(x[i]);
+}
+
+/* ---- Matrix products -------------------------------------------------------------
+ * C (M, N) = alpha · op(A) (M, K) · op(B) (K, N) + beta · C, row-major as
+ * BLAS has it (beta 0: C is not read). */
+
+typedef struct {
+    bool ta, tb;
+    int M, N, K;
+    float alpha;
+    const float *A;
+    int lda;
+    const float *B;
+    int ldb;
+    float beta;
+    float *C;
+    int ldc;
+} gemm_args;
+
+/* The reference: plain loops, double accumulation. */
+static void gemm_naive(const gemm_args *g)
+{
+    for (int i = 0; i < g->M; i++)
+        for (int j = 0; j < g->N; j++) {
+            double s = 0.0;
+            for (int k = 0; k < g->K; k++) {
+                float a = g->ta ? g->A[(size_t)k * g->lda + i] : g->A[(size_t)i * g->lda + k];
+                float b = g->tb ? g->B[(size_t)j * g->ldb + k] : g->B[(size_t)k * g->ldb + j];
+                s += (double)a * b;
+            }
+            float *c = &g->C[(size_t)i * g->ldc + j];
+            *c = (float)(g->alpha * s + (g->beta != 0.0f ? (double)g->beta * *c : 0.0));
+        }
+}
+
+static void gemm_1(const train_model *m, const gemm_args *g)
+{
+    if (g->M <= 0 || g->N <= 0)
+        return;
+    if (g->K <= 0) { /* BLAS would scale C by beta */
+        for (int i = 0; i < g->M; i++)
+            for (int j = 0; j < g->N; j++) {
+                float *c = &g->C[(size_t)i * g->ldc + j];
+                *c = g->beta != 0.0f ? *c * g->beta : 0.0f;
+            }
+        return;
+    }
+    if (m->naive) {
+        gemm_naive(g);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, g->M,
+                g->N, g->K, g->alpha, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc);
+}
+
+typedef struct {
+    const train_model *m;
+    const gemm_args *g;
+} gemm_job;
+
+static void gemm_part(void *arg, int i, int n)
+{
+    gemm_job *j = arg;
+    gemm_args g = *j->g;
+    long units = (g.M + GEMM_UNIT - 1) / GEMM_UNIT, lo, hi;
+    pool_split(units, i, n, &lo, &hi);
+    lo *= GEMM_UNIT;
+    hi = hi * GEMM_UNIT < g.M ? hi * GEMM_UNIT : g.M;
+    if (lo >= hi)
+        return;
+    g.A += g.ta ? (size_t)lo : (size_t)lo * g.lda;
+    g.C += (size_t)lo * g.ldc;
+    g.M = (int)(hi - lo);
+    gemm_1(j->m, &g);
+}
+
+/* The same product with C's rows split across the pool. */
+static void gemm_par(train_model *m, bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc)
+{
+    gemm_args g = {ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+    gemm_job j = {m, &g};
+    pool_run(m->pool, gemm_part, &j);
+}
+
+static void gemm_one(const train_model *m, bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    gemm_args g = {ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+    gemm_1(m, &g);
+}
+
+/* ---- Layout and lifecycle ------------------------------------------------------------ */
+
+static size_t add_tensor(train_model *m, size_t *off, const char *name, uint32_t rows, uint32_t cols,
+                         bool decay)
+{
+    tensor_rec *t = &m->tens[m->n_tens++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->off = *off;
+    t->rows = rows;
+    t->cols = cols;
+    t->decay = decay;
+    *off += (size_t)rows * cols;
+    return t->off;
+}
+
+static void layout(train_model *m)
+{
+    const train_config *c = &m->cfg;
+    m->tens = xcalloc(3 + (size_t)m->L * MAX_TENSORS_PER_LAYER, sizeof *m->tens);
+    m->lo = xcalloc(m->L, sizeof *m->lo);
+    size_t off = 0;
+    char nm[48];
+    m->off_embd = add_tensor(m, &off, "token_embd.weight", m->V, m->E, c->tied);
+    for (uint32_t l = 0; l < m->L; l++) {
+        layer_off *lo = &m->lo[l];
+#define N(s) (snprintf(nm, sizeof nm, "blk.%u.%s.weight", l, s), nm)
+        lo->attn_norm = add_tensor(m, &off, N("attn_norm"), 1, m->E, false);
+        lo->wqkv = add_tensor(m, &off, N("attn_q"), m->E, m->E, true);
+        add_tensor(m, &off, N("attn_k"), m->KV, m->E, true);
+        add_tensor(m, &off, N("attn_v"), m->KV, m->E, true);
+        lo->wo = add_tensor(m, &off, N("attn_output"), m->E, m->E, true);
+        lo->ffn_norm = add_tensor(m, &off, N("ffn_norm"), 1, m->E, false);
+        lo->wgu = add_tensor(m, &off, N("ffn_gate"), m->F, m->E, true);
+        add_tensor(m, &off, N("ffn_up"), m->F, m->E, true);
+        lo->wdown = add_tensor(m, &off, N("ffn_down"), m->E, m->F, true);
+#undef N
+    }
+    m->off_out_norm = add_tensor(m, &off, "output_norm.weight", 1, m->E, false);
+    m->off_out = c->tied ? m->off_embd : add_tensor(m, &off, "output.weight", m->V, m->E, true);
+    m->n_params = off;
+}
+
+/* Buffers are carved out of one arena, each 64-byte aligned; a first pass
+ * with base NULL only counts. */
+typedef struct {
+    float *base;
+    size_t used;
+} arena;
+
+static float *carve(arena *a, size_t n)
+{
+    float *p = a->base ? a->base + a->used : NULL;
+    a->used += (n + 15) & ~(size_t)15;
+    return p;
+}
+
+static size_t arena_layout(train_model *m, float *base)
+{
+    size_t N = m->n_max, E = m->E, T = m->cfg.n_ctx, nt = (size_t)m->n_threads;
+    size_t chunk = N < LOSS_CHUNK ? N : LOSS_CHUNK;
+    size_t wide = m->F > m->E ? m->F : m->E;
+    arena ar = {base, 0}, *c = &ar;
+    for (uint32_t l = 0; l <= m->L; l++)
+        m->xs[l] = carve(c, N * E);
+    for (uint32_t l = 0; l < m->L; l++) {
+        layer_act *a = &m->acts[l];
+        a->h1 = carve(c, N * E);
+        a->rstd1 = carve(c, N);
+        a->qkv = carve(c, N * m->QKV);
+        a->att = carve(c, N * E);
+        a->lse = carve(c, N * m->H);
+        a->x_mid = carve(c, N * E);
+        a->h2 = carve(c, N * E);
+        a->rstd2 = carve(c, N);
+        a->gu = carve(c, N * 2 * m->F);
+        a->act = carve(c, N * m->F);
+    }
+    m->hf = carve(c, N * E), m->rstdf = carve(c, N);
+    m->dx = carve(c, N * E), m->dh = carve(c, N * E), m->dqkv = carve(c, N * m->QKV);
+    m->datt = carve(c, N * E), m->dgu = carve(c, N * 2 * m->F), m->dact = carve(c, N * m->F);
+    m->hc = carve(c, chunk * E), m->logits = carve(c, chunk * m->V), m->dhc = carve(c, chunk * E);
+    m->row_loss = carve(c, N);
+    m->att_s = carve(c, nt * ATT_BQ * T), m->att_dp = carve(c, nt * ATT_BQ * T);
+    m->tscratch = carve(c, nt * wide), m->norm_part = carve(c, nt * E);
+    m->rope_cos = carve(c, T * (m->hd / 2)), m->rope_sin = carve(c, T * (m->hd / 2));
+    return ar.used;
+}
+
+static float *alloc_floats(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0 || !p) {
+        fprintf(stderr, "frontdesk: out of memory (%zu MiB for the trainer)\n", n * sizeof(float) >> 20);
+        abort();
+    }
+    return p;
+}
+
+/* The angles exactly as engine/forward.c computes them. */
+static void rope_tables(train_model *m)
+{
+    int half = (int)m->hd / 2;
+    float theta_scale = powf(m->cfg.rope_base, -2.0f / (float)m->hd);
+    for (uint32_t p = 0; p < m->cfg.n_ctx; p++) {
+        float theta = (float)p;
+        for (int i = 0; i < half; i++) {
+            m->rope_cos[(size_t)p * half + i] = cosf(theta);
+            m->rope_sin[(size_t)p * half + i] = sinf(theta);
+            theta *= theta_scale;
+        }
+    }
+}
+
+/* Everything but the parameter values. */
+static train_model *model_alloc(const train_config *cfg, char *err, size_t errlen)
+{
+    const char *why = train_config_check(cfg);
+    if (why) {
+        util_errf(err, errlen, "bad training configuration: %s", why);
+        return NULL;
+    }
+    train_model *m = xcalloc(1, sizeof *m);
+    m->cfg = *cfg;
+    m->E = cfg->n_embd, m->H = cfg->n_head, m->G = cfg->n_head_kv, m->hd = cfg->n_embd / cfg->n_head;
+    m->KV = m->G * m->hd, m->QKV = m->E + 2 * m->KV, m->F = cfg->n_ff, m->V = cfg->vocab;
+    m->L = cfg->n_layer;
+    m->n_threads = (int)cfg->n_threads;
+    m->pool = pool_new(m->n_threads);
+    if (!m->pool) {
+        util_errf(err, errlen, "cannot start %d threads", m->n_threads);
+        free(m);
+        return NULL;
+    }
+    kern_init();
+    m->use_avx2 = kern_get_path() == KERN_PATH_AVX2;
+    layout(m);
+    m->params = alloc_floats(m->n_params);
+    m->grads = alloc_floats(m->n_params);
+    m->m1 = alloc_floats(m->n_params);
+    m->m2 = alloc_floats(m->n_params);
+    memset(m->grads, 0, m->n_params * sizeof(float));
+    memset(m->m1, 0, m->n_params * sizeof(float));
+    memset(m->m2, 0, m->n_params * sizeof(float));
+    m->n_max = (size_t)cfg->n_batch * cfg->n_ctx;
+    m->xs = xcalloc(m->L + 1, sizeof *m->xs);
+    m->acts = xcalloc(m->L, sizeof *m->acts);
+    m->arena = alloc_floats(arena_layout(m, NULL));
+    arena_layout(m, m->arena);
+    m->loss_rows = xmallocarray(m->n_max, sizeof *m->loss_rows);
+    m->loss_tgt = xmallocarray(m->n_max, sizeof *m->loss_tgt);
+    rope_tables(m);
+    return m;
+}
+
+train_model *train_new(const train_config *cfg, uint64_t seed, char *err, size_t errlen)
+{
+    train_model *m = model_alloc(cfg, err, errlen);
+    if (!m)
+        return NULL;
+    train_rng r;
+    train_rng_seed(&r, seed);
+    float resid = 0.02f / sqrtf(2.0f * (float)m->L);
+    for (size_t i = 0; i < m->n_tens; i++) {
+        tensor_rec *t = &m->tens[i];
+        float *w = m->params + t->off;
+        size_t n = (size_t)t->rows * t->cols;
+        bool norm = t->rows == 1;
+        bool out_proj = strstr(t->name, "attn_output") || strstr(t->name, "ffn_down");
+        float sd = out_proj ? resid : 0.02f;
+        for (size_t k = 0; k < n; k++)
+            w[k] = norm ? 1.0f : (float)(sd * train_rng_normal(&r));
+    }
+    return m;
+}
+
+void train_free(train_model *m)
+{
+    if (!m)
+        return;
+    pool_free(m->pool);
+    free(m->params);
+    free(m->grads);
+    free(m->m1);
+    free(m->m2);
+    free(m->tens);
+    free(m->lo);
+    free(m->xs);
+    free(m->acts);
+    free(m->arena);
+    free(m->loss_rows);
+    free(m->loss_tgt);
+    free(m);
+}
+
+const train_config *train_get_config(const train_model *m) { return &m->cfg; }
+size_t train_n_params(const train_model *m) { return m->n_params; }
+uint64_t train_opt_step(const train_model *m) { return m->opt_step; }
+size_t train_tensor_count(const train_model *m) { return m->n_tens; }
+void train_set_naive(train_model *m, bool naive) { m->naive = naive; }
+
+train_tensor train_tensor_at(const train_model *m, size_t i)
+{
+    const tensor_rec *t = &m->tens[i];
+    return (train_tensor){t->name, m->params + t->off, m->grads + t->off, t->rows, t->cols, t->decay};
+}
+
+/* ---- Element-wise passes (each split by rows across the pool) ----------------------------- */
+
+typedef struct {
+    train_model *m;
+    int N, T, B;
+    const float *x, *w;    /* rmsnorm input (N, E) and gain                    */
+    float *y, *rstd;       /* rmsnorm output                                   */
+    const float *dy;       /* rmsnorm_bwd: gradient of y                       */
+    float *dx;             /* rmsnorm_bwd: gradient added into                 */
+    float *qkv;            /* rope                                             */
+    bool inverse;
+    int layer;
+} row_job;
+
+static void rmsnorm_part(void *arg, int i, int n)
+{
+    row_job *j = arg;
+    int E = (int)j->m->E;
+    long lo, hi;
+    pool_split(j->N, i, n, &lo, &hi);
+    for (long r = lo; r < hi; r++) {
+        const float *x = j->x + (size_t)r * E;
+        float *y = j->y + (size_t)r * E;
+        double ss = 0.0;
+        for (int k = 0; k < E; k++)
+            ss += (double)x[k] * x[k];
+        float s = 1.0f / sqrtf((float)(ss / E) + j->m->cfg.rms_eps);
+        j->rstd[r] = s;
+        for (int k = 0; k < E; k++)
+            y[k] = x[k] * s * j->w[k];
+    }
+}
+
+static void rmsnorm_fwd(train_model *m, int N, const float *x, const float *w, float *y, float *rstd)
+{
+    row_job j = {.m = m, .N = N, .x = x, .w = w, .y = y, .rstd = rstd};
+    pool_run(m->pool, rmsnorm_part, &j);
+}
+
+/* y = x·r·w, r = (mean x² + eps)^-1/2:
+ *   dx_k += r·g_k − r³·x_k·Σ_i g_i x_i / E   with g = dy·w
+ *   dw_k += Σ_rows dy_k·x_k·r                 (per-thread partial sums) */
+static void rmsnorm_bwd_part(void *arg, int i, int n)
+{
+    row_job *j = arg;
+    int E = (int)j->m->E;
+    float *part = j->m->norm_part + (size_t)i * E;
+    memset(part, 0, (size_t)E * sizeof *part);
+    long lo, hi;
+    pool_split(j->N, i, n, &lo, &hi);
+    for (long r = lo; r < hi; r++) {
+        const float *x = j->x + (size_t)r * E, *dy = j->dy + (size_t)r * E;
+        float *dx = j->dx + (size_t)r * E;
+        float s = j->rstd[r];
+        double dot = 0.0;
+        for (int k = 0; k < E; k++)
+            dot += (double)dy[k] * j->w[k] * x[k];
+        float c = (float)(dot * s * s * s / E);
+        for (int k = 0; k < E; k++) {
+            dx[k] += s * dy[k] * j->w[k] - c * x[k];
+            part[k] += dy[k] * x[k] * s;
+        }
+    }
+}
+
+static void rmsnorm_bwd(train_model *m, int N, const float *x, const float *rstd, const float *w, const float *dy,
+                        float *dx, float *dw)
+{
+    row_job j = {.m = m, .N = N, .x = x, .w = w, .rstd = (float *)rstd, .dy = dy, .dx = dx};
+    pool_run(m->pool, rmsnorm_bwd_part, &j);
+    for (int t = 0; t < m->n_threads; t++) /* fixed order: deterministic */
+        for (uint32_t k = 0; k < m->E; k++)
+            dw[k] += m->norm_part[(size_t)t * m->E + k];
+}
+
+/* Rotate q (H heads) and k (G heads) of each row at position r % T; the
+ * inverse rotation is the backward pass. */
+static void rope_part(void *arg, int i, int n)
+{
+    row_job *j = arg;
+    train_model *m = j->m;
+    int half = (int)m->hd / 2, QKV = (int)m->QKV;
+    long lo, hi;
+    pool_split(j->N, i, n, &lo, &hi);
+    float sgn = j->inverse ? -1.0f : 1.0f;
+    for (long r = lo; r < hi; r++) {
+        int pos = (int)(r % j->T);
+        const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
+        float *row = j->qkv + (size_t)r * QKV;
+        for (uint32_t h = 0; h < m->H + m->G; h++) {
+            float *v = row + (size_t)h * m->hd;
+            for (int k = 0; k < half; k++) {
+                float x0 = v[2 * k], x1 = v[2 * k + 1], s = sgn * sn[k];
+                v[2 * k] = x0 * cs[k] - x1 * s;
+                v[2 * k + 1] = x0 * s + x1 * cs[k];
+            }
+        }
+    }
+}
+
+static void rope_apply(train_model *m, int N, int T, float *qkv, bool inverse)
+{
+    row_job j = {.m = m, .N = N, .T = T, .qkv = qkv, .inverse = inverse};
+    pool_run(m->pool, rope_part, &j);
+}
+
+/* act = silu(g)·u = g·σ(g)·u */
+typedef struct {
+    train_model *m;
+    int N;
+    const float *gu, *dact;
+    float *act, *dgu;
+} swiglu_job;
+
+static void sigmoid_row(const train_model *m, const float *g, float *s, int F)
+{
+    for (int k = 0; k < F; k++)
+        s[k] = -g[k];
+    exp_inplace(m, s, (size_t)F);
+    for (int k = 0; k < F; k++)
+        s[k] = 1.0f / (1.0f + s[k]);
+}
+
+static void swiglu_fwd_part(void *arg, int i, int n)
+{
+    swiglu_job *j = arg;
+    int F = (int)j->m->F;
+    float *s = j->m->tscratch + (size_t)i * (j->m->F > j->m->E ? j->m->F : j->m->E);
+    long lo, hi;
+    pool_split(j->N, i, n, &lo, &hi);
+    for (long r = lo; r < hi; r++) {
+        const float *g = j->gu + (size_t)r * 2 * F, *u = g + F;
+        float *a = j->act + (size_t)r * F;
+        sigmoid_row(j->m, g, s, F);
+        for (int k = 0; k < F; k++)
+            a[k] = g[k] * s[k] * u[k];
+    }
+}
+
+/* d_u = d·g·σ;  d_g = d·u·σ·(1 + g·(1 − σ)) */
+static void swiglu_bwd_part(void *arg, int i, int n)
+{
+    swiglu_job *j = arg;
+    int F = (int)j->m->F;
+    float *s = j->m->tscratch + (size_t)i * (j->m->F > j->m->E ? j->m->F : j->m->E);
+    long lo, hi;
+    pool_split(j->N, i, n, &lo, &hi);
+    for (long r = lo; r < hi; r++) {
+        const float *g = j->gu + (size_t)r * 2 * F, *u = g + F, *d = j->dact + (size_t)r * F;
+        float *dg = j->dgu + (size_t)r * 2 * F, *du = dg + F;
+        sigmoid_row(j->m, g, s, F);
+        for (int k = 0; k < F; k++) {
+            du[k] = d[k] * g[k] * s[k];
+            dg[k] = d[k] * u[k] * s[k] * (1.0f + g[k] * (1.0f - s[k]));
+        }
+    }
+}
+
+/* ---- Attention ------------------------------------------------------------------------------
+ * One job per (sequence b, KV head g); its query heads g·group .. are done
+ * one after another, so the K/V gradient of a KV head has one writer.
+ * Query rows go in blocks of ATT_BQ; block [r0, r1) sees keys [0, r1). */
+
+typedef struct {
+    train_model *m;
+    int B, T, layer;
+} att_job;
+
+static void att_fwd_part(void *arg, int ti, int tn)
+{
+    att_job *j = arg;
+    train_model *m = j->m;
+    layer_act *a = &m->acts[j->layer];
+    int T = j->T, hd = (int)m->hd, QKV = (int)m->QKV, E = (int)m->E, H = (int)m->H;
+    int group = (int)(m->H / m->G);
+    float scale = 1.0f / sqrtf((float)hd);
+    float *S = m->att_s + (size_t)ti * ATT_BQ * m->cfg.n_ctx;
+    long lo, hi;
+    pool_split((long)j->B * m->G, ti, tn, &lo, &hi);
+    for (long job = lo; job < hi; job++) {
+        int b = (int)(job / m->G), g = (int)(job % m->G);
+        const float *base = a->qkv + (size_t)b * T * QKV;
+        const float *K = base + E + (size_t)g * hd, *Vv = base + E + m->KV + (size_t)g * hd;
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            const float *Q = base + (size_t)h * hd;
+            for (int r0 = 0; r0 < T; r0 += ATT_BQ) {
+                int r1 = r0 + ATT_BQ < T ? r0 + ATT_BQ : T, rows = r1 - r0, nk = r1;
+                gemm_one(m, false, true, rows, nk, hd, scale, Q + (size_t)r0 * QKV, QKV, K, QKV, 0.0f, S, nk);
+                for (int i = 0; i < rows; i++) {
+                    float *s = S + (size_t)i * nk;
+                    int nv = r0 + i + 1; /* causal: keys 0 .. r0+i */
+                    float mx = s[0];
+                    for (int k = 1; k < nv; k++)
+                        mx = s[k] > mx ? s[k] : mx;
+                    for (int k = 0; k < nv; k++)
+                        s[k] -= mx;
+                    exp_inplace(m, s, (size_t)nv);
+                    float sum = 0.0f;
+                    for (int k = 0; k < nv; k++)
+                        sum += s[k];
+                    float inv = 1.0f / sum;
+                    for (int k = 0; k < nv; k++)
+                        s[k] *= inv;
+                    for (int k = nv; k < nk; k++)
+                        s[k] = 0.0f;
+                    a->lse[((size_t)b * T + r0 + i) * H + h] = mx + logf(sum);
+                }
+                gemm_one(m, false, false, rows, hd, nk, 1.0f, S, nk, Vv, QKV, 0.0f,
+                         a->att + ((size_t)b * T + r0) * E + (size_t)h * hd, E);
+            }
+        }
+    }
+}
+
+/* With P recomputed from lse, dO the gradient of att and D_i = dO_i·O_i:
+ *   dP = dO·Vᵀ,  dS = P ⊙ (dP − D),  dQ = scale·dS·K,
+ *   dK += scale·dSᵀ·Q,  dV += Pᵀ·dO */
+static void att_bwd_part(void *arg, int ti, int tn)
+{
+    att_job *j = arg;
+    train_model *m = j->m;
+    layer_act *a = &m->acts[j->layer];
+    int T = j->T, hd = (int)m->hd, QKV = (int)m->QKV, E = (int)m->E, H = (int)m->H;
+    int group = (int)(m->H / m->G);
+    float scale = 1.0f / sqrtf((float)hd);
+    float *P = m->att_s + (size_t)ti * ATT_BQ * m->cfg.n_ctx;
+    float *dP = m->att_dp + (size_t)ti * ATT_BQ * m->cfg.n_ctx;
+    long lo, hi;
+    pool_split((long)j->B * m->G, ti, tn, &lo, &hi);
+    for (long job = lo; job < hi; job++) {
+        int b = (int)(job / m->G), g = (int)(job % m->G);
+        const float *base = a->qkv + (size_t)b * T * QKV;
+        const float *K = base + E + (size_t)g * hd, *Vv = base + E + m->KV + (size_t)g * hd;
+        float *dbase = m->dqkv + (size_t)b * T * QKV;
+        float *dK = dbase + E + (size_t)g * hd, *dV = dbase + E + m->KV + (size_t)g * hd;
+        for (int t = 0; t < T; t++) {
+            memset(dK + (size_t)t * QKV, 0, (size_t)hd * sizeof(float));
+            memset(dV + (size_t)t * QKV, 0, (size_t)hd * sizeof(float));
+        }
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            const float *Q = base + (size_t)h * hd;
+            float *dQ = dbase + (size_t)h * hd;
+            for (int r0 = 0; r0 < T; r0 += ATT_BQ) {
+                int r1 = r0 + ATT_BQ < T ? r0 + ATT_BQ : T, rows = r1 - r0, nk = r1;
+                const float *dO = m->datt + ((size_t)b * T + r0) * E + (size_t)h * hd;
+                const float *O = a->att + ((size_t)b * T + r0) * E + (size_t)h * hd;
+                gemm_one(m, false, true, rows, nk, hd, scale, Q + (size_t)r0 * QKV, QKV, K, QKV, 0.0f, P, nk);
+                gemm_one(m, false, true, rows, nk, hd, 1.0f, dO, E, Vv, QKV, 0.0f, dP, nk);
+                for (int i = 0; i < rows; i++) {
+                    float *p = P + (size_t)i * nk, *dp = dP + (size_t)i * nk;
+                    int nv = r0 + i + 1;
+                    float l = a->lse[((size_t)b * T + r0 + i) * H + h];
+                    for (int k = 0; k < nv; k++)
+                        p[k] -= l;
+                    exp_inplace(m, p, (size_t)nv);
+                    const float *o = O + (size_t)i * E, *d = dO + (size_t)i * E;
+                    float D = 0.0f;
+                    for (int k = 0; k < hd; k++)
+                        D += o[k] * d[k];
+                    for (int k = 0; k < nv; k++)
+                        dp[k] = p[k] * (dp[k] - D);
+                    for (int k = nv; k < nk; k++)
+                        p[k] = dp[k] = 0.0f;
+                }
+                gemm_one(m, false, false, rows, hd, nk, scale, dP, nk, K, QKV, 0.0f, dQ + (size_t)r0 * QKV, QKV);
+                gemm_one(m, true, false, nk, hd, rows, scale, dP, nk, Q + (size_t)r0 * QKV, QKV, 1.0f, dK, QKV);
+                gemm_one(m, true, false, nk, hd, rows, 1.0f, P, nk, dO, E, 1.0f, dV, QKV);
+            }
+        }
+    }
+}
+
+/* ---- Forward and backward ------------------------------------------------------------------- */
+
+typedef struct {
+    train_model *m;
+    const float *a, *b;
+    float *out;
+    size_t n;
+} add_job;
+
+static void add_part(void *arg, int i, int n)
+{
+    add_job *j = arg;
+    long lo, hi;
+    pool_split((long)j->n, i, n, &lo, &hi);
+    for (long k = lo; k < hi; k++)
+        j->out[k] = j->a[k] + (j->b ? j->b[k] : 0.0f);
+}
+
+static void copy_par(train_model *m, float *dst, const float *src, size_t n)
+{
+    add_job j = {m, src, NULL, dst, n};
+    pool_run(m->pool, add_part, &j);
+}
+
+static void layer_fwd(train_model *m, int l, int B, int T)
+{
+    int N = B * T, E = (int)m->E, F = (int)m->F, QKV = (int)m->QKV;
+    const layer_off *o = &m->lo[l];
+    layer_act *a = &m->acts[l];
+    const float *P = m->params;
+
+    rmsnorm_fwd(m, N, m->xs[l], P + o->attn_norm, a->h1, a->rstd1);
+    gemm_par(m, false, true, N, QKV, E, 1.0f, a->h1, E, P + o->wqkv, E, 0.0f, a->qkv, QKV);
+    rope_apply(m, N, T, a->qkv, false);
+    att_job aj = {m, B, T, l};
+    pool_run(m->pool, att_fwd_part, &aj);
+    copy_par(m, a->x_mid, m->xs[l], (size_t)N * E);
+    gemm_par(m, false, true, N, E, E, 1.0f, a->att, E, P + o->wo, E, 1.0f, a->x_mid, E);
+
+    rmsnorm_fwd(m, N, a->x_mid, P + o->ffn_norm, a->h2, a->rstd2);
+    gemm_par(m, false, true, N, 2 * F, E, 1.0f, a->h2, E, P + o->wgu, E, 0.0f, a->gu, 2 * F);
+    swiglu_job sj = {m, N, a->gu, NULL, a->act, NULL};
+    pool_run(m->pool, swiglu_fwd_part, &sj);
+    copy_par(m, m->xs[l + 1], a->x_mid, (size_t)N * E);
+    gemm_par(m, false, true, N, E, F, 1.0f, a->act, F, P + o->wdown, F, 1.0f, m->xs[l + 1], E);
+}
+
+/* m->dx holds d loss / d x_{l+1}; leaves d loss / d x_l there. */
+static void layer_bwd(train_model *m, int l, int B, int T)
+{
+    int N = B * T, E = (int)m->E, F = (int)m->F, QKV = (int)m->QKV;
+    const layer_off *o = &m->lo[l];
+    layer_act *a = &m->acts[l];
+    const float *P = m->params;
+    float *Gr = m->grads;
+
+    gemm_par(m, false, false, N, F, E, 1.0f, m->dx, E, P + o->wdown, F, 0.0f, m->dact, F);
+    gemm_par(m, true, false, E, F, N, 1.0f, m->dx, E, a->act, F, 1.0f, Gr + o->wdown, F);
+    swiglu_job sj = {m, N, a->gu, m->dact, NULL, m->dgu};
+    pool_run(m->pool, swiglu_bwd_part, &sj);
+    gemm_par(m, false, false, N, E, 2 * F, 1.0f, m->dgu, 2 * F, P + o->wgu, E, 0.0f, m->dh, E);
+    gemm_par(m, true, false, 2 * F, E, N, 1.0f, m->dgu, 2 * F, a->h2, E, 1.0f, Gr + o->wgu, E);
+    rmsnorm_bwd(m, N, a->x_mid, a->rstd2, P + o->ffn_norm, m->dh, m->dx, Gr + o->ffn_norm);
+
+    gemm_par(m, false, false, N, E, E, 1.0f, m->dx, E, P + o->wo, E, 0.0f, m->datt, E);
+    gemm_par(m, true, false, E, E, N, 1.0f, m->dx, E, a->att, E, 1.0f, Gr + o->wo, E);
+    att_job aj = {m, B, T, l};
+    pool_run(m->pool, att_bwd_part, &aj);
+    rope_apply(m, N, T, m->dqkv, true);
+    gemm_par(m, false, false, N, E, QKV, 1.0f, m->dqkv, QKV, P + o->wqkv, E, 0.0f, m->dh, E);
+    gemm_par(m, true, false, QKV, E, N, 1.0f, m->dqkv, QKV, a->h1, E, 1.0f, Gr + o->wqkv, E);
+    rmsnorm_bwd(m, N, m->xs[l], a->rstd1, P + o->attn_norm, m->dh, m->dx, Gr + o->attn_norm);
+}
+
+/* Softmax cross-entropy of `rows` logit rows against tgt; with grad, the
+ * logits are replaced by d loss / d logits scaled by inv_count. */
+typedef struct {
+    train_model *m;
+    int rows;
+    const int32_t *tgt;
+    float inv_count;
+    bool grad;
+} ce_job;
+
+static void ce_part(void *arg, int i, int n)
+{
+    ce_job *j = arg;
+    train_model *m = j->m;
+    int V = (int)m->V;
+    long lo, hi;
+    pool_split(j->rows, i, n, &lo, &hi);
+    for (long r = lo; r < hi; r++) {
+        float *z = m->logits + (size_t)r * V;
+        float mx = z[0];
+        for (int k = 1; k < V; k++)
+            mx = z[k] > mx ? z[k] : mx;
+        float zt = z[j->tgt[r]];
+        for (int k = 0; k < V; k++)
+            z[k] -= mx;
+        exp_inplace(m, z, (size_t)V);
+        double sum = 0.0;
+        for (int k = 0; k < V; k++)
+            sum += z[k];
+        m->row_loss[r] = (float)(log(sum) + mx - zt);
+        if (j->grad) {
+            float s = (float)(1.0 / sum) * j->inv_count;
+            for (int k = 0; k < V; k++)
+                z[k] *= s;
+            z[j->tgt[r]] -= j->inv_count;
+        }
+    }
+}
+
+static int check_batch(const train_model *m, const int32_t *tokens, int B, int T, int stride, char *err,
+                       size_t errlen)
+{
+    if (B < 1 || (uint32_t)B > m->cfg.n_batch || T < 1 || (uint32_t)T > m->cfg.n_ctx) {
+        util_errf(err, errlen, "batch %d × %d is outside 1..%u × 1..%u", B, T, m->cfg.n_batch, m->cfg.n_ctx);
+        return TRAIN_EINVAL;
+    }
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < stride; t++) {
+            int32_t id = tokens[(size_t)b * stride + t];
+            if (id < 0 || (uint32_t)id >= m->V) {
+                util_errf(err, errlen, "token %d at [%d][%d] is outside the vocabulary (%u)", id, b, t, m->V);
+                return TRAIN_EINVAL;
+            }
+        }
+    return TRAIN_OK;
+}
+
+static void forward(train_model *m, const int32_t *tokens, int B, int T, int stride)
+{
+    openblas_set_num_threads(1);
+    int E = (int)m->E;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            memcpy(m->xs[0] + ((size_t)b * T + t) * E, m->params + m->off_embd + (size_t)tokens[(size_t)b * stride + t] * E,
+                   (size_t)E * sizeof(float));
+    for (uint32_t l = 0; l < m->L; l++)
+        layer_fwd(m, (int)l, B, T);
+    rmsnorm_fwd(m, B * T, m->xs[m->L], m->params + m->off_out_norm, m->hf, m->rstdf);
+}
+
+typedef struct {
+    train_model *m;
+    int N;
+    const int32_t *tokens;
+    int B, T;
+} embd_job;
+
+/* d token_embd[id] += dx rows, split by columns so each element has one
+ * writer and the rows are added in order. */
+static void embd_bwd_part(void *arg, int i, int n)
+{
+    embd_job *j = arg;
+    train_model *m = j->m;
+    long lo, hi;
+    pool_split(m->E, i, n, &lo, &hi);
+    for (int b = 0; b < j->B; b++)
+        for (int t = 0; t < j->T; t++) {
+            size_t r = (size_t)b * j->T + t;
+            float *g = m->grads + m->off_embd + (size_t)j->tokens[(size_t)b * (j->T + 1) + t] * m->E;
+            const float *d = m->dx + r * m->E;
+            for (long k = lo; k < hi; k++)
+                g[k] += d[k];
+        }
+}
+
+static int run_step(train_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T, bool grad,
+                    float *loss, char *err, size_t errlen)
+{
+    int rc = check_batch(m, tokens, B, T, T + 1, err, errlen);
+    if (rc != TRAIN_OK)
+        return rc;
+    forward(m, tokens, B, T, T + 1);
+    int N = B * T, E = (int)m->E, V = (int)m->V;
+    int count = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            if (!mask || mask[(size_t)b * T + t]) {
+                m->loss_rows[count] = b * T + t;
+                m->loss_tgt[count] = tokens[(size_t)b * (T + 1) + t + 1];
+                count++;
+            }
+    *loss = 0.0f;
+    if (count == 0)
+        return TRAIN_OK;
+    const float *Wout = m->params + m->off_out;
+    if (grad)
+        memset(m->dx, 0, (size_t)N * E * sizeof(float));
+    double total = 0.0;
+    for (int c0 = 0; c0 < count; c0 += LOSS_CHUNK) {
+        int rows = count - c0 < LOSS_CHUNK ? count - c0 : LOSS_CHUNK;
+        for (int r = 0; r < rows; r++)
+            memcpy(m->hc + (size_t)r * E, m->hf + (size_t)m->loss_rows[c0 + r] * E, (size_t)E * sizeof(float));
+        gemm_par(m, false, true, rows, V, E, 1.0f, m->hc, E, Wout, E, 0.0f, m->logits, V);
+        ce_job cj = {m, rows, m->loss_tgt + c0, 1.0f / (float)count, grad};
+        pool_run(m->pool, ce_part, &cj);
+        for (int r = 0; r < rows; r++)
+            total += m->row_loss[r];
+        if (!grad)
+            continue;
+        gemm_par(m, false, false, rows, E, V, 1.0f, m->logits, V, Wout, E, 0.0f, m->dhc, E);
+        gemm_par(m, true, false, V, E, rows, 1.0f, m->logits, V, m->hc, E, 1.0f, m->grads + m->off_out, E);
+        for (int r = 0; r < rows; r++)
+            memcpy(m->dh + (size_t)m->loss_rows[c0 + r] * E, m->dhc + (size_t)r * E, (size_t)E * sizeof(float));
+    }
+    *loss = (float)(total / count);
+    if (!grad)
+        return TRAIN_OK;
+    /* dh holds d loss / d hf on the counted rows; zero the others */
+    for (int r = 0, c = 0; r < N; r++) {
+        if (c < count && m->loss_rows[c] == r)
+            c++;
+        else
+            memset(m->dh + (size_t)r * E, 0, (size_t)E * sizeof(float));
+    }
+    rmsnorm_bwd(m, N, m->xs[m->L], m->rstdf, m->params + m->off_out_norm, m->dh, m->dx,
+                m->grads + m->off_out_norm);
+    for (int l = (int)m->L - 1; l >= 0; l--)
+        layer_bwd(m, l, B, T);
+    embd_job ej = {m, N, tokens, B, T};
+    pool_run(m->pool, embd_bwd_part, &ej);
+    return TRAIN_OK;
+}
+
+int train_step_grad(train_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T, float *loss,
+                    char *err, size_t errlen)
+{
+    return run_step(m, tokens, mask, B, T, true, loss, err, errlen);
+}
+
+int train_eval_loss(train_model *m, const int32_t *tokens, const uint8_t *mask, int B, int T, float *loss,
+                    char *err, size_t errlen)
+{
+    return run_step(m, tokens, mask, B, T, false, loss, err, errlen);
+}
+
+int train_logits(train_model *m, const int32_t *tokens, int T, float *logits, char *err, size_t errlen)
+{
+    int rc = check_batch(m, tokens, 1, T, T, err, errlen);
+    if (rc != TRAIN_OK)
+        return rc;
+    forward(m, tokens, 1, T, T);
+    gemm_par(m, false, true, T, (int)m->V, (int)m->E, 1.0f, m->hf, (int)m->E, m->params + m->off_out, (int)m->E,
+             0.0f, logits, (int)m->V);
+    return TRAIN_OK;
+}
+
+/* ---- Optimiser --------------------------------------------------------------------------------- */
+
+float train_grad_norm(train_model *m)
+{
+    double ss = 0.0;
+    for (size_t i = 0; i < m->n_params; i++)
+        ss += (double)m->grads[i] * m->grads[i];
+    return (float)sqrt(ss);
+}
+
+void train_zero_grad(train_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+
+typedef struct {
+    train_model *m;
+    float lr, clip_scale, bc1, bc2;
+} adam_job;
+
+static void adam_part(void *arg, int ti, int tn)
+{
+    adam_job *j = arg;
+    train_model *m = j->m;
+    const train_config *c = &m->cfg;
+    long lo, hi;
+    pool_split((long)m->n_tens, ti, tn, &lo, &hi);
+    for (long t = lo; t < hi; t++) {
+        const tensor_rec *tr = &m->tens[t];
+        size_t n = (size_t)tr->rows * tr->cols;
+        float *w = m->params + tr->off, *g = m->grads + tr->off;
+        float *m1 = m->m1 + tr->off, *m2 = m->m2 + tr->off;
+        float decay = tr->decay ? 1.0f - j->lr * c->weight_decay : 1.0f;
+        for (size_t k = 0; k < n; k++) {
+            float gk = g[k] * j->clip_scale;
+            m1[k] = c->beta1 * m1[k] + (1.0f - c->beta1) * gk;
+            m2[k] = c->beta2 * m2[k] + (1.0f - c->beta2) * gk * gk;
+            float mh = m1[k] / j->bc1, vh = m2[k] / j->bc2;
+            w[k] = w[k] * decay - j->lr * mh / (sqrtf(vh) + c->adam_eps);
+            g[k] = 0.0f;
+        }
+    }
+}
+
+float train_apply(train_model *m, float lr)
+{
+    float norm = train_grad_norm(m);
+    float clip = m->cfg.grad_clip;
+    float scale = clip > 0.0f && norm > clip ? clip / norm : 1.0f;
+    m->opt_step++;
+    adam_job j = {m, lr, scale, 1.0f - powf(m->cfg.beta1, (float)m->opt_step),
+                  1.0f - powf(m->cfg.beta2, (float)m->opt_step)};
+    /* tensors are split whole across threads: each element has one writer */
+    pool_run(m->pool, adam_part, &j);
+    return norm;
+}
+
+float train_lr(long step, long total, long warmup, float lr_max, float lr_min)
+{
+    if (step < 0)
+        step = 0;
+    if (warmup > 0 && step < warmup)
+        return lr_max * (float)(step + 1) / (float)warmup;
+    long span = total - warmup;
+    if (span <= 0 || step >= total)
+        return lr_min;
+    double progress = (double)(step - warmup) / (double)span;
+    return (float)(lr_min + 0.5 * (lr_max - lr_min) * (1.0 + cos(M_PI * progress)));
+}
+
+/* ---- Checkpoints ----------------------------------------------------------------------------- */
+
+#define CKPT_MAGIC "FDTRAIN1"
+#define CKPT_VERSION 1u
+#define CKPT_HEADER 148u /* magic 8, version 4, size 4, config 17·4, 8·8 */
+
+static bool host_little_endian(void)
+{
+    uint16_t x = 1;
+    uint8_t b;
+    memcpy(&b, &x, 1);
+    return b == 1;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+#define FNV_INIT 0xcbf29ce484222325ull
+
+typedef struct {
+    uint8_t *p;
+    size_t at;
+} wbuf;
+
+static void put32(wbuf *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        b->p[b->at++] = (uint8_t)(v >> (8 * i));
+}
+static void put64(wbuf *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b->p[b->at++] = (uint8_t)(v >> (8 * i));
+}
+static void putf(wbuf *b, float f)
+{
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    put32(b, v);
+}
+static uint32_t get32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+static float getf(const uint8_t *p)
+{
+    uint32_t v = get32(p);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+static void header_bytes(const train_model *m, const train_ckpt *st, uint8_t out[CKPT_HEADER])
+{
+    const train_config *c = &m->cfg;
+    wbuf b = {out, 0};
+    memcpy(out, CKPT_MAGIC, 8);
+    b.at = 8;
+    put32(&b, CKPT_VERSION);
+    put32(&b, CKPT_HEADER);
+    put32(&b, c->vocab), put32(&b, c->n_embd), put32(&b, c->n_layer), put32(&b, c->n_head);
+    put32(&b, c->n_head_kv), put32(&b, c->n_ff), put32(&b, c->n_ctx);
+    putf(&b, c->rope_base), putf(&b, c->rms_eps);
+    put32(&b, c->tied ? 1u : 0u), put32(&b, c->n_batch), put32(&b, c->n_threads);
+    putf(&b, c->beta1), putf(&b, c->beta2), putf(&b, c->adam_eps), putf(&b, c->weight_decay);
+    putf(&b, c->grad_clip);
+    put64(&b, m->opt_step), put64(&b, st->step);
+    for (int i = 0; i < 4; i++)
+        put64(&b, st->rng.s[i]);
+    put64(&b, m->n_params), put64(&b, st->user ? st->user_len : 0);
+    assert(b.at == CKPT_HEADER);
+}
+
+static int write_all(int fd, const void *data, size_t n, uint64_t *h)
+{
+    const uint8_t *p = data;
+    if (h)
+        *h = fnv1a(*h, data, n);
+    while (n > 0) {
+        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int train_save(const train_model *m, const train_ckpt *st, const char *path, char *err, size_t errlen)
+{
+    if (!host_little_endian()) {
+        util_errf(err, errlen, "checkpoints are little-endian; this host is not");
+        return TRAIN_EINVAL;
+    }
+    size_t plen = strlen(path);
+    char *tmp = xmalloc(plen + 5);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        util_errf(err, errlen, "%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return TRAIN_EIO;
+    }
+    train_ckpt none = {0};
+    if (!st)
+        st = &none;
+    uint8_t hdr[CKPT_HEADER];
+    header_bytes(m, st, hdr);
+    uint64_t h = FNV_INIT;
+    size_t bytes = m->n_params * sizeof(float);
+    int bad = write_all(fd, hdr, sizeof hdr, &h) || write_all(fd, m->params, bytes, &h) ||
+              write_all(fd, m->m1, bytes, &h) || write_all(fd, m->m2, bytes, &h) ||
+              (st->user && st->user_len && write_all(fd, st->user, st->user_len, &h));
+    uint8_t tail[8];
+    wbuf tb = {tail, 0};
+    put64(&tb, h);
+    bad = bad || write_all(fd, tail, 8, NULL) || fsync(fd) != 0;
+    int saved = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        saved = errno;
+    }
+    if (!bad && rename(tmp, path) != 0) {
+        bad = 1;
+        saved = errno;
+    }
+    if (bad) {
+        util_errf(err, errlen, "%s: %s", tmp, strerror(saved ? saved : EIO));
+        unlink(tmp);
+        free(tmp);
+        return TRAIN_EIO;
+    }
+    free(tmp);
+    /* make the rename itself durable */
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+    int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir);
+    return TRAIN_OK;
+}
+
+static int read_all(int fd, void *data, size_t n, uint64_t *h)
+{
+    uint8_t *p = data;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t r = read(fd, p, left > (1u << 30) ? (1u << 30) : left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        left -= (size_t)r;
+    }
+    if (h)
+        *h = fnv1a(*h, data, n);
+    return 0;
+}
+
+int train_load(train_model **out, train_ckpt *st, const char *path, int n_threads, char *err, size_t errlen)
+{
+    *out = NULL;
+    train_ckpt discard;
+    bool keep = st != NULL;
+    if (!keep)
+        st = &discard;
+    memset(st, 0, sizeof *st);
+    if (!host_little_endian()) {
+        util_errf(err, errlen, "checkpoints are little-endian; this host is not");
+        return TRAIN_EINVAL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        util_errf(err, errlen, "%s: %s", path, strerror(errno));
+        return TRAIN_EIO;
+    }
+    struct stat sb;
+    uint8_t hdr[CKPT_HEADER];
+    uint64_t h = FNV_INIT;
+    if (fstat(fd, &sb) != 0) {
+        util_errf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        return TRAIN_EIO;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    const char *why = NULL;
+    size_t why_at = 0;
+    if (size < CKPT_HEADER + 8 || read_all(fd, hdr, CKPT_HEADER, &h) != 0)
+        why = "file shorter than a header";
+    else if (memcmp(hdr, CKPT_MAGIC, 8) != 0)
+        why = "bad magic (not a frontdesk checkpoint)";
+    else if (get32(hdr + 8) != CKPT_VERSION)
+        why = "unsupported version", why_at = 8;
+    else if (get32(hdr + 12) != CKPT_HEADER)
+        why = "bad header size", why_at = 12;
+    if (why) {
+        util_errf(err, errlen, "%s: %s at byte %zu", path, why, why_at);
+        close(fd);
+        return TRAIN_EBAD;
+    }
+    const uint8_t *p = hdr + 16;
+    train_config c = {0};
+    c.vocab = get32(p), c.n_embd = get32(p + 4), c.n_layer = get32(p + 8), c.n_head = get32(p + 12);
+    c.n_head_kv = get32(p + 16), c.n_ff = get32(p + 20), c.n_ctx = get32(p + 24);
+    c.rope_base = getf(p + 28), c.rms_eps = getf(p + 32);
+    uint32_t tied = get32(p + 36);
+    c.tied = tied == 1;
+    c.n_batch = get32(p + 40), c.n_threads = get32(p + 44);
+    c.beta1 = getf(p + 48), c.beta2 = getf(p + 52), c.adam_eps = getf(p + 56), c.weight_decay = getf(p + 60);
+    c.grad_clip = getf(p + 64);
+    p += 68;
+    uint64_t opt_step = get64(p), step = get64(p + 8);
+    for (int i = 0; i < 4; i++)
+        st->rng.s[i] = get64(p + 16 + 8 * i);
+    uint64_t n_params = get64(p + 48), user_len = get64(p + 56);
+    if (n_threads > 0)
+        c.n_threads = (uint32_t)n_threads;
+    const char *cwhy = tied > 1 ? "tied is neither 0 nor 1" : train_config_check(&c);
+    if (cwhy) {
+        util_errf(err, errlen, "%s: bad configuration in the header: %s", path, cwhy);
+        close(fd);
+        return TRAIN_EBAD;
+    }
+    train_model *m = model_alloc(&c, err, errlen);
+    if (!m) {
+        close(fd);
+        return TRAIN_EBAD;
+    }
+    uint64_t body = 3 * (uint64_t)m->n_params * sizeof(float);
+    if (n_params != m->n_params || user_len > size || size != CKPT_HEADER + body + user_len + 8) {
+        util_errf(err, errlen, "%s: size %llu does not match the header (%llu parameters, expected %zu; %llu user bytes)",
+                  path, (unsigned long long)size, (unsigned long long)n_params, m->n_params,
+                  (unsigned long long)user_len);
+        train_free(m);
+        close(fd);
+        return TRAIN_EBAD;
+    }
+    size_t bytes = m->n_params * sizeof(float);
+    void *user = user_len ? xmalloc((size_t)user_len) : NULL;
+    uint8_t tail[8];
+    int bad = read_all(fd, m->params, bytes, &h) || read_all(fd, m->m1, bytes, &h) ||
+              read_all(fd, m->m2, bytes, &h) || (user && read_all(fd, user, (size_t)user_len, &h)) ||
+              read_all(fd, tail, 8, NULL);
+    close(fd);
+    if (bad || get64(tail) != h) {
+        util_errf(err, errlen, bad ? "%s: read failed (file changed while reading?)"
+                                   : "%s: checksum mismatch (the file is damaged)", path);
+        free(user);
+        train_free(m);
+        return bad ? TRAIN_EIO : TRAIN_EBAD;
+    }
+    m->opt_step = opt_step;
+    st->step = step;
+    st->user = keep ? user : NULL;
+    st->user_len = keep ? (size_t)user_len : 0;
+    if (!keep)
+        free(user);
+    *out = m;
+    return TRAIN_OK;
+}
+
+/* ---- Export to GGUF --------------------------------------------------------------------------- */
+
+/* llama.cpp's llama_ftype numbers */
+static uint32_t file_type_of(ggml_type t)
+{
+    return t == GGML_TYPE_F32 ? 0u : t == GGML_TYPE_F16 ? 1u : 7u;
+}
+
+int train_export_gguf(train_model *m, const char *path, ggml_type type, const train_gguf_meta *meta, char *err,
+                      size_t errlen)
+{
+    if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_Q8_0) {
+        util_errf(err, errlen, "export type %s: only F32, F16 and Q8_0 are written", ggml_type_name(type));
+        return TRAIN_EINVAL;
+    }
+    train_gguf_meta none = {0};
+    if (!meta)
+        meta = &none;
+    const train_config *c = &m->cfg;
+    gguf_writer *w = gguf_writer_new();
+    gguf_writer_set_str(w, "general.architecture", "llama");
+    gguf_writer_set_u32(w, "general.file_type", file_type_of(type));
+    gguf_writer_set_u32(w, "general.quantization_version", 2);
+    if (meta->name) gguf_writer_set_str(w, "general.name", meta->name);
+    if (meta->version) gguf_writer_set_str(w, "general.version", meta->version);
+    if (meta->description) gguf_writer_set_str(w, "general.description", meta->description);
+    if (meta->license) gguf_writer_set_str(w, "general.license", meta->license);
+    if (meta->author) gguf_writer_set_str(w, "general.author", meta->author);
+    if (meta->datasets && meta->n_datasets)
+        gguf_writer_set_arr_str(w, "general.datasets", meta->datasets, meta->n_datasets);
+    if (meta->train_steps) gguf_writer_set_u64(w, "general.training.steps", meta->train_steps);
+    if (meta->train_tokens) gguf_writer_set_u64(w, "general.training.tokens", meta->train_tokens);
+    if (meta->val_loss > 0.0f && isfinite(meta->val_loss))
+        gguf_writer_set_f32(w, "general.training.validation_loss", meta->val_loss);
+    gguf_writer_set_u32(w, "llama.context_length", c->n_ctx);
+    gguf_writer_set_u32(w, "llama.embedding_length", c->n_embd);
+    gguf_writer_set_u32(w, "llama.block_count", c->n_layer);
+    gguf_writer_set_u32(w, "llama.feed_forward_length", c->n_ff);
+    gguf_writer_set_u32(w, "llama.attention.head_count", c->n_head);
+    gguf_writer_set_u32(w, "llama.attention.head_count_kv", c->n_head_kv);
+    gguf_writer_set_u32(w, "llama.rope.dimension_count", m->hd);
+    gguf_writer_set_f32(w, "llama.rope.freq_base", c->rope_base);
+    gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", c->rms_eps);
+    gguf_writer_set_u32(w, "llama.vocab_size", c->vocab);
+
+    int rc = TRAIN_OK;
+    char key[256];
+    for (size_t i = 0; i < meta->n_kvs && rc == TRAIN_OK; i++) {
+        const gguf_kv *kv = &meta->kvs[i];
+        if (kv->key.len == 0 || kv->key.len >= sizeof key || memchr(kv->key.ptr, '\0', kv->key.len)) {
+            util_errf(err, errlen, "key/value pair %zu has an empty, overlong or NUL-holding key", i);
+            rc = TRAIN_EINVAL;
+            break;
+        }
+        memcpy(key, kv->key.ptr, kv->key.len);
+        key[kv->key.len] = '\0';
+        if (!strncmp(key, "llama.", 6) || !strcmp(key, "general.architecture") ||
+            !strcmp(key, "general.file_type") || !strcmp(key, "general.alignment")) {
+            util_errf(err, errlen, "key '%s' describes the model itself and cannot be passed in", key);
+            rc = TRAIN_EINVAL;
+        } else if (gguf_writer_set_value(w, key, &kv->value) != GGUF_OK) {
+            util_errf(err, errlen, "key '%s': %s", key, gguf_writer_error(w));
+            rc = TRAIN_EINVAL;
+        }
+    }
+    if (rc == TRAIN_OK && meta->add_kv && meta->add_kv(meta->add_kv_ctx, w) != 0) {
+        util_errf(err, errlen, "the caller's metadata callback failed%s%s", *gguf_writer_error(w) ? ": " : "",
+                  gguf_writer_error(w));
+        rc = TRAIN_EINVAL;
+    }
+
+    void **owned = xcalloc(m->n_tens, sizeof *owned);
+    for (size_t i = 0; i < m->n_tens && rc == TRAIN_OK; i++) {
+        const tensor_rec *t = &m->tens[i];
+        const float *src = m->params + t->off;
+        bool vec = t->rows == 1;
+        ggml_type tt = vec ? GGML_TYPE_F32 : type;
+        if (tt == GGML_TYPE_Q8_0 && t->cols % QK8_0)
+            tt = GGML_TYPE_F16; /* rows are not whole blocks */
+        uint64_t ne[2] = {t->cols, t->rows};
+        size_t row_bytes = quant_row_bytes(tt, t->cols), nbytes = row_bytes * t->rows;
+        const void *data = src;
+        if (tt != GGML_TYPE_F32) {
+            owned[i] = xmalloc(nbytes);
+            for (uint32_t r = 0; r < t->rows; r++)
+                quant_quantize_row(tt, src + (size_t)r * t->cols, (uint8_t *)owned[i] + (size_t)r * row_bytes,
+                                   t->cols);
+            data = owned[i];
+        }
+        if (gguf_writer_add_tensor(w, t->name, tt, vec ? 1 : 2, ne, data, nbytes) != GGUF_OK) {
+            util_errf(err, errlen, "tensor '%s': %s", t->name, gguf_writer_error(w));
+            rc = TRAIN_EINVAL;
+        }
+    }
+    if (rc == TRAIN_OK) {
+        int wrc = gguf_writer_write_file(w, path, err, errlen);
+        rc = wrc == GGUF_OK ? TRAIN_OK : wrc == GGUF_EIO ? TRAIN_EIO : TRAIN_EINVAL;
+    }
+    for (size_t i = 0; i < m->n_tens; i++)
+        free(owned[i]);
+    free(owned);
+    gguf_writer_free(w);
+    return rc;
+}
+
+/* ---- Import from GGUF ----------------------------------------------------------------------------- */
+
+int train_import_gguf(train_model **out, const char *path, const train_config *opts, char *err, size_t errlen)
+{
+    *out = NULL;
+    gguf_file *f = NULL;
+    int grc = gguf_open(&f, path, err, errlen);
+    if (grc != GGUF_OK)
+        return grc == GGUF_EIO ? TRAIN_EIO : TRAIN_EBAD;
+    char msg[300] = "";
+    model_hparams hp;
+    train_model *m = NULL;
+    const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    if (model_hparams_read(f, &hp, msg, sizeof msg) != 0)
+        goto bad;
+    if (strcmp(hp.arch, "llama") != 0) {
+        snprintf(msg, sizeof msg, "architecture '%s': the trainer takes llama models only", hp.arch);
+        goto bad;
+    }
+    if (!emb || emb->n_dims != 2) {
+        snprintf(msg, sizeof msg, "tensor 'token_embd.weight' is missing or not a matrix");
+        goto bad;
+    }
+    if (gguf_find_tensor(f, "blk.0.attn_q.bias")) {
+        snprintf(msg, sizeof msg, "the model has attention biases, which the trainer does not have");
+        goto bad;
+    }
+    train_config c = *opts;
+    c.vocab = emb->ne[1] > UINT32_MAX ? 0 : (uint32_t)emb->ne[1];
+    c.n_embd = hp.n_embd, c.n_layer = hp.n_layer, c.n_head = hp.n_head, c.n_head_kv = hp.n_head_kv;
+    c.n_ff = hp.n_ff, c.rope_base = hp.rope_freq_base, c.rms_eps = hp.rms_eps;
+    c.n_ctx = opts->n_ctx ? opts->n_ctx : hp.n_ctx_train;
+    c.tied = gguf_find_tensor(f, "output.weight") == NULL;
+    const char *why = train_config_check(&c);
+    if (why) {
+        snprintf(msg, sizeof msg, "its hyper-parameters do not make a trainable model: %s", why);
+        goto bad;
+    }
+    if (hp.n_rot != c.n_embd / c.n_head) {
+        snprintf(msg, sizeof msg, "partial RoPE (%u of %u dimensions) is not supported", hp.n_rot,
+                 c.n_embd / c.n_head);
+        goto bad;
+    }
+    m = model_alloc(&c, msg, sizeof msg);
+    if (!m)
+        goto bad;
+    for (size_t i = 0; i < m->n_tens; i++) {
+        const tensor_rec *t = &m->tens[i];
+        const gguf_tensor *g = gguf_find_tensor(f, t->name);
+        if (!g) {
+            snprintf(msg, sizeof msg, "tensor '%s' is missing", t->name);
+            goto bad;
+        }
+        if (g->n_elems != (uint64_t)t->rows * t->cols || g->ne[0] != t->cols ||
+            !quant_can_dequantize(g->type)) {
+            snprintf(msg, sizeof msg, "tensor '%s' is %s [%llu, %llu], expected a float or quantized [%u, %u]",
+                     t->name, ggml_type_name(g->type), (unsigned long long)g->ne[0],
+                     (unsigned long long)g->ne[1], t->cols, t->rows);
+            goto bad;
+        }
+        size_t row_bytes = (size_t)(g->n_bytes / t->rows);
+        for (uint32_t r = 0; r < t->rows; r++)
+            if (quant_dequantize_row(g->type, (const uint8_t *)g->data + (size_t)r * row_bytes,
+                                     m->params + t->off + (size_t)r * t->cols, t->cols) != QUANT_OK) {
+                snprintf(msg, sizeof msg, "tensor '%s' cannot be converted from %s", t->name,
+                         ggml_type_name(g->type));
+                goto bad;
+            }
+    }
+    gguf_close(f);
+    *out = m;
+    return TRAIN_OK;
+
+bad:
+    util_errf(err, errlen, "%s: %s", path, msg);
+    train_free(m);
+    gguf_close(f);
+    return TRAIN_EBAD;
+}
