@@ -5,6 +5,7 @@
 #   make test     ... build with -Werror and run every CMocka suite
 #   make asan     the same suites under AddressSanitizer + UBSan
 #   make bench    engine benchmarks (see tools/bench)
+#   make model    train the built-in model (tools/train_model.sh)
 #
 # Sources are found by directory: engine/ storage/ ui/ util/ form a library
 # that both the binary (app/) and every tests/test_*.c suite link against;
@@ -44,7 +45,7 @@ LIB      := $(BUILD)/libfrontdesk.a
 APPLIB   := $(BUILD)/libfrontdesk_app.a
 BIN      := $(BUILD)/frontdesk
 
-.PHONY: all deps run test asan bench clean check-tests
+.PHONY: all deps run test asan bench clean check-tests model
 .DEFAULT_GOAL := all
 
 all: $(BIN) | deps
@@ -89,6 +90,10 @@ asan: | deps
 
 run: all
 	@tools/run.sh $(BIN)
+
+# Train the built-in model (long: see models/README.md; resumable).
+model: all $(BUILD)/tools/train_tokenizer
+	@tools/train_model.sh $(BIN)
 
 bench: | deps
 	@$(MAKE) --no-print-directory BUILD=build-bench build-bench/frontdesk \
