@@ -1,0 +1,1202 @@
+/*
+ * remote.c — an OpenAI-compatible server as a backend (see remote.h for
+ * the protocol, the retry policy and the timeouts).
+ *
+ * One call = one or more attempts; one attempt = one curl easy handle on
+ * a private multi handle, driven by a loop that polls at most POLL_MS at a
+ * time and checks cancellation and our deadlines between polls.  Bytes
+ * arrive in on_write: an event stream goes through the line splitter
+ * (sse_feed → sse_line → sse_event → take_chunk); any other body (an
+ * error, a JSON answer, the model list) is collected, capped, and read
+ * once the transfer ends.  Whatever stops a transfer early ([DONE], a bad
+ * event, on_text saying stop, cancel) makes on_write return 0, which
+ * libcurl turns into CURLE_WRITE_ERROR; the attempt's own flags say why.
+ *
+ * This file does not build prompts (the server applies its own template),
+ * count tokens, or keep connections between calls.
+ */
+#include "engine/remote.h"
+
+#include "util/util.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define POLL_MS 20                    /* longest wait between checks        */
+#define EVENT_MAX ((size_t)1 << 20)   /* one event's data (and one line)     */
+#define ERRBODY_MAX ((size_t)64 << 10) /* kept of an error body             */
+#define BODY_MAX ((size_t)16 << 20)   /* a JSON answer or model list         */
+#define SERVER_TEXT_MAX 300           /* server text quoted in a message     */
+
+/* ---- libcurl, once ------------------------------------------------------------ */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- Defaults and names ------------------------------------------------------ */
+
+remote_opts remote_defaults(void)
+{
+    return (remote_opts){
+        .connect_timeout_ms = 5000,
+        .first_token_timeout_ms = 60000,
+        .idle_timeout_ms = 30000,
+        .total_timeout_ms = 300000,
+        .retries = 2,
+        .backoff_base_ms = 250,
+        .retry_after_max_ms = 30000,
+    };
+}
+
+const char *remote_outcome_name(remote_outcome o)
+{
+    switch (o) {
+    case REMOTE_OK: return "ok";
+    case REMOTE_ERROR: return "error";
+    case REMOTE_TIMEOUT: return "timeout";
+    case REMOTE_CANCELLED: return "cancelled";
+    }
+    return "?";
+}
+
+/* ---- Messages: server text made safe to show --------------------------------- */
+
+/* Length of the valid UTF-8 character at s[0..n), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if ((s[0] & 0xe0) == 0xc0) len = 2, min = 0x80, cp = s[0] & 0x1f;
+    else if ((s[0] & 0xf0) == 0xe0) len = 3, min = 0x800, cp = s[0] & 0x0f;
+    else if ((s[0] & 0xf8) == 0xf0) len = 4, min = 0x10000, cp = s[0] & 0x07;
+    else return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* Replace every occurrence of secret in sb (from offset `from`). */
+static void redact(strbuf *sb, size_t from, const char *secret)
+{
+    if (!secret || !*secret || !sb->data)
+        return;
+    size_t sl = strlen(secret);
+    strbuf out = {0};
+    sb_append(&out, sb->data, from);
+    const char *p = sb->data + from, *end = sb->data + sb->len;
+    while (p < end) {
+        const char *hit = (size_t)(end - p) >= sl ? memmem(p, (size_t)(end - p), secret, sl) : NULL;
+        if (!hit) {
+            sb_append(&out, p, (size_t)(end - p));
+            break;
+        }
+        sb_append(&out, p, (size_t)(hit - p));
+        sb_puts(&out, "[redacted]");
+        p = hit + sl;
+    }
+    sb_free(sb);
+    if (!out.data)
+        sb_append(&out, "", 0);
+    *sb = out;
+}
+
+/* Append server-supplied bytes for a human: the secret redacted first (so
+ * truncation cannot leave half of it), control characters and runs of
+ * white space as one space, invalid UTF-8 as '?', at most
+ * SERVER_TEXT_MAX bytes (cut between characters, "..." marking the cut). */
+static void put_server_text(strbuf *sb, const char *s, size_t n, const char *secret)
+{
+    strbuf raw = {0};
+    sb_append(&raw, s, n);
+    redact(&raw, 0, secret);
+    const unsigned char *p = (const unsigned char *)raw.data;
+    size_t len = raw.len, i = 0, out = 0;
+    bool space = true; /* drops leading white space */
+    while (i < len) {
+        if (p[i] < 0x20 || p[i] == 0x7f || p[i] == ' ') {
+            if (!space && out < SERVER_TEXT_MAX) {
+                sb_putc(sb, ' ');
+                out++;
+            }
+            space = true;
+            i++;
+            continue;
+        }
+        size_t cl = utf8_len(p + i, len - i);
+        size_t w = cl ? cl : 1;
+        if (out + w > SERVER_TEXT_MAX) {
+            sb_puts(sb, "...");
+            break;
+        }
+        if (cl)
+            sb_append(sb, p + i, cl);
+        else
+            sb_putc(sb, '?');
+        out += w;
+        i += w;
+        space = false;
+    }
+    while (sb->len > 0 && sb->data[sb->len - 1] == ' ')
+        sb->data[--sb->len] = '\0';
+    sb_free(&raw);
+}
+
+/* The message a server put in an error body: {"error":{"message":...}},
+ * {"error":"..."}, {"message":"..."} or {"detail":"..."}; else the body as
+ * text; "(no message)" when empty. */
+static void put_error_body(strbuf *sb, const char *body, size_t n, const char *secret)
+{
+    json_t *root = n ? json_loadb(body, n, 0, NULL) : NULL;
+    const char *msg = NULL;
+    if (json_is_object(root)) {
+        json_t *e = json_object_get(root, "error");
+        if (json_is_object(e) && json_is_string(json_object_get(e, "message")))
+            msg = json_string_value(json_object_get(e, "message"));
+        else if (json_is_string(e))
+            msg = json_string_value(e);
+        else if (json_is_string(json_object_get(root, "message")))
+            msg = json_string_value(json_object_get(root, "message"));
+        else if (json_is_string(json_object_get(root, "detail")))
+            msg = json_string_value(json_object_get(root, "detail"));
+    }
+    size_t before = sb->len;
+    if (msg)
+        put_server_text(sb, msg, strlen(msg), secret);
+    else
+        put_server_text(sb, body, n, secret);
+    if (sb->len == before)
+        sb_puts(sb, "(no message)");
+    json_decref(root);
+}
+
+/* The URL as shown in messages: without a "user:password@". */
+static char *url_for_display(const char *url)
+{
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', alen);
+    if (!at)
+        return xstrdup(url);
+    strbuf sb = {0};
+    sb_append(&sb, url, (size_t)(auth - url));
+    sb_puts(&sb, at + 1);
+    return sb.data;
+}
+
+/* ---- One call's state -------------------------------------------------------- */
+
+typedef enum { MODE_CHAT, MODE_GET } xfer_mode;
+
+/* How an attempt ended. */
+typedef enum {
+    END_OK,
+    END_ERROR,       /* final                                              */
+    END_RETRY,       /* connection failure, 429, 5xx: may be retried       */
+    END_CONNECT_TIMEOUT, /* may be retried; a timeout if it is the last    */
+    END_TIMEOUT,     /* first token, idle or total                         */
+    END_CANCELLED,
+} attempt_end;
+
+typedef struct {
+    /* The call. */
+    xfer_mode mode;
+    const remote_opts *o;
+    const remote_callbacks *cb;
+    remote_result *res;
+    char *shown_url;    /* base URL for messages                         */
+    double t_call, deadline; /* deadline: the total timeout, 0 = none     */
+    bool got_text;      /* content reached on_text (any attempt)         */
+    double t_first, t_last; /* first and last content byte               */
+    uint64_t rng;       /* back-off jitter                               */
+
+    /* The attempt. */
+    CURL *h;
+    char curl_err[CURL_ERROR_SIZE];
+    double t_attempt, t_rx; /* start, last byte received                 */
+    bool body_started, body_is_sse;
+    char content_type[64];
+    long retry_after_s; /* -1: none                                      */
+    strbuf line;        /* event stream bytes not yet split into lines   */
+    size_t line_scan;   /* line[0..line_scan) holds no line end          */
+    strbuf data;        /* the event being read                          */
+    bool has_data;
+    strbuf body;        /* any other body (capped)                       */
+    bool done;          /* "[DONE]"                                      */
+    bool saw_finish;    /* a finish_reason                               */
+    bool stopped;       /* on_text returned false                        */
+    bool cancelled;
+    bool failed;        /* msg says why                                  */
+    bool timed_out;     /* msg says which                                */
+    strbuf msg;
+} xfer;
+
+static bool cancel_requested(const xfer *x)
+{
+    return x->cb && x->cb->cancel && atomic_load(x->cb->cancel);
+}
+
+static void fail(xfer *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(xfer *x, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sb_clear(&x->msg);
+    sb_puts(&x->msg, buf);
+    x->failed = true;
+}
+
+/* ---- Reading events ---------------------------------------------------------- */
+
+/* A field that must be a non-negative int when present (null allowed). */
+static bool take_count(xfer *x, json_t *obj, const char *name, int *out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX) {
+        fail(x, "the server sent an unexpected answer: usage.%s is not a count", name);
+        return false;
+    }
+    *out = (int)json_integer_value(v);
+    return true;
+}
+
+static bool deliver(xfer *x, const char *text, size_t len)
+{
+    if (len == 0)
+        return true;
+    double now = util_now();
+    if (!x->got_text)
+        x->t_first = now;
+    x->got_text = true;
+    x->t_last = now;
+    x->res->text_bytes += len;
+    if (x->cb && x->cb->on_text && !x->cb->on_text(x->cb->ud, text, len)) {
+        x->stopped = true;
+        return false;
+    }
+    return true;
+}
+
+/* One chat.completion.chunk (stream) or chat.completion (!stream).
+ * False stops the transfer (an error, or on_text said stop). */
+static bool take_chunk(xfer *x, json_t *root, bool stream)
+{
+    if (!json_is_object(root)) {
+        fail(x, "the server sent an unexpected answer: not a JSON object");
+        return false;
+    }
+    json_t *e = json_object_get(root, "error");
+    if (e && !json_is_null(e)) {
+        strbuf sb = {0};
+        sb_puts(&sb, "the server reported an error: ");
+        char *dump = json_dumps(root, JSON_COMPACT);
+        put_error_body(&sb, dump ? dump : "", dump ? strlen(dump) : 0, x->o->api_key);
+        free(dump);
+        fail(x, "%s", sb.data);
+        sb_free(&sb);
+        return false;
+    }
+    json_t *model = json_object_get(root, "model");
+    if (json_is_string(model) && !x->res->model[0])
+        snprintf(x->res->model, sizeof x->res->model, "%s", json_string_value(model));
+
+    json_t *usage = json_object_get(root, "usage");
+    if (usage && !json_is_null(usage)) {
+        if (!json_is_object(usage)) {
+            fail(x, "the server sent an unexpected answer: usage is not an object");
+            return false;
+        }
+        if (!take_count(x, usage, "prompt_tokens", &x->res->prompt_tokens) ||
+            !take_count(x, usage, "completion_tokens", &x->res->completion_tokens))
+            return false;
+    }
+
+    json_t *choices = json_object_get(root, "choices");
+    if (!choices || json_is_null(choices))
+        return true;
+    if (!json_is_array(choices)) {
+        fail(x, "the server sent an unexpected answer: choices is not an array");
+        return false;
+    }
+    if (json_array_size(choices) == 0)
+        return true; /* the usage chunk */
+    json_t *c = json_array_get(choices, 0);
+    if (!json_is_object(c)) {
+        fail(x, "the server sent an unexpected answer: choices[0] is not an object");
+        return false;
+    }
+    const char *part = stream ? "delta" : "message";
+    json_t *d = json_object_get(c, part);
+    if (d && !json_is_null(d) && !json_is_object(d)) {
+        fail(x, "the server sent an unexpected answer: choices[0].%s is not an object", part);
+        return false;
+    }
+    json_t *fr = json_object_get(c, "finish_reason");
+    if (fr && !json_is_null(fr)) {
+        if (!json_is_string(fr)) {
+            fail(x, "the server sent an unexpected answer: choices[0].finish_reason is not a string");
+            return false;
+        }
+        snprintf(x->res->finish_reason, sizeof x->res->finish_reason, "%s", json_string_value(fr));
+    }
+    json_t *content = json_is_object(d) ? json_object_get(d, "content") : NULL;
+    if (content && !json_is_null(content)) {
+        if (!json_is_string(content)) {
+            fail(x, "the server sent an unexpected answer: choices[0].%s.content is not a string", part);
+            return false;
+        }
+        if (!deliver(x, json_string_value(content), json_string_length(content)))
+            return false;
+    }
+    /* After the text: a finish_reason in the same chunk ends the reply. */
+    if (fr && !json_is_null(fr))
+        x->saw_finish = true;
+    return true;
+}
+
+/* A dispatched event's data. */
+static bool sse_event(xfer *x, const char *d, size_t n)
+{
+    if (n == 6 && memcmp(d, "[DONE]", 6) == 0) {
+        x->done = true;
+        return false;
+    }
+    size_t i = 0;
+    while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n'))
+        i++;
+    if (i == n)
+        return true; /* an empty event: nothing to say */
+    json_error_t je;
+    json_t *root = json_loadb(d, n, 0, &je);
+    if (!root) {
+        strbuf sb = {0};
+        sb_printf(&sb, "the server sent invalid JSON: %s (at byte %d) in event: ", je.text, je.position);
+        put_server_text(&sb, d, n < 120 ? n : 120, x->o->api_key);
+        fail(x, "%s", sb.data);
+        sb_free(&sb);
+        return false;
+    }
+    bool ok = take_chunk(x, root, true);
+    json_decref(root);
+    return ok;
+}
+
+/* One line of the stream (without its end). */
+static bool sse_line(xfer *x, const char *s, size_t n)
+{
+    if (n == 0) { /* blank line: dispatch */
+        if (!x->has_data)
+            return true;
+        x->has_data = false;
+        bool ok = sse_event(x, x->data.data ? x->data.data : "", x->data.len);
+        sb_clear(&x->data);
+        return ok;
+    }
+    if (s[0] == ':')
+        return true; /* comment / keep-alive */
+    const char *colon = memchr(s, ':', n);
+    size_t flen = colon ? (size_t)(colon - s) : n;
+    if (flen != 4 || memcmp(s, "data", 4) != 0)
+        return true; /* event, id, retry, anything else */
+    const char *v = colon ? colon + 1 : s + n;
+    size_t vlen = (size_t)(s + n - v);
+    if (vlen > 0 && *v == ' ')
+        v++, vlen--;
+    if (x->has_data)
+        sb_putc(&x->data, '\n');
+    sb_append(&x->data, v, vlen);
+    x->has_data = true;
+    if (x->data.len > EVENT_MAX) {
+        fail(x, "the server sent an event larger than %zu bytes", EVENT_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* Stream bytes, split anywhere.  Lines end at LF, CRLF or a lone CR; a CR
+ * that ends the bytes so far waits for the next byte to tell which. */
+static bool sse_feed(xfer *x, const char *p, size_t n)
+{
+    sb_append(&x->line, p, n);
+    char *b = x->line.data;
+    size_t len = x->line.len, start = 0, i = x->line_scan;
+    bool ok = true;
+    while (i < len) {
+        if (b[i] != '\n' && b[i] != '\r') {
+            i++;
+            continue;
+        }
+        size_t eol = 1;
+        if (b[i] == '\r') {
+            if (i + 1 == len)
+                break; /* CR or CRLF? wait */
+            if (b[i + 1] == '\n')
+                eol = 2;
+        }
+        ok = sse_line(x, b + start, i - start);
+        start = i + eol;
+        i = start;
+        if (!ok)
+            break;
+    }
+    memmove(b, b + start, len - start);
+    x->line.len = len - start;
+    b[x->line.len] = '\0';
+    x->line_scan = i - start;
+    if (ok && x->line.len > EVENT_MAX) {
+        fail(x, "the server sent a line longer than %zu bytes", EVENT_MAX);
+        ok = false;
+    }
+    return ok;
+}
+
+/* ---- libcurl callbacks ---------------------------------------------------------- */
+
+static bool header_is(const char *h, size_t n, const char *name, const char **val, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || h[nl] != ':' || strncasecmp(h, name, nl) != 0)
+        return false;
+    const char *v = h + nl + 1, *end = h + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *val = v;
+    *vlen = (size_t)(end - v);
+    return true;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    const char *v;
+    size_t vl;
+    x->t_rx = util_now();
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (after 1xx) */
+        x->content_type[0] = '\0';
+        x->retry_after_s = -1;
+    } else if (header_is(p, n, "content-type", &v, &vl)) {
+        snprintf(x->content_type, sizeof x->content_type, "%.*s", (int)(vl < 63 ? vl : 63), v);
+    } else if (header_is(p, n, "retry-after", &v, &vl)) {
+        /* delta-seconds only; an HTTP date leaves the back-off alone */
+        long s = 0;
+        size_t i = 0;
+        for (; i < vl && v[i] >= '0' && v[i] <= '9'; i++)
+            s = s < 1000000 ? s * 10 + (v[i] - '0') : s;
+        if (i > 0 && i == vl)
+            x->retry_after_s = s;
+    }
+    return n;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    x->t_rx = util_now();
+    if (cancel_requested(x)) {
+        x->cancelled = true;
+        return 0;
+    }
+    if (!x->body_started) {
+        long status = 0;
+        curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+        x->body_started = true;
+        /* JSON is a whole answer; a web page is a wrong URL; anything
+         * else (text/event-stream, or no type at all) is read as events. */
+        x->body_is_sse = x->mode == MODE_CHAT && status >= 200 && status < 300 &&
+                         strncasecmp(x->content_type, "application/json", 16) != 0 &&
+                         strncasecmp(x->content_type, "text/html", 9) != 0;
+    }
+    if (x->body_is_sse)
+        return sse_feed(x, p, n) ? n : 0;
+    long status = 0;
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    bool good = status >= 200 && status < 300;
+    size_t cap = good ? BODY_MAX : ERRBODY_MAX;
+    if (n > cap - x->body.len) {
+        if (good) {
+            fail(x, "the server's answer is larger than %zu bytes", BODY_MAX);
+        } else {
+            sb_append(&x->body, p, cap - x->body.len);
+            /* enough to quote: stop reading */
+        }
+        return 0;
+    }
+    sb_append(&x->body, p, n);
+    return n;
+}
+
+/* ---- One attempt ------------------------------------------------------------- */
+
+static void attempt_reset(xfer *x)
+{
+    x->curl_err[0] = '\0';
+    x->body_started = x->body_is_sse = false;
+    x->content_type[0] = '\0';
+    x->retry_after_s = -1;
+    sb_clear(&x->line);
+    x->line_scan = 0;
+    sb_clear(&x->data);
+    x->has_data = false;
+    sb_clear(&x->body);
+    x->done = x->saw_finish = x->stopped = x->cancelled = x->failed = x->timed_out = false;
+    sb_clear(&x->msg);
+    x->res->prompt_tokens = x->res->completion_tokens = -1;
+    x->res->finish_reason[0] = '\0';
+    x->res->http_status = 0;
+}
+
+static void msgf(xfer *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void msgf(xfer *x, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sb_puts(&x->msg, buf);
+}
+
+/* Check cancel and the deadlines; true (with the reason set) to stop. */
+static bool must_stop(xfer *x, double now)
+{
+    const remote_opts *o = x->o;
+    if (cancel_requested(x)) {
+        x->cancelled = true;
+        return true;
+    }
+    if (x->deadline > 0 && now >= x->deadline) {
+        sb_clear(&x->msg);
+        msgf(x, "the reply took longer than %ld ms (total timeout)", o->total_timeout_ms);
+        x->timed_out = true;
+        return true;
+    }
+    /* The first milestone: content on an event stream, any byte otherwise. */
+    bool begun = x->body_is_sse ? x->got_text : x->body_started;
+    if (!begun && o->first_token_timeout_ms > 0 && (now - x->t_attempt) * 1000.0 >= (double)o->first_token_timeout_ms) {
+        sb_clear(&x->msg);
+        msgf(x, "no reply within %ld ms (first-token timeout)", o->first_token_timeout_ms);
+        x->timed_out = true;
+        return true;
+    }
+    if (begun && o->idle_timeout_ms > 0 && (now - x->t_rx) * 1000.0 >= (double)o->idle_timeout_ms) {
+        sb_clear(&x->msg);
+        msgf(x, "the server went silent for %ld ms mid-reply (idle timeout)", o->idle_timeout_ms);
+        x->timed_out = true;
+        return true;
+    }
+    return false;
+}
+
+static bool is_tls_failure(CURLcode rc)
+{
+    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+           rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+           rc == CURLE_SSL_CRL_BADFILE || rc == CURLE_SSL_INVALIDCERTSTATUS;
+}
+
+/* Why the connection failed, in words. */
+static void put_conn_reason(xfer *x, CURLcode rc, long os_errno)
+{
+    char buf[128];
+    if (rc == CURLE_GOT_NOTHING)
+        msgf(x, "the server closed the connection without answering");
+    else if (os_errno != 0 && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR))
+        msgf(x, "%s", strerror_r((int)os_errno, buf, sizeof buf)); /* GNU's: returns the text */
+    else if (x->curl_err[0])
+        msgf(x, "%s", x->curl_err);
+    else
+        msgf(x, "%s", curl_easy_strerror(rc));
+}
+
+static attempt_end attempt_finish(xfer *x, CURLcode rc)
+{
+    long status = 0, os_errno = 0;
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(x->h, CURLINFO_OS_ERRNO, &os_errno);
+    x->res->http_status = status;
+
+    if (x->cancelled) {
+        sb_clear(&x->msg);
+        msgf(x, "cancelled");
+        return END_CANCELLED;
+    }
+    if (x->stopped) {
+        sb_clear(&x->msg);
+        msgf(x, "stopped by the caller");
+        return END_CANCELLED;
+    }
+    if (x->timed_out)
+        return END_TIMEOUT;
+    if (x->failed)
+        return END_ERROR;
+    if (x->done)
+        return END_OK;
+
+    if (status == 0) { /* no response at all */
+        sb_clear(&x->msg);
+        if (rc == CURLE_OPERATION_TIMEDOUT) {
+            msgf(x, "cannot connect to %s: no connection within %ld ms (connect timeout)", x->shown_url,
+                 x->o->connect_timeout_ms);
+            return END_CONNECT_TIMEOUT;
+        }
+        if (is_tls_failure(rc)) {
+            msgf(x, "cannot connect to %s: TLS certificate verification failed: ", x->shown_url);
+            put_conn_reason(x, rc, 0);
+            return END_ERROR;
+        }
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
+            msgf(x, "cannot use %s: ", x->shown_url);
+            put_conn_reason(x, rc, 0);
+            return END_ERROR;
+        }
+        msgf(x, "cannot connect to %s: ", x->shown_url);
+        put_conn_reason(x, rc, os_errno);
+        return END_RETRY;
+    }
+
+    if (status < 200 || status >= 300) {
+        sb_clear(&x->msg);
+        msgf(x, "%s answered HTTP %ld: ", x->shown_url, status);
+        put_error_body(&x->msg, x->body.data ? x->body.data : "", x->body.len, x->o->api_key);
+        return status == 429 || status >= 500 ? END_RETRY : END_ERROR;
+    }
+
+    if (!x->body_is_sse) { /* the model list, or a chat answer that is not a stream */
+        if (rc != CURLE_OK) {
+            sb_clear(&x->msg);
+            msgf(x, "the connection to %s broke during the answer: ", x->shown_url);
+            put_conn_reason(x, rc, os_errno);
+            return END_RETRY;
+        }
+        if (x->mode == MODE_GET)
+            return END_OK; /* read by the caller */
+        if (strncasecmp(x->content_type, "text/html", 9) == 0) {
+            sb_clear(&x->msg);
+            msgf(x, "%s answered with a web page, not an event stream: ", x->shown_url);
+            put_server_text(&x->msg, x->body.data ? x->body.data : "", x->body.len, x->o->api_key);
+            return END_ERROR;
+        }
+        json_error_t je;
+        json_t *root = json_loadb(x->body.data ? x->body.data : "", x->body.len, 0, &je);
+        if (!root) {
+            strbuf sb = {0};
+            sb_printf(&sb, "the server sent invalid JSON: %s (at byte %d) in answer: ", je.text, je.position);
+            put_server_text(&sb, x->body.data ? x->body.data : "", x->body.len < 120 ? x->body.len : 120,
+                            x->o->api_key);
+            fail(x, "%s", sb.data);
+            sb_free(&sb);
+            return END_ERROR;
+        }
+        bool ok = take_chunk(x, root, false);
+        json_decref(root);
+        if (x->stopped) {
+            sb_clear(&x->msg);
+            msgf(x, "stopped by the caller");
+            return END_CANCELLED;
+        }
+        return ok ? END_OK : END_ERROR;
+    }
+
+    /* An event stream that ended without [DONE]. */
+    if (x->saw_finish)
+        return END_OK;
+    sb_clear(&x->msg);
+    if (x->got_text) {
+        msgf(x, "the server closed the connection mid-reply (after %zu bytes of text)", x->res->text_bytes);
+        return END_ERROR;
+    }
+    msgf(x, "the server closed the connection before replying");
+    if (rc != CURLE_OK) {
+        msgf(x, ": ");
+        put_conn_reason(x, rc, os_errno);
+    }
+    return END_RETRY;
+}
+
+static attempt_end run_attempt(xfer *x, const char *url, struct curl_slist *hdrs, const char *post, size_t post_len)
+{
+    attempt_reset(x);
+    x->t_attempt = x->t_rx = util_now();
+    x->h = curl_easy_init();
+    CURLM *m = curl_multi_init();
+    if (!x->h || !m) {
+        curl_easy_cleanup(x->h);
+        curl_multi_cleanup(m);
+        x->h = NULL;
+        sb_clear(&x->msg);
+        msgf(x, "cannot start a transfer (libcurl)");
+        return END_ERROR;
+    }
+    CURL *h = x->h;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "frontdesk");
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->curl_err);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    long connect_ms = x->o->connect_timeout_ms > 0 ? x->o->connect_timeout_ms : 0;
+    if (x->deadline > 0) { /* also bound the connection by what is left */
+        long left = (long)((x->deadline - x->t_attempt) * 1000.0) + 1;
+        if (connect_ms == 0 || left < connect_ms)
+            connect_ms = left > 1 ? left : 1;
+        /* Our loop enforces the total; libcurl's own limit is a backstop. */
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left + 2000);
+    }
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    if (post) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len);
+    }
+    curl_multi_add_handle(m, h);
+
+    CURLcode rc = CURLE_OK;
+    bool finished = false;
+    for (;;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(m, &running);
+        if (mc != CURLM_OK) {
+            sb_clear(&x->msg);
+            msgf(x, "libcurl: %s", curl_multi_strerror(mc));
+            x->failed = true;
+            break;
+        }
+        int left;
+        CURLMsg *cm;
+        while ((cm = curl_multi_info_read(m, &left)))
+            if (cm->msg == CURLMSG_DONE && cm->easy_handle == h) {
+                rc = cm->data.result;
+                finished = true;
+            }
+        if (finished || !running)
+            break;
+        if (must_stop(x, util_now()))
+            break;
+        mc = curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
+        if (mc != CURLM_OK) {
+            sb_clear(&x->msg);
+            msgf(x, "libcurl: %s", curl_multi_strerror(mc));
+            x->failed = true;
+            break;
+        }
+    }
+    attempt_end end = attempt_finish(x, rc);
+    curl_multi_remove_handle(m, h);
+    curl_easy_cleanup(h);
+    curl_multi_cleanup(m);
+    x->h = NULL;
+    return end;
+}
+
+/* ---- Attempts ------------------------------------------------------------------ */
+
+static uint64_t next_rand(uint64_t *s) /* splitmix64 */
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The wait before retry n (1-based), in ms. */
+static double backoff_ms(xfer *x, int n)
+{
+    double d = (double)(x->o->backoff_base_ms > 0 ? x->o->backoff_base_ms : 0);
+    for (int i = 1; i < n && d < 3600e3; i++)
+        d *= 2;
+    double u = (double)(next_rand(&x->rng) >> 11) / 9007199254740992.0; /* [0, 1) */
+    d = d * (0.5 + 0.5 * u);
+    if (x->retry_after_s >= 0 && (x->res->http_status == 429 || x->res->http_status >= 500)) {
+        double ra = (double)x->retry_after_s * 1000.0;
+        if (x->o->retry_after_max_ms >= 0 && ra > (double)x->o->retry_after_max_ms)
+            ra = (double)x->o->retry_after_max_ms;
+        if (ra > d)
+            d = ra;
+    }
+    return d;
+}
+
+/* Sleep ms, waking every POLL_MS for cancel; false when cancelled. */
+static bool wait_ms(xfer *x, double ms)
+{
+    double until = util_now() + ms / 1000.0;
+    for (;;) {
+        if (cancel_requested(x))
+            return false;
+        double left = until - util_now();
+        if (left <= 0)
+            return true;
+        double step = left < POLL_MS / 1000.0 ? left : POLL_MS / 1000.0;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(step * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Attempts until one succeeds, fails for good, or the retries run out. */
+static attempt_end run_attempts(xfer *x, const char *url, struct curl_slist *hdrs, const char *post, size_t post_len)
+{
+    for (;;) {
+        x->res->attempts++;
+        attempt_end end = run_attempt(x, url, hdrs, post, post_len);
+        if (end != END_RETRY && end != END_CONNECT_TIMEOUT)
+            return end;
+        if (x->got_text || x->res->attempts > x->o->retries)
+            return end;
+        double wait = backoff_ms(x, x->res->attempts);
+        if (x->deadline > 0 && util_now() + wait / 1000.0 >= x->deadline)
+            return end; /* no time left for another try */
+        if (!wait_ms(x, wait)) {
+            sb_clear(&x->msg);
+            msgf(x, "cancelled");
+            return END_CANCELLED;
+        }
+    }
+}
+
+/* ---- Calls --------------------------------------------------------------------- */
+
+static void result_init(remote_result *r)
+{
+    *r = (remote_result){
+        .outcome = REMOTE_ERROR,
+        .prompt_tokens = -1,
+        .completion_tokens = -1,
+        .ttft_ms = -1,
+        .decode_ms = -1,
+        .latency_ms = 0,
+        .decode_tps = -1,
+    };
+}
+
+/* Wipe and free the header list (one line holds the key). */
+static void headers_free(struct curl_slist *h)
+{
+    for (struct curl_slist *p = h; p; p = p->next)
+        if (p->data)
+            memset(p->data, 0, strlen(p->data));
+    curl_slist_free_all(h);
+}
+
+/* Checks shared by both calls; builds {base}{path}, the headers and the
+ * call state.  -1 with a message on bad options. */
+static int call_begin(xfer *x, xfer_mode mode, const remote_opts *o, const remote_callbacks *cb, remote_result *res,
+                      const char *path, char **url, struct curl_slist **hdrs, char *err, size_t errlen)
+{
+    memset(x, 0, sizeof *x);
+    x->mode = mode;
+    x->o = o;
+    x->cb = cb;
+    x->res = res;
+    x->t_call = util_now();
+    *url = NULL;
+    *hdrs = NULL;
+    if (!o || !o->base_url || !*o->base_url) {
+        util_errf(err, errlen, "no backend URL given");
+        return -1;
+    }
+    if (strpbrk(o->base_url, "\r\n") || (o->api_key && strpbrk(o->api_key, "\r\n"))) {
+        util_errf(err, errlen, "the backend URL or API key contains a line break");
+        return -1;
+    }
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK) {
+        util_errf(err, errlen, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
+        return -1;
+    }
+    x->shown_url = url_for_display(o->base_url);
+    size_t bl = strlen(o->base_url);
+    while (bl > 0 && o->base_url[bl - 1] == '/')
+        bl--;
+    strbuf u = {0};
+    sb_append(&u, o->base_url, bl);
+    sb_puts(&u, path);
+    *url = u.data;
+    if (o->total_timeout_ms > 0)
+        x->deadline = x->t_call + (double)o->total_timeout_ms / 1000.0;
+    x->rng = (uint64_t)(x->t_call * 1e9) ^ (uint64_t)(uintptr_t)x;
+
+    struct curl_slist *h = NULL, *t;
+    const char *fixed[] = {mode == MODE_CHAT ? "Content-Type: application/json" : NULL,
+                           mode == MODE_CHAT ? "Accept: text/event-stream" : "Accept: application/json",
+                           "Expect:"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        if (!fixed[i])
+            continue;
+        if (!(t = curl_slist_append(h, fixed[i])))
+            goto oom;
+        h = t;
+    }
+    if (o->api_key && *o->api_key) {
+        strbuf a = {0};
+        sb_printf(&a, "Authorization: Bearer %s", o->api_key);
+        t = curl_slist_append(h, a.data);
+        memset(a.data, 0, a.len);
+        sb_free(&a);
+        if (!t)
+            goto oom;
+        h = t;
+    }
+    *hdrs = h;
+    return 0;
+oom:
+    headers_free(h);
+    util_errf(err, errlen, "out of memory building the request headers");
+    return -1;
+}
+
+static void call_end(xfer *x, char *url, struct curl_slist *hdrs)
+{
+    free(url);
+    headers_free(hdrs);
+    free(x->shown_url);
+    sb_free(&x->line);
+    sb_free(&x->data);
+    sb_free(&x->body);
+    sb_free(&x->msg);
+}
+
+/* Copy the message out (the key redacted once more, whatever its path). */
+static void put_err(xfer *x, char *err, size_t errlen)
+{
+    if (!x->msg.data)
+        sb_puts(&x->msg, "unknown failure");
+    if (x->res->attempts > 1)
+        sb_printf(&x->msg, " (%d attempts)", x->res->attempts);
+    redact(&x->msg, 0, x->o->api_key);
+    util_errf(err, errlen, "%s", x->msg.data);
+}
+
+/* The request body.  NULL with a message when a string is not UTF-8. */
+static char *chat_body(const remote_opts *o, const remote_request *rq, char *err, size_t errlen)
+{
+    json_t *root = json_object(), *msgs = json_array();
+    if (o->model) {
+        json_t *mv = json_string(o->model);
+        if (!mv) {
+            util_errf(err, errlen, "the model name is not valid UTF-8");
+            json_decref(msgs);
+            goto bad;
+        }
+        json_object_set_new(root, "model", mv);
+    }
+    for (size_t i = 0; i < rq->n_messages; i++) {
+        const chat_msg *m = &rq->messages[i];
+        json_t *role = json_string(m->role ? m->role : "");
+        json_t *content = json_string(m->content ? m->content : "");
+        if (!role || !content) {
+            json_decref(role);
+            json_decref(content);
+            util_errf(err, errlen, "message %zu is not valid UTF-8", i + 1);
+            json_decref(msgs);
+            goto bad;
+        }
+        json_t *e = json_object();
+        json_object_set_new(e, "role", role);
+        json_object_set_new(e, "content", content);
+        json_array_append_new(msgs, e);
+    }
+    json_object_set_new(root, "messages", msgs);
+    json_object_set_new(root, "stream", json_true());
+    json_t *so = json_object();
+    json_object_set_new(so, "include_usage", json_true());
+    json_object_set_new(root, "stream_options", so);
+
+    const sampler_params *s = &rq->sampling;
+    json_object_set_new(root, "temperature", json_real(s->temp));
+    json_object_set_new(root, "top_p", json_real(s->top_p));
+    if (s->top_k > 0)
+        json_object_set_new(root, "top_k", json_integer(s->top_k));
+    if (s->min_p > 0)
+        json_object_set_new(root, "min_p", json_real(s->min_p));
+    if (s->repeat_penalty > 0 && s->repeat_penalty != 1.0f) {
+        json_object_set_new(root, "repeat_penalty", json_real(s->repeat_penalty));
+        json_object_set_new(root, "repetition_penalty", json_real(s->repeat_penalty));
+        if (s->repeat_last_n > 0)
+            json_object_set_new(root, "repeat_last_n", json_integer(s->repeat_last_n));
+    }
+    if (rq->send_seed)
+        json_object_set_new(root, "seed", json_integer((json_int_t)(s->seed & (uint64_t)INT64_MAX)));
+    if (rq->max_tokens > 0)
+        json_object_set_new(root, "max_tokens", json_integer(rq->max_tokens));
+    if (rq->n_stops > 0) {
+        json_t *st = json_array();
+        for (size_t i = 0; i < rq->n_stops; i++) {
+            json_t *v = json_string(rq->stops[i] ? rq->stops[i] : "");
+            if (!v) {
+                json_decref(st);
+                util_errf(err, errlen, "stop string %zu is not valid UTF-8", i + 1);
+                goto bad;
+            }
+            json_array_append_new(st, v);
+        }
+        json_object_set_new(root, "stop", st);
+    }
+    /* Reals at float precision: 0.8f goes out as 0.8, not 0.800000011920929. */
+    char *body = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(7));
+    json_decref(root);
+    if (!body)
+        util_errf(err, errlen, "out of memory building the request");
+    return body;
+bad:
+    json_decref(root);
+    return NULL;
+}
+
+int remote_chat(const remote_opts *o, const remote_request *rq, const remote_callbacks *cb, remote_result *res,
+                char *err, size_t errlen)
+{
+    remote_result dummy;
+    if (!res)
+        res = &dummy;
+    result_init(res);
+    if (err && errlen)
+        err[0] = '\0';
+    xfer x;
+    char *url;
+    struct curl_slist *hdrs;
+    if (call_begin(&x, MODE_CHAT, o, cb, res, "/chat/completions", &url, &hdrs, err, errlen) != 0) {
+        call_end(&x, url, hdrs);
+        return -1;
+    }
+    if (!rq || (rq->n_messages > 0 && !rq->messages) || (rq->n_stops > 0 && !rq->stops)) {
+        util_errf(err, errlen, "no request given");
+        call_end(&x, url, hdrs);
+        return -1;
+    }
+    char *body = chat_body(o, rq, err, errlen);
+    if (!body) {
+        call_end(&x, url, hdrs);
+        return -1;
+    }
+
+    attempt_end end = run_attempts(&x, url, hdrs, body, strlen(body));
+    free(body);
+
+    double now = util_now();
+    res->latency_ms = (now - x.t_call) * 1000.0;
+    if (x.got_text) {
+        res->ttft_ms = (x.t_first - x.t_call) * 1000.0;
+        res->decode_ms = (x.t_last - x.t_first) * 1000.0;
+        if (res->completion_tokens >= 2 && res->decode_ms > 0)
+            res->decode_tps = (res->completion_tokens - 1) / (res->decode_ms / 1000.0);
+    }
+    switch (end) {
+    case END_OK: res->outcome = REMOTE_OK; break;
+    case END_TIMEOUT:
+    case END_CONNECT_TIMEOUT: res->outcome = REMOTE_TIMEOUT; break;
+    case END_CANCELLED: res->outcome = REMOTE_CANCELLED; break;
+    default: res->outcome = REMOTE_ERROR; break;
+    }
+    if (end != END_OK)
+        put_err(&x, err, errlen);
+    call_end(&x, url, hdrs);
+    return end == END_OK ? 0 : -1;
+}
+
+/* ---- Models -------------------------------------------------------------------- */
+
+void remote_models_free(char **names, size_t n)
+{
+    if (!names)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static int read_models(xfer *x, char ***names, size_t *n, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loadb(x->body.data ? x->body.data : "", x->body.len, 0, &je);
+    if (!root) {
+        util_errf(err, errlen, "the model list is not JSON: %s (at byte %d)", je.text, je.position);
+        return -1;
+    }
+    json_t *data = json_is_object(root) ? json_object_get(root, "data") : NULL;
+    if (!json_is_array(data)) {
+        util_errf(err, errlen, "the model list has no \"data\" array");
+        json_decref(root);
+        return -1;
+    }
+    size_t count = json_array_size(data);
+    char **out = xcalloc(count ? count : 1, sizeof *out);
+    for (size_t i = 0; i < count; i++) {
+        json_t *id = json_object_get(json_array_get(data, i), "id");
+        if (!json_is_string(id)) {
+            util_errf(err, errlen, "the model list's data[%zu].id is not a string", i);
+            remote_models_free(out, i);
+            json_decref(root);
+            return -1;
+        }
+        out[i] = xstrdup(json_string_value(id));
+    }
+    json_decref(root);
+    *names = out;
+    *n = count;
+    return 0;
+}
+
+int remote_models(const remote_opts *o, char ***names, size_t *n, char *err, size_t errlen)
+{
+    *names = NULL;
+    *n = 0;
+    remote_result res;
+    result_init(&res);
+    xfer x;
+    char *url;
+    struct curl_slist *hdrs;
+    if (call_begin(&x, MODE_GET, o, NULL, &res, "/models", &url, &hdrs, err, errlen) != 0) {
+        call_end(&x, url, hdrs);
+        return -1;
+    }
+    attempt_end end = run_attempts(&x, url, hdrs, NULL, 0);
+    int rc = -1;
+    if (end == END_OK)
+        rc = read_models(&x, names, n, err, errlen);
+    else
+        put_err(&x, err, errlen);
+    call_end(&x, url, hdrs);
+    return rc;
+}
