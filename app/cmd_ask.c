@@ -4,6 +4,7 @@
  */
 #include "app/cli.h"
 #include "app/config.h"
+#include "app/reply.h"
 #include "app/store.h"
 
 #include "engine/chat_template.h"
@@ -26,13 +27,19 @@
 #include <unistd.h>
 
 const char cmd_ask_usage[] =
-    "usage: frontdesk ask --model FILE [options] TEXT\n"
+    "usage: frontdesk ask (--model FILE | --backend URL) [options] TEXT\n"
     "\n"
     "Ask the model one question and stream its reply to standard output,\n"
     "followed by one newline.  TEXT is the customer's message, put through the\n"
     "model's chat template (or, with --raw, used as a plain prompt).\n"
     "\n"
-    "  -m, --model FILE          the GGUF model\n"
+    "  -m, --model FILE          the GGUF model (with --backend: the local\n"
+    "                            fallback when [remote] fallback = local)\n"
+    "      --backend URL         an OpenAI-compatible server, e.g.\n"
+    "                            http://127.0.0.1:8080/v1 (default: [remote]\n"
+    "                            backend in the config file); the API key is\n"
+    "                            read from $FRONTDESK_API_KEY ([remote] api_key_env)\n"
+    "      --remote-model NAME   the server's model name\n"
     "      --system TEXT         system prompt (default: a customer-service one)\n"
     "      --temp T              temperature; 0 is greedy (default 0.8)\n"
     "      --top-k K             keep the K most likely tokens; 0 = off (40)\n"
@@ -84,6 +91,7 @@ typedef struct {
     bool ids;
     bool write_failed;
     int n_ids;
+    bool wrote;       /* some text was streamed */
     store_reply *rec; /* NULL with --no-db */
 } ask_out;
 
@@ -95,6 +103,7 @@ static bool write_all(const char *s, size_t n)
 static bool on_text(void *ud, const char *text, size_t len)
 {
     ask_out *o = ud;
+    o->wrote = true;
     if (o->rec)
         store_reply_text(o->rec, text, len);
     if (o->ids)
@@ -129,7 +138,7 @@ static void on_token(void *ud, int32_t id)
 }
 
 typedef struct {
-    const char *model_path, *system, *text, *tmpl_name, *db_path;
+    const char *model_path, *system, *text, *tmpl_name, *db_path, *backend, *remote_model;
     sampler_params sp;
     bool seed_given, raw, ids, stats, no_db, redact;
     long n_predict, n_ctx, n_threads, conversation;
@@ -140,7 +149,7 @@ typedef struct {
 static int parse_args(int argc, char **argv, ask_args *a)
 {
     enum { O_SYSTEM = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REPEAT, O_SEED, O_STOP, O_TMPL,
-           O_RAW, O_IDS, O_STATS, O_NODB, O_DB, O_CONV, O_REDACT };
+           O_RAW, O_IDS, O_STATS, O_NODB, O_DB, O_CONV, O_REDACT, O_BACKEND, O_RMODEL };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"system", required_argument, NULL, O_SYSTEM},
@@ -161,6 +170,8 @@ static int parse_args(int argc, char **argv, ask_args *a)
         {"db", required_argument, NULL, O_DB},
         {"conversation", required_argument, NULL, O_CONV},
         {"redact", no_argument, NULL, O_REDACT},
+        {"backend", required_argument, NULL, O_BACKEND},
+        {"remote-model", required_argument, NULL, O_RMODEL},
         {NULL, 0, NULL, 0},
     };
     a->sp = sampler_defaults();
@@ -223,14 +234,16 @@ static int parse_args(int argc, char **argv, ask_args *a)
         case O_DB: a->db_path = optarg; break;
         case O_CONV: NUM_I("--conversation", 1, LONG_MAX, a->conversation); break;
         case O_REDACT: a->redact = true; break;
+        case O_BACKEND: a->backend = optarg; break;
+        case O_RMODEL: a->remote_model = optarg; break;
         case ':': return cli_usage_error("ask", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("ask", "unknown option '%s'", argv[optind - 1]);
         }
     }
 #undef NUM_F
 #undef NUM_I
-    if (!a->model_path)
-        return cli_usage_error("ask", "--model FILE is required");
+    if (a->backend && strncmp(a->backend, "http://", 7) && strncmp(a->backend, "https://", 8))
+        return cli_usage_error("ask", "--backend is an http:// or https:// URL, not '%s'", a->backend);
     if (optind + 1 != argc)
         return cli_usage_error("ask", optind == argc ? "the question TEXT is missing"
                                                      : "give the question as one argument (quote it)");
@@ -313,14 +326,10 @@ static int load_history(const ask_args *a, db *d, const char *question, history 
     return EXIT_OK;
 }
 
-/* Record what asking needs before generating: the model, the conversation
- * (new unless continued) and the customer's message. */
-static int record_question(const ask_args *a, db *d, const model *m, const char *question, int64_t *model_id,
-                           int64_t *conv)
+/* Record what asking needs before generating: the conversation (new
+ * unless continued) and the customer's message. */
+static int record_question(const ask_args *a, db *d, const char *question, int64_t *conv)
 {
-    char err[600];
-    if (store_model_local(d, a->model_path, m, model_id, err, sizeof err) != DB_OK)
-        return cli_fail("%s", err);
     *conv = a->conversation;
     int64_t msg;
     if (!*conv && db_conv_create(d, a->raw ? "raw" : "default",
@@ -329,6 +338,13 @@ static int record_question(const ask_args *a, db *d, const model *m, const char 
     if (db_msg_add(d, *conv, DB_ROLE_CUSTOMER, question, &msg) != DB_OK)
         return cli_fail("%s", db_errmsg(d));
     return EXIT_OK;
+}
+
+/* The remote model's identity in the store: URL + model name. */
+static db_status record_remote_model(db *d, const remote_opts *ro, int64_t *id)
+{
+    db_model_info info = {.url = ro->base_url, .name = ro->model ? ro->model : "default"};
+    return db_model_use(d, &info, id);
 }
 
 int cmd_ask(int argc, char **argv)
@@ -340,25 +356,43 @@ int cmd_ask(int argc, char **argv)
         return rc;
     }
     double t_start = util_now();
-    config cfg; /* [privacy] redact applies to ask too */
+    config cfg; /* [privacy] redact and [remote] apply to ask too */
     config_load(&cfg, NULL);
     if (cfg.redact)
         a.redact = true;
-    config_free(&cfg);
+    const char *backend_url = a.backend ? a.backend : cfg.backend;
+    rc = EXIT_FAIL;
     char err[512];
     model *m = NULL;
     tok_vocab *v = NULL;
     fwd_ctx *ctx = NULL;
-    sampler *s = NULL;
-    int32_t *prompt = NULL;
-    size_t n_prompt = 0;
     db *d = NULL;
     history h = {0};
     store_reply rec = {0};
     bool recording = false;
     char *question = NULL;
-    int64_t model_id = 0, conv = 0;
-    rc = EXIT_FAIL;
+    int64_t local_id = 0, remote_id = 0, conv = 0;
+    remote_opts ro = remote_defaults();
+    reply_backend local = {0}, remote = {0};
+    if (!backend_url && !a.model_path) {
+        rc = cli_usage_error("ask", "--model FILE is required (or --backend URL)");
+        goto out;
+    }
+    if (backend_url && (a.ids || a.raw)) {
+        rc = cli_usage_error("ask", "--ids and --raw need the local model (not --backend)");
+        goto out;
+    }
+    if (backend_url) {
+        ro.base_url = backend_url;
+        ro.model = a.remote_model ? a.remote_model : cfg.remote_model;
+        ro.api_key = getenv(cfg.api_key_env);
+        ro.connect_timeout_ms = cfg.connect_timeout_ms;
+        ro.first_token_timeout_ms = cfg.first_token_timeout_ms;
+        ro.idle_timeout_ms = cfg.idle_timeout_ms;
+        ro.total_timeout_ms = cfg.total_timeout_ms;
+        ro.retries = cfg.retries;
+        remote.remote = &ro;
+    }
 
     if (a.redact) {
         redact_counts rcnt;
@@ -371,20 +405,47 @@ int cmd_ask(int argc, char **argv)
 
     if (!a.no_db && store_open(a.db_path, &d) != EXIT_OK)
         goto out;
-    if (model_load(&m, a.model_path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0) {
-        cli_fail("%s", err);
-        goto out;
-    }
     long n_ctx = a.n_ctx;
-    if (m->hp.n_ctx_train && n_ctx > (long)m->hp.n_ctx_train)
-        n_ctx = m->hp.n_ctx_train;
+    if (a.model_path) {
+        if (model_load(&m, a.model_path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0) {
+            cli_fail("%s", err);
+            goto out;
+        }
+        if (m->hp.n_ctx_train && n_ctx > (long)m->hp.n_ctx_train)
+            n_ctx = m->hp.n_ctx_train;
+        local.m = m;
+        local.v = v;
+        local.n_ctx = (int)n_ctx;
+        local.raw = a.raw;
+        int prc = a.raw ? 0 : pick_template(&a, m, &local.tmpl, err, sizeof err);
+        if (prc != 0) {
+            rc = cli_usage_error("ask", "%s", err);
+            goto out;
+        }
+        if (!(ctx = fwd_new(m, (int)n_ctx, (int)a.n_threads, err, sizeof err))) {
+            cli_fail("%s", err);
+            goto out;
+        }
+        local.ctx = ctx;
+    }
+    const reply_backend *primary = backend_url ? &remote : &local;
+    bool can_fall_back = backend_url && cfg.fallback_local && m;
     if (load_history(&a, d, question, &h) != EXIT_OK)
         goto out;
-    if (d && record_question(&a, d, m, question, &model_id, &conv) != EXIT_OK)
-        goto out;
     if (d) {
+        if (record_question(&a, d, question, &conv) != EXIT_OK)
+            goto out;
+        if (m && store_model_local(d, a.model_path, m, &local_id, err, sizeof err) != DB_OK) {
+            cli_fail("%s", err);
+            goto out;
+        }
+        if (backend_url && record_remote_model(d, &ro, &remote_id) != DB_OK) {
+            cli_fail("%s", db_errmsg(d));
+            goto out;
+        }
         char *sampling = store_sampling_json(&a.sp, (int)a.n_predict, (int)n_ctx);
-        db_status st = store_reply_begin(&rec, d, conv, model_id, "local", sampling, 0,
+        db_status st = store_reply_begin(&rec, d, conv, backend_url ? remote_id : local_id,
+                                         reply_backend_name(primary), sampling, 0,
                                          (util_now() - t_start) * 1000.0);
         free(sampling);
         if (st != DB_OK) {
@@ -394,63 +455,37 @@ int cmd_ask(int argc, char **argv)
         recording = true;
     }
 
-    /* keep room for at least a short reply */
-    int reserve = (int)(a.n_predict < n_ctx / 4 ? a.n_predict : n_ctx / 4);
-    int prc = 0;
-    size_t dropped = 0, cap = 0;
-    chat_tmpl t;
-    if (a.raw)
-        prc = tok_encode(v, question, strlen(question), true, false, &prompt, &n_prompt, &cap, err, sizeof err);
-    else if ((prc = pick_template(&a, m, &t, err, sizeof err)) == 0)
-        prc = prompt_fit(t, v, h.msgs, h.n, (int)n_ctx, reserve, &prompt, &n_prompt, &dropped, err, sizeof err);
-    if (prc == 0 && (long)n_prompt >= n_ctx) {
-        util_errf(err, sizeof err,
-                  "the prompt is %zu tokens, more than the context of %ld allows; shorten it or raise --ctx",
-                  n_prompt, n_ctx);
-        prc = -1;
-    }
-    if (prc == 0 && dropped)
-        fprintf(stderr, "frontdesk: the %zu oldest message(s) did not fit the context of %ld tokens and were left out\n",
-                dropped, n_ctx);
-    if (prc == 0 && !(ctx = fwd_new(m, (int)n_ctx, (int)a.n_threads, err, sizeof err)))
-        prc = -1;
-    if (prc != 0) {
-        if (recording) {
-            db_request_result res = {.outcome = DB_OUTCOME_ERROR, .error = err,
-                                     .latency_ms = (util_now() - t_start) * 1000.0, .ttft_ms = -1,
-                                     .prefill_ms = -1, .decode_ms = -1, .attempts = 1};
-            store_reply_end(&rec, &res);
-            recording = false;
-        }
-        rc = prc == -2 ? cli_usage_error("ask", "%s", err) : cli_fail("%s", err);
-        goto out;
-    }
-    s = sampler_new(&a.sp, (int)m->n_vocab);
-
     ask_out out = {.tty = isatty(STDOUT_FILENO), .ids = a.ids, .rec = recording ? &rec : NULL};
-    gen_opts go = {.n_predict = (int)a.n_predict, .stops = a.stops, .n_stops = a.n_stops,
-                   .cancel = &interrupted, .on_text = on_text, .on_token = on_token, .ud = &out};
+    reply_opts ro_opts = {.sampling = a.sp, .send_seed = a.seed_given, .max_tokens = (int)a.n_predict,
+                          .stops = a.stops, .n_stops = a.n_stops, .cancel = &interrupted, .on_text = on_text,
+                          .on_token = on_token, .ud = &out};
     struct sigaction sa = {.sa_handler = on_sigint};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
-    gen_stats st;
-    int grc = gen_run(ctx, m, v, s, prompt, (int)n_prompt, &go, &st, err, sizeof err);
-    if (!write_all("\n", 1))
+    reply_result res;
+    int grc = reply_run(primary, h.msgs, h.n, &ro_opts, &res);
+    bool nothing_written = !out.n_ids && !(recording ? rec.text.len : 0) && !out.wrote;
+    if (grc != 0 && can_fall_back && nothing_written && res.r.outcome != DB_OUTCOME_CANCELLED) {
+        fprintf(stderr, "frontdesk: %s; answering with the local model instead\n", res.error);
+        if (recording && store_reply_switch(&rec, &res.r, local_id, "local") != DB_OK)
+            fprintf(stderr, "frontdesk: %s\n", rec.err);
+        primary = &local;
+        grc = reply_run(primary, h.msgs, h.n, &ro_opts, &res);
+    }
+    if (res.dropped)
+        fprintf(stderr, "frontdesk: the %zu oldest message(s) did not fit the context of %ld tokens and were left out\n",
+                res.dropped, n_ctx);
+    if (!res.prompt_too_long && !write_all("\n", 1))
         out.write_failed = true;
     int64_t message_id = rec.message;
     if (recording) {
-        db_request_result res = {
-            .outcome = grc != 0                        ? DB_OUTCOME_ERROR
-                       : st.stop == GEN_STOP_CANCELLED ? DB_OUTCOME_CANCELLED
-                       : out.write_failed              ? DB_OUTCOME_ERROR
-                                                       : DB_OUTCOME_OK,
-            .error = grc != 0 ? err : out.write_failed ? "writing standard output failed" : NULL,
-            .prompt_tokens = st.prompt_tokens, .gen_tokens = st.gen_tokens, .ttft_ms = st.ttft_ms,
-            .prefill_ms = st.prefill_ms, .decode_ms = st.decode_ms,
-            .latency_ms = (util_now() - t_start) * 1000.0,
-            .prefill_tps = st.prefill_tps, .decode_tps = st.decode_tps, .attempts = 1};
+        if (grc == 0 && out.write_failed) {
+            res.r.outcome = DB_OUTCOME_ERROR;
+            res.r.error = "writing standard output failed";
+        }
+        res.r.latency_ms = (util_now() - t_start) * 1000.0;
         recording = false;
-        if (store_reply_end(&rec, &res) != DB_OK) {
+        if (store_reply_end(&rec, &res.r) != DB_OK) {
             signal(SIGINT, SIG_DFL);
             cli_fail("the reply was printed but could not be saved: %s", rec.err);
             goto out;
@@ -461,12 +496,12 @@ int cmd_ask(int argc, char **argv)
     }
     signal(SIGINT, SIG_DFL);
     if (grc != 0) {
-        cli_fail("%s", err);
+        cli_fail("%s", res.error);
         goto out;
     }
     if (a.stats) {
         fprintf(stderr, "prompt_tokens=%d gen_tokens=%d ttft_ms=%.1f prefill_tps=%.1f decode_tps=%.1f",
-                st.prompt_tokens, st.gen_tokens, st.ttft_ms, st.prefill_tps, st.decode_tps);
+                res.r.prompt_tokens, res.r.gen_tokens, res.r.ttft_ms, res.r.prefill_tps, res.r.decode_tps);
         if (d)
             fprintf(stderr, " conversation=%lld message=%lld", (long long)conv, (long long)message_id);
         fputc('\n', stderr);
@@ -475,28 +510,28 @@ int cmd_ask(int argc, char **argv)
         cli_fail("writing standard output: %s", strerror(errno));
         goto out;
     }
-    if (st.stop == GEN_STOP_CANCELLED) {
+    if (res.stop == GEN_STOP_CANCELLED) {
         fprintf(stderr, "frontdesk: interrupted\n");
         rc = 130;
         goto out;
     }
-    if (st.stop == GEN_STOP_CONTEXT)
+    if (res.stop == GEN_STOP_CONTEXT)
         fprintf(stderr, "frontdesk: the reply stopped because the context of %ld tokens is full\n", n_ctx);
     rc = EXIT_OK;
 out:
     if (recording) {
-        db_request_result res = {.outcome = DB_OUTCOME_ERROR, .error = "frontdesk ask failed",
-                                 .ttft_ms = -1, .prefill_ms = -1, .decode_ms = -1, .latency_ms = -1};
-        store_reply_end(&rec, &res);
+        db_request_result r2 = {.outcome = DB_OUTCOME_ERROR, .error = "frontdesk ask failed", .prompt_tokens = -1,
+                                .gen_tokens = -1, .ttft_ms = -1, .prefill_ms = -1, .decode_ms = -1,
+                                .latency_ms = -1};
+        store_reply_end(&rec, &r2);
     }
     history_free(&h);
     db_close(d);
     free(question);
-    sampler_free(s);
     fwd_free(ctx);
-    free(prompt);
     tok_free(v);
     model_free(m);
     free(a.stops);
+    config_free(&cfg);
     return rc;
 }

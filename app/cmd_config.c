@@ -67,6 +67,18 @@ int cmd_config(int argc, char **argv)
            "thumbs_min_sample = %d\ndecode_tps_min = %g\n",
            cfg.latency_p95_ms, cfg.ttft_p95_ms, cfg.error_rate, cfg.thumbs_down_rate, cfg.thumbs_min_sample,
            cfg.decode_tps_min);
+    printf("\n[remote]\n");
+    if (cfg.backend)
+        print_text("backend", cfg.backend);
+    else
+        printf("# backend = (none: the local model)\n");
+    if (cfg.remote_model)
+        print_text("model", cfg.remote_model);
+    print_text("api_key_env", cfg.api_key_env);
+    printf("connect_timeout_ms = %ld\nfirst_token_timeout_ms = %ld\nidle_timeout_ms = %ld\n"
+           "total_timeout_ms = %ld\nretries = %d\nfallback = %s\n",
+           cfg.connect_timeout_ms, cfg.first_token_timeout_ms, cfg.idle_timeout_ms, cfg.total_timeout_ms,
+           cfg.retries, cfg.fallback_local ? "local" : "none");
     for (size_t i = 0; i < cfg.n_profiles; i++) {
         printf("\n[profile %s]\n", cfg.profiles[i].name);
         print_text("system", cfg.profiles[i].system);

@@ -64,6 +64,12 @@ static void defaults(config *c)
     c->thumbs_down_rate = 0.3;
     c->thumbs_min_sample = 10;
     c->decode_tps_min = 0;
+    c->api_key_env = xstrdup("FRONTDESK_API_KEY");
+    c->connect_timeout_ms = 5000;
+    c->first_token_timeout_ms = 60000;
+    c->idle_timeout_ms = 30000;
+    c->total_timeout_ms = 300000;
+    c->retries = 2;
     add_profile(c, "default", config_default_system);
 }
 
@@ -139,7 +145,25 @@ static const num_key num_keys[] = {
     NUM("thresholds", "thumbs_down_rate", 0, 1, NUM_FLOAT, thumbs_down_rate),
     NUM("thresholds", "thumbs_min_sample", 0, 1e9, NUM_INT, thumbs_min_sample),
     NUM("thresholds", "decode_tps_min", 0, 1e9, NUM_FLOAT, decode_tps_min),
+    NUM("remote", "retries", 0, 10, NUM_INT, retries),
 };
+
+/* [remote] timeouts (long milliseconds). */
+static const struct {
+    const char *key;
+    size_t offset;
+} ms_keys[] = {
+    {"connect_timeout_ms", offsetof(config, connect_timeout_ms)},
+    {"first_token_timeout_ms", offsetof(config, first_token_timeout_ms)},
+    {"idle_timeout_ms", offsetof(config, idle_timeout_ms)},
+    {"total_timeout_ms", offsetof(config, total_timeout_ms)},
+};
+
+static void set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = *v ? xstrdup(v) : NULL;
+}
 
 static bool set_sampling(config *c, const char *key, const char *v, bool *known)
 {
@@ -200,6 +224,34 @@ static void set_key(config *c, const char *file, int line, const char *section, 
     } else if (!strcmp(section, "ui") && !strcmp(key, "rater") && *v) {
         free(c->rater);
         c->rater = xstrdup(v);
+    } else if (!strcmp(section, "remote") && !strcmp(key, "backend")) {
+        if (*v && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+            warn(c, "%s:%d: remote.backend is an http:// or https:// URL, not '%s'", file, line, v);
+        else
+            set_str(&c->backend, v);
+    } else if (!strcmp(section, "remote") && !strcmp(key, "model")) {
+        set_str(&c->remote_model, v);
+    } else if (!strcmp(section, "remote") && !strcmp(key, "api_key_env") && *v) {
+        set_str(&c->api_key_env, v);
+    } else if (!strcmp(section, "remote") && !strcmp(key, "fallback")) {
+        if (!strcmp(v, "local") || !strcmp(v, "none"))
+            c->fallback_local = !strcmp(v, "local");
+        else
+            warn(c, "%s:%d: remote.fallback is local or none, not '%s'", file, line, v);
+    } else if (!strcmp(section, "remote") && strstr(key, "_timeout_ms")) {
+        bool found = false;
+        for (size_t i = 0; i < sizeof ms_keys / sizeof *ms_keys; i++) {
+            double d;
+            if (strcmp(key, ms_keys[i].key))
+                continue;
+            found = true;
+            if (parse_num(v, 0, 86400000, &d) && d == floor(d))
+                *(long *)((char *)c + ms_keys[i].offset) = (long)d;
+            else
+                warn(c, "%s:%d: remote.%s needs whole milliseconds (0 = off), got '%s'", file, line, key, v);
+        }
+        if (!found)
+            warn(c, "%s:%d: unknown key '%s' in [remote]", file, line, key);
     } else if (!strncmp(section, "profile ", 8) && !strcmp(key, "system")) {
         char *text = unescape(v);
         add_profile(c, trim((char *)section + 8), text);
@@ -230,7 +282,7 @@ void config_parse(config *c, const char *name, const char *text)
             }
             *e = 0;
             snprintf(section, sizeof section, "%s", trim(s + 1));
-            static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds"};
+            static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds", "remote"};
             bool ok = !strncmp(section, "profile ", 8) && *trim(section + 8);
             for (size_t i = 0; i < sizeof known / sizeof *known; i++)
                 ok |= !strcmp(section, known[i]);
@@ -288,6 +340,9 @@ void config_free(config *c)
     free(c->path);
     free(c->model_path);
     free(c->rater);
+    free(c->backend);
+    free(c->remote_model);
+    free(c->api_key_env);
     for (size_t i = 0; i < c->n_profiles; i++) {
         free(c->profiles[i].name);
         free(c->profiles[i].system);

@@ -14,6 +14,13 @@
  *   [thresholds]  latency_p95_ms [5000]  ttft_p95_ms [2000]  error_rate [0.05]
  *                 thumbs_down_rate [0.3]  thumbs_min_sample [10]
  *                 decode_tps_min [0 = off]
+ *   [remote]      backend [none: the local model] = an OpenAI-compatible
+ *                 base URL, e.g. http://127.0.0.1:8080/v1   model [none]
+ *                 api_key_env [FRONTDESK_API_KEY]  connect_timeout_ms [5000]
+ *                 first_token_timeout_ms [60000]  idle_timeout_ms [30000]
+ *                 total_timeout_ms [300000]  retries [2]
+ *                 fallback [none] = local: when the server fails, answer
+ *                 with the local model instead
  *   [profile NAME]  system = the system prompt of profile NAME
  *
  * A bad line (unknown section or key, malformed value) is reported with
@@ -41,6 +48,10 @@ typedef struct {
     char *rater;
     double latency_p95_ms, ttft_p95_ms, error_rate, thumbs_down_rate, decode_tps_min;
     int thumbs_min_sample;
+    char *backend, *remote_model, *api_key_env; /* [remote]                 */
+    long connect_timeout_ms, first_token_timeout_ms, idle_timeout_ms, total_timeout_ms;
+    int retries;
+    bool fallback_local;
     config_profile *profiles; /* "default" always first                 */
     size_t n_profiles;
     char **warnings;          /* "config:12: unknown key 'colour'"      */

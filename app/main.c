@@ -26,6 +26,7 @@ static const cli_command commands[] = {
     {"export", cmd_export, "rated replies as fine-tuning data (JSONL or CSV)", cmd_export_usage},
     {"forget", cmd_forget, "erase one conversation's text for good", cmd_forget_usage},
     {"config", cmd_config, "the settings in effect and problems in the config file", cmd_config_usage},
+    {"models", cmd_models, "list the models of an OpenAI-compatible server", cmd_models_usage},
     {"train", cmd_train, "train or fine-tune a model on support conversations", cmd_train_usage},
     {"purge", cmd_purge, "erase conversations older than N days", cmd_purge_usage},
 };

@@ -156,6 +156,19 @@ db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_i
     return s;
 }
 
+db_status store_reply_switch(store_reply *r, const db_request_result *failed, int64_t model_id,
+                             const char *backend)
+{
+    db_status s = db_request_finish(r->d, r->request, failed);
+    r->request = 0;
+    r->model_id = model_id;
+    if (s == DB_OK)
+        s = db_request_begin(r->d, model_id, backend, r->conv, r->message, 0, &r->request);
+    if (s != DB_OK)
+        util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
+    return s;
+}
+
 static void save_progress(store_reply *r)
 {
     r->last_save = util_now();

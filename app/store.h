@@ -44,6 +44,10 @@ typedef struct {
 /* Start recording a reply in conv (replaces: a reply to regenerate, or 0). */
 db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_id, const char *backend,
                             const char *sampling, int64_t replaces, double queue_ms);
+/* A fallback: complete the current request row with `failed` and start a
+ * second one for the same reply on another backend (model_id). */
+db_status store_reply_switch(store_reply *r, const db_request_result *failed, int64_t model_id,
+                             const char *backend);
 /* Add streamed text. */
 void store_reply_text(store_reply *r, const char *text, size_t len);
 /* Complete both rows.  Returns DB_OK, or the first failure (message in

@@ -27,12 +27,17 @@
 #include <time.h>
 
 static const char cmd_tui_usage[] =
-    "usage: frontdesk [--model FILE] [--db PATH] [--config FILE]\n"
+    "usage: frontdesk [--model FILE] [--backend URL [--remote-model NAME]] [--db PATH]\n"
+    "                 [--config FILE]\n"
     "\n"
     "Open the application: Chat (F1), Review (F2), Dashboard (F3); F10 or ?\n"
     "lists the keys of each screen; Ctrl-Q quits.\n"
     "\n"
     "  --model FILE   the GGUF model (default: [model] path in the config file)\n"
+    "  --backend URL  an OpenAI-compatible server instead (default: [remote]\n"
+    "                 backend); the local model, if any, is the fallback when\n"
+    "                 [remote] fallback = local\n"
+    "  --remote-model NAME  the server's model name\n"
     "  --db PATH      the database (default $FRONTDESK_DB, else\n"
     "                 $XDG_DATA_HOME/frontdesk/frontdesk.db)\n"
     "  --config FILE  the configuration file (default\n"
@@ -567,10 +572,16 @@ static int run(tui *t)
 
 /* ---- Start-up ---------------------------------------------------------------------- */
 
-static int parse(int argc, char **argv, const char **model_path, const char **db_flag, const char **cfg_path)
+typedef struct {
+    const char *model, *db, *config, *backend, *remote_model;
+} tui_args;
+
+static int parse(int argc, char **argv, tui_args *a)
 {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
+        {"backend", required_argument, NULL, 'b'},
+        {"remote-model", required_argument, NULL, 'r'},
         {"db", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
@@ -581,9 +592,11 @@ static int parse(int argc, char **argv, const char **model_path, const char **db
     optind = 1;
     while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': *model_path = optarg; break;
-        case 'd': *db_flag = optarg; break;
-        case 'c': *cfg_path = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'b': a->backend = optarg; break;
+        case 'r': a->remote_model = optarg; break;
+        case 'd': a->db = optarg; break;
+        case 'c': a->config = optarg; break;
         case 'h': fputs(cmd_tui_usage, stdout); return -1;
         case ':': return cli_usage_error("", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("", "unknown option '%s'", argv[optind - 1]);
@@ -596,36 +609,59 @@ static int parse(int argc, char **argv, const char **model_path, const char **db
 
 int cmd_tui(int argc, char **argv)
 {
-    const char *model_flag = NULL, *db_flag = NULL, *cfg_path = NULL;
-    int rc = parse(argc, argv, &model_flag, &db_flag, &cfg_path);
+    tui_args ta = {0};
+    int rc = parse(argc, argv, &ta);
     if (rc != EXIT_OK)
         return rc < 0 ? EXIT_OK : rc;
     tui t = {0};
-    config_load(&t.cfg, cfg_path);
+    config_load(&t.cfg, ta.config);
     for (size_t i = 0; i < t.cfg.n_warnings; i++)
         fprintf(stderr, "frontdesk: %s\n", t.cfg.warnings[i]);
-    const char *model_path = model_flag ? model_flag : t.cfg.model_path;
+    const char *model_path = ta.model ? ta.model : t.cfg.model_path;
+    const char *backend = ta.backend ? ta.backend : t.cfg.backend;
     char err[600];
+    remote_opts ro = remote_defaults();
+    int64_t remote_id = 0;
     rc = EXIT_FAIL;
-    if (!model_path) {
-        cli_fail("no model: give --model FILE or set [model] path in %s", t.cfg.path);
+    if (!model_path && !backend) {
+        cli_fail("no model: give --model FILE (or --backend URL), or set [model] path in %s", t.cfg.path);
         goto out;
     }
-    if (store_open(db_flag, &t.d) != EXIT_OK)
+    if (store_open(ta.db, &t.d) != EXIT_OK)
         goto out;
     t.db_path = xstrdup(db_path(t.d));
-    if (model_load(&t.m, model_path, err, sizeof err) != 0 || tok_load(&t.v, t.m->file, err, sizeof err) != 0 ||
-        store_model_local(t.d, model_path, t.m, &t.model_id, err, sizeof err) != DB_OK) {
-        cli_fail("%s", err);
-        goto out;
+    if (model_path) {
+        if (model_load(&t.m, model_path, err, sizeof err) != 0 || tok_load(&t.v, t.m->file, err, sizeof err) != 0 ||
+            store_model_local(t.d, model_path, t.m, &t.model_id, err, sizeof err) != DB_OK) {
+            cli_fail("%s", err);
+            goto out;
+        }
+    }
+    if (backend) {
+        ro.base_url = backend;
+        ro.model = ta.remote_model ? ta.remote_model : t.cfg.remote_model;
+        ro.api_key = getenv(t.cfg.api_key_env);
+        ro.connect_timeout_ms = t.cfg.connect_timeout_ms;
+        ro.first_token_timeout_ms = t.cfg.first_token_timeout_ms;
+        ro.idle_timeout_ms = t.cfg.idle_timeout_ms;
+        ro.total_timeout_ms = t.cfg.total_timeout_ms;
+        ro.retries = t.cfg.retries;
+        db_model_info info = {.url = ro.base_url, .name = ro.model ? ro.model : "default"};
+        if (db_model_use(t.d, &info, &remote_id) != DB_OK) {
+            cli_fail("%s", db_errmsg(t.d));
+            goto out;
+        }
     }
     db_model dm;
-    if (db_model_get(t.d, t.model_id, &dm) == DB_OK) {
+    if (db_model_get(t.d, backend ? remote_id : t.model_id, &dm) == DB_OK) {
         snprintf(t.model_name, sizeof t.model_name, "%s", dm.display_name);
         db_model_clear(&dm);
     }
-    snprintf(t.quant, sizeof t.quant, "%s", t.m->quant);
-    if (!(t.w = worker_start(t.db_path, t.m, t.v, t.model_id, &t.cfg, err, sizeof err))) {
+    snprintf(t.quant, sizeof t.quant, "%s", backend ? "remote" : t.m->quant);
+    snprintf(t.backend_label, sizeof t.backend_label, "%s%s%s", backend ? backend : "local",
+             backend && t.cfg.fallback_local && t.m ? " (fallback local)" : "", "");
+    if (!(t.w = worker_start(t.db_path, t.m, t.v, t.model_id, backend ? &ro : NULL, remote_id,
+                             t.cfg.fallback_local, &t.cfg, err, sizeof err))) {
         cli_fail("%s", err);
         goto out;
     }
@@ -645,7 +681,7 @@ int cmd_tui(int argc, char **argv)
     shell_init(&t.sv);
     t.sv.model = t.model_name;
     t.sv.quant = t.quant;
-    t.sv.backend = "local";
+    t.sv.backend = t.backend_label;
     t.sv.db_path = t.db_path;
     t.sv.dash.window = "5m";
     t.sv.dash.loading = true;

@@ -34,7 +34,7 @@ typedef struct tui {
     model *m;
     tok_vocab *v;
     int64_t model_id;
-    char model_name[160], quant[32];
+    char model_name[160], quant[32], backend_label[300];
     worker *w;
     dashfeed *df;
     term *term;

@@ -7,12 +7,10 @@
  */
 #include "app/worker.h"
 
+#include "app/reply.h"
 #include "app/store.h"
 #include "engine/chat_template.h"
 #include "engine/forward.h"
-#include "engine/generate.h"
-#include "engine/prompt.h"
-#include "engine/sampler.h"
 #include "storage/chats.h"
 
 #include <pthread.h>
@@ -25,7 +23,9 @@
 struct worker {
     const model *m;
     const tok_vocab *v;
-    int64_t model_id;
+    int64_t model_id, remote_id;
+    const remote_opts *remote;
+    bool fallback;
     const config *cfg;
     char *db_path;
     pthread_t thread;
@@ -79,19 +79,32 @@ static void finish(worker *w, db_outcome o, const char *error)
     w->busy = false;
     w->finished = true;
     w->outcome = o;
-    snprintf(w->error, sizeof w->error, "%s", error ? error : "");
+    snprintf(w->error, sizeof w->error, "%.500s", error ? error : "");
     pthread_mutex_unlock(&w->mu);
 }
 
-/* One reply: rows, prompt, generation, rows completed. */
+/* One reply: rows, the conversation, the backend (and its fallback), rows
+ * completed. */
 static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replaces, double queued_at)
 {
-    char err[512] = "";
     store_reply rec;
     sampler_params sp = w->cfg->sampling;
     sp.seed = (uint64_t)(db_now() * 1e6) ^ (uint64_t)getpid();
     char *sampling = store_sampling_json(&sp, w->cfg->max_tokens, w->cfg->n_ctx);
-    db_status st = store_reply_begin(&rec, d, conv, w->model_id, "local", sampling, replaces,
+    reply_backend local = {0}, remote = {.remote = w->remote};
+    if (w->m) {
+        gguf_str s = {"", 0};
+        bool known;
+        gguf_get_str(w->m->file, "tokenizer.chat_template", &s);
+        int n_ctx = w->cfg->n_ctx;
+        if (w->m->hp.n_ctx_train && (uint32_t)n_ctx > w->m->hp.n_ctx_train)
+            n_ctx = (int)w->m->hp.n_ctx_train;
+        local = (reply_backend){.m = w->m, .v = w->v, .ctx = ctx, .n_ctx = n_ctx,
+                                .tmpl = chat_tmpl_detect(s.ptr, (size_t)s.len, &known)};
+    }
+    const reply_backend *primary = w->remote ? &remote : &local;
+    db_status st = store_reply_begin(&rec, d, conv, w->remote ? w->remote_id : w->model_id,
+                                     reply_backend_name(primary), sampling, replaces,
                                      (util_now() - queued_at) * 1000.0);
     free(sampling);
     if (st != DB_OK) {
@@ -102,16 +115,17 @@ static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replac
     w->message = rec.message;
     pthread_mutex_unlock(&w->mu);
 
-    double t0 = util_now();
     db_msg *rows = NULL;
-    size_t n_rows = 0, n = 0, dropped = 0, n_prompt = 0;
+    size_t n_rows = 0, n = 0;
     chat_msg *msgs = NULL;
-    int32_t *prompt = NULL;
+    reply_result res;
+    memset(&res, 0, sizeof res);
     int rc = -1;
-    gen_stats gs = {0};
-    if (db_msgs_list(d, conv, false, &rows, &n_rows) != DB_OK)
-        snprintf(err, sizeof err, "%s", db_errmsg(d));
-    else {
+    if (db_msgs_list(d, conv, false, &rows, &n_rows) != DB_OK) {
+        snprintf(res.error, sizeof res.error, "%s", db_errmsg(d));
+        res.r = (db_request_result){.outcome = DB_OUTCOME_ERROR, .error = res.error, .prompt_tokens = -1,
+                                    .gen_tokens = -1, .ttft_ms = -1, .prefill_ms = -1, .decode_ms = -1};
+    } else {
         msgs = xcalloc(n_rows + 1, sizeof *msgs);
         for (size_t i = 0; i < n_rows; i++) {
             if (rows[i].role == DB_ROLE_AGENT && !*rows[i].text)
@@ -121,41 +135,27 @@ static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replac
                                                               : "assistant";
             msgs[n++].content = rows[i].text;
         }
-        gguf_str s = {"", 0};
-        bool known;
-        gguf_get_str(w->m->file, "tokenizer.chat_template", &s);
-        chat_tmpl t = chat_tmpl_detect(s.ptr, (size_t)s.len, &known);
-        int n_ctx = w->cfg->n_ctx;
-        if (w->m->hp.n_ctx_train && (uint32_t)n_ctx > w->m->hp.n_ctx_train)
-            n_ctx = (int)w->m->hp.n_ctx_train;
-        int reserve = w->cfg->max_tokens < n_ctx / 4 ? w->cfg->max_tokens : n_ctx / 4;
-        rc = prompt_fit(t, w->v, msgs, n, n_ctx, reserve, &prompt, &n_prompt, &dropped, err, sizeof err);
-    }
-    if (rc == 0) {
-        pthread_mutex_lock(&w->mu);
-        w->dropped = (int)dropped;
-        pthread_mutex_unlock(&w->mu);
-        sampler *smp = sampler_new(&sp, (int)w->m->n_vocab);
         stream_ctx sc = {.w = w, .rec = &rec};
-        gen_opts go = {.n_predict = w->cfg->max_tokens, .cancel = &w->cancel, .on_text = on_text,
-                       .on_token = on_token, .ud = &sc};
-        rc = gen_run(ctx, w->m, w->v, smp, prompt, (int)n_prompt, &go, &gs, err, sizeof err);
-        sampler_free(smp);
+        reply_opts ro = {.sampling = sp, .max_tokens = w->cfg->max_tokens, .cancel = &w->cancel,
+                         .on_text = on_text, .on_token = on_token, .ud = &sc};
+        rc = reply_run(primary, msgs, n, &ro, &res);
+        if (rc != 0 && w->remote && w->fallback && w->m && !rec.text.len &&
+            res.r.outcome != DB_OUTCOME_CANCELLED) {
+            store_reply_switch(&rec, &res.r, w->model_id, "local");
+            rc = reply_run(&local, msgs, n, &ro, &res);
+        }
+        pthread_mutex_lock(&w->mu);
+        w->dropped = (int)res.dropped;
+        pthread_mutex_unlock(&w->mu);
     }
-    db_outcome o = rc != 0 ? DB_OUTCOME_ERROR
-                   : gs.stop == GEN_STOP_CANCELLED ? DB_OUTCOME_CANCELLED
-                                                   : DB_OUTCOME_OK;
-    db_request_result res = {.outcome = o, .error = rc != 0 ? err : NULL,
-                             .prompt_tokens = gs.prompt_tokens, .gen_tokens = gs.gen_tokens,
-                             .ttft_ms = rc == 0 ? gs.ttft_ms : -1, .prefill_ms = rc == 0 ? gs.prefill_ms : -1,
-                             .decode_ms = rc == 0 ? gs.decode_ms : -1,
-                             .latency_ms = (util_now() - t0) * 1000.0 + (t0 - queued_at) * 1000.0,
-                             .prefill_tps = gs.prefill_tps, .decode_tps = gs.decode_tps, .attempts = 1};
-    if (store_reply_end(&rec, &res) != DB_OK && o == DB_OUTCOME_OK) {
+    res.r.latency_ms = (util_now() - queued_at) * 1000.0;
+    db_outcome o = res.r.outcome;
+    char err[600];
+    snprintf(err, sizeof err, "%s", res.error);
+    if (store_reply_end(&rec, &res.r) != DB_OK && o == DB_OUTCOME_OK) {
         o = DB_OUTCOME_ERROR;
         snprintf(err, sizeof err, "the reply could not be saved: %.400s", rec.err);
     }
-    free(prompt);
     free(msgs);
     db_msgs_free(rows, n_rows);
     finish(w, o, o == DB_OUTCOME_OK || o == DB_OUTCOME_CANCELLED ? NULL : err);
@@ -167,7 +167,7 @@ static void *thread_main(void *arg)
     char err[512];
     db *d = NULL;
     fwd_ctx *ctx = NULL;
-    if (db_open(&d, w->db_path, err, sizeof err) == DB_OK) {
+    if (db_open(&d, w->db_path, err, sizeof err) == DB_OK && w->m) {
         int n_ctx = w->cfg->n_ctx;
         if (w->m->hp.n_ctx_train && (uint32_t)n_ctx > w->m->hp.n_ctx_train)
             n_ctx = (int)w->m->hp.n_ctx_train;
@@ -185,7 +185,7 @@ static void *thread_main(void *arg)
         double queued_at = w->queued_at;
         w->pending = false;
         pthread_mutex_unlock(&w->mu);
-        if (!d || !ctx)
+        if (!d || (w->m && !ctx))
             finish(w, DB_OUTCOME_ERROR, err);
         else
             run_job(w, d, ctx, conv, replaces, queued_at);
@@ -195,13 +195,17 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-worker *worker_start(const char *db_path, const model *m, const tok_vocab *v, int64_t model_id,
-                     const config *cfg, char *err, size_t errlen)
+worker *worker_start(const char *db_path, const model *m, const tok_vocab *v, int64_t local_id,
+                     const remote_opts *remote, int64_t remote_id, bool fallback, const config *cfg, char *err,
+                     size_t errlen)
 {
     worker *w = xcalloc(1, sizeof *w);
     w->m = m;
     w->v = v;
-    w->model_id = model_id;
+    w->model_id = local_id;
+    w->remote = remote;
+    w->remote_id = remote_id;
+    w->fallback = fallback;
     w->cfg = cfg;
     w->db_path = xstrdup(db_path);
     pthread_mutex_init(&w->mu, NULL);

@@ -14,15 +14,19 @@
 
 #include "app/config.h"
 #include "engine/model.h"
+#include "engine/remote.h"
 #include "engine/tokenizer.h"
 #include "storage/metrics.h"
 
 typedef struct worker worker;
 
-/* Start the thread for a loaded model (not owned) recorded as model_id.
- * NULL with a message on failure. */
-worker *worker_start(const char *db_path, const model *m, const tok_vocab *v, int64_t model_id,
-                     const config *cfg, char *err, size_t errlen);
+/* Start the thread.  Local: a loaded model (not owned; may be NULL when
+ * remote is set) recorded as local_id.  Remote (may be NULL): a server,
+ * recorded as remote_id; with fallback a failed remote reply is answered
+ * by the local model (two request rows).  NULL with a message on failure. */
+worker *worker_start(const char *db_path, const model *m, const tok_vocab *v, int64_t local_id,
+                     const remote_opts *remote, int64_t remote_id, bool fallback, const config *cfg, char *err,
+                     size_t errlen);
 /* Stop (cancelling any reply) and join; accepts NULL. */
 void worker_stop(worker *w);
 

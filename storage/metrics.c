@@ -78,9 +78,11 @@ db_status db_request_finish(db *d, int64_t id, const db_request_result *r)
     sqlite3_bind_double(st, 1, db_now());
     sqlite3_bind_text(st, 2, db_outcome_name(r->outcome), -1, SQLITE_STATIC);
     db_bind_text(st, 3, r->error);
-    sqlite3_bind_int(st, 4, r->prompt_tokens);
-    sqlite3_bind_int(st, 5, r->gen_tokens);
-    bind_measure(st, 6, r->gen_tokens > 0 ? r->ttft_ms : -1);
+    if (r->prompt_tokens >= 0) /* a remote server may not say: unknown, not 0 */
+        sqlite3_bind_int(st, 4, r->prompt_tokens);
+    if (r->gen_tokens >= 0)
+        sqlite3_bind_int(st, 5, r->gen_tokens);
+    bind_measure(st, 6, r->gen_tokens != 0 ? r->ttft_ms : -1);
     bind_measure(st, 7, r->prefill_ms);
     bind_measure(st, 8, r->decode_ms);
     bind_measure(st, 9, r->latency_ms);

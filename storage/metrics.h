@@ -32,7 +32,7 @@ const char *db_outcome_name(db_outcome o);
 typedef struct {
     db_outcome outcome;
     const char *error;      /* message for error/timeout (may be NULL) */
-    int prompt_tokens, gen_tokens;
+    int prompt_tokens, gen_tokens; /* -1: unknown                          */
     double ttft_ms, prefill_ms, decode_ms, latency_ms;
     double prefill_tps, decode_tps;
     int attempts;           /* tries against this backend (>= 1)       */

@@ -2,6 +2,7 @@
 # End-to-end: drive the real frontdesk binary in a real terminal (tmux).
 #
 #   tests/e2e/tui.sh BIN MODEL WORKDIR
+#   E2E_BACKEND=URL tests/e2e/tui.sh BIN - WORKDIR    (the same against a server)
 #
 # Opens the TUI on MODEL with a fresh database, types a customer message,
 # waits for the reply to stream in, thumbs it up, rates it 4 in Review,
@@ -10,7 +11,12 @@
 # CLI: exactly one conversation, one rating with thumbs and score, one
 # request.  Prints the captured screens; exits non-zero on any failure.
 set -eu
-bin=$(realpath "$1") model=$(realpath "$2") work=$(realpath "$3")
+bin=$(realpath "$1") work=$(realpath "$3")
+if [ -n "${E2E_BACKEND:-}" ]; then
+    source_args="--backend '$E2E_BACKEND'"
+else
+    source_args="--model '$(realpath "$2")'"
+fi
 db="$work/e2e.db"
 rm -f "$db" "$db-wal" "$db-shm"
 mkdir -p "$work/cfg/frontdesk"
@@ -58,7 +64,7 @@ shot() {
 }
 
 T new-session -d -s fd -x 100 -y 30 \
-    "env XDG_CONFIG_HOME='$work/cfg' TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 '$bin' --model '$model' --db '$db'; echo \"frontdesk exited with \$?\"; sleep 30"
+    "env XDG_CONFIG_HOME='$work/cfg' TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 '$bin' $source_args --db '$db'; echo \"frontdesk exited with \$?\"; sleep 30"
 wait_for "F1 Chat"
 wait_for "Type the customer"
 
