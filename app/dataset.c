@@ -195,7 +195,10 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 
 static int read_whole(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
+    *buf = NULL;
+    *len = 0;
     if (util_read_file(path, buf, len) != 0) {
+        *buf = NULL;
         util_errf(err, errlen, "%s: %s", path, strerror(errno));
         return DS_EIO;
     }
@@ -376,8 +379,8 @@ typedef int (*line_fn)(void *ctx, const char *path, size_t line, json_t *obj, ch
 
 static int each_json_line(const char *path, line_fn fn, void *ctx, char *err, size_t errlen)
 {
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     int rc = read_whole(path, &buf, &len, err, errlen);
     size_t line = 1;
     for (size_t pos = 0; rc == DS_OK && pos < len; line++) {
