@@ -33,7 +33,9 @@ const char cmd_ask_usage[] =
     "followed by one newline.  TEXT is the customer's message, put through the\n"
     "model's chat template (or, with --raw, used as a plain prompt).\n"
     "\n"
-    "  -m, --model FILE          the GGUF model (with --backend: the local\n"
+    "  -m, --model FILE          the GGUF model (default: [model] path in the\n"
+    "                            config file, else the built-in model; with\n"
+    "                            --backend: the local\n"
     "                            fallback when [remote] fallback = local)\n"
     "      --backend URL         an OpenAI-compatible server, e.g.\n"
     "                            http://127.0.0.1:8080/v1 (default: [remote]\n"
@@ -361,6 +363,8 @@ int cmd_ask(int argc, char **argv)
     if (cfg.redact)
         a.redact = true;
     const char *backend_url = a.backend ? a.backend : cfg.backend;
+    if (!a.model_path && !backend_url) /* the config's model, else the built-in one */
+        a.model_path = cfg.model_path ? cfg.model_path : config_builtin_model();
     rc = EXIT_FAIL;
     char err[512];
     model *m = NULL;
@@ -375,7 +379,8 @@ int cmd_ask(int argc, char **argv)
     remote_opts ro = remote_defaults();
     reply_backend local = {0}, remote = {0};
     if (!backend_url && !a.model_path) {
-        rc = cli_usage_error("ask", "--model FILE is required (or --backend URL)");
+        rc = cli_usage_error("ask", "no model: give --model FILE (or --backend URL); the built-in model "
+                                    "models/frontdesk-cs.gguf is not there");
         goto out;
     }
     if (backend_url && (a.ids || a.raw)) {

@@ -308,6 +308,25 @@ void config_parse(config *c, const char *name, const char *text)
     free(copy);
 }
 
+const char *config_builtin_model(void)
+{
+    static char path[4096];
+    char exe[3072];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0; /* .../build */
+            snprintf(path, sizeof path, "%s/../models/frontdesk-cs.gguf", exe);
+            if (access(path, R_OK) == 0)
+                return path;
+        }
+    }
+    snprintf(path, sizeof path, "models/frontdesk-cs.gguf");
+    return access(path, R_OK) == 0 ? path : NULL;
+}
+
 void config_load(config *c, const char *path)
 {
     defaults(c);

@@ -64,6 +64,11 @@ void config_load(config *c, const char *path);
 void config_parse(config *c, const char *name, const char *text);
 void config_free(config *c);
 
+/* The built-in model: models/frontdesk-cs.gguf beside the build directory
+ * of the running binary (or under the current directory), if it exists;
+ * NULL otherwise.  Static storage. */
+const char *config_builtin_model(void);
+
 /* The customer-service system prompt of the default profile. */
 extern const char config_default_system[];
 

@@ -617,8 +617,10 @@ int cmd_tui(int argc, char **argv)
     config_load(&t.cfg, ta.config);
     for (size_t i = 0; i < t.cfg.n_warnings; i++)
         fprintf(stderr, "frontdesk: %s\n", t.cfg.warnings[i]);
-    const char *model_path = ta.model ? ta.model : t.cfg.model_path;
     const char *backend = ta.backend ? ta.backend : t.cfg.backend;
+    const char *model_path = ta.model ? ta.model : t.cfg.model_path;
+    if (!model_path && !backend)
+        model_path = config_builtin_model();
     char err[600];
     remote_opts ro = remote_defaults();
     int64_t remote_id = 0;
