@@ -141,8 +141,8 @@ static json_t *request_json(const db_request *r)
     json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
     json_object_set_new(o, "started_at", json_time(r->started_at));
     json_object_set_new(o, "queue_ms", json_real(r->queue_ms));
-    json_object_set_new(o, "prompt_tokens", json_integer(r->prompt_tokens));
-    json_object_set_new(o, "gen_tokens", json_integer(r->gen_tokens));
+    json_object_set_new(o, "prompt_tokens", r->prompt_tokens >= 0 ? json_integer(r->prompt_tokens) : json_null());
+    json_object_set_new(o, "gen_tokens", r->gen_tokens >= 0 ? json_integer(r->gen_tokens) : json_null());
     json_object_set_new(o, "ttft_ms", json_measure(r->ttft_ms));
     json_object_set_new(o, "prefill_ms", json_measure(r->prefill_ms));
     json_object_set_new(o, "decode_ms", json_measure(r->decode_ms));

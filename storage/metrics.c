@@ -109,7 +109,7 @@ db_status db_requests_for_message(db *d, int64_t message_id, db_request **out, s
     sqlite3_stmt *st = db_prepare(
         d,
         "SELECT id, coalesce(model_id, 0), backend, outcome, error, started_at, coalesce(finished_at, 0),"
-        " coalesce(queue_ms, 0), coalesce(prompt_tokens, 0), coalesce(gen_tokens, 0), attempts,"
+        " coalesce(queue_ms, 0), coalesce(prompt_tokens, -1), coalesce(gen_tokens, -1), attempts,"
         " ttft_ms, prefill_ms, decode_ms, latency_ms, prefill_tps, decode_tps"
         " FROM requests WHERE message_id = ? ORDER BY id",
         what);

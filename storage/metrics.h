@@ -51,7 +51,7 @@ typedef struct {
     int64_t id, model_id;
     char *backend, *outcome, *error;
     double started_at, finished_at, queue_ms;
-    int prompt_tokens, gen_tokens, attempts;
+    int prompt_tokens, gen_tokens, attempts; /* tokens -1: unknown */
     double ttft_ms, prefill_ms, decode_ms, latency_ms, prefill_tps, decode_tps; /* < 0: unknown */
 } db_request;
 

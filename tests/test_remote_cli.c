@@ -146,6 +146,8 @@ static void test_retry_then_ok(void **state)
     json_t *r = json_object_get(m, "request");
     assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 2);
     assert_string_equal(json_string_value(json_object_get(r, "outcome")), "ok");
+    /* no usage sent: the counts are unknown (null), not invented */
+    assert_true(json_is_null(json_object_get(r, "gen_tokens")));
     json_decref(m);
     free(out);
     free(err);
