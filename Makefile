@@ -6,6 +6,7 @@
 #   make asan     the same suites under AddressSanitizer + UBSan
 #   make bench    engine benchmarks (see tools/bench)
 #   make model    train the built-in model (tools/train_model.sh)
+#   make eval-model  its validation figures (tools/eval_model.c)
 #
 # Sources are found by directory: engine/ storage/ ui/ util/ form a library
 # that both the binary (app/) and every tests/test_*.c suite link against;
@@ -45,7 +46,7 @@ LIB      := $(BUILD)/libfrontdesk.a
 APPLIB   := $(BUILD)/libfrontdesk_app.a
 BIN      := $(BUILD)/frontdesk
 
-.PHONY: all deps run test asan bench clean check-tests model
+.PHONY: all deps run test asan bench clean check-tests model eval-model
 .DEFAULT_GOAL := all
 
 all: $(BIN) | deps
@@ -94,6 +95,19 @@ run: all
 # Train the built-in model (long: see models/README.md; resumable).
 model: all $(BUILD)/tools/train_tokenizer
 	@tools/train_model.sh $(BIN)
+
+# Its validation figures: held-out perplexity, intent-match rate, samples
+# (EVAL_FLAGS adds options, e.g. "--threads 2 --json models/eval.json").
+EVAL_MODEL  ?= models/frontdesk-cs.gguf
+EVAL_SHARED ?= $(or $(FRONTDESK_SHARED),../shared)
+eval-model: all $(BUILD)/tools/eval_model
+	@if [ ! -f $(EVAL_MODEL) ]; then \
+	  echo "eval-model: skipped: $(EVAL_MODEL) not found (make model trains it)"; \
+	elif [ ! -d $(EVAL_SHARED)/data ]; then \
+	  echo "eval-model: skipped: $(EVAL_SHARED)/data not found (the corpora live in ../shared)"; \
+	else \
+	  $(BUILD)/tools/eval_model --model $(EVAL_MODEL) --data $(EVAL_SHARED)/data $(EVAL_FLAGS); \
+	fi
 
 bench: | deps
 	@$(MAKE) --no-print-directory BUILD=build-bench build-bench/frontdesk \
