@@ -27,9 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FWD_BATCH 64          /* tokens per batch of the prompt          */
+#define FWD_BATCH 256         /* tokens per batch of the prompt          */
 #define FWD_UBATCH 512        /* the reference's micro-batch             */
-#define TILE_FLOATS (1 << 18) /* 1 MiB of F32 weights per sgemm tile      */
+#define TILE_FLOATS (1 << 16) /* 256 KiB of F32 weights per thread's tile */
+
+typedef struct att_scratch att_scratch;
 
 struct fwd_ctx {
     const model *m;
@@ -37,12 +39,14 @@ struct fwd_ctx {
     pool *pool;
     uint16_t *k_cache, *v_cache; /* (n_layer, n_ctx, KV) half precision */
     float *x, *h, *q, *k, *v, *att; /* (B, E) / (B, KV) / (B, E)        */
-    float *att_row;           /* (n_threads, FWD_MAX_HEAD_DIM)          */
     float *ff_gate, *ff_up;   /* (B, n_ff)                              */
-    float *tile;              /* (TILE_FLOATS) weights as F32           */
-    float *scores;            /* (n_threads, n_ctx)                     */
-    void *xq;                 /* (n_threads?) quantized activation      */
+    float *tile;              /* (n_threads, tile_floats) weights as F32 */
+    size_t tile_floats;
+    att_scratch *att_scratch; /* (n_threads) for the batched attention  */
+    void *xq;                 /* a token's activation, as the weights want */
     size_t xq_bytes;
+    ggml_type xq_type;        /* ... of this type and width              */
+    uint32_t xq_cols;
     float *rope_cos, *rope_sin; /* (n_ctx, n_rot/2)                      */
 };
 
@@ -54,7 +58,6 @@ typedef struct {
     const float *x;
     float *y;
     int B;
-    long r0, r1; /* tile rows, for the dequantizing job */
 } mm_job;
 
 /* y (1, rows) = W · x: rows split across threads, weights read in place. */
@@ -67,36 +70,101 @@ static void matvec_part(void *arg, int i, int n)
         kern_matvec_rows(j->w->type, j->w->data, j->w->cols, j->c->xq, (size_t)lo, (size_t)hi, j->y);
 }
 
-/* Convert rows [r0, r1) of W to F32 into the tile, split across threads. */
-static void dequant_part(void *arg, int i, int n)
+/*
+ * y (B, rows) = x (B, cols) · Wᵀ for this thread's rows of W: a tile of
+ * rows at a time converted to F32 in the thread's own cache-sized buffer,
+ * then one single-threaded sgemm per tile.  Threads never wait for each
+ * other, and OpenBLAS runs no threads of its own (they would spin on the
+ * cores the decode path needs next).
+ */
+static void matmul_part(void *arg, int i, int n)
 {
     mm_job *j = arg;
+    const model_weight *w = j->w;
+    long cols = (long)w->cols, rows = (long)w->rows;
     long lo, hi;
-    pool_split(j->r1 - j->r0, i, n, &lo, &hi);
-    if (lo < hi)
-        kern_dequantize_rows_f32(j->w->type, j->w->data, j->w->cols, (size_t)(j->r0 + lo),
-                                 (size_t)(j->r0 + hi), j->c->tile + (size_t)lo * j->w->cols);
+    pool_split((rows + 15) / 16, i, n, &lo, &hi); /* whole groups of 16 rows */
+    lo *= 16;
+    hi = hi * 16 < rows ? hi * 16 : rows;
+    if (w->type == GGML_TYPE_F32) {
+        if (lo < hi)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->B, (int)(hi - lo), (int)cols, 1.0f, j->x,
+                        (int)cols, (const float *)w->data + (size_t)lo * cols, (int)cols, 0.0f, j->y + lo,
+                        (int)rows);
+        return;
+    }
+    float *tile = j->c->tile + (size_t)i * j->c->tile_floats;
+    long tile_rows = (long)j->c->tile_floats / cols;
+    if (tile_rows < 1)
+        tile_rows = 1;
+    for (long r0 = lo; r0 < hi; r0 += tile_rows) {
+        long r1 = r0 + tile_rows < hi ? r0 + tile_rows : hi;
+        kern_dequantize_rows_f32(w->type, w->data, (size_t)cols, (size_t)r0, (size_t)r1, tile);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->B, (int)(r1 - r0), (int)cols, 1.0f, j->x,
+                    (int)cols, tile, (int)cols, 0.0f, j->y + r0, (int)rows);
+    }
 }
 
-/* y (B, rows) = x (B, cols) · Wᵀ */
-static void matmul(fwd_ctx *c, const model_weight *w, const float *x, int B, float *y)
+/* y (B, rows) = x (B, cols) · Wᵀ.  A single token's x is first converted
+ * to the weights' activation type; `again` says x is the previous
+ * product's input, so that conversion can be reused when the type and
+ * width match (q/k/v and gate/up share their input). */
+static void matmul(fwd_ctx *c, const model_weight *w, const float *x, int B, float *y, bool again)
 {
     mm_job j = {.c = c, .w = w, .x = x, .y = y, .B = B};
     if (B == 1) {
-        kern_quantize_activation(w->type, x, w->cols, c->xq);
+        ggml_type at = kern_activation_type(w->type);
+        if (!again || c->xq_type != at || c->xq_cols != w->cols) {
+            kern_quantize_activation(w->type, x, w->cols, c->xq);
+            c->xq_type = at;
+            c->xq_cols = w->cols;
+        }
         pool_run(c->pool, matvec_part, &j);
+    } else {
+        pool_run(c->pool, matmul_part, &j);
+    }
+}
+
+typedef struct {
+    fwd_ctx *c;
+    int n;
+    const model_weight *const *ws;
+    float *const *ys;
+} multi_job;
+
+static void matvec_multi_part(void *arg, int i, int n)
+{
+    multi_job *j = arg;
+    for (int k = 0; k < j->n; k++) {
+        const model_weight *w = j->ws[k];
+        long lo, hi;
+        pool_split(w->rows, i, n, &lo, &hi);
+        if (lo < hi)
+            kern_matvec_rows(w->type, w->data, w->cols, j->c->xq, (size_t)lo, (size_t)hi, j->ys[k]);
+    }
+}
+
+/* ys[k] = x · ws[k]ᵀ for k < n, all of the same input: for a single token
+ * whose weights take one activation, one conversion and one pool run (a
+ * decoded token is hundreds of products; each run is a rendezvous of the
+ * threads). */
+static void matmul_shared(fwd_ctx *c, int n, const model_weight *const *ws, float *const *ys, const float *x,
+                          int B)
+{
+    bool one_run = B == 1;
+    for (int k = 1; k < n; k++)
+        one_run = one_run && kern_activation_type(ws[k]->type) == kern_activation_type(ws[0]->type) &&
+                  ws[k]->cols == ws[0]->cols;
+    if (!one_run) {
+        for (int k = 0; k < n; k++)
+            matmul(c, ws[k], x, B, ys[k], k > 0);
         return;
     }
-    long tile_rows = TILE_FLOATS / w->cols;
-    if (tile_rows < 1)
-        tile_rows = 1;
-    for (long r0 = 0; r0 < w->rows; r0 += tile_rows) {
-        j.r0 = r0;
-        j.r1 = r0 + tile_rows < w->rows ? r0 + tile_rows : w->rows;
-        pool_run(c->pool, dequant_part, &j);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, (int)(j.r1 - r0), (int)w->cols,
-                    1.0f, x, (int)w->cols, c->tile, (int)w->cols, 0.0f, y + r0, (int)w->rows);
-    }
+    kern_quantize_activation(ws[0]->type, x, ws[0]->cols, c->xq);
+    c->xq_type = kern_activation_type(ws[0]->type);
+    c->xq_cols = ws[0]->cols;
+    multi_job j = {c, n, ws, ys};
+    pool_run(c->pool, matvec_multi_part, &j);
 }
 
 /* ---- Elementwise pieces ---------------------------------------------------- */
@@ -161,92 +229,106 @@ static void rope_tables(fwd_ctx *c)
  * attention follows the reference's two CPU paths so that our logits agree
  * with its to the last few bits:
  *
- *   - a batch of at least EXACT_ATTN_MIN queries (a long prompt): queries
- *     in single precision, one softmax per row, V accumulated in single
- *     precision;
+ *   - a micro-batch of at least EXACT_ATTN_MIN queries (a long prompt):
+ *     queries in single precision, one softmax per row, V accumulated in
+ *     single precision.  We compute it as matrix products: for a block of
+ *     ATT_ROWS queries of one head, S = Q·Kᵀ and O = exp(S - max)·V
+ *     through sgemm, divided by the row sums at the end as the reference
+ *     does (normalizing first moves stories260K's logits by 3e-4); K and
+ *     V are converted to F32 once per thread and KV head;
  *   - a smaller batch (a short prompt, every decoded token): the query
  *     rounded to half precision, an online softmax whose V accumulator is
- *     itself kept in half precision.
+ *     itself kept in half precision (kern_attend_f16).
  */
 #define EXACT_ATTN_MIN 64
+#define ATT_ROWS 32
 
 typedef struct {
     fwd_ctx *c;
     int layer, B;
-    bool exact;
 } att_job;
 
-static void attend_exact(const float *q, const uint16_t *kc, const uint16_t *vc, int n_keys, int kv_stride,
-                         int hd, float scale, float *s, float *row, float *out)
+/* This thread's F32 copy of one KV head's keys and values. */
+struct att_scratch {
+    float *k, *v; /* (n_ctx, head_dim) */
+    float *s;     /* (ATT_ROWS, n_ctx) scores, then probabilities */
+    int kv_head;  /* whose rows are converted, -1 for none */
+    int n_rows;   /* how many */
+};
+
+static void att_convert(const fwd_ctx *c, att_scratch *a, const uint16_t *kc, const uint16_t *vc, int g,
+                        int n_keys)
 {
-    float mx = -INFINITY;
-    for (int p = 0; p < n_keys; p++) {
-        kern_f16_to_f32(kc + (size_t)p * kv_stride, row, (size_t)hd);
-        float d = 0.0f;
-        for (int i = 0; i < hd; i++)
-            d += q[i] * row[i];
-        s[p] = d * scale;
-        if (s[p] > mx)
-            mx = s[p];
+    int hd = (int)c->m->head_dim, KV = (int)(c->m->hp.n_head_kv * c->m->head_dim);
+    if (a->kv_head != g) {
+        a->kv_head = g;
+        a->n_rows = 0;
     }
-    double sum = 0.0;
-    for (int p = 0; p < n_keys; p++) {
-        s[p] = expf(s[p] - mx);
-        sum += s[p];
+    for (int p = a->n_rows; p < n_keys; p++) {
+        size_t at = (size_t)p * KV + (size_t)g * hd;
+        kern_f16_to_f32(kc + at, a->k + (size_t)p * hd, (size_t)hd);
+        kern_f16_to_f32(vc + at, a->v + (size_t)p * hd, (size_t)hd);
     }
-    float inv = (float)(1.0 / sum);
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int p = 0; p < n_keys; p++) {
-        kern_f16_to_f32(vc + (size_t)p * kv_stride, row, (size_t)hd);
-        float w = s[p] * inv;
-        for (int i = 0; i < hd; i++)
-            out[i] += w * row[i];
-    }
+    if (n_keys > a->n_rows)
+        a->n_rows = n_keys;
 }
 
-/* Round a row to half precision and back: what storing it as F16 does. */
-static void round_half(float *x, uint16_t *tmp, int n)
+static void attention_exact_part(void *arg, int ti, int tn)
 {
-    kern_f32_to_f16(x, tmp, (size_t)n);
-    kern_f16_to_f32(tmp, x, (size_t)n);
-}
+    att_job *j = arg;
+    fwd_ctx *c = j->c;
+    const model *m = c->m;
+    int hd = (int)m->head_dim, E = (int)m->hp.n_embd;
+    int KV = (int)(m->hp.n_head_kv * m->head_dim);
+    int group = (int)(m->hp.n_head / m->hp.n_head_kv);
+    int chunks = (j->B + ATT_ROWS - 1) / ATT_ROWS;
+    const uint16_t *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KV;
+    const uint16_t *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KV;
+    att_scratch *a = &c->att_scratch[ti];
+    float scale = 1.0f / sqrtf((float)hd);
+    a->kv_head = -1;
 
-static void attend_half(const float *q32, const uint16_t *kc, const uint16_t *vc, int n_keys, int kv_stride,
-                        int hd, float scale, float *row, uint16_t *tmp, float *out)
-{
-    float q[FWD_MAX_HEAD_DIM];
-    memcpy(q, q32, (size_t)hd * sizeof *q);
-    round_half(q, tmp, hd);
-    /* out is the accumulator; it always holds half-precision values */
-    float M = -INFINITY, S = 0.0f;
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int p = 0; p < n_keys; p++) {
-        kern_f16_to_f32(kc + (size_t)p * kv_stride, row, (size_t)hd);
-        float d = 0.0f;
-        for (int i = 0; i < hd; i++)
-            d += q[i] * row[i];
-        d *= scale;
-        float ms = 1.0f, vs = 1.0f;
-        if (d > M) {
-            ms = expf(M - d); /* rescale what was accumulated so far */
-            M = d;
-            for (int i = 0; i < hd; i++)
-                out[i] *= ms;
-            round_half(out, tmp, hd);
-        } else {
-            vs = expf(d - M);
+    /* jobs ordered KV head, then block, then query head: a thread's run of
+     * jobs extends one conversion instead of repeating it */
+    long lo, hi;
+    pool_split((long)m->hp.n_head_kv * chunks * group, ti, tn, &lo, &hi);
+    for (long job = lo; job < hi; job++) {
+        int g = (int)(job / ((long)chunks * group));
+        int chunk = (int)(job / group % chunks);
+        int h = g * group + (int)(job % group);
+        int t0 = chunk * ATT_ROWS, t1 = t0 + ATT_ROWS < j->B ? t0 + ATT_ROWS : j->B, rows = t1 - t0;
+        int n_keys = c->n_past + t1; /* what the block's last query sees */
+        att_convert(c, a, kc, vc, g, n_keys);
+
+        const float *q = c->q + (size_t)t0 * E + (size_t)h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_keys, hd, scale, q, E, a->k, hd, 0.0f,
+                    a->s, n_keys);
+        float sums[ATT_ROWS];
+        for (int r = 0; r < rows; r++) {
+            float *s = a->s + (size_t)r * n_keys;
+            int seen = c->n_past + t0 + r + 1; /* causal */
+            float mx = -INFINITY;
+            for (int p = 0; p < seen; p++)
+                mx = s[p] > mx ? s[p] : mx;
+            double sum = 0.0;
+            for (int p = 0; p < seen; p++) {
+                s[p] = expf(s[p] - mx);
+                sum += s[p];
+            }
+            sums[r] = (float)sum;
+            for (int p = seen; p < n_keys; p++)
+                s[p] = 0.0f;
         }
-        kern_f16_to_f32(vc + (size_t)p * kv_stride, row, (size_t)hd);
-        for (int i = 0; i < hd; i++)
-            out[i] += row[i] * vs;
-        round_half(out, tmp, hd);
-        S = S * ms + vs;
+        float *o = c->att + (size_t)t0 * E + (size_t)h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, n_keys, 1.0f, a->s, n_keys, a->v, hd,
+                    0.0f, o, E);
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < hd; i++)
+                o[(size_t)r * E + i] /= sums[r];
     }
-    for (int i = 0; i < hd; i++)
-        out[i] /= S;
 }
 
-static void attention_part(void *arg, int ti, int tn)
+static void attention_half_part(void *arg, int ti, int tn)
 {
     att_job *j = arg;
     fwd_ctx *c = j->c;
@@ -256,9 +338,6 @@ static void attention_part(void *arg, int ti, int tn)
     int group = (int)(m->hp.n_head / m->hp.n_head_kv);
     const uint16_t *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KV;
     const uint16_t *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KV;
-    float *s = c->scores + (size_t)ti * c->n_ctx;
-    float *row = c->att_row + (size_t)ti * FWD_MAX_HEAD_DIM;
-    uint16_t tmp[FWD_MAX_HEAD_DIM]; /* half-precision scratch */
     float scale = 1.0f / sqrtf((float)hd);
 
     long lo, hi;
@@ -267,12 +346,8 @@ static void attention_part(void *arg, int ti, int tn)
         int h = (int)(job % m->hp.n_head), t = (int)(job / m->hp.n_head);
         size_t kv_off = (size_t)(h / group) * hd;
         int n_keys = c->n_past + t + 1; /* causal: keys up to this position */
-        const float *q = c->q + (size_t)t * E + (size_t)h * hd;
-        float *out = c->att + (size_t)t * E + (size_t)h * hd;
-        if (j->exact)
-            attend_exact(q, kc + kv_off, vc + kv_off, n_keys, KV, hd, scale, s, row, out);
-        else
-            attend_half(q, kc + kv_off, vc + kv_off, n_keys, KV, hd, scale, row, tmp, out);
+        kern_attend_f16(c->q + (size_t)t * E + (size_t)h * hd, kc + kv_off, vc + kv_off, (size_t)n_keys,
+                        (size_t)KV, (size_t)hd, scale, c->att + (size_t)t * E + (size_t)h * hd);
     }
 }
 
@@ -288,10 +363,9 @@ static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
 
     for (int t = 0; t < B; t++)
         rmsnorm(c->h + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, eps);
-    matmul(c, &L->wq, c->h, B, c->q);
-    /* k and v go straight into the cache at their positions */
-    matmul(c, &L->wk, c->h, B, c->k);
-    matmul(c, &L->wv, c->h, B, c->v);
+    const model_weight *qkv[] = {&L->wq, &L->wk, &L->wv};
+    float *const qkv_out[] = {c->q, c->k, c->v};
+    matmul_shared(c, 3, qkv, qkv_out, c->h, B);
     if (L->bq) add_bias(c->q, L->bq, B, E);
     if (L->bk) add_bias(c->k, L->bk, B, KV);
     if (L->bv) add_bias(c->v, L->bv, B, KV);
@@ -303,21 +377,22 @@ static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
     size_t at = ((size_t)l * c->n_ctx + c->n_past) * KV;
     kern_f32_to_f16(c->k, c->k_cache + at, (size_t)B * KV);
     kern_f32_to_f16(c->v, c->v_cache + at, (size_t)B * KV);
-    att_job aj = {c, l, B, exact};
-    pool_run(c->pool, attention_part, &aj);
-    matmul(c, &L->wo, c->att, B, c->h);
+    att_job aj = {c, l, B};
+    pool_run(c->pool, exact ? attention_exact_part : attention_half_part, &aj);
+    matmul(c, &L->wo, c->att, B, c->h, false);
     for (size_t i = 0; i < (size_t)B * E; i++)
         c->x[i] += c->h[i];
 
     for (int t = 0; t < B; t++)
         rmsnorm(c->h + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, eps);
-    matmul(c, &L->gate, c->h, B, c->ff_gate);
-    matmul(c, &L->up, c->h, B, c->ff_up);
+    const model_weight *gate_up[] = {&L->gate, &L->up};
+    float *const gate_up_out[] = {c->ff_gate, c->ff_up};
+    matmul_shared(c, 2, gate_up, gate_up_out, c->h, B);
     for (size_t i = 0; i < (size_t)B * F; i++) {
         float g = c->ff_gate[i];
         c->ff_gate[i] = g / (1.0f + expf(-g)) * c->ff_up[i];
     }
-    matmul(c, &L->down, c->ff_gate, B, c->h);
+    matmul(c, &L->down, c->ff_gate, B, c->h, false);
     for (size_t i = 0; i < (size_t)B * E; i++)
         c->x[i] += c->h[i];
 }
@@ -340,7 +415,7 @@ static int eval_batch(fwd_ctx *c, const int32_t *tokens, int B, bool exact, bool
     int first = all_logits ? 0 : B - 1;
     for (int t = first; t < B; t++)
         rmsnorm(c->h + (size_t)(t - first) * E, c->x + (size_t)t * E, m->output_norm, E, m->hp.rms_eps);
-    matmul(c, &m->output, c->h, B - first, logits);
+    matmul(c, &m->output, c->h, B - first, logits, false);
     return FWD_OK;
 }
 
@@ -418,12 +493,23 @@ fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t err
     c->att = xmallocarray(B * E, sizeof(float));
     c->k = xmallocarray(B * KV, sizeof(float));
     c->v = xmallocarray(B * KV, sizeof(float));
-    c->att_row = xmallocarray((size_t)n_threads * FWD_MAX_HEAD_DIM, sizeof(float));
     c->ff_gate = xmallocarray(B * F, sizeof(float));
     c->ff_up = xmallocarray(B * F, sizeof(float));
-    c->tile = xmallocarray(TILE_FLOATS > E && TILE_FLOATS > F ? TILE_FLOATS : (E > F ? E : F), sizeof(float));
-    c->scores = xmallocarray((size_t)n_threads * n_ctx, sizeof(float));
     size_t widest = E > F ? E : F;
+    c->tile_floats = TILE_FLOATS > widest ? TILE_FLOATS : widest;
+    c->tile = xmallocarray((size_t)n_threads * c->tile_floats, sizeof(float));
+    c->att_scratch = xcalloc((size_t)n_threads, sizeof *c->att_scratch);
+    for (int t = 0; t < n_threads; t++) {
+        att_scratch *a = &c->att_scratch[t];
+        a->k = malloc((size_t)n_ctx * m->head_dim * sizeof(float));
+        a->v = malloc((size_t)n_ctx * m->head_dim * sizeof(float));
+        a->s = malloc((size_t)ATT_ROWS * n_ctx * sizeof(float));
+        if (!a->k || !a->v || !a->s) {
+            util_errf(err, errlen, "not enough memory for attention over %d positions", n_ctx);
+            fwd_free(c);
+            return NULL;
+        }
+    }
     c->xq_bytes = 0;
     /* the activation buffer must fit any weight type's quantized input */
     for (int t = 0; t < GGML_TYPE_COUNT; t++) {
@@ -438,7 +524,7 @@ fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t err
     c->rope_cos = xmallocarray((size_t)n_ctx * half, sizeof(float));
     c->rope_sin = xmallocarray((size_t)n_ctx * half, sizeof(float));
     rope_tables(c);
-    openblas_set_num_threads(n_threads);
+    openblas_set_num_threads(1); /* our pool splits the products itself */
     return c;
 }
 
@@ -455,11 +541,15 @@ void fwd_free(fwd_ctx *c)
     free(c->att);
     free(c->k);
     free(c->v);
-    free(c->att_row);
     free(c->ff_gate);
     free(c->ff_up);
     free(c->tile);
-    free(c->scores);
+    for (int t = 0; c->att_scratch && t < c->n_threads; t++) {
+        free(c->att_scratch[t].k);
+        free(c->att_scratch[t].v);
+        free(c->att_scratch[t].s);
+    }
+    free(c->att_scratch);
     free(c->xq);
     free(c->rope_cos);
     free(c->rope_sin);

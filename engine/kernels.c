@@ -20,6 +20,7 @@
 
 #include "engine/quant.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,8 +578,66 @@ bool kern_dequantize_rows_f32(ggml_type wtype, const void *W, size_t cols,
         float *out = dst + (r - r0) * cols;
         if (wtype == GGML_TYPE_F16)
             kern_f16_to_f32((const uint16_t *)(w + r * rb), out, cols);
+#if KERN_X86
+        else if (path == KERN_PATH_AVX2 && wtype == GGML_TYPE_Q8_0)
+            kern_dequant_q8_0_avx2(w + r * rb, out, cols);
+        else if (path == KERN_PATH_AVX2 && wtype == GGML_TYPE_Q4_0)
+            kern_dequant_q4_0_avx2(w + r * rb, out, cols);
+#endif
         else
             quant_dequantize_row(wtype, w + r * rb, out, cols);
     }
     return true;
+}
+
+/* ---- Attention ------------------------------------------------------------------ */
+
+/* Round a row to half precision and back: what storing it as F16 does. */
+static void round_half(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = F16(quant_f32_to_f16(x[i]));
+}
+
+void kern_attend_f16(const float *q32, const uint16_t *k, const uint16_t *v, size_t n_keys, size_t stride,
+                     size_t hd, float scale, float *out)
+{
+    kern_init();
+#if KERN_X86
+    if (path == KERN_PATH_AVX2 && hd % 8 == 0 && hd <= KERN_MAX_HEAD_DIM) {
+        kern_attend_f16_avx2(q32, k, v, n_keys, stride, hd, scale, out);
+        return;
+    }
+#endif
+    float q[KERN_MAX_HEAD_DIM];
+    if (hd > KERN_MAX_HEAD_DIM)
+        hd = KERN_MAX_HEAD_DIM; /* model_load refuses such heads */
+    memcpy(q, q32, hd * sizeof *q);
+    round_half(q, hd);
+    /* out is the accumulator; it always holds half-precision values */
+    float M = -INFINITY, S = 0.0f;
+    memset(out, 0, hd * sizeof *out);
+    for (size_t p = 0; p < n_keys; p++) {
+        const uint16_t *kr = k + p * stride, *vr = v + p * stride;
+        float d = 0.0f;
+        for (size_t i = 0; i < hd; i++)
+            d += q[i] * F16(kr[i]);
+        d *= scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (d > M) {
+            ms = expf(M - d); /* rescale what was accumulated so far */
+            M = d;
+            for (size_t i = 0; i < hd; i++)
+                out[i] *= ms;
+            round_half(out, hd);
+        } else {
+            vs = expf(d - M);
+        }
+        for (size_t i = 0; i < hd; i++)
+            out[i] += F16(vr[i]) * vs;
+        round_half(out, hd);
+        S = S * ms + vs;
+    }
+    for (size_t i = 0; i < hd; i++)
+        out[i] /= S;
 }

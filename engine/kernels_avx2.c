@@ -11,7 +11,11 @@
  */
 #include "engine/kernels_avx2.h"
 
+#include "engine/kernels.h"
+
 #include "engine/quant.h"
+
+#include <math.h>
 
 #if KERN_X86
 #include <immintrin.h>
@@ -352,6 +356,81 @@ AVX2 void kern_f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n)
                          _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
     for (; i < n; i++)
         dst[i] = (uint16_t)_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+/* ---- Prefill conversion ------------------------------------------------------ */
+
+AVX2 void kern_dequant_q8_0_avx2(const void *w, float *dst, size_t n)
+{
+    const block_q8_0 *b = w;
+    for (size_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
+        __m256 d = _mm256_set1_ps(f16c(b[i].d));
+        for (int k = 0; k < QK8_0; k += 8) {
+            __m128i q = _mm_loadl_epi64((const __m128i *)(b[i].qs + k));
+            _mm256_storeu_ps(dst + k, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+        }
+    }
+}
+
+AVX2 void kern_dequant_q4_0_avx2(const void *w, float *dst, size_t n)
+{
+    const block_q4_0 *b = w;
+    for (size_t i = 0; i < n / QK4_0; i++, dst += QK4_0) {
+        __m256 d = _mm256_set1_ps(f16c(b[i].d));
+        __m256i q = _mm256_sub_epi8(unpack_nibbles16(b[i].qs), _mm256_set1_epi8(8));
+        __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+        __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+        for (int k = 0; k < 4; k++)
+            _mm256_storeu_ps(dst + 8 * k, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k]))));
+    }
+}
+
+/* ---- Attention over the half-precision cache ----------------------------------- */
+
+AVX2 static inline __m256 round_f16x8(__m256 v)
+{
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+
+AVX2 void kern_attend_f16_avx2(const float *q32, const uint16_t *k, const uint16_t *v, size_t n_keys,
+                               size_t stride, size_t hd, float scale, float *out)
+{
+    __m256 q[KERN_MAX_HEAD_DIM / 8], acc[KERN_MAX_HEAD_DIM / 8];
+    size_t nv = hd / 8;
+    for (size_t i = 0; i < nv; i++) {
+        q[i] = round_f16x8(_mm256_loadu_ps(q32 + 8 * i));
+        acc[i] = _mm256_setzero_ps();
+    }
+    float M = -INFINITY, S = 0.0f;
+    for (size_t p = 0; p < n_keys; p++) {
+        const uint16_t *kr = k + p * stride, *vr = v + p * stride;
+        __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
+        size_t i = 0;
+        for (; i + 2 <= nv; i += 2) {
+            d0 = _mm256_fmadd_ps(q[i], load_f16x8(kr + 8 * i), d0);
+            d1 = _mm256_fmadd_ps(q[i + 1], load_f16x8(kr + 8 * i + 8), d1);
+        }
+        if (i < nv)
+            d0 = _mm256_fmadd_ps(q[i], load_f16x8(kr + 8 * i), d0);
+        float d = hsum_ps(_mm256_add_ps(d0, d1)) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (d > M) {
+            ms = expf(M - d); /* rescale what was accumulated so far */
+            M = d;
+            __m256 m8 = _mm256_set1_ps(ms);
+            for (i = 0; i < nv; i++)
+                acc[i] = round_f16x8(_mm256_mul_ps(acc[i], m8));
+        } else {
+            vs = expf(d - M);
+        }
+        __m256 v8 = _mm256_set1_ps(vs);
+        for (i = 0; i < nv; i++)
+            acc[i] = round_f16x8(_mm256_fmadd_ps(load_f16x8(vr + 8 * i), v8, acc[i]));
+        S = S * ms + vs;
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / S);
+    for (size_t i = 0; i < nv; i++)
+        _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], inv));
 }
 
 #else

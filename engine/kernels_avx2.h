@@ -37,6 +37,15 @@ KERN_AVX2_TARGET float kern_dot_q6_K_avx2(const void *w, const void *xq, size_t 
 /* n halves <-> floats with F16C (round to nearest even). */
 KERN_AVX2_TARGET void kern_f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n);
 KERN_AVX2_TARGET void kern_f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n);
+
+/* n weights of a Q8_0 / Q4_0 row -> floats (the prefill's conversion). */
+KERN_AVX2_TARGET void kern_dequant_q8_0_avx2(const void *w, float *dst, size_t n);
+KERN_AVX2_TARGET void kern_dequant_q4_0_avx2(const void *w, float *dst, size_t n);
+
+/* kern_attend_f16 for hd a multiple of 8 up to KERN_MAX_HEAD_DIM. */
+KERN_AVX2_TARGET void kern_attend_f16_avx2(const float *q, const uint16_t *k, const uint16_t *v,
+                                           size_t n_keys, size_t stride, size_t hd, float scale,
+                                           float *out);
 #else
 #define KERN_X86 0
 #endif

@@ -1,24 +1,50 @@
 /*
- * pool.c — see pool.h.  A generation counter tells sleeping workers that a
- * new job has been posted; a pending counter tells the caller when all
- * workers are done with it.
+ * pool.c — see pool.h.
+ *
+ * A job is posted by bumping `generation`; each worker runs its share and
+ * decrements `pending`; the caller returns when `pending` reaches zero.
+ * Both sides first watch those counters for a short while (POOL_SPIN_NS)
+ * and only then sleep on a condition variable.  A decoded token is a few
+ * hundred small products in a row, a few microseconds apart: a futex
+ * wake-up for each would cost more than the product.  Between tokens, and
+ * whenever the engine is idle, every worker is asleep.
+ *
+ * Sleeping uses the classic store-then-check pairing: a sleeper announces
+ * itself (`sleepers`, `caller_sleeping`) and then re-checks the counter
+ * under the mutex; a poster changes the counter and then looks for
+ * sleepers, waking them under the same mutex.  With sequentially
+ * consistent atomics at least one side sees the other, so no wake-up is
+ * lost.
  */
 #include "engine/pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#define POOL_SPIN_NS 100000 /* how long to watch before sleeping: 0.1 ms */
 
 struct pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t work;
-    pthread_cond_t done;
-    unsigned long generation;
-    int pending;
-    bool stop;
-    pool_fn fn;
+    pthread_cond_t work; /* workers sleep here for the next generation */
+    pthread_cond_t done; /* the caller sleeps here for pending == 0    */
+    atomic_ulong generation;
+    atomic_int pending;
+    atomic_int sleepers;        /* workers in (or entering) cond_wait    */
+    atomic_bool caller_sleeping;
+    atomic_bool stop;
+    pool_fn fn; /* written before generation is bumped */
     void *ctx;
 };
 
@@ -27,6 +53,48 @@ typedef struct {
     int index;
 } worker_arg;
 
+static long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* Watch *gen for a change from `seen` for up to POOL_SPIN_NS. */
+static bool spin_for_generation(pool *p, unsigned long seen)
+{
+    long start = 0;
+    for (unsigned i = 1;; i++) {
+        if (atomic_load(&p->generation) != seen || atomic_load(&p->stop))
+            return true;
+        cpu_relax();
+        if (i % 256 == 0) {
+            long t = now_ns();
+            if (!start)
+                start = t;
+            else if (t - start > POOL_SPIN_NS)
+                return false;
+        }
+    }
+}
+
+static bool spin_for_done(pool *p)
+{
+    long start = 0;
+    for (unsigned i = 1;; i++) {
+        if (atomic_load(&p->pending) == 0)
+            return true;
+        cpu_relax();
+        if (i % 256 == 0) {
+            long t = now_ns();
+            if (!start)
+                start = t;
+            else if (t - start > POOL_SPIN_NS)
+                return false;
+        }
+    }
+}
+
 static void *worker(void *arg)
 {
     worker_arg *wa = arg;
@@ -34,22 +102,25 @@ static void *worker(void *arg)
     int index = wa->index;
     free(wa);
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->generation == seen)
-            pthread_cond_wait(&p->work, &p->mu);
-        if (p->stop)
+        if (!spin_for_generation(p, seen)) {
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen)
+                pthread_cond_wait(&p->work, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->stop))
             break;
-        seen = p->generation;
-        pool_fn fn = p->fn;
-        void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->mu);
-        fn(ctx, index, p->n);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
+        seen = atomic_load(&p->generation);
+        p->fn(p->ctx, index, p->n);
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeping)) {
+            pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -88,7 +159,7 @@ void pool_free(pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
-    p->stop = true;
+    atomic_store(&p->stop, true);
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++)
@@ -108,20 +179,26 @@ void pool_run(pool *p, pool_fn fn, void *ctx)
         fn(ctx, 0, 1);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
-    p->pending = p->n - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->pending, p->n - 1);
+    atomic_fetch_add(&p->generation, 1);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->work);
+        pthread_mutex_unlock(&p->mu);
+    }
 
     fn(ctx, 0, p->n);
 
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    if (!spin_for_done(p)) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->caller_sleeping, true);
+        while (atomic_load(&p->pending) > 0)
+            pthread_cond_wait(&p->done, &p->mu);
+        atomic_store(&p->caller_sleeping, false);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 void pool_split(long total, int i, int n, long *lo, long *hi)

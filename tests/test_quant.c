@@ -796,6 +796,78 @@ static void run_kernels_on_path(kern_path p)
     assert_int_equal(failures, 0);
 }
 
+/*
+ * kern_attend_f16 on both paths against softmax(q·K)·V computed in double
+ * from the same half-precision cache: the half-precision accumulator
+ * costs about 2^-11 of the largest |v| per step at worst, so 1e-2 of
+ * max |v| bounds both; the two paths agree to a few half-precision ulps.
+ */
+static void attend_exact(const float *q, const uint16_t *k, const uint16_t *v, size_t n, size_t stride,
+                         size_t hd, float scale, double *out)
+{
+    double *s = xmallocarray(n, sizeof *s), mx = -INFINITY, sum = 0.0;
+    for (size_t p = 0; p < n; p++) {
+        double d = 0.0;
+        for (size_t i = 0; i < hd; i++)
+            d += (double)quant_f16_to_f32(quant_f32_to_f16(q[i])) * quant_f16_to_f32(k[p * stride + i]);
+        s[p] = d * scale;
+        mx = s[p] > mx ? s[p] : mx;
+    }
+    for (size_t p = 0; p < n; p++)
+        sum += s[p] = exp(s[p] - mx);
+    for (size_t i = 0; i < hd; i++) {
+        out[i] = 0.0;
+        for (size_t p = 0; p < n; p++)
+            out[i] += s[p] / sum * quant_f16_to_f32(v[p * stride + i]);
+    }
+    free(s);
+}
+
+static void test_attend_f16(void **state)
+{
+    (void)state;
+    static const size_t hds[] = {8, 12, 64, 128}, ns[] = {1, 2, 7, 300};
+    rng_seed(7);
+    for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++) {
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
+            size_t hd = hds[a], n = ns[b], stride = 3 * hd;
+            float *q = xmallocarray(hd, 4), *kv32 = xmallocarray(n * stride, 4);
+            uint16_t *k = xmallocarray(n * stride, 2), *v = xmallocarray(n * stride, 2);
+            fill_normal(q, hd, 1.0f);
+            fill_normal(kv32, n * stride, 1.0f);
+            kern_f32_to_f16(kv32, k, n * stride);
+            fill_normal(kv32, n * stride, 1.0f);
+            kern_f32_to_f16(kv32, v, n * stride);
+            float out[2][128];
+            double exact[128], vmax = 0.0;
+            for (size_t i = 0; i < n * stride; i++)
+                vmax = fmax(vmax, fabs(quant_f16_to_f32(v[i])));
+            float scale = 1.0f / sqrtf((float)hd);
+            attend_exact(q, k, v, n, stride, hd, scale, exact);
+            for (int p = 0; p < 2; p++) {
+                if (!kern_set_path((kern_path)p)) {
+                    memcpy(out[p], out[0], sizeof out[p]);
+                    continue;
+                }
+                kern_attend_f16(q, k, v, n, stride, hd, scale, out[p]);
+                for (size_t i = 0; i < hd; i++)
+                    if (fabs(out[p][i] - exact[i]) > 1e-2 * vmax)
+                        fail_msg("%s attention hd %zu over %zu keys [%zu]: %g, exact %g", kern_path_name(p), hd,
+                                 n, i, (double)out[p][i], exact[i]);
+            }
+            for (size_t i = 0; i < hd; i++)
+                if (fabsf(out[0][i] - out[1][i]) > 4e-3f * (float)vmax)
+                    fail_msg("attention hd %zu over %zu keys [%zu]: avx2 %g, portable %g", hd, n, i,
+                             (double)out[1][i], (double)out[0][i]);
+            free(q);
+            free(kv32);
+            free(k);
+            free(v);
+        }
+    }
+    kern_set_path(KERN_PATH_PORTABLE);
+}
+
 static void test_kernels_portable(void **state)
 {
     (void)state;
@@ -1018,6 +1090,7 @@ int main(void)
         cmocka_unit_test(test_kernels_avx2),
         cmocka_unit_test(test_kernels_wide_rows),
         cmocka_unit_test(test_kernel_check_has_teeth),
+        cmocka_unit_test(test_attend_f16),
         cmocka_unit_test(test_ref_requantize_bit_exact),
         cmocka_unit_test(test_ref_q4_0_vs_f32),
     };

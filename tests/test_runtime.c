@@ -10,7 +10,9 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define V 1000
 
@@ -257,6 +259,36 @@ static void test_pool(void **state)
     pool_free(NULL);
 }
 
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* An idle pool sleeps: after its short watch (0.1 ms) the workers cost no
+ * CPU.  Measured as the process's CPU time over 200 ms of idleness, which
+ * a spinning worker would fill (the bound leaves room for a slow start). */
+static void test_pool_sleeps_when_idle(void **state)
+{
+    (void)state;
+    pool *p = pool_new(2);
+    assert_non_null(p);
+    pool_state s = {0};
+    pool_run(p, pool_work, &s);
+    struct timespec settle = {0, 20 * 1000000L}, idle = {0, 200 * 1000000L};
+    nanosleep(&settle, NULL);
+    double before = cpu_seconds();
+    nanosleep(&idle, NULL);
+    double used = cpu_seconds() - before;
+    printf("  idle pool of 2 threads: %.2f ms of CPU in 200 ms\n", used * 1e3);
+    assert_true(used < 0.02);
+    /* and it still works after sleeping */
+    pool_run(p, pool_work, &s);
+    assert_int_equal(atomic_load(&s.calls), 4);
+    pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_templates_render),
         cmocka_unit_test(test_templates_detect),
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pool_sleeps_when_idle),
     };
     return cmocka_run_group_tests_name("runtime", tests, NULL, NULL);
 }

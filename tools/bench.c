@@ -1,23 +1,50 @@
 /*
- * bench.c — engine throughput: prefill tokens/s for a 256-token prompt and
- * decode tokens/s for 64 tokens, with 1 and 2 threads, each the median of
- * several runs.
+ * bench.c — engine throughput against this machine's limits, in one run.
  *
  *   bench [--runs N] MODEL.gguf...
  *
+ * First the limits, each the median of N runs with 1 and 2 threads: read
+ * bandwidth (a streaming AVX2 read of 1 GiB) and OpenBLAS sgemm GFLOP/s on
+ * prompt-sized products (256 × 2048 × 2048).  Then, for every model,
+ * prefill tokens/s for a 256-token prompt (logits for every position, as
+ * perplexity needs them) and decode tokens/s for 64 tokens after it, with
+ * 1 and 2 threads, each the median of N runs, and as a share of its limit:
+ *
+ *   decode % = t/s ÷ (bandwidth ÷ bytes read per token), where the bytes
+ *              are every weight matrix (the output one included, the
+ *              embedding row excluded) plus the KV cache read at the
+ *              middle of the decode;
+ *   prefill % = t/s ÷ (sgemm FLOP/s ÷ FLOPs per token), FLOPs per token =
+ *              2 × the elements of every matrix multiplied (output
+ *              included, embedding lookup excluded).
+ *
  * Token ids are drawn at random (seeded) from the model's vocabulary; no
- * tokenizer is needed, so random-weight files without one work too.
+ * tokenizer is needed, so random-weight files without one work too.  RSS
+ * is the process's resident memory with the model and its context live.
  */
 #include "engine/forward.h"
 #include "engine/model.h"
+#include "engine/quant.h"
 #include "util/util.h"
 
+#include <cblas.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define PREFILL 256
 #define DECODE 64
+#define MAX_RUNS 64
+#define BW_BYTES ((size_t)1 << 30)
+
+static int runs = 3;
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -31,60 +58,228 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* ---- Read bandwidth ------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+    uint64_t sink;
+} read_job;
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static uint64_t read_avx2(const uint8_t *p, size_t n)
+{
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (size_t i = 0; i + 128 <= n; i += 128) {
+        a = _mm256_xor_si256(a, _mm256_load_si256((const __m256i *)(p + i)));
+        b = _mm256_xor_si256(b, _mm256_load_si256((const __m256i *)(p + i + 32)));
+        c = _mm256_xor_si256(c, _mm256_load_si256((const __m256i *)(p + i + 64)));
+        d = _mm256_xor_si256(d, _mm256_load_si256((const __m256i *)(p + i + 96)));
+    }
+    a = _mm256_xor_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(c, d));
+    return (uint64_t)_mm256_extract_epi64(a, 0) ^ (uint64_t)_mm256_extract_epi64(a, 3);
+}
+#endif
+
+static void *read_part(void *arg)
+{
+    read_job *j = arg;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) {
+        j->sink = read_avx2(j->p, j->n);
+        return NULL;
+    }
+#endif
+    const uint64_t *w = (const uint64_t *)j->p;
+    uint64_t s = 0;
+    for (size_t i = 0; i < j->n / 8; i++)
+        s ^= w[i];
+    j->sink = s;
+    return NULL;
+}
+
+/* GB/s reading BW_BYTES with `threads` threads, each its own half. */
+static double bandwidth(const uint8_t *buf, int threads)
+{
+    double v[MAX_RUNS];
+    for (int r = 0; r < runs; r++) {
+        read_job jobs[2];
+        pthread_t tid[2];
+        double t0 = util_now();
+        for (int t = 0; t < threads; t++) {
+            jobs[t] = (read_job){buf + BW_BYTES / threads * t, BW_BYTES / threads, 0};
+            if (t > 0)
+                pthread_create(&tid[t], NULL, read_part, &jobs[t]);
+        }
+        read_part(&jobs[0]);
+        for (int t = 1; t < threads; t++)
+            pthread_join(tid[t], NULL);
+        v[r] = BW_BYTES / (util_now() - t0) / 1e9;
+    }
+    return median(v, runs);
+}
+
+/* OpenBLAS's own GFLOP/s on a prompt-sized product. */
+static double sgemm_gflops(int threads)
+{
+    const int M = 256, N = 2048, K = 2048;
+    float *a = xmallocarray((size_t)M * K, 4), *b = xmallocarray((size_t)N * K, 4), *c = xmallocarray((size_t)M * N, 4);
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)N * K; i++)
+        b[i] = (float)(i % 5) * 0.1f;
+    openblas_set_num_threads(threads);
+    double v[MAX_RUNS];
+    for (int r = 0; r < runs; r++) {
+        double t0 = util_now();
+        for (int k = 0; k < 4; k++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+        v[r] = 4 * 2.0 * M * N * K / (util_now() - t0) / 1e9;
+    }
+    openblas_set_num_threads(1);
+    free(a);
+    free(b);
+    free(c);
+    return median(v, runs);
+}
+
+/* ---- Models ----------------------------------------------------------------- */
+
+static double weight_bytes(const model_weight *w) { return (double)w->rows * w->row_bytes; }
+static double weight_elems(const model_weight *w) { return (double)w->rows * w->cols; }
+
+/* Bytes one decoded token reads (weights + KV cache at position `pos`) and
+ * FLOPs one prompt token costs in matrix products. */
+static void per_token_costs(const model *m, int pos, double *bytes, double *flops)
+{
+    double b = weight_bytes(&m->output), e = weight_elems(&m->output);
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        const model_layer *L = &m->layers[l];
+        const model_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            b += weight_bytes(ws[i]);
+            e += weight_elems(ws[i]);
+        }
+    }
+    b += 2.0 * m->hp.n_layer * pos * m->hp.n_head_kv * m->head_dim * sizeof(uint16_t);
+    *bytes = b;
+    *flops = 2.0 * e;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kib = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static void cpu_name(char *buf, size_t cap)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    snprintf(buf, cap, "unknown CPU");
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10)) {
+            const char *v = strchr(line, ':');
+            snprintf(buf, cap, "%.200s", v ? v + 2 : line);
+            buf[strcspn(buf, "\n")] = 0;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+static int bench_model(const char *path, const double bw[3], const double gf[3])
+{
+    char err[512];
+    model *m;
+    if (model_load(&m, path, err, sizeof err) != 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        return 1;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    struct stat st;
+    double file_mib = stat(path, &st) == 0 ? st.st_size / 1048576.0 : 0.0;
+    int32_t toks[PREFILL + DECODE];
+    uint64_t s = 42;
+    for (int i = 0; i < PREFILL + DECODE; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        toks[i] = (int32_t)((s >> 33) % m->n_vocab);
+    }
+    double bytes, flops;
+    per_token_costs(m, PREFILL + DECODE / 2, &bytes, &flops);
+    float *logits = xmallocarray((size_t)PREFILL * m->n_vocab, sizeof *logits);
+    for (int threads = 1; threads <= 2; threads++) {
+        fwd_ctx *c = fwd_new(m, PREFILL + DECODE, threads, err, sizeof err);
+        if (!c) {
+            fprintf(stderr, "bench: %s\n", err);
+            return 1;
+        }
+        double pf[MAX_RUNS], dc[MAX_RUNS];
+        for (int r = 0; r < runs; r++) {
+            fwd_truncate(c, 0);
+            double t0 = util_now();
+            fwd_eval(c, toks, PREFILL, true, logits, NULL);
+            double t1 = util_now();
+            for (int i = 0; i < DECODE; i++)
+                fwd_eval(c, &toks[PREFILL + i], 1, false, logits, NULL);
+            double t2 = util_now();
+            pf[r] = PREFILL / (t1 - t0);
+            dc[r] = DECODE / (t2 - t1);
+        }
+        double p = median(pf, runs), d = median(dc, runs);
+        printf("%-32s %-6s %3d %9.1f %5.0f%% %9.1f %5.0f%% %8.0f %8.0f\n", base, m->quant, threads, p,
+               100.0 * p * flops / (gf[threads] * 1e9), d, 100.0 * d * bytes / (bw[threads] * 1e9),
+               rss_kib() / 1024.0, file_mib);
+        fflush(stdout);
+        fwd_free(c);
+    }
+    free(logits);
+    model_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int runs = 3, first = 1;
+    int first = 1;
     if (argc > 2 && !strcmp(argv[1], "--runs")) {
         runs = atoi(argv[2]);
         first = 3;
     }
-    if (first >= argc || runs < 1) {
-        fprintf(stderr, "usage: bench [--runs N] MODEL.gguf...\n");
+    if (first >= argc || runs < 1 || runs > MAX_RUNS) {
+        fprintf(stderr, "usage: bench [--runs N] MODEL.gguf...   (N from 1 to %d)\n", MAX_RUNS);
         return 2;
     }
-    printf("%-34s %-6s %8s %3s %12s %12s\n", "model", "type", "params", "thr", "prefill t/s", "decode t/s");
-    printf("(prefill: %d-token prompt; decode: %d tokens after it; median of %d runs)\n", PREFILL, DECODE, runs);
-    for (int a = first; a < argc; a++) {
-        char err[512];
-        model *m;
-        if (model_load(&m, argv[a], err, sizeof err) != 0) {
-            fprintf(stderr, "bench: %s\n", err);
-            return 1;
-        }
-        const char *base = strrchr(argv[a], '/');
-        base = base ? base + 1 : argv[a];
-        int32_t toks[PREFILL + DECODE];
-        uint64_t s = 42;
-        for (int i = 0; i < PREFILL + DECODE; i++) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            toks[i] = (int32_t)((s >> 33) % m->n_vocab);
-        }
-        float *logits = xmallocarray(m->n_vocab, sizeof *logits);
-        for (int threads = 1; threads <= 2; threads++) {
-            fwd_ctx *c = fwd_new(m, PREFILL + DECODE, threads, err, sizeof err);
-            if (!c) {
-                fprintf(stderr, "bench: %s\n", err);
-                return 1;
-            }
-            double pf[64], dc[64];
-            for (int r = 0; r < runs && r < 64; r++) {
-                fwd_truncate(c, 0);
-                double t0 = util_now();
-                fwd_eval(c, toks, PREFILL, false, logits, NULL);
-                double t1 = util_now();
-                for (int i = 0; i < DECODE; i++)
-                    fwd_eval(c, &toks[PREFILL + i], 1, false, logits, NULL);
-                double t2 = util_now();
-                pf[r] = PREFILL / (t1 - t0);
-                dc[r] = DECODE / (t2 - t1);
-            }
-            printf("%-34s %-6s %7.1fM %3d %12.1f %12.1f\n", base, m->quant, m->hp.n_params / 1e6, threads,
-                   median(pf, runs), median(dc, runs));
-            fflush(stdout);
-            fwd_free(c);
-        }
-        free(logits);
-        model_free(m);
+    char cpu[256];
+    cpu_name(cpu, sizeof cpu);
+    uint8_t *buf = aligned_alloc(64, BW_BYTES);
+    if (!buf) {
+        fprintf(stderr, "bench: cannot allocate %zu MiB for the bandwidth test\n", BW_BYTES >> 20);
+        return 1;
     }
+    memset(buf, 1, BW_BYTES);
+    double bw[3] = {0, bandwidth(buf, 1), bandwidth(buf, 2)};
+    free(buf);
+    double gf[3] = {0, sgemm_gflops(1), sgemm_gflops(2)};
+    printf("machine: %s, %ld cores online\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("limits (median of %d runs):  read bandwidth %.1f GB/s (1 thread), %.1f GB/s (2 threads);\n", runs,
+           bw[1], bw[2]);
+    printf("  OpenBLAS sgemm 256x2048x2048: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n\n", gf[1], gf[2]);
+    printf("%-32s %-6s %3s %9s %6s %9s %6s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "decode",
+           "bw", "RSS MiB", "file MiB");
+    printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it; median of %d "
+           "runs;\n %% = share of the limit measured above with the same threads)\n",
+           PREFILL, DECODE, runs);
+    for (int a = first; a < argc; a++)
+        if (bench_model(argv[a], bw, gf) != 0)
+            return 1;
     return 0;
 }

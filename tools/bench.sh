@@ -1,29 +1,33 @@
 #!/bin/sh
-# `make bench`: engine throughput on the reference models (when ../shared is
-# present) and on random-weight models of realistic shapes written by
-# tools/mkmodel (cached in $BUILD/models).
+# `make bench`: the engine against this machine's limits (tools/bench.c) on
+# random-weight models of realistic shapes written by tools/mkmodel (cached
+# in $BUILD/models, about 7 GB), then the trainer's throughput
+# (tools/bench_train.c) and the dashboard's aggregates (tools/bench_stats.c).
+#
+#   BENCH_RUNS=N       runs per figure (median; default 3)
+#   BENCH_MODELS="..." shape:type pairs instead of the full table
 set -eu
 build=${1:-build-bench}
-shared=${FRONTDESK_SHARED:-../shared}
 mkdir -p "$build/models"
+specs=${BENCH_MODELS:-"smollm2-135m:f16 smollm2-135m:q8_0 smollm2-135m:q4_0
+    qwen2.5-0.5b:f16 qwen2.5-0.5b:q8_0 qwen2.5-0.5b:q4_0
+    tinyllama-1.1b:f16 tinyllama-1.1b:q8_0 tinyllama-1.1b:q4_0 tinyllama-1.1b:q4_k_m"}
 models=""
-for spec in smollm2-135m:q8_0 smollm2-135m:f16; do
+for spec in $specs; do
     shape=${spec%%:*} type=${spec#*:}
     out="$build/models/random-$shape-$type.gguf"
     if [ ! -f "$out" ]; then
         echo "writing $out"
-        "$build/tools/mkmodel" --shape "$shape" --type "$type" --out "$out"
+        "$build/tools/mkmodel" --shape "$shape" --type "$type" --out "$out.tmp"
+        mv "$out.tmp" "$out"
     fi
     models="$models $out"
 done
-refs=""
-if [ -d "$shared/ref/models" ]; then
-    refs=$(ls "$shared"/ref/models/*.gguf)
-else
-    echo "SKIP: $shared not found; benchmarking the random-weight models only"
-fi
 # shellcheck disable=SC2086
-"$build/tools/bench" --runs "${BENCH_RUNS:-3}" $refs $models
+"$build/tools/bench" --runs "${BENCH_RUNS:-3}" $models
+echo
+echo "trainer, issue 6's shape (5.8M parameters, context 512):"
+"$build/tools/bench_train" --runs "${BENCH_RUNS:-3}"
 echo
 echo "dashboard aggregates, 24 h window (median of 3; ratio = naive SQL / ours):"
 "$build/tools/bench_stats" --rows "${BENCH_STATS_ROWS:-10000,100000,1000000}"
