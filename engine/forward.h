@@ -4,9 +4,13 @@
  * A fwd_ctx owns the KV cache and every scratch buffer, sized once in
  * fwd_new for a context of n_ctx positions; fwd_eval allocates nothing.
  * Tokens are evaluated in batches: the prompt goes through matrix ×
- * matrix products (weights converted to F32 a tile at a time, multiplied
- * with OpenBLAS sgemm), a single generated token through matrix × vector
- * kernels that read the weights in their stored type.
+ * matrix products (each thread converts its rows of a weight to F32 a
+ * cache-sized tile at a time and multiplies them with a single-threaded
+ * OpenBLAS sgemm) and attention as matrix products; a single generated
+ * token goes through matrix × vector kernels that read the weights in
+ * their stored type, rows split across the threads.  fwd_new sets
+ * OpenBLAS to one thread for the whole process: the engine's own pool does
+ * the splitting, and OpenBLAS's threads would spin on the same cores.
  */
 #ifndef FRONTDESK_FORWARD_H
 #define FRONTDESK_FORWARD_H
