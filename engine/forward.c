@@ -340,14 +340,20 @@ static void attention_half_part(void *arg, int ti, int tn)
     const uint16_t *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KV;
     float scale = 1.0f / sqrtf((float)hd);
 
+    /* this thread's share of the (token, head) pairs, taken in runs of
+     * heads that read the same KV head (whose rows then stay in cache) */
     long lo, hi;
     pool_split((long)m->hp.n_head * j->B, ti, tn, &lo, &hi);
-    for (long job = lo; job < hi; job++) {
+    for (long job = lo; job < hi;) {
         int h = (int)(job % m->hp.n_head), t = (int)(job / m->hp.n_head);
-        size_t kv_off = (size_t)(h / group) * hd;
+        int g = h / group, run = (g + 1) * group - h;
+        if (run > hi - job)
+            run = (int)(hi - job);
         int n_keys = c->n_past + t + 1; /* causal: keys up to this position */
-        kern_attend_f16(c->q + (size_t)t * E + (size_t)h * hd, kc + kv_off, vc + kv_off, (size_t)n_keys,
-                        (size_t)KV, (size_t)hd, scale, c->att + (size_t)t * E + (size_t)h * hd);
+        size_t at = (size_t)t * E + (size_t)h * hd;
+        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, kc + (size_t)g * hd, vc + (size_t)g * hd,
+                        (size_t)n_keys, (size_t)KV, (size_t)hd, scale, c->att + at, (size_t)hd);
+        job += run;
     }
 }
 

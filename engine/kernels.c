@@ -599,19 +599,10 @@ static void round_half(float *x, size_t n)
         x[i] = F16(quant_f32_to_f16(x[i]));
 }
 
-void kern_attend_f16(const float *q32, const uint16_t *k, const uint16_t *v, size_t n_keys, size_t stride,
-                     size_t hd, float scale, float *out)
+static void attend_one(const float *q32, const uint16_t *k, const uint16_t *v, size_t n_keys, size_t stride,
+                       size_t hd, float scale, float *out)
 {
-    kern_init();
-#if KERN_X86
-    if (path == KERN_PATH_AVX2 && hd % 8 == 0 && hd <= KERN_MAX_HEAD_DIM) {
-        kern_attend_f16_avx2(q32, k, v, n_keys, stride, hd, scale, out);
-        return;
-    }
-#endif
     float q[KERN_MAX_HEAD_DIM];
-    if (hd > KERN_MAX_HEAD_DIM)
-        hd = KERN_MAX_HEAD_DIM; /* model_load refuses such heads */
     memcpy(q, q32, hd * sizeof *q);
     round_half(q, hd);
     /* out is the accumulator; it always holds half-precision values */
@@ -640,4 +631,20 @@ void kern_attend_f16(const float *q32, const uint16_t *k, const uint16_t *v, siz
     }
     for (size_t i = 0; i < hd; i++)
         out[i] /= S;
+}
+
+void kern_attend_f16(const float *q, size_t n_q, size_t q_stride, const uint16_t *k, const uint16_t *v,
+                     size_t n_keys, size_t stride, size_t hd, float scale, float *out, size_t out_stride)
+{
+    kern_init();
+    if (hd > KERN_MAX_HEAD_DIM)
+        return; /* model_load refuses such heads */
+#if KERN_X86
+    if (path == KERN_PATH_AVX2 && hd % 8 == 0) {
+        kern_attend_f16_avx2(q, n_q, q_stride, k, v, n_keys, stride, hd, scale, out, out_stride);
+        return;
+    }
+#endif
+    for (size_t j = 0; j < n_q; j++)
+        attend_one(q + j * q_stride, k, v, n_keys, stride, hd, scale, out + j * out_stride);
 }

@@ -105,16 +105,19 @@ bool kern_dequantize_rows_f32(ggml_type wtype, const void *W, size_t cols,
 
 #define KERN_MAX_HEAD_DIM 512
 
-/* One query's attention over n_keys half-precision cache rows (row p of K
- * at k + p*stride, likewise V), the way llama.cpp's CPU flash attention
- * computes it for small batches: q rounded to half precision, scores
- * q·k·scale, an online softmax whose V accumulator is rounded to half
- * precision after every step; out[0..hd) = the normalized result.
- * hd <= KERN_MAX_HEAD_DIM.  The AVX2 path (hd a multiple of 8) sums the
- * dot products in another order and fuses the multiply-add, so the two
- * paths agree to rounding, not bit for bit. */
-void kern_attend_f16(const float *q, const uint16_t *k, const uint16_t *v, size_t n_keys, size_t stride,
-                     size_t hd, float scale, float *out);
+/* Attention of n_q queries that share one KV head (grouped-query
+ * attention) over n_keys half-precision cache rows, the way llama.cpp's
+ * CPU flash attention computes it for small batches: each query rounded
+ * to half precision, scores q·k·scale, an online softmax whose V
+ * accumulator is rounded to half precision after every step.  Query j is
+ * q + j*q_stride, its result out + j*out_stride (hd floats each); row p of
+ * K is k + p*stride, likewise V.  hd <= KERN_MAX_HEAD_DIM.  The AVX2 path
+ * (hd a multiple of 8) sums the dot products in another order, fuses the
+ * multiply-add and computes exp eight keys at a time by a polynomial, so
+ * the two paths agree to rounding, not bit for bit; each query's result
+ * does not depend on n_q. */
+void kern_attend_f16(const float *q, size_t n_q, size_t q_stride, const uint16_t *k, const uint16_t *v,
+                     size_t n_keys, size_t stride, size_t hd, float scale, float *out, size_t out_stride);
 
 /* Half <-> float over arrays, F16C on the AVX2 path (results identical to
  * quant_f16_to_f32 / quant_f32_to_f16). */

@@ -43,9 +43,9 @@ KERN_AVX2_TARGET void kern_dequant_q8_0_avx2(const void *w, float *dst, size_t n
 KERN_AVX2_TARGET void kern_dequant_q4_0_avx2(const void *w, float *dst, size_t n);
 
 /* kern_attend_f16 for hd a multiple of 8 up to KERN_MAX_HEAD_DIM. */
-KERN_AVX2_TARGET void kern_attend_f16_avx2(const float *q, const uint16_t *k, const uint16_t *v,
-                                           size_t n_keys, size_t stride, size_t hd, float scale,
-                                           float *out);
+KERN_AVX2_TARGET void kern_attend_f16_avx2(const float *q, size_t n_q, size_t q_stride, const uint16_t *k,
+                                           const uint16_t *v, size_t n_keys, size_t stride, size_t hd,
+                                           float scale, float *out, size_t out_stride);
 #else
 #define KERN_X86 0
 #endif

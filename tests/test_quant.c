@@ -849,12 +849,28 @@ static void test_attend_f16(void **state)
                     memcpy(out[p], out[0], sizeof out[p]);
                     continue;
                 }
-                kern_attend_f16(q, k, v, n, stride, hd, scale, out[p]);
+                kern_attend_f16(q, 1, hd, k, v, n, stride, hd, scale, out[p], hd);
                 for (size_t i = 0; i < hd; i++)
                     if (fabs(out[p][i] - exact[i]) > 1e-2 * vmax)
                         fail_msg("%s attention hd %zu over %zu keys [%zu]: %g, exact %g", kern_path_name(p), hd,
                                  n, i, (double)out[p][i], exact[i]);
             }
+            /* a group of 19 queries (more than one AVX2 pass) sharing K and V:
+             * each result is what the query gets alone, bit for bit */
+            enum { G = 19 };
+            float *qg = xmallocarray(G * hd, 4), *og = xmallocarray(G * 2 * hd, 4), one[128];
+            fill_normal(qg, G * hd, 1.0f);
+            for (int p = 0; p < 2; p++) {
+                if (!kern_set_path((kern_path)p))
+                    continue;
+                kern_attend_f16(qg, G, hd, k, v, n, stride, hd, scale, og, 2 * hd);
+                for (int g = 0; g < G; g++) {
+                    kern_attend_f16(qg + g * hd, 1, hd, k, v, n, stride, hd, scale, one, hd);
+                    assert_memory_equal(og + (size_t)g * 2 * hd, one, hd * sizeof *one);
+                }
+            }
+            free(qg);
+            free(og);
             for (size_t i = 0; i < hd; i++)
                 if (fabsf(out[0][i] - out[1][i]) > 4e-3f * (float)vmax)
                     fail_msg("attention hd %zu over %zu keys [%zu]: avx2 %g, portable %g", hd, n, i,
