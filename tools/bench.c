@@ -3,12 +3,13 @@
  *
  *   bench [--runs N] MODEL.gguf...
  *
- * First the limits, each the median of N runs with 1 and 2 threads: read
- * bandwidth (a streaming AVX2 read of 1 GiB) and OpenBLAS sgemm GFLOP/s on
- * prompt-sized products (256 × 2048 × 2048).  Then, for every model,
- * prefill tokens/s for a 256-token prompt (logits for every position, as
- * perplexity needs them) and decode tokens/s for 64 tokens after it, with
- * 1 and 2 threads, each the median of N runs, and as a share of its limit:
+ * For every model, with 1 and 2 threads, N runs of: the machine's limits
+ * (read bandwidth: a streaming AVX2 read of 1 GiB; sgemm GFLOP/s on a
+ * prompt-sized product, 256 × 2048 × 2048), then prefill tokens/s for a
+ * 256-token prompt (logits for every position, as perplexity needs them)
+ * and decode tokens/s for 64 tokens after it.  The machine is shared and
+ * noisy, so each share is taken against the limits measured seconds
+ * before in the same run; the table prints medians over the N runs:
  *
  *   decode % = t/s ÷ (bandwidth ÷ bytes read per token), where the bytes
  *              are every weight matrix (the output one included, the
@@ -20,10 +21,13 @@
  *
  * Token ids are drawn at random (seeded) from the model's vocabulary; no
  * tokenizer is needed, so random-weight files without one work too.  RSS
- * is the process's resident memory with the model and its context live.
+ * is what the model and its context add to the process's resident memory
+ * (weights mapped from the file, KV cache, scratch), the bench's own
+ * logits buffer left out.
  */
 #include "engine/forward.h"
 #include "engine/model.h"
+#include "engine/pool.h"
 #include "engine/quant.h"
 #include "util/util.h"
 
@@ -99,10 +103,9 @@ static void *read_part(void *arg)
 }
 
 /* GB/s reading BW_BYTES with `threads` threads, each its own half. */
-static double bandwidth(const uint8_t *buf, int threads)
+static double bandwidth_once(const uint8_t *buf, int threads)
 {
-    double v[MAX_RUNS];
-    for (int r = 0; r < runs; r++) {
+    {
         read_job jobs[2];
         pthread_t tid[2];
         double t0 = util_now();
@@ -114,33 +117,36 @@ static double bandwidth(const uint8_t *buf, int threads)
         read_part(&jobs[0]);
         for (int t = 1; t < threads; t++)
             pthread_join(tid[t], NULL);
-        v[r] = BW_BYTES / (util_now() - t0) / 1e9;
+        return BW_BYTES / (util_now() - t0) / 1e9;
     }
-    return median(v, runs);
 }
 
-/* OpenBLAS's own GFLOP/s on a prompt-sized product. */
-static double sgemm_gflops(int threads)
+/* sgemm GFLOP/s on a prompt-sized product (256 × 2048 × 2048), split
+ * across `threads` threads the way the engine splits its products: each
+ * runs single-threaded OpenBLAS on its share of the weight rows.  (So no
+ * OpenBLAS thread is left spinning into the next measurement.) */
+typedef struct {
+    const float *a, *b;
+    float *c;
+} gemm_job;
+
+enum { GM = 256, GN = 2048, GK = 2048 };
+
+static void gemm_part(void *arg, int i, int n)
 {
-    const int M = 256, N = 2048, K = 2048;
-    float *a = xmallocarray((size_t)M * K, 4), *b = xmallocarray((size_t)N * K, 4), *c = xmallocarray((size_t)M * N, 4);
-    for (size_t i = 0; i < (size_t)M * K; i++)
-        a[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)N * K; i++)
-        b[i] = (float)(i % 5) * 0.1f;
-    openblas_set_num_threads(threads);
-    double v[MAX_RUNS];
-    for (int r = 0; r < runs; r++) {
-        double t0 = util_now();
-        for (int k = 0; k < 4; k++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-        v[r] = 4 * 2.0 * M * N * K / (util_now() - t0) / 1e9;
-    }
-    openblas_set_num_threads(1);
-    free(a);
-    free(b);
-    free(c);
-    return median(v, runs);
+    gemm_job *j = arg;
+    long lo, hi;
+    pool_split(GN, i, n, &lo, &hi);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, GM, (int)(hi - lo), GK, 1.0f, j->a, GK,
+                j->b + (size_t)lo * GK, GK, 0.0f, j->c + lo, GN);
+}
+
+static double sgemm_once(pool *p, gemm_job *j)
+{
+    double t0 = util_now();
+    for (int k = 0; k < 4; k++)
+        pool_run(p, gemm_part, j);
+    return 4 * 2.0 * GM * GN * GK / (util_now() - t0) / 1e9;
 }
 
 /* ---- Models ----------------------------------------------------------------- */
@@ -196,10 +202,19 @@ static void cpu_name(char *buf, size_t cap)
         fclose(f);
 }
 
-static int bench_model(const char *path, const double bw[3], const double gf[3])
+/* Everything a run measures side by side. */
+typedef struct {
+    const uint8_t *buf; /* BW_BYTES to read */
+    gemm_job gemm;
+    double bw[3][MAX_RUNS * 64], gf[3][MAX_RUNS * 64]; /* every limit measured, by threads */
+    int n_limits[3];
+} limits;
+
+static int bench_model(const char *path, limits *L)
 {
     char err[512];
     model *m;
+    long rss_before = rss_kib();
     if (model_load(&m, path, err, sizeof err) != 0) {
         fprintf(stderr, "bench: %s\n", err);
         return 1;
@@ -217,14 +232,23 @@ static int bench_model(const char *path, const double bw[3], const double gf[3])
     double bytes, flops;
     per_token_costs(m, PREFILL + DECODE / 2, &bytes, &flops);
     float *logits = xmallocarray((size_t)PREFILL * m->n_vocab, sizeof *logits);
+    double logits_mib = (double)PREFILL * m->n_vocab * sizeof *logits / 1048576.0; /* the bench's own */
     for (int threads = 1; threads <= 2; threads++) {
         fwd_ctx *c = fwd_new(m, PREFILL + DECODE, threads, err, sizeof err);
-        if (!c) {
-            fprintf(stderr, "bench: %s\n", err);
+        pool *p = pool_new(threads);
+        if (!c || !p) {
+            fprintf(stderr, "bench: %s\n", c ? "cannot start threads" : err);
             return 1;
         }
-        double pf[MAX_RUNS], dc[MAX_RUNS];
+        /* each run measures the limits right before the model, so a
+         * share compares figures taken seconds apart */
+        double pf[MAX_RUNS], dc[MAX_RUNS], pf_pct[MAX_RUNS], dc_pct[MAX_RUNS];
         for (int r = 0; r < runs; r++) {
+            double bw = bandwidth_once(L->buf, threads), gf = sgemm_once(p, &L->gemm);
+            if (L->n_limits[threads] < MAX_RUNS * 64) {
+                L->bw[threads][L->n_limits[threads]] = bw;
+                L->gf[threads][L->n_limits[threads]++] = gf;
+            }
             fwd_truncate(c, 0);
             double t0 = util_now();
             fwd_eval(c, toks, PREFILL, true, logits, NULL);
@@ -234,12 +258,14 @@ static int bench_model(const char *path, const double bw[3], const double gf[3])
             double t2 = util_now();
             pf[r] = PREFILL / (t1 - t0);
             dc[r] = DECODE / (t2 - t1);
+            pf_pct[r] = 100.0 * pf[r] * flops / (gf * 1e9);
+            dc_pct[r] = 100.0 * dc[r] * bytes / (bw * 1e9);
         }
-        double p = median(pf, runs), d = median(dc, runs);
-        printf("%-32s %-6s %3d %9.1f %5.0f%% %9.1f %5.0f%% %8.0f %8.0f\n", base, m->quant, threads, p,
-               100.0 * p * flops / (gf[threads] * 1e9), d, 100.0 * d * bytes / (bw[threads] * 1e9),
-               rss_kib() / 1024.0, file_mib);
+        printf("%-34s %-6s %3d %9.1f %5.0f%% %9.1f %5.0f%% %8.0f %8.0f\n", base, m->quant, threads,
+               median(pf, runs), median(pf_pct, runs), median(dc, runs), median(dc_pct, runs),
+               (rss_kib() - rss_before) / 1024.0 - logits_mib, file_mib);
         fflush(stdout);
+        pool_free(p);
         fwd_free(c);
     }
     free(logits);
@@ -260,26 +286,39 @@ int main(int argc, char **argv)
     }
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
+    static limits L;
     uint8_t *buf = aligned_alloc(64, BW_BYTES);
     if (!buf) {
         fprintf(stderr, "bench: cannot allocate %zu MiB for the bandwidth test\n", BW_BYTES >> 20);
         return 1;
     }
     memset(buf, 1, BW_BYTES);
-    double bw[3] = {0, bandwidth(buf, 1), bandwidth(buf, 2)};
-    free(buf);
-    double gf[3] = {0, sgemm_gflops(1), sgemm_gflops(2)};
+    L.buf = buf;
+    float *a = xmallocarray((size_t)GM * GK, 4), *b = xmallocarray((size_t)GN * GK, 4);
+    float *cm = xmallocarray((size_t)GM * GN, 4);
+    for (size_t i = 0; i < (size_t)GM * GK; i++)
+        a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)GN * GK; i++)
+        b[i] = (float)(i % 5) * 0.1f;
+    L.gemm = (gemm_job){a, b, cm};
+    openblas_set_num_threads(1);
     printf("machine: %s, %ld cores online\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("limits (median of %d runs):  read bandwidth %.1f GB/s (1 thread), %.1f GB/s (2 threads);\n", runs,
-           bw[1], bw[2]);
-    printf("  OpenBLAS sgemm 256x2048x2048: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n\n", gf[1], gf[2]);
-    printf("%-32s %-6s %3s %9s %6s %9s %6s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "decode",
+    printf("%-34s %-6s %3s %9s %6s %9s %6s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "decode",
            "bw", "RSS MiB", "file MiB");
-    printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it; median of %d "
-           "runs;\n %% = share of the limit measured above with the same threads)\n",
+    printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it;\n"
+           " %% = share of the limit measured just before, in the same run, with the same threads;\n"
+           " each figure the median of %d runs)\n",
            PREFILL, DECODE, runs);
-    for (int a = first; a < argc; a++)
-        if (bench_model(argv[a], bw, gf) != 0)
+    for (int i = first; i < argc; i++)
+        if (bench_model(argv[i], &L) != 0)
             return 1;
+    printf("\nlimits, median of every measurement above: read bandwidth %.1f GB/s (1 thread), %.1f GB/s "
+           "(2 threads);\n  sgemm %dx%dx%d: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n",
+           median(L.bw[1], L.n_limits[1]), median(L.bw[2], L.n_limits[2]), GM, GN, GK,
+           median(L.gf[1], L.n_limits[1]), median(L.gf[2], L.n_limits[2]));
+    free(buf);
+    free(a);
+    free(b);
+    free(cm);
     return 0;
 }
