@@ -243,10 +243,30 @@ static void rope_tables(fwd_ctx *c)
 #define EXACT_ATTN_MIN 64
 #define ATT_ROWS 32
 
+/* One layer's attention: the batch and where its cache rows are. */
 typedef struct {
     fwd_ctx *c;
-    int layer, B;
+    int B;
+    int hd, E, KV, group;       /* head size, width, K/V row, heads per KV head */
+    const uint16_t *kc, *vc;    /* this layer's cache                           */
+    float scale;
 } att_job;
+
+static att_job att_job_for(fwd_ctx *c, int layer, int B)
+{
+    const model *m = c->m;
+    int KV = (int)(m->hp.n_head_kv * m->head_dim);
+    size_t at = (size_t)layer * c->n_ctx * KV;
+    return (att_job){.c = c,
+                     .B = B,
+                     .hd = (int)m->head_dim,
+                     .E = (int)m->hp.n_embd,
+                     .KV = KV,
+                     .group = (int)(m->hp.n_head / m->hp.n_head_kv),
+                     .kc = c->k_cache + at,
+                     .vc = c->v_cache + at,
+                     .scale = 1.0f / sqrtf((float)m->head_dim)};
+}
 
 /* This thread's F32 copy of one KV head's keys and values. */
 struct att_scratch {
@@ -278,14 +298,10 @@ static void attention_exact_part(void *arg, int ti, int tn)
     att_job *j = arg;
     fwd_ctx *c = j->c;
     const model *m = c->m;
-    int hd = (int)m->head_dim, E = (int)m->hp.n_embd;
-    int KV = (int)(m->hp.n_head_kv * m->head_dim);
-    int group = (int)(m->hp.n_head / m->hp.n_head_kv);
+    int hd = j->hd, E = j->E, group = j->group;
     int chunks = (j->B + ATT_ROWS - 1) / ATT_ROWS;
-    const uint16_t *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KV;
-    const uint16_t *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KV;
     att_scratch *a = &c->att_scratch[ti];
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = j->scale;
     a->kv_head = -1;
 
     /* jobs ordered KV head, then block, then query head: a thread's run of
@@ -298,7 +314,7 @@ static void attention_exact_part(void *arg, int ti, int tn)
         int h = g * group + (int)(job % group);
         int t0 = chunk * ATT_ROWS, t1 = t0 + ATT_ROWS < j->B ? t0 + ATT_ROWS : j->B, rows = t1 - t0;
         int n_keys = c->n_past + t1; /* what the block's last query sees */
-        att_convert(c, a, kc, vc, g, n_keys);
+        att_convert(c, a, j->kc, j->vc, g, n_keys);
 
         const float *q = c->q + (size_t)t0 * E + (size_t)h * hd;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_keys, hd, scale, q, E, a->k, hd, 0.0f,
@@ -333,12 +349,7 @@ static void attention_half_part(void *arg, int ti, int tn)
     att_job *j = arg;
     fwd_ctx *c = j->c;
     const model *m = c->m;
-    int hd = (int)m->head_dim, E = (int)m->hp.n_embd;
-    int KV = (int)(m->hp.n_head_kv * m->head_dim);
-    int group = (int)(m->hp.n_head / m->hp.n_head_kv);
-    const uint16_t *kc = c->k_cache + (size_t)j->layer * c->n_ctx * KV;
-    const uint16_t *vc = c->v_cache + (size_t)j->layer * c->n_ctx * KV;
-    float scale = 1.0f / sqrtf((float)hd);
+    int hd = j->hd, E = j->E, KV = j->KV, group = j->group;
 
     /* this thread's share of the (token, head) pairs, taken in runs of
      * heads that read the same KV head (whose rows then stay in cache) */
@@ -351,8 +362,8 @@ static void attention_half_part(void *arg, int ti, int tn)
             run = (int)(hi - job);
         int n_keys = c->n_past + t + 1; /* causal: keys up to this position */
         size_t at = (size_t)t * E + (size_t)h * hd;
-        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, kc + (size_t)g * hd, vc + (size_t)g * hd,
-                        (size_t)n_keys, (size_t)KV, (size_t)hd, scale, c->att + at, (size_t)hd);
+        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, j->kc + (size_t)g * hd, j->vc + (size_t)g * hd,
+                        (size_t)n_keys, (size_t)KV, (size_t)hd, j->scale, c->att + at, (size_t)hd);
         job += run;
     }
 }
@@ -383,7 +394,7 @@ static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
     size_t at = ((size_t)l * c->n_ctx + c->n_past) * KV;
     kern_f32_to_f16(c->k, c->k_cache + at, (size_t)B * KV);
     kern_f32_to_f16(c->v, c->v_cache + at, (size_t)B * KV);
-    att_job aj = {c, l, B};
+    att_job aj = att_job_for(c, l, B);
     pool_run(c->pool, exact ? attention_exact_part : attention_half_part, &aj);
     matmul(c, &L->wo, c->att, B, c->h, false);
     for (size_t i = 0; i < (size_t)B * E; i++)

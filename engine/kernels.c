@@ -653,3 +653,38 @@ void kern_attend_f16(const float *q, size_t n_q, size_t q_stride, const uint16_t
     for (size_t j = 0; j < n_q; j++)
         attend_one(q + j * q_stride, k, v, n_keys, stride, hd, scale, out + j * out_stride);
 }
+
+/* ---- Exponentials ------------------------------------------------------------------ */
+
+static inline float exp_poly(float x)
+{
+    if (x > 88.0f)
+        x = 88.0f;
+    if (x < -87.0f)
+        x = -87.0f;
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return p * scale;
+}
+
+void kern_exp(float *x, size_t n)
+{
+    kern_init();
+    size_t i = 0;
+#if KERN_X86
+    if (path == KERN_PATH_AVX2)
+        i = kern_exp_avx2(x, n);
+#endif
+    for (; i < n; i++)
+        x[i] = exp_poly(x[i]);
+}

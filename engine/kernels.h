@@ -119,6 +119,13 @@ bool kern_dequantize_rows_f32(ggml_type wtype, const void *W, size_t cols,
 void kern_attend_f16(const float *q, size_t n_q, size_t q_stride, const uint16_t *k, const uint16_t *v,
                      size_t n_keys, size_t stride, size_t hd, float scale, float *out, size_t out_stride);
 
+/* x[i] = e^x[i] for n floats: Cephes' expf (range reduction by ln 2, a
+ * degree-6 polynomial; relative error < 2e-7), inputs clamped to
+ * [-87, 88].  The AVX2 path does eight at a time with fused multiply-adds
+ * and may differ from the portable one in the last bit.  For softmax and
+ * SiLU in the trainer and for decode attention. */
+void kern_exp(float *x, size_t n);
+
 /* Half <-> float over arrays, F16C on the AVX2 path (results identical to
  * quant_f16_to_f32 / quant_f32_to_f16). */
 void kern_f16_to_f32(const uint16_t *src, float *dst, size_t n);

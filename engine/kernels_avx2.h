@@ -46,6 +46,10 @@ KERN_AVX2_TARGET void kern_f32_to_f16_avx2(const float *src, uint16_t *dst, size
 KERN_AVX2_TARGET void kern_dequant_q8_0_avx2(const void *w, float *dst, size_t n);
 KERN_AVX2_TARGET void kern_dequant_q4_0_avx2(const void *w, float *dst, size_t n);
 
+/* e^x for x[0..n) eight at a time; returns how many it did (the rest,
+ * fewer than eight, are the caller's). */
+KERN_AVX2_TARGET size_t kern_exp_avx2(float *x, size_t n);
+
 /* kern_attend_f16 for hd a multiple of 8 up to KERN_MAX_HEAD_DIM. */
 KERN_AVX2_TARGET void kern_attend_f16_avx2(const float *q, size_t n_q, size_t q_stride, const uint16_t *k,
                                            const uint16_t *v, size_t n_keys, size_t stride, size_t hd,

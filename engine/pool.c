@@ -60,29 +60,23 @@ static long now_ns(void)
     return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-/* Watch *gen for a change from `seen` for up to POOL_SPIN_NS. */
-static bool spin_for_generation(pool *p, unsigned long seen)
+static bool job_posted(pool *p, unsigned long seen)
 {
-    long start = 0;
-    for (unsigned i = 1;; i++) {
-        if (atomic_load(&p->generation) != seen || atomic_load(&p->stop))
-            return true;
-        cpu_relax();
-        if (i % 256 == 0) {
-            long t = now_ns();
-            if (!start)
-                start = t;
-            else if (t - start > POOL_SPIN_NS)
-                return false;
-        }
-    }
+    return atomic_load(&p->generation) != seen || atomic_load(&p->stop);
 }
 
-static bool spin_for_done(pool *p)
+static bool job_done(pool *p, unsigned long unused)
+{
+    (void)unused;
+    return atomic_load(&p->pending) == 0;
+}
+
+/* Watch for ready(p, arg) for up to POOL_SPIN_NS; false if it never came. */
+static bool spin_until(bool (*ready)(pool *, unsigned long), pool *p, unsigned long arg)
 {
     long start = 0;
     for (unsigned i = 1;; i++) {
-        if (atomic_load(&p->pending) == 0)
+        if (ready(p, arg))
             return true;
         cpu_relax();
         if (i % 256 == 0) {
@@ -103,7 +97,7 @@ static void *worker(void *arg)
     free(wa);
     unsigned long seen = 0;
     for (;;) {
-        if (!spin_for_generation(p, seen)) {
+        if (!spin_until(job_posted, p, seen)) {
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->sleepers, 1);
             while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen)
@@ -191,7 +185,7 @@ void pool_run(pool *p, pool_fn fn, void *ctx)
 
     fn(ctx, 0, p->n);
 
-    if (!spin_for_done(p)) {
+    if (!spin_until(job_done, p, 0)) {
         pthread_mutex_lock(&p->mu);
         atomic_store(&p->caller_sleeping, true);
         while (atomic_load(&p->pending) > 0)

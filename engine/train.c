@@ -37,12 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define TRAIN_X86 1
-#else
-#define TRAIN_X86 0
-#endif
 
 #define ATT_BQ 64        /* query rows per attention block               */
 #define LOSS_CHUNK 1024  /* rows of logits computed at a time            */
@@ -147,56 +141,8 @@ const char *train_config_check(const train_config *c)
 /* ---- Exponentials --------------------------------------------------------------
  * Softmax, attention and SiLU take ~10^8 exponentials a step; libm's expf
  * one at a time would cost as much as the matrix products.  exp_inplace
- * uses Cephes' expf polynomial (|rel err| < 2e-7 on [-87, 88]) eight lanes
- * at a time; the naive path uses libm. */
-
-static inline float exp_poly(float x)
-{
-    if (x > 88.0f)
-        x = 88.0f;
-    if (x < -87.0f)
-        x = -87.0f;
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &e, sizeof scale);
-    return p * scale;
-}
-
-#if TRAIN_X86
-__attribute__((target("avx2,fma"))) static void exp_avx2(float *x, size_t n)
-{
-    const __m256 hi = _mm256_set1_ps(88.0f), lo = _mm256_set1_ps(-87.0f);
-    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), half = _mm256_set1_ps(0.5f);
-    const __m256 c1 = _mm256_set1_ps(0.693359375f), c2 = _mm256_set1_ps(-2.12194440e-4f);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(x + i), lo), hi);
-        __m256 k = _mm256_floor_ps(_mm256_fmadd_ps(v, log2e, half));
-        __m256 r = _mm256_fnmadd_ps(k, c1, v);
-        r = _mm256_fnmadd_ps(k, c2, r);
-        __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-        p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-        __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-    }
-    for (; i < n; i++)
-        x[i] = exp_poly(x[i]);
-}
-#endif
+ * uses kern_exp (Cephes' polynomial, eight lanes at a time on AVX2); the
+ * naive path uses libm. */
 
 static void exp_inplace(const train_model *m, float *x, size_t n)
 {
@@ -205,14 +151,7 @@ static void exp_inplace(const train_model *m, float *x, size_t n)
             x[i] = expf(x[i]);
         return;
     }
-#if TRAIN_X86
-    if (m->use_avx2) {
-        exp_avx2(x, n);
-        return;
-    }
-#endif
-    for (size_t i = 0; i < n; i++)
-        x[i] = exp_poly(x[i]);
+    kern_exp(x, n);
 }
 
 /* ---- Matrix products -------------------------------------------------------------
@@ -439,7 +378,6 @@ train_model *train_model_alloc(const train_config *cfg, char *err, size_t errlen
         return NULL;
     }
     kern_init();
-    m->use_avx2 = kern_get_path() == KERN_PATH_AVX2;
     layout(m);
     m->params = alloc_floats(m->n_params);
     m->grads = alloc_floats(m->n_params);

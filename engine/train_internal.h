@@ -46,7 +46,7 @@ struct train_model {
     uint64_t opt_step;
     pool *pool;
     int n_threads;
-    bool naive, use_avx2;
+    bool naive;
 
     /* activations for n_max = n_batch·n_ctx rows */
     size_t n_max;
