@@ -36,46 +36,6 @@ enum { TAB_STOP = 4 };
 
 /* ---- Decoding ------------------------------------------------------------ */
 
-/* Decode one code point from s[0..len) (len >= 1).  Returns the bytes
- * used (1..4); an invalid, overlong, surrogate or truncated sequence
- * yields U+FFFD for its first byte only. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned c = s[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    if (n > len) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    *cp = v;
-    return n;
-}
-
 typedef enum { K_CHAR, K_MARK, K_ESC, K_TAB } cp_kind;
 
 /* What a code point is, and its width for K_CHAR (1 or 2). */
@@ -116,7 +76,7 @@ static void next_glyph(const char *s, size_t len, size_t pos, glyph *g)
     const unsigned char *u = (const unsigned char *)s;
     uint32_t cp;
     int w;
-    size_t n = utf8_decode(u + pos, len - pos, &cp);
+    size_t n = util_utf8_decode(u + pos, len - pos, &cp);
     cp_kind k = classify(cp, &w);
     memset(g, 0, sizeof *g);
     g->end = pos + n;
@@ -145,7 +105,7 @@ static void next_glyph(const char *s, size_t len, size_t pos, glyph *g)
     }
     /* The marks that follow (beyond two they are consumed, not drawn). */
     while (g->end < len) {
-        n = utf8_decode(u + g->end, len - g->end, &cp);
+        n = util_utf8_decode(u + g->end, len - g->end, &cp);
         if (classify(cp, &w) != K_MARK)
             break;
         if (nc < 2)

@@ -16,50 +16,13 @@
  */
 #include "ui/input.h"
 
+#include "util/util.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
 
 /* ---- Glyph boundaries (the same rules as frame.c's next_glyph) -------- */
-
-/* Decode one code point from s[0..len) (len >= 1); an invalid byte is one
- * unit of its own.  Returns the bytes used. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned c = s[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    if (n > len) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    *cp = v;
-    return n;
-}
 
 /* A glyph base carries the marks after it; an escape or a tab does not. */
 typedef enum { U_BASE, U_MARK, U_OTHER } unit_kind;
@@ -79,7 +42,7 @@ static unit_kind kind_of(uint32_t cp)
 static unit_kind kind_at(const strbuf *t, size_t pos, size_t *n)
 {
     uint32_t cp;
-    *n = utf8_decode((const unsigned char *)t->data + pos, t->len - pos, &cp);
+    *n = util_utf8_decode((const unsigned char *)t->data + pos, t->len - pos, &cp);
     return kind_of(cp);
 }
 
@@ -91,7 +54,7 @@ static size_t unit_before(const strbuf *t, size_t pos)
     while (q > 0 && pos - q < 4 && (s[q] & 0xC0) == 0x80)
         q--;
     uint32_t cp;
-    if (q + utf8_decode(s + q, t->len - q, &cp) == pos)
+    if (q + util_utf8_decode(s + q, t->len - q, &cp) == pos)
         return q;
     return pos - 1; /* an invalid byte stands alone */
 }

@@ -49,6 +49,13 @@ void sb_free(strbuf *sb);  /* accepts a zeroed strbuf */
 int util_read_file(const char *path, char **out, size_t *len);
 int util_read_fd(int fd, char **out, size_t *len);
 
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+/* Decode one code point from s[0..len) (len >= 1).  Returns the bytes
+ * used (1..4); an invalid, overlong, surrogate or truncated sequence
+ * yields U+FFFD for its first byte only. */
+size_t util_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+
 /* ---- Time ------------------------------------------------------------- */
 
 /* Seconds from an arbitrary fixed point (CLOCK_MONOTONIC). */
