@@ -221,7 +221,7 @@ static int split_raw(splitter *s, const char *text, size_t len, size_t base, wor
         size_t wl = s->words.len[w], m = 0;
         reserve((void **)&s->buf, &s->buf_cap, 4 * wl, 1);
         for (size_t i = 0; i < wl; i++)
-            m += uni_encode(cp[i], s->buf + m);
+            m += util_utf8_encode(cp[i], s->buf + m);
         cp += wl;
         fn(ctx, s->buf, m, -1);
     }
@@ -415,7 +415,7 @@ static void spell(const bpe_vocab *v, int32_t id, strbuf *out)
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char u[4];
-        sb_append(out, u, uni_encode(uni_byte_to_cp(b[i]), u));
+        sb_append(out, u, util_utf8_encode(uni_byte_to_cp(b[i]), u));
     }
 }
 

@@ -353,7 +353,7 @@ static int bpe_encode(const tok_vocab *v, scratch *s, const char *text, size_t l
         reserve((void **)&s->buf, &s->buf_cap, 8 * wl, 1);
         for (size_t i = 0; i < wl; i++) {
             unsigned char u[4];
-            size_t k = uni_encode(cp[i], u);
+            size_t k = util_utf8_encode(cp[i], u);
             for (size_t j = 0; j < k; j++) {
                 memcpy(s->buf + m, v->byte_utf8[u[j]], v->byte_utf8_len[u[j]]);
                 m += v->byte_utf8_len[u[j]];
@@ -466,7 +466,7 @@ size_t tok_piece_ex(const tok_vocab *v, int32_t id, bool special, char *buf, siz
             continue;
         }
         unsigned char u[4];
-        size_t k = uni_encode(cp, u);
+        size_t k = util_utf8_encode(cp, u);
         char hex[12];
         at = put(buf, cap, at, "[UNK_BYTE_0x", 12);
         for (size_t j = 0; j < k; j++)

@@ -486,7 +486,7 @@ static void load_bytes(tok_vocab *v)
         if (v->byte_token[b] < 0)
             v->byte_token[b] = tok_find(v, (const char[]){(char)b}, 1);
         unsigned char u[4];
-        v->byte_utf8_len[b] = (unsigned char)uni_encode(uni_byte_to_cp((unsigned char)b), u);
+        v->byte_utf8_len[b] = (unsigned char)util_utf8_encode(uni_byte_to_cp((unsigned char)b), u);
         memcpy(v->byte_utf8[b], u, 2);
     }
     for (int32_t id = 0; id < v->n; id++) {

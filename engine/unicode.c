@@ -56,33 +56,6 @@ uint32_t uni_decode(const unsigned char *s, size_t len, size_t *adv)
     return 0xFFFD;
 }
 
-size_t uni_encode(uint32_t cp, unsigned char out[4])
-{
-    if (cp < 0x80) {
-        out[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (unsigned char)(0xC0 | (cp >> 6));
-        out[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (unsigned char)(0xE0 | (cp >> 12));
-        out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    if (cp < 0x110000) {
-        out[0] = (unsigned char)(0xF0 | (cp >> 18));
-        out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 4;
-    }
-    return 0;
-}
-
 /* Bytes that are their own code point in GPT-2's alphabet. */
 static int byte_is_printable(unsigned b)
 {

@@ -58,9 +58,7 @@ size_t uni_seq_len(unsigned char lead);
  * sequence yields U+FFFD consuming one byte.  *adv receives the bytes used. */
 uint32_t uni_decode(const unsigned char *s, size_t len, size_t *adv);
 
-/* Encode cp (< 0x110000) into out; returns the byte count, 0 if cp is too
- * large to encode. */
-size_t uni_encode(uint32_t cp, unsigned char out[4]);
+/* (Encoding is util_utf8_encode, in util/util.h.) */
 
 /* ---- GPT-2 byte-level alphabet --------------------------------------------
  * Byte-level BPE vocabularies spell every byte as a printable code point:

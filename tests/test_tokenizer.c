@@ -107,7 +107,7 @@ static bool utf8_valid(const unsigned char *p, size_t n)
         uint32_t cp = uni_decode(p + i, n - i, &adv);
         unsigned char u[4];
         if ((cp == 0xFFFD && (adv != 3 || memcmp(p + i, "\xEF\xBF\xBD", 3) != 0)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF) || uni_encode(cp, u) != adv)
+            (cp >= 0xD800 && cp <= 0xDFFF) || util_utf8_encode(cp, u) != adv)
             return false;
         i += adv;
     }
@@ -199,7 +199,7 @@ static const char *byte_text(unsigned b)
 {
     static char texts[256][4];
     unsigned char u[4];
-    size_t n = uni_encode(uni_byte_to_cp((unsigned char)b), u);
+    size_t n = util_utf8_encode(uni_byte_to_cp((unsigned char)b), u);
     memcpy(texts[b], u, n);
     texts[b][n] = '\0';
     return texts[b];
@@ -468,7 +468,7 @@ static void expect_split(pretok_kind kind, const char *text, const char *const *
             cpi += w.len[k];
         for (size_t k = 0; k < w.len[i]; k++) {
             unsigned char u[4];
-            bytes += uni_encode(cps[cpi + k], u);
+            bytes += util_utf8_encode(cps[cpi + k], u);
         }
         if (!want[nw] || strlen(want[nw]) != bytes || memcmp(want[nw], text + at, bytes) != 0)
             ok = false;
@@ -482,7 +482,7 @@ static void expect_split(pretok_kind kind, const char *text, const char *const *
             size_t bytes = 0;
             for (size_t k = 0; k < w.len[i]; k++, c++) {
                 unsigned char u[4];
-                bytes += uni_encode(cps[c], u);
+                bytes += util_utf8_encode(cps[c], u);
             }
             fprintf(stderr, " [%.*s]", (int)bytes, text + a);
             a += bytes;

@@ -56,6 +56,10 @@ int util_read_fd(int fd, char **out, size_t *len);
  * yields U+FFFD for its first byte only. */
 size_t util_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 
+/* Encode cp into out: returns the bytes written (1..4), or 0 when cp is
+ * beyond U+10FFFF (nothing written). */
+size_t util_utf8_encode(uint32_t cp, unsigned char out[4]);
+
 /* ---- Time ------------------------------------------------------------- */
 
 /* Seconds from an arbitrary fixed point (CLOCK_MONOTONIC). */
