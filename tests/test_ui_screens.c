@@ -107,44 +107,6 @@ static char *review_text(const review_view *v, ui_frame *f, int w, int h)
     return frame_to_text(f);
 }
 
-/* Print `s` as a C string literal, one source line per frame row. */
-static void print_literal(const char *name, const char *s)
-{
-    printf("/* %s */\n\"", name);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\n')
-            printf(p[1] ? "\\n\"\n\"" : "\\n");
-        else if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else
-            putchar(*p);
-    }
-    printf("\";\n");
-}
-
-static void expect_golden(const char *name, char *got, const char *want)
-{
-    if (getenv("FRONTDESK_GOLDEN_PRINT")) { /* regenerating: print, do not compare */
-        print_literal(name, got);
-        free(got);
-        return;
-    }
-    if (strcmp(got, want) != 0) {
-        fprintf(stderr, "golden %s differs.\n--- want\n%s--- got\n%s---\n", name, want, got);
-        free(got);
-        fail_msg("golden %s differs", name);
-    }
-    free(got);
-}
-
-/* No raw control character in the text grid: everything is escaped. */
-static void assert_no_controls(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p != '\n' && (*p < 0x20 || *p == 0x7f))
-            fail_msg("raw control 0x%02x in the frame at byte %zu", *p, (size_t)(p - (const unsigned char *)s));
-}
-
 /* The row of the frame text whose line contains `needle`, or -1. */
 static int row_of(const char *text, const char *needle, int *col_bytes)
 {
@@ -261,10 +223,10 @@ static void test_chat_golden_100x30(void **state)
     chat_fixture(&v);
     ui_frame f = {0};
     char *t = chat_text(&v, &f, 100, 30);
-    assert_no_controls(t);
+    test_assert_no_controls(t);
     assert_non_null(strstr(t, "^[]0;pwned^G")); /* OSC title: escaped, never raw */
     assert_non_null(strstr(t, "^[[2J"));
-    expect_golden("CHAT_100x30", t, CHAT_100x30);
+    test_expect_golden("CHAT_100x30", t, CHAT_100x30);
     frame_free(&f);
     chat_free(&v);
 }
@@ -276,13 +238,13 @@ static void test_chat_golden_60x16(void **state)
     chat_fixture(&v);
     ui_frame f = {0};
     char *t = chat_text(&v, &f, 60, 16);
-    assert_no_controls(t);
-    expect_golden("CHAT_60x16", t, CHAT_60x16);
+    test_assert_no_controls(t);
+    test_expect_golden("CHAT_60x16", t, CHAT_60x16);
     /* Narrow: the list replaces the transcript while it has the focus. */
     v.focus = CHAT_FOCUS_LIST;
     t = chat_text(&v, &f, 60, 16);
-    assert_no_controls(t);
-    expect_golden("CHAT_60x16_LIST", t, CHAT_60x16_LIST);
+    test_assert_no_controls(t);
+    test_expect_golden("CHAT_60x16_LIST", t, CHAT_60x16_LIST);
     frame_free(&f);
     chat_free(&v);
 }
@@ -364,12 +326,12 @@ static void test_review_golden(void **state)
     review_fixture(&v);
     ui_frame f = {0};
     char *t = review_text(&v, &f, 100, 30);
-    assert_no_controls(t);
+    test_assert_no_controls(t);
     assert_non_null(strstr(t, "^[[2J"));
-    expect_golden("REVIEW_100x30", t, REVIEW_100x30);
+    test_expect_golden("REVIEW_100x30", t, REVIEW_100x30);
     t = review_text(&v, &f, 60, 16);
-    assert_no_controls(t);
-    expect_golden("REVIEW_60x16", t, REVIEW_60x16);
+    test_assert_no_controls(t);
+    test_expect_golden("REVIEW_60x16", t, REVIEW_60x16);
     review_view e;
     review_init(&e);
     e.empty = true;
@@ -377,7 +339,7 @@ static void test_review_golden(void **state)
     e.total = 40;
     e.filters = "low-rated · all models · today";
     t = review_text(&e, &f, 60, 16);
-    expect_golden("REVIEW_EMPTY_60x16", t, REVIEW_EMPTY_60x16);
+    test_expect_golden("REVIEW_EMPTY_60x16", t, REVIEW_EMPTY_60x16);
     frame_free(&f);
 }
 
@@ -523,7 +485,7 @@ static void test_containment(void **state)
             chat_render(&v, &f, 4, 3, w, h);
             assert_outside_blank(&f, 4, 3, w, h);
             char *t = frame_to_text(&f);
-            assert_no_controls(t);
+            test_assert_no_controls(t);
             free(t);
         }
         for (int empty = 0; empty < 2; empty++) {
@@ -537,10 +499,10 @@ static void test_containment(void **state)
     /* The tiny 20x5 keeps the newest text and the input. */
     v.focus = CHAT_FOCUS_INPUT;
     v.filtering = false;
-    expect_golden("CHAT_20x5", chat_text(&v, &f, 20, 5), CHAT_20x5);
+    test_expect_golden("CHAT_20x5", chat_text(&v, &f, 20, 5), CHAT_20x5);
     r.empty = false;
     r.scroll = 0;
-    expect_golden("REVIEW_20x5", review_text(&r, &f, 20, 5), REVIEW_20x5);
+    test_expect_golden("REVIEW_20x5", review_text(&r, &f, 20, 5), REVIEW_20x5);
     frame_free(&f);
     chat_free(&v);
 }

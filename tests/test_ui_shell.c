@@ -118,44 +118,6 @@ static char *shell_text(const shell_view *v, ui_frame *f, int w, int h)
     return frame_to_text(f);
 }
 
-/* Print `s` as a C string literal, one source line per frame row. */
-static void print_literal(const char *name, const char *s)
-{
-    printf("/* %s */\n\"", name);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\n')
-            printf(p[1] ? "\\n\"\n\"" : "\\n");
-        else if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else
-            putchar(*p);
-    }
-    printf("\";\n");
-}
-
-static void expect_golden(const char *name, char *got, const char *want)
-{
-    if (getenv("FRONTDESK_GOLDEN_PRINT")) { /* regenerating: print, do not compare */
-        print_literal(name, got);
-        free(got);
-        return;
-    }
-    if (strcmp(got, want) != 0) {
-        fprintf(stderr, "golden %s differs.\n--- want\n%s--- got\n%s---\n", name, want, got);
-        free(got);
-        fail_msg("golden %s differs", name);
-    }
-    free(got);
-}
-
-/* No raw control character in the text grid: everything is escaped. */
-static void assert_no_controls(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p != '\n' && (*p < 0x20 || *p == 0x7f))
-            fail_msg("raw control 0x%02x in the frame at byte %zu", *p, (size_t)(p - (const unsigned char *)s));
-}
-
 /* The row of the frame text whose line contains `needle`, or -1. */
 static int row_of(const char *text, const char *needle)
 {
@@ -322,9 +284,9 @@ static void test_dash_golden_100x30(void **state)
     dash_fixture(&v);
     ui_frame f = {0};
     char *t = dash_text(&v, &f, 100, 30);
-    assert_no_controls(t);
+    test_assert_no_controls(t);
     assert_non_null(strstr(t, "^[[2J")); /* the untrusted message, escaped */
-    expect_golden("DASH_100x30", t, DASH_100x30);
+    test_expect_golden("DASH_100x30", t, DASH_100x30);
     frame_free(&f);
 }
 
@@ -335,8 +297,8 @@ static void test_dash_golden_60x16(void **state)
     dash_fixture(&v);
     ui_frame f = {0};
     char *t = dash_text(&v, &f, 60, 16);
-    assert_no_controls(t);
-    expect_golden("DASH_60x16", t, DASH_60x16);
+    test_assert_no_controls(t);
+    test_expect_golden("DASH_60x16", t, DASH_60x16);
     frame_free(&f);
 }
 
@@ -346,11 +308,11 @@ static void test_dash_loading_and_empty(void **state)
     dash_view v;
     dash_init(&v);
     ui_frame f = {0};
-    expect_golden("DASH_LOADING", dash_text(&v, &f, 60, 16), DASH_LOADING);
+    test_expect_golden("DASH_LOADING", dash_text(&v, &f, 60, 16), DASH_LOADING);
     v.loading = false;
     v.updated = "updated 09:00:00";
     v.latency_ms.p95 = NAN; /* invalid percentiles are never printed */
-    expect_golden("DASH_EMPTY", dash_text(&v, &f, 100, 30), DASH_EMPTY);
+    test_expect_golden("DASH_EMPTY", dash_text(&v, &f, 100, 30), DASH_EMPTY);
     frame_free(&f);
 }
 
@@ -567,7 +529,7 @@ static void test_dash_containment(void **state)
             dash_render(&v, &f, 4, 3, w, h);
             assert_outside_blank(&f, 4, 3, w, h);
             char *t = frame_to_text(&f);
-            assert_no_controls(t);
+            test_assert_no_controls(t);
             assert_null(strstr(t, "nan"));
             free(t);
         }
@@ -647,7 +609,7 @@ static void test_shell_golden_dash(void **state)
     shell_fixture(&v);
     ui_frame f = {0};
     char *t = shell_text(&v, &f, 100, 30);
-    assert_no_controls(t);
+    test_assert_no_controls(t);
     /* The active tab is reversed, the others are not; the status line is
      * UI_S_STATUS from edge to edge. */
     int x = col_of(&f, 0, " F3 Dashboard ");
@@ -662,9 +624,9 @@ static void test_shell_golden_dash(void **state)
         assert_int_equal(st[i], 'a' + UI_S_STATUS);
     free(st);
     assert_false(f.cursor_visible);
-    expect_golden("SHELL_100x30", t, SHELL_100x30);
+    test_expect_golden("SHELL_100x30", t, SHELL_100x30);
     /* At the smallest size the dashboard gets 60x14. */
-    expect_golden("SHELL_60x16", shell_text(&v, &f, 60, 16), SHELL_60x16);
+    test_expect_golden("SHELL_60x16", shell_text(&v, &f, 60, 16), SHELL_60x16);
     frame_free(&f);
     shell_free(&v);
 }
@@ -712,7 +674,7 @@ static void test_shell_status_line(void **state)
     v.notice = "database is locked \x1b[31m (retrying)";
     v.notice_bad = true;
     t = shell_text(&v, &f, 60, 16);
-    assert_no_controls(t);
+    test_assert_no_controls(t);
     l = line_of(t, 15);
     assert_string_equal(l, " SmolLM2-135M… · idle  database is locked ^[[31m (retrying)");
     free(l);
@@ -845,7 +807,7 @@ static void test_help_overlay(void **state)
     assert_int_equal(v.overlay, UI_OVERLAY_HELP);
     char *t = shell_text(&v, &f, 60, 16);
     assert_false(f.cursor_visible);
-    expect_golden("HELP_60x16", t, HELP_60x16);
+    test_expect_golden("HELP_60x16", t, HELP_60x16);
     /* Scrolling shows the rest; keys other than the closing ones stay. */
     assert_int_equal(shell_key(&v, K(UI_K_DOWN)), SHELL_NONE);
     assert_int_equal(shell_key(&v, K('j')), SHELL_NONE);
@@ -926,7 +888,7 @@ static void test_quit_flow(void **state)
     assert_int_equal(v.overlay, UI_OVERLAY_QUIT);
     char *t = shell_text(&v, &f, 60, 16);
     assert_false(f.cursor_visible);
-    expect_golden("QUIT_60x16", t, QUIT_60x16);
+    test_expect_golden("QUIT_60x16", t, QUIT_60x16);
     assert_int_equal(shell_key(&v, K(UI_K_RESIZE)), SHELL_NONE); /* not an answer */
     assert_int_equal(v.overlay, UI_OVERLAY_QUIT);
     assert_int_equal(shell_key(&v, K('n')), SHELL_NONE);
@@ -967,7 +929,7 @@ static void test_prompt_overlay(void **state)
     int y = row_of(t, "refund q");
     assert_int_equal(f.cur_y, y);
     assert_int_equal(f.cur_x, col_of(&f, y, "refund q") + 8);
-    expect_golden("PROMPT_60x16", t, PROMPT_60x16);
+    test_expect_golden("PROMPT_60x16", t, PROMPT_60x16);
     /* Enter: the answer stays for app/ to read. */
     assert_int_equal(shell_key(&v, K(UI_K_ENTER)), SHELL_PROMPT_OK);
     assert_int_equal(v.overlay, UI_OVERLAY_NONE);
@@ -1012,13 +974,13 @@ static void test_pick_overlay(void **state)
     shell_key(&v, K('j'));
     assert_int_equal(v.pick_sel, 2);
     char *t = shell_text(&v, &f, 60, 16);
-    assert_no_controls(t);
+    test_assert_no_controls(t);
     assert_false(f.cursor_visible); /* the chat input's cursor is under the box */
     int y = row_of(t, "delivery ^[[1m");
     assert_int_equal(cell(&f, col_of(&f, y, "delivery"), y)->style, UI_S_SELECTED);
     y = row_of(t, "technical");
     assert_int_equal(cell(&f, col_of(&f, y, "technical"), y)->style, UI_S_NORMAL);
-    expect_golden("PICK_60x16", t, PICK_60x16);
+    test_expect_golden("PICK_60x16", t, PICK_60x16);
     shell_key(&v, K('j'));
     shell_key(&v, K('j'));
     assert_int_equal(v.pick_sel, 3);
@@ -1068,7 +1030,7 @@ static void test_message_overlay(void **state)
     ui_frame f = {0};
     shell_message(&v, "Copied the reply to the clipboard file ~/.local/share/frontdesk/clip.txt (OSC 52 is off).");
     char *t = shell_text(&v, &f, 60, 16);
-    expect_golden("MESSAGE_60x16", t, MESSAGE_60x16);
+    test_expect_golden("MESSAGE_60x16", t, MESSAGE_60x16);
     assert_int_equal(shell_key(&v, K(UI_K_RESIZE)), SHELL_NONE);
     assert_int_equal(v.overlay, UI_OVERLAY_MESSAGE);
     assert_int_equal(shell_key(&v, K('z')), SHELL_NONE);
@@ -1102,7 +1064,7 @@ static void test_overlay_containment(void **state)
                 v.message = "\x1b[2J";
                 v.help_scroll = 1000;
                 char *t = shell_text(&v, &f, sizes[s][0], sizes[s][1]);
-                assert_no_controls(t);
+                test_assert_no_controls(t);
                 assert_int_equal(row_of(t, "Terminal too small"), -1);
                 free(t);
             }
@@ -1143,7 +1105,7 @@ static void test_too_small(void **state)
     shell_fixture(&v);
     v.overlay = UI_OVERLAY_HELP; /* not drawn either */
     ui_frame f = {0};
-    expect_golden("SMALL_59x16", shell_text(&v, &f, 59, 16), SMALL_59x16);
+    test_expect_golden("SMALL_59x16", shell_text(&v, &f, 59, 16), SMALL_59x16);
     char *t = shell_text(&v, &f, 60, 15);
     assert_int_equal(row_of(t, "Terminal too small: 60x15"), 6);
     assert_int_equal(row_of(t, "frontdesk needs at least 60x16"), 7);
@@ -1152,7 +1114,7 @@ static void test_too_small(void **state)
     assert_null(strstr(t, "F1 Chat"));
     assert_false(f.cursor_visible);
     free(t);
-    expect_golden("SMALL_20x5", shell_text(&v, &f, 20, 5), SMALL_20x5);
+    test_expect_golden("SMALL_20x5", shell_text(&v, &f, 20, 5), SMALL_20x5);
     t = shell_text(&v, &f, 1, 1);
     assert_string_equal(t, "T\n");
     free(t);

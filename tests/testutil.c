@@ -181,3 +181,43 @@ int test_run(const char *const argv[], const char *input, size_t len,
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
 }
+
+/* ---- Golden frames ---------------------------------------------------- */
+
+/* Print `s` as a C string literal, one source line per frame row. */
+void test_print_literal(const char *name, const char *s)
+{
+    printf("/* %s */\n\"", name);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            printf(p[1] ? "\\n\"\n\"" : "\\n");
+        else if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else
+            putchar(*p);
+    }
+    printf("\";\n");
+}
+
+void test_expect_golden(const char *name, char *got, const char *want)
+{
+    if (getenv("FRONTDESK_GOLDEN_PRINT")) { /* regenerating: print, do not compare */
+        test_print_literal(name, got);
+        free(got);
+        return;
+    }
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "golden %s differs.\n--- want\n%s--- got\n%s---\n", name, want, got);
+        free(got);
+        fail_msg("golden %s differs", name);
+    }
+    free(got);
+}
+
+/* No raw control character in the text grid: everything is escaped. */
+void test_assert_no_controls(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p != '\n' && (*p < 0x20 || *p == 0x7f))
+            fail_msg("raw control 0x%02x in the frame at byte %zu", *p, (size_t)(p - (const unsigned char *)s));
+}

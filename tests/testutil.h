@@ -36,4 +36,13 @@ int test_run(const char *const argv[], const char *input, size_t len,
 /* A fresh temporary directory for this process (removed at exit). */
 const char *test_tmpdir(void);
 
+/* Golden frame text: with FRONTDESK_GOLDEN_PRINT set, print `got` as a C
+ * literal named `name` (to regenerate the expectation) instead of
+ * comparing; otherwise fail, showing both, unless got equals want.  Frees
+ * got. */
+void test_expect_golden(const char *name, char *got, const char *want);
+void test_print_literal(const char *name, const char *s);
+/* Fail if frame text holds a raw control character (all must be escaped). */
+void test_assert_no_controls(const char *s);
+
 #endif
