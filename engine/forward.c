@@ -130,7 +130,16 @@ typedef struct {
     int n;
     const model_weight *const *ws;
     float *const *ys;
+    bool swiglu; /* then ys[0] = silu(ys[0]) * ys[1], row by row */
 } multi_job;
+
+static void swiglu(float *gate, const float *up, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
 
 static void matvec_multi_part(void *arg, int i, int n)
 {
@@ -142,14 +151,19 @@ static void matvec_multi_part(void *arg, int i, int n)
         if (lo < hi)
             kern_matvec_rows(w->type, w->data, w->cols, j->c->xq, (size_t)lo, (size_t)hi, j->ys[k]);
     }
+    long lo, hi; /* the same rows of gate and up: this thread's own */
+    pool_split(j->ws[0]->rows, i, n, &lo, &hi);
+    if (j->swiglu && lo < hi)
+        swiglu(j->ys[0] + lo, j->ys[1] + lo, (size_t)(hi - lo));
 }
 
 /* ys[k] = x · ws[k]ᵀ for k < n, all of the same input: for a single token
  * whose weights take one activation, one conversion and one pool run (a
  * decoded token is hundreds of products; each run is a rendezvous of the
- * threads). */
+ * threads).  With `glu` (n = 2, gate and up), ys[0] becomes
+ * silu(ys[0]) ⊙ ys[1], for a single token by each thread on its own rows. */
 static void matmul_shared(fwd_ctx *c, int n, const model_weight *const *ws, float *const *ys, const float *x,
-                          int B)
+                          int B, bool glu)
 {
     bool one_run = B == 1;
     for (int k = 1; k < n; k++)
@@ -158,13 +172,17 @@ static void matmul_shared(fwd_ctx *c, int n, const model_weight *const *ws, floa
     if (!one_run) {
         for (int k = 0; k < n; k++)
             matmul(c, ws[k], x, B, ys[k], k > 0);
+        if (glu)
+            swiglu(ys[0], ys[1], (size_t)B * ws[0]->rows);
         return;
     }
     kern_quantize_activation(ws[0]->type, x, ws[0]->cols, c->xq);
     c->xq_type = kern_activation_type(ws[0]->type);
     c->xq_cols = ws[0]->cols;
-    multi_job j = {c, n, ws, ys};
+    multi_job j = {c, n, ws, ys, glu && ws[0]->rows == ws[1]->rows};
     pool_run(c->pool, matvec_multi_part, &j);
+    if (glu && !j.swiglu)
+        swiglu(ys[0], ys[1], ws[0]->rows);
 }
 
 /* ---- Elementwise pieces ---------------------------------------------------- */
@@ -374,7 +392,7 @@ static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
 {
     const model *m = c->m;
     const model_layer *L = &m->layers[l];
-    int E = (int)m->hp.n_embd, F = (int)m->hp.n_ff;
+    int E = (int)m->hp.n_embd;
     int KV = (int)(m->hp.n_head_kv * m->head_dim);
     float eps = m->hp.rms_eps;
 
@@ -382,7 +400,7 @@ static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
         rmsnorm(c->h + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, eps);
     const model_weight *qkv[] = {&L->wq, &L->wk, &L->wv};
     float *const qkv_out[] = {c->q, c->k, c->v};
-    matmul_shared(c, 3, qkv, qkv_out, c->h, B);
+    matmul_shared(c, 3, qkv, qkv_out, c->h, B, false);
     if (L->bq) add_bias(c->q, L->bq, B, E);
     if (L->bk) add_bias(c->k, L->bk, B, KV);
     if (L->bv) add_bias(c->v, L->bv, B, KV);
@@ -404,11 +422,7 @@ static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
         rmsnorm(c->h + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, eps);
     const model_weight *gate_up[] = {&L->gate, &L->up};
     float *const gate_up_out[] = {c->ff_gate, c->ff_up};
-    matmul_shared(c, 2, gate_up, gate_up_out, c->h, B);
-    for (size_t i = 0; i < (size_t)B * F; i++) {
-        float g = c->ff_gate[i];
-        c->ff_gate[i] = g / (1.0f + expf(-g)) * c->ff_up[i];
-    }
+    matmul_shared(c, 2, gate_up, gate_up_out, c->h, B, true);
     matmul(c, &L->down, c->ff_gate, B, c->h, false);
     for (size_t i = 0; i < (size_t)B * E; i++)
         c->x[i] += c->h[i];

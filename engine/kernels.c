@@ -475,7 +475,14 @@ bool kern_quantize_activation(ggml_type wtype, const float *x, size_t cols, void
 {
     if (!kern_activation_bytes(wtype, cols))
         return false;
-    return quant_quantize_row(kern_activation_type(wtype), x, xq, cols) == QUANT_OK;
+    ggml_type at = kern_activation_type(wtype);
+#if KERN_X86
+    if (path == KERN_PATH_AVX2 && at == GGML_TYPE_Q8_0) {
+        kern_quantize_q8_0_avx2(x, xq, cols);
+        return true;
+    }
+#endif
+    return quant_quantize_row(at, x, xq, cols) == QUANT_OK;
 }
 
 /* ---- Matrix × vector ------------------------------------------------------ */

@@ -398,6 +398,53 @@ AVX2 void kern_f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n)
 
 /* ---- Prefill conversion ------------------------------------------------------ */
 
+/* roundf() of eight floats: truncate, then step away from zero when the
+ * dropped fraction is at least one half (exact: |v| < 2^23 here). */
+AVX2 static inline __m256 round_half_away(__m256 v)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 step = _mm256_or_ps(_mm256_and_ps(sign, v), _mm256_set1_ps(1.0f));
+    __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    return _mm256_add_ps(t, _mm256_and_ps(up, step));
+}
+
+AVX2 void kern_quantize_q8_0_avx2(const float *x, void *dst, size_t n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+    block_q8_0 *b = dst;
+    for (size_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        __m256 v[4], amax = _mm256_setzero_ps(), finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            __m256 a = _mm256_andnot_ps(sign, v[k]);
+            finite = _mm256_and_ps(finite, _mm256_cmp_ps(a, inf, _CMP_LT_OQ)); /* false for NaN too */
+            amax = _mm256_max_ps(amax, a);
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float d = _mm_cvtss_f32(m4) / 127;
+        float id = d ? 1.0f / d : 0.0f;
+        if (_mm256_movemask_ps(finite) != 0xff || !(id < INFINITY)) { /* inf, NaN, or a tiny scale */
+            quant_quantize_row(GGML_TYPE_Q8_0, x, &b[i], QK8_0);
+            continue;
+        }
+        b[i].d = quant_f32_to_f16(d);
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = _mm256_cvtps_epi32(round_half_away(_mm256_mul_ps(v[k], vid)));
+        /* packs interleave 128-bit lanes: 0 1 2 3 | 4 5 6 7 comes out as
+         * q0lo q1lo q2lo q3lo q0hi ..., put back in order by the permute */
+        __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)b[i].qs, p8);
+    }
+}
+
 AVX2 void kern_dequant_q8_0_avx2(const void *w, float *dst, size_t n)
 {
     const block_q8_0 *b = w;

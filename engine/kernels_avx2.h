@@ -46,6 +46,12 @@ KERN_AVX2_TARGET void kern_f32_to_f16_avx2(const float *src, uint16_t *dst, size
 KERN_AVX2_TARGET void kern_dequant_q8_0_avx2(const void *w, float *dst, size_t n);
 KERN_AVX2_TARGET void kern_dequant_q4_0_avx2(const void *w, float *dst, size_t n);
 
+/* x[0..n) -> Q8_0 blocks (n a multiple of 32), byte for byte what
+ * quant_quantize_row writes: amax/127 as the scale, each value rounded
+ * half away from zero.  A block holding inf or NaN goes through the
+ * reference code. */
+KERN_AVX2_TARGET void kern_quantize_q8_0_avx2(const float *x, void *dst, size_t n);
+
 /* e^x for x[0..n) eight at a time; returns how many it did (the rest,
  * fewer than eight, are the caller's). */
 KERN_AVX2_TARGET size_t kern_exp_avx2(float *x, size_t n);

@@ -261,6 +261,60 @@ static void test_f16c_matches_portable(void **state)
     free(f);
 }
 
+/* The AVX2 Q8_0 activation conversion against the reference quantizer,
+ * byte for byte: normal values, exact ties (k + 0.5 after scaling, where
+ * roundf goes away from zero), zero blocks, tiny and huge magnitudes,
+ * and blocks holding inf or NaN. */
+static void test_q8_0_activation_matches_reference(void **state)
+{
+    (void)state;
+    if (!kern_path_available(KERN_PATH_AVX2)) {
+        printf("SKIP: no AVX2 on this CPU\n");
+        skip();
+    }
+    enum { N = 32 * 64 };
+    float *x = xmallocarray(N, sizeof(float));
+    block_q8_0 *want = xmallocarray(N / 32, sizeof(block_q8_0)), *got = xmallocarray(N / 32, sizeof(block_q8_0));
+    for (int rep = 0; rep < 200; rep++) {
+        fill_normal(x, N, rep % 2 ? 1.0f : 1e-3f);
+        for (int b = 0; b < N / 32; b++) {
+            float *blk = x + 32 * b;
+            switch ((rep + b) % 8) {
+            case 0: /* ties: amax 127 makes the scale exactly 1 */
+                for (int j = 0; j < 32; j++)
+                    blk[j] = (float)(j - 16) + (j % 2 ? 0.5f : -0.5f);
+                blk[0] = 127.0f;
+                break;
+            case 1:
+                memset(blk, 0, 32 * sizeof(float));
+                break;
+            case 2:
+                blk[rep % 32] = from_bits((uint32_t)rng_u64()); /* any bits: inf, NaN, huge, subnormal */
+                break;
+            case 3:
+                for (int j = 0; j < 32; j++)
+                    blk[j] *= 1e-40f;
+                break;
+            case 4:
+                blk[3] = rep % 3 ? INFINITY : NAN;
+                break;
+            default:
+                break;
+            }
+        }
+        quant_quantize_row(GGML_TYPE_Q8_0, x, want, N);
+        assert_true(kern_set_path(KERN_PATH_AVX2));
+        assert_true(kern_quantize_activation(GGML_TYPE_Q8_0, x, N, got));
+        kern_set_path(KERN_PATH_PORTABLE);
+        for (int b = 0; b < N / 32; b++)
+            if (memcmp(&want[b], &got[b], sizeof(block_q8_0)) != 0)
+                fail_msg("block %d of rep %d: AVX2 conversion differs from the reference", b, rep);
+    }
+    free(x);
+    free(want);
+    free(got);
+}
+
 /* ---- Hand-built blocks ---------------------------------------------------- */
 
 static void expect_row(ggml_type t, const void *blk, const float *want, size_t n)
@@ -1097,6 +1151,7 @@ int main(void)
         cmocka_unit_test(test_fp16_rounding_nearest_even),
         cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_f16c_matches_portable),
+        cmocka_unit_test(test_q8_0_activation_matches_reference),
         cmocka_unit_test(test_dequant_handmade_32),
         cmocka_unit_test(test_dequant_handmade_k),
         cmocka_unit_test(test_quantize_handmade),
