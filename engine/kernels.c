@@ -34,6 +34,7 @@ typedef float (*dot_fn)(const void *w, const void *xq, size_t cols);
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool have_avx2;
 static bool have_vnni; /* AVX-512 VNNI on 256-bit vectors: a faster Q8_0 dot on the AVX2 path */
+static bool have_avx512vl; /* 32 vector registers: attention of 64-wide heads, three queries at once */
 static kern_path path = KERN_PATH_PORTABLE;
 static float f16_table[1 << 16]; /* fp16 bits -> f32, for the portable path */
 static uint64_t q5_spread[256];   /* byte v -> 8 bytes, byte j = 16 * bit j of v */
@@ -54,6 +55,7 @@ static void init_impl(void)
                 __builtin_cpu_supports("f16c");
     have_vnni = have_avx2 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
                 __builtin_cpu_supports("avx512bw");
+    have_avx512vl = have_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
 #endif
     const char *env = getenv("FRONTDESK_NO_SIMD");
     bool no_simd = env && *env && strcmp(env, "0") != 0;
@@ -652,6 +654,10 @@ void kern_attend_f16(const float *q, size_t n_q, size_t q_stride, const uint16_t
     if (hd > KERN_MAX_HEAD_DIM)
         return; /* model_load refuses such heads */
 #if KERN_X86
+    if (path == KERN_PATH_AVX2 && hd == 64 && have_avx512vl) {
+        kern_attend_f16_hd64_avx512(q, n_q, q_stride, k, v, n_keys, stride, scale, out, out_stride);
+        return;
+    }
     if (path == KERN_PATH_AVX2 && hd % 8 == 0) {
         kern_attend_f16_avx2(q, n_q, q_stride, k, v, n_keys, stride, hd, scale, out, out_stride);
         return;

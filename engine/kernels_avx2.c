@@ -563,6 +563,109 @@ AVX2 static void attend_one_avx2(const float *q32, const uint16_t *k, const uint
         _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], inv));
 }
 
+/*
+ * Head size 64 with AVX-512VL's 32 vector registers: NQ (1 to 3) queries
+ * of one KV head at once, their accumulators in registers.  Each key's K
+ * and V rows are converted from half precision once for all NQ queries
+ * (conversions are most of the cost), and the queries' accumulator steps
+ * are independent, so their latencies overlap.  Per query, the same
+ * arithmetic in the same order as attend_one_avx2: results bit for bit
+ * equal.
+ */
+#define AVX512VL __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
+#define HD64 64
+
+AVX512VL static inline __attribute__((always_inline)) void
+attend64(const float *q32, size_t q_stride, const uint16_t *k, const uint16_t *v, size_t n_keys, size_t stride,
+         float scale, float *out, size_t out_stride, const int NQ)
+{
+    __m256 q[3][8], acc[3][8];
+    float M[3], S[3];
+#pragma GCC unroll 3
+    for (int j = 0; j < NQ; j++) {
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            q[j][i] = round_f16x8(_mm256_loadu_ps(q32 + j * q_stride + 8 * i));
+            acc[j][i] = _mm256_setzero_ps();
+        }
+        M[j] = -INFINITY;
+        S[j] = 0.0f;
+    }
+    for (size_t p0 = 0; p0 < n_keys; p0 += ATT_BLOCK) {
+        size_t nb = n_keys - p0 < ATT_BLOCK ? n_keys - p0 : ATT_BLOCK;
+        _Alignas(32) float arg[3][ATT_BLOCK], e[3][ATT_BLOCK];
+        bool up[3][ATT_BLOCK];
+        for (size_t b = 0; b < nb; b++) {
+            const uint16_t *kr = k + (p0 + b) * stride;
+            __m256 kk[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                kk[i] = load_f16x8(kr + 8 * i);
+#pragma GCC unroll 3
+            for (int j = 0; j < NQ; j++) {
+                __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+                for (int i = 0; i < 8; i += 2) {
+                    d0 = _mm256_fmadd_ps(q[j][i], kk[i], d0);
+                    d1 = _mm256_fmadd_ps(q[j][i + 1], kk[i + 1], d1);
+                }
+                float d = hsum_ps(_mm256_add_ps(d0, d1)) * scale;
+                up[j][b] = d > M[j]; /* the running maximum, key by key */
+                arg[j][b] = up[j][b] ? M[j] - d : d - M[j];
+                M[j] = up[j][b] ? d : M[j];
+            }
+        }
+#pragma GCC unroll 3
+        for (int j = 0; j < NQ; j++) {
+            for (size_t b = nb; b < ATT_BLOCK; b++)
+                arg[j][b] = 0.0f;
+            _mm256_store_ps(e[j], exp_ps(_mm256_load_ps(arg[j])));
+        }
+        for (size_t b = 0; b < nb; b++) {
+            const uint16_t *vr = v + (p0 + b) * stride;
+            __m256 vv[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                vv[i] = load_f16x8(vr + 8 * i);
+#pragma GCC unroll 3
+            for (int j = 0; j < NQ; j++) {
+                float ms = up[j][b] ? e[j][b] : 1.0f, vs = up[j][b] ? 1.0f : e[j][b];
+                if (up[j][b]) { /* rescale what was accumulated so far */
+                    __m256 m8 = _mm256_set1_ps(ms);
+#pragma GCC unroll 8
+                    for (int i = 0; i < 8; i++)
+                        acc[j][i] = round_f16x8(_mm256_mul_ps(acc[j][i], m8));
+                }
+                __m256 v8 = _mm256_set1_ps(vs);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++)
+                    acc[j][i] = round_f16x8(_mm256_fmadd_ps(vv[i], v8, acc[j][i]));
+                S[j] = S[j] * ms + vs;
+            }
+        }
+    }
+#pragma GCC unroll 3
+    for (int j = 0; j < NQ; j++) {
+        __m256 inv = _mm256_set1_ps(1.0f / S[j]);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            _mm256_storeu_ps(out + j * out_stride + 8 * i, _mm256_mul_ps(acc[j][i], inv));
+    }
+}
+
+AVX512VL void kern_attend_f16_hd64_avx512(const float *q32, size_t n_q, size_t q_stride, const uint16_t *k,
+                                          const uint16_t *v, size_t n_keys, size_t stride, float scale,
+                                          float *out, size_t out_stride)
+{
+    size_t h = 0;
+    for (; h + 3 <= n_q; h += 3)
+        attend64(q32 + h * q_stride, q_stride, k, v, n_keys, stride, scale, out + h * out_stride, out_stride, 3);
+    if (n_q - h == 2)
+        attend64(q32 + h * q_stride, q_stride, k, v, n_keys, stride, scale, out + h * out_stride, out_stride, 2);
+    else if (n_q - h == 1)
+        attend64(q32 + h * q_stride, q_stride, k, v, n_keys, stride, scale, out + h * out_stride, out_stride, 1);
+}
+
 AVX2 void kern_attend_f16_avx2(const float *q32, size_t n_q, size_t q_stride, const uint16_t *k,
                                const uint16_t *v, size_t n_keys, size_t stride, size_t hd, float scale,
                                float *out, size_t out_stride)

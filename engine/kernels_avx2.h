@@ -60,6 +60,11 @@ KERN_AVX2_TARGET size_t kern_exp_avx2(float *x, size_t n);
 KERN_AVX2_TARGET void kern_attend_f16_avx2(const float *q, size_t n_q, size_t q_stride, const uint16_t *k,
                                            const uint16_t *v, size_t n_keys, size_t stride, size_t hd,
                                            float scale, float *out, size_t out_stride);
+/* kern_attend_f16 for hd = 64 with AVX-512VL (32 vector registers): the
+ * same results as kern_attend_f16_avx2, queries three at a time. */
+__attribute__((target("avx2,fma,f16c,avx512f,avx512vl"))) void
+kern_attend_f16_hd64_avx512(const float *q, size_t n_q, size_t q_stride, const uint16_t *k, const uint16_t *v,
+                            size_t n_keys, size_t stride, float scale, float *out, size_t out_stride);
 #else
 #define KERN_X86 0
 #endif
