@@ -37,7 +37,7 @@ struct fwd_ctx {
     const model *m;
     int n_ctx, n_threads, n_past;
     pool *pool;
-    uint16_t *k_cache, *v_cache; /* (n_layer, n_ctx, KV) half precision */
+    uint16_t *k_cache, *v_cache; /* (n_layer, n_head_kv, n_ctx, head_dim) half precision */
     float *x, *h, *q, *k, *v, *att; /* (B, E) / (B, KV) / (B, E)        */
     float *ff_gate, *ff_up;   /* (B, n_ff)                              */
     float *tile;              /* (n_threads, tile_floats) weights as F32 */
@@ -265,7 +265,7 @@ static void rope_tables(fwd_ctx *c)
 typedef struct {
     fwd_ctx *c;
     int B;
-    int hd, E, KV, group;       /* head size, width, K/V row, heads per KV head */
+    int hd, E, group;           /* head size, width, heads per KV head          */
     const uint16_t *kc, *vc;    /* this layer's cache                           */
     float scale;
 } att_job;
@@ -279,7 +279,6 @@ static att_job att_job_for(fwd_ctx *c, int layer, int B)
                      .B = B,
                      .hd = (int)m->head_dim,
                      .E = (int)m->hp.n_embd,
-                     .KV = KV,
                      .group = (int)(m->hp.n_head / m->hp.n_head_kv),
                      .kc = c->k_cache + at,
                      .vc = c->v_cache + at,
@@ -297,13 +296,13 @@ struct att_scratch {
 static void att_convert(const fwd_ctx *c, att_scratch *a, const uint16_t *kc, const uint16_t *vc, int g,
                         int n_keys)
 {
-    int hd = (int)c->m->head_dim, KV = (int)(c->m->hp.n_head_kv * c->m->head_dim);
+    int hd = (int)c->m->head_dim;
     if (a->kv_head != g) {
         a->kv_head = g;
         a->n_rows = 0;
     }
     for (int p = a->n_rows; p < n_keys; p++) {
-        size_t at = (size_t)p * KV + (size_t)g * hd;
+        size_t at = ((size_t)g * c->n_ctx + (size_t)p) * hd;
         kern_f16_to_f32(kc + at, a->k + (size_t)p * hd, (size_t)hd);
         kern_f16_to_f32(vc + at, a->v + (size_t)p * hd, (size_t)hd);
     }
@@ -367,7 +366,7 @@ static void attention_half_part(void *arg, int ti, int tn)
     att_job *j = arg;
     fwd_ctx *c = j->c;
     const model *m = c->m;
-    int hd = j->hd, E = j->E, KV = j->KV, group = j->group;
+    int hd = j->hd, E = j->E, group = j->group;
 
     /* this thread's share of the (token, head) pairs, taken in runs of
      * heads that read the same KV head (whose rows then stay in cache) */
@@ -380,8 +379,9 @@ static void attention_half_part(void *arg, int ti, int tn)
             run = (int)(hi - job);
         int n_keys = c->n_past + t + 1; /* causal: keys up to this position */
         size_t at = (size_t)t * E + (size_t)h * hd;
-        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, j->kc + (size_t)g * hd, j->vc + (size_t)g * hd,
-                        (size_t)n_keys, (size_t)KV, (size_t)hd, j->scale, c->att + at, (size_t)hd);
+        size_t head = (size_t)g * c->n_ctx * hd;
+        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, j->kc + head, j->vc + head, (size_t)n_keys, (size_t)hd,
+                        (size_t)hd, j->scale, c->att + at, (size_t)hd);
         job += run;
     }
 }
@@ -408,10 +408,16 @@ static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
         rope(c, c->q + (size_t)t * E, (int)m->hp.n_head, c->n_past + t);
         rope(c, c->k + (size_t)t * KV, (int)m->hp.n_head_kv, c->n_past + t);
     }
-    /* k and v join the cache at their positions */
-    size_t at = ((size_t)l * c->n_ctx + c->n_past) * KV;
-    kern_f32_to_f16(c->k, c->k_cache + at, (size_t)B * KV);
-    kern_f32_to_f16(c->v, c->v_cache + at, (size_t)B * KV);
+    /* k and v join the cache at their positions, each KV head's rows
+     * together (attention then reads one contiguous run per head) */
+    int hd = (int)m->head_dim;
+    for (int g = 0; g < (int)m->hp.n_head_kv; g++) {
+        size_t at = (((size_t)l * m->hp.n_head_kv + (size_t)g) * c->n_ctx + (size_t)c->n_past) * hd;
+        for (int t = 0; t < B; t++) {
+            kern_f32_to_f16(c->k + (size_t)t * KV + (size_t)g * hd, c->k_cache + at + (size_t)t * hd, (size_t)hd);
+            kern_f32_to_f16(c->v + (size_t)t * KV + (size_t)g * hd, c->v_cache + at + (size_t)t * hd, (size_t)hd);
+        }
+    }
     att_job aj = att_job_for(c, l, B);
     pool_run(c->pool, exact ? attention_exact_part : attention_half_part, &aj);
     matmul(c, &L->wo, c->att, B, c->h, false);

@@ -18,7 +18,14 @@
  *              middle of the decode;
  *   prefill % = t/s ÷ (sgemm FLOP/s ÷ FLOPs per token), FLOPs per token =
  *              2 × the elements of every matrix multiplied (output
- *              included, embedding lookup excluded).
+ *              included, embedding lookup excluded);
+ *   products % = one decoded token's matrix-vector products alone (every
+ *              weight matrix in the forward pass's order, each with its
+ *              activation conversion, rows split across the threads as
+ *              the engine splits them), weight bytes ÷ time ÷ bandwidth:
+ *              what the dot products stream, without attention, norms
+ *              and the rest of a token (the best of three, like the
+ *              probes).
  *
  * Token ids are drawn at random (seeded) from the model's vocabulary; no
  * tokenizer is needed, so random-weight files without one work too.  RSS
@@ -27,6 +34,7 @@
  * logits buffer left out.
  */
 #include "engine/forward.h"
+#include "engine/kernels.h"
 #include "engine/model.h"
 #include "engine/pool.h"
 #include "engine/quant.h"
@@ -173,6 +181,44 @@ static void per_token_costs(const model *m, int pos, double *bytes, double *flop
     *flops = 2.0 * e;
 }
 
+/* One decoded token's matrix-vector products alone (see the top). */
+typedef struct {
+    const model_weight *w;
+    const void *xq;
+    float *y;
+} mv_job;
+
+static void mv_part(void *arg, int i, int n)
+{
+    mv_job *j = arg;
+    long lo, hi;
+    pool_split(j->w->rows, i, n, &lo, &hi);
+    if (lo < hi)
+        kern_matvec_rows(j->w->type, j->w->data, j->w->cols, j->xq, (size_t)lo, (size_t)hi, j->y);
+}
+
+static double products_once(const model *m, pool *p, const float *x, void *xq, float *y)
+{
+    double t0 = util_now();
+    for (uint32_t l = 0; l <= m->hp.n_layer; l++) {
+        const model_layer *L = &m->layers[l < m->hp.n_layer ? l : 0];
+        const model_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        const model_weight *const *list = ws;
+        size_t count = sizeof ws / sizeof ws[0];
+        const model_weight *out[] = {&m->output};
+        if (l == m->hp.n_layer) { /* then the output matrix */
+            list = out;
+            count = 1;
+        }
+        for (size_t k = 0; k < count; k++) {
+            kern_quantize_activation(list[k]->type, x, list[k]->cols, xq);
+            mv_job j = {list[k], xq, y};
+            pool_run(p, mv_part, &j);
+        }
+    }
+    return util_now() - t0;
+}
+
 static long rss_kib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -230,10 +276,17 @@ static int bench_model(const char *path, limits *L)
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         toks[i] = (int32_t)((s >> 33) % m->n_vocab);
     }
-    double bytes, flops;
+    double bytes, flops, weights_only;
     per_token_costs(m, PREFILL + DECODE / 2, &bytes, &flops);
+    per_token_costs(m, 0, &weights_only, &flops);
     float *logits = xmallocarray((size_t)PREFILL * m->n_vocab, sizeof *logits);
-    double logits_mib = (double)PREFILL * m->n_vocab * sizeof *logits / 1048576.0; /* the bench's own */
+    double logits_mib = (double)PREFILL * m->n_vocab * sizeof *logits / 1048576.0; /* the bench's own buffers */
+    size_t widest = m->hp.n_ff > m->hp.n_embd ? m->hp.n_ff : m->hp.n_embd;
+    float *x = xmallocarray(widest, sizeof *x), *y = xmallocarray(m->n_vocab > widest ? m->n_vocab : widest, sizeof *y);
+    for (size_t i = 0; i < widest; i++)
+        x[i] = (float)((i * 7919) % 2001) / 1000.0f - 1.0f;
+    void *xq = xmallocarray(widest, 4 * sizeof(float)); /* any activation type fits */
+    logits_mib += (widest * 5 + (m->n_vocab > widest ? m->n_vocab : widest)) * sizeof(float) / 1048576.0;
     for (int threads = 1; threads <= 2; threads++) {
         fwd_ctx *c = fwd_new(m, PREFILL + DECODE, threads, err, sizeof err);
         pool *p = pool_new(threads);
@@ -243,7 +296,7 @@ static int bench_model(const char *path, limits *L)
         }
         /* each run measures the limits right before the model, so a
          * share compares figures taken seconds apart */
-        double pf[MAX_RUNS], dc[MAX_RUNS], pf_pct[MAX_RUNS], dc_pct[MAX_RUNS];
+        double pf[MAX_RUNS], dc[MAX_RUNS], pf_pct[MAX_RUNS], dc_pct[MAX_RUNS], mv_pct[MAX_RUNS];
         for (int r = 0; r < runs; r++) {
             /* the best of three probes: a probe is short, and one that
              * lands on a moment when the shared machine is busy would
@@ -269,15 +322,24 @@ static int bench_model(const char *path, limits *L)
             dc[r] = DECODE / (t2 - t1);
             pf_pct[r] = 100.0 * pf[r] * flops / (gf * 1e9);
             dc_pct[r] = 100.0 * dc[r] * bytes / (bw * 1e9);
+            double mv = 1e30; /* like the probes, the best of three */
+            for (int k = 0; k < 3; k++) {
+                double t = products_once(m, p, x, xq, y);
+                mv = t < mv ? t : mv;
+            }
+            mv_pct[r] = 100.0 * weights_only / mv / (bw * 1e9);
         }
-        printf("%-34s %-6s %3d %9.1f %5.0f%% %9.1f %5.0f%% %8.0f %8.0f\n", base, m->quant, threads,
+        printf("%-34s %-6s %3d %9.1f %5.0f%% %9.1f %5.0f%% %8.0f%% %8.0f %8.0f\n", base, m->quant, threads,
                median(pf, runs), median(pf_pct, runs), median(dc, runs), median(dc_pct, runs),
-               (rss_kib() - rss_before) / 1024.0 - logits_mib, file_mib);
+               median(mv_pct, runs), (rss_kib() - rss_before) / 1024.0 - logits_mib, file_mib);
         fflush(stdout);
         pool_free(p);
         fwd_free(c);
     }
     free(logits);
+    free(x);
+    free(y);
+    free(xq);
     model_free(m);
     return 0;
 }
@@ -312,10 +374,11 @@ int main(int argc, char **argv)
     L.gemm = (gemm_job){a, b, cm};
     openblas_set_num_threads(1);
     printf("machine: %s, %ld cores online\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-34s %-6s %3s %9s %6s %9s %6s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "decode",
-           "bw", "RSS MiB", "file MiB");
+    printf("%-34s %-6s %3s %9s %6s %9s %6s %9s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "decode",
+           "bw", "products", "RSS MiB", "file MiB");
     printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it;\n"
            " %% = share of the limit measured just before (best of 3 probes), in the same run, with the same threads;\n"
+           " products = a token's matrix-vector products alone (best of 3), as a share of the bandwidth limit;\n"
            " each figure the median of %d runs)\n",
            PREFILL, DECODE, runs);
     for (int i = first; i < argc; i++)
