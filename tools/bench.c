@@ -9,8 +9,8 @@
  * 256-token prompt (logits for every position, as perplexity needs them)
  * and decode tokens/s for 64 tokens after it.  The machine is shared and
  * noisy, so each share is taken against the limits measured seconds
- * before in the same run (the best of three short probes); the table
- * prints medians over the N runs:
+ * before and after it in the same run (the best of three short probes on
+ * either side); the table prints medians over the N runs:
  *
  *   decode % = t/s ÷ (bandwidth ÷ bytes read per token), where the bytes
  *              are every weight matrix (the output one included, the
@@ -257,6 +257,16 @@ typedef struct {
     int n_limits[3];
 } limits;
 
+/* Raise *bw and *gf to the best of three probes of each limit. */
+static void probe(limits *L, pool *p, int threads, double *bw, double *gf)
+{
+    for (int k = 0; k < 3; k++) {
+        double b = bandwidth_once(L->buf, threads), g = sgemm_once(p, &L->gemm);
+        *bw = b > *bw ? b : *bw;
+        *gf = g > *gf ? g : *gf;
+    }
+}
+
 static int bench_model(const char *path, limits *L)
 {
     char err[512];
@@ -298,19 +308,11 @@ static int bench_model(const char *path, limits *L)
          * share compares figures taken seconds apart */
         double pf[MAX_RUNS], dc[MAX_RUNS], pf_pct[MAX_RUNS], dc_pct[MAX_RUNS], mv_pct[MAX_RUNS];
         for (int r = 0; r < runs; r++) {
-            /* the best of three probes: a probe is short, and one that
-             * lands on a moment when the shared machine is busy would
-             * understate the limit */
+            /* the best of three probes before the run and three after: a
+             * probe is short, and one that lands on a moment when the
+             * shared machine is busy would understate the limit */
             double bw = 0.0, gf = 0.0;
-            for (int k = 0; k < 3; k++) {
-                double b = bandwidth_once(L->buf, threads), g = sgemm_once(p, &L->gemm);
-                bw = b > bw ? b : bw;
-                gf = g > gf ? g : gf;
-            }
-            if (L->n_limits[threads] < MAX_RUNS * 64) {
-                L->bw[threads][L->n_limits[threads]] = bw;
-                L->gf[threads][L->n_limits[threads]++] = gf;
-            }
+            probe(L, p, threads, &bw, &gf);
             fwd_truncate(c, 0);
             double t0 = util_now();
             fwd_eval(c, toks, PREFILL, true, logits, NULL);
@@ -320,6 +322,11 @@ static int bench_model(const char *path, limits *L)
             double t2 = util_now();
             pf[r] = PREFILL / (t1 - t0);
             dc[r] = DECODE / (t2 - t1);
+            probe(L, p, threads, &bw, &gf);
+            if (L->n_limits[threads] < MAX_RUNS * 64) {
+                L->bw[threads][L->n_limits[threads]] = bw;
+                L->gf[threads][L->n_limits[threads]++] = gf;
+            }
             pf_pct[r] = 100.0 * pf[r] * flops / (gf * 1e9);
             dc_pct[r] = 100.0 * dc[r] * bytes / (bw * 1e9);
             double mv = 1e30; /* like the probes, the best of three */
@@ -377,7 +384,7 @@ int main(int argc, char **argv)
     printf("%-34s %-6s %3s %9s %6s %9s %6s %9s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "decode",
            "bw", "products", "RSS MiB", "file MiB");
     printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it;\n"
-           " %% = share of the limit measured just before (best of 3 probes), in the same run, with the same threads;\n"
+           " %% = share of the limit measured around it (best of 3 probes before and 3 after), with the same threads;\n"
            " products = a token's matrix-vector products alone (best of 3), as a share of the bandwidth limit;\n"
            " each figure the median of %d runs)\n",
            PREFILL, DECODE, runs);
