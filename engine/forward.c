@@ -43,6 +43,7 @@ struct fwd_ctx {
     float *tile;              /* (n_threads, tile_floats) weights as F32 */
     size_t tile_floats;
     att_scratch *att_scratch; /* (n_threads) for the batched attention  */
+    struct share *shares;     /* (n_threads) a token's products, see below */
     void *xq;                 /* a token's activation, as the weights want */
     size_t xq_bytes;
     ggml_type xq_type;        /* ... of this type and width              */
@@ -59,16 +60,6 @@ typedef struct {
     float *y;
     int B;
 } mm_job;
-
-/* y (1, rows) = W · x: rows split across threads, weights read in place. */
-static void matvec_part(void *arg, int i, int n)
-{
-    mm_job *j = arg;
-    long lo, hi;
-    pool_split(j->w->rows, i, n, &lo, &hi);
-    if (lo < hi)
-        kern_matvec_rows(j->w->type, j->w->data, j->w->cols, j->c->xq, (size_t)lo, (size_t)hi, j->y);
-}
 
 /*
  * y (B, rows) = x (B, cols) · Wᵀ for this thread's rows of W: a tile of
@@ -105,32 +96,47 @@ static void matmul_part(void *arg, int i, int n)
     }
 }
 
-/* y (B, rows) = x (B, cols) · Wᵀ.  A single token's x is first converted
- * to the weights' activation type; `again` says x is the previous
- * product's input, so that conversion can be reused when the type and
- * width match (q/k/v and gate/up share their input). */
-static void matmul(fwd_ctx *c, const model_weight *w, const float *x, int B, float *y, bool again)
+/*
+ * A single token's products: the rows of its weights are cut into chunks
+ * of about 64 KiB, and each thread gets a contiguous share of the chunks,
+ * which it works through from the front.  A thread that finishes its
+ * share takes chunks from the back of the others' shares.  Normally each
+ * thread streams its own share and nothing moves; but the two cores are
+ * shared with the UI, the database and other processes, and when one
+ * thread is held up the other finishes its work instead of waiting for it.
+ * Which thread computes a row does not change its value.
+ */
+#define CHUNK_BYTES (64 << 10)
+
+struct share {
+    atomic_ullong range; /* next chunk (low 32 bits), end (high 32 bits) */
+};
+
+/* The next chunk from the front (the owner) or the back (a thief), -1
+ * when the share is used up. */
+static long share_take(struct share *sh, bool front)
 {
-    mm_job j = {.c = c, .w = w, .x = x, .y = y, .B = B};
-    if (B == 1) {
-        ggml_type at = kern_activation_type(w->type);
-        if (!again || c->xq_type != at || c->xq_cols != w->cols) {
-            kern_quantize_activation(w->type, x, w->cols, c->xq);
-            c->xq_type = at;
-            c->xq_cols = w->cols;
-        }
-        pool_run(c->pool, matvec_part, &j);
-    } else {
-        pool_run(c->pool, matmul_part, &j);
+    unsigned long long v = atomic_load_explicit(&sh->range, memory_order_relaxed);
+    for (;;) {
+        unsigned long long lo = v & 0xffffffffu, hi = v >> 32;
+        if (lo >= hi)
+            return -1;
+        unsigned long long next = front ? (lo + 1) | hi << 32 : lo | (hi - 1) << 32;
+        if (atomic_compare_exchange_weak_explicit(&sh->range, &v, next, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return (long)(front ? lo : hi - 1);
     }
 }
 
+/* ys[k] = ws[k] · x for k < n (x converted in c->xq); with `swiglu`
+ * (gate and up, same rows) ys[0] = silu(ys[0]) ⊙ ys[1] too, and a chunk is
+ * the same rows of both. */
 typedef struct {
     fwd_ctx *c;
     int n;
     const model_weight *const *ws;
     float *const *ys;
-    bool swiglu; /* then ys[0] = silu(ys[0]) * ys[1], row by row */
+    bool swiglu;
 } multi_job;
 
 static void swiglu(float *gate, const float *up, size_t n)
@@ -141,27 +147,84 @@ static void swiglu(float *gate, const float *up, size_t n)
     }
 }
 
+static long chunk_rows(const model_weight *w)
+{
+    long r = CHUNK_BYTES / (long)w->row_bytes;
+    return r < 16 ? 16 : r;
+}
+
+static long chunk_count(const model_weight *w)
+{
+    long per = chunk_rows(w);
+    return ((long)w->rows + per - 1) / per;
+}
+
+static void multi_chunk(const multi_job *j, long chunk)
+{
+    int k = 0, weights = j->swiglu ? 1 : j->n;
+    while (k < weights - 1 && chunk >= chunk_count(j->ws[k]))
+        chunk -= chunk_count(j->ws[k++]);
+    long per = chunk_rows(j->ws[k]), lo = chunk * per, hi = lo + per;
+    if (hi > (long)j->ws[k]->rows)
+        hi = (long)j->ws[k]->rows;
+    for (int w = k; w < (j->swiglu ? 2 : k + 1); w++)
+        kern_matvec_rows(j->ws[w]->type, j->ws[w]->data, j->ws[w]->cols, j->c->xq, (size_t)lo, (size_t)hi,
+                         j->ys[w]);
+    if (j->swiglu)
+        swiglu(j->ys[0] + lo, j->ys[1] + lo, (size_t)(hi - lo));
+}
+
 static void matvec_multi_part(void *arg, int i, int n)
 {
     multi_job *j = arg;
-    for (int k = 0; k < j->n; k++) {
-        const model_weight *w = j->ws[k];
+    struct share *shares = j->c->shares;
+    for (long chunk; (chunk = share_take(&shares[i], true)) >= 0;)
+        multi_chunk(j, chunk);
+    for (int k = 1; k < n; k++)
+        for (long chunk; (chunk = share_take(&shares[(i + k) % n], false)) >= 0;)
+            multi_chunk(j, chunk);
+}
+
+static void run_products(fwd_ctx *c, multi_job *j)
+{
+    long chunks = 0;
+    for (int k = 0; k < (j->swiglu ? 1 : j->n); k++)
+        chunks += chunk_count(j->ws[k]);
+    for (int t = 0; t < c->n_threads; t++) {
         long lo, hi;
-        pool_split(w->rows, i, n, &lo, &hi);
-        if (lo < hi)
-            kern_matvec_rows(w->type, w->data, w->cols, j->c->xq, (size_t)lo, (size_t)hi, j->ys[k]);
+        pool_split(chunks, t, c->n_threads, &lo, &hi);
+        atomic_store_explicit(&c->shares[t].range, (unsigned long long)lo | (unsigned long long)hi << 32,
+                              memory_order_relaxed);
     }
-    long lo, hi; /* the same rows of gate and up: this thread's own */
-    pool_split(j->ws[0]->rows, i, n, &lo, &hi);
-    if (j->swiglu && lo < hi)
-        swiglu(j->ys[0] + lo, j->ys[1] + lo, (size_t)(hi - lo));
+    pool_run(c->pool, matvec_multi_part, j); /* posting the job publishes the shares */
+}
+
+/* y (B, rows) = x (B, cols) · Wᵀ.  A single token's x is first converted
+ * to the weights' activation type; `again` says x is the previous
+ * product's input, so that conversion can be reused when the type and
+ * width match (q/k/v and gate/up share their input). */
+static void matmul(fwd_ctx *c, const model_weight *w, const float *x, int B, float *y, bool again)
+{
+    if (B == 1) {
+        ggml_type at = kern_activation_type(w->type);
+        if (!again || c->xq_type != at || c->xq_cols != w->cols) {
+            kern_quantize_activation(w->type, x, w->cols, c->xq);
+            c->xq_type = at;
+            c->xq_cols = w->cols;
+        }
+        multi_job j = {.c = c, .n = 1, .ws = &w, .ys = &y};
+        run_products(c, &j);
+    } else {
+        mm_job j = {.c = c, .w = w, .x = x, .y = y, .B = B};
+        pool_run(c->pool, matmul_part, &j);
+    }
 }
 
 /* ys[k] = x · ws[k]ᵀ for k < n, all of the same input: for a single token
  * whose weights take one activation, one conversion and one pool run (a
  * decoded token is hundreds of products; each run is a rendezvous of the
  * threads).  With `glu` (n = 2, gate and up), ys[0] becomes
- * silu(ys[0]) ⊙ ys[1], for a single token by each thread on its own rows. */
+ * silu(ys[0]) ⊙ ys[1], for a single token chunk by chunk. */
 static void matmul_shared(fwd_ctx *c, int n, const model_weight *const *ws, float *const *ys, const float *x,
                           int B, bool glu)
 {
@@ -179,8 +242,9 @@ static void matmul_shared(fwd_ctx *c, int n, const model_weight *const *ws, floa
     kern_quantize_activation(ws[0]->type, x, ws[0]->cols, c->xq);
     c->xq_type = kern_activation_type(ws[0]->type);
     c->xq_cols = ws[0]->cols;
-    multi_job j = {c, n, ws, ys, glu && ws[0]->rows == ws[1]->rows};
-    pool_run(c->pool, matvec_multi_part, &j);
+    /* fused SwiGLU: gate and up chunked alike (same rows, same row size) */
+    multi_job j = {c, n, ws, ys, glu && ws[0]->rows == ws[1]->rows && ws[0]->row_bytes == ws[1]->row_bytes};
+    run_products(c, &j);
     if (glu && !j.swiglu)
         swiglu(ys[0], ys[1], ws[0]->rows);
 }
@@ -535,6 +599,7 @@ fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t err
     size_t widest = E > F ? E : F;
     c->tile_floats = TILE_FLOATS > widest ? TILE_FLOATS : widest;
     c->tile = xmallocarray((size_t)n_threads * c->tile_floats, sizeof(float));
+    c->shares = xmallocarray((size_t)n_threads, sizeof *c->shares);
     c->att_scratch = xcalloc((size_t)n_threads, sizeof *c->att_scratch);
     for (int t = 0; t < n_threads; t++) {
         att_scratch *a = &c->att_scratch[t];
@@ -581,6 +646,7 @@ void fwd_free(fwd_ctx *c)
     free(c->ff_gate);
     free(c->ff_up);
     free(c->tile);
+    free(c->shares);
     for (int t = 0; c->att_scratch && t < c->n_threads; t++) {
         free(c->att_scratch[t].k);
         free(c->att_scratch[t].v);

@@ -284,6 +284,42 @@ static void test_batch_matches_sequential(void **state)
     }
 }
 
+/* Decoding splits each product's rows into chunks that threads share out
+ * and take from each other as they finish; whoever computes a row, its
+ * value is the same: 1, 2 and 3 threads (3 on two cores makes the threads
+ * take from each other often) give bit-identical logits token after token. */
+static void test_decode_same_for_any_threads(void **state)
+{
+    (void)state;
+    if (!test_shared_dir())
+        skip();
+    static const char *const files[] = {"ref-llama-spm512-256-q8_0.gguf", "ref-llama-spm512-256-f16.gguf",
+                                        "ref-qwen2-starcoder-bias.gguf"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        model *m = load_model(files[f]);
+        char err[256];
+        fwd_ctx *c[3];
+        float *l[3];
+        for (int t = 0; t < 3; t++) {
+            c[t] = fwd_new(m, 64, t + 1, err, sizeof err);
+            assert_non_null(c[t]);
+            l[t] = xmallocarray(m->n_vocab, sizeof(float));
+        }
+        for (int i = 0; i < 24; i++) {
+            int32_t tok = (int32_t)((i * 7919 + 13) % m->n_vocab);
+            for (int t = 0; t < 3; t++)
+                assert_int_equal(fwd_eval(c[t], &tok, 1, false, l[t], NULL), FWD_OK);
+            assert_memory_equal(l[0], l[1], m->n_vocab * sizeof(float));
+            assert_memory_equal(l[0], l[2], m->n_vocab * sizeof(float));
+        }
+        for (int t = 0; t < 3; t++) {
+            fwd_free(c[t]);
+            free(l[t]);
+        }
+        model_free(m);
+    }
+}
+
 /* A conversation too long for the context loses its oldest turns, never
  * the system prompt or the newest message. */
 static void test_prompt_drops_oldest_turns(void **state)
@@ -334,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_stories_greedy_text),
         cmocka_unit_test(test_perplexity),
         cmocka_unit_test(test_batch_matches_sequential),
+        cmocka_unit_test(test_decode_same_for_any_threads),
         cmocka_unit_test(test_prompt_drops_oldest_turns),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
