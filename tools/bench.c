@@ -21,8 +21,8 @@
  *              included, embedding lookup excluded);
  *   products % = one decoded token's matrix-vector products alone (every
  *              weight matrix in the forward pass's order, each with its
- *              activation conversion, rows split across the threads as
- *              the engine splits them), weight bytes ÷ time ÷ bandwidth:
+ *              activation conversion, each product's rows split evenly
+ *              across the threads), weight bytes ÷ time ÷ bandwidth:
  *              what the dot products stream, without attention, norms
  *              and the rest of a token (the best of three, like the
  *              probes).
