@@ -575,6 +575,14 @@ AVX2 static void attend_one_avx2(const float *q32, const uint16_t *k, const uint
 #define AVX512VL __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
 #define HD64 64
 
+/* A 64-wide half-precision row as eight vectors of floats. */
+AVX512VL static inline __attribute__((always_inline)) void load_row64(const uint16_t *row, __m256 out[8])
+{
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        out[i] = load_f16x8(row + 8 * i);
+}
+
 AVX512VL static inline __attribute__((always_inline)) void
 attend64(const float *q32, size_t q_stride, const uint16_t *k, const uint16_t *v, size_t n_keys, size_t stride,
          float scale, float *out, size_t out_stride, const int NQ)
@@ -596,11 +604,8 @@ attend64(const float *q32, size_t q_stride, const uint16_t *k, const uint16_t *v
         _Alignas(32) float arg[3][ATT_BLOCK], e[3][ATT_BLOCK];
         bool up[3][ATT_BLOCK];
         for (size_t b = 0; b < nb; b++) {
-            const uint16_t *kr = k + (p0 + b) * stride;
             __m256 kk[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                kk[i] = load_f16x8(kr + 8 * i);
+            load_row64(k + (p0 + b) * stride, kk);
 #pragma GCC unroll 3
             for (int j = 0; j < NQ; j++) {
                 __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
@@ -622,11 +627,8 @@ attend64(const float *q32, size_t q_stride, const uint16_t *k, const uint16_t *v
             _mm256_store_ps(e[j], exp_ps(_mm256_load_ps(arg[j])));
         }
         for (size_t b = 0; b < nb; b++) {
-            const uint16_t *vr = v + (p0 + b) * stride;
             __m256 vv[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                vv[i] = load_f16x8(vr + 8 * i);
+            load_row64(v + (p0 + b) * stride, vv);
 #pragma GCC unroll 3
             for (int j = 0; j < NQ; j++) {
                 float ms = up[j][b] ? e[j][b] : 1.0f, vs = up[j][b] ? 1.0f : e[j][b];
