@@ -214,67 +214,51 @@ AVX2 float kern_dot_q5_1_avx2(const void *w, const void *xq, size_t n)
     return hsum_ps(acc) + mins;
 }
 
+/* The Q8_0 dot product's body: blocks two at a time into two float
+ * accumulators, each block's integer products summed by DOT(q, x) into
+ * eight 32-bit lanes and scaled by the two blocks' scales.  The AVX2 and
+ * the VNNI kernels below differ only in DOT (and in their targets). */
+#define Q8_0_DOT_BODY(DOT)                                                                           \
+    const block_q8_0 *a = w, *b = xq;                                                                \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;                                                  \
+    size_t nb = n / QK8_0, i = 0;                                                                    \
+    for (; i + 2 <= nb; i += 2) {                                                                    \
+        __m256i q0 = _mm256_loadu_si256((const __m256i *)a[i].qs);                                   \
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)b[i].qs);                                   \
+        __m256i q1 = _mm256_loadu_si256((const __m256i *)a[i + 1].qs);                               \
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)b[i + 1].qs);                               \
+        __m256 d0 = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));                                     \
+        __m256 d1 = _mm256_set1_ps(f16c(a[i + 1].d) * f16c(b[i + 1].d));                             \
+        acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(DOT(q0, x0)), acc0);                           \
+        acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(DOT(q1, x1)), acc1);                           \
+    }                                                                                                \
+    if (i < nb) {                                                                                    \
+        __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);                                    \
+        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);                                    \
+        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));                                      \
+        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DOT(q, x)), acc0);                              \
+    }                                                                                                \
+    return hsum_ps(_mm256_add_ps(acc0, acc1))
+
 AVX2 float kern_dot_q8_0_avx2(const void *w, const void *xq, size_t n)
 {
-    const block_q8_0 *a = w;
-    const block_q8_0 *b = xq;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    size_t nb = n / QK8_0, i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m256i q0 = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256i q1 = _mm256_loadu_si256((const __m256i *)a[i + 1].qs);
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)b[i + 1].qs);
-        __m256 d0 = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
-        __m256 d1 = _mm256_set1_ps(f16c(a[i + 1].d) * f16c(b[i + 1].d));
-        acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(dot_i8(q0, x0)), acc0);
-        acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(dot_i8(q1, x1)), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
-        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, x)), acc0);
-    }
-    return hsum_ps(_mm256_add_ps(acc0, acc1));
+    Q8_0_DOT_BODY(dot_i8);
 }
 
 /* The same product with AVX-512 VNNI on 256-bit vectors: |w| × (x signed
  * as w) summed four bytes at a time straight into 32-bit lanes (one
  * instruction where AVX2 needs two, and no 16-bit saturation).  Integer
  * sums are exact, so the result is bit for bit kern_dot_q8_0_avx2's. */
+#define VNNI_DOT(q, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(x, q))
+
 __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw"))) float
 kern_dot_q8_0_vnni(const void *w, const void *xq, size_t n)
 {
-    const block_q8_0 *a = w;
-    const block_q8_0 *b = xq;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    size_t nb = n / QK8_0, i = 0;
-#define VNNI_DOT(q, x) \
-    _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(x, q))
-    for (; i + 2 <= nb; i += 2) {
-        __m256i q0 = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256i q1 = _mm256_loadu_si256((const __m256i *)a[i + 1].qs);
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)b[i + 1].qs);
-        __m256 d0 = _mm256_set1_ps(_cvtsh_ss(a[i].d) * _cvtsh_ss(b[i].d));
-        __m256 d1 = _mm256_set1_ps(_cvtsh_ss(a[i + 1].d) * _cvtsh_ss(b[i + 1].d));
-        acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(VNNI_DOT(q0, x0)), acc0);
-        acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(VNNI_DOT(q1, x1)), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(a[i].d) * _cvtsh_ss(b[i].d));
-        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(VNNI_DOT(q, x)), acc0);
-    }
-#undef VNNI_DOT
-    __m256 v = _mm256_add_ps(acc0, acc1);
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-    return _mm_cvtss_f32(s4);
+    Q8_0_DOT_BODY(VNNI_DOT);
 }
+
+#undef VNNI_DOT
+#undef Q8_0_DOT_BODY
 
 AVX2 float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n)
 {
