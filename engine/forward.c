@@ -65,8 +65,9 @@ typedef struct {
  * y (B, rows) = x (B, cols) · Wᵀ for this thread's rows of W: a tile of
  * rows at a time converted to F32 in the thread's own buffer, then one
  * single-threaded sgemm per tile.  A tile is 1 MiB, the size of a Zen 4
- * core's L2: each sgemm call repacks all of x, and 256 KiB tiles (32 rows
- * of a 2048-wide matrix) spent a fifth of prefill doing that.  Threads never wait for each
+ * core's L2: each sgemm call repacks all of x, and small tiles make many
+ * small calls (256 KiB, 32 rows of a 2048-wide matrix, ran prefill at
+ * 60-66% of the sgemm limit; 1 MiB at 76-85%).  Threads never wait for each
  * other, and OpenBLAS runs no threads of its own (they would spin on the
  * cores the decode path needs next).
  */
