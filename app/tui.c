@@ -95,7 +95,9 @@ static void free_convs(tui *t)
 
 static void load_convs(tui *t)
 {
-    int64_t selected = t->sv.chat.conv_sel < t->n_convs ? t->convs[t->sv.chat.conv_sel].id : t->sv.chat.conv_id;
+    int64_t selected = t->sv.chat.conv_sel < t->n_convs && !t->select_open ? t->convs[t->sv.chat.conv_sel].id
+                                                                           : t->sv.chat.conv_id;
+    t->select_open = false;
     free_convs(t);
     const char *filter = ui_input_text(&t->sv.chat.filter);
     if (db_conv_list(t->d, filter, 500, &t->convs, &t->n_convs) != DB_OK)
@@ -283,6 +285,7 @@ static void send_message(tui *t)
         if (!t->sv.chat.conv_id) {
             const config_profile *p = &t->cfg.profiles[t->profile < t->cfg.n_profiles ? t->profile : 0];
             st = db_conv_create(t->d, p->name, p->system, &t->sv.chat.conv_id);
+            t->select_open = true; /* the list moves to the new conversation */
         }
         if (st == DB_OK)
             st = db_msg_add(t->d, t->sv.chat.conv_id, DB_ROLE_CUSTOMER, clean, &msg);

@@ -55,6 +55,7 @@ typedef struct tui {
     int *thumbs;
     size_t profile;     /* for the next new conversation                 */
     int64_t edit_id;    /* the customer message being edited             */
+    bool select_open;   /* the list's next load selects the open conversation */
     char edit_banner[80];
     worker_state ws;    /* the last poll                                 */
     int64_t ws_message; /* the message id the rows were loaded with      */

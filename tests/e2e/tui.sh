@@ -8,8 +8,8 @@
 # waits for the reply to stream in, thumbs it up, rates it 4 in Review,
 # sees the request counted on the Dashboard, resizes (including below the
 # minimum size), quits with Ctrl-Q, then checks the database through the
-# CLI: exactly one conversation, one rating with thumbs and score, one
-# request.  Prints the captured screens; exits non-zero on any failure.
+# CLI: exactly two conversations (a second one is started at the end, and
+# the list must mark it), one rating with thumbs and score, two requests.  Prints the captured screens; exits non-zero on any failure.
 set -eu
 bin=$(realpath "$1") work=$(realpath "$3")
 if [ -n "${E2E_BACKEND:-}" ]; then
@@ -103,17 +103,32 @@ T resize-window -t fd -x 100 -y 30
 wait_gone "too small"
 wait_for "Dashboard"
 
+# a second conversation (Alt-n, the profile picker, a message): the list
+# marks the new conversation, the one on screen, not the previous one
+T send-keys -t fd F1
+wait_for "Conversations"
+T send-keys -t fd M-n
+wait_for "choose a profile"
+T send-keys -t fd Enter
+wait_gone "choose a profile"
+T send-keys -t fd -l "And my refund?"
+T send-keys -t fd Enter
+wait_for "Conversations 2"
+wait_for "idle" 60
+cap | grep -qF "▸And my refund?" || fail "the list does not mark the new conversation"
+shot "second conversation"
+
 T send-keys -t fd C-q
 wait_for "frontdesk exited with 0"
 
 # ---- the database holds exactly what was done ----
 hist=$("$bin" history --json --db "$db")
 echo "$hist" | grep -q '"messages": 2' || { echo "$hist"; echo "FAIL: history"; exit 1; }
-[ "$(echo "$hist" | grep -c '"id"')" -eq 1 ] || { echo "$hist"; echo "FAIL: not exactly one conversation"; exit 1; }
+[ "$(echo "$hist" | grep -c '"id"')" -eq 2 ] || { echo "$hist"; echo "FAIL: not exactly two conversations"; exit 1; }
 show=$("$bin" show 1 --json --db "$db")
 echo "$show" | grep -q '"thumbs": "up"' || { echo "$show"; echo "FAIL: thumbs"; exit 1; }
 echo "$show" | grep -q '"score": 4' || { echo "$show"; echo "FAIL: score"; exit 1; }
 [ "$(echo "$show" | grep -c '"rater": "e2e"')" -eq 1 ] || { echo "$show"; echo "FAIL: not one rating"; exit 1; }
 stats=$("$bin" stats --json --window all --db "$db")
-echo "$stats" | grep -q '"requests": 1,' || { echo "$stats"; echo "FAIL: not one request"; exit 1; }
+echo "$stats" | grep -q '"requests": 2,' || { echo "$stats"; echo "FAIL: not two requests"; exit 1; }
 echo "e2e: ok"
