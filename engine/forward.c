@@ -162,15 +162,22 @@ static long chunk_count(const model_weight *w)
     return ((long)w->rows + per - 1) / per;
 }
 
+/* How many of the weights the chunks are cut from: with swiglu, gate's
+ * chunks stand for the same rows of up too. */
+static int chunked_weights(const multi_job *j)
+{
+    return j->swiglu ? 1 : j->n;
+}
+
 static void multi_chunk(const multi_job *j, long chunk)
 {
-    int k = 0, weights = j->swiglu ? 1 : j->n;
-    while (k < weights - 1 && chunk >= chunk_count(j->ws[k]))
+    int k = 0;
+    while (k < chunked_weights(j) - 1 && chunk >= chunk_count(j->ws[k]))
         chunk -= chunk_count(j->ws[k++]);
     long per = chunk_rows(j->ws[k]), lo = chunk * per, hi = lo + per;
     if (hi > (long)j->ws[k]->rows)
         hi = (long)j->ws[k]->rows;
-    for (int w = k; w < (j->swiglu ? 2 : k + 1); w++)
+    for (int w = k; w <= (j->swiglu ? 1 : k); w++)
         kern_matvec_rows(j->ws[w]->type, j->ws[w]->data, j->ws[w]->cols, j->c->xq, (size_t)lo, (size_t)hi,
                          j->ys[w]);
     if (j->swiglu)
@@ -191,7 +198,7 @@ static void matvec_multi_part(void *arg, int i, int n)
 static void run_products(fwd_ctx *c, multi_job *j)
 {
     long chunks = 0;
-    for (int k = 0; k < (j->swiglu ? 1 : j->n); k++)
+    for (int k = 0; k < chunked_weights(j); k++)
         chunks += chunk_count(j->ws[k]);
     for (int t = 0; t < c->n_threads; t++) {
         long lo, hi;
@@ -328,6 +335,15 @@ static void rope_tables(fwd_ctx *c)
 #define EXACT_ATTN_MIN 64
 #define ATT_ROWS 32
 
+/* Where KV head g's row for position p starts in a layer's K or V cache,
+ * or in the whole cache with g counted across layers (layer l's heads are
+ * l·n_head_kv onwards): each head's positions are kept together, so
+ * attention reads one contiguous run per head. */
+static size_t kv_row(const fwd_ctx *c, int g, int p)
+{
+    return ((size_t)g * c->n_ctx + (size_t)p) * c->m->head_dim;
+}
+
 /* One layer's attention: the batch and where its cache rows are. */
 typedef struct {
     fwd_ctx *c;
@@ -340,8 +356,7 @@ typedef struct {
 static att_job att_job_for(fwd_ctx *c, int layer, int B)
 {
     const model *m = c->m;
-    int KV = (int)(m->hp.n_head_kv * m->head_dim);
-    size_t at = (size_t)layer * c->n_ctx * KV;
+    size_t at = kv_row(c, layer * (int)m->hp.n_head_kv, 0);
     return (att_job){.c = c,
                      .B = B,
                      .hd = (int)m->head_dim,
@@ -369,9 +384,8 @@ static void att_convert(const fwd_ctx *c, att_scratch *a, const uint16_t *kc, co
         a->n_rows = 0;
     }
     for (int p = a->n_rows; p < n_keys; p++) {
-        size_t at = ((size_t)g * c->n_ctx + (size_t)p) * hd;
-        kern_f16_to_f32(kc + at, a->k + (size_t)p * hd, (size_t)hd);
-        kern_f16_to_f32(vc + at, a->v + (size_t)p * hd, (size_t)hd);
+        kern_f16_to_f32(kc + kv_row(c, g, p), a->k + (size_t)p * hd, (size_t)hd);
+        kern_f16_to_f32(vc + kv_row(c, g, p), a->v + (size_t)p * hd, (size_t)hd);
     }
     if (n_keys > a->n_rows)
         a->n_rows = n_keys;
@@ -446,9 +460,8 @@ static void attention_half_part(void *arg, int ti, int tn)
             run = (int)(hi - job);
         int n_keys = c->n_past + t + 1; /* causal: keys up to this position */
         size_t at = (size_t)t * E + (size_t)h * hd;
-        size_t head = (size_t)g * c->n_ctx * hd;
-        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, j->kc + head, j->vc + head, (size_t)n_keys, (size_t)hd,
-                        (size_t)hd, j->scale, c->att + at, (size_t)hd);
+        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, j->kc + kv_row(c, g, 0), j->vc + kv_row(c, g, 0),
+                        (size_t)n_keys, (size_t)hd, (size_t)hd, j->scale, c->att + at, (size_t)hd);
         job += run;
     }
 }
@@ -475,16 +488,14 @@ static void layer_forward(fwd_ctx *c, int l, int B, bool exact)
         rope(c, c->q + (size_t)t * E, (int)m->hp.n_head, c->n_past + t);
         rope(c, c->k + (size_t)t * KV, (int)m->hp.n_head_kv, c->n_past + t);
     }
-    /* k and v join the cache at their positions, each KV head's rows
-     * together (attention then reads one contiguous run per head) */
-    int hd = (int)m->head_dim;
-    for (int g = 0; g < (int)m->hp.n_head_kv; g++) {
-        size_t at = (((size_t)l * m->hp.n_head_kv + (size_t)g) * c->n_ctx + (size_t)c->n_past) * hd;
+    /* k and v join the cache at their positions */
+    size_t hd = m->head_dim;
+    for (int g = 0; g < (int)m->hp.n_head_kv; g++)
         for (int t = 0; t < B; t++) {
-            kern_f32_to_f16(c->k + (size_t)t * KV + (size_t)g * hd, c->k_cache + at + (size_t)t * hd, (size_t)hd);
-            kern_f32_to_f16(c->v + (size_t)t * KV + (size_t)g * hd, c->v_cache + at + (size_t)t * hd, (size_t)hd);
+            size_t at = kv_row(c, l * (int)m->hp.n_head_kv + g, c->n_past + t);
+            kern_f32_to_f16(c->k + (size_t)t * KV + g * hd, c->k_cache + at, hd);
+            kern_f32_to_f16(c->v + (size_t)t * KV + g * hd, c->v_cache + at, hd);
         }
-    }
     att_job aj = att_job_for(c, l, B);
     pool_run(c->pool, exact ? attention_exact_part : attention_half_part, &aj);
     matmul(c, &L->wo, c->att, B, c->h, false);

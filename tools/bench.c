@@ -197,25 +197,23 @@ static void mv_part(void *arg, int i, int n)
         kern_matvec_rows(j->w->type, j->w->data, j->w->cols, j->xq, (size_t)lo, (size_t)hi, j->y);
 }
 
+static void product(pool *p, const model_weight *w, const float *x, void *xq, float *y)
+{
+    kern_quantize_activation(w->type, x, w->cols, xq);
+    mv_job j = {w, xq, y};
+    pool_run(p, mv_part, &j);
+}
+
 static double products_once(const model *m, pool *p, const float *x, void *xq, float *y)
 {
     double t0 = util_now();
-    for (uint32_t l = 0; l <= m->hp.n_layer; l++) {
-        const model_layer *L = &m->layers[l < m->hp.n_layer ? l : 0];
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        const model_layer *L = &m->layers[l];
         const model_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-        const model_weight *const *list = ws;
-        size_t count = sizeof ws / sizeof ws[0];
-        const model_weight *out[] = {&m->output};
-        if (l == m->hp.n_layer) { /* then the output matrix */
-            list = out;
-            count = 1;
-        }
-        for (size_t k = 0; k < count; k++) {
-            kern_quantize_activation(list[k]->type, x, list[k]->cols, xq);
-            mv_job j = {list[k], xq, y};
-            pool_run(p, mv_part, &j);
-        }
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++)
+            product(p, ws[k], x, xq, y);
     }
+    product(p, &m->output, x, xq, y);
     return util_now() - t0;
 }
 
@@ -291,12 +289,15 @@ static int bench_model(const char *path, limits *L)
     per_token_costs(m, 0, &weights_only, &flops);
     float *logits = xmallocarray((size_t)PREFILL * m->n_vocab, sizeof *logits);
     double logits_mib = (double)PREFILL * m->n_vocab * sizeof *logits / 1048576.0; /* the bench's own buffers */
+    /* the products column's input, its activation (any type fits in 4
+     * floats an element) and output */
     size_t widest = m->hp.n_ff > m->hp.n_embd ? m->hp.n_ff : m->hp.n_embd;
-    float *x = xmallocarray(widest, sizeof *x), *y = xmallocarray(m->n_vocab > widest ? m->n_vocab : widest, sizeof *y);
+    size_t y_len = m->n_vocab > widest ? m->n_vocab : widest;
+    float *x = xmallocarray(widest, sizeof *x), *y = xmallocarray(y_len, sizeof *y);
+    void *xq = xmallocarray(widest, 4 * sizeof(float));
     for (size_t i = 0; i < widest; i++)
         x[i] = (float)((i * 7919) % 2001) / 1000.0f - 1.0f;
-    void *xq = xmallocarray(widest, 4 * sizeof(float)); /* any activation type fits */
-    logits_mib += (widest * 5 + (m->n_vocab > widest ? m->n_vocab : widest)) * sizeof(float) / 1048576.0;
+    logits_mib += (widest * 5 + y_len) * sizeof(float) / 1048576.0;
     for (int threads = 1; threads <= 2; threads++) {
         fwd_ctx *c = fwd_new(m, PREFILL + DECODE, threads, err, sizeof err);
         pool *p = pool_new(threads);
@@ -304,8 +305,8 @@ static int bench_model(const char *path, limits *L)
             fprintf(stderr, "bench: %s\n", c ? "cannot start threads" : err);
             return 1;
         }
-        /* each run measures the limits right before the model, so a
-         * share compares figures taken seconds apart */
+        /* each run measures the limits around the model, so a share
+         * compares figures taken seconds apart */
         double pf[MAX_RUNS], dc[MAX_RUNS], pf_pct[MAX_RUNS], dc_pct[MAX_RUNS], mv_pct[MAX_RUNS];
         for (int r = 0; r < runs; r++) {
             /* the best of three probes before the run and three after: a
