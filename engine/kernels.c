@@ -111,15 +111,14 @@ static float dot_f32(const void *w, const void *xq, size_t n)
 
 static float dot_f16(const void *w, const void *xq, size_t n)
 {
-    const uint16_t *a = w;
-    const float *b = xq;
+    const uint16_t *a = w, *b = xq;
     float acc[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++)
-            acc[k] += F16(a[i + k]) * b[i + k];
+            acc[k] += F16(a[i + k]) * F16(b[i + k]);
     for (; i < n; i++)
-        acc[0] += F16(a[i]) * b[i];
+        acc[0] += F16(a[i]) * F16(b[i]);
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
@@ -461,6 +460,8 @@ ggml_type kern_activation_type(ggml_type wtype)
     case GGML_TYPE_Q2_K: case GGML_TYPE_Q3_K: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K:
     case GGML_TYPE_Q6_K: case GGML_TYPE_Q8_K:
         return GGML_TYPE_Q8_K;
+    case GGML_TYPE_F16:
+        return GGML_TYPE_F16;
     default:
         return GGML_TYPE_F32;
     }
@@ -484,6 +485,10 @@ bool kern_quantize_activation(ggml_type wtype, const float *x, size_t cols, void
         return true;
     }
 #endif
+    if (at == GGML_TYPE_F16) {
+        kern_f32_to_f16(x, xq, cols);
+        return true;
+    }
     return quant_quantize_row(at, x, xq, cols) == QUANT_OK;
 }
 

@@ -10,11 +10,17 @@
  *   Q4_0, Q5_0, Q8_0, Q8_1      Q8_0   integer dot per 32-block
  *   Q4_1, Q5_1                  Q8_1   (its s = d*sum(q) carries the min)
  *   Q2_K .. Q6_K, Q8_K          Q8_K   integer dot per 256-block
- *   F32, F16, BF16              F32    float dot
+ *   F16                         F16    float dot of two half rows
+ *   F32, BF16                   F32    float dot
  *
  * so quantized products differ from the exact one by the activation's
- * rounding (at most about 1/254 of each block's largest |x| per element)
- * — this is what llama.cpp computes too.  Against the exact dot of the
+ * rounding (at most about 1/254 of each block's largest |x| per element;
+ * for F16, half an ulp of half precision) — this is what llama.cpp
+ * computes too.  F16 takes a half-precision x for speed as much as for
+ * fidelity: a float x of a 4864-wide row (19 KiB) is pushed out of L1 by
+ * the weights streaming past it, and reading it back from L2 halves the
+ * rate at which the weights stream from memory; a half x (9.5 KiB) stays.
+ * Like llama.cpp's, it turns an |x| above 65504 into infinity.  Against the exact dot of the
  * dequantized weights with the dequantized activation, both paths agree
  * to 4e-5 of sum |w_i x_i| (plus, for Q4_1/Q5_1, the fp16 rounding of
  * Q8_1's s); tests/test_quant.c checks this for every type.
