@@ -10,10 +10,9 @@
  * perplexity needs them) and decode tokens/s for 64 tokens after it, the
  * model file first evicted from the page cache (see evict_from_page_cache;
  * the weights then come in 2 MiB pages, like the probe's buffer).  The
- * machine is shared and
- * noisy, so each share is taken against the limits measured seconds
- * before and after it in the same run (the best of three short probes on
- * either side); the table prints medians over the N runs:
+ * machine is shared and noisy, so each share is taken against the limits
+ * measured seconds before and after it in the same run (the best of three
+ * short probes on either side); the table prints medians over the N runs:
  *
  *   decode % = t/s ÷ (bandwidth ÷ bytes read per token), where the bytes
  *              are every weight matrix (the output one included, the
@@ -44,11 +43,11 @@
 #include "util/util.h"
 
 #include <cblas.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
