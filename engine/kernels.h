@@ -20,10 +20,11 @@
  * fidelity: a float x of a 4864-wide row (19 KiB) is pushed out of L1 by
  * the weights streaming past it, and reading it back from L2 halves the
  * rate at which the weights stream from memory; a half x (9.5 KiB) stays.
- * Like llama.cpp's, it turns an |x| above 65504 into infinity.  Against the exact dot of the
- * dequantized weights with the dequantized activation, both paths agree
- * to 4e-5 of sum |w_i x_i| (plus, for Q4_1/Q5_1, the fp16 rounding of
- * Q8_1's s); tests/test_quant.c checks this for every type.
+ * Like llama.cpp's, it turns an |x| above 65504 into infinity.  Against
+ * the exact dot of the dequantized weights with the dequantized
+ * activation, both paths agree to 4e-5 of sum |w_i x_i| (plus, for
+ * Q4_1/Q5_1, the fp16 rounding of Q8_1's s); tests/test_quant.c checks
+ * this for every type.
  *
  * Two implementations of every dot product sit side by side: a portable C
  * one (block by block, integer sums) and AVX2/FMA/F16C ones for F32, F16,
