@@ -29,14 +29,6 @@ static uint32_t le32(const uint8_t *p)
            (uint32_t)p[3] << 24;
 }
 
-/* Sum of mins * activation sums over a Q4_K/Q5_K block (as in kernels.c). */
-static int k4_min_sum(const uint8_t mn[8], const int16_t *bsums)
-{
-    int msum = 0;
-    for (int g = 0; g < 8; g++)
-        msum += mn[g] * (bsums[2 * g] + bsums[2 * g + 1]);
-    return msum;
-}
 
 AVX2 static inline float hsum_ps(__m256 v)
 {
@@ -49,6 +41,34 @@ AVX2 static inline float hsum_ps(__m256 v)
 AVX2 static inline float f16c(uint16_t h)
 {
     return _cvtsh_ss(h);
+}
+
+AVX2 static inline int hsum_epi32x4(__m128i v)
+{
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(v);
+}
+
+/* Q4_K/Q5_K's twelve bytes of 6-bit scales and mins, unpacked as
+ * quant_unpack_k4_scales does but a 32-bit word at a time: returns the
+ * eight scales as 16-bit lanes (twice: once per 128-bit half) and sets
+ * *msum to the block's sum of min × (its two activation group sums) —
+ * exactly kernels.c's integers. */
+AVX2 static inline __m256i k4_scales(const uint8_t *p, const int16_t *bsums, int *msum)
+{
+    uint32_t w0 = le32(p), w1 = le32(p + 4), w2 = le32(p + 8);
+    uint64_t sc = (w0 & 0x3f3f3f3fu) | (uint64_t)((w2 & 0x0f0f0f0fu) | (w0 >> 6 & 0x03030303u) << 4) << 32;
+    uint64_t mn = (w1 & 0x3f3f3f3fu) | (uint64_t)((w2 >> 4 & 0x0f0f0f0fu) | (w1 >> 6 & 0x03030303u) << 4) << 32;
+    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums), _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    *msum = hsum_epi32x4(_mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn)), pairs));
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+}
+
+/* 16-bit lane k of each 128-bit half of v, in every lane of that half. */
+AVX2 static inline __m256i bcast16(__m256i v, int k)
+{
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(2 * k | (2 * k + 1) << 8)));
 }
 
 /* Sums of a*b over each group of 4 bytes (8 int32s), a and b signed; b
@@ -267,22 +287,23 @@ AVX2 float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n)
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (size_t i = 0; i < n / QK_K; i++) {
-        uint8_t sc[8], mn[8];
-        quant_unpack_k4_scales(a[i].scales, sc, mn);
+        int msum;
+        __m256i sc = k4_scales(a[i].scales, b[i].bsums, &msum);
         __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
             __m256i xlo = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c));
             __m256i xhi = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c + 32));
             __m256i plo = _mm256_maddubs_epi16(_mm256_and_si256(q, m4), xlo);
             __m256i phi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), xhi);
-            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c]));
-            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1]));
+            plo = _mm256_madd_epi16(plo, bcast16(sc, 2 * c));
+            phi = _mm256_madd_epi16(phi, bcast16(sc, 2 * c + 1));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
         }
         float yd = b[i].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * f16c(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
-        mins += yd * f16c(a[i].dmin) * k4_min_sum(mn, b[i].bsums);
+        mins += yd * f16c(a[i].dmin) * msum;
     }
     return hsum_ps(acc) - mins;
 }
@@ -295,10 +316,11 @@ AVX2 float kern_dot_q5_K_avx2(const void *w, const void *xq, size_t n)
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (size_t i = 0; i < n / QK_K; i++) {
-        uint8_t sc[8], mn[8];
-        quant_unpack_k4_scales(a[i].scales, sc, mn);
+        int msum;
+        __m256i sc = k4_scales(a[i].scales, b[i].bsums, &msum);
         __m256i hbits = _mm256_loadu_si256((const __m256i *)a[i].qh);
         __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
             __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
@@ -308,13 +330,13 @@ AVX2 float kern_dot_q5_K_avx2(const void *w, const void *xq, size_t n)
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
             __m256i xlo = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c));
             __m256i xhi = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c + 32));
-            __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_set1_epi16(sc[2 * c]));
-            __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xhi), _mm256_set1_epi16(sc[2 * c + 1]));
+            __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xlo), bcast16(sc, 2 * c));
+            __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xhi), bcast16(sc, 2 * c + 1));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
         }
         float yd = b[i].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * f16c(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
-        mins += yd * f16c(a[i].dmin) * k4_min_sum(mn, b[i].bsums);
+        mins += yd * f16c(a[i].dmin) * msum;
     }
     return hsum_ps(acc) - mins;
 }
@@ -327,8 +349,12 @@ AVX2 float kern_dot_q6_K_avx2(const void *w, const void *xq, size_t n)
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     for (size_t i = 0; i < n / QK_K; i++) {
-        const int8_t *sc = a[i].scales;
+        /* the sixteen scales as 16-bit lanes: 0..7 in both halves of
+         * sc16[0], 8..15 in both halves of sc16[1] */
+        __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
+        __m256i sc16[2] = {_mm256_permute2x128_si256(sc, sc, 0x00), _mm256_permute2x128_si256(sc, sc, 0x11)};
         __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i ql0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
             __m256i ql1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
@@ -342,17 +368,17 @@ AVX2 float kern_dot_q6_K_avx2(const void *w, const void *xq, size_t n)
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
-                int g = 8 * h + 2 * k;
                 __m256i x = _mm256_loadu_si256((const __m256i *)(b[i].qs + 128 * h + 32 * k));
-                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+                /* scale 8h + 2k for the low 16 elements, 8h + 2k + 1 for the high */
+                __m256i s = _mm256_blend_epi32(bcast16(sc16[h], 2 * k), bcast16(sc16[h], 2 * k + 1), 0xf0);
                 __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], x), s);
                 isum = _mm256_add_epi32(isum, p);
             }
         }
-        int msum = 0;
-        for (int g = 0; g < 16; g++)
-            msum += sc[g] * b[i].bsums[g];
+        __m256i ms = _mm256_madd_epi16(sc, _mm256_loadu_si256((const __m256i *)b[i].bsums));
+        int msum = hsum_epi32x4(_mm_add_epi32(_mm256_castsi256_si128(ms), _mm256_extracti128_si256(ms, 1)));
         float dd = b[i].d * f16c(a[i].d);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
         mins += dd * (32 * msum);
