@@ -33,7 +33,7 @@ typedef float (*dot_fn)(const void *w, const void *xq, size_t cols);
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool have_avx2;
-static bool have_vnni; /* AVX-512 VNNI on 256-bit vectors: a faster Q8_0 dot on the AVX2 path */
+static bool have_vnni; /* AVX-512 VNNI on 256-bit vectors: faster Q8_0/Q4_0 dots on the AVX2 path */
 static bool have_avx512vl; /* 32 vector registers: attention of 64-wide heads, three queries at once */
 static kern_path path = KERN_PATH_PORTABLE;
 static float f16_table[1 << 16]; /* fp16 bits -> f32, for the portable path */
@@ -435,8 +435,10 @@ static dot_fn dot_for(ggml_type type)
     if ((unsigned)type >= GGML_TYPE_COUNT)
         return NULL;
 #if KERN_X86
-    if (path == KERN_PATH_AVX2 && type == GGML_TYPE_Q8_0 && have_vnni)
+    if (path == KERN_PATH_AVX2 && have_vnni && type == GGML_TYPE_Q8_0)
         return kern_dot_q8_0_vnni;
+    if (path == KERN_PATH_AVX2 && have_vnni && type == GGML_TYPE_Q4_0)
+        return kern_dot_q4_0_vnni;
     if (path == KERN_PATH_AVX2 && dot_avx2[type])
         return dot_avx2[type];
 #endif

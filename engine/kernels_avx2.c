@@ -172,20 +172,6 @@ AVX2 float kern_dot_bf16_avx2(const void *w, const void *xq, size_t n)
     return sum;
 }
 
-AVX2 float kern_dot_q4_0_avx2(const void *w, const void *xq, size_t n)
-{
-    const block_q4_0 *a = w;
-    const block_q8_0 *b = xq;
-    __m256 acc = _mm256_setzero_ps();
-    for (size_t i = 0; i < n / QK4_0; i++) {
-        __m256i q = _mm256_sub_epi8(unpack_nibbles16(a[i].qs), _mm256_set1_epi8(8));
-        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, x)), acc);
-    }
-    return hsum_ps(acc);
-}
-
 AVX2 float kern_dot_q4_1_avx2(const void *w, const void *xq, size_t n)
 {
     const block_q4_1 *a = w;
@@ -233,51 +219,68 @@ AVX2 float kern_dot_q5_1_avx2(const void *w, const void *xq, size_t n)
     return hsum_ps(acc) + mins;
 }
 
-/* The Q8_0 dot product's body: blocks two at a time into two float
- * accumulators, each block's integer products summed by DOT(q, x) into
- * eight 32-bit lanes and scaled by the two blocks' scales.  The AVX2 and
- * the VNNI kernels below differ only in DOT (and in their targets). */
-#define Q8_0_DOT_BODY(DOT)                                                                           \
-    const block_q8_0 *a = w, *b = xq;                                                                \
+/* The body of the Q8_0 and Q4_0 dot products (weights in 32-blocks of type
+ * BLOCK, each with a half-precision scale d, against a Q8_0 activation):
+ * blocks two at a time into two float accumulators (two independent FMA
+ * chains), each block's 32 signed weights unpacked by QUANTS(block), their
+ * integer products with the activation summed by DOT(q, x) into eight
+ * 32-bit lanes and scaled by the two blocks' scales.  The AVX2 and the
+ * VNNI kernels differ only in DOT (and in their targets). */
+#define BLOCK32_DOT_BODY(BLOCK, QUANTS, DOT)                                                         \
+    const BLOCK *a = w;                                                                              \
+    const block_q8_0 *b = xq;                                                                        \
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;                                                  \
-    size_t nb = n / QK8_0, i = 0;                                                                    \
+    size_t nb = n / 32, i = 0;                                                                       \
     for (; i + 2 <= nb; i += 2) {                                                                    \
-        __m256i q0 = _mm256_loadu_si256((const __m256i *)a[i].qs);                                   \
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)b[i].qs);                                   \
-        __m256i q1 = _mm256_loadu_si256((const __m256i *)a[i + 1].qs);                               \
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)b[i + 1].qs);                               \
+        __m256i q0 = QUANTS(&a[i]), x0 = _mm256_loadu_si256((const __m256i *)b[i].qs);               \
+        __m256i q1 = QUANTS(&a[i + 1]), x1 = _mm256_loadu_si256((const __m256i *)b[i + 1].qs);       \
         __m256 d0 = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));                                     \
         __m256 d1 = _mm256_set1_ps(f16c(a[i + 1].d) * f16c(b[i + 1].d));                             \
         acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(DOT(q0, x0)), acc0);                           \
         acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(DOT(q1, x1)), acc1);                           \
     }                                                                                                \
     if (i < nb) {                                                                                    \
-        __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);                                    \
-        __m256i x = _mm256_loadu_si256((const __m256i *)b[i].qs);                                    \
+        __m256i q = QUANTS(&a[i]), x = _mm256_loadu_si256((const __m256i *)b[i].qs);                 \
         __m256 d = _mm256_set1_ps(f16c(a[i].d) * f16c(b[i].d));                                      \
         acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DOT(q, x)), acc0);                              \
     }                                                                                                \
     return hsum_ps(_mm256_add_ps(acc0, acc1))
 
+#define Q8_0_QUANTS(blk) _mm256_loadu_si256((const __m256i *)(blk)->qs)
+#define Q4_0_QUANTS(blk) _mm256_sub_epi8(unpack_nibbles16((blk)->qs), _mm256_set1_epi8(8))
+
 AVX2 float kern_dot_q8_0_avx2(const void *w, const void *xq, size_t n)
 {
-    Q8_0_DOT_BODY(dot_i8);
+    BLOCK32_DOT_BODY(block_q8_0, Q8_0_QUANTS, dot_i8);
 }
 
-/* The same product with AVX-512 VNNI on 256-bit vectors: |w| × (x signed
- * as w) summed four bytes at a time straight into 32-bit lanes (one
- * instruction where AVX2 needs two, and no 16-bit saturation).  Integer
- * sums are exact, so the result is bit for bit kern_dot_q8_0_avx2's. */
-#define VNNI_DOT(q, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(x, q))
-
-__attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw"))) float
-kern_dot_q8_0_vnni(const void *w, const void *xq, size_t n)
+AVX2 float kern_dot_q4_0_avx2(const void *w, const void *xq, size_t n)
 {
-    Q8_0_DOT_BODY(VNNI_DOT);
+    BLOCK32_DOT_BODY(block_q4_0, Q4_0_QUANTS, dot_i8);
 }
 
+/* The same products with AVX-512 VNNI on 256-bit vectors: |q| × (x signed
+ * as q) summed four bytes at a time straight into 32-bit lanes (one
+ * instruction where AVX2 needs two, and no 16-bit saturation).  Integer
+ * sums are exact, so the results are bit for bit the AVX2 kernels'. */
+#define VNNI_DOT(q, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(x, q))
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw")))
+
+VNNI float kern_dot_q8_0_vnni(const void *w, const void *xq, size_t n)
+{
+    BLOCK32_DOT_BODY(block_q8_0, Q8_0_QUANTS, VNNI_DOT);
+}
+
+VNNI float kern_dot_q4_0_vnni(const void *w, const void *xq, size_t n)
+{
+    BLOCK32_DOT_BODY(block_q4_0, Q4_0_QUANTS, VNNI_DOT);
+}
+
+#undef VNNI
 #undef VNNI_DOT
-#undef Q8_0_DOT_BODY
+#undef Q4_0_QUANTS
+#undef Q8_0_QUANTS
+#undef BLOCK32_DOT_BODY
 
 AVX2 float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n)
 {

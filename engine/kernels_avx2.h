@@ -29,10 +29,13 @@ KERN_AVX2_TARGET float kern_dot_q4_1_avx2(const void *w, const void *xq, size_t 
 KERN_AVX2_TARGET float kern_dot_q5_0_avx2(const void *w, const void *xq, size_t n);
 KERN_AVX2_TARGET float kern_dot_q5_1_avx2(const void *w, const void *xq, size_t n);
 KERN_AVX2_TARGET float kern_dot_q8_0_avx2(const void *w, const void *xq, size_t n);
-/* Q8_0 with AVX-512 VNNI (256-bit vectors): only when the CPU has
- * avx512vnni and avx512vl besides AVX2 (kernels.c checks). */
+/* Q8_0 and Q4_0 with AVX-512 VNNI (256-bit vectors), bit for bit the
+ * AVX2 kernels' results: only when the CPU has avx512vnni, avx512vl and
+ * avx512bw besides AVX2 (kernels.c checks). */
 __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw"))) float
 kern_dot_q8_0_vnni(const void *w, const void *xq, size_t n);
+__attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw"))) float
+kern_dot_q4_0_vnni(const void *w, const void *xq, size_t n);
 /* 256-blocks · Q8_K activation. */
 KERN_AVX2_TARGET float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n);
 KERN_AVX2_TARGET float kern_dot_q5_K_avx2(const void *w, const void *xq, size_t n);

@@ -990,6 +990,53 @@ static void test_kernels_wide_rows(void **state)
     kern_set_path(KERN_PATH_PORTABLE);
 }
 
+/* The VNNI Q8_0 and Q4_0 kernels give the AVX2 kernels' results bit for
+ * bit (both sum exact integers per lane, then scale in the same order),
+ * for every bit pattern of the quants and odd and even block counts. */
+static void test_vnni_matches_avx2(void **state)
+{
+    (void)state;
+#if KERN_X86
+    if (!kern_path_available(KERN_PATH_AVX2) || !__builtin_cpu_supports("avx512vnni") ||
+        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512bw")) {
+        printf("SKIP: no AVX-512 VNNI on this CPU\n");
+        skip();
+    }
+    typedef float (*dot)(const void *, const void *, size_t);
+    const struct {
+        ggml_type t;
+        dot avx2, vnni;
+    } kernels[] = {{GGML_TYPE_Q8_0, kern_dot_q8_0_avx2, kern_dot_q8_0_vnni},
+                   {GGML_TYPE_Q4_0, kern_dot_q4_0_avx2, kern_dot_q4_0_vnni}};
+    rng_seed(7);
+    assert_true(kern_set_path(KERN_PATH_AVX2));
+    for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++)
+        for (size_t cols = 32; cols <= 32 * 41; cols += 32 * 5) {
+            const size_t rows = 16;
+            void *W = xmalloc(rows * quant_row_bytes(kernels[k].t, cols));
+            void *xq = xmalloc(kern_activation_bytes(kernels[k].t, cols));
+            float *x = xmallocarray(cols, 4);
+            make_weights(kernels[k].t, W, rows, cols, true);
+            fill_normal(x, cols, 1.0f);
+            assert_true(kern_quantize_activation(kernels[k].t, x, cols, xq));
+            for (size_t r = 0; r < rows; r++) {
+                const uint8_t *row = (const uint8_t *)W + r * quant_row_bytes(kernels[k].t, cols);
+                float a = kernels[k].avx2(row, xq, cols), v = kernels[k].vnni(row, xq, cols);
+                if (bits_of(a) != bits_of(v))
+                    fail_msg("%s cols=%zu row %zu: AVX2 %.9g, VNNI %.9g", ggml_type_name(kernels[k].t), cols, r,
+                             (double)a, (double)v);
+            }
+            free(W);
+            free(xq);
+            free(x);
+        }
+    kern_set_path(KERN_PATH_PORTABLE);
+#else
+    printf("SKIP: not an x86 build\n");
+    skip();
+#endif
+}
+
 /* The comparison catches a realistic bug: one nibble changed in one block
  * of a 2048-wide Q4_0 row (as a mis-indexed unpack would do) fails it. */
 static void test_kernel_check_has_teeth(void **state)
@@ -1176,6 +1223,7 @@ int main(void)
         cmocka_unit_test(test_kernels_avx2),
         cmocka_unit_test(test_kernels_wide_rows),
         cmocka_unit_test(test_kernel_check_has_teeth),
+        cmocka_unit_test(test_vnni_matches_avx2),
         cmocka_unit_test(test_attend_f16),
         cmocka_unit_test(test_ref_requantize_bit_exact),
         cmocka_unit_test(test_ref_q4_0_vs_f32),
