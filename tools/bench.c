@@ -417,10 +417,14 @@ int main(int argc, char **argv)
     for (int i = first; i < argc; i++)
         if (bench_model(argv[i], &L) != 0)
             return 1;
-    printf("\nlimits, median of every measurement above: read bandwidth %.1f GB/s (1 thread), %.1f GB/s "
-           "(2 threads);\n  sgemm %dx%dx%d: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n",
-           median(L.bw[1], L.n_limits[1]), median(L.bw[2], L.n_limits[2]), GM, GN, GK,
-           median(L.gf[1], L.n_limits[1]), median(L.gf[2], L.n_limits[2]));
+    /* median() sorts, so the extremes are at the ends afterwards */
+    double bw1 = median(L.bw[1], L.n_limits[1]), bw2 = median(L.bw[2], L.n_limits[2]);
+    printf("\nlimits, median of every run's limit above (lowest-highest): read bandwidth %.1f GB/s "
+           "(%.1f-%.1f) with 1 thread, %.1f GB/s (%.1f-%.1f) with 2;\n",
+           bw1, L.bw[1][0], L.bw[1][L.n_limits[1] - 1], bw2, L.bw[2][0], L.bw[2][L.n_limits[2] - 1]);
+    double gf1 = median(L.gf[1], L.n_limits[1]), gf2 = median(L.gf[2], L.n_limits[2]);
+    printf("  sgemm %dx%dx%d: %.1f GFLOP/s (%.1f-%.1f) with 1 thread, %.1f GFLOP/s (%.1f-%.1f) with 2\n", GM, GN,
+           GK, gf1, L.gf[1][0], L.gf[1][L.n_limits[1] - 1], gf2, L.gf[2][0], L.gf[2][L.n_limits[2] - 1]);
     munmap(buf, BW_BYTES);
     free(a);
     free(b);
