@@ -29,7 +29,6 @@ static uint32_t le32(const uint8_t *p)
            (uint32_t)p[3] << 24;
 }
 
-
 AVX2 static inline float hsum_ps(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -60,7 +59,8 @@ AVX2 static inline __m256i k4_scales(const uint8_t *p, const int16_t *bsums, int
     uint32_t w0 = le32(p), w1 = le32(p + 4), w2 = le32(p + 8);
     uint64_t sc = (w0 & 0x3f3f3f3fu) | (uint64_t)((w2 & 0x0f0f0f0fu) | (w0 >> 6 & 0x03030303u) << 4) << 32;
     uint64_t mn = (w1 & 0x3f3f3f3fu) | (uint64_t)((w2 >> 4 & 0x0f0f0f0fu) | (w1 >> 6 & 0x03030303u) << 4) << 32;
-    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums), _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                                   _mm_loadu_si128((const __m128i *)(bsums + 8))); /* group g's two sums */
     *msum = hsum_epi32x4(_mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn)), pairs));
     return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
 }
