@@ -209,19 +209,24 @@ static void run_products(fwd_ctx *c, multi_job *j)
     pool_run(c->pool, matvec_multi_part, j); /* posting the job publishes the shares */
 }
 
-/* y (B, rows) = x (B, cols) · Wᵀ.  A single token's x is first converted
- * to the weights' activation type; `again` says x is the previous
- * product's input, so that conversion can be reused when the type and
- * width match (q/k/v and gate/up share their input). */
+/* A single token's x converted into c->xq for the weights w; `again` says
+ * x is the previous product's input, so that conversion can be reused
+ * when the type and width match (q/k/v and gate/up share their input). */
+static void token_activation(fwd_ctx *c, const model_weight *w, const float *x, bool again)
+{
+    ggml_type at = kern_activation_type(w->type);
+    if (again && c->xq_type == at && c->xq_cols == w->cols)
+        return;
+    kern_quantize_activation(w->type, x, w->cols, c->xq);
+    c->xq_type = at;
+    c->xq_cols = w->cols;
+}
+
+/* y (B, rows) = x (B, cols) · Wᵀ (`again`: see token_activation). */
 static void matmul(fwd_ctx *c, const model_weight *w, const float *x, int B, float *y, bool again)
 {
     if (B == 1) {
-        ggml_type at = kern_activation_type(w->type);
-        if (!again || c->xq_type != at || c->xq_cols != w->cols) {
-            kern_quantize_activation(w->type, x, w->cols, c->xq);
-            c->xq_type = at;
-            c->xq_cols = w->cols;
-        }
+        token_activation(c, w, x, again);
         multi_job j = {.c = c, .n = 1, .ws = &w, .ys = &y};
         run_products(c, &j);
     } else {
@@ -249,9 +254,7 @@ static void matmul_shared(fwd_ctx *c, int n, const model_weight *const *ws, floa
             swiglu(ys[0], ys[1], (size_t)B * ws[0]->rows);
         return;
     }
-    kern_quantize_activation(ws[0]->type, x, ws[0]->cols, c->xq);
-    c->xq_type = kern_activation_type(ws[0]->type);
-    c->xq_cols = ws[0]->cols;
+    token_activation(c, ws[0], x, false);
     /* fused SwiGLU: gate and up chunked alike (same rows, same row size) */
     multi_job j = {c, n, ws, ys, glu && ws[0]->rows == ws[1]->rows && ws[0]->row_bytes == ws[1]->row_bytes};
     run_products(c, &j);

@@ -426,6 +426,10 @@ static const dot_fn dot_avx2[GGML_TYPE_COUNT] = {
     [GGML_TYPE_Q4_K] = kern_dot_q4_K_avx2, [GGML_TYPE_Q5_K] = kern_dot_q5_K_avx2,
     [GGML_TYPE_Q6_K] = kern_dot_q6_K_avx2,
 };
+/* Where the CPU has AVX-512 VNNI: the same results, faster. */
+static const dot_fn dot_vnni[GGML_TYPE_COUNT] = {
+    [GGML_TYPE_Q4_0] = kern_dot_q4_0_vnni, [GGML_TYPE_Q8_0] = kern_dot_q8_0_vnni,
+};
 #endif /* KERN_X86 */
 
 /* The dot product for `type` on the current path (NULL if unsupported). */
@@ -435,10 +439,8 @@ static dot_fn dot_for(ggml_type type)
     if ((unsigned)type >= GGML_TYPE_COUNT)
         return NULL;
 #if KERN_X86
-    if (path == KERN_PATH_AVX2 && have_vnni && type == GGML_TYPE_Q8_0)
-        return kern_dot_q8_0_vnni;
-    if (path == KERN_PATH_AVX2 && have_vnni && type == GGML_TYPE_Q4_0)
-        return kern_dot_q4_0_vnni;
+    if (path == KERN_PATH_AVX2 && have_vnni && dot_vnni[type])
+        return dot_vnni[type];
     if (path == KERN_PATH_AVX2 && dot_avx2[type])
         return dot_avx2[type];
 #endif

@@ -408,7 +408,7 @@ AVX2 void kern_f32_to_f16_avx2(const float *src, uint16_t *dst, size_t n)
         dst[i] = (uint16_t)_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-/* ---- Prefill conversion ------------------------------------------------------ */
+/* ---- Activation conversion ---------------------------------------------------- */
 
 /* roundf() of eight floats: truncate, then step away from zero when the
  * dropped fraction is at least one half (exact: |v| < 2^23 here). */
@@ -456,6 +456,8 @@ AVX2 void kern_quantize_q8_0_avx2(const float *x, void *dst, size_t n)
         _mm256_storeu_si256((__m256i *)b[i].qs, p8);
     }
 }
+
+/* ---- Prefill conversion ------------------------------------------------------ */
 
 AVX2 void kern_dequant_q8_0_avx2(const void *w, float *dst, size_t n)
 {
