@@ -8,10 +8,10 @@
 #   make model    train the built-in model (tools/train_model.sh)
 #   make eval-model  its validation figures (tools/eval_model.c)
 #
-# Sources are found by directory: engine/ storage/ ui/ util/ form a library
-# that both the binary (app/) and every tests/test_*.c suite link against;
-# app/ without main.c forms a second one, so suites and tools can use app
-# modules too (e.g. app/dataset.c).
+# Sources are found by directory: engine/ train/ net/ storage/ ui/ util/ form
+# a library that both the binary (app/) and every tests/test_*.c suite link
+# against; app/ without main.c forms a second one, so suites and tools can
+# use app modules too.
 
 CC      ?= cc
 BUILD   ?= build
@@ -30,7 +30,7 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 CFLAGS_ALL = $(WARN) $(DEFS) $(OPT) -g $(SAN) -I. $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) $(NOPC_LIBS) -lpthread -lm $(LDLIBS)
 
-LIB_SRC  := $(sort $(wildcard engine/*.c storage/*.c ui/*.c util/*.c))
+LIB_SRC  := $(sort $(wildcard engine/*.c train/*.c net/*.c storage/*.c ui/*.c util/*.c))
 APP_SRC  := $(sort $(wildcard app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTLIB_SRC := $(sort $(filter-out $(TEST_SRC),$(wildcard tests/*.c)))

@@ -5,7 +5,7 @@
 #include "app/cli.h"
 #include "app/config.h"
 
-#include "engine/remote.h"
+#include "net/remote.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
- * cmd_train.c — `frontdesk train`: the training loop around engine/train.c.
+ * cmd_train.c — `frontdesk train`: the training loop around train/train.c.
  *
- * Data: the Bitext and STAR conversations of ../shared/data (app/dataset.c,
+ * Data: the Bitext and STAR conversations of ../shared/data (train/dataset.c,
  * its validation split never trained on), or with --init and --data
  * FILE.jsonl conversations in `frontdesk export`'s format, to fine-tune an
  * existing model on rated replies.  Each conversation is tokenized with
@@ -17,12 +17,12 @@
  * and the model written as GGUF at the end.
  */
 #include "app/cli.h"
-#include "app/dataset.h"
+#include "train/dataset.h"
 
-#include "engine/bpe_train.h"
+#include "train/bpe_train.h"
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"
-#include "engine/train.h"
+#include "train/train.h"
 #include "util/util.h"
 
 #include <errno.h>

@@ -3,6 +3,7 @@
  */
 #include "app/config.h"
 
+#include "train/dataset.h"
 #include "util/util.h"
 
 #include <ctype.h>
@@ -14,10 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-const char config_default_system[] =
-    "You are a helpful, polite customer-service agent. Answer the customer's question clearly and "
-    "briefly.";
 
 static void warn(config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(config *c, const char *fmt, ...)
@@ -70,7 +67,7 @@ static void defaults(config *c)
     c->idle_timeout_ms = 30000;
     c->total_timeout_ms = 300000;
     c->retries = 2;
-    add_profile(c, "default", config_default_system);
+    add_profile(c, "default", ds_default_system);
 }
 
 static char *trim(char *s)

@@ -21,7 +21,9 @@
  *                 total_timeout_ms [300000]  retries [2]
  *                 fallback [none] = local: when the server fails, answer
  *                 with the local model instead
- *   [profile NAME]  system = the system prompt of profile NAME
+ *   [profile NAME]  system = the system prompt of profile NAME (profile
+ *                 "default": ds_default_system of train/dataset.h, the one
+ *                 the built-in model is trained with)
  *
  * A bad line (unknown section or key, malformed value) is reported with
  * its line number in `warnings` and skipped; everything else still
@@ -68,8 +70,5 @@ void config_free(config *c);
  * of the running binary (or under the current directory), if it exists;
  * NULL otherwise.  Static storage. */
 const char *config_builtin_model(void);
-
-/* The customer-service system prompt of the default profile. */
-extern const char config_default_system[];
 
 #endif

@@ -14,7 +14,7 @@
 
 #include "app/config.h"
 #include "engine/model.h"
-#include "engine/remote.h"
+#include "net/remote.h"
 #include "engine/tokenizer.h"
 #include "storage/metrics.h"
 

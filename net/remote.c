@@ -15,7 +15,7 @@
  * This file does not build prompts (the server applies its own template),
  * count tokens, or keep connections between calls.
  */
-#include "engine/remote.h"
+#include "net/remote.h"
 
 #include "util/util.h"
 

@@ -1,6 +1,6 @@
 /*
- * test_bpe_train.c — the BPE trainer (engine/bpe_train.h) and the training
- * conversations (app/dataset.h).
+ * test_bpe_train.c — the BPE trainer (train/bpe_train.h) and the training
+ * conversations (train/dataset.h).
  *
  * Trainer:
  *   - a corpus small enough to work out by hand gives exactly the merges a
@@ -33,8 +33,8 @@
  *   - export-format JSONL: write, read, write again gives the same bytes;
  *     `frontdesk export` lines with learn-last-only.
  */
-#include "app/dataset.h"
-#include "engine/bpe_train.h"
+#include "train/dataset.h"
+#include "train/bpe_train.h"
 #include "engine/chat_template.h"
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"

@@ -1,5 +1,5 @@
 /*
- * test_eval_model.c — the intent-match judge (app/tfidf.h) and the
+ * test_eval_model.c — the intent-match judge (train/tfidf.h) and the
  * evaluation tool (tools/eval_model.c).
  *
  *   - tokens: words lowercased, placeholders whole, malformed braces as
@@ -16,7 +16,7 @@
  */
 #include "testutil.h"
 
-#include "app/tfidf.h"
+#include "train/tfidf.h"
 #include "util/util.h"
 
 #include <jansson.h>

@@ -1,5 +1,5 @@
 /*
- * test_remote.c — the remote backend (engine/remote.h) against the
+ * test_remote.c — the remote backend (net/remote.h) against the
  * scriptable server of tests/remote_server.h on 127.0.0.1.
  *
  *   - streams: odd-sized writes, one byte at a time, CRLF, comments and
@@ -27,7 +27,7 @@
  *     messages, a line break in the key, a message that is not UTF-8).
  * Every test bounds its own time with the total timeout.
  */
-#include "engine/remote.h"
+#include "net/remote.h"
 #include "tests/remote_server.h"
 #include "tests/testutil.h"
 #include "util/util.h"

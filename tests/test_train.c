@@ -1,5 +1,5 @@
 /*
- * test_train.c — the trainer (engine/train.h) against an independent
+ * test_train.c — the trainer (train/train.h) against an independent
  * double-precision reference written here, against itself (BLAS vs plain
  * loops, one thread vs two, a run vs the same run resumed), and against
  * the inference engine on the files it exports.
@@ -22,7 +22,7 @@
 #include "engine/gguf_write.h"
 #include "engine/model.h"
 #include "engine/quant.h"
-#include "engine/train.h"
+#include "train/train.h"
 #include "util/util.h"
 
 #include <math.h>

@@ -10,7 +10,7 @@
  * tokens/s and its ratio to the PyTorch yardstick (720 tokens/s, 2
  * threads, this machine).  The issue asks for at least 2×.
  */
-#include "engine/train.h"
+#include "train/train.h"
 #include "util/util.h"
 
 #include <stdio.h>

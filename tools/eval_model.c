@@ -7,7 +7,7 @@
  * Defaults: --data ../shared/data, every held-out request, 10 samples,
  * 1 thread.
  *
- * On the held-out split of app/dataset.h (ds_options_default: fraction
+ * On the held-out split of train/dataset.h (ds_options_default: fraction
  * 0.05, seed 1, the split the trainer never trains on):
  *
  *   perplexity    exp(mean NLL) over the agent-turn tokens (ds_tokenize's
@@ -21,7 +21,7 @@
  *                 the request, rendered with the model's chat template,
  *                 a greedy reply (temperature 0, at most 128 new tokens,
  *                 ending at an end-of-generation token); the reply is
- *                 classified by 1-NN TF-IDF cosine (app/tfidf.h) against
+ *                 classified by 1-NN TF-IDF cosine (train/tfidf.h) against
  *                 the training split's Bitext answers, and matches when
  *                 the nearest answer's intent is the request's.
  *   ceiling       the same classifier on the held-out reference answers:
@@ -41,8 +41,8 @@
  * writes them as one object too.  Progress goes to standard error when it
  * is a terminal.  Exit status 0, 1 on failure, 2 on bad usage.
  */
-#include "app/dataset.h"
-#include "app/tfidf.h"
+#include "train/dataset.h"
+#include "train/tfidf.h"
 #include "engine/chat_template.h"
 #include "engine/forward.h"
 #include "engine/generate.h"

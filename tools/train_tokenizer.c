@@ -11,14 +11,14 @@
  * split the trainer uses must be made with the same fraction and seed).
  *
  * The corpus is every training conversation rendered as ChatML
- * (app/dataset.h); validation conversations are never seen.  After writing,
+ * (train/dataset.h); validation conversations are never seen.  After writing,
  * the file is read back with the engine's tokenizer, and every conversation
  * of both splits must tokenize exactly as the trainer's own encoder says
- * (and as app/dataset.c's masked tokenization says); the figures printed
+ * (and as train/dataset.c's masked tokenization says); the figures printed
  * are measured on that pass.
  */
-#include "app/dataset.h"
-#include "engine/bpe_train.h"
+#include "train/dataset.h"
+#include "train/bpe_train.h"
 #include "engine/chat_template.h"
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"

@@ -19,7 +19,7 @@
  * Not here: the pre-tokenizer (pretok.c), GPT-2's byte alphabet (unicode.c),
  * reading the vocabulary back (tokenizer.c).
  */
-#include "engine/bpe_train.h"
+#include "train/bpe_train.h"
 
 #include "engine/pretok.h"
 #include "engine/unicode.h"

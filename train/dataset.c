@@ -8,9 +8,8 @@
  * decide how often each source is repeated, cut long conversations to a
  * context, or shuffle (the trainer's business).
  */
-#include "app/dataset.h"
+#include "train/dataset.h"
 
-#include "app/config.h"
 #include "engine/chat_template.h"
 
 #include <csv.h>
@@ -24,10 +23,14 @@
 
 #define DS_MAX_FILE ((size_t)1 << 30)
 
+const char ds_default_system[] =
+    "You are a helpful, polite customer-service agent. Answer the customer's question clearly and "
+    "briefly.";
+
 void ds_options_default(ds_options *o)
 {
     o->data_dir = "../shared/data";
-    o->system = config_default_system;
+    o->system = ds_default_system;
     o->valid_fraction = 0.05;
     o->seed = 1;
 }

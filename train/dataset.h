@@ -95,8 +95,13 @@ typedef struct {
     uint64_t seed;
 } ds_options;
 
-/* data_dir "../shared/data", system = config_default_system (config.h),
- * valid_fraction 0.05, seed 1. */
+/* The customer-service system message every read conversation opens with
+ * by default; app/config.c's default profile uses it too, so the built-in
+ * model answers under the prompt it was trained with. */
+extern const char ds_default_system[];
+
+/* data_dir "../shared/data", system = ds_default_system, valid_fraction
+ * 0.05, seed 1. */
 void ds_options_default(ds_options *o);
 
 /* ---- Loading -------------------------------------------------------------------- */
@@ -136,7 +141,7 @@ const char *ds_source_name(ds_source s); /* "bitext", "star", "jsonl"     */
 void ds_render(const ds_conv *c, strbuf *out);
 
 /* Renders the conversations of one split in turn: a bpe_corpus_fn
- * (engine/bpe_train.h) over a ds_cursor. */
+ * (train/bpe_train.h) over a ds_cursor. */
 typedef struct {
     const dataset *d;
     ds_split split;

@@ -10,7 +10,7 @@
  * versions add the products of shared terms in increasing term order, so
  * their cosines agree to the bit.
  */
-#include "app/tfidf.h"
+#include "train/tfidf.h"
 
 #include "util/util.h"
 

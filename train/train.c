@@ -25,7 +25,7 @@
  * (train_lr is a pure function), or share its pool with the inference
  * engine.
  */
-#include "engine/train_internal.h"
+#include "train/train_internal.h"
 
 #include "engine/kernels.h"
 #include "engine/pool.h"

@@ -1,7 +1,7 @@
 /*
- * train_internal.h — what engine/train.c and engine/train_io.c share: the
+ * train_internal.h — what train/train.c and train/train_io.c share: the
  * model's struct and its allocator.  Not part of the public API (that is
- * engine/train.h); nothing outside these two files includes it.
+ * train/train.h); nothing outside these two files includes it.
  *
  * train.c owns the layout, the lifecycle and the maths (forward, backward,
  * AdamW); train_io.c reads and writes models (checkpoints, GGUF export and
@@ -11,7 +11,7 @@
 #define FRONTDESK_TRAIN_INTERNAL_H
 
 #include "engine/pool.h"
-#include "engine/train.h"
+#include "train/train.h"
 
 #include <stdbool.h>
 #include <stddef.h>

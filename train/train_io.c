@@ -4,10 +4,10 @@
  * and import from a llama GGUF file for fine-tuning.  The formats and the
  * contracts are in train.h; the model's fields in train_internal.h.
  *
- * What this file does not do: compute anything (engine/train.c does), or
+ * What this file does not do: compute anything (train/train.c does), or
  * lay out GGUF bytes itself (engine/gguf_write.c does, atomically).
  */
-#include "engine/train_internal.h"
+#include "train/train_internal.h"
 
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
