@@ -408,8 +408,9 @@ int cmd_ask(int argc, char **argv)
     } else
         question = xstrdup(a.text);
 
-    if (!a.no_db && store_open(a.db_path, &d) != EXIT_OK)
+    if (!a.no_db && (rc = store_open(a.db_path, &d)) != EXIT_OK)
         goto out;
+    rc = EXIT_FAIL;
     long n_ctx = a.n_ctx;
     if (a.model_path) {
         if (model_load(&m, a.model_path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0) {

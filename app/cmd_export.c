@@ -202,8 +202,9 @@ int cmd_export(int argc, char **argv)
     if (optind < argc)
         return cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
     db *d;
-    if (store_open(db_flag, &d) != EXIT_OK)
-        return EXIT_FAIL;
+    int opened = store_open(db_flag, &d);
+    if (opened != EXIT_OK)
+        return opened;
     export_ctx x = {.f = stdout, .csv = csv};
     char *tmp = NULL;
     if (out_path) {

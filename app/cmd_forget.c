@@ -60,8 +60,8 @@ int cmd_forget(int argc, char **argv)
     if (rc != EXIT_OK)
         return rc;
     db *d;
-    if (store_open(db_flag, &d) != EXIT_OK)
-        return EXIT_FAIL;
+    if ((rc = store_open(db_flag, &d)) != EXIT_OK)
+        return rc;
     if (db_forget(d, id) != DB_OK)
         rc = cli_fail("%s", db_errmsg(d));
     else
@@ -78,8 +78,8 @@ int cmd_purge(int argc, char **argv)
     if (rc != EXIT_OK)
         return rc;
     db *d;
-    if (store_open(db_flag, &d) != EXIT_OK)
-        return EXIT_FAIL;
+    if ((rc = store_open(db_flag, &d)) != EXIT_OK)
+        return rc;
     int n = 0;
     if (db_purge(d, db_now() - (double)days * 86400.0, &n) != DB_OK)
         rc = cli_fail("%s", db_errmsg(d));

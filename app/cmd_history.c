@@ -84,8 +84,9 @@ int cmd_history(int argc, char **argv)
     if (optind < argc)
         return cli_usage_error("history", "unexpected argument '%s'", argv[optind]);
     db *d;
-    if (store_open(db_flag, &d) != EXIT_OK)
-        return EXIT_FAIL;
+    int opened = store_open(db_flag, &d);
+    if (opened != EXIT_OK)
+        return opened;
     db_conv *cs;
     size_t n;
     if (db_conv_list(d, search, (int)limit, &cs, &n) != DB_OK) {
@@ -328,8 +329,9 @@ int cmd_show(int argc, char **argv)
     if (!cli_parse_int(argv[optind], 1, LONG_MAX, &id))
         return cli_usage_error("show", "a conversation ID is a positive whole number, not '%s'", argv[optind]);
     db *d;
-    if (store_open(db_flag, &d) != EXIT_OK)
-        return EXIT_FAIL;
+    int opened = store_open(db_flag, &d);
+    if (opened != EXIT_OK)
+        return opened;
     db_conv conv;
     db_msg *msgs = NULL;
     size_t n = 0;

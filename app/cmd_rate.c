@@ -101,10 +101,8 @@ int cmd_rate(int argc, char **argv)
     if (!rater)
         rater = login_name();
     db *d;
-    if (store_open(db_flag, &d) != EXIT_OK) {
-        rc = EXIT_FAIL;
+    if ((rc = store_open(db_flag, &d)) != EXIT_OK)
         goto out;
-    }
     if (db_rate(d, id, rater, &in) != DB_OK)
         rc = cli_fail("%s", db_errmsg(d));
     else {

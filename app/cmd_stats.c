@@ -196,8 +196,9 @@ int cmd_stats(int argc, char **argv)
     if (json && prom)
         return cli_usage_error("stats", "choose one of --json and --prometheus");
     db *d;
-    if (store_open(db_flag, &d) != EXIT_OK)
-        return EXIT_FAIL;
+    int opened = store_open(db_flag, &d);
+    if (opened != EXIT_OK)
+        return opened;
     db_model *models = NULL;
     size_t n_models = 0;
     int64_t *ids = NULL;

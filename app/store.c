@@ -7,6 +7,7 @@
 #include "app/cli.h"
 #include "util/hash.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -56,11 +57,30 @@ static int make_parent_dirs(const char *path)
     return rc;
 }
 
+bool store_is_url(const char *path)
+{
+    if (!isalpha((unsigned char)path[0]))
+        return false;
+    size_t i = 1;
+    while (isalnum((unsigned char)path[i]) || path[i] == '+' || path[i] == '-' || path[i] == '.')
+        i++;
+    return !strncmp(path + i, "://", 3);
+}
+
 int store_open(const char *flag, db **out)
 {
+    *out = NULL;
+    const char *env = getenv("FRONTDESK_DB");
+    const char *given = flag && *flag ? flag : env && *env ? env : NULL;
+    if (given && store_is_url(given)) { /* the scheme only: a URL may hold a password */
+        fprintf(stderr,
+                "frontdesk: %s: \"%.*s://…\" looks like a database URL; only SQLite file paths are "
+                "supported yet\n",
+                given == flag ? "--db" : "$FRONTDESK_DB", (int)(strstr(given, "://") - given), given);
+        return EXIT_USAGE;
+    }
     char *path = store_path(flag);
     char err[600];
-    *out = NULL;
     if (make_parent_dirs(path) != 0) {
         int e = errno;
         cli_fail("cannot create the directory for the database %s: %s", path, strerror(e));

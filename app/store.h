@@ -4,7 +4,9 @@
  * it streams.
  *
  * The database path is, in order: --db PATH, $FRONTDESK_DB, then
- * $XDG_DATA_HOME/frontdesk/frontdesk.db (~/.local/share/... when unset).
+ * $XDG_DATA_HOME/frontdesk/frontdesk.db (~/.local/share/... when unset);
+ * a URL from --db or $FRONTDESK_DB is refused (a later frontdesk will open
+ * database URLs).
  */
 #ifndef FRONTDESK_STORE_H
 #define FRONTDESK_STORE_H
@@ -19,8 +21,15 @@
 char *store_path(const char *flag);
 
 /* Open the database (creating its directory).  On failure prints
- * "frontdesk: ..." and returns EXIT_FAIL; EXIT_OK otherwise. */
+ * "frontdesk: ..." and returns EXIT_FAIL, or EXIT_USAGE when --db or
+ * $FRONTDESK_DB is a URL (store_is_url), refused before anything is
+ * created; EXIT_OK otherwise. */
 int store_open(const char *flag, db **out);
+
+/* Whether path looks like a database URL, scheme://... (the scheme a
+ * letter, then letters, digits, '+', '-', '.'): postgresql://, sqlite://,
+ * file://.  Only SQLite file paths are supported yet. */
+bool store_is_url(const char *path);
 
 /* Record the local model m, loaded from path, as used now: its SHA-256
  * (cached by path, size and mtime), general.name, file name, architecture,

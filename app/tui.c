@@ -632,8 +632,9 @@ int cmd_tui(int argc, char **argv)
         cli_fail("no model: give --model FILE (or --backend URL), or set [model] path in %s", t.cfg.path);
         goto out;
     }
-    if (store_open(ta.db, &t.d) != EXIT_OK)
+    if ((rc = store_open(ta.db, &t.d)) != EXIT_OK)
         goto out;
+    rc = EXIT_FAIL;
     t.db_path = xstrdup(db_path(t.d));
     if (model_path) {
         if (model_load(&t.m, model_path, err, sizeof err) != 0 || tok_load(&t.v, t.m->file, err, sizeof err) != 0 ||

@@ -442,8 +442,17 @@ static db_status open_conn(db *d)
                         "opening the database: %s is not a frontdesk database or is damaged "
                         "(%lld bytes)",
                         d->path, (long long)sb.st_size);
-    int rc = sqlite3_open_v2(d->path, &d->conn,
+    /* A path is a path: SQLite built with SQLITE_USE_URI (Debian's is)
+     * would read "file:x.db?mode=ro" as a URI, so a relative one gets "./". */
+    char *file = NULL;
+    if (!strncmp(d->path, "file:", 5)) {
+        size_t n = strlen(d->path) + 3;
+        file = xmalloc(n);
+        snprintf(file, n, "./%s", d->path);
+    }
+    int rc = sqlite3_open_v2(file ? file : d->path, &d->conn,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    free(file);
     if (rc != SQLITE_OK)
         return db_fail(d, rc, "opening the database");
     sqlite3_extended_result_codes(d->conn, 1);

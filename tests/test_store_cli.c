@@ -12,6 +12,7 @@
 #include "storage/metrics.h"
 #include "util/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -270,6 +272,92 @@ static void test_bad_databases(void **state)
     free(err);
     assert_int_equal(RUN(NULL, &err, "export", "--min-score", "9"), 2);
     free(err);
+}
+
+/* Run the binary in directory dir with up to 8 arguments (env assignments
+ * first when argv starts with "env"); returns the exit status. */
+static int run_in(const char *dir, char **err, const char *const *args)
+{
+    char *bin = realpath(test_bin(), NULL);
+    assert_non_null(bin);
+    const char *argv[24] = {"/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir};
+    size_t n = 5;
+    if (!strcmp(args[0], "env"))
+        for (argv[n++] = "/usr/bin/env", args++; strchr(args[0], '=');)
+            argv[n++] = *args++;
+    argv[n++] = bin;
+    for (; *args; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    char *out;
+    int rc = test_run(argv, NULL, 0, &out, err);
+    free(out);
+    free(bin);
+    return rc;
+}
+
+#define RUN_IN(dir, err, ...) run_in(dir, err, (const char *const[]){__VA_ARGS__, NULL})
+
+/* How many entries dir holds (besides . and ..). */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* A database URL (until frontdesk opens them) is a usage error from every
+ * command that opens the store, said in one line without the URL's
+ * password, before anything is created: not a directory "postgresql:"
+ * with an SQLite file in it. */
+static void test_database_url_refused(void **state)
+{
+    (void)state;
+    const char *dir = test_path(test_tmpdir(), "url-cwd");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    const char *url = "postgresql://ana:s3cret@db.example:5432/frontdesk";
+    const char *want = "frontdesk: --db: \"postgresql://…\" looks like a database URL; only SQLite file paths "
+                       "are supported yet\n";
+    char *err;
+    assert_int_equal(RUN_IN(dir, &err, "history", "--db", url), 2);
+    assert_string_equal(err, want);
+    free(err);
+    /* before the model is loaded (there is none here), in the TUI too */
+    assert_int_equal(RUN_IN(dir, &err, "ask", "--model", "/nonexistent.gguf", "--db", url, "hello"), 2);
+    assert_string_equal(err, want);
+    free(err);
+    assert_int_equal(RUN_IN(dir, &err, "--model", "/nonexistent.gguf", "--db", url), 2);
+    assert_string_equal(err, want);
+    free(err);
+    const char *others[][2] = {{"rate", "sqlite:///var/lib/frontdesk.db"}, {"stats", "file:frontdesk.db"},
+                               {"export", "mysql+pymysql://h/db"}, {"show", "HTTP://h/db"}};
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        const char *cmd = others[i][0], *u = others[i][1];
+        int rc = !strcmp(cmd, "rate") ? RUN_IN(dir, &err, cmd, "1", "up", "--db", u)
+                 : !strcmp(cmd, "show") ? RUN_IN(dir, &err, cmd, "1", "--db", u)
+                                        : RUN_IN(dir, &err, cmd, "--db", u);
+        if (strchr(u, '/')) { /* scheme:// */
+            if (rc != 2 || !strstr(err, "looks like a database URL"))
+                fail_msg("%s --db %s: exit %d, %s", cmd, u, rc, err);
+        } else if (rc != 0) /* "file:frontdesk.db" has no "//": a file name */
+            fail_msg("%s --db %s: exit %d, %s", cmd, u, rc, err);
+        free(err);
+    }
+    assert_int_equal(count_entries(dir), 1); /* file:frontdesk.db alone */
+    assert_int_equal(access(test_path(dir, "file:frontdesk.db"), F_OK), 0);
+    /* from the environment */
+    assert_int_equal(RUN_IN(dir, &err, "env", "FRONTDESK_DB=postgres://h/db", "history"), 2);
+    assert_string_equal(err, "frontdesk: $FRONTDESK_DB: \"postgres://…\" looks like a database URL; only SQLite "
+                             "file paths are supported yet\n");
+    free(err);
+    /* --db wins over the environment, as for paths */
+    assert_int_equal(RUN_IN(dir, &err, "env", "FRONTDESK_DB=postgres://h/db", "history", "--db", "ok.db"), 0);
+    free(err);
+    assert_int_equal(count_entries(dir), 2);
 }
 
 /* ---- concurrency ---------------------------------------------------------------- */
@@ -697,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_ask_conversation),
         cmocka_unit_test(test_rate),
         cmocka_unit_test(test_bad_databases),
+        cmocka_unit_test(test_database_url_refused),
         cmocka_unit_test(test_stats_formats),
         cmocka_unit_test(test_export_round_trip),
         cmocka_unit_test(test_forget_and_purge),
