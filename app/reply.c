@@ -67,14 +67,32 @@ static int run_local(const reply_backend *b, const chat_msg *msgs, size_t n, con
     return rc != 0 ? -1 : 0;
 }
 
+/* The engine's sampling settings as the protocol's (net/ knows nothing of
+ * the engine). */
+static openai_sampling remote_sampling(const sampler_params *p)
+{
+    return (openai_sampling){.temp = p->temp,
+                             .top_k = p->top_k,
+                             .top_p = p->top_p,
+                             .min_p = p->min_p,
+                             .repeat_penalty = p->repeat_penalty,
+                             .repeat_last_n = p->repeat_last_n,
+                             .seed = p->seed};
+}
+
 static int run_remote(const reply_backend *b, const chat_msg *msgs, size_t n, const reply_opts *o,
                       reply_result *res)
 {
-    remote_request rq = {.messages = msgs, .n_messages = n, .sampling = o->sampling, .send_seed = o->send_seed,
-                         .max_tokens = o->max_tokens, .stops = o->stops, .n_stops = o->n_stops};
+    openai_msg *m = xcalloc(n ? n : 1, sizeof *m);
+    for (size_t i = 0; i < n; i++)
+        m[i] = (openai_msg){.role = msgs[i].role, .content = msgs[i].content};
+    remote_request rq = {.messages = m, .n_messages = n, .sampling = remote_sampling(&o->sampling),
+                         .send_seed = o->send_seed, .max_tokens = o->max_tokens, .stops = o->stops,
+                         .n_stops = o->n_stops};
     remote_callbacks cb = {.on_text = o->on_text, .ud = o->ud, .cancel = o->cancel};
     remote_result rr;
     int rc = remote_chat(b->remote, &rq, &cb, &rr, res->error, sizeof res->error);
+    free(m);
     res->r.outcome = rr.outcome == REMOTE_OK          ? DB_OUTCOME_OK
                      : rr.outcome == REMOTE_CANCELLED ? DB_OUTCOME_CANCELLED
                      : rr.outcome == REMOTE_TIMEOUT   ? DB_OUTCOME_TIMEOUT

@@ -1,29 +1,30 @@
 /*
  * remote.c — an OpenAI-compatible server as a backend (see remote.h for
- * the protocol, the retry policy and the timeouts).
+ * the retry policy and the timeouts).
  *
  * One call = one or more attempts; one attempt = one curl easy handle on
  * a private multi handle, driven by a loop that polls at most POLL_MS at a
  * time and checks cancellation and our deadlines between polls.  Bytes
- * arrive in on_write: an event stream goes through the line splitter
- * (sse_feed → sse_line → sse_event → take_chunk); any other body (an
- * error, a JSON answer, the model list) is collected, capped, and read
- * once the transfer ends.  Whatever stops a transfer early ([DONE], a bad
+ * arrive in on_write: an event stream goes through the event reader
+ * (sse.h: sse_feed → on_event → take_chunk, which reads the JSON with
+ * openai.h); any other body (an error, a JSON answer, the model list) is
+ * collected, capped, and read once the transfer ends.  Whatever stops a transfer early ([DONE], a bad
  * event, on_text saying stop, cancel) makes on_write return 0, which
  * libcurl turns into CURLE_WRITE_ERROR; the attempt's own flags say why.
  *
  * This file does not build prompts (the server applies its own template),
- * count tokens, or keep connections between calls.
+ * count tokens, or keep connections between calls; the JSON it sends and
+ * reads is openai.c's, the event framing sse.c's.
  */
 #include "net/remote.h"
 
+#include "net/openai.h"
+#include "net/sse.h"
 #include "util/util.h"
 
 #include <curl/curl.h>
-#include <jansson.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -172,19 +173,7 @@ static void put_server_text(strbuf *sb, const char *s, size_t n, const char *sec
  * text; "(no message)" when empty. */
 static void put_error_body(strbuf *sb, const char *body, size_t n, const char *secret)
 {
-    json_t *root = n ? json_loadb(body, n, 0, NULL) : NULL;
-    const char *msg = NULL;
-    if (json_is_object(root)) {
-        json_t *e = json_object_get(root, "error");
-        if (json_is_object(e) && json_is_string(json_object_get(e, "message")))
-            msg = json_string_value(json_object_get(e, "message"));
-        else if (json_is_string(e))
-            msg = json_string_value(e);
-        else if (json_is_string(json_object_get(root, "message")))
-            msg = json_string_value(json_object_get(root, "message"));
-        else if (json_is_string(json_object_get(root, "detail")))
-            msg = json_string_value(json_object_get(root, "detail"));
-    }
+    char *msg = openai_error_message(body, n);
     size_t before = sb->len;
     if (msg)
         put_server_text(sb, msg, strlen(msg), secret);
@@ -192,7 +181,7 @@ static void put_error_body(strbuf *sb, const char *body, size_t n, const char *s
         put_server_text(sb, body, n, secret);
     if (sb->len == before)
         sb_puts(sb, "(no message)");
-    json_decref(root);
+    free(msg);
 }
 
 /* The URL as shown in messages: without a "user:password@". */
@@ -243,10 +232,7 @@ typedef struct {
     bool body_started, body_is_sse;
     char content_type[64];
     long retry_after_s; /* -1: none                                      */
-    strbuf line;        /* event stream bytes not yet split into lines   */
-    size_t line_scan;   /* line[0..line_scan) holds no line end          */
-    strbuf data;        /* the event being read                          */
-    bool has_data;
+    sse_reader sse;     /* an event stream's lines and events            */
     strbuf body;        /* any other body (capped)                       */
     bool done;          /* "[DONE]"                                      */
     bool saw_finish;    /* a finish_reason                               */
@@ -277,20 +263,6 @@ static void fail(xfer *x, const char *fmt, ...)
 
 /* ---- Reading events ---------------------------------------------------------- */
 
-/* A field that must be a non-negative int when present (null allowed). */
-static bool take_count(xfer *x, json_t *obj, const char *name, int *out)
-{
-    json_t *v = json_object_get(obj, name);
-    if (!v || json_is_null(v))
-        return true;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX) {
-        fail(x, "the server sent an unexpected answer: usage.%s is not a count", name);
-        return false;
-    }
-    *out = (int)json_integer_value(v);
-    return true;
-}
-
 static bool deliver(xfer *x, const char *text, size_t len)
 {
     if (len == 0)
@@ -308,86 +280,59 @@ static bool deliver(xfer *x, const char *text, size_t len)
     return true;
 }
 
-/* One chat.completion.chunk (stream) or chat.completion (!stream).
- * False stops the transfer (an error, or on_text said stop). */
-static bool take_chunk(xfer *x, json_t *root, bool stream)
+/* One chat.completion.chunk (stream: an event, `where` "event") or
+ * chat.completion (!stream: the body, "answer"): what it says goes into
+ * the result, its text to on_text.  False stops the transfer (an error,
+ * or on_text said stop). */
+static bool take_chunk(xfer *x, const char *json, size_t n, bool stream, const char *where)
 {
-    if (!json_is_object(root)) {
-        fail(x, "the server sent an unexpected answer: not a JSON object");
-        return false;
-    }
-    json_t *e = json_object_get(root, "error");
-    if (e && !json_is_null(e)) {
+    openai_chunk c;
+    char why[256];
+    openai_status st = openai_chunk_parse(json, n, stream, &c, why, sizeof why);
+    if (st == OPENAI_BAD_JSON) {
         strbuf sb = {0};
-        sb_puts(&sb, "the server reported an error: ");
-        char *dump = json_dumps(root, JSON_COMPACT);
-        put_error_body(&sb, dump ? dump : "", dump ? strlen(dump) : 0, x->o->api_key);
-        free(dump);
+        sb_printf(&sb, "the server sent invalid JSON: %s in %s: ", why, where);
+        put_server_text(&sb, json, n < 120 ? n : 120, x->o->api_key);
         fail(x, "%s", sb.data);
         sb_free(&sb);
+        openai_chunk_free(&c);
         return false;
     }
-    json_t *model = json_object_get(root, "model");
-    if (json_is_string(model) && !x->res->model[0])
-        snprintf(x->res->model, sizeof x->res->model, "%s", json_string_value(model));
-
-    json_t *usage = json_object_get(root, "usage");
-    if (usage && !json_is_null(usage)) {
-        if (!json_is_object(usage)) {
-            fail(x, "the server sent an unexpected answer: usage is not an object");
-            return false;
-        }
-        if (!take_count(x, usage, "prompt_tokens", &x->res->prompt_tokens) ||
-            !take_count(x, usage, "completion_tokens", &x->res->completion_tokens))
-            return false;
-    }
-
-    json_t *choices = json_object_get(root, "choices");
-    if (!choices || json_is_null(choices))
-        return true;
-    if (!json_is_array(choices)) {
-        fail(x, "the server sent an unexpected answer: choices is not an array");
+    if (st == OPENAI_SERVER_ERROR) {
+        strbuf sb = {0};
+        sb_puts(&sb, "the server reported an error: ");
+        put_error_body(&sb, c.error, strlen(c.error), x->o->api_key);
+        fail(x, "%s", sb.data);
+        sb_free(&sb);
+        openai_chunk_free(&c);
         return false;
     }
-    if (json_array_size(choices) == 0)
-        return true; /* the usage chunk */
-    json_t *c = json_array_get(choices, 0);
-    if (!json_is_object(c)) {
-        fail(x, "the server sent an unexpected answer: choices[0] is not an object");
+    /* What was read before a bad field counts, as it would have. */
+    if (c.model && !x->res->model[0])
+        snprintf(x->res->model, sizeof x->res->model, "%s", c.model);
+    if (c.prompt_tokens >= 0)
+        x->res->prompt_tokens = c.prompt_tokens;
+    if (c.completion_tokens >= 0)
+        x->res->completion_tokens = c.completion_tokens;
+    if (c.finish_reason)
+        snprintf(x->res->finish_reason, sizeof x->res->finish_reason, "%s", c.finish_reason);
+    if (st != OPENAI_OK) {
+        fail(x, "the server sent an unexpected answer: %s", why);
+        openai_chunk_free(&c);
         return false;
     }
-    const char *part = stream ? "delta" : "message";
-    json_t *d = json_object_get(c, part);
-    if (d && !json_is_null(d) && !json_is_object(d)) {
-        fail(x, "the server sent an unexpected answer: choices[0].%s is not an object", part);
-        return false;
-    }
-    json_t *fr = json_object_get(c, "finish_reason");
-    if (fr && !json_is_null(fr)) {
-        if (!json_is_string(fr)) {
-            fail(x, "the server sent an unexpected answer: choices[0].finish_reason is not a string");
-            return false;
-        }
-        snprintf(x->res->finish_reason, sizeof x->res->finish_reason, "%s", json_string_value(fr));
-    }
-    json_t *content = json_is_object(d) ? json_object_get(d, "content") : NULL;
-    if (content && !json_is_null(content)) {
-        if (!json_is_string(content)) {
-            fail(x, "the server sent an unexpected answer: choices[0].%s.content is not a string", part);
-            return false;
-        }
-        if (!deliver(x, json_string_value(content), json_string_length(content)))
-            return false;
-    }
+    bool ok = !c.content || deliver(x, c.content, c.content_len);
     /* After the text: a finish_reason in the same chunk ends the reply. */
-    if (fr && !json_is_null(fr))
+    if (ok && c.finish_reason)
         x->saw_finish = true;
-    return true;
+    openai_chunk_free(&c);
+    return ok;
 }
 
-/* A dispatched event's data. */
-static bool sse_event(xfer *x, const char *d, size_t n)
+/* A dispatched event's data (sse_event_fn). */
+static bool on_event(void *ud, const char *d, size_t n)
 {
+    xfer *x = ud;
     if (n == 6 && memcmp(d, "[DONE]", 6) == 0) {
         x->done = true;
         return false;
@@ -397,88 +342,19 @@ static bool sse_event(xfer *x, const char *d, size_t n)
         i++;
     if (i == n)
         return true; /* an empty event: nothing to say */
-    json_error_t je;
-    json_t *root = json_loadb(d, n, 0, &je);
-    if (!root) {
-        strbuf sb = {0};
-        sb_printf(&sb, "the server sent invalid JSON: %s (at byte %d) in event: ", je.text, je.position);
-        put_server_text(&sb, d, n < 120 ? n : 120, x->o->api_key);
-        fail(x, "%s", sb.data);
-        sb_free(&sb);
-        return false;
-    }
-    bool ok = take_chunk(x, root, true);
-    json_decref(root);
-    return ok;
+    return take_chunk(x, d, n, true, "event");
 }
 
-/* One line of the stream (without its end). */
-static bool sse_line(xfer *x, const char *s, size_t n)
+/* Stream bytes, split anywhere. */
+static bool sse_take(xfer *x, const char *p, size_t n)
 {
-    if (n == 0) { /* blank line: dispatch */
-        if (!x->has_data)
-            return true;
-        x->has_data = false;
-        bool ok = sse_event(x, x->data.data ? x->data.data : "", x->data.len);
-        sb_clear(&x->data);
-        return ok;
+    switch (sse_feed(&x->sse, p, n, on_event, x)) {
+    case SSE_OK: return true;
+    case SSE_STOPPED: return false; /* on_event set the reason */
+    case SSE_EVENT_TOO_LARGE: fail(x, "the server sent an event larger than %zu bytes", EVENT_MAX); return false;
+    case SSE_LINE_TOO_LONG: fail(x, "the server sent a line longer than %zu bytes", EVENT_MAX); return false;
     }
-    if (s[0] == ':')
-        return true; /* comment / keep-alive */
-    const char *colon = memchr(s, ':', n);
-    size_t flen = colon ? (size_t)(colon - s) : n;
-    if (flen != 4 || memcmp(s, "data", 4) != 0)
-        return true; /* event, id, retry, anything else */
-    const char *v = colon ? colon + 1 : s + n;
-    size_t vlen = (size_t)(s + n - v);
-    if (vlen > 0 && *v == ' ')
-        v++, vlen--;
-    if (x->has_data)
-        sb_putc(&x->data, '\n');
-    sb_append(&x->data, v, vlen);
-    x->has_data = true;
-    if (x->data.len > EVENT_MAX) {
-        fail(x, "the server sent an event larger than %zu bytes", EVENT_MAX);
-        return false;
-    }
-    return true;
-}
-
-/* Stream bytes, split anywhere.  Lines end at LF, CRLF or a lone CR; a CR
- * that ends the bytes so far waits for the next byte to tell which. */
-static bool sse_feed(xfer *x, const char *p, size_t n)
-{
-    sb_append(&x->line, p, n);
-    char *b = x->line.data;
-    size_t len = x->line.len, start = 0, i = x->line_scan;
-    bool ok = true;
-    while (i < len) {
-        if (b[i] != '\n' && b[i] != '\r') {
-            i++;
-            continue;
-        }
-        size_t eol = 1;
-        if (b[i] == '\r') {
-            if (i + 1 == len)
-                break; /* CR or CRLF? wait */
-            if (b[i + 1] == '\n')
-                eol = 2;
-        }
-        ok = sse_line(x, b + start, i - start);
-        start = i + eol;
-        i = start;
-        if (!ok)
-            break;
-    }
-    memmove(b, b + start, len - start);
-    x->line.len = len - start;
-    b[x->line.len] = '\0';
-    x->line_scan = i - start;
-    if (ok && x->line.len > EVENT_MAX) {
-        fail(x, "the server sent a line longer than %zu bytes", EVENT_MAX);
-        ok = false;
-    }
-    return ok;
+    return false;
 }
 
 /* ---- libcurl callbacks ---------------------------------------------------------- */
@@ -542,7 +418,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
                          strncasecmp(x->content_type, "text/html", 9) != 0;
     }
     if (x->body_is_sse)
-        return sse_feed(x, p, n) ? n : 0;
+        return sse_take(x, p, n) ? n : 0;
     long status = 0;
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
     bool good = status >= 200 && status < 300;
@@ -568,10 +444,7 @@ static void attempt_reset(xfer *x)
     x->body_started = x->body_is_sse = false;
     x->content_type[0] = '\0';
     x->retry_after_s = -1;
-    sb_clear(&x->line);
-    x->line_scan = 0;
-    sb_clear(&x->data);
-    x->has_data = false;
+    sse_clear(&x->sse);
     sb_clear(&x->body);
     x->done = x->saw_finish = x->stopped = x->cancelled = x->failed = x->timed_out = false;
     sb_clear(&x->msg);
@@ -711,19 +584,7 @@ static attempt_end attempt_finish(xfer *x, CURLcode rc)
             put_server_text(&x->msg, x->body.data ? x->body.data : "", x->body.len, x->o->api_key);
             return END_ERROR;
         }
-        json_error_t je;
-        json_t *root = json_loadb(x->body.data ? x->body.data : "", x->body.len, 0, &je);
-        if (!root) {
-            strbuf sb = {0};
-            sb_printf(&sb, "the server sent invalid JSON: %s (at byte %d) in answer: ", je.text, je.position);
-            put_server_text(&sb, x->body.data ? x->body.data : "", x->body.len < 120 ? x->body.len : 120,
-                            x->o->api_key);
-            fail(x, "%s", sb.data);
-            sb_free(&sb);
-            return END_ERROR;
-        }
-        bool ok = take_chunk(x, root, false);
-        json_decref(root);
+        bool ok = take_chunk(x, x->body.data ? x->body.data : "", x->body.len, false, "answer");
         if (x->stopped) {
             sb_clear(&x->msg);
             msgf(x, "stopped by the caller");
@@ -925,6 +786,7 @@ static int call_begin(xfer *x, xfer_mode mode, const remote_opts *o, const remot
                       const char *path, char **url, struct curl_slist **hdrs, char *err, size_t errlen)
 {
     memset(x, 0, sizeof *x);
+    sse_init(&x->sse, EVENT_MAX);
     x->mode = mode;
     x->o = o;
     x->cb = cb;
@@ -991,8 +853,7 @@ static void call_end(xfer *x, char *url, struct curl_slist *hdrs)
     free(url);
     headers_free(hdrs);
     free(x->shown_url);
-    sb_free(&x->line);
-    sb_free(&x->data);
+    sse_free(&x->sse);
     sb_free(&x->body);
     sb_free(&x->msg);
 }
@@ -1006,82 +867,6 @@ static void put_err(xfer *x, char *err, size_t errlen)
         sb_printf(&x->msg, " (%d attempts)", x->res->attempts);
     redact(&x->msg, 0, x->o->api_key);
     util_errf(err, errlen, "%s", x->msg.data);
-}
-
-/* The request body.  NULL with a message when a string is not UTF-8. */
-static char *chat_body(const remote_opts *o, const remote_request *rq, char *err, size_t errlen)
-{
-    json_t *root = json_object(), *msgs = json_array();
-    if (o->model) {
-        json_t *mv = json_string(o->model);
-        if (!mv) {
-            util_errf(err, errlen, "the model name is not valid UTF-8");
-            json_decref(msgs);
-            goto bad;
-        }
-        json_object_set_new(root, "model", mv);
-    }
-    for (size_t i = 0; i < rq->n_messages; i++) {
-        const chat_msg *m = &rq->messages[i];
-        json_t *role = json_string(m->role ? m->role : "");
-        json_t *content = json_string(m->content ? m->content : "");
-        if (!role || !content) {
-            json_decref(role);
-            json_decref(content);
-            util_errf(err, errlen, "message %zu is not valid UTF-8", i + 1);
-            json_decref(msgs);
-            goto bad;
-        }
-        json_t *e = json_object();
-        json_object_set_new(e, "role", role);
-        json_object_set_new(e, "content", content);
-        json_array_append_new(msgs, e);
-    }
-    json_object_set_new(root, "messages", msgs);
-    json_object_set_new(root, "stream", json_true());
-    json_t *so = json_object();
-    json_object_set_new(so, "include_usage", json_true());
-    json_object_set_new(root, "stream_options", so);
-
-    const sampler_params *s = &rq->sampling;
-    json_object_set_new(root, "temperature", json_real(s->temp));
-    json_object_set_new(root, "top_p", json_real(s->top_p));
-    if (s->top_k > 0)
-        json_object_set_new(root, "top_k", json_integer(s->top_k));
-    if (s->min_p > 0)
-        json_object_set_new(root, "min_p", json_real(s->min_p));
-    if (s->repeat_penalty > 0 && s->repeat_penalty != 1.0f) {
-        json_object_set_new(root, "repeat_penalty", json_real(s->repeat_penalty));
-        json_object_set_new(root, "repetition_penalty", json_real(s->repeat_penalty));
-        if (s->repeat_last_n > 0)
-            json_object_set_new(root, "repeat_last_n", json_integer(s->repeat_last_n));
-    }
-    if (rq->send_seed)
-        json_object_set_new(root, "seed", json_integer((json_int_t)(s->seed & (uint64_t)INT64_MAX)));
-    if (rq->max_tokens > 0)
-        json_object_set_new(root, "max_tokens", json_integer(rq->max_tokens));
-    if (rq->n_stops > 0) {
-        json_t *st = json_array();
-        for (size_t i = 0; i < rq->n_stops; i++) {
-            json_t *v = json_string(rq->stops[i] ? rq->stops[i] : "");
-            if (!v) {
-                json_decref(st);
-                util_errf(err, errlen, "stop string %zu is not valid UTF-8", i + 1);
-                goto bad;
-            }
-            json_array_append_new(st, v);
-        }
-        json_object_set_new(root, "stop", st);
-    }
-    /* Reals at float precision: 0.8f goes out as 0.8, not 0.800000011920929. */
-    char *body = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(7));
-    json_decref(root);
-    if (!body)
-        util_errf(err, errlen, "out of memory building the request");
-    return body;
-bad:
-    json_decref(root);
-    return NULL;
 }
 
 int remote_chat(const remote_opts *o, const remote_request *rq, const remote_callbacks *cb, remote_result *res,
@@ -1105,7 +890,7 @@ int remote_chat(const remote_opts *o, const remote_request *rq, const remote_cal
         call_end(&x, url, hdrs);
         return -1;
     }
-    char *body = chat_body(o, rq, err, errlen);
+    char *body = openai_request_json(o->model, rq, err, errlen);
     if (!body) {
         call_end(&x, url, hdrs);
         return -1;
@@ -1139,43 +924,7 @@ int remote_chat(const remote_opts *o, const remote_request *rq, const remote_cal
 
 void remote_models_free(char **names, size_t n)
 {
-    if (!names)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-static int read_models(xfer *x, char ***names, size_t *n, char *err, size_t errlen)
-{
-    json_error_t je;
-    json_t *root = json_loadb(x->body.data ? x->body.data : "", x->body.len, 0, &je);
-    if (!root) {
-        util_errf(err, errlen, "the model list is not JSON: %s (at byte %d)", je.text, je.position);
-        return -1;
-    }
-    json_t *data = json_is_object(root) ? json_object_get(root, "data") : NULL;
-    if (!json_is_array(data)) {
-        util_errf(err, errlen, "the model list has no \"data\" array");
-        json_decref(root);
-        return -1;
-    }
-    size_t count = json_array_size(data);
-    char **out = xcalloc(count ? count : 1, sizeof *out);
-    for (size_t i = 0; i < count; i++) {
-        json_t *id = json_object_get(json_array_get(data, i), "id");
-        if (!json_is_string(id)) {
-            util_errf(err, errlen, "the model list's data[%zu].id is not a string", i);
-            remote_models_free(out, i);
-            json_decref(root);
-            return -1;
-        }
-        out[i] = xstrdup(json_string_value(id));
-    }
-    json_decref(root);
-    *names = out;
-    *n = count;
-    return 0;
+    openai_models_free(names, n);
 }
 
 int remote_models(const remote_opts *o, char ***names, size_t *n, char *err, size_t errlen)
@@ -1194,7 +943,9 @@ int remote_models(const remote_opts *o, char ***names, size_t *n, char *err, siz
     attempt_end end = run_attempts(&x, url, hdrs, NULL, 0);
     int rc = -1;
     if (end == END_OK)
-        rc = read_models(&x, names, n, err, errlen);
+        rc = openai_models_parse(x.body.data ? x.body.data : "", x.body.len, names, n, err, errlen) == OPENAI_OK
+                 ? 0
+                 : -1;
     else
         put_err(&x, err, errlen);
     call_end(&x, url, hdrs);

@@ -10,16 +10,13 @@
  * application/json chat.completion is accepted too (its text arrives in
  * one piece).  remote_models lists {base_url}/models.
  *
- * The event stream (WHATWG "server-sent events"): lines end with CRLF, LF
- * or CR; a line starting with ':' is a comment (keep-alive); "data:"
- * lines (one optional space after the colon) accumulate, joined with '\n';
- * a blank line dispatches the event; other fields (event, id, retry) are
- * ignored; the event "[DONE]" ends the reply.  Each event is a JSON object
- * read with jansson: "choices"[0]."delta"."content" (string or null),
- * "choices"[0]."finish_reason", "usage"."prompt_tokens"/"completion_tokens",
- * "model", and "error" (a server failing mid-stream).  A field of the
- * wrong type is an error naming it; unknown fields are ignored.  One
- * event may hold at most 1 MiB.
+ * The event stream is read by net/sse.h (one event, and one line, at most
+ * 1 MiB); the event "[DONE]" ends the reply.  Each other event is a JSON
+ * chunk read by net/openai.h: "choices"[0]."delta"."content" (string or
+ * null), "choices"[0]."finish_reason", "usage"."prompt_tokens"/
+ * "completion_tokens", "model", and "error" (a server failing
+ * mid-stream).  A field of the wrong type is an error naming it; unknown
+ * fields are ignored.  The request body is openai.h's too.
  *
  * Text reaches on_text in complete UTF-8 characters: events are decoded
  * only once whole (however the bytes were split across reads), and jansson
@@ -76,8 +73,7 @@
 #ifndef FRONTDESK_REMOTE_H
 #define FRONTDESK_REMOTE_H
 
-#include "engine/chat_template.h"
-#include "engine/sampler.h"
+#include "net/openai.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -103,28 +99,10 @@ remote_opts remote_defaults(void);
 
 /* ---- What to ask -------------------------------------------------------------- */
 
-/* The messages are chat_msg {role "system"/"user"/"assistant", content}
- * (engine/chat_template.h), sent in order.  The sampling fields map as:
- *   temp → "temperature", top_p → "top_p"          always (standard API);
- *   top_k → "top_k"                                 when > 0;
- *   min_p → "min_p"                                 when > 0;
- *   repeat_penalty → "repeat_penalty" (llama.cpp) and "repetition_penalty"
- *     (vLLM), with repeat_last_n → "repeat_last_n"   when != 1 (and > 0);
- *   seed → "seed"                                   when send_seed.
- * top_k, min_p and the penalty are not in OpenAI's API; llama-server and
- * vLLM read them, most others ignore unknown fields, but OpenAI itself
- * rejects them — so they go out only when they change something.
- * max_tokens → "max_tokens" when > 0; stops → "stop" when n_stops > 0
- * (OpenAI accepts at most 4). */
-typedef struct {
-    const chat_msg *messages;
-    size_t n_messages;
-    sampler_params sampling;
-    bool send_seed;
-    int max_tokens;
-    const char *const *stops;
-    size_t n_stops;
-} remote_request;
+/* The messages, sampling settings, limit and stops: openai_request
+ * (net/openai.h says how each field goes out); the model name is
+ * remote_opts.model.  app/ copies its chat messages and sampler_params in. */
+typedef openai_request remote_request;
 
 typedef struct {
     /* Streamed text (complete UTF-8 characters, never empty); return false

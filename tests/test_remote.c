@@ -27,6 +27,7 @@
  *     messages, a line break in the key, a message that is not UTF-8).
  * Every test bounds its own time with the total timeout.
  */
+#include "engine/sampler.h"
 #include "net/remote.h"
 #include "tests/remote_server.h"
 #include "tests/testutil.h"
@@ -103,16 +104,24 @@ static remote_opts opts_for(const rs_server *s)
     return o;
 }
 
-static const chat_msg MSGS[] = {
+static const openai_msg MSGS[] = {
     {"system", "You are a helpful support agent."},
     {"user", "Where is my order? Bestellung 42 — 注文"},
     {"assistant", "Let me check."},
     {"user", "Thanks!"},
 };
 
+/* The engine's default sampling, copied field by field as app/reply.c does. */
+static openai_sampling default_sampling(void)
+{
+    sampler_params p = sampler_defaults();
+    return (openai_sampling){.temp = p.temp, .top_k = p.top_k, .top_p = p.top_p, .min_p = p.min_p,
+                             .repeat_penalty = p.repeat_penalty, .repeat_last_n = p.repeat_last_n, .seed = p.seed};
+}
+
 static remote_request request(void)
 {
-    remote_request rq = {.messages = MSGS, .n_messages = 4, .sampling = sampler_defaults()};
+    remote_request rq = {.messages = MSGS, .n_messages = 4, .sampling = default_sampling()};
     return rq;
 }
 
@@ -925,7 +934,7 @@ static void test_bad_arguments(void **state)
     assert_string_equal(err, "the backend URL or API key contains a line break");
 
     o.api_key = NULL;
-    chat_msg bad[] = {{"user", "\xff\xfe broken"}};
+    openai_msg bad[] = {{"user", "\xff\xfe broken"}};
     rq.messages = bad;
     rq.n_messages = 1;
     assert_int_equal(remote_chat(&o, &rq, NULL, &res, err, sizeof err), -1);
