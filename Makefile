@@ -76,9 +76,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(APPLIB) $(LIB)
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(APPLIB) $(LIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(APPLIB) $(LIB) $(LDLIBS_ALL)
 
-# The test suites run from the repository root with FRONTDESK_BIN pointing at
-# the binary built alongside them (for the command-line tests).
+# The layout check first (which folder may include which), then the test
+# suites, run from the repository root with FRONTDESK_BIN pointing at the
+# binary built alongside them (for the command-line tests).
 check-tests: $(BIN) $(TEST_BIN) $(TOOL_BIN)
+	@tools/check_layout.sh && echo "PASS layout (tools/check_layout.sh: includes follow README's dependency rules)"
 	@FRONTDESK_BIN=$(BIN) FRONTDESK_BUILD=$(BUILD) tools/run_tests.sh $(TEST_BIN)
 
 test: | deps
