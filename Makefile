@@ -7,6 +7,8 @@
 #   make bench    engine benchmarks (see tools/bench)
 #   make model    train the built-in model (tools/train_model.sh)
 #   make eval-model  its validation figures (tools/eval_model.c)
+#   make install  the binary, the built-in model, the man page (PREFIX, DESTDIR)
+#   make uninstall   remove what make install installed
 #
 # Sources are found by directory: engine/ train/ net/ storage/ ui/ util/ form
 # a library that both the binary (app/) and every tests/test_*.c suite link
@@ -46,7 +48,7 @@ LIB      := $(BUILD)/libfrontdesk.a
 APPLIB   := $(BUILD)/libfrontdesk_app.a
 BIN      := $(BUILD)/frontdesk
 
-.PHONY: all deps run test asan bench clean check-tests model eval-model
+.PHONY: all deps run test asan bench clean check-tests model eval-model install uninstall
 .DEFAULT_GOAL := all
 
 all: $(BIN) | deps
@@ -115,6 +117,32 @@ bench: | deps
 	@$(MAKE) --no-print-directory BUILD=build-bench build-bench/frontdesk \
 	  $(TOOL_SRC:tools/%.c=build-bench/tools/%)
 	@tools/bench.sh build-bench
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary; the
+# built-in model (and its tokenizer, for `train --vocab`) in
+# PREFIX/share/frontdesk, where the binary looks for it (beside itself:
+# its directory's ../share/frontdesk, so a DESTDIR staging tree or a moved
+# PREFIX works too); the man page; the licence and the model card.  It
+# builds $(BIN) first if needed (so: make, then sudo make install).  `make
+# uninstall` removes exactly these files (INSTALLED) and the two directories
+# that are frontdesk's own.
+PREFIX  ?= /usr/local
+INSTALL ?= install
+INST     = $(DESTDIR)$(PREFIX)
+INSTALLED := bin/frontdesk share/frontdesk/frontdesk-cs.gguf share/frontdesk/frontdesk-vocab.gguf \
+             share/man/man1/frontdesk.1 share/doc/frontdesk/LICENSE share/doc/frontdesk/frontdesk-cs.md
+
+install: $(BIN)
+	$(INSTALL) -d "$(INST)/bin" "$(INST)/share/frontdesk" "$(INST)/share/man/man1" "$(INST)/share/doc/frontdesk"
+	$(INSTALL) -m 0755 $(BIN) "$(INST)/bin/frontdesk"
+	$(INSTALL) -m 0644 models/frontdesk-cs.gguf models/frontdesk-vocab.gguf "$(INST)/share/frontdesk/"
+	$(INSTALL) -m 0644 doc/frontdesk.1 "$(INST)/share/man/man1/frontdesk.1"
+	$(INSTALL) -m 0644 LICENSE "$(INST)/share/doc/frontdesk/LICENSE"
+	$(INSTALL) -m 0644 models/README.md "$(INST)/share/doc/frontdesk/frontdesk-cs.md"
+
+uninstall:
+	for f in $(INSTALLED); do rm -f "$(INST)/$$f"; done
+	rmdir "$(INST)/share/frontdesk" "$(INST)/share/doc/frontdesk" 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-bench frontdesk

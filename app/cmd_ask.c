@@ -380,7 +380,8 @@ int cmd_ask(int argc, char **argv)
     reply_backend local = {0}, remote = {0};
     if (!backend_url && !a.model_path) {
         rc = cli_usage_error("ask", "no model: give --model FILE (or --backend URL); the built-in model "
-                                    "models/frontdesk-cs.gguf is not there");
+                                    "%s is in neither share/frontdesk/ nor models/",
+                             CONFIG_BUILTIN_MODEL);
         goto out;
     }
     if (backend_url && (a.ids || a.raw)) {

@@ -307,6 +307,11 @@ void config_parse(config *c, const char *name, const char *text)
 
 const char *config_builtin_model(void)
 {
+    /* Beside the running binary, whose directory is build/ in the source
+     * tree (make run) or PREFIX/bin once installed (make install, also
+     * under a DESTDIR or a moved PREFIX): its parent's models/, then its
+     * parent's share/frontdesk/; then ./models/. */
+    static const char *const beside_exe[] = {"models", "share/frontdesk"};
     static char path[4096];
     char exe[3072];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -314,13 +319,18 @@ const char *config_builtin_model(void)
         exe[n] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) {
-            *slash = 0; /* .../build */
-            snprintf(path, sizeof path, "%s/../models/frontdesk-cs.gguf", exe);
-            if (access(path, R_OK) == 0)
-                return path;
+            *slash = 0; /* .../build or PREFIX/bin */
+            slash = strrchr(exe, '/');
+            if (slash)
+                *slash = 0; /* its parent ("" for the root) */
+            for (size_t i = 0; slash && i < sizeof beside_exe / sizeof *beside_exe; i++) {
+                snprintf(path, sizeof path, "%s/%s/%s", exe, beside_exe[i], CONFIG_BUILTIN_MODEL);
+                if (access(path, R_OK) == 0)
+                    return path;
+            }
         }
     }
-    snprintf(path, sizeof path, "models/frontdesk-cs.gguf");
+    snprintf(path, sizeof path, "models/%s", CONFIG_BUILTIN_MODEL);
     return access(path, R_OK) == 0 ? path : NULL;
 }
 

@@ -66,9 +66,11 @@ void config_load(config *c, const char *path);
 void config_parse(config *c, const char *name, const char *text);
 void config_free(config *c);
 
-/* The built-in model: models/frontdesk-cs.gguf beside the build directory
- * of the running binary (or under the current directory), if it exists;
- * NULL otherwise.  Static storage. */
+/* The built-in model, CONFIG_BUILTIN_MODEL, found beside the running
+ * binary: <bin>/../models/ (the source tree, bin = build/), then
+ * <bin>/../share/frontdesk/ (installed: bin = PREFIX/bin), then ./models/;
+ * NULL when in none of them.  Static storage. */
+#define CONFIG_BUILTIN_MODEL "frontdesk-cs.gguf"
 const char *config_builtin_model(void);
 
 #endif

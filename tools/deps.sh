@@ -22,6 +22,8 @@ for pair in csv.h:libcsv-dev; do
     echo "#include <${pair%%:*}>" | ${CC:-cc} -E -x c - >/dev/null 2>&1 || need "${pair#*:}"
 done
 command -v tmux >/dev/null 2>&1 || need tmux
+# groff lints the man page (test_install).
+command -v groff >/dev/null 2>&1 || need groff-base
 
 [ -z "$missing" ] && exit 0
 
