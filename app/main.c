@@ -5,6 +5,7 @@
  */
 #include "app/cli.h"
 #include "app/tui.h"
+#include "engine/kernels.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -49,6 +50,11 @@ static void print_help(FILE *out)
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    const char *simd_error = kern_env_error(); /* FRONTDESK_SIMD names a path we cannot take */
+    if (simd_error) {
+        fprintf(stderr, "frontdesk: %s\n", simd_error);
+        return EXIT_USAGE;
+    }
     /* no command (options only): the interactive application */
     if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h") &&
                      strcmp(argv[1], "--version") && strcmp(argv[1], "-V")))
@@ -59,7 +65,11 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
-        printf("frontdesk %s\n", FRONTDESK_VERSION);
+        printf("frontdesk %s\nkernel path: %s (this CPU runs", FRONTDESK_VERSION, kern_path_name(kern_get_path()));
+        for (int p = 0; p < KERN_PATH_COUNT; p++)
+            if (kern_path_available((kern_path)p))
+                printf(" %s", kern_path_name((kern_path)p));
+        printf("; FRONTDESK_SIMD chooses)\n");
         return EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {

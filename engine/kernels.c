@@ -19,9 +19,11 @@
 #include "engine/kernels_avx2.h"
 
 #include "engine/quant.h"
+#include "util/util.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +35,45 @@ typedef float (*dot_fn)(const void *w, const void *xq, size_t cols);
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool have_avx2;
-static bool have_vnni; /* AVX-512 VNNI on 256-bit vectors: faster Q8_0/Q4_0 dots on the AVX2 path */
-static bool have_avx512vl; /* 32 vector registers: attention of 64-wide heads, three queries at once */
+static bool have_avx512; /* AVX-512 F, VL and BW: the avx512 path */
+static bool have_vnni;   /* ... and VNNI: faster Q8_0/Q4_0 dots on that path */
 static kern_path path = KERN_PATH_PORTABLE;
+static char env_error[160]; /* why the environment's choice was refused */
 static float f16_table[1 << 16]; /* fp16 bits -> f32, for the portable path */
 static uint64_t q5_spread[256];   /* byte v -> 8 bytes, byte j = 16 * bit j of v */
+
+static const char *const path_names[KERN_PATH_COUNT] = {
+    [KERN_PATH_PORTABLE] = "portable", [KERN_PATH_AVX2] = "avx2", [KERN_PATH_AVX512] = "avx512"};
+
+static bool runs(kern_path p);
+
+bool kern_choose_path(const char *simd, const char *no_simd, unsigned runnable, kern_path *out, char *err,
+                      size_t errlen)
+{
+    kern_path best = KERN_PATH_PORTABLE;
+    for (int i = 0; i < KERN_PATH_COUNT; i++)
+        if (runnable & 1u << i)
+            best = (kern_path)i;
+    if (!simd || !*simd) {
+        *out = no_simd && *no_simd && strcmp(no_simd, "0") != 0 ? KERN_PATH_PORTABLE : best;
+        return true;
+    }
+    kern_path p;
+    bool known = kern_path_parse(simd, &p);
+    if (known && (runnable & 1u << p)) {
+        *out = p;
+        return true;
+    }
+    char avail[64] = "";
+    for (int i = 0; i < KERN_PATH_COUNT; i++)
+        if (runnable & 1u << i)
+            snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", *avail ? ", " : "",
+                     path_names[i]);
+    util_errf(err, errlen, "FRONTDESK_SIMD=%.32s: %s; this CPU runs %s", simd,
+              known ? "this CPU cannot run that kernel path" : "no such kernel path", avail);
+    *out = best;
+    return false;
+}
 
 static void init_impl(void)
 {
@@ -53,18 +89,26 @@ static void init_impl(void)
     __builtin_cpu_init();
     have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                 __builtin_cpu_supports("f16c");
-    have_vnni = have_avx2 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
-                __builtin_cpu_supports("avx512bw");
-    have_avx512vl = have_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    have_avx512 = have_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512bw");
+    have_vnni = have_avx512 && __builtin_cpu_supports("avx512vnni");
 #endif
-    const char *env = getenv("FRONTDESK_NO_SIMD");
-    bool no_simd = env && *env && strcmp(env, "0") != 0;
-    path = have_avx2 && !no_simd ? KERN_PATH_AVX2 : KERN_PATH_PORTABLE;
+    unsigned runnable = 0;
+    for (int i = 0; i < KERN_PATH_COUNT; i++)
+        runnable |= runs((kern_path)i) ? 1u << i : 0;
+    kern_choose_path(getenv("FRONTDESK_SIMD"), getenv("FRONTDESK_NO_SIMD"), runnable, &path, env_error,
+                     sizeof env_error);
 }
 
 void kern_init(void)
 {
     pthread_once(&init_once, init_impl);
+}
+
+const char *kern_env_error(void)
+{
+    kern_init();
+    return *env_error ? env_error : NULL;
 }
 
 kern_path kern_get_path(void)
@@ -73,10 +117,21 @@ kern_path kern_get_path(void)
     return path;
 }
 
+/* Whether the CPU runs path p (features already detected). */
+static bool runs(kern_path p)
+{
+    switch (p) {
+    case KERN_PATH_PORTABLE: return true;
+    case KERN_PATH_AVX2: return have_avx2;
+    case KERN_PATH_AVX512: return have_avx512;
+    default: return false;
+    }
+}
+
 bool kern_path_available(kern_path p)
 {
     kern_init();
-    return p == KERN_PATH_PORTABLE || (p == KERN_PATH_AVX2 && have_avx2);
+    return runs(p);
 }
 
 bool kern_set_path(kern_path p)
@@ -89,8 +144,23 @@ bool kern_set_path(kern_path p)
 
 const char *kern_path_name(kern_path p)
 {
-    return p == KERN_PATH_AVX2 ? "avx2" : "portable";
+    return (unsigned)p < KERN_PATH_COUNT ? path_names[p] : "?";
 }
+
+bool kern_path_parse(const char *name, kern_path *out)
+{
+    for (int i = 0; i < KERN_PATH_COUNT; i++)
+        if (!strcmp(name, path_names[i])) {
+            *out = (kern_path)i;
+            return true;
+        }
+    return false;
+}
+
+/* Whether the current path runs the AVX2 kernels (both SIMD paths do),
+ * and whether it may use AVX-512 ones besides. */
+static inline bool simd(void) { return path >= KERN_PATH_AVX2; }
+static inline bool avx512(void) { return path == KERN_PATH_AVX512; }
 
 #define F16(h) f16_table[(h)]
 
@@ -439,9 +509,9 @@ static dot_fn dot_for(ggml_type type)
     if ((unsigned)type >= GGML_TYPE_COUNT)
         return NULL;
 #if KERN_X86
-    if (path == KERN_PATH_AVX2 && have_vnni && dot_vnni[type])
+    if (avx512() && have_vnni && dot_vnni[type])
         return dot_vnni[type];
-    if (path == KERN_PATH_AVX2 && dot_avx2[type])
+    if (simd() && dot_avx2[type])
         return dot_avx2[type];
 #endif
     return dot_portable[type];
@@ -484,7 +554,7 @@ bool kern_quantize_activation(ggml_type wtype, const float *x, size_t cols, void
         return false;
     ggml_type at = kern_activation_type(wtype);
 #if KERN_X86
-    if (path == KERN_PATH_AVX2 && at == GGML_TYPE_Q8_0) {
+    if (simd() && at == GGML_TYPE_Q8_0) {
         kern_quantize_q8_0_avx2(x, xq, cols);
         return true;
     }
@@ -494,6 +564,20 @@ bool kern_quantize_activation(ggml_type wtype, const float *x, size_t cols, void
         return true;
     }
     return quant_quantize_row(at, x, xq, cols) == QUANT_OK;
+}
+
+bool kern_activation_values(ggml_type wtype, const float *x, size_t cols, void *xq, float *out)
+{
+    if (!kern_quantize_activation(wtype, x, cols, xq))
+        return false;
+    ggml_type at = kern_activation_type(wtype);
+    if (at == GGML_TYPE_F32)
+        memcpy(out, x, cols * sizeof *out);
+    else if (at == GGML_TYPE_F16)
+        kern_f16_to_f32(xq, out, cols);
+    else
+        quant_dequantize_row(at, xq, out, cols);
+    return true;
 }
 
 /* ---- Matrix × vector ------------------------------------------------------ */
@@ -508,6 +592,19 @@ void kern_matvec_rows(ggml_type wtype, const void *W, size_t cols, const void *x
     const uint8_t *w = W;
     for (size_t r = r0; r < r1; r++)
         y[r] = dot(w + r * rb, xq, cols);
+}
+
+void kern_matmul_rows(ggml_type wtype, const void *W, size_t cols, const void *xq, size_t xq_stride, size_t n,
+                      size_t r0, size_t r1, float *y, size_t ldy)
+{
+    dot_fn dot = dot_for(wtype);
+    size_t rb = quant_row_bytes(wtype, cols);
+    if (!dot || !rb)
+        return;
+    const uint8_t *w = W, *x = xq;
+    for (size_t r = r0; r < r1; r++)
+        for (size_t t = 0; t < n; t++)
+            y[t * ldy + r] = dot(w + r * rb, x + t * xq_stride, cols);
 }
 
 /* Stack space for one chunk of a quantized activation in kern_matvec. */
@@ -568,7 +665,7 @@ void kern_f16_to_f32(const uint16_t *src, float *dst, size_t n)
 {
     kern_init();
 #if KERN_X86
-    if (path == KERN_PATH_AVX2) {
+    if (simd()) {
         kern_f16_to_f32_avx2(src, dst, n);
         return;
     }
@@ -581,7 +678,7 @@ void kern_f32_to_f16(const float *src, uint16_t *dst, size_t n)
 {
     kern_init();
 #if KERN_X86
-    if (path == KERN_PATH_AVX2) {
+    if (simd()) {
         kern_f32_to_f16_avx2(src, dst, n);
         return;
     }
@@ -602,9 +699,9 @@ bool kern_dequantize_rows_f32(ggml_type wtype, const void *W, size_t cols,
         if (wtype == GGML_TYPE_F16)
             kern_f16_to_f32((const uint16_t *)(w + r * rb), out, cols);
 #if KERN_X86
-        else if (path == KERN_PATH_AVX2 && wtype == GGML_TYPE_Q8_0)
+        else if (simd() && wtype == GGML_TYPE_Q8_0)
             kern_dequant_q8_0_avx2(w + r * rb, out, cols);
-        else if (path == KERN_PATH_AVX2 && wtype == GGML_TYPE_Q4_0)
+        else if (simd() && wtype == GGML_TYPE_Q4_0)
             kern_dequant_q4_0_avx2(w + r * rb, out, cols);
 #endif
         else
@@ -663,11 +760,11 @@ void kern_attend_f16(const float *q, size_t n_q, size_t q_stride, const uint16_t
     if (hd > KERN_MAX_HEAD_DIM)
         return; /* model_load refuses such heads */
 #if KERN_X86
-    if (path == KERN_PATH_AVX2 && hd == 64 && have_avx512vl) {
+    if (avx512() && hd == 64) {
         kern_attend_f16_hd64_avx512(q, n_q, q_stride, k, v, n_keys, stride, scale, out, out_stride);
         return;
     }
-    if (path == KERN_PATH_AVX2 && hd % 8 == 0) {
+    if (simd() && hd % 8 == 0) {
         kern_attend_f16_avx2(q, n_q, q_stride, k, v, n_keys, stride, hd, scale, out, out_stride);
         return;
     }
@@ -704,7 +801,7 @@ void kern_exp(float *x, size_t n)
     kern_init();
     size_t i = 0;
 #if KERN_X86
-    if (path == KERN_PATH_AVX2)
+    if (simd())
         i = kern_exp_avx2(x, n);
 #endif
     for (; i < n; i++)

@@ -29,10 +29,20 @@
  * Two implementations of every dot product sit side by side: a portable C
  * one (block by block, integer sums) and AVX2/FMA/F16C ones for F32, F16,
  * BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K (the others use the
- * portable code on either path).  kern_init() picks AVX2 when the CPU has
- * it, unless the environment sets FRONTDESK_NO_SIMD=1.  A naive reference
- * (dequantize, then dot in double against the unquantized x) is kept for
- * tests and benchmarks.
+ * portable code on either path).  Three kernel paths:
+ *
+ *   portable  the C code alone
+ *   avx2      the AVX2/FMA/F16C kernels, no AVX-512 instruction
+ *   avx512    those, with AVX-512 kernels where we have them (VNNI Q8_0
+ *             and Q4_0 dots, attention of 64-wide heads in 32 registers),
+ *             bit for bit the avx2 results
+ *
+ * kern_init() picks the best path the CPU runs, or the one the environment
+ * names: FRONTDESK_SIMD=portable|avx2|avx512 (FRONTDESK_NO_SIMD=1 is
+ * portable).  A name it does not know or a path the CPU cannot run is not
+ * taken; kern_env_error() says so, for the program to refuse it.  A naive
+ * reference (dequantize, then dot in double against the unquantized x) is
+ * kept for tests and benchmarks.
  *
  * Nothing here allocates; the caller sizes the activation buffer with
  * kern_activation_bytes().  Weight pointers must be 2-byte aligned (GGUF
@@ -51,18 +61,32 @@
 
 typedef enum {
     KERN_PATH_PORTABLE = 0,
-    KERN_PATH_AVX2 = 1, /* AVX2 + FMA + F16C */
+    KERN_PATH_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    KERN_PATH_AVX512 = 2, /* ... + AVX-512 F, VL, BW (VNNI used where present) */
+    KERN_PATH_COUNT
 } kern_path;
 
 /* Detect CPU features and choose the path, once (thread-safe; the other
  * functions call it themselves if needed). */
 void kern_init(void);
+/* NULL, or one line saying why the path FRONTDESK_SIMD names was not
+ * taken (unknown, or not runnable here) and which paths this CPU runs. */
+const char *kern_env_error(void);
 kern_path kern_get_path(void);
 bool kern_path_available(kern_path p);
 /* For tests and benchmarks: switch paths.  Returns false (and changes
  * nothing) if the CPU lacks it.  Not safe while products are running. */
 bool kern_set_path(kern_path p);
-const char *kern_path_name(kern_path p); /* "portable", "avx2" */
+const char *kern_path_name(kern_path p); /* "portable", "avx2", "avx512" */
+/* What kern_init decides, for a CPU that runs the paths whose bits
+ * (1 << path) are set in `runnable`: the path FRONTDESK_SIMD (`simd`)
+ * names, else portable where FRONTDESK_NO_SIMD (`no_simd`) is set and not
+ * "0", else the best runnable one.  A name unknown or not runnable gives
+ * the best path, false and one line in err naming the runnable paths. */
+bool kern_choose_path(const char *simd, const char *no_simd, unsigned runnable, kern_path *out, char *err,
+                      size_t errlen);
+/* The path of that name; false for an unknown name. */
+bool kern_path_parse(const char *name, kern_path *out);
 
 /* ---- Matrix × vector ------------------------------------------------------ */
 
@@ -81,12 +105,28 @@ size_t kern_activation_bytes(ggml_type wtype, size_t cols);
 bool kern_quantize_activation(ggml_type wtype, const float *x, size_t cols,
                               void *xq);
 
+/* out[0..cols) = the values of x that the dot product for weights of
+ * `wtype` multiplies: x converted as kern_quantize_activation converts it
+ * (into xq, kern_activation_bytes(wtype, cols) bytes) and back to float;
+ * x itself for float weights.  A product of the weights with these values
+ * in single precision differs from the kernels' only in the order of
+ * summation.  Returns false on a bad type/size (nothing written). */
+bool kern_activation_values(ggml_type wtype, const float *x, size_t cols, void *xq, float *out);
+
 /* y[r] = W[r]·x for r in [r0, r1), with xq from kern_quantize_activation.
  * W points at row 0; y is indexed by absolute row, so threads can split
  * one product by row ranges sharing W, xq and y.  cols must be a multiple
  * of the block size (checked by kern_activation_bytes beforehand). */
 void kern_matvec_rows(ggml_type wtype, const void *W, size_t cols,
                       const void *xq, size_t r0, size_t r1, float *y);
+
+/* The same products for n activations at once: y[t*ldy + r] = W[r]·x_t
+ * for t < n and r in [r0, r1), x_t at xq + t*xq_stride bytes.  Each is
+ * the very dot product kern_matvec_rows computes for x_t alone, so a
+ * token's results do not depend on the others beside it; a weight row is
+ * read once for all n. */
+void kern_matmul_rows(ggml_type wtype, const void *W, size_t cols, const void *xq, size_t xq_stride, size_t n,
+                      size_t r0, size_t r1, float *y, size_t ldy);
 
 /* y[0..rows) = W·x in one call.  The activation is converted into 32 KiB
  * of stack in column chunks (no allocation; rows wider than ~28k columns

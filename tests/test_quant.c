@@ -89,7 +89,7 @@ static const ggml_type all_types[] = {
 };
 #define N_TYPES (sizeof all_types / sizeof all_types[0])
 
-static kern_path env_path_seen; /* the path kern_init chose under FRONTDESK_NO_SIMD=1 */
+static kern_path env_path; /* the path kern_init chose from the environment */
 
 /* ---- Half precision --------------------------------------------------------- */
 
@@ -256,7 +256,7 @@ static void test_f16c_matches_portable(void **state)
                 fail_msg("F16C %08x -> 0x%04x, portable 0x%04x", bits_of(f[i]), h2[i],
                          quant_f32_to_f16(f[i]));
     }
-    kern_set_path(KERN_PATH_PORTABLE);
+    kern_set_path(env_path);
     free(h);
     free(h2);
     free(f);
@@ -306,7 +306,7 @@ static void test_q8_0_activation_matches_reference(void **state)
         quant_quantize_row(GGML_TYPE_Q8_0, x, want, N);
         assert_true(kern_set_path(KERN_PATH_AVX2));
         assert_true(kern_quantize_activation(GGML_TYPE_Q8_0, x, N, got));
-        kern_set_path(KERN_PATH_PORTABLE);
+        kern_set_path(env_path);
         for (int b = 0; b < N / 32; b++)
             if (memcmp(&want[b], &got[b], sizeof(block_q8_0)) != 0)
                 fail_msg("block %d of rep %d: AVX2 conversion differs from the reference", b, rep);
@@ -810,6 +810,50 @@ static void matvec_case(ggml_type t, size_t rows, size_t cols, bool random_bytes
             fail_msg("%s rows [%zu]: kern_matvec_rows %g != kern_matvec %g", ggml_type_name(t), r,
                      (double)y2[r], (double)y[r]);
 
+    /* Several activations at once: each token's results are its own
+     * kern_matvec_rows results, bit for bit, whatever the others are. */
+    enum { T = 3 };
+    size_t ab = kern_activation_bytes(t, cols), stride = ab + 64;
+    uint8_t *xs = xmalloc(T * stride);
+    float *xt = xmallocarray(cols, 4), *yt = xmallocarray(T * (rows + 1), 4), *one = xmallocarray(rows, 4);
+    for (int k = 0; k < T; k++) {
+        fill_normal(xt, cols, k == 1 ? 100.0f : 1.0f);
+        assert_true(kern_quantize_activation(t, xt, cols, xs + k * stride));
+    }
+    kern_matmul_rows(t, W, cols, xs, stride, T, 0, rows, yt, rows + 1);
+    for (int k = 0; k < T; k++) {
+        kern_matvec_rows(t, W, cols, xs + k * stride, 0, rows, one);
+        for (size_t r = 0; r < rows; r++)
+            if (bits_of(yt[k * (rows + 1) + r]) != bits_of(one[r]))
+                fail_msg("%s token %d row %zu: kern_matmul_rows %g != kern_matvec_rows %g", ggml_type_name(t), k, r,
+                         (double)yt[k * (rows + 1) + r], (double)one[r]);
+    }
+    free(xs);
+    free(xt);
+    free(yt);
+    free(one);
+
+    /* The activation's values, as the kernels see them: the weights'
+     * product with them, summed in double, is the kernel's result to
+     * float rounding (x itself is ~1e-3 away for 8-bit activations). */
+    float *xv = xmallocarray(cols, 4), *wrow = xmallocarray(cols, 4);
+    assert_true(kern_activation_values(t, x, cols, xq, xv));
+    for (size_t r = 0; r < rows; r++) {
+        quant_dequantize_row(t, (const uint8_t *)W + r * rb, wrow, cols);
+        double dot = 0, mag = 0;
+        for (size_t i = 0; i < cols; i++) {
+            dot += (double)wrow[i] * xv[i];
+            mag += fabs((double)wrow[i] * xv[i]);
+        }
+        /* Q4_1/Q5_1 take their min term from Q8_1's s, rounded to fp16 */
+        double slack = t == GGML_TYPE_Q4_1 || t == GGML_TYPE_Q5_1 ? 2e-3 : 2e-6;
+        if (isfinite(mag) && fabs(dot - y[r]) > slack * mag + 1e-30)
+            fail_msg("%s row %zu: W·values %.9g, kernel %.9g (sum |w x| %g)", ggml_type_name(t), r, dot,
+                     (double)y[r], mag);
+    }
+    free(xv);
+    free(wrow);
+
     /* The prefill conversion equals the reference dequantizer. */
     size_t r0 = rows / 2, r1 = rows;
     float *tile = xmallocarray((r1 - r0) * cols, 4), *ref = xmallocarray(cols, 4);
@@ -848,7 +892,7 @@ static void run_kernels_on_path(kern_path p)
         printf("  %-8s %-5s worst |fast - exact| = %.3f of the tolerance\n", kern_path_name(p),
                ggml_type_name(t), st.worst_tight);
     }
-    kern_set_path(KERN_PATH_PORTABLE);
+    kern_set_path(env_path);
     assert_int_equal(failures, 0);
 }
 
@@ -894,13 +938,13 @@ static void test_attend_f16(void **state)
             kern_f32_to_f16(kv32, k, n * stride);
             fill_normal(kv32, n * stride, 1.0f);
             kern_f32_to_f16(kv32, v, n * stride);
-            float out[2][128];
+            float out[KERN_PATH_COUNT][128];
             double exact[128], vmax = 0.0;
             for (size_t i = 0; i < n * stride; i++)
                 vmax = fmax(vmax, fabs(quant_f16_to_f32(v[i])));
             float scale = 1.0f / sqrtf((float)hd);
             attend_exact(q, k, v, n, stride, hd, scale, exact);
-            for (int p = 0; p < 2; p++) {
+            for (int p = 0; p < KERN_PATH_COUNT; p++) {
                 if (!kern_set_path((kern_path)p)) {
                     memcpy(out[p], out[0], sizeof out[p]);
                     continue;
@@ -916,7 +960,7 @@ static void test_attend_f16(void **state)
             enum { G = 19 };
             float *qg = xmallocarray(G * hd, 4), *og = xmallocarray(G * 2 * hd, 4), one[128];
             fill_normal(qg, G * hd, 1.0f);
-            for (int p = 0; p < 2; p++) {
+            for (int p = 0; p < KERN_PATH_COUNT; p++) {
                 if (!kern_set_path((kern_path)p))
                     continue;
                 kern_attend_f16(qg, G, hd, k, v, n, stride, hd, scale, og, 2 * hd);
@@ -928,7 +972,7 @@ static void test_attend_f16(void **state)
                 /* the path kern_attend_f16 took (for 64-wide heads on AVX-512
                  * machines, three queries at a time in 32 registers) gives
                  * what the general AVX2 kernel gives, bit for bit */
-                if (p == KERN_PATH_AVX2 && hd % 8 == 0) {
+                if (p >= KERN_PATH_AVX2 && hd % 8 == 0) {
                     float *og2 = xmallocarray(G * 2 * hd, 4);
                     memcpy(og2, og, G * 2 * hd * sizeof *og2);
                     kern_attend_f16_avx2(qg, G, hd, k, v, n, stride, hd, scale, og2, 2 * hd);
@@ -940,17 +984,18 @@ static void test_attend_f16(void **state)
             }
             free(qg);
             free(og);
-            for (size_t i = 0; i < hd; i++)
-                if (fabsf(out[0][i] - out[1][i]) > 4e-3f * (float)vmax)
-                    fail_msg("attention hd %zu over %zu keys [%zu]: avx2 %g, portable %g", hd, n, i,
-                             (double)out[1][i], (double)out[0][i]);
+            for (int p = 1; p < KERN_PATH_COUNT; p++)
+                for (size_t i = 0; i < hd; i++)
+                    if (fabsf(out[0][i] - out[p][i]) > 4e-3f * (float)vmax)
+                        fail_msg("attention hd %zu over %zu keys [%zu]: %s %g, portable %g", hd, n, i,
+                                 kern_path_name((kern_path)p), (double)out[p][i], (double)out[0][i]);
             free(q);
             free(kv32);
             free(k);
             free(v);
         }
     }
-    kern_set_path(KERN_PATH_PORTABLE);
+    kern_set_path(env_path);
 }
 
 static void test_kernels_portable(void **state)
@@ -965,6 +1010,12 @@ static void test_kernels_avx2(void **state)
     run_kernels_on_path(KERN_PATH_AVX2);
 }
 
+static void test_kernels_avx512(void **state)
+{
+    (void)state;
+    run_kernels_on_path(KERN_PATH_AVX512);
+}
+
 /* Rows wider than kern_matvec's stack chunk are summed chunk by chunk. */
 static void test_kernels_wide_rows(void **state)
 {
@@ -972,7 +1023,7 @@ static void test_kernels_wide_rows(void **state)
     const ggml_type types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_1, GGML_TYPE_Q6_K, GGML_TYPE_F16};
     const size_t cols = 65536, rows = 3;
     rng_seed(4);
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < KERN_PATH_COUNT; p++) {
         if (!kern_set_path((kern_path)p))
             continue;
         for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
@@ -987,7 +1038,7 @@ static void test_kernels_wide_rows(void **state)
             free(x);
         }
     }
-    kern_set_path(KERN_PATH_PORTABLE);
+    kern_set_path(env_path);
 }
 
 /* The VNNI Q8_0 and Q4_0 kernels give the AVX2 kernels' results bit for
@@ -1030,7 +1081,7 @@ static void test_vnni_matches_avx2(void **state)
             free(xq);
             free(x);
         }
-    kern_set_path(KERN_PATH_PORTABLE);
+    kern_set_path(env_path);
 #else
     printf("SKIP: not an x86 build\n");
     skip();
@@ -1061,18 +1112,76 @@ static void test_kernel_check_has_teeth(void **state)
     free(x);
 }
 
-static void test_env_forces_portable(void **state)
+/* The path the environment names, FRONTDESK_NO_SIMD as the older
+ * synonym of portable, the best runnable path otherwise; a name unknown or
+ * not runnable refused with the runnable paths named (kern_choose_path is
+ * what kern_init decides, for any CPU). */
+static void test_choose_path(void **state)
 {
     (void)state;
-    /* main() called kern_init() first with FRONTDESK_NO_SIMD=1. */
-    assert_int_equal(env_path_seen, KERN_PATH_PORTABLE);
+    const unsigned all = 7, avx2_only = 3, portable_only = 1;
+    const struct {
+        const char *simd, *no_simd;
+        unsigned runnable;
+        bool ok;
+        kern_path want;
+        const char *message; /* part of err when refused */
+    } cases[] = {
+        {NULL, NULL, all, true, KERN_PATH_AVX512, NULL},
+        {NULL, NULL, avx2_only, true, KERN_PATH_AVX2, NULL},
+        {NULL, NULL, portable_only, true, KERN_PATH_PORTABLE, NULL},
+        {"", NULL, all, true, KERN_PATH_AVX512, NULL},
+        {"avx2", NULL, all, true, KERN_PATH_AVX2, NULL},
+        {"avx512", NULL, all, true, KERN_PATH_AVX512, NULL},
+        {"portable", NULL, all, true, KERN_PATH_PORTABLE, NULL},
+        {NULL, "1", all, true, KERN_PATH_PORTABLE, NULL},
+        {NULL, "0", all, true, KERN_PATH_AVX512, NULL},
+        {"avx2", "1", all, true, KERN_PATH_AVX2, NULL}, /* the new name wins */
+        {"avx512", NULL, avx2_only, false, KERN_PATH_AVX2, "cannot run that kernel path; this CPU runs portable, avx2"},
+        {"avx2", NULL, portable_only, false, KERN_PATH_PORTABLE, "this CPU runs portable"},
+        {"AVX2", NULL, all, false, KERN_PATH_AVX512, "no such kernel path; this CPU runs portable, avx2, avx512"},
+        {"sse", NULL, avx2_only, false, KERN_PATH_AVX2, "FRONTDESK_SIMD=sse: no such kernel path"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kern_path got = (kern_path)-1;
+        char err[200] = "";
+        bool ok = kern_choose_path(cases[i].simd, cases[i].no_simd, cases[i].runnable, &got, err, sizeof err);
+        if (ok != cases[i].ok || got != cases[i].want)
+            fail_msg("case %zu (%s, %s, %u): %s %s, want %s %s", i, cases[i].simd ? cases[i].simd : "unset",
+                     cases[i].no_simd ? cases[i].no_simd : "unset", cases[i].runnable, ok ? "taken" : "refused",
+                     kern_path_name(got), cases[i].ok ? "taken" : "refused", kern_path_name(cases[i].want));
+        if (cases[i].message && !strstr(err, cases[i].message))
+            fail_msg("case %zu: message '%s' lacks '%s'", i, err, cases[i].message);
+        if (!cases[i].message && *err)
+            fail_msg("case %zu: unexpected message '%s'", i, err);
+    }
+}
+
+/* kern_init took what the environment this suite runs under asks for, on
+ * this CPU's paths (make test runs it under each FRONTDESK_SIMD). */
+static void test_env_path(void **state)
+{
+    (void)state;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    bool cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
-    assert_int_equal(kern_path_available(KERN_PATH_AVX2), cpu);
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512bw");
+    assert_int_equal(kern_path_available(KERN_PATH_AVX2), avx2);
+    assert_int_equal(kern_path_available(KERN_PATH_AVX512), avx512);
 #endif
     assert_true(kern_path_available(KERN_PATH_PORTABLE));
+    unsigned runnable = 0;
+    for (int p = 0; p < KERN_PATH_COUNT; p++)
+        runnable |= kern_path_available((kern_path)p) ? 1u << p : 0;
+    kern_path want;
+    char err[200];
+    bool ok = kern_choose_path(getenv("FRONTDESK_SIMD"), getenv("FRONTDESK_NO_SIMD"), runnable, &want, err,
+                               sizeof err);
+    assert_int_equal(env_path, want);
+    assert_int_equal(kern_env_error() == NULL, ok);
+    printf("  kernel path %s (FRONTDESK_SIMD=%s)\n", kern_path_name(env_path),
+           getenv("FRONTDESK_SIMD") ? getenv("FRONTDESK_SIMD") : "unset");
 }
 
 /* ---- Reference files ------------------------------------------------------------ */
@@ -1201,13 +1310,12 @@ static void test_ref_q4_0_vs_f32(void **state)
 int main(void)
 {
     /* Must come first: the environment is read once, by the first kern_init. */
-    setenv("FRONTDESK_NO_SIMD", "1", 1);
     kern_init();
-    env_path_seen = kern_get_path();
-    unsetenv("FRONTDESK_NO_SIMD");
+    env_path = kern_get_path();
 
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_env_forces_portable),
+        cmocka_unit_test(test_choose_path),
+        cmocka_unit_test(test_env_path),
         cmocka_unit_test(test_fp16_exhaustive),
         cmocka_unit_test(test_fp16_known_values),
         cmocka_unit_test(test_fp16_rounding_nearest_even),
@@ -1221,6 +1329,7 @@ int main(void)
         cmocka_unit_test(test_row_sizes_and_errors),
         cmocka_unit_test(test_kernels_portable),
         cmocka_unit_test(test_kernels_avx2),
+        cmocka_unit_test(test_kernels_avx512),
         cmocka_unit_test(test_kernels_wide_rows),
         cmocka_unit_test(test_kernel_check_has_teeth),
         cmocka_unit_test(test_vnni_matches_avx2),

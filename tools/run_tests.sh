@@ -8,14 +8,35 @@ trap 'rm -rf "$scratch"' EXIT
 XDG_DATA_HOME=$scratch
 export XDG_DATA_HOME
 unset FRONTDESK_DB
+# The engine and kernel suites run once per kernel path this CPU runs
+# (FRONTDESK_SIMD; the binary refuses a path the CPU cannot run).
+paths=""
+for p in portable avx2 avx512; do
+    if FRONTDESK_SIMD=$p "${FRONTDESK_BIN:-build/frontdesk}" --version >/dev/null 2>&1; then
+        paths="$paths $p"
+    fi
+done
+echo "kernel paths this CPU runs:$paths"
+run() { # what to call it, then the command
+    label=$1
+    shift
+    if "$@"; then
+        echo "PASS $label"
+    else
+        echo "FAIL $label"
+        failed="$failed $label"
+    fi
+}
 for t in "$@"; do
     name=$(basename "$t")
-    if "$t"; then
-        echo "PASS $name"
-    else
-        echo "FAIL $name"
-        failed="$failed $name"
-    fi
+    case $name in
+    test_engine | test_quant)
+        for p in $paths; do
+            run "$name [FRONTDESK_SIMD=$p]" env FRONTDESK_SIMD=$p "$t"
+        done
+        ;;
+    *) run "$name" "$t" ;;
+    esac
 done
 if [ -n "$failed" ]; then
     echo "FAILED:$failed"
