@@ -50,6 +50,9 @@ BIN      := $(BUILD)/frontdesk
 
 .PHONY: all deps run test asan bench clean check-tests model eval-model install uninstall
 .DEFAULT_GOAL := all
+# Suites' and tools' objects are kept (not removed as intermediates), so a
+# second make test relinks nothing.
+.SECONDARY:
 
 all: $(BIN) | deps
 	@ln -sf $(BIN) frontdesk
