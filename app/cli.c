@@ -14,11 +14,12 @@
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "frontdesk %s: ", cmd);
+    const char *sep = *cmd ? " " : ""; /* "" is the application itself */
+    fprintf(stderr, "frontdesk%s%s: ", sep, cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(see 'frontdesk %s --help')\n", cmd);
+    fprintf(stderr, "\n(see 'frontdesk%s%s --help')\n", sep, cmd);
     return EXIT_USAGE;
 }
 

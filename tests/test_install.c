@@ -541,6 +541,20 @@ static void test_man_page_covers_help(void **state)
 }
 
 /* groff formats the page without a warning (every warning enabled). */
+/* A usage error of the application itself (no command) names it as
+ * "frontdesk" and points at `frontdesk --help`, as a command's names it. */
+static void test_app_usage_error(void **state)
+{
+    (void)state;
+    const char *argv[] = {test_bin(), "--bogus", NULL};
+    char *out, *err;
+    assert_int_equal(test_run(argv, NULL, 0, &out, &err), 2);
+    assert_string_equal(out, "");
+    assert_string_equal(err, "frontdesk: unknown option '--bogus'\n(see 'frontdesk --help')\n");
+    free(out);
+    free(err);
+}
+
 static void test_man_page_formats(void **state)
 {
     (void)state;
@@ -561,6 +575,7 @@ static void test_man_page_formats(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_app_usage_error),
         cmocka_unit_test(test_man_page_formats),
         cmocka_unit_test(test_man_page_covers_help),
         cmocka_unit_test(test_install_and_uninstall),
