@@ -4,8 +4,9 @@
  *
  * Tolerances are per precision class, the class of a file's least precise
  * matrix: F32 1e-3, F16 1e-2, BF16 5e-2, quantized 0.1 (absolute, on
- * logits).  Greedy continuations are compared only where the reference was
- * not itself at a near-tie (its min_gap at least the tolerance).
+ * logits).  Greedy continuations are compared wherever the reference's
+ * smallest top-two gap is at least twice the difference we measure for
+ * that file (test_generation_records).
  */
 #include "tests/testutil.h"
 
@@ -89,7 +90,71 @@ static void on_tok(void *u, int32_t id)
         ud->ids[(*ud->n)++] = id;
 }
 
-/* Logits after the prompt match last_logits_top; greedy ids match. */
+/* The logits after a record's prompt (a fresh context of 256, two
+ * threads); c is left holding the prompt for a greedy run. */
+static float *record_logits(json_t *r, model *m, fwd_ctx **c, int32_t **ids, size_t *n)
+{
+    char err[256];
+    *c = fwd_new(m, 256, 2, err, sizeof err);
+    assert_non_null(*c);
+    *ids = record_tokens(r, n);
+    float *logits = xmallocarray(m->n_vocab, sizeof *logits);
+    assert_int_equal(fwd_eval(*c, *ids, (int)*n, false, logits, NULL), FWD_OK);
+    return logits;
+}
+
+/* The worst difference of a record's top-10 logits from the reference. */
+static double record_deviation(json_t *r, const float *logits)
+{
+    double worst = 0;
+    size_t j;
+    json_t *pair;
+    json_array_foreach(json_object_get(r, "last_logits_top"), j, pair) {
+        int id = (int)json_integer_value(json_array_get(pair, 0));
+        worst = fmax(worst, fabs(logits[id] - json_real_value(json_array_get(pair, 1))));
+    }
+    return worst;
+}
+
+/* Greedy ids from the prompt c holds: how many of the reference's agree
+ * (-1 when all do, same count). */
+static int greedy_first_difference(json_t *r, model *m, fwd_ctx *c, const int32_t *ids, size_t n)
+{
+    char err[256];
+    tok_vocab *v;
+    assert_int_equal(tok_load(&v, m->file, err, sizeof err), 0);
+    sampler_params sp = sampler_defaults();
+    sp.temp = 0;
+    sp.repeat_penalty = 1.0f;
+    sampler *s = sampler_new(&sp, (int)m->n_vocab);
+    int32_t got[64];
+    int n_got = 0;
+    id_list ud = {got, &n_got};
+    gen_opts o = {.n_predict = 32, .on_token = on_tok, .ud = &ud};
+    gen_stats st;
+    assert_int_equal(gen_run(c, m, v, s, ids, (int)n, &o, &st, err, sizeof err), 0);
+    sampler_free(s);
+    tok_free(v);
+    json_t *want = json_object_get(r, "greedy");
+    for (int k = 0; k < n_got && (size_t)k < json_array_size(want); k++)
+        if (got[k] != json_integer_value(json_array_get(want, (size_t)k)))
+            return k;
+    if ((size_t)n_got == json_array_size(want))
+        return -1;
+    return n_got < (int)json_array_size(want) ? n_got : (int)json_array_size(want); /* one ran longer */
+}
+
+/*
+ * Logits after each prompt match last_logits_top within the class
+ * tolerance.  Greedy runs are compared wherever the reference was not
+ * itself near a tie given how far we actually are from it: a record is
+ * skipped only when its min_gap (the smallest top-two gap of the
+ * reference's run) is below twice the worst logit difference we measure
+ * for that file (each of the two top logits may move by that much).  Once
+ * that difference was not enough: Q4_0's 85-token record (gap 2.6e-2, our
+ * logits within 2.5e-2) diverged at token 19 under OpenBLAS's Sandybridge
+ * kernels and agreed under the others.
+ */
 static void test_generation_records(void **state)
 {
     (void)state;
@@ -102,58 +167,48 @@ static void test_generation_records(void **state)
         if (!json_object_get(r, "greedy"))
             continue;
         const char *name = json_string_value(json_object_get(r, "model"));
-        double tol = class_tolerance(name);
         model *m = load_model(name);
-        char err[256];
-        fwd_ctx *c = fwd_new(m, 256, 2, err, sizeof err);
-        assert_non_null(c);
+        fwd_ctx *c;
+        int32_t *ids;
         size_t n;
-        int32_t *ids = record_tokens(r, &n);
-        float *logits = xmallocarray(m->n_vocab, sizeof *logits);
-        assert_int_equal(fwd_eval(c, ids, (int)n, false, logits, NULL), FWD_OK);
-        json_t *top = json_object_get(r, "last_logits_top");
-        size_t j;
-        json_t *pair;
-        json_array_foreach(top, j, pair) {
-            int id = (int)json_integer_value(json_array_get(pair, 0));
-            double want = json_real_value(json_array_get(pair, 1));
-            double seen = json_real_value(json_object_get(worst, name));
-            if (fabs(logits[id] - want) > seen)
-                json_object_set_new(worst, name, json_real(fabs(logits[id] - want)));
-            if (fabs(logits[id] - want) > tol)
-                fail_msg("%s (prompt of %zu tokens): logit[%d] = %.6f, reference %.6f, tolerance %g", name, n,
-                         id, logits[id], want, tol);
-        }
+        float *logits = record_logits(r, m, &c, &ids, &n);
+        double d = record_deviation(r, logits), tol = class_tolerance(name);
+        if (d > tol)
+            fail_msg("%s (prompt of %zu tokens): a top-10 logit is %.3g from the reference, tolerance %g", name, n,
+                     d, tol);
+        if (d > json_real_value(json_object_get(worst, name)))
+            json_object_set_new(worst, name, json_real(d));
         checked_logits++;
-
-        double gap = json_real_value(json_object_get(r, "min_gap"));
-        if (gap >= tol) {
-            tok_vocab *v;
-            assert_int_equal(tok_load(&v, m->file, err, sizeof err), 0);
-            sampler_params sp = sampler_defaults();
-            sp.temp = 0;
-            sp.repeat_penalty = 1.0f;
-            sampler *s = sampler_new(&sp, (int)m->n_vocab);
-            int32_t got[64];
-            int n_got = 0;
-            id_list ud = {got, &n_got};
-            gen_opts o = {.n_predict = 32, .on_token = on_tok, .ud = &ud};
-            gen_stats st;
-            assert_int_equal(gen_run(c, m, v, s, ids, (int)n, &o, &st, err, sizeof err), 0);
-            json_t *want = json_object_get(r, "greedy");
-            if ((size_t)n_got != json_array_size(want))
-                fail_msg("%s: greedy run generated %d tokens, reference %zu", name, n_got, json_array_size(want));
-            for (int k = 0; k < n_got; k++)
-                if (got[k] != json_integer_value(json_array_get(want, (size_t)k)))
-                    fail_msg("%s: greedy token %d is %d, reference %lld", name, k, got[k],
-                             (long long)json_integer_value(json_array_get(want, (size_t)k)));
-            sampler_free(s);
-            tok_free(v);
+        free(logits);
+        free(ids);
+        fwd_free(c);
+        model_free(m);
+    }
+    json_array_foreach(recs, i, r) {
+        if (!json_object_get(r, "greedy"))
+            continue;
+        const char *name = json_string_value(json_object_get(r, "model"));
+        double gap = json_real_value(json_object_get(r, "min_gap")), d = json_real_value(json_object_get(worst, name));
+        model *m = load_model(name);
+        fwd_ctx *c;
+        int32_t *ids;
+        size_t n;
+        free(record_logits(r, m, &c, &ids, &n));
+        int k = greedy_first_difference(r, m, c, ids, n);
+        if (gap >= 2 * d) {
+            if (k >= 0)
+                fail_msg("%s (prompt of %zu tokens): greedy token %d differs from the reference (its smallest "
+                         "top-two gap %.3g, our logits within %.3g of it)",
+                         name, n, k, gap, d);
             checked_greedy++;
         } else {
+            /* not asserted: said, so README's claims can be checked */
+            printf("  %-34s prompt of %2zu: not compared (reference gap %.2e < 2 x %.2e); ours %s", name, n, gap, d,
+                   k < 0 ? "agree anyway\n" : "");
+            if (k >= 0)
+                printf("differ from token %d\n", k);
             skipped_greedy++;
         }
-        free(logits);
         free(ids);
         fwd_free(c);
         model_free(m);
@@ -164,9 +219,11 @@ static void test_generation_records(void **state)
         printf("  %-34s worst top-10 logit difference from the reference %.2e (tolerance %g)\n", key,
                json_real_value(w), class_tolerance(key));
     json_decref(worst);
-    printf("  logits checked for %zu prompts; greedy runs compared %zu, skipped at a reference near-tie %zu\n",
+    printf("  logits checked for %zu prompts; greedy runs compared %zu, skipped %zu (reference gap below twice "
+           "our measured difference)\n",
            checked_logits, checked_greedy, skipped_greedy);
     assert_true(checked_logits >= 45);
+    assert_true(checked_greedy >= 20); /* today 22: every F32, F16, BF16 record and one Q8_0 */
     json_decref(recs);
 }
 
