@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FWD_BATCH 256         /* tokens per batch of the prompt          */
+/* FWD_BATCH (forward.h): tokens per batch of the prompt */
 #define FWD_UBATCH 512        /* the reference's micro-batch             */
 #define TILE_FLOATS (1 << 18) /* 1 MiB of F32 weights per thread's tile   */
 
@@ -35,10 +35,13 @@ typedef struct att_scratch att_scratch;
 
 struct fwd_ctx {
     const model *m;
-    int n_ctx, n_threads, n_past;
+    int n_ctx, n_threads;
+    int n_seq;                /* sequences, each with its own cache region */
+    int *seq_past;            /* (n_seq) positions filled in each          */
+    int *row_seq, *row_pos;   /* (B) the batch's rows: sequence, position  */
     bool exact;               /* this batch takes the reference's large-batch attention */
     pool *pool;
-    uint16_t *k_cache, *v_cache; /* (n_layer, n_head_kv, n_ctx, head_dim) half precision */
+    uint16_t *k_cache, *v_cache; /* (n_seq, n_layer, n_head_kv, n_ctx, head_dim) half precision */
     float *x, *h, *q, *k, *v, *att; /* (B, E) / (B, KV) / (B, E)        */
     float *ff_gate, *ff_up;   /* (B, n_ff)                              */
     float *tile;              /* (n_threads, tile_floats) weights as F32 */
@@ -428,35 +431,38 @@ static void rope_tables(fwd_ctx *c)
 #define EXACT_ATTN_MIN 64
 #define ATT_ROWS 32
 
-/* Where KV head g's row for position p starts in a layer's K or V cache,
- * or in the whole cache with g counted across layers (layer l's heads are
- * l·n_head_kv onwards): each head's positions are kept together, so
+/* Where KV head g's row for position p starts within one sequence's
+ * layer of the K or V cache: each head's positions are kept together, so
  * attention reads one contiguous run per head. */
 static size_t kv_row(const fwd_ctx *c, int g, int p)
 {
     return ((size_t)g * c->n_ctx + (size_t)p) * c->m->head_dim;
 }
 
+/* Where sequence s's layer l starts in the K or V cache. */
+static size_t kv_layer(const fwd_ctx *c, int s, int l)
+{
+    const model *m = c->m;
+    return kv_row(c, (s * (int)m->hp.n_layer + l) * (int)m->hp.n_head_kv, 0);
+}
+
 /* One layer's attention: the batch and where its cache rows are. */
 typedef struct {
     fwd_ctx *c;
-    int B;
+    int B, layer;
     int hd, E, group;           /* head size, width, heads per KV head          */
-    const uint16_t *kc, *vc;    /* this layer's cache                           */
     float scale;
 } att_job;
 
 static att_job att_job_for(fwd_ctx *c, int layer, int B)
 {
     const model *m = c->m;
-    size_t at = kv_row(c, layer * (int)m->hp.n_head_kv, 0);
     return (att_job){.c = c,
                      .B = B,
+                     .layer = layer,
                      .hd = (int)m->head_dim,
                      .E = (int)m->hp.n_embd,
                      .group = (int)(m->hp.n_head / m->hp.n_head_kv),
-                     .kc = c->k_cache + at,
-                     .vc = c->v_cache + at,
                      .scale = 1.0f / sqrtf((float)m->head_dim)};
 }
 
@@ -494,6 +500,10 @@ static void attention_exact_part(void *arg, int ti, int tn)
     att_scratch *a = &c->att_scratch[ti];
     float scale = j->scale;
     a->kv_head = -1;
+    /* a large batch is one sequence's, at consecutive positions */
+    int past = c->row_pos[0];
+    size_t base = kv_layer(c, c->row_seq[0], j->layer);
+    const uint16_t *kc = c->k_cache + base, *vc = c->v_cache + base;
 
     /* jobs ordered KV head, then block, then query head: a thread's run of
      * jobs extends one conversion instead of repeating it */
@@ -504,8 +514,8 @@ static void attention_exact_part(void *arg, int ti, int tn)
         int chunk = (int)(job / group % chunks);
         int h = g * group + (int)(job % group);
         int t0 = chunk * ATT_ROWS, t1 = t0 + ATT_ROWS < j->B ? t0 + ATT_ROWS : j->B, rows = t1 - t0;
-        int n_keys = c->n_past + t1; /* what the block's last query sees */
-        att_convert(c, a, j->kc, j->vc, g, n_keys);
+        int n_keys = past + t1; /* what the block's last query sees */
+        att_convert(c, a, kc, vc, g, n_keys);
 
         const float *q = c->q + (size_t)t0 * E + (size_t)h * hd;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_keys, hd, scale, q, E, a->k, hd, 0.0f,
@@ -513,7 +523,7 @@ static void attention_exact_part(void *arg, int ti, int tn)
         float sums[ATT_ROWS];
         for (int r = 0; r < rows; r++) {
             float *s = a->s + (size_t)r * n_keys;
-            int seen = c->n_past + t0 + r + 1; /* causal */
+            int seen = past + t0 + r + 1; /* causal */
             float mx = -INFINITY;
             for (int p = 0; p < seen; p++)
                 mx = s[p] > mx ? s[p] : mx;
@@ -551,9 +561,9 @@ static void attention_half_part(void *arg, int ti, int tn)
         int g = h / group, run = (g + 1) * group - h;
         if (run > hi - job)
             run = (int)(hi - job);
-        int n_keys = c->n_past + t + 1; /* causal: keys up to this position */
-        size_t at = (size_t)t * E + (size_t)h * hd;
-        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, j->kc + kv_row(c, g, 0), j->vc + kv_row(c, g, 0),
+        int n_keys = c->row_pos[t] + 1; /* causal: keys up to this position */
+        size_t at = (size_t)t * E + (size_t)h * hd, kv = kv_layer(c, c->row_seq[t], j->layer) + kv_row(c, g, 0);
+        kern_attend_f16(c->q + at, (size_t)run, (size_t)hd, c->k_cache + kv, c->v_cache + kv,
                         (size_t)n_keys, (size_t)hd, (size_t)hd, j->scale, c->att + at, (size_t)hd);
         job += run;
     }
@@ -578,14 +588,14 @@ static void layer_forward(fwd_ctx *c, int l, int B)
     if (L->bk) add_bias(c->k, L->bk, B, KV);
     if (L->bv) add_bias(c->v, L->bv, B, KV);
     for (int t = 0; t < B; t++) {
-        rope(c, c->q + (size_t)t * E, (int)m->hp.n_head, c->n_past + t);
-        rope(c, c->k + (size_t)t * KV, (int)m->hp.n_head_kv, c->n_past + t);
+        rope(c, c->q + (size_t)t * E, (int)m->hp.n_head, c->row_pos[t]);
+        rope(c, c->k + (size_t)t * KV, (int)m->hp.n_head_kv, c->row_pos[t]);
     }
     /* k and v join the cache at their positions */
     size_t hd = m->head_dim;
     for (int g = 0; g < (int)m->hp.n_head_kv; g++)
         for (int t = 0; t < B; t++) {
-            size_t at = kv_row(c, l * (int)m->hp.n_head_kv + g, c->n_past + t);
+            size_t at = kv_layer(c, c->row_seq[t], l) + kv_row(c, g, c->row_pos[t]);
             kern_f32_to_f16(c->k + (size_t)t * KV + g * hd, c->k_cache + at, hd);
             kern_f32_to_f16(c->v + (size_t)t * KV + g * hd, c->v_cache + at, hd);
         }
@@ -628,17 +638,26 @@ static int eval_batch(fwd_ctx *c, const int32_t *tokens, int B, bool exact, bool
     return FWD_OK;
 }
 
-int fwd_eval(fwd_ctx *c, const int32_t *tokens, int n, bool all_logits, float *logits,
-             const atomic_bool *cancel)
+static bool tokens_valid(const fwd_ctx *c, const int32_t *tokens, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->n_vocab)
+            return false;
+    return true;
+}
+
+int fwd_eval_seq(fwd_ctx *c, int seq, const int32_t *tokens, int n, bool all_logits, float *logits,
+                 const atomic_bool *cancel)
 {
     if (n <= 0)
         return FWD_OK;
-    if (n > c->n_ctx - c->n_past)
+    if (seq < 0 || seq >= c->n_seq)
+        return FWD_ESEQ;
+    if (n > c->n_ctx - c->seq_past[seq])
         return FWD_EFULL;
-    for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->n_vocab)
-            return FWD_ETOKEN;
-    int start = c->n_past;
+    if (!tokens_valid(c, tokens, n))
+        return FWD_ETOKEN;
+    int start = c->seq_past[seq];
     size_t V = c->m->n_vocab;
     for (int done = 0; done < n;) {
         int B = n - done < FWD_BATCH ? n - done : FWD_BATCH;
@@ -653,14 +672,54 @@ int fwd_eval(fwd_ctx *c, const int32_t *tokens, int n, bool all_logits, float *l
         float *out = all_logits ? logits + (size_t)done * V : logits;
         if (!all_logits && !last)
             out = NULL;
+        for (int t = 0; t < B; t++) {
+            c->row_seq[t] = seq;
+            c->row_pos[t] = c->seq_past[seq] + t;
+        }
         int rc = eval_batch(c, tokens + done, B, exact, all_logits, out, cancel);
         if (rc != FWD_OK) {
-            c->n_past = start;
+            c->seq_past[seq] = start;
             return rc;
         }
-        c->n_past += B;
+        c->seq_past[seq] += B;
         done += B;
     }
+    return FWD_OK;
+}
+
+int fwd_eval(fwd_ctx *c, const int32_t *tokens, int n, bool all_logits, float *logits,
+             const atomic_bool *cancel)
+{
+    return fwd_eval_seq(c, 0, tokens, n, all_logits, logits, cancel);
+}
+
+int fwd_decode_seqs(fwd_ctx *c, int n, const int *seqs, const int32_t *tokens, float *logits)
+{
+    if (n <= 0)
+        return FWD_OK;
+    if (n > FWD_BATCH)
+        return FWD_EFULL;
+    for (int i = 0; i < n; i++) {
+        if (seqs[i] < 0 || seqs[i] >= c->n_seq)
+            return FWD_ESEQ;
+        for (int j = 0; j < i; j++)
+            if (seqs[j] == seqs[i])
+                return FWD_ESEQ;
+        if (c->seq_past[seqs[i]] >= c->n_ctx)
+            return FWD_EFULL;
+    }
+    if (!tokens_valid(c, tokens, n))
+        return FWD_ETOKEN;
+    for (int t = 0; t < n; t++) {
+        c->row_seq[t] = seqs[t];
+        c->row_pos[t] = c->seq_past[seqs[t]];
+    }
+    /* not exact: decoding's attention and dot products for every row */
+    int rc = eval_batch(c, tokens, n, false, true, logits, NULL);
+    if (rc != FWD_OK)
+        return rc;
+    for (int t = 0; t < n; t++)
+        c->seq_past[seqs[t]]++;
     return FWD_OK;
 }
 
@@ -668,8 +727,17 @@ int fwd_eval(fwd_ctx *c, const int32_t *tokens, int n, bool all_logits, float *l
 
 fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t errlen)
 {
+    return fwd_new_multi(m, 1, n_ctx, n_threads, err, errlen);
+}
+
+fwd_ctx *fwd_new_multi(const model *m, int n_seq, int n_ctx, int n_threads, char *err, size_t errlen)
+{
     if (n_ctx < 1 || n_ctx > 1 << 20) {
         util_errf(err, errlen, "context length %d is out of range", n_ctx);
+        return NULL;
+    }
+    if (n_seq < 1 || n_seq > FWD_BATCH || (long long)n_seq * n_ctx > 1 << 22) {
+        util_errf(err, errlen, "%d sequences of %d positions are out of range", n_seq, n_ctx);
         return NULL;
     }
     if (n_threads < 1)
@@ -678,6 +746,10 @@ fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t err
     fwd_ctx *c = xcalloc(1, sizeof *c);
     c->m = m;
     c->n_ctx = n_ctx;
+    c->n_seq = n_seq;
+    c->seq_past = xcalloc((size_t)n_seq, sizeof *c->seq_past);
+    c->row_seq = xmallocarray(FWD_BATCH, sizeof *c->row_seq);
+    c->row_pos = xmallocarray(FWD_BATCH, sizeof *c->row_pos);
     c->n_threads = n_threads;
     c->pool = pool_new(n_threads);
     if (!c->pool) {
@@ -687,11 +759,11 @@ fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t err
     }
     size_t E = m->hp.n_embd, F = m->hp.n_ff, L = m->hp.n_layer;
     size_t KV = (size_t)m->hp.n_head_kv * m->head_dim, B = FWD_BATCH;
-    size_t cache = L * (size_t)n_ctx * KV;
+    size_t cache = (size_t)n_seq * L * (size_t)n_ctx * KV;
     c->k_cache = calloc(cache, sizeof(uint16_t));
     c->v_cache = calloc(cache, sizeof(uint16_t));
     if (!c->k_cache || !c->v_cache) {
-        util_errf(err, errlen, "not enough memory for a KV cache of %d positions (%.0f MiB)", n_ctx,
+        util_errf(err, errlen, "not enough memory for a KV cache of %d x %d positions (%.0f MiB)", n_seq, n_ctx,
                   2.0 * cache * sizeof(uint16_t) / (1 << 20));
         fwd_free(c);
         return NULL;
@@ -767,14 +839,24 @@ void fwd_free(fwd_ctx *c)
     free(c->xr);
     free(c->rope_cos);
     free(c->rope_sin);
+    free(c->seq_past);
+    free(c->row_seq);
+    free(c->row_pos);
     free(c);
 }
 
 int fwd_n_ctx(const fwd_ctx *c) { return c->n_ctx; }
-int fwd_n_past(const fwd_ctx *c) { return c->n_past; }
+int fwd_n_seq(const fwd_ctx *c) { return c->n_seq; }
+int fwd_n_past(const fwd_ctx *c) { return c->seq_past[0]; }
+int fwd_seq_past(const fwd_ctx *c, int seq) { return seq >= 0 && seq < c->n_seq ? c->seq_past[seq] : 0; }
+
+void fwd_seq_truncate(fwd_ctx *c, int seq, int n_past)
+{
+    if (seq >= 0 && seq < c->n_seq && n_past >= 0 && n_past < c->seq_past[seq])
+        c->seq_past[seq] = n_past;
+}
 
 void fwd_truncate(fwd_ctx *c, int n_past)
 {
-    if (n_past >= 0 && n_past < c->n_past)
-        c->n_past = n_past;
+    fwd_seq_truncate(c, 0, n_past);
 }

@@ -31,11 +31,15 @@ enum {
     FWD_EFULL = -1,      /* the context has no room for the tokens        */
     FWD_ETOKEN = -2,     /* a token id outside the vocabulary             */
     FWD_ECANCELLED = -3, /* *cancel was set during evaluation             */
+    FWD_ESEQ = -4,       /* no such sequence, or one named twice          */
 };
 
 /* A context for n_ctx positions using n_threads threads (>= 1).  Returns
  * NULL with a message when memory or threads cannot be had. */
 fwd_ctx *fwd_new(const model *m, int n_ctx, int n_threads, char *err, size_t errlen);
+/* A context of n_seq sequences (at most FWD_BATCH), each with n_ctx
+ * positions of its own in one KV cache.  fwd_new is one sequence. */
+fwd_ctx *fwd_new_multi(const model *m, int n_seq, int n_ctx, int n_threads, char *err, size_t errlen);
 void fwd_free(fwd_ctx *c); /* accepts NULL */
 
 int fwd_n_ctx(const fwd_ctx *c);
@@ -51,5 +55,24 @@ void fwd_truncate(fwd_ctx *c, int n_past);
  * left as it was before the call). */
 int fwd_eval(fwd_ctx *c, const int32_t *tokens, int n, bool all_logits, float *logits,
              const atomic_bool *cancel);
+
+/* The largest batch of one call: fwd_eval splits longer prompts itself. */
+#define FWD_BATCH 256
+
+/* Several sequences: fwd_eval and fwd_n_past / fwd_truncate are sequence
+ * 0's; these name the sequence (FWD_ESEQ for one out of range). */
+int fwd_n_seq(const fwd_ctx *c);
+int fwd_seq_past(const fwd_ctx *c, int seq);
+void fwd_seq_truncate(fwd_ctx *c, int seq, int n_past);
+int fwd_eval_seq(fwd_ctx *c, int seq, const int32_t *tokens, int n, bool all_logits, float *logits,
+                 const atomic_bool *cancel);
+
+/* One token for each of n different sequences (n <= FWD_BATCH), each at
+ * its own next position, in one pass: each weight row is read once and
+ * dotted with every token (the decode kernels' dot products), then each
+ * sequence attends over its own cache.  logits gets n rows of n_vocab.  A
+ * sequence's logits are bit for bit those of evaluating its tokens one at
+ * a time alone, whatever the others are.  Nothing changes on an error. */
+int fwd_decode_seqs(fwd_ctx *c, int n, const int *seqs, const int32_t *tokens, float *logits);
 
 #endif

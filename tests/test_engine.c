@@ -359,6 +359,87 @@ static void test_batch_matches_sequential(void **state)
     }
 }
 
+static int32_t argmax(const float *x, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return (int32_t)best;
+}
+
+/*
+ * Several sequences in one context, decoded together (fwd_decode_seqs):
+ * each sequence's logits are bit for bit those of the same tokens
+ * evaluated alone in a context of its own, one at a time, whichever other
+ * sequences share its steps — for float and quantized weights, on every
+ * kernel path (make test runs this suite under each).  Prompts of 5 to 70
+ * tokens (the last takes the large-batch path) at different positions.
+ */
+static void test_decode_seqs_match_alone(void **state)
+{
+    (void)state;
+    if (!test_shared_dir())
+        skip();
+    static const char *const files[] = {"stories260K.gguf", "ref-llama-spm512-256-f16.gguf",
+                                        "ref-llama-spm512-256-q8_0.gguf", "ref-llama-spm512-256-q4_k_m.gguf",
+                                        "ref-qwen2-starcoder-bias.gguf", "ref-llama-spm512-256-bf16.gguf"};
+    enum { S = 4, STEPS = 12, CTX = 96 };
+    static const int prompt_len[S] = {5, 12, 30, 70};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        model *m = load_model(files[f]);
+        uint32_t V = m->n_vocab;
+        char err[256];
+        fwd_ctx *multi = fwd_new_multi(m, S, CTX, 2, err, sizeof err), *alone[S];
+        assert_non_null(multi);
+        float *lm = xmallocarray((size_t)S * V, sizeof(float)), *la = xmallocarray((size_t)S * V, sizeof(float));
+        int32_t next[S];
+        for (int q = 0; q < S; q++) {
+            alone[q] = fwd_new(m, CTX, 2, err, sizeof err); /* the large-batch prompt path splits by threads */
+            int32_t toks[70];
+            for (int i = 0; i < prompt_len[q]; i++)
+                toks[i] = (int32_t)((i * 7919 + 13 * (q + 1)) % V);
+            assert_int_equal(fwd_eval_seq(multi, q, toks, prompt_len[q], false, lm + (size_t)q * V, NULL), FWD_OK);
+            assert_int_equal(fwd_eval(alone[q], toks, prompt_len[q], false, la + (size_t)q * V, NULL), FWD_OK);
+            assert_memory_equal(lm + (size_t)q * V, la + (size_t)q * V, V * sizeof(float));
+            next[q] = argmax(la + (size_t)q * V, V);
+        }
+        for (int step = 0; step < STEPS; step++) {
+            int seqs[S], n = 0;
+            int32_t toks[S];
+            for (int q = S - 1; q >= 0; q--) /* a changing subset, in another order than the cache's */
+                if ((step + q) % 3 != 0 || step == 0) {
+                    seqs[n] = q;
+                    toks[n++] = next[q];
+                }
+            assert_int_equal(fwd_decode_seqs(multi, n, seqs, toks, lm), FWD_OK);
+            for (int i = 0; i < n; i++) {
+                int q = seqs[i];
+                assert_int_equal(fwd_eval(alone[q], &toks[i], 1, false, la, NULL), FWD_OK);
+                if (memcmp(lm + (size_t)i * V, la, V * sizeof(float)) != 0)
+                    fail_msg("%s: sequence %d at step %d (%d together) differs from decoding it alone", files[f], q,
+                             step, n);
+                assert_int_equal(fwd_seq_past(multi, q), fwd_n_past(alone[q]));
+                next[q] = argmax(la, V);
+            }
+        }
+        /* a sequence named twice, or out of range: refused, nothing moves */
+        int dup[2] = {1, 1}, bad[1] = {S};
+        int32_t t2[2] = {next[1], next[1]};
+        int past = fwd_seq_past(multi, 1);
+        assert_int_equal(fwd_decode_seqs(multi, 2, dup, t2, lm), FWD_ESEQ);
+        assert_int_equal(fwd_decode_seqs(multi, 1, bad, t2, lm), FWD_ESEQ);
+        assert_int_equal(fwd_seq_past(multi, 1), past);
+        printf("  %-34s %d sequences decoded together: bit for bit each alone\n", files[f], S);
+        for (int q = 0; q < S; q++)
+            fwd_free(alone[q]);
+        fwd_free(multi);
+        free(lm);
+        free(la);
+        model_free(m);
+    }
+}
+
 /* FRONTDESK_SIMD through the binary: a path this CPU runs is taken and
  * named by --version; an unknown one is refused with one line naming the
  * paths it runs, exit 2, for every command. */
@@ -473,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_perplexity),
         cmocka_unit_test(test_batch_matches_sequential),
         cmocka_unit_test(test_simd_env),
+        cmocka_unit_test(test_decode_seqs_match_alone),
         cmocka_unit_test(test_decode_same_for_any_threads),
         cmocka_unit_test(test_prompt_drops_oldest_turns),
     };
