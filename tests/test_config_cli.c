@@ -82,5 +82,5 @@ int main(void)
         cmocka_unit_test(test_good_and_bad_lines),
         cmocka_unit_test(test_missing_default_is_fine),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

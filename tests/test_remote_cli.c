@@ -301,5 +301,5 @@ int main(void)
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_fallback_to_local),
         cmocka_unit_test(test_eight_processes), cmocka_unit_test(test_models),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

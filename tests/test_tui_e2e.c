@@ -19,10 +19,8 @@ static void test_tui_end_to_end(void **state)
     const char *shared = test_shared_dir();
     if (!shared)
         skip();
-    if (system("command -v tmux >/dev/null 2>&1") != 0) {
-        printf("SKIP test_tui_end_to_end: tmux not installed (make deps installs it)\n");
-        skip();
-    }
+    if (system("command -v tmux >/dev/null 2>&1") != 0)
+        test_skip("test_tui_end_to_end: tmux not installed (make deps installs it)");
     const char *model = test_path(test_path(shared, "ref/models"), "stories260K.gguf");
     const char *argv[] = {"/bin/sh", "tests/e2e/tui.sh", test_bin(), model, test_tmpdir(), NULL};
     char *out, *err;
@@ -39,10 +37,8 @@ static void test_tui_end_to_end(void **state)
 static void test_tui_remote(void **state)
 {
     (void)state;
-    if (system("command -v tmux >/dev/null 2>&1") != 0) {
-        printf("SKIP test_tui_remote: tmux not installed (make deps installs it)\n");
-        skip();
-    }
+    if (system("command -v tmux >/dev/null 2>&1") != 0)
+        test_skip("test_tui_remote: tmux not installed (make deps installs it)");
     rs_step st = {.kind = RS_STREAM, .reply = "I am sorry for the delay. Your {{Order Number}} shipped today.",
                   .usage = true, .prompt_tokens = 30, .completion_tokens = 14};
     char err[256];
@@ -72,5 +68,5 @@ int main(void)
         cmocka_unit_test(test_tui_end_to_end),
         cmocka_unit_test(test_tui_remote),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

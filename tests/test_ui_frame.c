@@ -825,10 +825,8 @@ static void test_input_big_paste(void **state)
 
 int main(void)
 {
-    if (!setlocale(LC_ALL, "C.UTF-8")) {
-        printf("SKIP ui_frame: the C.UTF-8 locale is not available\n");
-        return 0;
-    }
+    if (!setlocale(LC_ALL, "C.UTF-8"))
+        return test_skip_suite("test_ui_frame: the C.UTF-8 locale is not available (make deps provides it)");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ascii_clip),
         cmocka_unit_test(test_cjk_clip),
@@ -851,5 +849,5 @@ int main(void)
         cmocka_unit_test(test_input_render),
         cmocka_unit_test(test_input_big_paste),
     };
-    return cmocka_run_group_tests_name("ui_frame", tests, NULL, NULL);
+    return test_exit(cmocka_run_group_tests_name("ui_frame", tests, NULL, NULL));
 }

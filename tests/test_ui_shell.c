@@ -1252,10 +1252,8 @@ static void test_help_tables(void **state)
 
 int main(void)
 {
-    if (!setlocale(LC_ALL, "C.UTF-8") && !setlocale(LC_ALL, "en_US.UTF-8")) {
-        printf("SKIP test_ui_shell: no UTF-8 locale (C.UTF-8) to measure text in\n");
-        return 0;
-    }
+    if (!setlocale(LC_ALL, "C.UTF-8") && !setlocale(LC_ALL, "en_US.UTF-8"))
+        return test_skip_suite("test_ui_shell: no UTF-8 locale (C.UTF-8; make deps provides it) to measure text in");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dash_golden_100x30),
         cmocka_unit_test(test_dash_golden_60x16),
@@ -1278,5 +1276,5 @@ int main(void)
         cmocka_unit_test(test_typing_keeps_q),
         cmocka_unit_test(test_help_tables),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

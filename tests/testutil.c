@@ -65,8 +65,55 @@ const char *test_shared_dir(void)
     if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode))
         dir = cand;
     else
-        printf("SKIP: %s not found (reference data); tests that need it are skipped\n", cand);
+        test_skip_note("%s not found (reference data): the tests that need it are skipped", cand);
     return dir;
+}
+
+/* ---- Skipping --------------------------------------------------------------- */
+
+static int skips;
+
+static void skip_vnote(const char *fmt, va_list ap)
+{
+    char msg[600];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    for (char *p = msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    printf("SKIP %s\n", msg);
+    fflush(stdout);
+    skips++;
+    const char *file = getenv("FRONTDESK_SKIP_FILE");
+    if (file && *file) {
+        FILE *f = fopen(file, "a");
+        if (f) {
+            fprintf(f, "%s\n", msg);
+            fclose(f);
+        }
+    }
+}
+
+void test_skip_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    skip_vnote(fmt, ap);
+    va_end(ap);
+}
+
+int test_skip_suite(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    skip_vnote(fmt, ap);
+    va_end(ap);
+    return TEST_EXIT_SKIP;
+}
+
+int test_exit(int failures)
+{
+    /* 1, not the count: 77 failures must not read as a skip, nor 256 as a pass */
+    return failures ? 1 : skips ? TEST_EXIT_SKIP : 0;
 }
 
 const char *test_path(const char *dir, const char *name)
@@ -199,10 +246,29 @@ void test_print_literal(const char *name, const char *s)
     printf("\";\n");
 }
 
+static int goldens_printed;
+
+/* With FRONTDESK_GOLDEN_PRINT set the suite fails at exit, whatever its
+ * tests said: printed frames were not checked. */
+static void goldens_fail_at_exit(void)
+{
+    fflush(stdout);
+    fprintf(stderr,
+            "FAIL: FRONTDESK_GOLDEN_PRINT is set: %d golden frame(s) printed, none compared; "
+            "unset it to run the suite\n",
+            goldens_printed);
+    cleanup();
+    _exit(1);
+}
+
 void test_expect_golden(const char *name, char *got, const char *want)
 {
-    if (getenv("FRONTDESK_GOLDEN_PRINT")) { /* regenerating: print, do not compare */
+    if (getenv("FRONTDESK_GOLDEN_PRINT")) {
+        /* regenerating: print every golden, and fail the run at exit */
+        if (!goldens_printed++)
+            atexit(goldens_fail_at_exit);
         test_print_literal(name, got);
+        printf("/* %s %s the frozen one */\n", name, strcmp(got, want) ? "DIFFERS from" : "equals");
         free(got);
         return;
     }

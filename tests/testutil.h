@@ -14,8 +14,32 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+/* ---- Skipping ----------------------------------------------------------
+ * A skip must never read as a pass.  Whatever a suite skips is said on
+ * standard output ("SKIP reason") and appended, one line per reason, to
+ * the file $FRONTDESK_SKIP_FILE names (tools/run_tests.sh sets it): a
+ * suite that recorded a reason, or exited TEST_EXIT_SKIP, is reported
+ * "SKIP name (reasons)", not PASS, even when everything it did run passed.
+ */
+#define TEST_EXIT_SKIP 77
+
+/* Record (and print) why something is not tested. */
+void test_skip_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Skip the current test with a reason (test_skip_note, then cmocka's skip()). */
+#define test_skip(...)                                                                                     \
+    do {                                                                                                   \
+        test_skip_note(__VA_ARGS__);                                                                       \
+        skip();                                                                                            \
+    } while (0)
+/* A suite that cannot run at all (no UTF-8 locale, ...): records the
+ * reason and returns TEST_EXIT_SKIP for main to return. */
+int test_skip_suite(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What main returns after cmocka_run_group_tests: 1 when it counted a
+ * failure, else TEST_EXIT_SKIP when a reason was recorded, else 0. */
+int test_exit(int failures);
+
 /* Path of the shared reference directory ($FRONTDESK_SHARED or ../shared),
- * or NULL (after printing "SKIP ... ../shared not found") when absent. */
+ * or NULL (after recording the skip with test_skip_note) when absent. */
 const char *test_shared_dir(void);
 
 /* Join dir and name into a static-lifetime string (malloc'ed, leaked into a
@@ -36,10 +60,12 @@ int test_run(const char *const argv[], const char *input, size_t len,
 /* A fresh temporary directory for this process (removed at exit). */
 const char *test_tmpdir(void);
 
-/* Golden frame text: with FRONTDESK_GOLDEN_PRINT set, print `got` as a C
- * literal named `name` (to regenerate the expectation) instead of
- * comparing; otherwise fail, showing both, unless got equals want.  Frees
- * got. */
+/* Golden frame text: fail, showing both, unless got equals want.  Frees
+ * got.  To regenerate expectations, set FRONTDESK_GOLDEN_PRINT=1: every
+ * golden is then printed as a C literal named `name` (with whether it
+ * equals the frozen one) instead of compared, AND the process exits 1 at
+ * the end whatever its tests reported, so a run with the variable left
+ * set (by accident) can never pass. */
 void test_expect_golden(const char *name, char *got, const char *want);
 void test_print_literal(const char *name, const char *s);
 /* Fail if frame text holds a raw control character (all must be escaped). */

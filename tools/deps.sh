@@ -21,13 +21,20 @@ fi
 for pair in csv.h:libcsv-dev; do
     echo "#include <${pair%%:*}>" | ${CC:-cc} -E -x c - >/dev/null 2>&1 || need "${pair#*:}"
 done
+# tmux drives the real TUI (test_tui_e2e).
 command -v tmux >/dev/null 2>&1 || need tmux
+# The UI suites measure text in the C.UTF-8 locale.  Debian 12 ships it
+# compiled, as /usr/lib/locale/C.utf8, in libc-bin (essential, so always
+# installed): when it is missing all the same (an image that stripped
+# /usr/lib/locale), reinstalling libc-bin brings it back.
+reinstall=""
+[ "$(LC_ALL=C.UTF-8 locale charmap 2>/dev/null)" = "UTF-8" ] || reinstall="libc-bin"
 # groff lints the man page (test_install).
 command -v groff >/dev/null 2>&1 || need groff-base
 
-[ -z "$missing" ] && exit 0
+[ -z "$missing$reinstall" ] && exit 0
 
-echo "deps: installing$missing"
+echo "deps: installing$missing${reinstall:+ (reinstalling $reinstall for the C.UTF-8 locale)}"
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""
 elif command -v sudo >/dev/null 2>&1; then
@@ -39,4 +46,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q $missing
+[ -z "$missing" ] || $SUDO apt-get install -y -q $missing
+[ -z "$reinstall" ] || $SUDO apt-get install -y -q --reinstall $reinstall
