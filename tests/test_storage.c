@@ -4,7 +4,8 @@
  * newer, foreign, truncated files; several processes opening one new
  * file; the message tree and titles; literal search in any script;
  * ratings; percentiles against a brute force; window aggregates against
- * the rows inserted; recovery after a writer died; erasure down to the
+ * the rows inserted; the per-minute series minute by minute and the
+ * thumbs-down rate against figures worked out by hand; recovery after a writer died; erasure down to the
  * file's bytes; a locked database; export filters.
  *
  * Every database is a fresh file under test_tmpdir().  sqlite3 is used
@@ -1431,6 +1432,208 @@ static void test_aggregates(void **state)
     db_close(d);
 }
 
+/* ---- 6b. The per-minute series, bucket by bucket, and the thumbs-down rate -------- */
+
+/* A finished (or running) request with known figures, moved to start at
+ * `at` (epoch seconds) with SQL: the API stamps db_now(). */
+static int64_t request_at(const char *path, db *d, int64_t model, double at, db_outcome o, double latency,
+                          double ttft, double decode, int tokens)
+{
+    int64_t id;
+    OK(d, db_request_begin(d, model, "local", 0, 0, 0, &id));
+    if (o != DB_OUTCOME_RUNNING) {
+        db_request_result r = {.outcome = o,
+                               .error = o == DB_OUTCOME_ERROR ? "boom" : NULL,
+                               .prompt_tokens = 3,
+                               .gen_tokens = tokens,
+                               .ttft_ms = ttft,
+                               .prefill_ms = -1,
+                               .decode_ms = -1,
+                               .latency_ms = latency,
+                               .decode_tps = decode,
+                               .attempts = 1};
+        OK(d, db_request_finish(d, id, &r));
+    }
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE requests SET started_at = %.6f WHERE id = %lld", at, (long long)id);
+    raw_exec(path, sql);
+    return id;
+}
+
+/* What one minute of the series should hold, worked out by hand. */
+typedef struct {
+    size_t bucket;
+    int64_t requests, errors, tokens;
+    bool lat_valid;
+    double lat[4]; /* p50 p90 p95 p99 */
+    bool ttft_valid;
+    double ttft[4];
+    double decode;
+} want_minute;
+
+static void expect_pcts(const char *what, size_t b, db_pcts got, bool valid, const double want[4])
+{
+    if (got.valid != valid ||
+        (valid && (got.p50 != want[0] || got.p90 != want[1] || got.p95 != want[2] || got.p99 != want[3])))
+        fail_msg("minute %zu %s: got %s %g/%g/%g/%g, want %s %g/%g/%g/%g", b, what, got.valid ? "valid" : "none",
+                 got.p50, got.p90, got.p95, got.p99, valid ? "valid" : "none", want[0], want[1], want[2], want[3]);
+}
+
+/* Every minute of s: the ones listed hold what they say, all others are
+ * empty; minute b starts at first + 60 b. */
+static void expect_series(const char *what, const db_stats *s, size_t n, double first, const want_minute *w,
+                          size_t nw)
+{
+    if (s->n_series != n)
+        fail_msg("%s: %zu minutes, want %zu", what, s->n_series, n);
+    for (size_t b = 0; b < n; b++) {
+        const db_minute *m = &s->series[b];
+        want_minute empty = {.bucket = b};
+        const want_minute *e = &empty;
+        for (size_t i = 0; i < nw; i++)
+            if (w[i].bucket == b)
+                e = &w[i];
+        if (m->start != first + 60.0 * (double)b)
+            fail_msg("%s: minute %zu starts at %.3f, want %.3f", what, b, m->start, first + 60.0 * (double)b);
+        if (m->requests != e->requests || m->errors != e->errors || m->tokens != e->tokens ||
+            m->decode_tps != e->decode)
+            fail_msg("%s: minute %zu: requests %lld errors %lld tokens %lld decode %g, want %lld %lld %lld %g",
+                     what, b, (long long)m->requests, (long long)m->errors, (long long)m->tokens, m->decode_tps,
+                     (long long)e->requests, (long long)e->errors, (long long)e->tokens, e->decode);
+        expect_pcts("latency", b, m->latency_ms, e->lat_valid, e->lat);
+        expect_pcts("ttft", b, m->ttft_ms, e->ttft_valid, e->ttft);
+    }
+}
+
+static void test_series_buckets(void **state)
+{
+    (void)state;
+    const char *p = fresh("series.db");
+    db *d = open_ok(p);
+    int64_t model = add_model(d, 's', "s.gguf");
+    const double M = 1800000000.0; /* a minute's start (1.8e9 = 60 x 3e7), in 2027 */
+    const double now = M + 42;
+
+    /* minute M (the one holding now): three finished, one running */
+    request_at(p, d, model, M, DB_OUTCOME_OK, 100, 10, 10, 5); /* exactly at the minute's start */
+    request_at(p, d, model, M + 20, DB_OUTCOME_OK, 300, 30, 20, 6);
+    request_at(p, d, model, M + 41, DB_OUTCOME_OK, 200, 20, -1, 7);
+    request_at(p, d, model, M + 30, DB_OUTCOME_RUNNING, 0, 0, 0, 0);
+    /* minute M-60: an error a millisecond before M, a timeout, a cancelled reply (not an error) */
+    request_at(p, d, model, M - 0.001, DB_OUTCOME_ERROR, 1000, -1, -1, 0);
+    request_at(p, d, model, M - 59, DB_OUTCOME_TIMEOUT, 2000, -1, -1, 0);
+    request_at(p, d, model, M - 30, DB_OUTCOME_CANCELLED, 50, 5, 40, 1);
+    /* minute M-120: an interrupted reply, latency unknown */
+    request_at(p, d, model, M - 61, DB_OUTCOME_INTERRUPTED, -1, 7, -1, 2);
+    /* minute M-1740: twenty, latencies 10..200 ms, times to first token 20..1 ms */
+    for (int i = 0; i < 20; i++)
+        request_at(p, d, model, M - 1740 + i, DB_OUTCOME_OK, 10.0 * (i + 1), 20 - i, 100 + i, 1);
+    /* minute M-3540, the first of the hour's 60: one, at its very start */
+    request_at(p, d, model, M - 3540, DB_OUTCOME_OK, 7, 3, 8, 4);
+    /* before the hour (now - 3601) and after now (another host's clock): in no 1h minute */
+    request_at(p, d, model, now - 3601, DB_OUTCOME_OK, 99999, 9, 9, 1000);
+    request_at(p, d, model, now + 5, DB_OUTCOME_OK, 88888, 8, 8, 500);
+
+    /* By hand (nearest rank: the p-th of n sorted values is at rank ceil(p n / 100)):
+     *   M:      latency {100,300,200} -> 200/300/300/300; ttft {10,30,20} -> 20/30/30/30;
+     *           decode mean of 10 and 20 (the third unknown) = 15; tokens 18
+     *   M-60:   latency {1000,2000,50} -> 1000/2000/2000/2000; ttft only the cancelled
+     *           one's 5 (no tokens, no time to first token); 2 errors; decode 40
+     *   M-120:  1 error, no latency, ttft 7, tokens 2
+     *   M-1740: latency 10..200 -> ranks 10, 18, 19, 20 = 100/180/190/200, ttft 1..20 ->
+     *           10/18/19/20, decode mean of 100..119 = 109.5, tokens 20
+     *   M-3540: 7 ms, ttft 3, decode 8, tokens 4 */
+    const want_minute hour[] = {
+        {59, 3, 0, 18, true, {200, 300, 300, 300}, true, {20, 30, 30, 30}, 15},
+        {58, 3, 2, 1, true, {1000, 2000, 2000, 2000}, true, {5, 5, 5, 5}, 40},
+        {57, 1, 1, 2, false, {0}, true, {7, 7, 7, 7}, 0},
+        {30, 20, 0, 20, true, {100, 180, 190, 200}, true, {10, 18, 19, 20}, 109.5},
+        {0, 1, 0, 4, true, {7, 7, 7, 7}, true, {3, 3, 3, 3}, 8},
+    };
+    db_stats s;
+    OK(d, db_stats_compute(d, DB_WIN_1H, now, NULL, 0, &s));
+    expect_series("1h", &s, 60, M - 3540, hour, sizeof hour / sizeof *hour);
+    assert_int_equal(s.requests, 28);
+    assert_int_equal(s.errors, 3);
+    assert_int_equal(s.cancelled, 1);
+    assert_int_equal(s.running, 1);
+    assert_int_equal(s.tokens_generated, 45);
+    db_stats_free(&s);
+
+    /* 5 minutes: the same three minutes, now the last three of five */
+    const want_minute five[] = {{4, 3, 0, 18, true, {200, 300, 300, 300}, true, {20, 30, 30, 30}, 15},
+                                {3, 3, 2, 1, true, {1000, 2000, 2000, 2000}, true, {5, 5, 5, 5}, 40},
+                                {2, 1, 1, 2, false, {0}, true, {7, 7, 7, 7}, 0}};
+    OK(d, db_stats_compute(d, DB_WIN_5M, now, NULL, 0, &s));
+    expect_series("5m", &s, 5, M - 240, five, 3);
+    assert_int_equal(s.requests, 7);
+    db_stats_free(&s);
+
+    /* all: from the oldest row (now - 3601), 61 minutes from M - 3600 */
+    const want_minute all[] = {
+        {60, 3, 0, 18, true, {200, 300, 300, 300}, true, {20, 30, 30, 30}, 15},
+        {31, 20, 0, 20, true, {100, 180, 190, 200}, true, {10, 18, 19, 20}, 109.5},
+        {59, 3, 2, 1, true, {1000, 2000, 2000, 2000}, true, {5, 5, 5, 5}, 40},
+        {58, 1, 1, 2, false, {0}, true, {7, 7, 7, 7}, 0},
+        {1, 1, 0, 4, true, {7, 7, 7, 7}, true, {3, 3, 3, 3}, 8},
+        {0, 1, 0, 1000, true, {99999, 99999, 99999, 99999}, true, {9, 9, 9, 9}, 9},
+    };
+    OK(d, db_stats_compute(d, DB_WIN_ALL, now, NULL, 0, &s));
+    expect_series("all", &s, 61, M - 3600, all, sizeof all / sizeof *all);
+    assert_int_equal(s.requests, 29);
+    db_stats_free(&s);
+    db_close(d);
+}
+
+/* The thumbs-down rate the dashboard alerts on: of the thumbs (up or down,
+ * from any rater) given to replies written since `from`. */
+static void test_thumbs_down_rate(void **state)
+{
+    (void)state;
+    const char *p = fresh("thumbs.db");
+    db *d = open_ok(p);
+    int64_t model = add_model(d, 't', "t.gguf"), conv, cust, r[12];
+    OK(d, db_conv_create(d, "", NULL, &conv));
+    for (int i = 0; i < 12; i++) {
+        OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "hello?", &cust));
+        r[i] = add_reply(d, conv, model, "hello!");
+    }
+    double rate = -1;
+    int64_t n = -1;
+    OK(d, db_thumbs_down_rate(d, 0, &rate, &n));
+    assert_int_equal(n, 0); /* no thumbs yet: no rate */
+    assert_true(rate == 0);
+    const unsigned TH = DB_RATE_THUMBS;
+    for (int i = 0; i < 3; i++) /* 3 down */
+        OK(d, db_rate(d, r[i], "ana", &(db_rating_in){.fields = TH, .thumbs = -1}));
+    for (int i = 3; i < 10; i++) /* 7 up */
+        OK(d, db_rate(d, r[i], "ana", &(db_rating_in){.fields = TH, .thumbs = 1}));
+    /* a score alone, and a thumb given then taken back, are no thumbs */
+    OK(d, db_rate(d, r[10], "ana", &(db_rating_in){.fields = DB_RATE_SCORE, .score = 1}));
+    OK(d, db_rate(d, r[11], "ana", &(db_rating_in){.fields = TH, .thumbs = -1}));
+    OK(d, db_rate(d, r[11], "ana", &(db_rating_in){.fields = TH, .thumbs = 0}));
+    OK(d, db_thumbs_down_rate(d, 0, &rate, &n));
+    assert_int_equal(n, 10);
+    assert_true(rate == 3.0 / 10.0);
+    /* a second rater's thumb on the same reply counts too: 4 down of 11 */
+    OK(d, db_rate(d, r[3], "ben", &(db_rating_in){.fields = TH, .thumbs = -1}));
+    OK(d, db_thumbs_down_rate(d, 0, &rate, &n));
+    assert_int_equal(n, 11);
+    assert_true(rate == 4.0 / 11.0);
+    /* a reply written two hours ago is outside a 1 h window: 3 down of 10 */
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE messages SET created_at = created_at - 7200 WHERE id = %lld",
+             (long long)r[0]);
+    raw_exec(p, sql);
+    OK(d, db_thumbs_down_rate(d, db_now() - 3600, &rate, &n));
+    assert_int_equal(n, 10);
+    assert_true(rate == 3.0 / 10.0);
+    OK(d, db_thumbs_down_rate(d, db_now() + 60, &rate, &n));
+    assert_int_equal(n, 0);
+    assert_true(rate == 0);
+    db_close(d);
+}
+
 /* ---- 7. Recovery ------------------------------------------------------------------ */
 
 static void test_recovery(void **state)
@@ -1865,11 +2068,13 @@ int main(void)
         cmocka_unit_test(test_ratings),
         cmocka_unit_test(test_percentiles),
         cmocka_unit_test(test_aggregates),
+        cmocka_unit_test(test_series_buckets),
+        cmocka_unit_test(test_thumbs_down_rate),
         cmocka_unit_test(test_recovery),
         cmocka_unit_test(test_forget),
         cmocka_unit_test(test_purge),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_export),
     };
-    return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
+    return test_exit(cmocka_run_group_tests_name("storage", tests, NULL, NULL));
 }
