@@ -3,12 +3,17 @@
  * shape as GGUF, quantizing on the fly (for benchmarks).
  *
  *   mkmodel --shape smollm2-135m|qwen2.5-0.5b|tinyllama-1.1b
- *           --type f16|q8_0|q4_0|q4_k_m --out FILE [--seed N]
+ *           --type f16|q8_0|q4_0|q4_k_m --out FILE [--seed N] [--vocab VOCAB.gguf]
  *
- * Weights are uniform in ±1/sqrt(width), norms are 1.  The file has no
- * vocabulary: benchmarks feed token ids directly.  Rows are generated and
- * quantized while the file is written, so memory stays small.
+ * Weights are uniform in ±1/sqrt(width), norms are 1.  Without --vocab the
+ * file has no vocabulary (benchmarks feed token ids directly); with it,
+ * every tokenizer.* key of VOCAB.gguf (a vocabulary-only GGUF such as
+ * ../shared/ref/tokenizer/ggml-vocab-gpt-2.gguf) is copied in and the
+ * embedding has one row per token of it, so `frontdesk ask`, `serve` and
+ * llama.cpp load the same file.  Rows are generated and quantized while
+ * the file is written, so memory stays small.
  */
+#include "engine/gguf.h"
 #include "engine/gguf_write.h"
 #include "engine/quant.h"
 #include "util/util.h"
@@ -72,13 +77,14 @@ static int fill(void *ctx, uint64_t offset, void *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-    const char *shape_name = NULL, *type_name = NULL, *out = NULL;
+    const char *shape_name = NULL, *type_name = NULL, *out = NULL, *vocab_path = NULL;
     uint64_t seed = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--shape")) shape_name = argv[i + 1];
         else if (!strcmp(argv[i], "--type")) type_name = argv[i + 1];
         else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
         else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--vocab")) vocab_path = argv[i + 1];
         else { fprintf(stderr, "mkmodel: unknown option %s\n", argv[i]); return 2; }
     }
     const shape *sh = NULL;
@@ -87,7 +93,7 @@ int main(int argc, char **argv)
             sh = &shapes[i];
     if (!sh || !type_name || !out) {
         fprintf(stderr, "usage: mkmodel --shape smollm2-135m|qwen2.5-0.5b|tinyllama-1.1b "
-                        "--type f16|q8_0|q4_0|q4_k_m --out FILE [--seed N]\n");
+                        "--type f16|q8_0|q4_0|q4_k_m --out FILE [--seed N] [--vocab VOCAB.gguf]\n");
         return 2;
     }
     ggml_type main_type, sensitive_type;
@@ -99,6 +105,35 @@ int main(int argc, char **argv)
 
     gguf_writer *w = gguf_writer_new();
     const char *a = sh->arch;
+    uint32_t n_vocab = sh->vocab;
+    gguf_file *vocab = NULL;
+    if (vocab_path) {
+        char verr[512];
+        if (gguf_open(&vocab, vocab_path, verr, sizeof verr) != GGUF_OK) {
+            fprintf(stderr, "mkmodel: %s\n", verr);
+            gguf_writer_free(w);
+            return 1;
+        }
+        const gguf_array *toks = gguf_get_arr(vocab, "tokenizer.ggml.tokens");
+        if (!toks || toks->n == 0 || toks->n > UINT32_MAX) {
+            fprintf(stderr, "mkmodel: %s has no tokenizer.ggml.tokens\n", vocab_path);
+            gguf_close(vocab);
+            gguf_writer_free(w);
+            return 1;
+        }
+        n_vocab = (uint32_t)toks->n;
+        for (size_t i = 0; i < gguf_kv_count(vocab); i++) {
+            const gguf_kv *kv = gguf_kv_at(vocab, i);
+            char kname[256];
+            snprintf(kname, sizeof kname, "%.*s", (int)kv->key.len, kv->key.ptr);
+            if (!strncmp(kname, "tokenizer.", 10) && gguf_writer_set_value(w, kname, &kv->value) != GGUF_OK) {
+                fprintf(stderr, "mkmodel: cannot copy %s: %s\n", kname, gguf_writer_error(w));
+                gguf_close(vocab);
+                gguf_writer_free(w);
+                return 1;
+            }
+        }
+    }
     char key[128];
 #define K(suffix) (snprintf(key, sizeof key, "%s.%s", a, suffix), key)
     gguf_writer_set_str(w, "general.architecture", a);
@@ -127,10 +162,10 @@ int main(int argc, char **argv)
         gguf_writer_add_tensor_fill(w, nm, ty, rows_ > 1 ? 2 : 1, ne, fill, t);                    \
     } while (0)
     float ws = 1.0f / sqrtf((float)sh->embd);
-    ADD("token_embd.weight", main_type, sh->embd, sh->vocab, ws);
+    ADD("token_embd.weight", main_type, sh->embd, n_vocab, ws);
     ADD("output_norm.weight", GGML_TYPE_F32, sh->embd, 1, 0.0f);
     if (!sh->tied)
-        ADD("output.weight", sensitive_type, sh->embd, sh->vocab, ws);
+        ADD("output.weight", sensitive_type, sh->embd, n_vocab, ws);
     char nm[64];
     for (uint32_t l = 0; l < sh->layers; l++) {
 #define N(s) (snprintf(nm, sizeof nm, "blk.%u.%s", l, s), nm)
@@ -160,5 +195,6 @@ int main(int argc, char **argv)
         free(src[i].row);
     free(src);
     gguf_writer_free(w);
+    gguf_close(vocab); /* after writing: the copied values point into it */
     return rc == GGUF_OK ? 0 : 1;
 }
