@@ -2,7 +2,8 @@
 # `make bench`: the engine against this machine's limits (tools/bench.c) on
 # random-weight models of realistic shapes written by tools/mkmodel (cached
 # in $BUILD/models, about 7 GB), then the trainer's throughput
-# (tools/bench_train.c) and the dashboard's aggregates (tools/bench_stats.c).
+# (tools/bench_train.c), several sequences decoded together (tools/bench_seqs.c)
+# and the dashboard's aggregates (tools/bench_stats.c).
 #
 #   BENCH_RUNS=N       runs per figure (median; default 3)
 #   BENCH_MODELS="..." shape:type pairs instead of the full table
@@ -25,6 +26,14 @@ for spec in $specs; do
 done
 # shellcheck disable=SC2086
 "$build/tools/bench" --runs "${BENCH_RUNS:-3}" $models
+echo
+echo "sequences decoded together (fwd_decode_seqs; median of ${BENCH_RUNS:-3}):"
+seq_models=""
+for out in $models; do
+    case $out in *-q8_0.gguf) case $out in *smollm2* | *qwen2.5*) seq_models="$seq_models $out" ;; esac ;; esac
+done
+# shellcheck disable=SC2086
+[ -z "$seq_models" ] || "$build/tools/bench_seqs" --runs "${BENCH_RUNS:-3}" $seq_models
 echo
 echo "trainer, issue 6's shape (5.8M parameters, context 512):"
 "$build/tools/bench_train" --runs "${BENCH_RUNS:-3}"
