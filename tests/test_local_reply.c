@@ -202,6 +202,34 @@ static void test_ask_replies_to_the_whole_conversation(void **state)
     free(r2);
 }
 
+/* Without --system, ask answers under the system prompt the built-in model
+ * was trained with (train/dataset.c's ds_default_system), and records it. */
+static void test_ask_default_system_prompt(void **state)
+{
+    (void)state;
+    const char *db_path = test_path(test_tmpdir(), "ask-default.db");
+    const char *q = "I want to delete my account";
+    const char *opts[] = {"--db", db_path};
+    char *err, *r = ask(opts, 2, q, &err);
+    turn t[2] = {{"system", ds_default_system}, {"user", q}};
+    expect_reply("ask without --system", r, (int)stat_of(err, "prompt_tokens="), t, 2);
+    free(err);
+    db *d;
+    char e[256];
+    assert_int_equal(db_open(&d, db_path, e, sizeof e), DB_OK);
+    db_msg *rows;
+    size_t n;
+    assert_int_equal(db_msgs_list(d, 1, false, &rows, &n), DB_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].role, DB_ROLE_SYSTEM);
+    assert_string_equal(rows[0].text, ds_default_system);
+    assert_string_equal(rows[1].text, q);
+    assert_string_equal(rows[2].text, r);
+    db_msgs_free(rows, n);
+    db_close(d);
+    free(r);
+}
+
 /* A continued conversation that no longer fits: the oldest turns go, the
  * newest message stays. */
 static void test_ask_drops_oldest_keeps_newest(void **state)
@@ -347,6 +375,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ask_replies_to_the_whole_conversation),
+        cmocka_unit_test(test_ask_default_system_prompt),
         cmocka_unit_test(test_ask_drops_oldest_keeps_newest),
         cmocka_unit_test(test_tui_worker_replies_to_the_whole_conversation),
     };
