@@ -140,17 +140,14 @@ static void test_replies_answer_the_intent(void **state)
     if (!shared) {
         for (size_t i = 0; i < N_CASES; i++)
             free(replies[i]);
-        printf("SKIP test_replies_answer_the_intent: the intent judge needs ../shared/data (the words were "
-               "checked)\n");
-        skip();
+        test_skip("test_replies_answer_the_intent: the intent judge needs ../shared/data (the words were checked)");
         return;
     }
     const char *data = test_path(shared, "data/bitext-customer-support/bitext_support_train.csv");
     if (access(data, R_OK) != 0) {
         for (size_t i = 0; i < N_CASES; i++)
             free(replies[i]);
-        printf("SKIP test_replies_answer_the_intent: %s not found (the words were checked)\n", data);
-        skip();
+        test_skip("test_replies_answer_the_intent: %s not found (the words were checked)", data);
         return;
     }
     char **intents;
@@ -181,5 +178,5 @@ int main(void)
         cmocka_unit_test(test_model_card_shape),
         cmocka_unit_test(test_replies_answer_the_intent),
     };
-    return cmocka_run_group_tests_name("builtin_model", tests, setup, NULL);
+    return test_exit(cmocka_run_group_tests_name("builtin_model", tests, setup, NULL));
 }

@@ -379,5 +379,5 @@ int main(void)
         cmocka_unit_test(test_ask_drops_oldest_keeps_newest),
         cmocka_unit_test(test_tui_worker_replies_to_the_whole_conversation),
     };
-    return cmocka_run_group_tests_name("local_reply", tests, setup, teardown);
+    return test_exit(cmocka_run_group_tests_name("local_reply", tests, setup, teardown));
 }

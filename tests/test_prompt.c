@@ -201,5 +201,5 @@ int main(void)
         cmocka_unit_test(test_without_system_prompt),
         cmocka_unit_test(test_nothing_dropped_when_it_fits),
     };
-    return cmocka_run_group_tests_name("prompt", tests, setup, teardown);
+    return test_exit(cmocka_run_group_tests_name("prompt", tests, setup, teardown));
 }

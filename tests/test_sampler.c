@@ -386,5 +386,5 @@ int main(void)
         cmocka_unit_test(test_repeat_penalty_by_hand),
         cmocka_unit_test(test_seeds),
     };
-    return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);
+    return test_exit(cmocka_run_group_tests_name("sampler", tests, NULL, NULL));
 }
