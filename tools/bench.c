@@ -162,6 +162,128 @@ static double sgemm_once(pool *p, gemm_job *j)
     return 4 * 2.0 * GM * GN * GK / (util_now() - t0) / 1e9;
 }
 
+/* ---- Arithmetic peaks ---------------------------------------------------- */
+
+/* Register-only loops, as the read probe is for memory: independent
+ * accumulators (more than the multiply-add latency × throughput needs) so
+ * that the loop runs at the core's issue rate.  FP32: fused multiply-adds
+ * on the widest vectors the CPU has (2 FLOPs a lane).  Int8: multiply-adds
+ * of unsigned by signed bytes into 32-bit lanes — AVX-512 VNNI vpdpbusd
+ * where the CPU has it, else AVX2 vpmaddubsw + vpmaddwd + vpaddd (2 ops a
+ * byte pair).  Prefill's share of the peak of the arithmetic it uses is
+ * the honest ceiling: sgemm itself sits below it. */
+#define PEAK_ITERS 2000000L
+
+typedef struct {
+    bool int8;
+    double ops; /* per thread, written by the thread */
+} peak_job;
+
+#if defined(__x86_64__)
+/* Eight independent accumulators in named registers (an array would live
+ * in memory); OP(acc) is one multiply-add into acc. */
+#define EIGHT_CHAINS(T, init, OP, ADD, result)                                                        \
+    T a0 = init(0), a1 = init(1), a2 = init(2), a3 = init(3), a4 = init(4), a5 = init(5), a6 = init(6), \
+      a7 = init(7);                                                                                   \
+    for (long k = 0; k < PEAK_ITERS; k++) {                                                          \
+        a0 = OP(a0); a1 = OP(a1); a2 = OP(a2); a3 = OP(a3);                                          \
+        a4 = OP(a4); a5 = OP(a5); a6 = OP(a6); a7 = OP(a7);                                          \
+        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7)); \
+    }                                                                                                \
+    T result = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)))
+
+#define F8(i) _mm256_set1_ps((float)(i))
+#define FMA8(x) _mm256_fmadd_ps(x, m, b)
+__attribute__((target("avx2,fma"))) static double fma_avx2(void)
+{
+    __m256 m = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-3f);
+    EIGHT_CHAINS(__m256, F8, FMA8, _mm256_add_ps, t);
+    float sink[8];
+    _mm256_storeu_ps(sink, t);
+    return sink[0] != 12345.0f ? 2.0 * 8 * 8 * PEAK_ITERS : 0;
+}
+
+#define F16V(i) _mm512_set1_ps((float)(i))
+#define FMA16(x) _mm512_fmadd_ps(x, m, b)
+__attribute__((target("avx512f"))) static double fma_avx512(void)
+{
+    __m512 m = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
+    EIGHT_CHAINS(__m512, F16V, FMA16, _mm512_add_ps, t);
+    return _mm512_reduce_add_ps(t) != 12345.0f ? 2.0 * 16 * 8 * PEAK_ITERS : 0;
+}
+
+#define I8(i) _mm256_set1_epi32(i)
+#define MADD8(x) _mm256_add_epi32(x, _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), one))
+__attribute__((target("avx2"))) static double int8_avx2(void)
+{
+    __m256i u = _mm256_set1_epi8(3), v = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
+    EIGHT_CHAINS(__m256i, I8, MADD8, _mm256_add_epi32, t);
+    return _mm256_extract_epi32(t, 0) != 12345 ? 2.0 * 32 * 8 * PEAK_ITERS : 0;
+}
+
+#define I16(i) _mm512_set1_epi32(i)
+#define DP16(x) _mm512_dpbusd_epi32(x, u, v)
+__attribute__((target("avx512f,avx512vnni,avx512bw"))) static double int8_vnni(void)
+{
+    __m512i u = _mm512_set1_epi8(3), v = _mm512_set1_epi8(-2);
+    EIGHT_CHAINS(__m512i, I16, DP16, _mm512_add_epi32, t);
+    return _mm512_reduce_add_epi32(t) != 12345 ? 2.0 * 64 * 8 * PEAK_ITERS : 0;
+}
+#undef EIGHT_CHAINS
+#endif
+
+static bool cpu_has(const char *feature)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (!strcmp(feature, "avx512f"))
+        return __builtin_cpu_supports("avx512f");
+    if (!strcmp(feature, "avx512vnni"))
+        return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+    if (!strcmp(feature, "avx2"))
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    (void)feature;
+    return false;
+}
+
+static void *peak_thread(void *arg)
+{
+    peak_job *j = arg;
+    j->ops = 0;
+#if defined(__x86_64__)
+    if (j->int8)
+        j->ops = cpu_has("avx512vnni") ? int8_vnni() : cpu_has("avx2") ? int8_avx2() : 0;
+    else
+        j->ops = cpu_has("avx512f") ? fma_avx512() : cpu_has("avx2") ? fma_avx2() : 0;
+#endif
+    return NULL;
+}
+
+/* Giga-operations per second of `threads` threads running the loop
+ * together (the best of three). */
+static double peak(bool int8, int threads)
+{
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        pthread_t t[2];
+        peak_job j[2] = {{int8, 0}, {int8, 0}};
+        double t0 = util_now();
+        for (int i = 0; i < threads; i++)
+            pthread_create(&t[i], NULL, peak_thread, &j[i]);
+        double ops = 0;
+        for (int i = 0; i < threads; i++) {
+            pthread_join(t[i], NULL);
+            ops += j[i].ops;
+        }
+        double g = ops / (util_now() - t0) / 1e9;
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
+static double fma_peak[3]; /* GFLOP/s by threads, measured once */
+
 /* ---- Models ----------------------------------------------------------------- */
 
 static double weight_bytes(const model_weight *w) { return (double)w->rows * w->row_bytes; }
@@ -327,7 +449,7 @@ static int bench_model(const char *path, limits *L)
         }
         /* each run measures the limits around the model, so a share
          * compares figures taken seconds apart */
-        double pf[MAX_RUNS], dc[MAX_RUNS], pf_pct[MAX_RUNS], dc_pct[MAX_RUNS], mv_pct[MAX_RUNS];
+        double pf[MAX_RUNS], dc[MAX_RUNS], pf_pct[MAX_RUNS], dc_pct[MAX_RUNS], mv_pct[MAX_RUNS], pk_pct[MAX_RUNS];
         for (int r = 0; r < runs; r++) {
             /* the best of three probes before the run and three after: a
              * probe is short, and one that lands on a moment when the
@@ -349,6 +471,7 @@ static int bench_model(const char *path, limits *L)
                 L->gf[threads][L->n_limits[threads]++] = gf;
             }
             pf_pct[r] = 100.0 * pf[r] * flops / (gf * 1e9);
+            pk_pct[r] = fma_peak[threads] > 0 ? 100.0 * pf[r] * flops / (fma_peak[threads] * 1e9) : 0;
             dc_pct[r] = 100.0 * dc[r] * bytes / (bw * 1e9);
             double mv = 1e30; /* like the probes, the best of three */
             for (int k = 0; k < 3; k++) {
@@ -357,8 +480,8 @@ static int bench_model(const char *path, limits *L)
             }
             mv_pct[r] = 100.0 * weights_only / mv / (bw * 1e9);
         }
-        printf("%-34s %-6s %3d %9.1f %5.0f%% %9.1f %5.0f%% %8.0f%% %8.0f %8.0f\n", base, m->quant, threads,
-               median(pf, runs), median(pf_pct, runs), median(dc, runs), median(dc_pct, runs),
+        printf("%-34s %-6s %3d %9.1f %5.0f%% %5.0f%% %9.1f %5.0f%% %8.0f%% %8.0f %8.0f\n", base, m->quant, threads,
+               median(pf, runs), median(pf_pct, runs), median(pk_pct, runs), median(dc, runs), median(dc_pct, runs),
                median(mv_pct, runs), (rss_kib() - rss_before) / 1024.0 - logits_mib, file_mib);
         fflush(stdout);
         pool_free(p);
@@ -407,10 +530,20 @@ int main(int argc, char **argv)
     L.gemm = (gemm_job){a, b, cm};
     openblas_set_num_threads(1);
     printf("machine: %s, %ld cores online\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-34s %-6s %3s %9s %6s %9s %6s %9s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "decode",
-           "bw", "products", "RSS MiB", "file MiB");
+    double int8_peak[3];
+    for (int t = 1; t <= 2; t++) {
+        fma_peak[t] = peak(false, t);
+        int8_peak[t] = peak(true, t);
+    }
+    printf("peaks (register-only loops, best of 3): FP32 multiply-add %.0f GFLOP/s with 1 thread, %.0f with 2 (%s);\n"
+           "  int8 multiply-add %.0f GOP/s with 1 thread, %.0f with 2 (%s)\n",
+           fma_peak[1], fma_peak[2], cpu_has("avx512f") ? "AVX-512" : "AVX2", int8_peak[1], int8_peak[2],
+           cpu_has("avx512vnni") ? "AVX-512 VNNI vpdpbusd" : "AVX2 vpmaddubsw+vpmaddwd");
+    printf("%-34s %-6s %3s %9s %6s %6s %9s %6s %9s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "peak",
+           "decode", "bw", "products", "RSS MiB", "file MiB");
     printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it;\n"
            " %% = share of the limit measured around it (best of 3 probes before and 3 after), with the same threads;\n"
+           " peak = prefill's FLOP/s as a share of the FP32 multiply-add peak (prefill multiplies in FP32);\n"
            " products = a token's matrix-vector products alone (best of 3), as a share of the bandwidth limit;\n"
            " each figure the median of %d runs)\n",
            PREFILL, DECODE, runs);
