@@ -371,11 +371,14 @@ int cmd_train(int argc, char **argv)
     else
         sb_printf(&ckpt_path, "%s.ckpt", a.out);
     train_ckpt st = {0};
+    uint64_t tokens_before = 0; /* trained on before this run: the checkpoint's blob */
     if (access(ckpt_path.data, F_OK) == 0) {
         if (train_load(&m, &st, ckpt_path.data, (int)a.threads, err, sizeof err) != TRAIN_OK) {
             cli_fail("%s", err);
             goto out;
         }
+        if (st.user_len == sizeof tokens_before) /* older checkpoints carry none */
+            memcpy(&tokens_before, st.user, sizeof tokens_before);
         free(st.user);
         fprintf(stderr, "train: resuming %s at step %llu\n", ckpt_path.data, (unsigned long long)st.step);
     } else {
@@ -438,7 +441,10 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "\rstep %ld/%ld  loss %.3f  val %.3f  lr %.2e  %.0f tok/s  ETA %dm%02ds   ", step,
                 a.steps, ema, val, lr, tps, (int)eta / 60, (int)eta % 60);
         if (step % a.ckpt_every == 0 || step == a.steps || stop_signal) {
-            train_ckpt cs = {.step = (uint64_t)step};
+            /* the tokens so far, so that a resumed run's general.training.tokens
+             * counts every sitting */
+            uint64_t tokens_total = tokens_before + (uint64_t)tokens_done;
+            train_ckpt cs = {.step = (uint64_t)step, .user = &tokens_total, .user_len = sizeof tokens_total};
             if (train_save(m, &cs, ckpt_path.data, err, sizeof err) != TRAIN_OK) {
                 cli_fail("saving the checkpoint: %s", err);
                 goto out;
@@ -465,7 +471,7 @@ int cmd_train(int argc, char **argv)
         .datasets = jsonl ? NULL : datasets,
         .n_datasets = jsonl ? 0 : 2,
         .train_steps = (uint64_t)step,
-        .train_tokens = (uint64_t)tokens_done,
+        .train_tokens = tokens_before + (uint64_t)tokens_done,
         .val_loss = isnan(val) ? 0 : val,
         .add_kv = copy_tokenizer,
         .add_kv_ctx = vf,
