@@ -280,6 +280,52 @@ void test_expect_golden(const char *name, char *got, const char *want)
     free(got);
 }
 
+/* ---- Screens as text ------------------------------------------------------- */
+
+int test_row_of(const char *text, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    int row = 0;
+    for (const char *p = text; p && *p; row++) {
+        if (!strncmp(p, prefix, n))
+            return row;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return -1;
+}
+
+const char *test_row(const char *text, int row)
+{
+    static char buf[4096];
+    const char *p = row >= 0 ? text : NULL;
+    for (int r = 0; r < row && p; r++) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    if (!p || !*p)
+        fail_msg("the screen has no row %d:\n%s", row, text);
+    size_t n = strcspn(p, "\n");
+    snprintf(buf, sizeof buf, "%.*s", (int)n, p);
+    return buf;
+}
+
+void test_expect_row(const char *text, const char *prefix, const char *const *words)
+{
+    int r = test_row_of(text, prefix);
+    if (r < 0)
+        fail_msg("no row starts with '%s' on the screen:\n%s", prefix, text);
+    const char *line = test_row(text, r), *p = line;
+    for (; *words; words++) {
+        const char *q = strstr(p, *words);
+        if (!q)
+            fail_msg("the row '%s' lacks '%s' (after what came before it); the screen:\n%s", line, *words, text);
+        p = q + strlen(*words);
+    }
+}
+
 /* No raw control character in the text grid: everything is escaped. */
 void test_assert_no_controls(const char *s)
 {

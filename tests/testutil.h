@@ -68,6 +68,18 @@ const char *test_tmpdir(void);
  * set (by accident) can never pass. */
 void test_expect_golden(const char *name, char *got, const char *want);
 void test_print_literal(const char *name, const char *s);
+/* ---- Screens as text (frame_to_text, tmux capture-pane) ----------------- */
+
+/* The row (0-based) of text whose line starts with prefix, or -1. */
+int test_row_of(const char *text, const char *prefix);
+/* Row `row` of text, without its newline (static buffer, valid until the
+ * next call); fails the test when there is no such row. */
+const char *test_row(const char *text, int row);
+/* Fail unless the first row starting with prefix contains each of
+ * words[] (NULL-terminated), in that order. */
+void test_expect_row(const char *text, const char *prefix, const char *const *words);
+#define TEST_EXPECT_ROW(text, prefix, ...) test_expect_row(text, prefix, (const char *const[]){__VA_ARGS__, NULL})
+
 /* Fail if frame text holds a raw control character (all must be escaped). */
 void test_assert_no_controls(const char *s);
 

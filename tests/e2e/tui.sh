@@ -6,7 +6,8 @@
 #
 # Opens the TUI on MODEL with a fresh database, types a customer message,
 # waits for the reply to stream in, thumbs it up, rates it 4 in Review,
-# sees the request counted on the Dashboard, resizes (including below the
+# sees the request counted on the Dashboard with no alert (a healthy
+# store), switches its window with w, resizes (including below the
 # minimum size), quits with Ctrl-Q, then checks the database through the
 # CLI: exactly two conversations (a second one is started at the end, and
 # the list must mark it), one rating with thumbs and score, two requests.  Prints the captured screens; exits non-zero on any failure.
@@ -92,6 +93,14 @@ T send-keys -t fd F3
 wait_for "Dashboard"
 wait_for "updated" 10
 shot "dashboard"
+# one good request, one thumb up: a healthy store, so no alert may show
+# (a threshold inverted or forced on would show one here)
+cap | grep -qF "Alerts  none" || fail "the dashboard of a healthy store shows an alert"
+cap | grep -q "^errors  *0\.0% (0 of 1) *thumbs down 0% of 1" || fail "the dashboard's error and thumbs figures"
+cap | grep -q "^requests  *0\.2/min" || fail "one request in 5 minutes is not 0.2/min"
+# w: the next window (5m -> 1h)
+T send-keys -t fd w
+wait_for "Dashboard — window 1h"
 
 T resize-window -t fd -x 70 -y 20
 sleep 0.3
