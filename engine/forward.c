@@ -70,6 +70,34 @@ typedef struct {
     int B;
 } mm_job;
 
+/* y[t·ldy + r] = W[r]·x_t for rows [lo, hi) of w and n tokens whose
+ * activations (kern_quantize_activation's) are `stride` bytes apart: the
+ * packed kernels where w is packed for this path, else the decode dots.
+ * lo must be a multiple of KERN_PACK_ROWS, and hi too unless it is the
+ * last row. */
+static void rows_product(const model_weight *w, const void *xq, size_t stride, int n, long lo, long hi, float *y,
+                         size_t ldy)
+{
+    if (lo >= hi)
+        return;
+    if (w->packed && kern_packs(w->type))
+        kern_packed_matmul(w->type, w->packed, w->rows, w->cols, xq, stride, (size_t)n, (size_t)lo, (size_t)hi, y,
+                           ldy);
+    else if (n == 1)
+        kern_matvec_rows(w->type, w->data, w->cols, xq, (size_t)lo, (size_t)hi, y);
+    else
+        kern_matmul_rows(w->type, w->data, w->cols, xq, stride, (size_t)n, (size_t)lo, (size_t)hi, y, ldy);
+}
+
+/* This thread's share [lo, hi) of w's rows, in whole groups of packed rows. */
+static void row_share(const model_weight *w, int i, int n, long *lo, long *hi)
+{
+    long groups = ((long)w->rows + KERN_PACK_ROWS - 1) / KERN_PACK_ROWS;
+    pool_split(groups, i, n, lo, hi);
+    *lo *= KERN_PACK_ROWS;
+    *hi = *hi * KERN_PACK_ROWS < (long)w->rows ? *hi * KERN_PACK_ROWS : (long)w->rows;
+}
+
 /*
  * y (B, rows) = x (B, cols) · Wᵀ for this thread's rows of W: a tile of
  * rows at a time converted to F32 in the thread's own buffer, then one
@@ -132,11 +160,9 @@ static void matmul_part(void *arg, int i, int n)
 static void matmul_dot_part(void *arg, int i, int n)
 {
     mm_job *j = arg;
-    const model_weight *w = j->w;
     long lo, hi;
-    pool_split((long)w->rows, i, n, &lo, &hi);
-    kern_matmul_rows(w->type, w->data, w->cols, j->x, j->x_stride, (size_t)j->B, (size_t)lo, (size_t)hi, j->y,
-                     w->rows);
+    row_share(j->w, i, n, &lo, &hi);
+    rows_product(j->w, j->x, j->x_stride, j->B, lo, hi, j->y, j->w->rows);
 }
 
 /*
@@ -193,7 +219,7 @@ static void swiglu(float *gate, const float *up, size_t n)
 static long chunk_rows(const model_weight *w)
 {
     long r = CHUNK_BYTES / (long)w->row_bytes;
-    return r < 16 ? 16 : r;
+    return r < 16 ? 16 : r / KERN_PACK_ROWS * KERN_PACK_ROWS; /* whole groups of packed rows */
 }
 
 static long chunk_count(const model_weight *w)
@@ -218,8 +244,7 @@ static void multi_chunk(const multi_job *j, long chunk)
     if (hi > (long)j->ws[k]->rows)
         hi = (long)j->ws[k]->rows;
     for (int w = k; w <= (j->swiglu ? 1 : k); w++)
-        kern_matvec_rows(j->ws[w]->type, j->ws[w]->data, j->ws[w]->cols, j->c->xq, (size_t)lo, (size_t)hi,
-                         j->ys[w]);
+        rows_product(j->ws[w], j->c->xq, 0, 1, lo, hi, j->ys[w], 0);
     if (j->swiglu)
         swiglu(j->ys[0] + lo, j->ys[1] + lo, (size_t)(hi - lo));
 }
@@ -318,7 +343,7 @@ static void matmul(fwd_ctx *c, const model_weight *w, const float *x, int B, flo
         run_products(c, &j);
     } else {
         mm_job j = {.c = c, .w = w, .y = y, .B = B};
-        if (!c->exact) {
+        if (!c->exact || (w->packed && kern_packs(w->type))) {
             j.x = batch_quantize(c, w, x, B, again, &j.x_stride);
             pool_run(c->pool, matmul_dot_part, &j);
         } else {
@@ -621,8 +646,11 @@ static int eval_batch(fwd_ctx *c, const int32_t *tokens, int B, bool exact, bool
     const model *m = c->m;
     int E = (int)m->hp.n_embd;
     for (int t = 0; t < B; t++)
-        kern_dequantize_rows_f32(m->tok_embd.type, m->tok_embd.data, E, (size_t)tokens[t],
-                                 (size_t)tokens[t] + 1, c->x + (size_t)t * E);
+        if (m->tok_embd.packed && kern_packs(m->tok_embd.type)) /* a tied output, packed */
+            kern_packed_row_f32(m->tok_embd.type, m->tok_embd.packed, E, (size_t)tokens[t], c->x + (size_t)t * E);
+        else
+            kern_dequantize_rows_f32(m->tok_embd.type, m->tok_embd.data, E, (size_t)tokens[t],
+                                     (size_t)tokens[t] + 1, c->x + (size_t)t * E);
     c->exact = exact;
     for (int l = 0; l < (int)m->hp.n_layer; l++) {
         if (cancel && atomic_load(cancel))

@@ -140,6 +140,32 @@ bool kern_matvec(ggml_type wtype, const void *W, size_t rows, size_t cols,
 bool kern_matvec_naive(ggml_type wtype, const void *W, size_t rows,
                        size_t cols, const float *x, float *y);
 
+/* ---- Repacked weights (kernels_packed.c) ------------------------------------ */
+
+/* Q8_0 weights, eight rows interleaved, on the avx2 and avx512 paths: one
+ * pass over the weights feeds eight outputs per instruction and several
+ * tokens per load.  Each row's result is the exact integer sum of every
+ * 32-block scaled into one float accumulator, blocks in order: the same
+ * for any number of tokens, any row split (at multiples of
+ * KERN_PACK_ROWS) and both paths; within the tolerance of the unpacked
+ * kernels, not bit for bit theirs.  The portable path packs nothing. */
+#define KERN_PACK_ROWS 8
+
+/* Whether weights of `type` are packed on the current path. */
+bool kern_packs(ggml_type type);
+/* Bytes of the packed form (0: not a packable type or shape). */
+size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols);
+/* W (rows × cols, stored rows) into out (kern_packed_bytes, any alignment). */
+void kern_pack(ggml_type type, const void *W, size_t rows, size_t cols, void *out);
+/* Row `row` of packed weights as floats (the embedding lookup of a tied
+ * output matrix). */
+void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row, float *out);
+/* y[t·ldy + r] = W[r]·x_t for t < n and r in [r0, r1), x_t at xq + t·xq_stride
+ * bytes as kern_quantize_activation converts it; r0 a multiple of
+ * KERN_PACK_ROWS, r1 one too or rows.  Only where kern_packs(type). */
+void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols, const void *xq,
+                        size_t xq_stride, size_t n, size_t r0, size_t r1, float *y, size_t ldy);
+
 /* ---- Conversion for the prefill path --------------------------------------- */
 
 /* dst[(r - r0) * cols + c] = W[r][c] as f32, r in [r0, r1): weights

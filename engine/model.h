@@ -47,7 +47,8 @@ void model_tensor_types(const gguf_file *f, char *buf, size_t cap);
  * GGUF terms cols = ne[0] (contiguous), rows = ne[1]. */
 typedef struct {
     ggml_type type;
-    const void *data; /* inside the mapping */
+    const void *data;   /* inside the mapping */
+    const void *packed; /* the same rows repacked for the kernels (kern_pack), or NULL */
     uint32_t rows, cols;
     size_t row_bytes;
 } model_weight;
@@ -72,6 +73,9 @@ typedef struct model {
     char name[128];      /* general.name, else the file name                */
     char quant[32];      /* the dominant weight type, e.g. "Q4_K"           */
     float *owned;        /* vectors converted to F32 at load                */
+    struct model_pack *packs; /* (n_packs) the packed weights' memory, owned    */
+    size_t n_packs;
+    double pack_seconds; /* what packing took at load                       */
 } model;
 
 /* Map `path` and bind every weight, checking shapes and types.  Refuses,

@@ -317,10 +317,18 @@ typedef struct {
 static void mv_part(void *arg, int i, int n)
 {
     mv_job *j = arg;
+    const model_weight *w = j->w;
     long lo, hi;
-    pool_split(j->w->rows, i, n, &lo, &hi);
-    if (lo < hi)
-        kern_matvec_rows(j->w->type, j->w->data, j->w->cols, j->xq, (size_t)lo, (size_t)hi, j->y);
+    /* whole groups of packed rows, read packed where the engine reads them so */
+    pool_split((w->rows + KERN_PACK_ROWS - 1) / KERN_PACK_ROWS, i, n, &lo, &hi);
+    lo *= KERN_PACK_ROWS;
+    hi = hi * KERN_PACK_ROWS < (long)w->rows ? hi * KERN_PACK_ROWS : (long)w->rows;
+    if (lo >= hi)
+        return;
+    if (w->packed && kern_packs(w->type))
+        kern_packed_matmul(w->type, w->packed, w->rows, w->cols, j->xq, 0, 1, (size_t)lo, (size_t)hi, j->y, 0);
+    else
+        kern_matvec_rows(w->type, w->data, w->cols, j->xq, (size_t)lo, (size_t)hi, j->y);
 }
 
 static void product(pool *p, const model_weight *w, const float *x, void *xq, float *y)

@@ -1,0 +1,169 @@
+/*
+ * kernels_packed.c — Q8_0 weights repacked eight rows at a time, and the
+ * products that read them (declared in kernels.h).
+ *
+ * A dot product of one row keeps eight lanes of partial sums for one
+ * output and must scale each 32-block's integer sum before adding it:
+ * for every 32 weights, a load of the weights, their conversion, the
+ * integer product, a conversion to float and a multiply-add — for one
+ * output.  Interleaving eight rows changes what a lane is: lane r is row
+ * r's output, so each instruction works for eight outputs.  Per group of
+ * eight rows and 32-block b, the packed layout holds
+ *
+ *   float d[8]          the eight rows' scales (fp16 converted once)
+ *   int8  q[8][8][4]    chunk j (weights 4j..4j+3) of row 0, row 1, ... row 7
+ *
+ * 288 bytes where the rows took 272.  With an activation chunk of four
+ * bytes broadcast to every lane, one vpdpbusd (AVX-512 VNNI, on 256-bit
+ * vectors) or vpmaddubsw + vpmaddwd (AVX2) adds four products to each
+ * row's exact integer sum; eight chunks make the block's sums, converted
+ * once and scaled by d_row · d_x into one float accumulator per row.
+ * Several tokens share each load of the weights.
+ *
+ * The arithmetic per row and token is fixed — the exact integer sum of a
+ * block, then acc += float(sum) × (d_w × d_x), blocks in order — so a
+ * token's result does not depend on how many tokens are multiplied with
+ * it, on the thread that computes its rows, or on AVX2 against VNNI.  It
+ * is not the unpacked dot product's (which sums eight lanes per block and
+ * adds them at the end): both are within the tolerance of test_quant's
+ * exact reference, not bit for bit equal to each other.
+ */
+#include "engine/kernels.h"
+#include "engine/kernels_avx2.h"
+
+#include "engine/quant.h"
+
+#include <string.h>
+
+#define PACK_ROWS KERN_PACK_ROWS
+#define GROUP_BLOCK_BYTES (PACK_ROWS * 4 + PACK_ROWS * 32) /* one block of a group */
+
+size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
+{
+    if (type != GGML_TYPE_Q8_0 || cols % 32)
+        return 0;
+    size_t groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
+    return groups * (cols / 32) * GROUP_BLOCK_BYTES;
+}
+
+void kern_pack(ggml_type type, const void *W, size_t rows, size_t cols, void *out)
+{
+    if (!kern_packed_bytes(type, rows, cols))
+        return;
+    size_t nb = cols / 32, groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
+    const block_q8_0 *src = W;
+    uint8_t *dst = out;
+    if (rows % PACK_ROWS) /* the last group's rows past the end: zeros */
+        memset(dst + (groups - 1) * nb * GROUP_BLOCK_BYTES, 0, nb * GROUP_BLOCK_BYTES);
+    for (size_t g = 0; g < groups; g++)
+        for (size_t r = 0; r < PACK_ROWS && g * PACK_ROWS + r < rows; r++) {
+            const block_q8_0 *row = src + (g * PACK_ROWS + r) * nb;
+            uint8_t *blk = dst + g * nb * GROUP_BLOCK_BYTES;
+            for (size_t b = 0; b < nb; b++, blk += GROUP_BLOCK_BYTES) {
+                float d = quant_f16_to_f32(row[b].d);
+                memcpy(blk + r * sizeof d, &d, sizeof d);
+                uint8_t *q = blk + PACK_ROWS * sizeof(float) + r * 4;
+                for (int j = 0; j < 8; j++)
+                    memcpy(q + j * PACK_ROWS * 4, row[b].qs + 4 * j, 4);
+            }
+        }
+}
+
+void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row, float *out)
+{
+    if (type != GGML_TYPE_Q8_0 || cols % 32)
+        return;
+    size_t nb = cols / 32, g = row / PACK_ROWS, r = row % PACK_ROWS;
+    const uint8_t *p = (const uint8_t *)P + g * nb * GROUP_BLOCK_BYTES;
+    for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES) {
+        float d;
+        memcpy(&d, p + r * sizeof(float), sizeof d);
+        const int8_t *q = (const int8_t *)(p + PACK_ROWS * sizeof(float));
+        for (int j = 0; j < 8; j++)
+            for (int k = 0; k < 4; k++)
+                out[b * 32 + 4 * j + k] = d * (float)q[(j * PACK_ROWS + r) * 4 + k];
+    }
+}
+
+#if KERN_X86
+#include <immintrin.h>
+
+/*
+ * y[t·ldy + row] for the rows of groups [g0, g1) and T tokens: the body
+ * shared by the AVX2 and the VNNI kernels, which differ only in
+ * ADD4(sum, |w|, x signed as w) — four products per lane, exactly.
+ */
+#define PACKED_BODY(T, ADD4)                                                                          \
+    const uint8_t *base = P;                                                                          \
+    const uint8_t *xb = xq;                                                                           \
+    for (size_t g = g0; g < g1; g++) {                                                                \
+        const uint8_t *p = base + g * nb * GROUP_BLOCK_BYTES;                                         \
+        __m256 acc[T];                                                                                \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();             \
+        for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES) {                                     \
+            __m256i sum[T];                                                                           \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();      \
+            const __m256i *q = (const __m256i *)(p + PACK_ROWS * sizeof(float));                      \
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
+                __m256i w = _mm256_loadu_si256(q + j), aw = _mm256_abs_epi8(w);                       \
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
+                    const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;             \
+                    int32_t chunk;                                                                    \
+                    memcpy(&chunk, x->qs + 4 * j, 4);                                                 \
+                    sum[t] = ADD4(sum[t], aw, _mm256_sign_epi8(_mm256_set1_epi32(chunk), w));         \
+                }                                                                                     \
+            }                                                                                         \
+            __m256 dw = _mm256_loadu_ps((const float *)p);                                            \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
+                const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;                 \
+                __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x->d)));                        \
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), d, acc[t]);                      \
+            }                                                                                         \
+        }                                                                                             \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                         \
+            float out[PACK_ROWS];                                                                     \
+            _mm256_storeu_ps(out, acc[t]);                                                            \
+            size_t r0 = g * PACK_ROWS, n_r = rows - r0 < PACK_ROWS ? rows - r0 : PACK_ROWS;           \
+            memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                               \
+        }                                                                                             \
+    }
+
+#define ADD4_AVX2(s, aw, sx) _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1)))
+#define ADD4_VNNI(s, aw, sx) _mm256_dpbusd_epi32(s, aw, sx)
+#define VNNI_TARGET __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw")))
+
+#define DEFINE_PACKED(NAME, TARGET, T, ADD4)                                                          \
+    TARGET static void NAME(const void *P, size_t rows, size_t nb, const void *xq, size_t xs, size_t g0, \
+                            size_t g1, float *y, size_t ldy)                                          \
+    {                                                                                                 \
+        PACKED_BODY(T, ADD4)                                                                          \
+    }
+
+DEFINE_PACKED(packed_avx2_1, KERN_AVX2_TARGET, 1, ADD4_AVX2)
+DEFINE_PACKED(packed_avx2_2, KERN_AVX2_TARGET, 2, ADD4_AVX2)
+DEFINE_PACKED(packed_avx2_4, KERN_AVX2_TARGET, 4, ADD4_AVX2)
+DEFINE_PACKED(packed_vnni_1, VNNI_TARGET, 1, ADD4_VNNI)
+DEFINE_PACKED(packed_vnni_2, VNNI_TARGET, 2, ADD4_VNNI)
+DEFINE_PACKED(packed_vnni_4, VNNI_TARGET, 4, ADD4_VNNI)
+DEFINE_PACKED(packed_vnni_8, VNNI_TARGET, 8, ADD4_VNNI)
+
+typedef void (*packed_fn)(const void *, size_t, size_t, const void *, size_t, size_t, size_t, float *, size_t);
+
+void kern_packed_matmul_x86(bool vnni, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
+                            size_t n, size_t g0, size_t g1, float *y, size_t ldy)
+{
+    size_t nb = cols / 32;
+    const uint8_t *x = xq;
+    /* the widest token block first, then the rest: a token's arithmetic
+     * is the same in any block */
+    while (n > 0) {
+        size_t t = vnni && n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
+        packed_fn f = vnni ? (t == 8 ? packed_vnni_8 : t == 4 ? packed_vnni_4 : t == 2 ? packed_vnni_2 : packed_vnni_1)
+                           : (t == 4 ? packed_avx2_4 : t == 2 ? packed_avx2_2 : packed_avx2_1);
+        f(P, rows, nb, x, xq_stride, g0, g1, y, ldy);
+        x += t * xq_stride;
+        y += t * ldy;
+        n -= t;
+    }
+}
+#endif /* KERN_X86 */
