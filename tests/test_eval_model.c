@@ -12,11 +12,23 @@
  *   - the tool on a tiny model it trains itself (needs ../shared, skips
  *     visibly without): the output's lines in order and consistent with
  *     its JSON, 27 intents, the classifier's ceiling over 80%, and with
- *     --reference-replies the metric scoring the true answers as high.
+ *     --reference-replies the metric scoring the true answers as high;
+ *   - the tool's perplexity on the built-in model against the same figure
+ *     computed here independently: the held-out conversations it scores
+ *     rendered as ChatML by hand and tokenized whole, the agent turns found
+ *     by their <|im_start|>assistant headers, the logits from the trainer's
+ *     own forward pass (train/train.c, not the engine), the windows as the
+ *     tool documents them.  The model is a trained one (perplexity ~3), so
+ *     scoring another token than the target (~ln 4096 = 8.3 nats) or every
+ *     token instead of the agent's moves the figure far beyond tolerance.
  */
 #include "testutil.h"
 
+#include "engine/gguf.h"
+#include "engine/tokenizer.h"
+#include "train/dataset.h"
 #include "train/tfidf.h"
+#include "train/train.h"
 #include "util/util.h"
 
 #include <jansson.h>
@@ -24,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* |a - b| <= eps, saying both when not. */
@@ -393,6 +406,307 @@ static void test_tool_on_tiny_model(void **state)
     free(e);
 }
 
+/* ---- The tool's perplexity, computed another way -------------------------------------- */
+
+static double jreal(json_t *root, const char *obj, const char *key)
+{
+    json_t *o = json_object_get(root, obj);
+    assert_non_null(o);
+    json_t *v = json_object_get(o, key);
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+/* The NLL of conversation c's agent turns under the trainer's forward pass
+ * of model tm: added to *nll, the scored targets to *n. */
+static size_t nll_by_trainer(train_model *tm, const tok_vocab *v, const ds_conv *c, int n_ctx, float *logits,
+                             double *nll, size_t *n)
+{
+    /* the conversation as ChatML, by hand, tokenized whole */
+    strbuf text = {0};
+    for (size_t i = 0; i < c->n_msgs; i++)
+        sb_printf(&text, "<|im_start|>%s\n%s<|im_end|>\n", ds_role_name(c->msgs[i].role), c->msgs[i].content);
+    int32_t *ids = NULL;
+    size_t n_ids = 0, cap = 0;
+    char err[256];
+    if (tok_encode(v, text.data, text.len, false, true, &ids, &n_ids, &cap, err, sizeof err) != 0)
+        fail_msg("%s: %s", c->id, err);
+    sb_free(&text);
+    /* the targets to score: each learnt agent message's content and the
+     * <|im_end|> closing it — from the token after its header
+     * "<|im_start|>assistant\n" up to and including the next <|im_end|> */
+    int32_t im_start = -1, im_end = -1, *hdr = NULL;
+    size_t n_hdr = 0, hcap = 0;
+    assert_int_equal(tok_encode(v, "<|im_start|>", 12, false, true, &hdr, &n_hdr, &hcap, err, sizeof err), 0);
+    assert_int_equal(n_hdr, 1);
+    im_start = hdr[0];
+    n_hdr = 0;
+    assert_int_equal(tok_encode(v, "<|im_end|>", 10, false, true, &hdr, &n_hdr, &hcap, err, sizeof err), 0);
+    assert_int_equal(n_hdr, 1);
+    im_end = hdr[0];
+    n_hdr = 0;
+    assert_int_equal(tok_encode(v, "assistant\n", 10, false, false, &hdr, &n_hdr, &hcap, err, sizeof err), 0);
+    uint8_t *score = calloc(n_ids, 1);
+    size_t msg = 0, agent_tokens = 0;
+    for (size_t i = 0; i < n_ids; i++) {
+        if (ids[i] != im_start)
+            continue;
+        assert_true(msg < c->n_msgs);
+        if (c->msgs[msg].role == DS_ROLE_ASSISTANT && msg >= c->learn_from) {
+            assert_true(i + 1 + n_hdr < n_ids);
+            assert_memory_equal(ids + i + 1, hdr, n_hdr * sizeof *hdr);
+            size_t j = i + 1 + n_hdr;
+            for (; j < n_ids && ids[j] != im_end; j++)
+                score[j] = 1;
+            assert_true(j < n_ids);
+            score[j] = 1;
+            agent_tokens += j - (i + n_hdr); /* content + <|im_end|> */
+        }
+        msg++;
+    }
+    assert_int_equal(msg, c->n_msgs);
+    assert_true(agent_tokens > 0);
+    /* windows of n_ctx inputs from position 0, each from an empty cache,
+     * every target once */
+    for (size_t start = 0; start + 1 < n_ids; start += (size_t)n_ctx) {
+        size_t len = n_ids - 1 - start < (size_t)n_ctx ? n_ids - 1 - start : (size_t)n_ctx;
+        if (train_logits(tm, ids + start, (int)len, logits, err, sizeof err) != TRAIN_OK)
+            fail_msg("%s: %s", c->id, err);
+        for (size_t i = 0; i < len; i++) {
+            if (!score[start + 1 + i])
+                continue;
+            const float *l = logits + i * 4096;
+            double mx = l[0], sum = 0;
+            for (int k = 1; k < 4096; k++)
+                mx = l[k] > mx ? l[k] : mx;
+            for (int k = 0; k < 4096; k++)
+                sum += exp((double)l[k] - mx);
+            *nll += mx + log(sum) - l[ids[start + 1 + i]];
+            (*n)++;
+        }
+    }
+    free(score);
+    free(hdr);
+    free(ids);
+    return n_ids;
+}
+
+/* The tool on the built-in model, run once for the tests below: --limit 9
+ * (9: one of the scored conversations, held-out number 438 of 681 tokens,
+ * is longer than the context, so the windows are checked too), every
+ * evaluated request a sample.  And the data it reads. */
+enum { N_EVAL = 9 };
+static json_t *builtin_json;
+static dataset builtin_data;
+
+static json_t *builtin_eval(const char *data_dir)
+{
+    if (builtin_json)
+        return builtin_json;
+    if (access(eval_bin(), X_OK) != 0)
+        fail_msg("%s is missing (make builds it)", eval_bin());
+    const char *json = test_path(test_tmpdir(), "eval-builtin.json");
+    const char *run[] = {eval_bin(), "--model", "models/frontdesk-cs.gguf", "--data", data_dir, "--limit", "9",
+                         "--samples", "9", "--json", json, NULL};
+    char *o, *e;
+    int rc = test_run(run, NULL, 0, &o, &e);
+    if (rc != 0)
+        fail_msg("eval_model exited %d: %s", rc, e);
+    free(o);
+    free(e);
+    builtin_json = load_json(json);
+    ds_options opt;
+    ds_options_default(&opt);
+    opt.data_dir = data_dir;
+    char err[512];
+    if (ds_load(&builtin_data, &opt, err, sizeof err) != DS_OK)
+        fail_msg("%s", err);
+    return builtin_json;
+}
+
+static int free_builtin_eval(void **state)
+{
+    (void)state;
+    json_decref(builtin_json);
+    builtin_json = NULL;
+    ds_free(&builtin_data);
+    return 0;
+}
+
+static void test_tool_perplexity_by_the_trainer(void **state)
+{
+    (void)state;
+    const char *shared = test_shared_dir();
+    if (!shared) {
+        skip();
+        return;
+    }
+    const char *data_dir = test_path(shared, "data"), *model = "models/frontdesk-cs.gguf";
+    enum { N = N_EVAL };
+    json_t *j = builtin_eval(data_dir);
+    double tool_nll = jreal(j, "heldout", "mean_nll");
+    long tool_tokens = jint(j, "heldout", "tokens"), tool_convs = jint(j, "heldout", "conversations");
+    dataset *dp = &builtin_data;
+    char err[512];
+
+    /* the same conversations: number k·M/N of the M held out (--limit N) */
+    gguf_file *f;
+    tok_vocab *v;
+    assert_int_equal(gguf_open(&f, model, err, sizeof err), GGUF_OK);
+    assert_int_equal(tok_load(&v, f, err, sizeof err), 0);
+    gguf_close(f);
+    assert_int_equal(tok_n_vocab(v), 4096);
+    train_config tc;
+    train_config_default(&tc);
+    tc.n_ctx = 0; /* the file's: 512 */
+    tc.n_batch = 1;
+    tc.n_threads = 1;
+    train_model *tm;
+    if (train_import_gguf(&tm, model, &tc, err, sizeof err) != TRAIN_OK)
+        fail_msg("%s", err);
+    int n_ctx = (int)train_get_config(tm)->n_ctx;
+    assert_int_equal(n_ctx, 512);
+    float *logits = malloc((size_t)n_ctx * 4096 * sizeof *logits);
+    double nll = 0;
+    size_t tokens = 0, M = ds_count(dp, DS_VALID), longest = 0;
+    assert_true(M > 400);
+    for (size_t k = 0; k < N; k++) {
+        size_t len = nll_by_trainer(tm, v, ds_get(dp, DS_VALID, k * M / N), n_ctx, logits, &nll, &tokens);
+        longest = len > longest ? len : longest;
+    }
+    if (longest <= (size_t)n_ctx)
+        fail_msg("no conversation of these is longer than the context (%zu tokens at most): the windows go "
+                 "unchecked; pick another N",
+                 longest);
+    double mean = nll / (double)tokens;
+    printf("    held-out agent turns of %d conversations (the longest %zu tokens): the tool %.5f nats over %ld "
+           "tokens, the trainer's forward pass %.5f over %zu\n",
+           N, longest, tool_nll, tool_tokens, mean, tokens);
+    assert_int_equal(tool_convs, N);
+    if ((size_t)tool_tokens != tokens)
+        fail_msg("the tool scored %ld tokens; the agent turns of those conversations are %zu", tool_tokens, tokens);
+    /* the engine (Q8_0 activations, a half-precision KV cache) and the
+     * trainer (F32 throughout) differ by up to ~1e-2 in a logit; the means
+     * agreed to 3.3e-4 when this was written (2.2e-4 on the portable path).
+     * Scoring another token moves the mean by ~10 nats, the mask one token
+     * off by 0.2, windows overlapping by one token by 3e-3. */
+    if (!(fabs(tool_nll - mean) < 2e-3))
+        fail_msg("the tool's mean NLL %.5f is not the trainer's %.5f", tool_nll, mean);
+    assert_true(mean > 0.3 && mean < 2.5); /* a trained model: far below ln 4096 */
+    free(logits);
+    train_free(tm);
+    tok_free(v);
+}
+
+/* A Bitext request the tool evaluates: system, request, answer. */
+static bool is_request(const ds_conv *c)
+{
+    return c->source == DS_SRC_BITEXT && c->intent && c->n_msgs == 3 && c->msgs[1].role == DS_ROLE_USER &&
+           c->msgs[2].role == DS_ROLE_ASSISTANT;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        fail_msg("no string '%s' in a sample", key);
+    return json_string_value(v);
+}
+
+/* The tool's intent figures on the built-in model, each redone here: the
+ * evaluated requests are the held-out Bitext requests number k·R/9; each
+ * reply is the greedy reply `frontdesk ask` gives to the same system
+ * prompt and request; the judge is built here from the training split's
+ * answers; a match is the judge's intent being the request's; and the
+ * ceiling is the judge on every held-out reference answer. */
+static void test_tool_intent_match_by_hand(void **state)
+{
+    (void)state;
+    const char *shared = test_shared_dir();
+    if (!shared) {
+        skip();
+        return;
+    }
+    const char *cfg = test_path(test_tmpdir(), "config-home"); /* no user config for ask */
+    mkdir(cfg, 0700);
+    setenv("XDG_CONFIG_HOME", cfg, 1);
+    json_t *j = builtin_eval(test_path(shared, "data"));
+    const dataset *d = &builtin_data;
+
+    /* the judge: 1-NN TF-IDF over the training answers, labelled by intent */
+    const char *names[64];
+    int n_names = 0;
+    tfidf *t = tfidf_new();
+    for (size_t i = 0; i < ds_count(d, DS_TRAIN); i++) {
+        const ds_conv *c = ds_get(d, DS_TRAIN, i);
+        if (!is_request(c))
+            continue;
+        int k = 0;
+        while (k < n_names && strcmp(names[k], c->intent) != 0)
+            k++;
+        if (k == n_names) {
+            assert_true(n_names < 64);
+            names[n_names++] = c->intent;
+        }
+        tfidf_add(t, c->msgs[2].content, k);
+    }
+    tfidf_build(t);
+    assert_int_equal(n_names, 27);
+
+    /* the ceiling: every held-out reference answer */
+    size_t R = 0, ceil_ok = 0, req[1024];
+    for (size_t i = 0; i < ds_count(d, DS_VALID); i++) {
+        const ds_conv *c = ds_get(d, DS_VALID, i);
+        if (!is_request(c))
+            continue;
+        assert_true(R < 1024);
+        req[R++] = i;
+        tfidf_match m = tfidf_nearest(t, c->msgs[2].content);
+        ceil_ok += m.label >= 0 && strcmp(names[m.label], c->intent) == 0;
+    }
+    assert_int_equal(jint(j, "ceiling", "total"), (long)R);
+    assert_int_equal(jint(j, "ceiling", "matched"), (long)ceil_ok);
+
+    /* the replies and their matches */
+    json_t *samples = json_object_get(j, "samples");
+    assert_int_equal(json_array_size(samples), N_EVAL);
+    assert_int_equal(jint(j, "intent_match", "total"), N_EVAL);
+    size_t ok = 0;
+    for (size_t k = 0; k < N_EVAL; k++) {
+        const ds_conv *c = ds_get(d, DS_VALID, req[k * R / N_EVAL]);
+        json_t *s = json_array_get(samples, k);
+        assert_string_equal(jstr(s, "id"), c->id);
+        assert_string_equal(jstr(s, "request"), c->msgs[1].content);
+        assert_string_equal(jstr(s, "intent"), c->intent);
+        const char *ask[] = {test_bin(), "ask", "--model", "models/frontdesk-cs.gguf", "--temp", "0", "-n", "128",
+                             "--threads", "1", "--no-db", "--system", c->msgs[0].content, c->msgs[1].content, NULL};
+        char *reply, *e;
+        if (test_run(ask, NULL, 0, &reply, &e) != 0)
+            fail_msg("frontdesk ask: %s", e);
+        size_t len = strlen(reply);
+        assert_true(len > 0 && reply[len - 1] == '\n');
+        reply[len - 1] = '\0';
+        if (strcmp(jstr(s, "reply"), reply) != 0)
+            fail_msg("%s: the tool's reply\n  %s\nis not the greedy reply to the request\n  %s", c->id,
+                     jstr(s, "reply"), reply);
+        tfidf_match m = tfidf_nearest(t, reply);
+        const char *got = m.label >= 0 ? names[m.label] : "none";
+        if (strcmp(jstr(s, "reply_intent"), got) != 0)
+            fail_msg("%s: the tool judged the reply %s, the judge built here %s", c->id, jstr(s, "reply_intent"),
+                     got);
+        bool match = strcmp(got, c->intent) == 0;
+        assert_true(json_is_true(json_object_get(s, "match")) == match);
+        ok += match;
+        free(reply);
+        free(e);
+    }
+    printf("    intent match %zu/%d of the evaluated requests, ceiling %zu/%zu: as the tool says\n", ok, N_EVAL,
+           ceil_ok, R);
+    assert_int_equal(jint(j, "intent_match", "matched"), (long)ok);
+    assert_true(ok >= 5); /* the model card: 86% of held-out requests */
+    tfidf_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +714,8 @@ int main(void)
         cmocka_unit_test(test_weights_by_hand),
         cmocka_unit_test(test_fast_matches_naive),
         cmocka_unit_test(test_tool_on_tiny_model),
+        cmocka_unit_test(test_tool_perplexity_by_the_trainer),
+        cmocka_unit_test(test_tool_intent_match_by_hand),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_exit(cmocka_run_group_tests(tests, NULL, free_builtin_eval));
 }
