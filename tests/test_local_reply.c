@@ -267,6 +267,93 @@ static void test_ask_drops_oldest_keeps_newest(void **state)
     free(r2);
 }
 
+/* The greedy ids of a reply with repeat penalty r over the last 64 tokens
+ * (prompt included), worked out here step by step from the model's logits:
+ * each distinct recent token's logit divided by r when positive, multiplied
+ * when not, then the highest (lowest id on a tie). */
+static size_t greedy_by_hand(const int32_t *prompt, size_t n_prompt, float r, bool prompt_counts, int n_predict,
+                             int32_t *out)
+{
+    int32_t hist[1024];
+    size_t n_hist = prompt_counts ? n_prompt : 0, n_out = 0;
+    memcpy(hist, prompt, n_hist * sizeof *hist);
+    size_t V = mdl->n_vocab;
+    float *logits = malloc(V * sizeof *logits);
+    fwd_truncate(ctx, 0);
+    assert_int_equal(fwd_eval(ctx, prompt, (int)n_prompt, false, logits, NULL), FWD_OK);
+    for (int step = 0; step < n_predict; step++) {
+        size_t from = n_hist > 64 ? n_hist - 64 : 0;
+        for (size_t i = from; i < n_hist; i++) {
+            bool seen = false;
+            for (size_t j = from; j < i && !seen; j++)
+                seen = hist[j] == hist[i];
+            if (!seen)
+                logits[hist[i]] = logits[hist[i]] > 0 ? logits[hist[i]] / r : logits[hist[i]] * r;
+        }
+        int32_t best = 0;
+        for (size_t k = 1; k < V; k++)
+            if (logits[k] > logits[best])
+                best = (int32_t)k;
+        out[n_out++] = best;
+        if (tok_is_eog(voc, best))
+            break;
+        hist[n_hist++] = best;
+        assert_int_equal(fwd_eval(ctx, &best, 1, false, logits, NULL), FWD_OK);
+    }
+    free(logits);
+    return n_out;
+}
+
+/* --repeat-penalty reaches the reply and covers the prompt: `ask --ids`
+ * prints the ids worked out by hand, which differ from the unpenalised
+ * greedy ones. */
+static void test_ask_repeat_penalty_by_hand(void **state)
+{
+    (void)state;
+    const char *q = "I want to cancel my order";
+    turn t[2] = {{"system", ds_default_system}, {"user", q}};
+    int32_t *prompt;
+    size_t n_prompt;
+    hand_prompt(t, 2, &prompt, &n_prompt);
+    int32_t plain[MAX_TOKENS], pen[MAX_TOKENS];
+    int32_t reply_only[MAX_TOKENS];
+    size_t n_plain = greedy_by_hand(prompt, n_prompt, 1.0f, true, MAX_TOKENS, plain);
+    size_t n_pen = greedy_by_hand(prompt, n_prompt, 1.5f, true, MAX_TOKENS, pen);
+    size_t n_reply_only = greedy_by_hand(prompt, n_prompt, 1.5f, false, MAX_TOKENS, reply_only);
+    /* the penalty changes the reply, and counting the prompt's tokens in it
+     * changes it again: the check can tell both */
+    size_t d1 = 0, d2 = 0;
+    while (d1 < n_pen && d1 < n_plain && pen[d1] == plain[d1])
+        d1++;
+    while (d2 < n_pen && d2 < n_reply_only && pen[d2] == reply_only[d2])
+        d2++;
+    printf("  repeat penalty 1.5: the reply departs from the unpenalised one at token %zu, from one penalising "
+           "the reply's own tokens only at token %zu\n",
+           d1, d2);
+    assert_true(d1 < n_pen && d1 < n_plain);
+    assert_true(d2 < n_pen && d2 < n_reply_only);
+    for (int k = 0; k < 2; k++) {
+        const char *argv[] = {test_bin(), "ask", "--model", MODEL, "--temp", "0", "-n", "32", "--threads", "1",
+                              "--no-db", "--ids", "--repeat-penalty", k ? "1.5" : "1", q, NULL};
+        char *out, *err;
+        if (test_run(argv, NULL, 0, &out, &err) != 0)
+            fail_msg("frontdesk ask --ids: %s", err);
+        strbuf want = {0};
+        const int32_t *ids = k ? pen : plain;
+        size_t n = k ? n_pen : n_plain;
+        for (size_t i = 0; i < n; i++)
+            sb_printf(&want, i ? " %d" : "%d", ids[i]);
+        sb_putc(&want, '\n');
+        if (strcmp(out, want.data) != 0)
+            fail_msg("ask --ids --repeat-penalty %s printed\n  %s  expected (worked out step by step)\n  %s",
+                     k ? "1.5" : "1", out, want.data);
+        sb_free(&want);
+        free(out);
+        free(err);
+    }
+    free(prompt);
+}
+
 /* ---- The TUI's generation thread ---------------------------------------------------------- */
 
 typedef struct {
@@ -377,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_ask_replies_to_the_whole_conversation),
         cmocka_unit_test(test_ask_default_system_prompt),
         cmocka_unit_test(test_ask_drops_oldest_keeps_newest),
+        cmocka_unit_test(test_ask_repeat_penalty_by_hand),
         cmocka_unit_test(test_tui_worker_replies_to_the_whole_conversation),
     };
     return test_exit(cmocka_run_group_tests_name("local_reply", tests, setup, teardown));
