@@ -9,7 +9,9 @@
  *   - --init starts from the imported weights: one step at a learning rate
  *     of 1e-7 leaves every tensor within 1e-5 of the imported model's
  *     (a fresh initialisation is ~0.02 away), and the validation loss it
- *     reports is the imported model's own (printed when that was written);
+ *     reports is the imported model's own: the mean NLL of the held-out
+ *     conversation's agent turns computed here with the inference engine
+ *     (ChatML by hand, the agent's tokens found by their headers);
  *   - a run stopped by Ctrl-C at step k and run again continues at step
  *     k + 1 and ends with weights bit for bit those of an uninterrupted
  *     run of the same command (the trainer is deterministic with a fixed
@@ -17,7 +19,11 @@
  */
 #include "testutil.h"
 
+#include "engine/forward.h"
 #include "engine/gguf.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+#include "train/dataset.h"
 #include "util/util.h"
 
 #include <fcntl.h>
@@ -201,6 +207,87 @@ static uint64_t training_figure(const char *path, const char *key)
     return v;
 }
 
+/* The mean NLL of the agent turns of the validation conversations of an
+ * export file (the split train makes: ds_options_default's fraction and
+ * seed) under the model at path, by the inference engine: each
+ * conversation as ChatML by hand, tokenized whole, its learnt agent
+ * messages' content and closing <|im_end|> scored. */
+static double heldout_nll_by_engine(const char *path, const char *data, size_t *n_scored)
+{
+    char err[512];
+    dataset d = {0};
+    if (ds_read_jsonl(&d, data, true, err, sizeof err) != DS_OK)
+        fail_msg("%s", err);
+    ds_options o;
+    ds_options_default(&o);
+    ds_assign_split(&d, o.valid_fraction, o.seed);
+    assert_true(ds_count(&d, DS_VALID) > 0);
+    model *m;
+    tok_vocab *v;
+    fwd_ctx *c;
+    if (model_load(&m, path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0 ||
+        !(c = fwd_new(m, (int)m->hp.n_ctx_train, 1, err, sizeof err)))
+        fail_msg("%s: %s", path, err);
+    size_t V = m->n_vocab;
+    float *logits = malloc((size_t)m->hp.n_ctx_train * V * sizeof *logits);
+    int32_t special[2], *hdr = NULL;
+    size_t n_hdr = 0, hcap = 0;
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(tok_encode(v, k ? "<|im_end|>" : "<|im_start|>", k ? 10 : 12, false, true, &hdr, &n_hdr,
+                                    &hcap, err, sizeof err),
+                         0);
+        assert_int_equal(n_hdr, 1);
+        special[k] = hdr[0];
+        n_hdr = 0;
+    }
+    assert_int_equal(tok_encode(v, "assistant\n", 10, false, false, &hdr, &n_hdr, &hcap, err, sizeof err), 0);
+    double nll = 0;
+    *n_scored = 0;
+    for (size_t i = 0; i < ds_count(&d, DS_VALID); i++) {
+        const ds_conv *cv = ds_get(&d, DS_VALID, i);
+        strbuf text = {0};
+        for (size_t j = 0; j < cv->n_msgs; j++)
+            sb_printf(&text, "<|im_start|>%s\n%s<|im_end|>\n", ds_role_name(cv->msgs[j].role), cv->msgs[j].content);
+        int32_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        assert_int_equal(tok_encode(v, text.data, text.len, false, true, &ids, &n, &cap, err, sizeof err), 0);
+        sb_free(&text);
+        assert_true(n <= m->hp.n_ctx_train + 1); /* one window, as the trainer cuts it */
+        fwd_truncate(c, 0);
+        assert_int_equal(fwd_eval(c, ids, (int)n - 1, true, logits, NULL), FWD_OK);
+        size_t msg = 0;
+        for (size_t p = 0; p < n; p++) {
+            if (ids[p] != special[0])
+                continue;
+            if (cv->msgs[msg].role == DS_ROLE_ASSISTANT && msg >= cv->learn_from) {
+                assert_memory_equal(ids + p + 1, hdr, n_hdr * sizeof *hdr);
+                for (size_t q = p + 1 + n_hdr; q < n; q++) { /* content, then <|im_end|> */
+                    const float *l = logits + (q - 1) * V;
+                    double mx = l[0], sum = 0;
+                    for (size_t k = 1; k < V; k++)
+                        mx = l[k] > mx ? l[k] : mx;
+                    for (size_t k = 0; k < V; k++)
+                        sum += exp((double)l[k] - mx);
+                    nll += mx + log(sum) - l[ids[q]];
+                    (*n_scored)++;
+                    if (ids[q] == special[1])
+                        break;
+                }
+            }
+            msg++;
+        }
+        free(ids);
+    }
+    free(hdr);
+    free(logits);
+    fwd_free(c);
+    tok_free(v);
+    model_free(m);
+    ds_free(&d);
+    assert_true(*n_scored > 0);
+    return nll / (double)*n_scored;
+}
+
 /* The model a --init run starts from: an F32 model trained from scratch
  * far enough that its loss is well below a fresh model's ln 4096 = 8.3. */
 static const char *trained_base(double *val_loss)
@@ -242,6 +329,14 @@ static void test_init_starts_from_the_imported_weights(void **state)
         fail_msg("after one step at lr 1e-7 from --init %s a weight is %g away from the imported model's: the "
                  "run did not start from the imported weights",
                  base, diff);
+    size_t n_scored;
+    double by_engine = heldout_nll_by_engine(base, data_file(), &n_scored);
+    printf("  the imported model on the held-out agent turns (%zu tokens), by the engine: %.4f\n", n_scored,
+           by_engine);
+    if (!(fabs(val - by_engine) < 2e-3))
+        fail_msg("the validation loss after one step at lr 1e-7 is %.4f; the imported model's, computed by the "
+                 "engine, %.4f",
+                 val, by_engine);
     if (!(fabs(val - base_val) < 1e-3))
         fail_msg("the validation loss after one step at lr 1e-7 is %.4f, the imported model's %.4f", val, base_val);
     assert_int_equal(training_figure(out, "steps"), 1);
