@@ -18,7 +18,8 @@
  * vectors) or vpmaddubsw + vpmaddwd (AVX2) adds four products to each
  * row's exact integer sum; eight chunks make the block's sums, converted
  * once and scaled by d_row · d_x into one float accumulator per row.
- * Several tokens share each load of the weights.
+ * Several tokens share each load of the weights (up to 4 on AVX2, 8 with
+ * VNNI's 32 registers).
  *
  * The arithmetic per row and token is fixed — the exact integer sum of a
  * block, then acc += float(sum) × (d_w × d_x), blocks in order — so a
@@ -128,8 +129,51 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
         }                                                                                             \
     }
 
+/*
+ * The VNNI body takes the weights as unsigned bytes, w + 128 (one xor per
+ * weight load, shared by every token), against the activation's signed
+ * bytes as they are: vpdpbusd then adds Σ (w + 128)·x, and 128 × the
+ * block's Σ x (xsum, per token and block, summed once per call) comes off
+ * at the end — exactly the same integer, one instruction fewer per token
+ * and chunk than |w| × (x signed as w).
+ */
+#define PACKED_BODY_VNNI(T)                                                                           \
+    const uint8_t *base = P;                                                                          \
+    const uint8_t *xb = xq;                                                                           \
+    for (size_t g = g0; g < g1; g++) {                                                                \
+        const uint8_t *p = base + g * nb * GROUP_BLOCK_BYTES;                                         \
+        __m256 acc[T];                                                                                \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();             \
+        for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES) {                                     \
+            __m256i sum[T];                                                                           \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();      \
+            const __m256i *q = (const __m256i *)(p + PACK_ROWS * sizeof(float));                      \
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
+                __m256i wu = _mm256_xor_si256(_mm256_loadu_si256(q + j), _mm256_set1_epi8((char)0x80)); \
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
+                    const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;             \
+                    int32_t chunk;                                                                    \
+                    memcpy(&chunk, x->qs + 4 * j, 4);                                                 \
+                    sum[t] = _mm256_dpbusd_epi32(sum[t], wu, _mm256_set1_epi32(chunk));               \
+                }                                                                                     \
+            }                                                                                         \
+            __m256 dw = _mm256_loadu_ps((const float *)p);                                            \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
+                const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;                 \
+                __m256i exact = _mm256_sub_epi32(sum[t], _mm256_set1_epi32(128 * xsum[t * nb + b]));  \
+                __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x->d)));                        \
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), d, acc[t]);                       \
+            }                                                                                         \
+        }                                                                                             \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                         \
+            float out[PACK_ROWS];                                                                     \
+            _mm256_storeu_ps(out, acc[t]);                                                            \
+            size_t r0 = g * PACK_ROWS, n_r = rows - r0 < PACK_ROWS ? rows - r0 : PACK_ROWS;           \
+            memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                               \
+        }                                                                                             \
+    }
+
 #define ADD4_AVX2(s, aw, sx) _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1)))
-#define ADD4_VNNI(s, aw, sx) _mm256_dpbusd_epi32(s, aw, sx)
 #define VNNI_TARGET __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw")))
 
 #define DEFINE_PACKED(NAME, TARGET, T, ADD4)                                                          \
@@ -142,12 +186,30 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
 DEFINE_PACKED(packed_avx2_1, KERN_AVX2_TARGET, 1, ADD4_AVX2)
 DEFINE_PACKED(packed_avx2_2, KERN_AVX2_TARGET, 2, ADD4_AVX2)
 DEFINE_PACKED(packed_avx2_4, KERN_AVX2_TARGET, 4, ADD4_AVX2)
-DEFINE_PACKED(packed_vnni_1, VNNI_TARGET, 1, ADD4_VNNI)
-DEFINE_PACKED(packed_vnni_2, VNNI_TARGET, 2, ADD4_VNNI)
-DEFINE_PACKED(packed_vnni_4, VNNI_TARGET, 4, ADD4_VNNI)
-DEFINE_PACKED(packed_vnni_8, VNNI_TARGET, 8, ADD4_VNNI)
-
 typedef void (*packed_fn)(const void *, size_t, size_t, const void *, size_t, size_t, size_t, float *, size_t);
+
+#define XSUM_MAX 4096 /* tokens × blocks the VNNI body keeps Σ x for, on the stack */
+
+#define DEFINE_PACKED_VNNI(NAME, T)                                                                   \
+    VNNI_TARGET static void NAME(const void *P, size_t rows, size_t nb, const void *xq, size_t xs, size_t g0, \
+                                 size_t g1, float *y, size_t ldy)                                    \
+    {                                                                                                 \
+        int32_t xsum[XSUM_MAX];                                                                       \
+        for (int t = 0; t < T; t++)                                                                   \
+            for (size_t b = 0; b < nb; b++) {                                                         \
+                const block_q8_0 *x = (const block_q8_0 *)((const uint8_t *)xq + (size_t)t * xs) + b; \
+                int32_t v = 0;                                                                        \
+                for (int k = 0; k < 32; k++)                                                          \
+                    v += x->qs[k];                                                                    \
+                xsum[t * nb + b] = v;                                                                 \
+            }                                                                                         \
+        PACKED_BODY_VNNI(T)                                                                           \
+    }
+
+DEFINE_PACKED_VNNI(packed_vnni_1, 1)
+DEFINE_PACKED_VNNI(packed_vnni_2, 2)
+DEFINE_PACKED_VNNI(packed_vnni_4, 4)
+DEFINE_PACKED_VNNI(packed_vnni_8, 8)
 
 void kern_packed_matmul_x86(bool vnni, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
                             size_t n, size_t g0, size_t g1, float *y, size_t ldy)
@@ -156,6 +218,8 @@ void kern_packed_matmul_x86(bool vnni, const void *P, size_t rows, size_t cols, 
     const uint8_t *x = xq;
     /* the widest token block first, then the rest: a token's arithmetic
      * is the same in any block */
+    if (vnni && 8 * nb > XSUM_MAX)
+        vnni = false; /* rows wider than 16384: the AVX2 body, the same results */
     while (n > 0) {
         size_t t = vnni && n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
         packed_fn f = vnni ? (t == 8 ? packed_vnni_8 : t == 4 ? packed_vnni_4 : t == 2 ? packed_vnni_2 : packed_vnni_1)
