@@ -37,13 +37,15 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool have_avx2;
 static bool have_avx512; /* AVX-512 F, VL and BW: the avx512 path */
 static bool have_vnni;   /* ... and VNNI: faster Q8_0/Q4_0 dots on that path */
+static bool have_avxvnni; /* AVX2 + AVX-VNNI: the avxvnni path */
 static kern_path path = KERN_PATH_PORTABLE;
 static char env_error[160]; /* why the environment's choice was refused */
 static float f16_table[1 << 16]; /* fp16 bits -> f32, for the portable path */
 static uint64_t q5_spread[256];   /* byte v -> 8 bytes, byte j = 16 * bit j of v */
 
 static const char *const path_names[KERN_PATH_COUNT] = {
-    [KERN_PATH_PORTABLE] = "portable", [KERN_PATH_AVX2] = "avx2", [KERN_PATH_AVX512] = "avx512"};
+    [KERN_PATH_PORTABLE] = "portable", [KERN_PATH_AVX2] = "avx2", [KERN_PATH_AVXVNNI] = "avxvnni",
+    [KERN_PATH_AVX512] = "avx512"};
 
 static bool runs(kern_path p);
 
@@ -92,6 +94,7 @@ static void init_impl(void)
     have_avx512 = have_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                   __builtin_cpu_supports("avx512bw");
     have_vnni = have_avx512 && __builtin_cpu_supports("avx512vnni");
+    have_avxvnni = have_avx2 && __builtin_cpu_supports("avxvnni");
 #endif
     unsigned runnable = 0;
     for (int i = 0; i < KERN_PATH_COUNT; i++)
@@ -123,6 +126,7 @@ static bool runs(kern_path p)
     switch (p) {
     case KERN_PATH_PORTABLE: return true;
     case KERN_PATH_AVX2: return have_avx2;
+    case KERN_PATH_AVXVNNI: return have_avxvnni;
     case KERN_PATH_AVX512: return have_avx512;
     default: return false;
     }
@@ -161,6 +165,7 @@ bool kern_path_parse(const char *name, kern_path *out)
  * and whether it may use AVX-512 ones besides. */
 static inline bool simd(void) { return path >= KERN_PATH_AVX2; }
 static inline bool avx512(void) { return path == KERN_PATH_AVX512; }
+static inline bool avxvnni(void) { return path == KERN_PATH_AVXVNNI; }
 
 #define F16(h) f16_table[(h)]
 
@@ -496,9 +501,12 @@ static const dot_fn dot_avx2[GGML_TYPE_COUNT] = {
     [GGML_TYPE_Q4_K] = kern_dot_q4_K_avx2, [GGML_TYPE_Q5_K] = kern_dot_q5_K_avx2,
     [GGML_TYPE_Q6_K] = kern_dot_q6_K_avx2,
 };
-/* Where the CPU has AVX-512 VNNI: the same results, faster. */
+/* Where the CPU has AVX-512 VNNI, or AVX-VNNI: the same results, faster. */
 static const dot_fn dot_vnni[GGML_TYPE_COUNT] = {
     [GGML_TYPE_Q4_0] = kern_dot_q4_0_vnni, [GGML_TYPE_Q8_0] = kern_dot_q8_0_vnni,
+};
+static const dot_fn dot_avxvnni[GGML_TYPE_COUNT] = {
+    [GGML_TYPE_Q4_0] = kern_dot_q4_0_avxvnni, [GGML_TYPE_Q8_0] = kern_dot_q8_0_avxvnni,
 };
 #endif /* KERN_X86 */
 
@@ -511,6 +519,8 @@ static dot_fn dot_for(ggml_type type)
 #if KERN_X86
     if (avx512() && have_vnni && dot_vnni[type])
         return dot_vnni[type];
+    if (avxvnni() && dot_avxvnni[type])
+        return dot_avxvnni[type];
     if (simd() && dot_avx2[type])
         return dot_avx2[type];
 #endif
@@ -593,7 +603,9 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
 {
 #if KERN_X86
     if (kern_packs(type) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
-        kern_packed_matmul_x86(avx512() && have_vnni, P, rows, cols, xq, xq_stride, n, r0 / KERN_PACK_ROWS,
+        kern_packed_matmul_x86(avx512() && have_vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI
+                                                                                     : KERN_PACKED_AVX2,
+                               P, rows, cols, xq, xq_stride, n, r0 / KERN_PACK_ROWS,
                                (r1 + KERN_PACK_ROWS - 1) / KERN_PACK_ROWS, y, ldy);
 #else
     (void)type, (void)P, (void)rows, (void)cols, (void)xq, (void)xq_stride, (void)n, (void)r0, (void)r1, (void)y,

@@ -32,13 +32,16 @@
  * portable code on either path).  Three kernel paths:
  *
  *   portable  the C code alone
- *   avx2      the AVX2/FMA/F16C kernels, no AVX-512 instruction
+ *   avx2      the AVX2/FMA/F16C kernels, no AVX-512 or VNNI instruction
+ *   avxvnni   those, with AVX-VNNI's vpdpbusd for Q8_0 and Q4_0 (the VEX
+ *             encoding: CPUs with it and without AVX-512, and newer ones)
  *   avx512    those, with AVX-512 kernels where we have them (VNNI Q8_0
- *             and Q4_0 dots, attention of 64-wide heads in 32 registers),
- *             bit for bit the avx2 results
+ *             and Q4_0 dots, attention of 64-wide heads in 32 registers)
  *
- * kern_init() picks the best path the CPU runs, or the one the environment
- * names: FRONTDESK_SIMD=portable|avx2|avx512 (FRONTDESK_NO_SIMD=1 is
+ * The integer sums are exact, so every SIMD path gives the avx2 results bit
+ * for bit.  kern_init() picks the best path the CPU runs (avx512, then
+ * avxvnni, then avx2), or the one the environment names:
+ * FRONTDESK_SIMD=portable|avx2|avxvnni|avx512 (FRONTDESK_NO_SIMD=1 is
  * portable).  A name it does not know or a path the CPU cannot run is not
  * taken; kern_env_error() says so, for the program to refuse it.  A naive
  * reference (dequantize, then dot in double against the unquantized x) is
@@ -61,8 +64,9 @@
 
 typedef enum {
     KERN_PATH_PORTABLE = 0,
-    KERN_PATH_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    KERN_PATH_AVX512 = 2, /* ... + AVX-512 F, VL, BW (VNNI used where present) */
+    KERN_PATH_AVX2 = 1,    /* AVX2 + FMA + F16C */
+    KERN_PATH_AVXVNNI = 2, /* ... + AVX-VNNI (VEX-encoded vpdpbusd, 16 registers) */
+    KERN_PATH_AVX512 = 3,  /* ... + AVX-512 F, VL, BW (VNNI used where present) */
     KERN_PATH_COUNT
 } kern_path;
 
@@ -77,7 +81,7 @@ bool kern_path_available(kern_path p);
 /* For tests and benchmarks: switch paths.  Returns false (and changes
  * nothing) if the CPU lacks it.  Not safe while products are running. */
 bool kern_set_path(kern_path p);
-const char *kern_path_name(kern_path p); /* "portable", "avx2", "avx512" */
+const char *kern_path_name(kern_path p); /* "portable", "avx2", "avxvnni", "avx512" */
 /* What kern_init decides, for a CPU that runs the paths whose bits
  * (1 << path) are set in `runnable`: the path FRONTDESK_SIMD (`simd`)
  * names, else portable where FRONTDESK_NO_SIMD (`no_simd`) is set and not

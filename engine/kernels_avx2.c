@@ -278,6 +278,23 @@ VNNI float kern_dot_q4_0_vnni(const void *w, const void *xq, size_t n)
 
 #undef VNNI
 #undef VNNI_DOT
+
+/* And with AVX-VNNI, the VEX encoding of the same instruction. */
+#define AVXVNNI_DOT(q, x) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(x, q))
+#define AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+
+AVXVNNI float kern_dot_q8_0_avxvnni(const void *w, const void *xq, size_t n)
+{
+    BLOCK32_DOT_BODY(block_q8_0, Q8_0_QUANTS, AVXVNNI_DOT);
+}
+
+AVXVNNI float kern_dot_q4_0_avxvnni(const void *w, const void *xq, size_t n)
+{
+    BLOCK32_DOT_BODY(block_q4_0, Q4_0_QUANTS, AVXVNNI_DOT);
+}
+
+#undef AVXVNNI
+#undef AVXVNNI_DOT
 #undef Q4_0_QUANTS
 #undef Q8_0_QUANTS
 #undef BLOCK32_DOT_BODY

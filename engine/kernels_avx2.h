@@ -37,9 +37,16 @@ __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw"))) float
 kern_dot_q8_0_vnni(const void *w, const void *xq, size_t n);
 __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni,avx512bw"))) float
 kern_dot_q4_0_vnni(const void *w, const void *xq, size_t n);
-/* Packed Q8_0 (kernels_packed.c): groups [g0, g1) of eight rows, n tokens. */
-void kern_packed_matmul_x86(bool vnni, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
-                            size_t n, size_t g0, size_t g1, float *y, size_t ldy);
+/* The same with AVX-VNNI (VEX encoding, no AVX-512): kernels.c checks. */
+__attribute__((target("avx2,fma,f16c,avxvnni"))) float kern_dot_q8_0_avxvnni(const void *w, const void *xq,
+                                                                             size_t n);
+__attribute__((target("avx2,fma,f16c,avxvnni"))) float kern_dot_q4_0_avxvnni(const void *w, const void *xq,
+                                                                             size_t n);
+/* Packed Q8_0 (kernels_packed.c): groups [g0, g1) of eight rows, n tokens,
+ * with the instructions of one of these (bit for bit the same results). */
+typedef enum { KERN_PACKED_AVX2, KERN_PACKED_AVXVNNI, KERN_PACKED_VNNI512 } kern_packed_isa;
+void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,
+                            size_t xq_stride, size_t n, size_t g0, size_t g1, float *y, size_t ldy);
 /* 256-blocks · Q8_K activation. */
 KERN_AVX2_TARGET float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n);
 KERN_AVX2_TARGET float kern_dot_q5_K_avx2(const void *w, const void *xq, size_t n);

@@ -137,7 +137,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
  * at the end — exactly the same integer, one instruction fewer per token
  * and chunk than |w| × (x signed as w).
  */
-#define PACKED_BODY_VNNI(T)                                                                           \
+#define PACKED_BODY_VNNI(T, DPBUSD)                                                                   \
     const uint8_t *base = P;                                                                          \
     const uint8_t *xb = xq;                                                                           \
     for (size_t g = g0; g < g1; g++) {                                                                \
@@ -154,7 +154,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
                     const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;             \
                     int32_t chunk;                                                                    \
                     memcpy(&chunk, x->qs + 4 * j, 4);                                                 \
-                    sum[t] = _mm256_dpbusd_epi32(sum[t], wu, _mm256_set1_epi32(chunk));               \
+                    sum[t] = DPBUSD(sum[t], wu, _mm256_set1_epi32(chunk));                             \
                 }                                                                                     \
             }                                                                                         \
             __m256 dw = _mm256_loadu_ps((const float *)p);                                            \
@@ -190,8 +190,8 @@ typedef void (*packed_fn)(const void *, size_t, size_t, const void *, size_t, si
 
 #define XSUM_MAX 4096 /* tokens × blocks the VNNI body keeps Σ x for, on the stack */
 
-#define DEFINE_PACKED_VNNI(NAME, T)                                                                   \
-    VNNI_TARGET static void NAME(const void *P, size_t rows, size_t nb, const void *xq, size_t xs, size_t g0, \
+#define DEFINE_PACKED_VNNI(NAME, TARGET, T, DPBUSD)                                                   \
+    TARGET static void NAME(const void *P, size_t rows, size_t nb, const void *xq, size_t xs, size_t g0, \
                                  size_t g1, float *y, size_t ldy)                                    \
     {                                                                                                 \
         int32_t xsum[XSUM_MAX];                                                                       \
@@ -203,28 +203,37 @@ typedef void (*packed_fn)(const void *, size_t, size_t, const void *, size_t, si
                     v += x->qs[k];                                                                    \
                 xsum[t * nb + b] = v;                                                                 \
             }                                                                                         \
-        PACKED_BODY_VNNI(T)                                                                           \
+        PACKED_BODY_VNNI(T, DPBUSD)                                                                   \
     }
 
-DEFINE_PACKED_VNNI(packed_vnni_1, 1)
-DEFINE_PACKED_VNNI(packed_vnni_2, 2)
-DEFINE_PACKED_VNNI(packed_vnni_4, 4)
-DEFINE_PACKED_VNNI(packed_vnni_8, 8)
+#define AVXVNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
+DEFINE_PACKED_VNNI(packed_vnni_1, VNNI_TARGET, 1, _mm256_dpbusd_epi32)
+DEFINE_PACKED_VNNI(packed_vnni_2, VNNI_TARGET, 2, _mm256_dpbusd_epi32)
+DEFINE_PACKED_VNNI(packed_vnni_4, VNNI_TARGET, 4, _mm256_dpbusd_epi32)
+DEFINE_PACKED_VNNI(packed_vnni_8, VNNI_TARGET, 8, _mm256_dpbusd_epi32)
+/* AVX-VNNI has 16 registers: four tokens at most */
+DEFINE_PACKED_VNNI(packed_avxvnni_1, AVXVNNI_TARGET, 1, _mm256_dpbusd_avx_epi32)
+DEFINE_PACKED_VNNI(packed_avxvnni_2, AVXVNNI_TARGET, 2, _mm256_dpbusd_avx_epi32)
+DEFINE_PACKED_VNNI(packed_avxvnni_4, AVXVNNI_TARGET, 4, _mm256_dpbusd_avx_epi32)
 
-void kern_packed_matmul_x86(bool vnni, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
-                            size_t n, size_t g0, size_t g1, float *y, size_t ldy)
+void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,
+                            size_t xq_stride, size_t n, size_t g0, size_t g1, float *y, size_t ldy)
 {
     size_t nb = cols / 32;
     const uint8_t *x = xq;
+    if (isa != KERN_PACKED_AVX2 && 8 * nb > XSUM_MAX)
+        isa = KERN_PACKED_AVX2; /* rows wider than 16384: the AVX2 body, the same results */
     /* the widest token block first, then the rest: a token's arithmetic
      * is the same in any block */
-    if (vnni && 8 * nb > XSUM_MAX)
-        vnni = false; /* rows wider than 16384: the AVX2 body, the same results */
+    static const packed_fn fns[3][4] = {
+        [KERN_PACKED_AVX2] = {packed_avx2_1, packed_avx2_2, packed_avx2_4, NULL},
+        [KERN_PACKED_AVXVNNI] = {packed_avxvnni_1, packed_avxvnni_2, packed_avxvnni_4, NULL},
+        [KERN_PACKED_VNNI512] = {packed_vnni_1, packed_vnni_2, packed_vnni_4, packed_vnni_8},
+    };
     while (n > 0) {
-        size_t t = vnni && n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
-        packed_fn f = vnni ? (t == 8 ? packed_vnni_8 : t == 4 ? packed_vnni_4 : t == 2 ? packed_vnni_2 : packed_vnni_1)
-                           : (t == 4 ? packed_avx2_4 : t == 2 ? packed_avx2_2 : packed_avx2_1);
-        f(P, rows, nb, x, xq_stride, g0, g1, y, ldy);
+        int k = n >= 8 && fns[isa][3] ? 3 : n >= 4 ? 2 : n >= 2 ? 1 : 0;
+        size_t t = (size_t)1 << k;
+        fns[isa][k](P, rows, nb, x, xq_stride, g0, g1, y, ldy);
         x += t * xq_stride;
         y += t * ldy;
         n -= t;

@@ -1010,6 +1010,12 @@ static void test_kernels_avx2(void **state)
     run_kernels_on_path(KERN_PATH_AVX2);
 }
 
+static void test_kernels_avxvnni(void **state)
+{
+    (void)state;
+    run_kernels_on_path(KERN_PATH_AVXVNNI);
+}
+
 static void test_kernels_avx512(void **state)
 {
     (void)state;
@@ -1128,24 +1134,26 @@ static void test_packed_q8_0(void **state)
     kern_set_path(env_path);
 }
 
-/* The VNNI Q8_0 and Q4_0 kernels give the AVX2 kernels' results bit for
- * bit (both sum exact integers per lane, then scale in the same order),
- * for every bit pattern of the quants and odd and even block counts. */
+/* The VNNI Q8_0 and Q4_0 kernels — AVX-512 VNNI's and AVX-VNNI's — give
+ * the AVX2 kernels' results bit for bit (all sum exact integers per lane,
+ * then scale in the same order), for every bit pattern of the quants and
+ * odd and even block counts. */
 static void test_vnni_matches_avx2(void **state)
 {
     (void)state;
 #if KERN_X86
-    if (!kern_path_available(KERN_PATH_AVX2) || !__builtin_cpu_supports("avx512vnni") ||
-        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512bw")) {
-        printf("SKIP: no AVX-512 VNNI on this CPU\n");
+    bool vnni512 = kern_path_available(KERN_PATH_AVX512) && __builtin_cpu_supports("avx512vnni");
+    bool avxvnni = kern_path_available(KERN_PATH_AVXVNNI);
+    if (!vnni512 && !avxvnni) {
+        printf("SKIP: no AVX-512 VNNI or AVX-VNNI on this CPU\n");
         skip();
     }
     typedef float (*dot)(const void *, const void *, size_t);
     const struct {
         ggml_type t;
-        dot avx2, vnni;
-    } kernels[] = {{GGML_TYPE_Q8_0, kern_dot_q8_0_avx2, kern_dot_q8_0_vnni},
-                   {GGML_TYPE_Q4_0, kern_dot_q4_0_avx2, kern_dot_q4_0_vnni}};
+        dot avx2, vnni, avxvnni;
+    } kernels[] = {{GGML_TYPE_Q8_0, kern_dot_q8_0_avx2, kern_dot_q8_0_vnni, kern_dot_q8_0_avxvnni},
+                   {GGML_TYPE_Q4_0, kern_dot_q4_0_avx2, kern_dot_q4_0_vnni, kern_dot_q4_0_avxvnni}};
     rng_seed(7);
     assert_true(kern_set_path(KERN_PATH_AVX2));
     for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++)
@@ -1159,10 +1167,12 @@ static void test_vnni_matches_avx2(void **state)
             assert_true(kern_quantize_activation(kernels[k].t, x, cols, xq));
             for (size_t r = 0; r < rows; r++) {
                 const uint8_t *row = (const uint8_t *)W + r * quant_row_bytes(kernels[k].t, cols);
-                float a = kernels[k].avx2(row, xq, cols), v = kernels[k].vnni(row, xq, cols);
-                if (bits_of(a) != bits_of(v))
-                    fail_msg("%s cols=%zu row %zu: AVX2 %.9g, VNNI %.9g", ggml_type_name(kernels[k].t), cols, r,
-                             (double)a, (double)v);
+                float a = kernels[k].avx2(row, xq, cols);
+                float v = vnni512 ? kernels[k].vnni(row, xq, cols) : a;
+                float w = avxvnni ? kernels[k].avxvnni(row, xq, cols) : a;
+                if (bits_of(a) != bits_of(v) || bits_of(a) != bits_of(w))
+                    fail_msg("%s cols=%zu row %zu: AVX2 %.9g, AVX-512 VNNI %.9g, AVX-VNNI %.9g",
+                             ggml_type_name(kernels[k].t), cols, r, (double)a, (double)v, (double)w);
             }
             free(W);
             free(xq);
@@ -1206,7 +1216,7 @@ static void test_kernel_check_has_teeth(void **state)
 static void test_choose_path(void **state)
 {
     (void)state;
-    const unsigned all = 7, avx2_only = 3, portable_only = 1;
+    const unsigned all = 15, avx2_only = 3, portable_only = 1, avxvnni_no_512 = 7, avx512_no_vnni = 11;
     const struct {
         const char *simd, *no_simd;
         unsigned runnable;
@@ -1220,13 +1230,17 @@ static void test_choose_path(void **state)
         {"", NULL, all, true, KERN_PATH_AVX512, NULL},
         {"avx2", NULL, all, true, KERN_PATH_AVX2, NULL},
         {"avx512", NULL, all, true, KERN_PATH_AVX512, NULL},
+        {"avxvnni", NULL, all, true, KERN_PATH_AVXVNNI, NULL},
+        {NULL, NULL, avxvnni_no_512, true, KERN_PATH_AVXVNNI, NULL},
+        {NULL, NULL, avx512_no_vnni, true, KERN_PATH_AVX512, NULL},
+        {"avxvnni", NULL, avx512_no_vnni, false, KERN_PATH_AVX512, "cannot run that kernel path; this CPU runs portable, avx2, avx512"},
         {"portable", NULL, all, true, KERN_PATH_PORTABLE, NULL},
         {NULL, "1", all, true, KERN_PATH_PORTABLE, NULL},
         {NULL, "0", all, true, KERN_PATH_AVX512, NULL},
         {"avx2", "1", all, true, KERN_PATH_AVX2, NULL}, /* the new name wins */
         {"avx512", NULL, avx2_only, false, KERN_PATH_AVX2, "cannot run that kernel path; this CPU runs portable, avx2"},
         {"avx2", NULL, portable_only, false, KERN_PATH_PORTABLE, "this CPU runs portable"},
-        {"AVX2", NULL, all, false, KERN_PATH_AVX512, "no such kernel path; this CPU runs portable, avx2, avx512"},
+        {"AVX2", NULL, all, false, KERN_PATH_AVX512, "no such kernel path; this CPU runs portable, avx2, avxvnni, avx512"},
         {"sse", NULL, avx2_only, false, KERN_PATH_AVX2, "FRONTDESK_SIMD=sse: no such kernel path"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1256,6 +1270,7 @@ static void test_env_path(void **state)
                   __builtin_cpu_supports("avx512bw");
     assert_int_equal(kern_path_available(KERN_PATH_AVX2), avx2);
     assert_int_equal(kern_path_available(KERN_PATH_AVX512), avx512);
+    assert_int_equal(kern_path_available(KERN_PATH_AVXVNNI), avx2 && __builtin_cpu_supports("avxvnni"));
 #endif
     assert_true(kern_path_available(KERN_PATH_PORTABLE));
     unsigned runnable = 0;
@@ -1416,6 +1431,7 @@ int main(void)
         cmocka_unit_test(test_row_sizes_and_errors),
         cmocka_unit_test(test_kernels_portable),
         cmocka_unit_test(test_kernels_avx2),
+        cmocka_unit_test(test_kernels_avxvnni),
         cmocka_unit_test(test_kernels_avx512),
         cmocka_unit_test(test_kernels_wide_rows),
         cmocka_unit_test(test_kernel_check_has_teeth),

@@ -22,7 +22,7 @@ export FRONTDESK_SKIP_FILE
 # The engine and kernel suites run once per kernel path this CPU runs
 # (FRONTDESK_SIMD; the binary refuses a path the CPU cannot run).
 paths=""
-for p in portable avx2 avx512; do
+for p in portable avx2 avxvnni avx512; do
     if FRONTDESK_SIMD=$p "${FRONTDESK_BIN:-build/frontdesk}" --version >/dev/null 2>&1; then
         paths="$paths $p"
     fi
