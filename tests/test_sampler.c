@@ -15,9 +15,8 @@
  *     fails one with probability below 1e-6 whatever the seed).
  *
  * With N = 200000 (50000 over the 3000-token vocabulary) a wrong
- * distribution fails far beyond that level: a token
- * whose probability is off by 0.01 adds about N·0.01²/p ≥ 20 / p to the
- * statistic.  The cuts (top-k, top-p, min-p) are computed on the
+ * distribution fails far beyond that level: a token whose probability is
+ * off by 0.01 adds about N·0.01²/p (20 / p) to the statistic.  The cuts (top-k, top-p, min-p) are computed on the
  * temperature-1 probabilities, then the temperature is applied to what is
  * left (the chain in sampler.h); the tests use temperatures other than 1
  * so that applying it before a cut, after the draw or not at all shows.
