@@ -595,18 +595,21 @@ bool kern_activation_values(ggml_type wtype, const float *x, size_t cols, void *
 bool kern_packs(ggml_type type)
 {
     kern_init();
-    return type == GGML_TYPE_Q8_0 && simd();
+    return (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_F16) && simd();
 }
 
 void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols, const void *xq,
                         size_t xq_stride, size_t n, size_t r0, size_t r1, float *y, size_t ldy)
 {
 #if KERN_X86
+    if (type == GGML_TYPE_F16 && kern_packs(type) && r0 % 16 == 0 && r0 < r1) {
+        kern_packed_f16_x86(avx512(), P, rows, cols, xq, xq_stride, n, r0 / 16, (r1 + 15) / 16, y, ldy);
+        return;
+    }
     if (kern_packs(type) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
         kern_packed_matmul_x86(avx512() && have_vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI
                                                                                      : KERN_PACKED_AVX2,
-                               P, rows, cols, xq, xq_stride, n, r0 / KERN_PACK_ROWS,
-                               (r1 + KERN_PACK_ROWS - 1) / KERN_PACK_ROWS, y, ldy);
+                               P, rows, cols, xq, xq_stride, n, r0 / 8, (r1 + 7) / 8, y, ldy);
 #else
     (void)type, (void)P, (void)rows, (void)cols, (void)xq, (void)xq_stride, (void)n, (void)r0, (void)r1, (void)y,
         (void)ldy;

@@ -146,14 +146,18 @@ bool kern_matvec_naive(ggml_type wtype, const void *W, size_t rows,
 
 /* ---- Repacked weights (kernels_packed.c) ------------------------------------ */
 
-/* Q8_0 weights, eight rows interleaved, on the avx2 and avx512 paths: one
- * pass over the weights feeds eight outputs per instruction and several
- * tokens per load.  Each row's result is the exact integer sum of every
- * 32-block scaled into one float accumulator, blocks in order: the same
- * for any number of tokens, any row split (at multiples of
- * KERN_PACK_ROWS) and both paths; within the tolerance of the unpacked
- * kernels, not bit for bit theirs.  The portable path packs nothing. */
-#define KERN_PACK_ROWS 8
+/* Weights repacked with rows interleaved, on the SIMD paths: Q8_0 eight
+ * rows at a time (integer products, lane r = row r), F16 sixteen rows at a
+ * time (F16C into fused multiply-adds).  One pass over the weights feeds a
+ * vector of outputs per instruction and several tokens per load.  A row's
+ * arithmetic is fixed — Q8_0: the exact integer sum of every 32-block
+ * scaled into one float accumulator, blocks in order; F16: the even and
+ * the odd columns' products in two accumulators, added at the end — so a
+ * token's result is the same for any number of tokens, any row split (at
+ * multiples of KERN_PACK_ROWS) and every SIMD path; within the tolerance
+ * of the unpacked kernels, not bit for bit theirs.  The portable path
+ * packs nothing. */
+#define KERN_PACK_ROWS 16
 
 /* Whether weights of `type` are packed on the current path. */
 bool kern_packs(ggml_type type);

@@ -45,6 +45,9 @@ __attribute__((target("avx2,fma,f16c,avxvnni"))) float kern_dot_q4_0_avxvnni(con
 /* Packed Q8_0 (kernels_packed.c): groups [g0, g1) of eight rows, n tokens,
  * with the instructions of one of these (bit for bit the same results). */
 typedef enum { KERN_PACKED_AVX2, KERN_PACKED_AVXVNNI, KERN_PACKED_VNNI512 } kern_packed_isa;
+/* Packed F16: groups [g0, g1) of sixteen rows, half-precision activations. */
+void kern_packed_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
+                         size_t n, size_t g0, size_t g1, float *y, size_t ldy);
 void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,
                             size_t xq_stride, size_t n, size_t g0, size_t g1, float *y, size_t ldy);
 /* 256-blocks · Q8_K activation. */

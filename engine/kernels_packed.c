@@ -36,21 +36,43 @@
 
 #include <string.h>
 
-#define PACK_ROWS KERN_PACK_ROWS
+#define PACK_ROWS 8 /* Q8_0 rows per group: one 256-bit vector of lanes */
+#define F16_ROWS 16 /* F16 rows per group: one 512-bit vector, or two 256-bit ones */
 #define GROUP_BLOCK_BYTES (PACK_ROWS * 4 + PACK_ROWS * 32) /* one block of a group */
 
 size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
 {
+    if (type == GGML_TYPE_F16)
+        return (rows + F16_ROWS - 1) / F16_ROWS * cols * F16_ROWS * sizeof(uint16_t);
     if (type != GGML_TYPE_Q8_0 || cols % 32)
         return 0;
     size_t groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
     return groups * (cols / 32) * GROUP_BLOCK_BYTES;
 }
 
+/* F16: per group of sixteen rows, column by column, the sixteen rows'
+ * halves of that column (32 bytes); rows past the end are zeros. */
+static void pack_f16(const uint16_t *W, size_t rows, size_t cols, uint16_t *out)
+{
+    size_t groups = (rows + F16_ROWS - 1) / F16_ROWS;
+    for (size_t g = 0; g < groups; g++) {
+        uint16_t *dst = out + g * cols * F16_ROWS;
+        for (size_t r = 0; r < F16_ROWS; r++) {
+            size_t row = g * F16_ROWS + r;
+            for (size_t c = 0; c < cols; c++)
+                dst[c * F16_ROWS + r] = row < rows ? W[row * cols + c] : 0;
+        }
+    }
+}
+
 void kern_pack(ggml_type type, const void *W, size_t rows, size_t cols, void *out)
 {
     if (!kern_packed_bytes(type, rows, cols))
         return;
+    if (type == GGML_TYPE_F16) {
+        pack_f16(W, rows, cols, out);
+        return;
+    }
     size_t nb = cols / 32, groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
     const block_q8_0 *src = W;
     uint8_t *dst = out;
@@ -72,6 +94,12 @@ void kern_pack(ggml_type type, const void *W, size_t rows, size_t cols, void *ou
 
 void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row, float *out)
 {
+    if (type == GGML_TYPE_F16) {
+        const uint16_t *g = (const uint16_t *)P + row / F16_ROWS * cols * F16_ROWS;
+        for (size_t c = 0; c < cols; c++)
+            out[c] = quant_f16_to_f32(g[c * F16_ROWS + row % F16_ROWS]);
+        return;
+    }
     if (type != GGML_TYPE_Q8_0 || cols % 32)
         return;
     size_t nb = cols / 32, g = row / PACK_ROWS, r = row % PACK_ROWS;
@@ -215,6 +243,136 @@ DEFINE_PACKED_VNNI(packed_vnni_8, VNNI_TARGET, 8, _mm256_dpbusd_epi32)
 DEFINE_PACKED_VNNI(packed_avxvnni_1, AVXVNNI_TARGET, 1, _mm256_dpbusd_avx_epi32)
 DEFINE_PACKED_VNNI(packed_avxvnni_2, AVXVNNI_TARGET, 2, _mm256_dpbusd_avx_epi32)
 DEFINE_PACKED_VNNI(packed_avxvnni_4, AVXVNNI_TARGET, 4, _mm256_dpbusd_avx_epi32)
+
+/*
+ * F16: y[t·ldy + row] for groups [g0, g1) of sixteen rows and T tokens
+ * whose activations are half precision (kern_quantize_activation's), x_t
+ * at xq + t·xs bytes.  Per row and token two float accumulators — the
+ * even columns' products and the odd columns' — fused multiply-adds in
+ * column order, added at the end: the same arithmetic on 512-bit vectors
+ * (sixteen rows) and on two 256-bit ones, so every path agrees bit for
+ * bit.  The activations are converted to float a chunk of columns at a
+ * time into the stack, once per group and chunk.
+ */
+#define F16_CHUNK 256
+
+#define F16_BODY_512(T)                                                                               \
+    const uint16_t *base = P;                                                                         \
+    float xf[T][F16_CHUNK];                                                                           \
+    for (size_t g = g0; g < g1; g++) {                                                                \
+        const uint16_t *p = base + g * cols * F16_ROWS;                                               \
+        __m512 ev[T], od[T];                                                                          \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) ev[t] = od[t] = _mm512_setzero_ps();      \
+        for (size_t c0 = 0; c0 < cols; c0 += F16_CHUNK) {                                             \
+            size_t nc = cols - c0 < F16_CHUNK ? cols - c0 : F16_CHUNK;                                \
+            for (int t = 0; t < T; t++) {                                                             \
+                const uint16_t *xh = (const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0;      \
+                size_t c = 0;                                                                         \
+                for (; c + 16 <= nc; c += 16)                                                         \
+                    _mm512_storeu_ps(&xf[t][c], _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xh + c)))); \
+                for (; c < nc; c++)                                                                   \
+                    xf[t][c] = _cvtsh_ss(xh[c]);                                                      \
+            }                                                                                         \
+            size_t c = 0;                                                                             \
+            for (; c + 2 <= nc; c += 2) {                                                             \
+                __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c) * F16_ROWS))); \
+                __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c + 1) * F16_ROWS))); \
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
+                    ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), ev[t]);                     \
+                    od[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xf[t][c + 1]), od[t]);                 \
+                }                                                                                     \
+            }                                                                                         \
+            if (c < nc) { /* an odd chunk: its last column is even or odd by its own index */        \
+                __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c) * F16_ROWS))); \
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
+                    if ((c0 + c) % 2 == 0)                                                            \
+                        ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), ev[t]);                 \
+                    else                                                                              \
+                        od[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), od[t]);                 \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                         \
+            float out[F16_ROWS];                                                                      \
+            _mm512_storeu_ps(out, _mm512_add_ps(ev[t], od[t]));                                       \
+            size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;              \
+            memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                               \
+        }                                                                                             \
+    }
+
+/* The same on two 256-bit halves of each group (rows 0-7, rows 8-15). */
+#define F16_BODY_256(T)                                                                               \
+    const uint16_t *base = P;                                                                         \
+    float xf[T][F16_CHUNK];                                                                           \
+    for (size_t g = g0; g < g1; g++) {                                                                \
+        const uint16_t *p = base + g * cols * F16_ROWS;                                               \
+        __m256 ev[T][2], od[T][2];                                                                    \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) ev[t][0] = ev[t][1] = od[t][0] = od[t][1] = _mm256_setzero_ps(); \
+        for (size_t c0 = 0; c0 < cols; c0 += F16_CHUNK) {                                             \
+            size_t nc = cols - c0 < F16_CHUNK ? cols - c0 : F16_CHUNK;                                \
+            for (int t = 0; t < T; t++) {                                                             \
+                const uint16_t *xh = (const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0;      \
+                size_t c = 0;                                                                         \
+                for (; c + 8 <= nc; c += 8)                                                           \
+                    _mm256_storeu_ps(&xf[t][c], _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xh + c)))); \
+                for (; c < nc; c++)                                                                   \
+                    xf[t][c] = _cvtsh_ss(xh[c]);                                                      \
+            }                                                                                         \
+            for (size_t c = 0; c < nc; c++) {                                                         \
+                const __m128i *wp = (const __m128i *)(p + (c0 + c) * F16_ROWS);                       \
+                __m256 wl = _mm256_cvtph_ps(_mm_loadu_si128(wp)), wh = _mm256_cvtph_ps(_mm_loadu_si128(wp + 1)); \
+                bool even = (c0 + c) % 2 == 0;                                                        \
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                 \
+                    __m256 xv = _mm256_set1_ps(xf[t][c]);                                             \
+                    if (even) {                                                                       \
+                        ev[t][0] = _mm256_fmadd_ps(wl, xv, ev[t][0]);                                 \
+                        ev[t][1] = _mm256_fmadd_ps(wh, xv, ev[t][1]);                                 \
+                    } else {                                                                          \
+                        od[t][0] = _mm256_fmadd_ps(wl, xv, od[t][0]);                                 \
+                        od[t][1] = _mm256_fmadd_ps(wh, xv, od[t][1]);                                 \
+                    }                                                                                 \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                         \
+            float out[F16_ROWS];                                                                      \
+            _mm256_storeu_ps(out, _mm256_add_ps(ev[t][0], od[t][0]));                                 \
+            _mm256_storeu_ps(out + 8, _mm256_add_ps(ev[t][1], od[t][1]));                             \
+            size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;              \
+            memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                               \
+        }                                                                                             \
+    }
+
+#define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
+#define DEFINE_F16(NAME, TARGET, BODY, T)                                                             \
+    TARGET static void NAME(const void *P, size_t rows, size_t cols, const void *xq, size_t xs, size_t g0, \
+                            size_t g1, float *y, size_t ldy)                                          \
+    {                                                                                                 \
+        BODY(T)                                                                                       \
+    }
+DEFINE_F16(f16_512_1, AVX512_TARGET, F16_BODY_512, 1)
+DEFINE_F16(f16_512_2, AVX512_TARGET, F16_BODY_512, 2)
+DEFINE_F16(f16_512_4, AVX512_TARGET, F16_BODY_512, 4)
+DEFINE_F16(f16_512_8, AVX512_TARGET, F16_BODY_512, 8)
+DEFINE_F16(f16_256_1, KERN_AVX2_TARGET, F16_BODY_256, 1)
+DEFINE_F16(f16_256_2, KERN_AVX2_TARGET, F16_BODY_256, 2)
+
+typedef void (*f16_fn)(const void *, size_t, size_t, const void *, size_t, size_t, size_t, float *, size_t);
+
+void kern_packed_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
+                         size_t n, size_t g0, size_t g1, float *y, size_t ldy)
+{
+    const uint8_t *x = xq;
+    while (n > 0) {
+        size_t t = avx512 ? (n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1) : (n >= 2 ? 2 : 1);
+        f16_fn f = avx512 ? (t == 8 ? f16_512_8 : t == 4 ? f16_512_4 : t == 2 ? f16_512_2 : f16_512_1)
+                          : (t == 2 ? f16_256_2 : f16_256_1);
+        f(P, rows, cols, x, xq_stride, g0, g1, y, ldy);
+        x += t * xq_stride;
+        y += t * ldy;
+        n -= t;
+    }
+}
 
 void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,
                             size_t xq_stride, size_t n, size_t g0, size_t g1, float *y, size_t ldy)

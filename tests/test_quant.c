@@ -1048,75 +1048,84 @@ static void test_kernels_wide_rows(void **state)
 }
 
 /*
- * Q8_0 weights packed eight rows at a time (kernels_packed.c), on each
- * SIMD path: every result within check_matvec's tolerance of the exact
- * product (the unpacked kernels' bar); a token's results bit for bit the
- * same whether 1, 3, 5 or 11 tokens are multiplied together and however
- * the rows are split at multiples of eight; the avx2 and avx512 paths
- * bit for bit each other; rows read back from the packed form exactly the
- * dequantized rows; rows not a multiple of eight and random bytes too.
+ * Weights packed with rows interleaved (kernels_packed.c: Q8_0 eight rows
+ * a group, F16 sixteen), on each SIMD path: every result within
+ * check_matvec's tolerance of the exact product (the unpacked kernels'
+ * bar); a token's results bit for bit the same whether 1, 3, 5 or 11
+ * tokens are multiplied together and however the rows are split at
+ * multiples of KERN_PACK_ROWS; all SIMD paths bit for bit each other; rows
+ * read back from the packed form exactly the dequantized rows; row counts
+ * not a multiple of the group, odd column counts (F16) and random bytes.
  */
-static void test_packed_q8_0(void **state)
+static void test_packed(void **state)
 {
     (void)state;
     if (!kern_path_available(KERN_PATH_AVX2)) {
         printf("SKIP: no AVX2 on this CPU\n");
         skip();
     }
-    static const size_t shapes[][2] = {{16, 256}, {67, 576}, {8, 2048}, {13, 32}};
+    static const struct {
+        ggml_type t;
+        size_t rows, cols;
+    } shapes[] = {{GGML_TYPE_Q8_0, 16, 256}, {GGML_TYPE_Q8_0, 67, 576}, {GGML_TYPE_Q8_0, 8, 2048},
+                  {GGML_TYPE_Q8_0, 13, 32},  {GGML_TYPE_F16, 16, 256},  {GGML_TYPE_F16, 67, 576},
+                  {GGML_TYPE_F16, 35, 2048}, {GGML_TYPE_F16, 5, 37},    {GGML_TYPE_F16, 40, 600}};
     rng_seed(11);
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
-        size_t rows = shapes[sh][0], cols = shapes[sh][1];
+        ggml_type ty = shapes[sh].t;
+        size_t rows = shapes[sh].rows, cols = shapes[sh].cols;
         for (int rb = 0; rb < 2; rb++) {
-            size_t wb = rows * quant_row_bytes(GGML_TYPE_Q8_0, cols), pb = kern_packed_bytes(GGML_TYPE_Q8_0, rows, cols);
+            size_t wb = rows * quant_row_bytes(ty, cols), pb = kern_packed_bytes(ty, rows, cols);
+            assert_true(pb > 0);
             void *W = xmalloc(wb), *P = xmalloc(pb);
-            make_weights(GGML_TYPE_Q8_0, W, rows, cols, rb);
-            kern_pack(GGML_TYPE_Q8_0, W, rows, cols, P);
+            make_weights(ty, W, rows, cols, rb && ty == GGML_TYPE_Q8_0); /* random F16 bytes: inf, NaN */
+            kern_pack(ty, W, rows, cols, P);
             float *wr = xmallocarray(cols, 4), *pr = xmallocarray(cols, 4);
             for (size_t r = 0; r < rows; r++) {
-                quant_dequantize_row(GGML_TYPE_Q8_0, (const uint8_t *)W + r * quant_row_bytes(GGML_TYPE_Q8_0, cols),
-                                     wr, cols);
-                kern_packed_row_f32(GGML_TYPE_Q8_0, P, cols, r, pr);
+                quant_dequantize_row(ty, (const uint8_t *)W + r * quant_row_bytes(ty, cols), wr, cols);
+                kern_packed_row_f32(ty, P, cols, r, pr);
                 assert_memory_equal(wr, pr, cols * 4);
             }
             enum { T = 11 };
-            size_t ab = kern_activation_bytes(GGML_TYPE_Q8_0, cols);
+            size_t ab = kern_activation_bytes(ty, cols);
             uint8_t *xs = xmalloc(T * ab);
             float *x = xmallocarray((size_t)T * cols, 4);
             for (int t = 0; t < T; t++) {
                 fill_normal(x + (size_t)t * cols, cols, t % 3 ? 1.0f : 30.0f);
-                assert_true(kern_quantize_activation(GGML_TYPE_Q8_0, x + (size_t)t * cols, cols, xs + t * ab));
+                assert_true(kern_quantize_activation(ty, x + (size_t)t * cols, cols, xs + t * ab));
             }
             float *ref = NULL;
             for (int p = KERN_PATH_AVX2; p < KERN_PATH_COUNT; p++) {
                 if (!kern_set_path((kern_path)p))
                     continue;
-                assert_true(kern_packs(GGML_TYPE_Q8_0));
+                assert_true(kern_packs(ty));
                 float *all = xmallocarray((size_t)T * rows, 4), *part = xmallocarray((size_t)T * rows, 4);
-                kern_packed_matmul(GGML_TYPE_Q8_0, P, rows, cols, xs, ab, T, 0, rows, all, rows);
+                kern_packed_matmul(ty, P, rows, cols, xs, ab, T, 0, rows, all, rows);
                 kern_stats st = {0};
                 for (int t = 0; t < T; t++)
                     if (!rb)
-                        assert_int_equal(check_matvec(GGML_TYPE_Q8_0, W, rows, cols, x + (size_t)t * cols,
-                                                      all + (size_t)t * rows, &st),
+                        assert_int_equal(check_matvec(ty, W, rows, cols, x + (size_t)t * cols, all + (size_t)t * rows,
+                                                      &st),
                                          0);
                 static const size_t counts[] = {1, 3, 5};
                 for (size_t c = 0; c < 3; c++)
                     for (size_t t0 = 0; t0 + counts[c] <= T; t0 += counts[c]) {
-                        size_t split = rows > 8 ? 8 : rows; /* rows in two parts at a multiple of eight */
-                        kern_packed_matmul(GGML_TYPE_Q8_0, P, rows, cols, xs + t0 * ab, ab, counts[c], split, rows,
-                                           part, rows);
-                        kern_packed_matmul(GGML_TYPE_Q8_0, P, rows, cols, xs + t0 * ab, ab, counts[c], 0, split, part,
-                                           rows);
+                        size_t split = rows > KERN_PACK_ROWS ? KERN_PACK_ROWS : rows;
+                        kern_packed_matmul(ty, P, rows, cols, xs + t0 * ab, ab, counts[c], split, rows, part, rows);
+                        kern_packed_matmul(ty, P, rows, cols, xs + t0 * ab, ab, counts[c], 0, split, part, rows);
                         for (size_t t = 0; t < counts[c]; t++)
                             if (memcmp(part + t * rows, all + (t0 + t) * rows, rows * 4) != 0)
-                                fail_msg("%s %zux%zu: token %zu of %zu together differs from the 11-token run",
-                                         kern_path_name((kern_path)p), rows, cols, t0 + t, counts[c]);
+                                fail_msg("%s %s %zux%zu: token %zu of %zu together differs from the 11-token run",
+                                         ggml_type_name(ty), kern_path_name((kern_path)p), rows, cols, t0 + t,
+                                         counts[c]);
                     }
                 if (ref && memcmp(ref, all, (size_t)T * rows * 4) != 0)
-                    fail_msg("%zux%zu: avx512 and avx2 packed results differ", rows, cols);
-                free(ref);
-                ref = all;
+                    fail_msg("%s %zux%zu: %s packed results differ from the avx2 path's", ggml_type_name(ty), rows,
+                             cols, kern_path_name((kern_path)p));
+                if (!ref)
+                    ref = all;
+                else
+                    free(all);
                 free(part);
             }
             kern_set_path(env_path);
@@ -1129,7 +1138,6 @@ static void test_packed_q8_0(void **state)
             free(P);
         }
     }
-    kern_set_path(env_path);
     assert_false(kern_set_path(KERN_PATH_PORTABLE) && kern_packs(GGML_TYPE_Q8_0)); /* portable packs nothing */
     kern_set_path(env_path);
 }
@@ -1436,7 +1444,7 @@ int main(void)
         cmocka_unit_test(test_kernels_wide_rows),
         cmocka_unit_test(test_kernel_check_has_teeth),
         cmocka_unit_test(test_vnni_matches_avx2),
-        cmocka_unit_test(test_packed_q8_0),
+        cmocka_unit_test(test_packed),
         cmocka_unit_test(test_attend_f16),
         cmocka_unit_test(test_ref_requantize_bit_exact),
         cmocka_unit_test(test_ref_q4_0_vs_f32),
