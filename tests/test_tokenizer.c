@@ -1189,8 +1189,7 @@ static void test_speed(void **state)
     double t_enc = util_now() - t0;
     printf("  deepseek-llm (%d tokens): load %.1f ms; %zu bytes -> %zu ids in %.1f ms (%.1f MB/s)\n",
            tok_n_vocab(v), t_load * 1e3, big.len, ids.n, t_enc * 1e3, big.len / t_enc / 1e6);
-    assert_true(t_load < 1.0);
-    assert_true(t_enc < 2.0);
+    /* printed, not asserted: a test never asserts a timing (shared machines) */
     free(ids.ids);
     sb_free(&big);
     free(text);
@@ -1243,8 +1242,8 @@ static void test_speed_150k(void **state)
         print_ids("got ", ids.ids, ids.n);
         fail();
     }
-    printf("  synthetic 150,000 tokens + %zu merges: gguf parse + tok_load %.1f ms\n", nm, t_load * 1e3);
-    assert_true(t_load < 1.0);
+    printf("  synthetic 150,000 tokens + %zu merges: gguf parse + tok_load %.1f ms (printed, not asserted)\n", nm,
+           t_load * 1e3);
     free(ids.ids);
     close_vocab(&vf);
     free(text), free(merge), free(toks), free(merges);
