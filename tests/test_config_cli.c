@@ -1,13 +1,19 @@
 /*
  * test_config_cli.c — the configuration file through `frontdesk config`:
  * good keys apply, each bad line is reported with its line number and
- * skipped, a missing default file is not an error.
+ * skipped, a missing default file is not an error; [model] path choosing
+ * the model ask runs.  (Every other key is checked taking effect where it
+ * acts: [sampling] and [model] threads/context in test_tui_worker and
+ * test_tui_e2e, [remote] and [privacy] in test_remote_cli and
+ * test_tui_e2e, [ui] in test_tui_e2e and test_tui_review, [thresholds] in
+ * test_tui_dash.)
  */
 #include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *write_file(const char *name, const char *text)
 {
@@ -76,11 +82,61 @@ static void test_missing_default_is_fine(void **state)
     free(err);
 }
 
+/* [model] path: ask (and the TUI) use the file the config names when no
+ * --model is given; a missing one is an error naming it.  The built-in
+ * model is copied under another name so that the record shows which file
+ * answered. */
+static void test_model_path(void **state)
+{
+    (void)state;
+    const char *copy = test_path(test_tmpdir(), "copy-of-cs.gguf");
+    size_t len;
+    char *bytes = test_read_file("models/frontdesk-cs.gguf", &len);
+    FILE *f = fopen(copy, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+    free(bytes);
+    const char *xdg = test_path(test_tmpdir(), "xdg");
+    const char *dir = test_path(xdg, "frontdesk");
+    mkdir(xdg, 0700);
+    mkdir(dir, 0700);
+    setenv("XDG_CONFIG_HOME", xdg, 1);
+    const char *dbp = test_path(test_tmpdir(), "path.db");
+    for (int k = 0; k < 2; k++) {
+        f = fopen(test_path(dir, "config"), "w");
+        assert_non_null(f);
+        fprintf(f, "[model]\npath = %s\n", k ? copy : "/nonexistent/no-model.gguf");
+        fclose(f);
+        const char *argv[] = {test_bin(), "ask", "--db", dbp, "-n", "2", "--temp", "0", "Where is my parcel?", NULL};
+        char *out, *err;
+        int rc = test_run(argv, NULL, 0, &out, &err);
+        if (!k) {
+            if (rc != 1 || !strstr(err, "/nonexistent/no-model.gguf"))
+                fail_msg("a missing [model] path: exit %d, %s", rc, err);
+        } else {
+            if (rc != 0)
+                fail_msg("ask with [model] path = %s: exit %d, %s", copy, rc, err);
+            const char *show[] = {test_bin(), "show", "1", "--json", "--db", dbp, NULL};
+            char *o2, *e2;
+            assert_int_equal(test_run(show, NULL, 0, &o2, &e2), 0);
+            if (!strstr(o2, "\"file\": \"copy-of-cs.gguf\""))
+                fail_msg("the reply was not recorded as the configured file's:\n%s", o2);
+            free(o2);
+            free(e2);
+        }
+        free(out);
+        free(err);
+    }
+    unsetenv("XDG_CONFIG_HOME");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_and_bad_lines),
         cmocka_unit_test(test_missing_default_is_fine),
+        cmocka_unit_test(test_model_path),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
