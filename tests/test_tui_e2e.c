@@ -595,6 +595,31 @@ static void test_tui_chat_actions(void **state)
 
     keys(&x, "C-q");
     wait_for(&x, "frontdesk exited with 0");
+    /* show marks what regenerate and edit replaced, and the thumb given */
+    const char *show[] = {test_bin(), "show", "1", "--db", dbp, NULL};
+    char *shown, *serr;
+    assert_int_equal(test_run(show, NULL, 0, &shown, &serr), 0);
+    const struct {
+        int64_t id;
+        const char *role;
+        bool replaced;
+    } marks[] = {{cust1, "customer", true}, {reply1, "agent", true}, {reply2, "agent", true},
+                 {reply3, "agent", false}};
+    for (size_t i = 0; i < sizeof marks / sizeof *marks; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "[%lld] %s", (long long)marks[i].id, marks[i].role);
+        int r = test_row_of(shown, head);
+        if (r < 0 || (strstr(test_row(shown, r), "(replaced)") != NULL) != marks[i].replaced)
+            fail_msg("show: message %lld should%s be marked replaced:\n%s", (long long)marks[i].id,
+                     marks[i].replaced ? "" : " not", shown);
+    }
+    int n_replaced = 0;
+    for (const char *p = shown; (p = strstr(p, "(replaced)")); p++)
+        n_replaced++;
+    assert_int_equal(n_replaced, 3);
+    assert_non_null(strstr(shown, "    rated by e2e: thumbs down"));
+    free(shown);
+    free(serr);
     /* the key went to the server and nowhere else */
     size_t len;
     char *bytes = test_read_file(dbp, &len);
