@@ -9,8 +9,8 @@
  * the "terminal too small" notice down to 0x0.
  *
  * The golden frames were generated once by this suite (run it with
- * FRONTDESK_GOLDEN_PRINT=1 to print them as C strings), checked by eye,
- * and frozen here.
+ * FRONTDESK_GOLDEN_PRINT=1 to print them as C strings; such a run always
+ * fails, see tests/testutil.h), checked by eye, and frozen here.
  */
 #include "tests/testutil.h"
 
