@@ -256,6 +256,16 @@ DEFINE_PACKED_VNNI(packed_avxvnni_4, AVXVNNI_TARGET, 4, _mm256_dpbusd_avx_epi32)
  */
 #define F16_CHUNK 256
 
+/* n halves into floats, eight at a time (F16C). */
+KERN_AVX2_TARGET static inline void halves_to_float(const uint16_t *h, size_t n, float *out)
+{
+    size_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + c))));
+    for (; c < n; c++)
+        out[c] = _cvtsh_ss(h[c]);
+}
+
 #define F16_BODY_512(T)                                                                               \
     const uint16_t *base = P;                                                                         \
     float xf[T][F16_CHUNK];                                                                           \
@@ -265,14 +275,8 @@ DEFINE_PACKED_VNNI(packed_avxvnni_4, AVXVNNI_TARGET, 4, _mm256_dpbusd_avx_epi32)
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) ev[t] = od[t] = _mm512_setzero_ps();      \
         for (size_t c0 = 0; c0 < cols; c0 += F16_CHUNK) {                                             \
             size_t nc = cols - c0 < F16_CHUNK ? cols - c0 : F16_CHUNK;                                \
-            for (int t = 0; t < T; t++) {                                                             \
-                const uint16_t *xh = (const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0;      \
-                size_t c = 0;                                                                         \
-                for (; c + 16 <= nc; c += 16)                                                         \
-                    _mm512_storeu_ps(&xf[t][c], _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xh + c)))); \
-                for (; c < nc; c++)                                                                   \
-                    xf[t][c] = _cvtsh_ss(xh[c]);                                                      \
-            }                                                                                         \
+            for (int t = 0; t < T; t++)                                                               \
+                halves_to_float((const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0, nc, xf[t]); \
             size_t c = 0;                                                                             \
             for (; c + 2 <= nc; c += 2) {                                                             \
                 __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c) * F16_ROWS))); \
@@ -310,14 +314,8 @@ DEFINE_PACKED_VNNI(packed_avxvnni_4, AVXVNNI_TARGET, 4, _mm256_dpbusd_avx_epi32)
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) ev[t][0] = ev[t][1] = od[t][0] = od[t][1] = _mm256_setzero_ps(); \
         for (size_t c0 = 0; c0 < cols; c0 += F16_CHUNK) {                                             \
             size_t nc = cols - c0 < F16_CHUNK ? cols - c0 : F16_CHUNK;                                \
-            for (int t = 0; t < T; t++) {                                                             \
-                const uint16_t *xh = (const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0;      \
-                size_t c = 0;                                                                         \
-                for (; c + 8 <= nc; c += 8)                                                           \
-                    _mm256_storeu_ps(&xf[t][c], _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xh + c)))); \
-                for (; c < nc; c++)                                                                   \
-                    xf[t][c] = _cvtsh_ss(xh[c]);                                                      \
-            }                                                                                         \
+            for (int t = 0; t < T; t++)                                                               \
+                halves_to_float((const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0, nc, xf[t]); \
             for (size_t c = 0; c < nc; c++) {                                                         \
                 const __m128i *wp = (const __m128i *)(p + (c0 + c) * F16_ROWS);                       \
                 __m256 wl = _mm256_cvtph_ps(_mm_loadu_si128(wp)), wh = _mm256_cvtph_ps(_mm_loadu_si128(wp + 1)); \
