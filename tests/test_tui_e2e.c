@@ -83,7 +83,7 @@ static void test_tui_remote(void **state)
 /* One tmux server of our own (its own socket) with one session "fd" running
  * frontdesk; killed by the teardown even when a test fails. */
 typedef struct {
-    char sock[64];
+    char sock[1100]; /* inside the suite's temporary directory: tmux leaves it behind */
     char tmux[256];
     char conf[1024];
 } tmx;
@@ -105,7 +105,7 @@ static bool find_tmux(char *out, size_t size)
 
 static int tm(tmx *x, char **out, const char *const *args)
 {
-    const char *argv[32] = {x->tmux, "-L", x->sock, "-f", x->conf};
+    const char *argv[32] = {x->tmux, "-S", x->sock, "-f", x->conf};
     size_t n = 5;
     for (; *args; args++)
         argv[n++] = *args;
@@ -238,7 +238,7 @@ static void tui_start(tmx *x, const char *work, const char *config, const char *
     memset(x, 0, sizeof *x);
     if (!find_tmux(x->tmux, sizeof x->tmux))
         test_skip("tmux not installed (make deps installs it)");
-    snprintf(x->sock, sizeof x->sock, "frontdesk-t-%ld", (long)getpid());
+    snprintf(x->sock, sizeof x->sock, "%s/tmux.sock", work);
     snprintf(x->conf, sizeof x->conf, "%s/tmux.conf", work);
     FILE *f = fopen(x->conf, "w");
     assert_non_null(f);

@@ -28,8 +28,10 @@ max_tokens = 24
 [ui]
 rater = e2e
 CFG
-sock="frontdesk-e2e-$$"
-T() { tmux -L "$sock" -f /dev/null "$@"; }
+# the server's socket in the work directory (tmux leaves it behind; the
+# caller removes the directory), not in the system's temporary directory
+sock="$work/tmux.sock"
+T() { tmux -S "$sock" -f /dev/null "$@"; }
 cleanup() { T kill-server 2>/dev/null || true; }
 trap cleanup EXIT
 
