@@ -7,6 +7,7 @@
 
 #include "util/util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -114,13 +115,14 @@ struct model_pack {
     size_t bytes;
 };
 
-/* w repacked for the kernels, if they pack its type on this path; the
- * mapped rows are then given back (madvise), so resident memory stays
- * about the file's size: the rows are read once, here. */
-static void pack_weight(model *m, model_weight *w)
+/* w repacked for the kernels (its memory in *out, NULL when w is not
+ * packed); the mapped rows are then given back (madvise), so resident
+ * memory stays about the file's size: the rows are read once, here. */
+static void pack_weight(model_weight *w, struct model_pack *out)
 {
+    *out = (struct model_pack){NULL, 0};
     size_t bytes = kern_packed_bytes(w->type, w->rows, w->cols);
-    if (!kern_packs(w->type) || !bytes || w->packed)
+    if (!kern_packs(w->type) || !bytes)
         return;
     /* fresh pages in 2 MiB folios where the kernel can: a 4 KiB page fault
      * per 4 KiB would cost as much as the packing */
@@ -130,8 +132,7 @@ static void pack_weight(model *m, model_weight *w)
     (void)madvise(p, bytes, MADV_HUGEPAGE);
     kern_pack(w->type, w->data, w->rows, w->cols, p);
     w->packed = p;
-    m->packs = xreallocarray(m->packs, m->n_packs + 1, sizeof *m->packs);
-    m->packs[m->n_packs++] = (struct model_pack){p, bytes};
+    *out = (struct model_pack){p, bytes};
     long page = sysconf(_SC_PAGESIZE);
     uintptr_t lo = ((uintptr_t)w->data + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
     uintptr_t hi = ((uintptr_t)w->data + (uintptr_t)w->rows * w->row_bytes) / (uintptr_t)page * (uintptr_t)page;
@@ -139,16 +140,72 @@ static void pack_weight(model *m, model_weight *w)
         (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+typedef struct {
+    model_weight **ws;
+    struct model_pack *packs;
+    size_t n, next;
+    pthread_mutex_t lock;
+} pack_job;
+
+/* Threads take the next weight until none is left (the largest first,
+ * so that the last one taken is small). */
+static void *pack_worker(void *arg)
+{
+    pack_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        size_t i = j->next++;
+        pthread_mutex_unlock(&j->lock);
+        if (i >= j->n)
+            return NULL;
+        pack_weight(j->ws[i], &j->packs[i]);
+    }
+}
+
+static int larger_first(const void *a, const void *b)
+{
+    const model_weight *x = *(model_weight *const *)a, *y = *(model_weight *const *)b;
+    size_t sx = (size_t)x->rows * x->row_bytes, sy = (size_t)y->rows * y->row_bytes;
+    return (sx < sy) - (sx > sy);
+}
+
+/* Every matrix of the forward pass packed, on as many threads as the
+ * machine has cores (packing reads the file once and writes the copy). */
 static void pack_weights(model *m)
 {
     double t0 = util_now();
+    size_t cap = (size_t)m->hp.n_layer * 7 + 1, n = 0;
+    model_weight **ws = xmallocarray(cap, sizeof *ws);
     for (uint32_t i = 0; i < m->hp.n_layer; i++) {
         model_layer *l = &m->layers[i];
-        model_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
-        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++)
-            pack_weight(m, ws[k]);
+        model_weight *lw[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
+        for (size_t k = 0; k < sizeof lw / sizeof lw[0]; k++)
+            if (kern_packs(lw[k]->type))
+                ws[n++] = lw[k];
     }
-    pack_weight(m, &m->output);
+    if (kern_packs(m->output.type))
+        ws[n++] = &m->output;
+    if (n) {
+        qsort(ws, n, sizeof *ws, larger_first);
+        pack_job j = {.ws = ws, .packs = xcalloc(n, sizeof *j.packs), .n = n};
+        pthread_mutex_init(&j.lock, NULL);
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+        pthread_t tid[8];
+        int started = 0;
+        for (int t = 1; t < threads; t++)
+            started += pthread_create(&tid[started], NULL, pack_worker, &j) == 0;
+        pack_worker(&j);
+        for (int t = 0; t < started; t++)
+            pthread_join(tid[t], NULL);
+        pthread_mutex_destroy(&j.lock);
+        m->packs = xmallocarray(n, sizeof *m->packs);
+        for (size_t i = 0; i < n; i++)
+            if (j.packs[i].p)
+                m->packs[m->n_packs++] = j.packs[i];
+        free(j.packs);
+    }
+    free(ws);
     if (m->tied_output)
         m->tok_embd.packed = m->output.packed; /* the lookup reads the packed rows */
     m->pack_seconds = util_now() - t0;
