@@ -2,16 +2,19 @@
  * test_redact.c — privacy masking: each kind with its counts, card vs phone
  * order and the Luhn check, the numbers that must be left alone, byte
  * passthrough (UTF-8, invalid UTF-8, NUL), and megabyte inputs (ordinary
- * and pathological) that must finish in linear time.
+ * and pathological) that must take linear time — checked without a clock
+ * threshold (see redact_linear).
  */
 #include "tests/testutil.h"
 
 #include "storage/redact.h"
 #include "util/util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MiB (1024 * 1024)
 
@@ -300,6 +303,75 @@ static char *random_text(size_t *len, uint64_t seed)
     return sb.data;
 }
 
+/* ---- Linear time, without a clock threshold ------------------------------------
+ *
+ * "1 MiB in under 3 s" fails on a loaded machine and proves nothing on a
+ * fast one (speed is for make bench).  Instead redact_text's cost is counted
+ * in passes: the thread's CPU time for redacting the bytes over its CPU time
+ * for one plain pass over the same bytes (FNV-1a, a chain of one multiply
+ * per byte), back to back on the same thread.  Time spent descheduled by
+ * other load does not count, and the machine's speed and ASan largely cancel
+ * out.  The best of up to three tries counts, so a one-off hiccup does not:
+ * the first try under the bound ends it, and so does one ten times over it
+ * (no hiccup: a quadratic matcher fails after one slow try).
+ *
+ * Linear code costs a constant number of passes: 3 to about 100 for these
+ * inputs on a shared 2-core machine, with or without two busy loops of our
+ * own, up to about 200 under ASan (load on the other core shifts it, more
+ * for the branchy matcher than for the multiply chain).  A matcher that
+ * rescans to the end of the input from every byte does len/2 byte steps per
+ * byte: even as a vectorised compare that is some len/10 passes
+ * (7,600-35,000 seen at 128 KiB), ~100,000 at 1 MiB.  MAX_PASSES is far
+ * from both.
+ */
+#define MAX_PASSES 2000.0
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        fail_msg("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static volatile uint64_t pass_sink;
+
+static void one_pass(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    pass_sink = h;
+}
+
+/* redact_text(in, len, c), failing when it costs MAX_PASSES or more (see
+ * above); the output and counts of the first try.  *passes: its cost. */
+static char *redact_linear(const char *what, const char *in, size_t len, redact_counts *c, double *passes)
+{
+    char *out = NULL;
+    double best = -1;
+    for (int k = 0; k < 3 && !(best >= 0 && (best < MAX_PASSES || best >= 10 * MAX_PASSES)); k++) {
+        double t0 = cpu_now();
+        one_pass(in, len);
+        double t1 = cpu_now();
+        char *o = redact_text(in, len, k == 0 ? c : NULL);
+        double t2 = cpu_now();
+        if (k == 0)
+            out = o;
+        else
+            free(o);
+        double ref = t1 - t0 > 1e-6 ? t1 - t0 : 1e-6;
+        double p = (t2 - t1) / ref;
+        if (best < 0 || p < best)
+            best = p;
+    }
+    if (best >= MAX_PASSES)
+        fail_msg("%s: redacting %zu bytes cost %.0f passes over them (linear: ~3-200, bound %.0f)", what, len,
+                 best, MAX_PASSES);
+    *passes = best;
+    return out;
+}
+
 static void test_megabyte_roundtrip(void **state)
 {
     (void)state;
@@ -307,13 +379,12 @@ static void test_megabyte_roundtrip(void **state)
     char *in = random_text(&len, 0x9e3779b97f4a7c15ull);
     assert_true(len >= MiB);
     redact_counts c;
-    double t0 = util_now();
-    char *out = redact_text(in, len, &c);
-    double dt = util_now() - t0;
+    double passes;
+    char *out = redact_linear("ordinary text", in, len, &c, &passes);
     assert_int_equal(redact_total(&c), 0);
     assert_int_equal(strlen(out), len);
     assert_memory_equal(out, in, len);
-    assert_true(dt < 3.0);
+    printf("  1 MiB of text: %.1f passes (bound %.0f)\n", passes, MAX_PASSES);
     free(out);
     free(in);
 }
@@ -330,23 +401,22 @@ static void test_megabyte_of_matches(void **state)
         sb_puts(&want, unit_out);
     }
     redact_counts c;
-    double t0 = util_now();
-    char *out = redact_text(in.data, in.len, &c);
-    double dt = util_now() - t0;
+    double passes;
+    char *out = redact_linear("matches", in.data, in.len, &c, &passes);
     assert_int_equal(c.emails, (int)n);
     assert_int_equal(c.phones, (int)n);
     assert_int_equal(c.cards, (int)n);
     assert_int_equal(strlen(out), want.len);
     assert_memory_equal(out, want.data, want.len);
-    assert_true(dt < 3.0);
+    printf("  1 MiB of matches: %.1f passes (bound %.0f)\n", passes, MAX_PASSES);
     free(out);
     sb_free(&in);
     sb_free(&want);
 }
 
 /* Inputs built to make a naive matcher rescan: one giant local-part run,
- * '@' chains, digit runs, endless separators. Each must finish quickly and
- * leave the text alone. */
+ * '@' chains, digit runs, endless separators. Each must take linear time
+ * (redact_linear) and leave the text alone. */
 static void test_pathological_linear(void **state)
 {
     (void)state;
@@ -354,6 +424,8 @@ static void test_pathological_linear(void **state)
         "a", ".", "a@", "a.", "a@a.", "1", "1 ", "1-", "1.", "(1)", "+1", "12 ",
         "123.", "1234-", "a-", "a@a-", "@.", "9@9.",
     };
+    double worst = 0;
+    const char *worst_unit = "";
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
         size_t ul = strlen(units[u]);
         size_t len = MiB - MiB % ul;
@@ -361,12 +433,13 @@ static void test_pathological_linear(void **state)
         for (size_t k = 0; k < len; k += ul)
             memcpy(in + k, units[u], ul);
         in[len] = '\0';
+        char what[32];
+        snprintf(what, sizeof what, "unit \"%s\"", units[u]);
         redact_counts c;
-        double t0 = util_now();
-        char *out = redact_text(in, len, &c);
-        double dt = util_now() - t0;
-        if (dt >= 3.0)
-            fail_msg("unit \"%s\": %.2f s for 1 MiB", units[u], dt);
+        double passes;
+        char *out = redact_linear(what, in, len, &c, &passes);
+        if (passes > worst)
+            worst = passes, worst_unit = units[u];
         if (redact_total(&c) == 0) {
             assert_int_equal(strlen(out), len);
             assert_memory_equal(out, in, len);
@@ -376,6 +449,7 @@ static void test_pathological_linear(void **state)
         free(out);
         free(in);
     }
+    printf("  1 MiB of each unit: at most %.1f passes (\"%s\"; bound %.0f)\n", worst, worst_unit, MAX_PASSES);
 }
 
 /* Random strings over the characters the rules care about: the counts match
