@@ -5,6 +5,7 @@
 #   make test     ... build with -Werror and run every CMocka suite
 #   make asan     the same suites under AddressSanitizer + UBSan
 #   make bench    engine benchmarks (see tools/bench)
+#   make mutate   mutation testing: which single-line changes the suites miss
 #   make model    train the built-in model (tools/train_model.sh)
 #   make eval-model  its validation figures (tools/eval_model.c)
 #   make install  the binary, the built-in model, the man page (PREFIX, DESTDIR)
@@ -48,7 +49,7 @@ LIB      := $(BUILD)/libfrontdesk.a
 APPLIB   := $(BUILD)/libfrontdesk_app.a
 BIN      := $(BUILD)/frontdesk
 
-.PHONY: all deps run test asan bench clean check-tests model eval-model install uninstall
+.PHONY: all deps run test asan bench clean check-tests model eval-model install uninstall mutate
 .DEFAULT_GOAL := all
 # Suites' and tools' objects are kept (not removed as intermediates), so a
 # second make test relinks nothing.
@@ -120,6 +121,17 @@ bench: | deps
 	@$(MAKE) --no-print-directory BUILD=build-bench build-bench/frontdesk \
 	  $(TOOL_SRC:tools/%.c=build-bench/tools/%)
 	@tools/bench.sh build-bench
+
+# Mutation testing (tools/mutate; README "Mutation testing"): single-line
+# mutants of app/, storage/, ui/, the sampler and prompt fitting, each built
+# and tested in a scratch copy of HEAD under /tmp; prints the survivors and
+# the score per folder, writes $(BUILD)/mutate.json.  MUTATE_FLAGS adds
+# options ("--max-per-file 40", "--worktree", "--seed 2", ...).
+MUTATE_FLAGS ?=
+mutate: | deps
+	@mkdir -p $(BUILD)
+	@tools/mutate --max-per-file 12 --report $(BUILD)/mutate.json $(MUTATE_FLAGS) \
+	  app/ storage/ ui/ engine/sampler.c engine/prompt.c
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary; the
 # built-in model (and its tokenizer, for `train --vocab`) in

@@ -31,6 +31,8 @@ reinstall=""
 [ "$(LC_ALL=C.UTF-8 locale charmap 2>/dev/null)" = "UTF-8" ] || reinstall="libc-bin"
 # groff lints the man page (test_install).
 command -v groff >/dev/null 2>&1 || need groff-base
+# python3 runs tools/mutate (make mutate).
+command -v python3 >/dev/null 2>&1 || need python3
 
 [ -z "$missing$reinstall" ] && exit 0
 
