@@ -199,6 +199,14 @@ static void test_left_alone(void **state)
         "abc5551234567", "5551234567abc", "ref_5551234567", "A1-555-123-4567",
         /* too many digits */
         "1234567890123456", "+1 555 123 4567 8901 2345",
+        /* Luhn-valid 4111111111111111, but not grouped like a card: the
+         * first group of a card is 4 digits */
+        "411 11111 1111 1111",
+        /* dotted groups are 2-4 digits each, the first one too */
+        "12345.678.9012",
+        /* a phone-shaped run continued by '.', ':' or '/' and a digit is a
+         * number, a time or a date, not a phone */
+        "555-123-4567.5", "555-123-4567:30", "555-123-4567/8",
         /* plain text */
         "", "hello, world", "no numbers (here) - at all. ok? #tag $5 +1",
     };

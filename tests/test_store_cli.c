@@ -454,8 +454,10 @@ static void test_kill_writer(void **state)
     long conv0;
     long m0 = ask(dbp, "An earlier question", &conv0, NULL);
     bool killed = false;
+    pid_t victim = 0;
     for (int attempt = 0; attempt < 5 && !killed; attempt++) {
         pid_t pid = fork();
+        victim = pid;
         if (pid == 0) {
             int null = open("/dev/null", O_WRONLY);
             dup2(null, 1);
@@ -522,6 +524,10 @@ static void test_kill_writer(void **state)
     assert_int_equal(db_requests_for_message(d, ms[nm - 1].id, &rq, &nr), DB_OK);
     assert_int_equal(nr, 1);
     assert_string_equal(rq[0].outcome, "interrupted");
+    char why[128]; /* what `show` prints as the request's error */
+    snprintf(why, sizeof why, "the frontdesk process generating it (pid %ld) ended", (long)victim);
+    assert_non_null(rq[0].error);
+    assert_string_equal(rq[0].error, why);
     db_requests_free(rq, nr);
     db_msgs_free(ms, nm);
     db_convs_free(cs, n);

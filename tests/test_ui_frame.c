@@ -561,6 +561,11 @@ static void test_input_kill(void **state)
     assert_string_equal(ui_input_text(&in), "three");
     assert_int_equal(press(&in, 'w', UI_MOD_CTRL), UI_INPUT_IGNORED);
 
+    /* Only spaces before the cursor: they go, back to the start. */
+    ui_input_set(&in, "   ");
+    assert_int_equal(press(&in, 'w', UI_MOD_CTRL), UI_INPUT_CHANGED);
+    assert_string_equal(ui_input_text(&in), "");
+
     ui_input_set(&in, "abc\ndef ghi");
     in.cursor = 9; /* after "de" ... "def g" */
     assert_int_equal(press(&in, 'u', UI_MOD_CTRL), UI_INPUT_CHANGED);
@@ -765,6 +770,13 @@ static void test_input_render(void **state)
         press(&in, UI_K_UP, 0);
     assert_int_equal(in.cursor, 5); /* end of l2 */
     assert_render(&in, 30, 3, 0, 0, 30, 3, "\xE2\x80\xA6 1 lines above, 3 below\nl2\nl3\n", 2, 1);
+    /* On the first line: nothing above, the count says what is below. */
+    press(&in, UI_K_UP, 0);
+    assert_render(&in, 30, 3, 0, 0, 30, 3, "\xE2\x80\xA6 4 lines below\nl1\nl2\n", 2, 1);
+    /* Two rows still spend one on the count. */
+    assert_render(&in, 30, 2, 0, 0, 30, 2, "\xE2\x80\xA6 5 lines below\nl1\n", 2, 1);
+    press(&in, UI_K_DOWN, 0);
+    assert_int_equal(in.cursor, 5);
     /* One row: no count, just the cursor's line. */
     assert_render(&in, 6, 1, 0, 0, 6, 1, "l2\n", 2, 0);
 
