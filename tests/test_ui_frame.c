@@ -247,6 +247,11 @@ static void test_escapes(void **state)
     frame_clear(&f);
     assert_int_equal(frame_str(&f, 0, 0, 3, "ab\x1b", UI_S_NORMAL, 0), 3);
     assert_frame(&f, "ab^\n\n\n\n");
+    /* A code point the locale gives no width (U+0378, unassigned) is
+     * escaped like a control, not drawn with a width of -1. */
+    frame_clear(&f);
+    assert_int_equal(frame_str(&f, 0, 0, 30, "x\xCD\xB8y", UI_S_NORMAL, 0), 7);
+    assert_frame(&f, "x<378>y\n\n\n\n");
     frame_free(&f);
 }
 
@@ -337,7 +342,15 @@ static void test_box(void **state)
                      "\n");
     assert_styles(&f, 0, "nnnnnnnnnnnn");
     assert_styles(&f, 1, "naaaaaaaaaan");
+    for (int x = 0; x < 12; x++) /* the title is plain, like the border */
+        assert_int_equal(cell(&f, x, 0)->attr, 0);
+    /* Clearing also parks and hides the cursor. */
+    frame_cursor(&f, 5, 2);
+    assert_true(f.cursor_visible);
     frame_clear(&f);
+    assert_int_equal(f.cur_x, 0);
+    assert_int_equal(f.cur_y, 0);
+    assert_false(f.cursor_visible);
     frame_box(&f, 1, 1, 8, 3, "A very long title", UI_S_BORDER);
     assert_frame(&f, "\n"
                      " ┌─A ver┐\n"

@@ -878,6 +878,22 @@ static void test_review_scroll_and_styles(void **state)
     }
     assert_int_equal(cell(&f, x - 1, y)->style, UI_S_AGENT);
     assert_int_equal(cell(&f, 0, y)->style, UI_S_BORDER);
+    /* Each context turn is headed by its role, bold, in the role's colour. */
+    static const struct {
+        const char *label;
+        ui_style style;
+    } heads[] = {{"System", UI_S_SYSTEM}, {"Customer", UI_S_CUSTOMER}, {"Agent", UI_S_AGENT}};
+    for (size_t k = 0; k < 3; k++) {
+        int hy = -1;
+        for (int r = 0; r < f.h && hy < 0; r++)
+            if (col_of(&f, r, heads[k].label) == 0)
+                hy = r;
+        assert_true(hy >= 0);
+        for (int i = 0; i < (int)strlen(heads[k].label); i++) {
+            assert_int_equal(cell(&f, i, hy)->style, heads[k].style);
+            assert_int_equal(cell(&f, i, hy)->attr, UI_A_BOLD);
+        }
+    }
     free(t);
     /* A reply taller than the window shows from its top; negative
      * scroll reads on down. */

@@ -509,6 +509,15 @@ static void test_dash_narrow_panels(void **state)
     assert_non_null(strstr(t, "\np95 latency                                     █▆         –\n"));
     assert_non_null(strstr(t, "\nrequests/min                                               –\n"));
     free(t);
+    /* One failed request is a 100% error rate; no requests, no rate. */
+    static const dash_model_row few[] = {{"solo", 1, 1.0, {false, 0, 0, 0, 0}, {false, 0, 0, 0, 0}, 0},
+                                         {"idle", 0, 0, {false, 0, 0, 0, 0}, {false, 0, 0, 0, 0}, 0}};
+    v.models = few;
+    v.n_models = 2;
+    t = dash_text(&v, &f, 60, 30);
+    assert_non_null(strstr(t, "\nsolo                     1  100.0%        –         –      –\n"
+                              "idle                     0       –        –         –      –\n"));
+    free(t);
     frame_free(&f);
 }
 
