@@ -662,6 +662,14 @@ static void test_input_history(void **state)
     press(&in, UI_K_DOWN, 0);
     assert_string_equal(ui_input_text(&in), "draft"); /* the draft comes back */
     assert_int_equal(in.hist_pos, 2);
+    /* Text set from outside (an edit, a restored draft) ends browsing:
+     * Down then keeps it instead of bringing back the old draft. */
+    press(&in, UI_K_UP, 0);
+    assert_string_equal(ui_input_text(&in), "l1\nl2");
+    ui_input_set(&in, "set");
+    assert_int_equal(press(&in, UI_K_DOWN, 0), UI_INPUT_IGNORED);
+    assert_string_equal(ui_input_text(&in), "set");
+    ui_input_set(&in, "draft");
     assert_null(in.draft);
     assert_int_equal(press(&in, UI_K_DOWN, 0), UI_INPUT_IGNORED);
 

@@ -398,6 +398,12 @@ static void test_draw_text_split_slot(void **state)
     char *st = frame_row_styles(&f, 0);
     assert_string_equal(st, "eeeeeeeeeeee");
     free(st);
+    /* One brace opens nothing: "{ab}}" is plain. */
+    frame_clear(&f);
+    chat_draw_text(&f, 0, 0, 12, 6, 0, "x {ab}} y", UI_S_AGENT, true);
+    st = frame_row_styles(&f, 0);
+    assert_string_equal(st, "eeeeeeeeeaaa");
+    free(st);
     frame_clear(&f);
     chat_draw_text(&f, 0, 0, 12, 6, 0, "{{{x}}}", UI_S_AGENT, true);
     st = frame_row_styles(&f, 0);
