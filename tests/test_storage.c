@@ -1971,6 +1971,23 @@ static bool collect(void *ud, const db_export_item *it)
     return !e->stop_after || e->n < e->stop_after;
 }
 
+typedef struct {
+    size_t n, with_model, without_model;
+    int64_t last_id;
+} export_model_seen;
+
+static bool model_of(void *ud, const db_export_item *it)
+{
+    export_model_seen *e = ud;
+    e->n++;
+    e->last_id = it->thread[it->n_thread - 1].id;
+    if (it->model)
+        e->with_model++;
+    else
+        e->without_model++;
+    return true;
+}
+
 static void expect_export(db *d, db_export_filter f, int64_t model, const int64_t *want, size_t n_want)
 {
     export_seen e = {.model = model};
@@ -2050,6 +2067,20 @@ static void test_export(void **state)
     assert_int_equal(t[3].id, c2);
     assert_int_equal(t[4].id, r6);
     db_msgs_free(t, n);
+
+    /* A reply no model version is recorded for is exported without one
+     * (its metadata says null), not with an empty model. */
+    int64_t nc, nq;
+    OK(d, db_conv_create(d, "", "You sell shoes.", &nc));
+    OK(d, db_msg_add(d, nc, DB_ROLE_CUSTOMER, "mules?", &nq));
+    int64_t orphan = add_reply(d, nc, 0, "no model");
+    OK(d, db_rate(d, orphan, "alice", &(db_rating_in){.fields = DB_RATE_SCORE, .score = 2}));
+    export_model_seen ms = {0};
+    OK(d, db_export(d, &(db_export_filter){0}, model_of, &ms));
+    assert_int_equal(ms.n, 7);
+    assert_int_equal(ms.last_id, orphan);
+    assert_int_equal(ms.without_model, 1);
+    assert_int_equal(ms.with_model, 6);
     db_close(d);
 }
 
