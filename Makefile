@@ -18,7 +18,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := ncursesw sqlite3 openblas libcurl jansson libcrypto
+PKGS    := ncursesw sqlite3 openblas libcurl jansson libcrypto libmicrohttpd
 # Libraries without a pkg-config file (tools/deps.sh checks their headers).
 NOPC_LIBS := -lcsv
 SAN     ?=

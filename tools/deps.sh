@@ -10,12 +10,12 @@ if command -v pkg-config >/dev/null 2>&1; then
     for pair in ncursesw:libncurses-dev sqlite3:libsqlite3-dev \
                 openblas:libopenblas-dev libcurl:libcurl4-openssl-dev \
                 cmocka:libcmocka-dev jansson:libjansson-dev \
-                libcrypto:libssl-dev; do
+                libcrypto:libssl-dev libmicrohttpd:libmicrohttpd-dev; do
         pkg-config --exists "${pair%%:*}" || need "${pair#*:}"
     done
 else
     need "pkg-config libncurses-dev libsqlite3-dev libopenblas-dev"
-    need "libcurl4-openssl-dev libcmocka-dev libjansson-dev libssl-dev"
+    need "libcurl4-openssl-dev libcmocka-dev libjansson-dev libssl-dev libmicrohttpd-dev"
 fi
 # Libraries without a pkg-config file: look for the header.
 for pair in csv.h:libcsv-dev; do
