@@ -190,6 +190,22 @@ static void test_nothing_dropped_when_it_fits(void **state)
     free(want);
 }
 
+/* Nothing to fit: an error, and the outputs say nothing was produced. */
+static void test_no_messages(void **state)
+{
+    (void)state;
+    int32_t *ids = (int32_t *)&ids;
+    size_t n_ids = 99, dropped = 7;
+    char err[256] = "";
+    assert_int_equal(prompt_fit(CHAT_TMPL_CHATML, vocab, conv, 0, 4096, 256, &ids, &n_ids, &dropped, err,
+                                sizeof err),
+                     -1);
+    assert_null(ids);
+    assert_int_equal(n_ids, 0);
+    assert_int_equal(dropped, 0);
+    assert_string_equal(err, "no messages");
+}
+
 int main(void)
 {
     if (access("models/frontdesk-vocab.gguf", R_OK) != 0) {
@@ -198,6 +214,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drops_oldest_turns_exactly),
+        cmocka_unit_test(test_no_messages),
         cmocka_unit_test(test_without_system_prompt),
         cmocka_unit_test(test_nothing_dropped_when_it_fits),
     };

@@ -349,6 +349,59 @@ static void test_repeat_penalty_by_hand(void **state)
     memcpy(c, neg, sizeof c);
     assert_int_equal(sampler_sample(s, c), 2);
     sampler_free(s);
+
+    /* token 0 is a token like any other: penalised, 0 (2.0 -> 1.0) loses
+     * to 4 (1.5); ids outside the vocabulary are not remembered (and
+     * touch nothing) */
+    static const float first[V] = {2.0f, 1.0f, -0.5f, 0.5f, 1.5f, 0.0f};
+    sp.repeat_penalty = 2.0f;
+    s = sampler_new(&sp, V);
+    sampler_accept(s, -1);
+    sampler_accept(s, V);
+    sampler_accept(s, 0);
+    memcpy(c, first, sizeof c);
+    assert_int_equal(sampler_sample(s, c), 4);
+    sampler_free(s);
+    s = sampler_new(&sp, V);
+    sampler_accept(s, -1);
+    sampler_accept(s, V + 7);
+    memcpy(c, first, sizeof c);
+    assert_int_equal(sampler_sample(s, c), 0); /* nothing was penalised */
+    sampler_free(s);
+}
+
+/* Equal logits cut by top-k: the lowest ids are the ones kept. */
+static void test_top_k_ties_keep_lowest_ids(void **state)
+{
+    (void)state;
+    enum { V = 50 };
+    float l[V];
+    sampler_params sp = plain(1.0f, 5);
+    sp.top_k = 3;
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < V; i++)
+            l[i] = 1.0f;
+        sp.seed = (uint64_t)round;
+        sampler *s = sampler_new(&sp, V);
+        int32_t id = sampler_sample(s, l);
+        assert_true(id >= 0 && id < 3);
+        sampler_free(s);
+    }
+}
+
+/* The documented defaults (sampler.h): temperature 0.8, top-k 40, top-p
+ * 0.95, min-p 0.05, no repetition penalty over a window of 64, seed 0. */
+static void test_defaults(void **state)
+{
+    (void)state;
+    sampler_params d = sampler_defaults();
+    assert_true(d.temp == 0.8f);
+    assert_int_equal(d.top_k, 40);
+    assert_true(d.top_p == 0.95f);
+    assert_true(d.min_p == 0.05f);
+    assert_true(d.repeat_penalty == 1.0f);
+    assert_int_equal(d.repeat_last_n, 64);
+    assert_int_equal(d.seed, 0);
 }
 
 /* Different seeds give different streams, the same seed the same one. */
@@ -386,6 +439,8 @@ int main(void)
         cmocka_unit_test(test_top_k_large_vocabulary),
         cmocka_unit_test(test_repeat_penalty_by_hand),
         cmocka_unit_test(test_seeds),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_top_k_ties_keep_lowest_ids),
     };
     return test_exit(cmocka_run_group_tests_name("sampler", tests, NULL, NULL));
 }
