@@ -1,10 +1,12 @@
 /*
  * generate.c — the generation loop (see generate.h).
  *
- * Stop strings: decoded text is held in `pending` until it cannot be the
- * beginning of a stop string; text that completes one is cut there.
+ * Stop strings: engine/textout.h holds text back until it cannot be the
+ * beginning of one, and cuts the text that completes one there.
  */
 #include "engine/generate.h"
+
+#include "engine/textout.h"
 
 #include "util/util.h"
 
@@ -24,70 +26,6 @@ const char *gen_stop_name(gen_stop s)
     return "?";
 }
 
-typedef struct {
-    const gen_opts *o;
-    strbuf pending;
-    bool stopped; /* a stop string matched, or on_text said stop */
-    bool matched;
-} text_out;
-
-static bool emit(text_out *t, const char *s, size_t n)
-{
-    if (n == 0 || !t->o->on_text)
-        return true;
-    if (!t->o->on_text(t->o->ud, s, n)) {
-        t->stopped = true;
-        return false;
-    }
-    return true;
-}
-
-/* Length of the longest suffix of s[0..n) that is a proper prefix of a stop. */
-static size_t stop_prefix_tail(const gen_opts *o, const char *s, size_t n)
-{
-    size_t best = 0;
-    for (size_t k = 0; k < o->n_stops; k++) {
-        size_t sl = strlen(o->stops[k]);
-        if (sl == 0)
-            continue;
-        for (size_t l = sl > n ? n : sl - 1; l > best; l--)
-            if (memcmp(s + n - l, o->stops[k], l) == 0) {
-                best = l;
-                break;
-            }
-    }
-    return best;
-}
-
-static void push_text(text_out *t, const char *s, size_t n, bool final)
-{
-    if (t->stopped)
-        return;
-    sb_append(&t->pending, s, n);
-    const char *p = t->pending.data;
-    size_t len = t->pending.len;
-    /* the earliest complete stop string wins */
-    size_t cut = len;
-    for (size_t k = 0; k < t->o->n_stops; k++) {
-        size_t sl = strlen(t->o->stops[k]);
-        if (!sl)
-            continue;
-        const char *hit = memmem(p, len, t->o->stops[k], sl);
-        if (hit && (size_t)(hit - p) < cut)
-            cut = (size_t)(hit - p);
-    }
-    if (cut < len) {
-        emit(t, p, cut);
-        t->stopped = t->matched = true;
-        return;
-    }
-    size_t keep = final ? 0 : stop_prefix_tail(t->o, p, len);
-    if (!emit(t, p, len - keep))
-        return;
-    memmove(t->pending.data, p + len - keep, keep);
-    t->pending.len = keep;
-}
-
 int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const int32_t *prompt,
             int n_prompt, const gen_opts *o, gen_stats *st, char *err, size_t errlen)
 {
@@ -104,8 +42,8 @@ int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const in
         return -1;
     }
     float *logits = xmallocarray(m->n_vocab, sizeof *logits);
-    text_out t = {.o = o};
-    sb_append(&t.pending, "", 0);
+    textout t;
+    textout_init(&t, o->stops, o->n_stops, o->on_text, o->ud);
     tok_stream ts;
     tok_stream_init(&ts, v);
     strbuf piece = {0}; /* grows to the longest piece once, then reused */
@@ -153,7 +91,7 @@ int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const in
         sampler_accept(s, id);
         sb_clear(&piece);
         tok_stream_push(&ts, id, &piece);
-        push_text(&t, piece.data ? piece.data : "", piece.len, false);
+        textout_push(&t, piece.data ? piece.data : "", piece.len, false);
         if (t.stopped) {
             st->stop = t.matched ? GEN_STOP_STRING : GEN_STOP_CALLBACK;
             break;
@@ -183,10 +121,10 @@ done:
     if (!t.stopped) {
         sb_clear(&piece);
         tok_stream_flush(&ts, &piece);
-        push_text(&t, piece.data ? piece.data : "", piece.len, true);
+        textout_push(&t, piece.data ? piece.data : "", piece.len, true);
     }
     st->total_ms = (util_now() - t0) * 1e3;
-    sb_free(&t.pending);
+    textout_free(&t);
     sb_free(&piece);
     free(logits);
     return rc;
