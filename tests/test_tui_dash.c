@@ -394,6 +394,55 @@ static void test_figures_on_screen(void **state)
     db_close(s.d);
 }
 
+/* Threshold edges the table above does not reach: latency_p95_ms = 1 is a
+ * threshold like any other (190 ms > 1 ms); decode_tps_min says nothing
+ * when no request measured a decode speed, nor on a store with no request
+ * at all (and no model in the table). */
+static void test_threshold_edges(void **state)
+{
+    (void)state;
+    store s;
+    store_open(&s, "edges.db");
+    at_thresholds(&s);
+    tui t;
+    dash_start(&t, s.path, "[thresholds]\nlatency_p95_ms = 1\n");
+    dash_refresh(&t);
+    assert_int_equal(t.sv.dash.bad, DASH_BAD_LATENCY);
+    assert_int_equal(t.sv.dash.n_alerts, 1);
+    assert_string_equal(t.sv.dash.alerts[0], "p95 latency 190 ms > 1 ms");
+    dash_stop(&t);
+    db_close(s.d);
+
+    /* twenty requests whose decode speed is unknown (0 tok/s: stored as unknown) */
+    store_open(&s, "nodecode.db");
+    for (int i = 1; i <= 20; i++)
+        request(&s, DB_OUTCOME_OK, 100, 10, 0, 1, NULL);
+    dash_start(&t, s.path, "[thresholds]\ndecode_tps_min = 5\n");
+    dash_refresh(&t);
+    assert_int_equal(t.sv.dash.requests, 20);
+    assert_true(t.sv.dash.decode_tps == 0);
+    assert_int_equal(t.sv.dash.bad, 0);
+    assert_int_equal(t.sv.dash.n_alerts, 0);
+    dash_stop(&t);
+    db_close(s.d);
+
+    /* nothing at all */
+    store_open(&s, "empty.db");
+    dash_start(&t, s.path, "[thresholds]\ndecode_tps_min = 5\n");
+    dash_refresh(&t);
+    assert_int_equal(t.sv.dash.requests, 0);
+    assert_int_equal(t.sv.dash.n_models, 0);
+    assert_int_equal(t.sv.dash.bad, 0);
+    assert_int_equal(t.sv.dash.n_alerts, 0);
+    ui_frame f = {0};
+    char *text = screen(&t, &f);
+    TEST_EXPECT_ROW(text, "Alerts", "Alerts  none");
+    free(text);
+    frame_free(&f);
+    dash_stop(&t);
+    db_close(s.d);
+}
+
 int main(void)
 {
     if (!setlocale(LC_ALL, "C.UTF-8"))
@@ -402,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_healthy_store_no_alert),
         cmocka_unit_test(test_each_threshold),
         cmocka_unit_test(test_figures_on_screen),
+        cmocka_unit_test(test_threshold_edges),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -457,6 +457,32 @@ static void test_filters(void **state)
     close_review(&t);
 }
 
+/* The date filter's window is exactly seven days (a reply 7.5 days old is
+ * outside it), and a rebuilt queue starts at its first reply whatever the
+ * position was in the previous one. */
+static void test_date_window_and_position(void **state)
+{
+    (void)state;
+    fixture fx;
+    build(&fx, "window.db");
+    char sql[200];
+    /* reply 2: from ten days ago to seven and a half */
+    snprintf(sql, sizeof sql, "UPDATE messages SET created_at = created_at + 2.5 * 86400 WHERE id = %lld",
+             (long long)fx.reply[2]);
+    raw_sql(fx.path, sql);
+    tui t;
+    open_review(&t, fx.path, "ana");
+    key(&t, 'j');
+    key(&t, 'j');
+    expect_current(&t, &fx, 2, 3, 3);
+    key(&t, 'd'); /* today: reply 0 only, shown from the start */
+    EXPECT_SCREEN(&t, "Review", "unrated · all models · today");
+    expect_current(&t, &fx, 0, 1, 1);
+    key(&t, 'd'); /* last 7 days: replies 0 and 1, not the one 7.5 days old */
+    expect_queue(&t, &fx, (int[]){0, 1}, 2, "unrated · all models · last 7 days");
+    close_review(&t);
+}
+
 int main(void)
 {
     if (!setlocale(LC_ALL, "C.UTF-8"))
@@ -464,6 +490,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rate_and_undo),
         cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_date_window_and_position),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
