@@ -299,6 +299,33 @@ static void test_store_open_directories(void **state)
     free(msg);
 }
 
+/* Without --db, $FRONTDESK_DB or an absolute $XDG_DATA_HOME the database
+ * is under $HOME/.local/share. */
+static void test_store_path_home(void **state)
+{
+    (void)state;
+    char *db_env = getenv("FRONTDESK_DB") ? xstrdup(getenv("FRONTDESK_DB")) : NULL;
+    char *xdg = getenv("XDG_DATA_HOME") ? xstrdup(getenv("XDG_DATA_HOME")) : NULL;
+    char *home = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+    unsetenv("FRONTDESK_DB");
+    setenv("XDG_DATA_HOME", "relative/not/used", 1);
+    setenv("HOME", "/home/ana", 1);
+    char *p = store_path(NULL);
+    assert_string_equal(p, "/home/ana/.local/share/frontdesk/frontdesk.db");
+    free(p);
+    if (db_env)
+        setenv("FRONTDESK_DB", db_env, 1);
+    if (xdg)
+        setenv("XDG_DATA_HOME", xdg, 1);
+    else
+        unsetenv("XDG_DATA_HOME");
+    if (home)
+        setenv("HOME", home, 1);
+    free(db_env);
+    free(xdg);
+    free(home);
+}
+
 /* A store_reply reused (or on a dirty stack) starts clean: the stored reply
  * is the new text only, and a clean end leaves no error message. */
 static void test_store_reply_starts_clean(void **state)
@@ -715,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_remote_reply_figures),
         cmocka_unit_test(test_remote_refused_counts_one_attempt),
         cmocka_unit_test(test_sampling_json),
+        cmocka_unit_test(test_store_path_home),
         cmocka_unit_test(test_store_open_directories),
         cmocka_unit_test(test_store_reply_starts_clean),
         cmocka_unit_test(test_worker_live_tps),
