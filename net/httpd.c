@@ -19,6 +19,10 @@
  *                   between pulls whether the client went away.
  *   stream_free     the streamed response was destroyed.
  *
+ * The idle timeout is for clients that say nothing: MHD would also count
+ * the time our handler or pull spends, so queueing a response (MHD does
+ * it) and every piece a pull hands over (touch_connection) restart it.
+ *
  * A request is freed when both on_completed and (for a stream) stream_free
  * have let go of it; whichever is last calls the user's done callback,
  * so done comes exactly once and last, whatever ended the request.
@@ -63,6 +67,7 @@ struct httpd {
     httpd_handler handler;
     void *ud;
     size_t max_body;
+    unsigned idle_timeout_s;
     int port;
     int quiesced_fd; /* the listening socket after httpd_quiesce, else -1 */
 };
@@ -74,6 +79,7 @@ struct httpd_req {
     strbuf body;
     bool too_large;  /* the body passed max_body: 413 */
     bool answered;   /* httpd_respond or httpd_respond_stream was called */
+    bool queued;     /* ... and MHD took the response */
     bool completed;  /* on_completed said COMPLETED_OK */
     atomic_int refs; /* MHD's (until on_completed) + the stream's (until stream_free) */
     /* A streamed response (pull != NULL). */
@@ -189,8 +195,20 @@ void httpd_respond(httpd_req *r, int status, const char *content_type, const cha
     if (!resp)
         return; /* out of memory in MHD: the handler's return answers 500 or closes */
     add_headers(resp, content_type, headers);
-    MHD_queue_response(r->conn, (unsigned)status, resp);
+    r->queued = MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES;
     MHD_destroy_response(resp); /* the connection keeps its own reference */
+}
+
+/* Restart the connection's idle clock.  MHD counts the time spent in
+ * stream_read as idleness and, once a reader returns, closes a connection
+ * idle longer than the timeout before sending what it got: a pull that
+ * waited long for its first token would be cut off.  MHD has no call for
+ * this, but setting a timeout when the current one is 0 restarts the
+ * clock, hence the two calls. */
+static void touch_connection(httpd_req *r)
+{
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, r->server->idle_timeout_s);
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -199,11 +217,15 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     httpd_req *r = cls;
     for (;;) {
         ssize_t n = r->pull(r->stream_ud, buf, max);
-        if (n > 0 && (size_t)n <= max)
+        if (n > 0 && (size_t)n <= max) {
+            touch_connection(r);
             return n;
-        if (n == HTTPD_PULL_END)
+        }
+        if (n == HTTPD_PULL_END) {
+            touch_connection(r);
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (n != 0 || httpd_client_gone(r)) /* abort, nonsense, or nobody listening */
+        }
+        if (n != 0 || httpd_client_gone(r)) /* abort, more than max, or nobody listening */
             return MHD_CONTENT_READER_END_WITH_ERROR;
     }
 }
@@ -233,8 +255,8 @@ void httpd_respond_stream(httpd_req *r, int status, const char *content_type, co
         return;
     }
     add_headers(resp, content_type, headers);
-    MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
+    r->queued = MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES;
+    MHD_destroy_response(resp); /* a refused one is freed here: stream_free */
 }
 
 /* An error answer in the OpenAI shape; message holds no characters that
@@ -316,8 +338,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->answered)
-        return MHD_YES;
     if (r->too_large) {
         r->answered = true;
         return respond_too_large(r);
@@ -326,7 +346,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r->answered)
         return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error", NULL,
                              "the server did not answer this request");
-    return MHD_YES;
+    /* An answer MHD refused (out of memory; called from another thread):
+     * returning MHD_YES with no response would have MHD call us again and
+     * again, so the connection is closed instead. */
+    return r->queued ? MHD_YES : MHD_NO;
 }
 
 /* ---- The server ------------------------------------------------------------------ */
@@ -400,13 +423,14 @@ httpd *httpd_start(const httpd_opts *o, httpd_handler h, void *ud, char *err, si
     s->handler = h;
     s->ud = ud;
     s->max_body = opts.max_body ? opts.max_body : DEFAULT_MAX_BODY;
+    s->idle_timeout_s = opts.idle_timeout_s ? opts.idle_timeout_s : DEFAULT_IDLE_TIMEOUT_S;
     s->port = bound_port(fd);
     s->quiesced_fd = -1;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                      MHD_USE_ITC /* for MHD_quiesce_daemon */ | (ipv6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-        MHD_OPTION_CONNECTION_TIMEOUT, opts.idle_timeout_s ? opts.idle_timeout_s : DEFAULT_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, opts.max_connections ? opts.max_connections : DEFAULT_MAX_CONNECTIONS,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)s, MHD_OPTION_END);
     if (!s->daemon || s->port < 0) {

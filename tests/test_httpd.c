@@ -10,7 +10,8 @@
  *     a body of exactly max_body passes;
  *   - a streamed response: pieces in order, chunked, piece 1 reaching the
  *     client before piece 2 is produced (the pull waits for the client to
- *     have seen it), done(true) once after it all;
+ *     have seen it), done(true) once after it all; 300 kB in pulls that
+ *     fill all they are given arrives byte-exact;
  *   - a client that hangs up mid-stream (curl's write callback refusing,
  *     a raw socket closed): pull sees httpd_client_gone, done(false) once;
  *   - a handler that does not answer: 500; one that answers twice: the
@@ -19,6 +20,8 @@
  *     its own or only keeps returning 0: stop returns and done(false) has
  *     been called by then; quiesce refuses new clients while a stream in
  *     flight goes on to its end;
+ *   - a pull or a handler slower than the idle timeout is not cut off, a
+ *     client that says nothing is;
  *   - 8 clients at once, each handler waiting until all 8 are in (so they
  *     really run side by side);
  *   - a malformed request line: 400 from libmicrohttpd (or, for one with
@@ -60,7 +63,15 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 typedef enum {
     STREAM_IN_ORDER, /* "one " "two " "three", piece 2 after the client saw piece 1 */
     STREAM_FOREVER,  /* "one ", then 0 until the client is gone (or stop_flag) */
+    STREAM_SLOW,     /* "one " and "two", each after SLOW_S of pulls returning 0 */
+    STREAM_BIG,      /* BIG_TOTAL bytes of a pattern, every pull filling all of max */
 } stream_mode;
+
+#define BIG_TOTAL 300007
+
+/* Longer than the idle timeout of the server that streams STREAM_SLOW. */
+#define SLOW_TIMEOUT_S 1
+#define SLOW_S 2.5
 
 static struct {
     int handler_calls;
@@ -77,6 +88,9 @@ static struct {
     int done_calls;
     bool completed;
     bool pull_timed_out;
+    double since; /* STREAM_SLOW: when the current wait began */
+    size_t sent;  /* STREAM_BIG: bytes pulled so far */
+    size_t max_seen; /* STREAM_BIG: the largest max a pull was given */
 } st;
 
 static void reset_state(stream_mode mode)
@@ -184,12 +198,49 @@ static ssize_t pull_forever(char *buf, size_t max)
     return 0;
 }
 
+static ssize_t pull_slow(char *buf, size_t max)
+{
+    if (st.step >= 2)
+        return HTTPD_PULL_END;
+    if (st.since == 0)
+        st.since = util_now();
+    if (util_now() - st.since < SLOW_S) {
+        struct timespec ts;
+        deadline_in(&ts, 0.1);
+        pthread_cond_timedwait(&cv, &mu, &ts);
+        return 0;
+    }
+    st.since = 0;
+    return put(buf, max, st.step++ == 0 ? "one " : "two");
+}
+
+static char pattern_at(size_t i)
+{
+    return (char)('a' + (i * 7 + i / 26) % 26);
+}
+
+static ssize_t pull_big(char *buf, size_t max)
+{
+    if (st.sent == BIG_TOTAL)
+        return HTTPD_PULL_END;
+    if (max > st.max_seen)
+        st.max_seen = max;
+    size_t n = BIG_TOTAL - st.sent < max ? BIG_TOTAL - st.sent : max;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = pattern_at(st.sent + i);
+    st.sent += n;
+    return (ssize_t)n;
+}
+
 static ssize_t test_pull(void *ud, char *buf, size_t max)
 {
     if (ud != &st)
         return HTTPD_PULL_ABORT;
     pthread_mutex_lock(&mu);
-    ssize_t n = st.mode == STREAM_IN_ORDER ? pull_in_order(buf, max) : pull_forever(buf, max);
+    ssize_t n = st.mode == STREAM_IN_ORDER ? pull_in_order(buf, max)
+                : st.mode == STREAM_SLOW   ? pull_slow(buf, max)
+                : st.mode == STREAM_BIG    ? pull_big(buf, max)
+                                           : pull_forever(buf, max);
     pthread_mutex_unlock(&mu);
     return n;
 }
@@ -276,7 +327,12 @@ static void test_handler(void *ud, httpd_req *r)
         handle_stream(r);
     else if (strcmp(p, "/twice") == 0)
         handle_twice(r);
-    else if (strcmp(p, "/silent") == 0)
+    else if (strcmp(p, "/slow") == 0) {
+        double t0 = util_now(); /* a long generation before a whole answer */
+        while (util_now() - t0 < SLOW_S)
+            usleep(100 * 1000);
+        httpd_respond(r, 200, "text/plain", "slow", 4, NULL);
+    } else if (strcmp(p, "/silent") == 0)
         return; /* answers nothing: httpd answers 500 */
     else
         httpd_respond(r, 404, "text/plain", "no such path", 12, NULL);
@@ -594,6 +650,25 @@ static void test_stream_in_order(void **state)
     assert_int_equal(st.done_calls, 1); /* not again at stop */
 }
 
+static void test_stream_big_pieces(void **state)
+{
+    (void)state;
+    reset_state(STREAM_BIG);
+    httpd *s = start_server(0);
+    reply r = {0};
+    http(httpd_port(s), "GET", "/stream", NULL, 0, NULL, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    assert_int_equal(r.body.len, BIG_TOTAL);
+    for (size_t i = 0; i < BIG_TOTAL; i++)
+        if (r.body.data[i] != pattern_at(i))
+            fail_msg("byte %zu differs", i);
+    assert_true(st.max_seen > 0);
+    assert_int_equal(wait_done(), 1);
+    assert_true(st.completed);
+    reply_free(&r);
+    httpd_stop(s);
+}
+
 /* After the client hung up: pull saw it, done(false) came once. */
 static void expect_gone_and_done(void)
 {
@@ -719,6 +794,42 @@ static void test_quiesce(void **state)
     assert_string_equal(body_of(&a.r), "one ");
     reply_free(&a.r);
     reply_free(&r);
+    httpd_stop(s);
+}
+
+/* A handler or a pull slower than the idle timeout is not cut off: the
+ * timeout is for a client that does not talk, not for our own work; a
+ * client that does not talk is cut off. */
+static void test_idle_timeout(void **state)
+{
+    (void)state;
+    reset_state(STREAM_SLOW);
+    httpd_opts o = {.host = "127.0.0.1", .idle_timeout_s = SLOW_TIMEOUT_S};
+    char err[256] = "";
+    httpd *s = httpd_start(&o, test_handler, &st, err, sizeof err);
+    assert_non_null(s);
+
+    reply r = {0};
+    http(httpd_port(s), "GET", "/stream", NULL, 0, NULL, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    assert_string_equal(body_of(&r), "one two");
+    assert_int_equal(wait_done(), 1);
+    assert_true(st.completed);
+
+    reply w = {0};
+    http(httpd_port(s), "GET", "/slow", NULL, 0, NULL, &w);
+    assert_int_equal(w.rc, CURLE_OK);
+    assert_string_equal(body_of(&w), "slow");
+
+    int fd = raw_connect(httpd_port(s)); /* says nothing: closed by the server */
+    char *got = raw_read(fd, NULL);
+    assert_string_equal(got, "");
+    char c;
+    assert_int_equal(recv(fd, &c, 1, 0), 0); /* end of stream, not the receive timeout */
+    close(fd);
+    free(got);
+    reply_free(&r);
+    reply_free(&w);
     httpd_stop(s);
 }
 
@@ -849,11 +960,13 @@ int main(void)
         cmocka_unit_test(test_body_too_large),
         cmocka_unit_test(test_chunked_upload_too_large),
         cmocka_unit_test(test_stream_in_order),
+        cmocka_unit_test(test_stream_big_pieces),
         cmocka_unit_test(test_client_hangs_up_mid_stream),
         cmocka_unit_test(test_raw_client_closes_mid_stream),
         cmocka_unit_test(test_stop_mid_stream_flag),
         cmocka_unit_test(test_stop_mid_stream_zero_pulls),
         cmocka_unit_test(test_quiesce),
+        cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_concurrent_clients),
         cmocka_unit_test(test_malformed_request_line),
         cmocka_unit_test(test_start_errors),
