@@ -75,7 +75,7 @@ struct httpd {
 struct httpd_req {
     httpd *server;
     struct MHD_Connection *conn;
-    const char *method, *path; /* MHD's, valid for the request's life */
+    char *method, *path; /* copies: still valid in the done callback */
     strbuf body;
     bool too_large;  /* the body passed max_body: 413 */
     bool answered;   /* httpd_respond or httpd_respond_stream was called */
@@ -95,8 +95,8 @@ static httpd_req *req_new(httpd *s, struct MHD_Connection *conn, const char *met
     httpd_req *r = xcalloc(1, sizeof *r);
     r->server = s;
     r->conn = conn;
-    r->method = method;
-    r->path = path;
+    r->method = xstrdup(method);
+    r->path = xstrdup(path);
     atomic_init(&r->refs, 1);
     return r;
 }
@@ -109,6 +109,8 @@ static void req_release(httpd_req *r)
     if (r->done)
         r->done(r->stream_ud, r->completed);
     sb_free(&r->body);
+    free(r->method);
+    free(r->path);
     free(r);
 }
 

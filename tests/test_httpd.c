@@ -10,7 +10,8 @@
  *     a body of exactly max_body passes;
  *   - a streamed response: pieces in order, chunked, piece 1 reaching the
  *     client before piece 2 is produced (the pull waits for the client to
- *     have seen it), done(true) once after it all; 300 kB in pulls that
+ *     have seen it), done(true) once after it all (and the request still
+ *     readable in done); 300 kB in pulls that
  *     fill all they are given arrives byte-exact;
  *   - a client that hangs up mid-stream (curl's write callback refusing,
  *     a raw socket closed): pull sees httpd_client_gone, done(false) once;
@@ -91,6 +92,7 @@ static struct {
     double since; /* STREAM_SLOW: when the current wait began */
     size_t sent;  /* STREAM_BIG: bytes pulled so far */
     size_t max_seen; /* STREAM_BIG: the largest max a pull was given */
+    bool done_bad_req; /* done could not read the request's method and path */
 } st;
 
 static void reset_state(stream_mode mode)
@@ -248,6 +250,9 @@ static ssize_t test_pull(void *ud, char *buf, size_t max)
 static void test_done(void *ud, bool completed)
 {
     pthread_mutex_lock(&mu);
+    /* the request is still readable here (serve logs it from done) */
+    if (st.req && (strcmp(httpd_path(st.req), "/stream") != 0 || strlen(httpd_method(st.req)) < 3))
+        st.done_bad_req = true;
     st.done_calls += ud == &st ? 1 : 1000;
     st.completed = completed;
     pthread_cond_broadcast(&cv);
@@ -645,6 +650,7 @@ static void test_stream_in_order(void **state)
     assert_true(st.completed);
     assert_false(st.pull_timed_out);
     assert_true(st.client_saw_piece1);
+    assert_false(st.done_bad_req);
     reply_free(&r);
     httpd_stop(s);
     assert_int_equal(st.done_calls, 1); /* not again at stop */
@@ -681,6 +687,7 @@ static void expect_gone_and_done(void)
     if (!seen)
         assert_true(st.step >= 2);
     assert_false(st.pull_timed_out);
+    assert_false(st.done_bad_req);
 }
 
 static void test_client_hangs_up_mid_stream(void **state)
@@ -745,6 +752,7 @@ static void stop_mid_stream(bool use_flag)
     httpd_stop(s);
     assert_int_equal(st.done_calls, 1); /* by the time stop returned */
     assert_false(st.completed);
+    assert_false(st.done_bad_req);
     assert_false(st.pull_timed_out);
     pthread_join(t, NULL);
     assert_int_not_equal(a.r.rc, CURLE_OK); /* the body never ended */
