@@ -51,7 +51,7 @@ typedef struct {
     bool stream;
     bool include_usage;   /* stream_options.include_usage                        */
     int max_tokens;       /* max_completion_tokens, else max_tokens; -1 absent;
-                             must be >= 1                                       */
+                             must be >= 1; past INT_MAX reads as INT_MAX       */
     double temperature;   /* -1 absent; 0..2                                    */
     double top_p;         /* -1 absent; 0..1 (0 exclusive)                      */
     int top_k;            /* -1 absent (llama.cpp's extension); >= 0            */
@@ -60,7 +60,8 @@ typedef struct {
     double repeat_penalty; /* -1 absent (llama.cpp's extension); > 0            */
     bool has_seed;
     int64_t seed;
-    char **stops;         /* "stop": a string or an array of at most 4 strings */
+    char **stops;         /* "stop": a string or an array of at most 4 strings;
+                             empty strings dropped ([] or "" = none)           */
     size_t n_stops;
     char *user;           /* "user", NULL when absent                           */
     bool ignore_eos;      /* frontdesk's extension                               */
@@ -69,7 +70,9 @@ typedef struct {
 /* Read a request body.  false with e filled (nothing to free) when it is
  * not JSON, not an object, lacks messages, has a member of the wrong type
  * or out of range, or "n" is not 1; every string must be valid UTF-8
- * (jansson checks).  Free a read request with oai_chat_request_free. */
+ * (jansson checks) and hold no \u0000, so every char * here is a whole C
+ * string.  Integer members also accept a JSON real of integral value
+ * (16.0).  Free a read request with oai_chat_request_free. */
 bool oai_chat_request_parse(const char *body, size_t len, oai_chat_request *rq, oai_error *e);
 void oai_chat_request_free(oai_chat_request *rq); /* accepts a zeroed one */
 
@@ -88,9 +91,12 @@ typedef struct {
 bool oai_new_id(char *out, size_t outlen);
 
 /* A whole answer, object "chat.completion": one choice {index 0, message
- * {role "assistant", content}, finish_reason}, usage {prompt_tokens,
- * completion_tokens, total_tokens}.  content is len bytes of valid UTF-8.
- * Free with free(). */
+ * {role "assistant", content, refusal null}, logprobs null, finish_reason
+ * (null when NULL)}, usage {prompt_tokens, completion_tokens,
+ * total_tokens}.  content is len bytes of UTF-8; should a byte not be (a
+ * character cut in two), it goes out as U+FFFD, so these writers never
+ * return NULL (the same holds for the text of a chunk and for the meta's
+ * strings; a NULL meta string goes out as null).  Free with free(). */
 char *oai_completion_json(const oai_reply_meta *m, const char *content, size_t len, const char *finish_reason,
                           int prompt_tokens, int completion_tokens);
 
