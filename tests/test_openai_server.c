@@ -324,7 +324,8 @@ static void test_wrong_types(void **state)
          "messages[0].content[0].type must be a string"},
         {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
          "{\"type\":\"image_url\",\"image_url\":{\"url\":\"http://x/y.png\"}}]}]}",
-         "messages[0].content[1].type", "messages[0].content[1].type \"image_url\" is not supported (only \"text\" parts)"},
+         "messages[0].content[1].type",
+         "messages[0].content[1].type \"image_url\" is not supported (only \"text\" parts)"},
         {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}", "messages[0].content[0].text",
          "messages[0].content[0].text must be a string"},
         {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":[\"a\"]}]}]}",
@@ -416,7 +417,8 @@ static void test_not_json(void **state)
     }
     /* the offset is the bad byte's: {"messages":[{"role":"user","content":"a is 40 bytes */
     assert_false(oai_chat_request_parse(broken[0], strlen(broken[0]), &rq, &e));
-    assert_string_equal(e.message, "the request body is not valid JSON: unable to decode byte 0x80 near '\"a' (at byte 40)");
+    assert_string_equal(e.message,
+                        "the request body is not valid JSON: unable to decode byte 0x80 near '\"a' (at byte 40)");
 
     /* len counts, not the NUL: the same bytes cut short are not JSON */
     const char *whole = "{" USER "}";
