@@ -40,6 +40,7 @@ int cmd_purge(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 extern const char cmd_info_usage[];
 extern const char cmd_tokenize_usage[];
@@ -55,6 +56,7 @@ extern const char cmd_purge_usage[];
 extern const char cmd_config_usage[];
 extern const char cmd_train_usage[];
 extern const char cmd_models_usage[];
+extern const char cmd_serve_usage[];
 
 /* Print "frontdesk CMD: message" to stderr and return EXIT_USAGE, adding a
  * pointer to --help. */

@@ -67,6 +67,11 @@ static void defaults(config *c)
     c->idle_timeout_ms = 30000;
     c->total_timeout_ms = 300000;
     c->retries = 2;
+    c->serve_host = xstrdup("127.0.0.1");
+    c->serve_port = 8080;
+    c->serve_parallel = 4;
+    c->serve_max_queue = 64;
+    c->serve_max_body = 1 << 20;
     add_profile(c, "default", ds_default_system);
 }
 
@@ -143,6 +148,10 @@ static const num_key num_keys[] = {
     NUM("thresholds", "thumbs_min_sample", 0, 1e9, NUM_INT, thumbs_min_sample),
     NUM("thresholds", "decode_tps_min", 0, 1e9, NUM_FLOAT, decode_tps_min),
     NUM("remote", "retries", 0, 10, NUM_INT, retries),
+    NUM("serve", "port", 0, 65535, NUM_INT, serve_port),
+    NUM("serve", "parallel", 1, 256, NUM_INT, serve_parallel),
+    NUM("serve", "max_queue", 0, 1 << 20, NUM_INT, serve_max_queue),
+    NUM("serve", "max_body", 1024, 1 << 30, NUM_INT, serve_max_body),
 };
 
 /* [remote] timeouts (long milliseconds). */
@@ -249,6 +258,10 @@ static void set_key(config *c, const char *file, int line, const char *section, 
         }
         if (!found)
             warn(c, "%s:%d: unknown key '%s' in [remote]", file, line, key);
+    } else if (!strcmp(section, "serve") && !strcmp(key, "host") && *v) {
+        set_str(&c->serve_host, v);
+    } else if (!strcmp(section, "serve") && !strcmp(key, "api_key_env")) {
+        set_str(&c->serve_api_key_env, v);
     } else if (!strncmp(section, "profile ", 8) && !strcmp(key, "system")) {
         char *text = unescape(v);
         add_profile(c, trim((char *)section + 8), text);
@@ -279,7 +292,7 @@ void config_parse(config *c, const char *name, const char *text)
             }
             *e = 0;
             snprintf(section, sizeof section, "%s", trim(s + 1));
-            static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds", "remote"};
+            static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds", "remote", "serve"};
             bool ok = !strncmp(section, "profile ", 8) && *trim(section + 8);
             for (size_t i = 0; i < sizeof known / sizeof *known; i++)
                 ok |= !strcmp(section, known[i]);
@@ -369,6 +382,8 @@ void config_free(config *c)
     free(c->backend);
     free(c->remote_model);
     free(c->api_key_env);
+    free(c->serve_host);
+    free(c->serve_api_key_env);
     for (size_t i = 0; i < c->n_profiles; i++) {
         free(c->profiles[i].name);
         free(c->profiles[i].system);

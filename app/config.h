@@ -21,6 +21,9 @@
  *                 total_timeout_ms [300000]  retries [2]
  *                 fallback [none] = local: when the server fails, answer
  *                 with the local model instead
+ *   [serve]       host [127.0.0.1]  port [8080]  parallel [4]  max_queue [64]
+ *                 max_body [1048576 bytes]  api_key_env [none: no key asked;
+ *                 a non-loopback host needs one]
  *   [profile NAME]  system = the system prompt of profile NAME (profile
  *                 "default": ds_default_system of train/dataset.h, the one
  *                 the built-in model is trained with)
@@ -54,6 +57,8 @@ typedef struct {
     long connect_timeout_ms, first_token_timeout_ms, idle_timeout_ms, total_timeout_ms;
     int retries;
     bool fallback_local;
+    char *serve_host, *serve_api_key_env;                 /* [serve]      */
+    int serve_port, serve_parallel, serve_max_queue, serve_max_body;
     config_profile *profiles; /* "default" always first                 */
     size_t n_profiles;
     char **warnings;          /* "config:12: unknown key 'colour'"      */

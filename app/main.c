@@ -25,6 +25,7 @@ static const cli_command commands[] = {
     {"forget", cmd_forget, "erase one conversation's text for good", cmd_forget_usage},
     {"config", cmd_config, "the settings in effect and problems in the config file", cmd_config_usage},
     {"models", cmd_models, "list the models of an OpenAI-compatible server", cmd_models_usage},
+    {"serve", cmd_serve, "an OpenAI-compatible server on the local model, recording every reply", cmd_serve_usage},
     {"train", cmd_train, "train or fine-tune a model on support conversations", cmd_train_usage},
     {"purge", cmd_purge, "erase conversations older than N days", cmd_purge_usage},
 };

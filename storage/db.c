@@ -15,6 +15,7 @@
  *                   owner (pid, process start time, host) while running
  *   ratings         one row per (reply, rater); rating_tags beside it
  *   messages_fts    FTS5 trigram index over message text
+ *   handles         serve's conversation tokens and completion ids
  *
  * What this file does not do: any query of those tables (chats.c,
  * ratings.c, metrics.c, export.c).
@@ -269,6 +270,15 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
     "  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);"
     "END;",
+
+    /* 4: what serve hands its clients: a conversation's token, a reply's
+     * completion id (random; erased with the conversation) */
+    "CREATE TABLE handles ("
+    "  handle TEXT PRIMARY KEY,"
+    "  conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,"
+    "  created_at REAL NOT NULL);"
+    "CREATE INDEX handles_conversation ON handles(conversation_id);",
 };
 
 static int read_version(db *d, int *v)

@@ -62,6 +62,17 @@ static void bind_measure(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_null(st, i);
 }
 
+db_status db_request_set_queue(db *d, int64_t id, double queue_ms)
+{
+    const char *what = "saving the queue wait";
+    sqlite3_stmt *st = db_prepare(d, "UPDATE requests SET queue_ms = ? WHERE id = ?", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_double(st, 1, queue_ms);
+    sqlite3_bind_int64(st, 2, id);
+    return db_step_done(d, st, what);
+}
+
 db_status db_request_finish(db *d, int64_t id, const db_request_result *r)
 {
     const char *what = "completing the request";

@@ -43,6 +43,8 @@ typedef struct {
  * the queue. */
 db_status db_request_begin(db *d, int64_t model_id, const char *backend, int64_t conv, int64_t message_id,
                            double queue_ms, int64_t *id);
+/* The time it waited for a slot, when known only once it got one (serve). */
+db_status db_request_set_queue(db *d, int64_t id, double queue_ms);
 /* Complete it with what it measured. */
 db_status db_request_finish(db *d, int64_t id, const db_request_result *r);
 

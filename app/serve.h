@@ -1,0 +1,74 @@
+/*
+ * serve.h — what `frontdesk serve` shares between its files: the server's
+ * state (cmd_serve.c builds it), the request handler (serve.c) and the
+ * Prometheus figures (serve_metrics.c).
+ */
+#ifndef FRONTDESK_SERVE_H
+#define FRONTDESK_SERVE_H
+
+#include "app/config.h"
+#include "engine/batch.h"
+#include "engine/chat_template.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+#include "net/httpd.h"
+#include "storage/db.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* ---- Figures since the server started (GET /metrics) --------------------------- */
+
+enum { SM_TIME_BUCKETS = 11, SM_TOKEN_BUCKETS = 11 };
+
+typedef struct {
+    uint64_t counts[SM_TIME_BUCKETS + 1]; /* last: +Inf */
+    double sum;
+    uint64_t n;
+} sm_histogram;
+
+typedef struct {
+    pthread_mutex_t mu;
+    uint64_t ok, error, cancelled, rejected; /* chat completions by outcome */
+    uint64_t bad_requests;                   /* 4xx answers of any endpoint */
+    uint64_t prompt_tokens, generated_tokens;
+    uint64_t feedback;
+    sm_histogram latency, ttft, gen_tokens;
+} serve_metrics;
+
+void serve_metrics_init(serve_metrics *m);
+void serve_metrics_free(serve_metrics *m);
+/* One finished completion: its outcome and figures (ms; < 0 unknown). */
+void serve_metrics_add(serve_metrics *m, const char *outcome, int prompt_tokens, int gen_tokens,
+                       double latency_ms, double ttft_ms);
+void serve_metrics_count(serve_metrics *m, uint64_t *counter);
+/* The text exposition format (free with free()). */
+char *serve_metrics_text(serve_metrics *m, const batch_load *load, const char *model_name);
+
+/* ---- The server ------------------------------------------------------------------ */
+
+typedef struct {
+    const config *cfg;
+    model *m;
+    tok_vocab *v;
+    chat_tmpl tmpl;
+    batch *b;
+    int n_ctx;
+    db *d;                  /* one connection, used under db_mu          */
+    pthread_mutex_t db_mu;
+    int64_t model_id;
+    char sha256[65];
+    char model_name[256];   /* what answers say in "model"               */
+    char fingerprint[32];   /* "fd-" + the SHA-256's first 12 digits      */
+    const char *api_key;    /* NULL: none asked                          */
+    int64_t started;        /* Unix seconds                              */
+    atomic_bool stopping;
+    atomic_int in_flight;   /* completions not yet answered in full      */
+    serve_metrics metrics;
+} serve_ctx;
+
+/* The httpd handler; ud is the serve_ctx. */
+void serve_handle(void *ud, httpd_req *r);
+
+#endif
