@@ -9,7 +9,9 @@
  *     last-reply.txt), cancel, a new conversation with a profile, the
  *     list filter; with the config file's [sampling], [remote] model and
  *     api_key_env, [privacy] redact and [profile] taking effect;
- *   - [ui] color = false and NO_COLOR: no colour reaches the terminal.
+ *   - [ui] color = false and NO_COLOR: no colour reaches the terminal;
+ *   - tests/e2e/serve_dash.sh: the dashboard shows `frontdesk serve`'s
+ *     traffic from another process, live.
  *
  * Skips visibly (tests/testutil.h) without ../shared (the first) or tmux.
  */
@@ -45,6 +47,24 @@ static void test_tui_end_to_end(void **state)
     if (rc != 0)
         fail_msg("tests/e2e/tui.sh exited %d: %s", rc, err);
     assert_non_null(strstr(out, "e2e: ok"));
+    free(out);
+    free(err);
+}
+
+/* The dashboard of a TUI shows what `frontdesk serve`, another process
+ * on the same database, answers, live (tests/e2e/serve_dash.sh). */
+static void test_tui_serve_dashboard(void **state)
+{
+    (void)state;
+    if (system("command -v tmux >/dev/null 2>&1") != 0)
+        test_skip("test_tui_serve_dashboard: tmux not installed (make deps installs it)");
+    const char *argv[] = {"/bin/sh", "tests/e2e/serve_dash.sh", test_bin(), test_tmpdir(), NULL};
+    char *out, *err;
+    int rc = test_run(argv, NULL, 0, &out, &err);
+    printf("%s", out);
+    if (rc != 0)
+        fail_msg("tests/e2e/serve_dash.sh exited %d: %s", rc, err);
+    assert_non_null(strstr(out, "serve-dash: ok"));
     free(out);
     free(err);
 }
@@ -686,6 +706,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tui_end_to_end),
         cmocka_unit_test(test_tui_remote),
+        cmocka_unit_test(test_tui_serve_dashboard),
         cmocka_unit_test_teardown(test_tui_chat_actions, teardown_tui),
         cmocka_unit_test_teardown(test_tui_color, teardown_tui),
     };
