@@ -2,8 +2,9 @@
 # `make bench`: the engine against this machine's limits (tools/bench.c) on
 # random-weight models of realistic shapes written by tools/mkmodel (cached
 # in $BUILD/models, about 7 GB), then the trainer's throughput
-# (tools/bench_train.c), several sequences decoded together (tools/bench_seqs.c)
-# and the dashboard's aggregates (tools/bench_stats.c).
+# (tools/bench_train.c), several sequences decoded together (tools/bench_seqs.c),
+# frontdesk serve under 1-8 streaming clients (tools/bench_serve.c) and the
+# dashboard's aggregates (tools/bench_stats.c).
 #
 #   BENCH_RUNS=N       runs per figure (median; default 3)
 #   BENCH_MODELS="..." shape:type pairs instead of the full table
@@ -34,6 +35,19 @@ for out in $models; do
 done
 # shellcheck disable=SC2086
 [ -z "$seq_models" ] || "$build/tools/bench_seqs" --runs "${BENCH_RUNS:-3}" $seq_models
+echo
+echo "serving (tools/bench_serve: frontdesk serve --parallel 8, streaming clients, ignore_eos):"
+vocab=../shared/ref/tokenizer/ggml-vocab-gpt-2.gguf
+[ -f "$vocab" ] || { vocab=models/frontdesk-vocab.gguf; echo "(../shared absent: the built-in 4096-token vocabulary instead of GPT-2's)"; }
+for shape in ${BENCH_SERVE_SHAPES:-smollm2-135m qwen2.5-0.5b}; do
+    out="$build/models/random-$shape-q8_0-$(basename "$vocab" .gguf).gguf"
+    if [ ! -f "$out" ]; then
+        "$build/tools/mkmodel" --shape "$shape" --type q8_0 --vocab "$vocab" --out "$out.tmp"
+        mv "$out.tmp" "$out"
+    fi
+    "$build/tools/bench_serve" --bin "$build/frontdesk" --model "$out" --parallel 8 \
+        --threads "$(nproc)" --runs "${BENCH_RUNS:-3}" --prompt 64 --gen 128
+done
 echo
 echo "trainer, issue 6's shape (5.8M parameters, context 512):"
 "$build/tools/bench_train" --runs "${BENCH_RUNS:-3}"
