@@ -6,8 +6,8 @@
  *
  * Settings: the options, else [serve], [model] and [sampling] of the
  * config file.  SIGINT / SIGTERM stop gracefully: no new connections,
- * running replies get a grace period to finish (then are cancelled), each
- * is recorded, exit 0.
+ * running replies get [serve] stop_grace_s to finish (then are cancelled),
+ * each is recorded, exit 0.
  */
 #include "app/cli.h"
 #include "app/config.h"
@@ -209,11 +209,11 @@ int cmd_serve(int argc, char **argv)
 
     int sig = 0;
     sigwait(&stop_set, &sig);
-    fprintf(stderr, "frontdesk serve: %s: stopping (replies in progress get 10 s to finish)\n",
-            sig == SIGINT ? "interrupted" : "terminated");
+    fprintf(stderr, "frontdesk serve: %s: stopping (replies in progress get %g s to finish)\n",
+            sig == SIGINT ? "interrupted" : "terminated", cfg.serve_grace_s);
     atomic_store(&s.stopping, true);
     httpd_quiesce(h);
-    batch_stop(s.b, 10.0);
+    batch_stop(s.b, cfg.serve_grace_s);
     /* every job has ended: let the streams send their last events */
     for (int i = 0; i < 500 && atomic_load(&s.in_flight) > 0; i++)
         usleep(10000);

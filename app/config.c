@@ -72,6 +72,7 @@ static void defaults(config *c)
     c->serve_parallel = 4;
     c->serve_max_queue = 64;
     c->serve_max_body = 1 << 20;
+    c->serve_grace_s = 10;
     add_profile(c, "default", ds_default_system);
 }
 
@@ -152,6 +153,7 @@ static const num_key num_keys[] = {
     NUM("serve", "parallel", 1, 256, NUM_INT, serve_parallel),
     NUM("serve", "max_queue", 0, 1 << 20, NUM_INT, serve_max_queue),
     NUM("serve", "max_body", 1024, 1 << 30, NUM_INT, serve_max_body),
+    NUM("serve", "stop_grace_s", 0, 3600, NUM_FLOAT, serve_grace_s),
 };
 
 /* [remote] timeouts (long milliseconds). */

@@ -23,7 +23,8 @@
  *                 with the local model instead
  *   [serve]       host [127.0.0.1]  port [8080]  parallel [4]  max_queue [64]
  *                 max_body [1048576 bytes]  api_key_env [none: no key asked;
- *                 a non-loopback host needs one]
+ *                 a non-loopback host needs one]  stop_grace_s [10: how long
+ *                 replies in progress may go on after SIGINT/SIGTERM]
  *   [profile NAME]  system = the system prompt of profile NAME (profile
  *                 "default": ds_default_system of train/dataset.h, the one
  *                 the built-in model is trained with)
@@ -59,6 +60,7 @@ typedef struct {
     bool fallback_local;
     char *serve_host, *serve_api_key_env;                 /* [serve]      */
     int serve_port, serve_parallel, serve_max_queue, serve_max_body;
+    double serve_grace_s;
     config_profile *profiles; /* "default" always first                 */
     size_t n_profiles;
     char **warnings;          /* "config:12: unknown key 'colour'"      */

@@ -462,8 +462,15 @@ static void *stream_long(void *arg)
 static void test_graceful_stop(void **state)
 {
     (void)state;
+    /* a grace of 0.2 s and room for 8000 tokens: the reply cannot finish
+     * in time (that would take 40000 tokens/s), so it is cancelled */
+    const char *cfg = test_path(test_tmpdir(), "grace.conf");
+    FILE *f = fopen(cfg, "w");
+    fputs("[serve]\nstop_grace_s = 0.2\n", f);
+    fclose(f);
     served s;
-    served_start(&s, db_path("stop.db"), NULL, NULL);
+    served_start(&s, db_path("stop.db"), (const char *const[]){"--config", cfg, "--ctx", "8192", "--parallel", "1", NULL},
+                 NULL);
     streamer st = {.s = &s};
     pthread_t t;
     pthread_create(&t, NULL, stream_long, &st);
@@ -476,6 +483,7 @@ static void test_graceful_stop(void **state)
     assert_true(st.r.n_events >= 2);
     assert_string_equal(st.r.events[st.r.n_events - 1], "[DONE]"); /* the stream was ended, not cut */
     http_reply_free(&st.r);
+    assert_non_null(strstr(log, "get 0.2 s to finish"));
     assert_non_null(strstr(log, "stopped"));
     free(log);
     /* recorded, not left running */
