@@ -23,31 +23,15 @@ temperature = 0
 max_tokens = 8
 CFG
 sock="$work/tmux-serve.sock"
-T() { tmux -S "$sock" -f /dev/null "$@"; }
+here=$(dirname "$0")
+fail_extra='echo "---- serve ----"; cat "$work/serve.log" || true'
+. "$here/lib.sh"
 server=""
 cleanup() {
     T kill-server 2>/dev/null || true
     [ -z "$server" ] || kill "$server" 2>/dev/null || true
 }
 trap cleanup EXIT
-cap() { T capture-pane -p -t fd; }
-fail() {
-    echo "FAIL: $*"
-    echo "---- screen ----"
-    cap || true
-    echo "---- serve ----"
-    cat "$work/serve.log" || true
-    exit 1
-}
-wait_for() {
-    n=$(( ${2:-20} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        if cap | grep -qE -- "$1"; then return 0; fi
-        sleep 0.1
-        n=$((n - 1))
-    done
-    fail "timed out waiting for '$1'"
-}
 
 XDG_CONFIG_HOME="$work/cfg-serve" "$bin" serve --port 0 --db "$db" --threads 1 2>"$work/serve.log" &
 server=$!
@@ -61,7 +45,7 @@ url=$(grep -o "http://127.0.0.1:[0-9]*/v1" "$work/serve.log" | head -n 1)
 
 T new-session -d -s fd -x 100 -y 30 \
     "env XDG_CONFIG_HOME='$work/cfg-serve' TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 '$bin' --db '$db'; sleep 30"
-wait_for "F1 Chat"
+wait_for "F1 Chat" 20
 T send-keys -t fd F3
 wait_for "Dashboard"
 
@@ -72,13 +56,13 @@ ask() {
 ask "Where is my parcel?"
 ask "I want a refund."
 ask "Can I change my address?"
-wait_for "^errors +0\.0% \(0 of 3\)" 20
+wait_for_re "^errors +0\.0% \(0 of 3\)" 20
 cap | grep -qF "frontdesk-cs" || fail "the served model is not in the Models panel"
 echo "---- dashboard after 3 served requests ----"
 cap
 ask "Do you ship abroad?"
 ask "Thanks!"
-wait_for "^errors +0\.0% \(0 of 5\)" 20
+wait_for_re "^errors +0\.0% \(0 of 5\)" 20
 echo "---- dashboard after 5 ----"
 cap
 # the served requests are in the store as serve's

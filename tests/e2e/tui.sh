@@ -31,40 +31,10 @@ CFG
 # the server's socket in the work directory (tmux leaves it behind; the
 # caller removes the directory), not in the system's temporary directory
 sock="$work/tmux.sock"
-T() { tmux -S "$sock" -f /dev/null "$@"; }
+here=$(dirname "$0")
+. "$here/lib.sh"
 cleanup() { T kill-server 2>/dev/null || true; }
 trap cleanup EXIT
-
-cap() { T capture-pane -p -t fd; }
-fail() {
-    echo "FAIL: $*"
-    echo "---- screen ----"
-    cap || true
-    exit 1
-}
-# wait_for TEXT [SECONDS]: until the screen shows TEXT
-wait_for() {
-    n=$(( ${2:-10} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        if cap | grep -qF -- "$1"; then return 0; fi
-        sleep 0.1
-        n=$((n - 1))
-    done
-    fail "timed out waiting for '$1'"
-}
-wait_gone() {
-    n=$(( ${2:-10} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        if ! cap | grep -qF -- "$1"; then return 0; fi
-        sleep 0.1
-        n=$((n - 1))
-    done
-    fail "'$1' did not go away"
-}
-shot() {
-    echo "---- $1 ----"
-    cap
-}
 
 T new-session -d -s fd -x 100 -y 30 \
     "env XDG_CONFIG_HOME='$work/cfg' TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 '$bin' $source_args --db '$db'; echo \"frontdesk exited with \$?\"; sleep 30"
