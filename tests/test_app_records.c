@@ -345,7 +345,10 @@ static void test_store_reply_starts_clean(void **state)
     sb_puts(&rec.text, "stale text ");
     rec.failed = true;
     snprintf(rec.err, sizeof rec.err, "stale error");
+    char *stale = rec.text.data; /* begin starts afresh: the stale buffer is the test's to free */
     assert_int_equal(store_reply_begin(&rec, d, conv, 0, "local", NULL, 0, 0), DB_OK);
+    assert_true(rec.text.data != stale);
+    free(stale);
     assert_false(rec.failed);
     store_reply_text(&rec, "Hello!", 6);
     db_request_result r = {.outcome = DB_OUTCOME_OK, .prompt_tokens = 3, .gen_tokens = 2, .ttft_ms = 1,
