@@ -271,11 +271,10 @@ static void test_perplexity_windows(void **state)
 
 /* ---- tokenize to a full disk ----------------------------------------------- */
 
-static void test_tokenize_full_output(void **state)
+/* Run the binary with standard output on /dev/full; returns the exit
+ * status (-1: no /dev/full), standard error in err (NUL-terminated). */
+static int run_to_full(const char *input, char *err, size_t cap, const char *const *args)
 {
-    (void)state;
-    if (!stories())
-        skip();
     int in[2], errp[2];
     assert_int_equal(pipe(in), 0);
     assert_int_equal(pipe(errp), 0);
@@ -290,27 +289,43 @@ static void test_tokenize_full_output(void **state)
         dup2(errp[1], 2);
         close(in[1]);
         close(errp[0]);
-        execl(test_bin(), test_bin(), "tokenize", "--model", stories(), (char *)NULL);
+        const char *argv[40] = {test_bin()};
+        for (size_t i = 0; args[i] && i < 38; i++)
+            argv[i + 1] = args[i];
+        execv(test_bin(), (char *const *)argv);
         _exit(98);
     }
     close(in[0]);
     close(errp[1]);
-    assert_int_equal(write(in[1], "Once upon a time", 16), 16);
+    size_t len = input ? strlen(input) : 0;
+    assert_int_equal(write(in[1], input ? input : "", len), (ssize_t)len);
     close(in[1]);
-    char buf[512];
     size_t n = 0;
     ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(errp[0], buf + n, sizeof buf - 1 - n)) > 0)
+    while (n < cap - 1 && (r = read(errp[0], err + n, cap - 1 - n)) > 0)
         n += (size_t)r;
-    buf[n] = '\0';
+    err[n] = '\0';
     close(errp[0]);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 99)
-        test_skip("test_tokenize_full_output: no /dev/full");
+        return -1;
     assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 1);
-    assert_string_equal(buf, "frontdesk: writing standard output: No space left on device\n");
+    return WEXITSTATUS(status);
+}
+#define RUN_TO_FULL(in, err, ...) run_to_full(in, err, sizeof err, (const char *const[]){__VA_ARGS__, NULL})
+
+static void test_tokenize_full_output(void **state)
+{
+    (void)state;
+    if (!stories())
+        skip();
+    char err[512];
+    int rc = RUN_TO_FULL("Once upon a time", err, "tokenize", "--model", stories());
+    if (rc < 0)
+        test_skip("test_tokenize_full_output: no /dev/full");
+    assert_int_equal(rc, 1);
+    assert_string_equal(err, "frontdesk: writing standard output: No space left on device\n");
 }
 
 /* ---- info on files written here -------------------------------------------- */
@@ -414,6 +429,15 @@ static void test_info_lines(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "vocab_size")), 0);
     json_decref(j);
     free(out);
+
+    char *err;
+    /* a file without a model's tensors cannot score text: one line says why */
+    const char *txt = write_text("bare.txt", "abc");
+    assert_int_equal(RUN(&out, &err, "perplexity", "--model", bare, "--file", txt), 1);
+    assert_int_equal(strncmp(err, "frontdesk: ", 11), 0);
+    assert_true(strlen(err) > 12);
+    free(out);
+    free(err);
 
     if (stories()) { /* README's example: 292800 parameters, under a million, printed as is */
         assert_int_equal(RUN(&out, NULL, "info", "--model", stories()), 0);
@@ -561,7 +585,7 @@ static store_rows fill_store(const char *path, const char *title, const char *co
     char hex[65];
     memset(hex, 'a', 64);
     hex[64] = 0;
-    db_model_info mi = {.sha256 = hex, .name = "tiny", .file_name = "tiny.gguf", .arch = "llama", .quant = "F32"};
+    db_model_info mi = {.sha256 = hex, .name = "tiny\nmodel", .file_name = "tiny.gguf", .arch = "llama", .quant = "F32"};
     int64_t model;
     OK(d, db_model_use(d, &mi, &model));
     OK(d, db_conv_create(d, "support", "Be kind.", &r.conv));
@@ -589,7 +613,7 @@ static void test_show_and_history(void **state)
 {
     (void)state;
     const char *dbp = test_path(test_tmpdir(), "show.db");
-    store_rows r = fill_store(dbp, "Ti\ttle\x01\xc2\x85 caf\xc3\xa9", "fast\x7f ok\xc2\x80\xc2\xa0!");
+    store_rows r = fill_store(dbp, "Ti\ttle\x01\xc2\x85 caf\xc3\xa9", "fast\x7f ok\xc2\x80\xc2\xa0!\xc2" "A");
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)r.conv);
 
@@ -602,7 +626,7 @@ static void test_show_and_history(void **state)
     expect_line(out, "    On its way.");
     /* a first token at 0 ms is a figure, not "unknown" */
     assert_non_null(strstr(out, "5+3 tokens, first token 0 ms, 12 ms in all\n"));
-    expect_line(out, "    rated by alice: score 4 \"fast\\x7f ok\\x80\xc2\xa0!\"");
+    expect_line(out, "    rated by alice: score 4 \"fast\\x7f ok\\x80\xc2\xa0!\xc2" "A\"");
     expect_line(out, "    rated by bob: thumbs up");
     free(out);
 
@@ -653,6 +677,13 @@ static void test_export_counts(void **state)
     assert_non_null(strstr(out, "\"{\"\"temperature\"\":0.123456789012346}\""));
     free(out);
     free(err);
+    /* standard output on a full disk: the export fails, and says so */
+    char ferr[512];
+    int rc = RUN_TO_FULL(NULL, ferr, "export", "--db", dbp);
+    if (rc >= 0) {
+        assert_int_equal(rc, 1);
+        assert_string_equal(ferr, "frontdesk: writing the export failed: No space left on device\n");
+    }
 }
 
 static void test_forget_and_stats(void **state)
@@ -676,6 +707,11 @@ static void test_forget_and_stats(void **state)
     assert_non_null(strstr(out, "# TYPE frontdesk_latency_seconds gauge\n"));
     assert_non_null(strstr(out, "# HELP frontdesk_ttft_seconds "));
     assert_non_null(strstr(out, "# TYPE frontdesk_ttft_seconds gauge\n"));
+    free(out);
+    /* the model's name holds a newline: the label shows it escaped */
+    assert_int_equal(RUN(&out, NULL, "stats", "--db", dbp, "--prometheus", "--model", "tiny\nmodel"), 0);
+    if (!strstr(out, "frontdesk_requests{window=\"1h\",model=\"tiny\\nmodel\"} "))
+        fail_msg("%s", out);
     free(out);
 
     assert_int_equal(RUN(&out, &err, "forget", "--conversation", id, "--db", dbp), 0);
