@@ -3,6 +3,8 @@
  *
  *   bench_serve --bin BIN --model FILE [--parallel N] [--threads N]
  *               [--clients 1,2,4,8] [--runs N] [--prompt 64] [--gen 128]
+ *   bench_serve --url http://127.0.0.1:PORT [--clients ...]  (a server already
+ *               running, e.g. llama-server, measured the same way)
  *
  * Starts serve on 127.0.0.1 with a scratch database, finds how many words
  * of user text make a prompt of --prompt tokens (the server's own count,
@@ -143,7 +145,7 @@ static double pct(double *v, int n, double p)
 int main(int argc, char **argv)
 {
     const char *bin = "build-bench/frontdesk", *model = NULL, *clients_s = "1,2,4,8", *threads = "2";
-    const char *parallel = "8";
+    const char *parallel = "8", *url = NULL;
     int runs = 3, want_prompt = 64, gen = 128;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--bin")) bin = argv[i + 1];
@@ -154,42 +156,48 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--prompt")) want_prompt = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--gen")) gen = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--url")) url = argv[i + 1];
     }
-    if (!model || runs < 1) {
+    if ((!model && !url) || runs < 1) {
         fprintf(stderr, "usage: bench_serve --bin BIN --model FILE [--parallel N] [--threads N] [--clients 1,2,4,8] "
                         "[--runs N] [--prompt 64] [--gen 128]\n");
         return 2;
     }
     char db[] = "/tmp/frontdesk-bench-serve-XXXXXX";
-    if (!mkdtemp(db))
-        return 1;
-    char dbfile[128];
-    snprintf(dbfile, sizeof dbfile, "%s/serve.db", db);
-    int e[2];
-    if (pipe(e))
-        return 1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(e[1], 2);
-        close(e[0]);
-        execl(bin, bin, "serve", "--port", "0", "--model", model, "--db", dbfile, "--parallel", parallel,
-              "--threads", threads, "--ctx", "512", "--max-queue", "64", (char *)NULL);
-        _exit(127);
-    }
-    close(e[1]);
-    FILE *err = fdopen(e[0], "r");
-    char line[1024] = "";
-    if (!fgets(line, sizeof line, err) || !strstr(line, "http://127.0.0.1:")) {
-        fprintf(stderr, "bench_serve: serve did not start: %s\n", line);
-        return 1;
-    }
-    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", atoi(strstr(line, "127.0.0.1:") + 10));
-    /* drain the server's log so it never blocks on a full pipe */
-    if (fork() == 0) {
-        char buf[4096];
-        while (fread(buf, 1, sizeof buf, err) > 0)
-            ;
-        _exit(0);
+    pid_t pid = -1;
+    if (url) {
+        snprintf(base_url, sizeof base_url, "%s", url);
+    } else {
+        if (!mkdtemp(db))
+            return 1;
+        char dbfile[128];
+        snprintf(dbfile, sizeof dbfile, "%s/serve.db", db);
+        int e[2];
+        if (pipe(e))
+            return 1;
+        pid = fork();
+        if (pid == 0) {
+            dup2(e[1], 2);
+            close(e[0]);
+            execl(bin, bin, "serve", "--port", "0", "--model", model, "--db", dbfile, "--parallel", parallel,
+                  "--threads", threads, "--ctx", "512", "--max-queue", "64", (char *)NULL);
+            _exit(127);
+        }
+        close(e[1]);
+        FILE *err = fdopen(e[0], "r");
+        char line[1024] = "";
+        if (!fgets(line, sizeof line, err) || !strstr(line, "http://127.0.0.1:")) {
+            fprintf(stderr, "bench_serve: serve did not start: %s\n", line);
+            return 1;
+        }
+        snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", atoi(strstr(line, "127.0.0.1:") + 10));
+        /* drain the server's log so it never blocks on a full pipe */
+        if (fork() == 0) {
+            char buf[4096];
+            while (fread(buf, 1, sizeof buf, err) > 0)
+                ;
+            _exit(0);
+        }
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
@@ -201,9 +209,9 @@ int main(int argc, char **argv)
         got = prompt_tokens(words);
     }
     char *body = body_of(words, gen, true);
-    const char *name = strrchr(model, '/');
+    const char *name = model ? strrchr(model, '/') : NULL;
     printf("%s: prompt %d tokens, %d generated each, --parallel %s, %s threads, median of %d rounds\n",
-           name ? name + 1 : model, got, gen, parallel, threads, runs);
+           url ? url : name ? name + 1 : model, got, gen, parallel, threads, runs);
     printf("clients  aggregate tok/s  x 1 client  TTFT p50 ms  p95 ms   x 1 client (p50)\n");
 
     double base_tps = 0, base_ttft = 0;
@@ -251,12 +259,14 @@ int main(int argc, char **argv)
         p++;
     }
     free(body);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", db);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_serve: could not remove %s\n", db);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", db);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_serve: could not remove %s\n", db);
+    }
     curl_global_cleanup();
     return 0;
 }
