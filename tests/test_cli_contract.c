@@ -342,7 +342,7 @@ static int zero_fill(void *ctx, uint64_t offset, void *buf, size_t len)
  * a 3-token "llama" vocabulary whose pre-tokenizer name holds a space and a
  * control byte; tensors: F32 1000x999 and F16 1000, exactly 1,000,000
  * parameters.  Without: no tokenizer keys at all and one F32 3x4 tensor. */
-static const char *write_model(const char *name, bool with_tokens)
+static const char *write_model(const char *name, bool with_tokens, bool gpt2)
 {
     gguf_writer *w = gguf_writer_new();
     assert_int_equal(gguf_writer_set_str(w, "general.architecture", "llama"), 0);
@@ -359,6 +359,11 @@ static const char *write_model(const char *name, bool with_tokens)
         uint64_t ne1[2] = {1000, 999}, ne2[1] = {1000};
         assert_int_equal(gguf_writer_add_tensor_fill(w, "big", GGML_TYPE_F32, 2, ne1, zero_fill, NULL), 0);
         assert_int_equal(gguf_writer_add_tensor_fill(w, "small", GGML_TYPE_F16, 1, ne2, zero_fill, NULL), 0);
+    } else if (gpt2) {
+        const char *toks[] = {"a", "b", "ab"}, *merges[] = {"a b"};
+        assert_int_equal(gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2"), 0);
+        assert_int_equal(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 3), 0);
+        assert_int_equal(gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1), 0);
     } else {
         uint64_t ne[2] = {3, 4};
         assert_int_equal(gguf_writer_add_tensor_fill(w, "w", GGML_TYPE_F32, 2, ne, zero_fill, NULL), 0);
@@ -382,7 +387,7 @@ static void expect_line(const char *out, const char *line)
 static void test_info_lines(void **state)
 {
     (void)state;
-    const char *full = write_model("million.gguf", true);
+    const char *full = write_model("million.gguf", true, false);
     char *out;
     assert_int_equal(RUN(&out, NULL, "info", "--model", full), 0);
     expect_line(out, "architecture:    llama");
@@ -414,7 +419,7 @@ static void test_info_lines(void **state)
     json_decref(j);
     free(out);
 
-    const char *bare = write_model("bare.gguf", false);
+    const char *bare = write_model("bare.gguf", false, false);
     assert_int_equal(RUN(&out, NULL, "info", "--model", bare), 0);
     expect_line(out, "parameters:      12");
     expect_line(out, "vocabulary:      none, 0 tokens");
@@ -431,6 +436,19 @@ static void test_info_lines(void **state)
     free(out);
 
     char *err;
+    /* a BPE vocabulary of "a", "b", "ab" with the merge "a b" */
+    const char *bpe = write_model("ab-vocab.gguf", false, true);
+    assert_int_equal(RUN_IN("ab", &out, &err, "tokenize", "--model", bpe), 0);
+    assert_string_equal(out, "2\n");
+    free(out);
+    free(err);
+    /* a sequence above U+10FFFF is refused, as llama.cpp refuses it */
+    if (RUN_IN("a\xf4\x90\x80\x80", &out, &err, "tokenize", "--model", bpe) != 1)
+        fail_msg("tokenize: [%s] [%s]", out, err);
+    assert_string_equal(out, "");
+    assert_string_equal(err, "frontdesk: invalid UTF-8 at input offset 1: a sequence above U+10FFFF\n");
+    free(out);
+    free(err);
     /* a file without a model's tensors cannot score text: one line says why */
     const char *txt = write_text("bare.txt", "abc");
     assert_int_equal(RUN(&out, &err, "perplexity", "--model", bare, "--file", txt), 1);
