@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -741,6 +742,19 @@ static void test_forget_and_stats(void **state)
     assert_int_equal(RUN(&out, NULL, "purge", "--older-than", "0", "--db", dbp), 0);
     assert_string_equal(out, "0 conversation(s) older than 0 day(s) erased\n");
     free(out);
+
+    /* another writer holds the database: purge opens it, cannot write, and
+     * fails (after the store's 5 s busy wait) with exit 1 */
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(dbp, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(RUN(&out, &err, "purge", "--older-than", "0", "--db", dbp), 1);
+    assert_string_equal(out, "");
+    assert_non_null(strstr(err, "locked"));
+    free(out);
+    free(err);
+    sqlite3_exec(raw, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(raw);
 
     /* a database that cannot be opened: exit 1, for every store command */
     const char *bad = test_path(write_text("plain-file", "not a directory"), "x.db");
