@@ -245,18 +245,23 @@ static json_t *message_json(const db_msg *m, const reply_info *ri)
     return o;
 }
 
+/* The text indented by four spaces, line by line, each line escaped as a
+ * whole (a C1 control is two bytes: escaping byte by byte would let it
+ * through). */
 static void print_indented(const char *text)
 {
-    fputs("    ", stdout);
-    for (const char *p = text; *p; p++) {
-        if (*p == '\n') {
-            fputs("\n    ", stdout);
-            continue;
-        }
-        char one[2] = {*p, 0};
-        cli_print_text(stdout, one);
+    for (const char *p = text;;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        fputs("    ", stdout);
+        cli_print_text(stdout, line);
+        putchar('\n');
+        free(line);
+        if (!nl)
+            break;
+        p = nl + 1;
     }
-    putchar('\n');
 }
 
 static void message_text(const db_msg *m, const reply_info *ri)

@@ -649,6 +649,7 @@ static void test_show_and_history(void **state)
     expect_line(out, "    rated by bob: thumbs up");
     free(out);
 
+
     assert_int_equal(RUN(&out, NULL, "history", "--db", dbp), 0);
     char want[128];
     snprintf(want, sizeof want, "  %-6s  %4d  %5d  Ti\ttle\\x01\\x85 caf\xc3\xa9\n", "open", 4, 2);
@@ -665,6 +666,21 @@ static void test_show_and_history(void **state)
     assert_true(json_is_integer(json_object_get(c, "rated")));
     assert_int_equal(json_integer_value(json_object_get(c, "rated")), 2);
     json_decref(j);
+    free(out);
+
+    /* a message's own text is escaped like a title: a C1 control (U+009B,
+     * the one-byte CSI, two bytes in UTF-8) too, on each of its lines */
+    db *d;
+    char err[256];
+    assert_int_equal(db_open(&d, dbp, err, sizeof err), DB_OK);
+    int64_t m;
+    assert_int_equal(db_msg_add(d, r.conv, DB_ROLE_CUSTOMER, "line one\xc2\x9b" "2J\nline\ttwo \x1b[0m caf\xc3\xa9", &m),
+                     DB_OK);
+    db_close(d);
+    assert_int_equal(RUN(&out, NULL, "show", id, "--db", dbp), 0);
+    expect_line(out, "    line one\\x9b2J");
+    expect_line(out, "    line\ttwo \\x1b[0m caf\xc3\xa9");
+    assert_null(strstr(out, "\xc2\x9b"));
     free(out);
 }
 
