@@ -130,7 +130,7 @@ bench: | deps
 MUTATE_FLAGS ?=
 mutate: | deps
 	@mkdir -p $(BUILD)
-	@tools/mutate --max-per-file 12 --report $(BUILD)/mutate.json $(MUTATE_FLAGS) \
+	@tools/mutate --max-per-file 20 --report $(BUILD)/mutate.json $(MUTATE_FLAGS) \
 	  app/ storage/ ui/ engine/sampler.c engine/prompt.c
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary; the
