@@ -304,7 +304,24 @@ static void *run(void *arg)
             if (j && (expired || atomic_load(&j->cancel)))
                 finish(b, j, GEN_STOP_CANCELLED);
         }
-        prefill_step(b);
+        /* Nobody generating, nobody to hold up: every prompt in a slot
+         * is read to its end (in chunks, taking turns) before the first
+         * decode step, so they all start generating together.  Otherwise
+         * one chunk of one prompt per step. */
+        bool decoding = false;
+        for (int s = 0; s < b->o.n_parallel && !decoding; s++)
+            decoding = b->slots[s] && b->slots[s]->state == J_DECODE;
+        if (decoding) {
+            prefill_step(b);
+        } else {
+            bool more = true;
+            while (more) {
+                prefill_step(b);
+                more = false;
+                for (int s = 0; s < b->o.n_parallel && !more; s++)
+                    more = b->slots[s] && b->slots[s]->state == J_PREFILL;
+            }
+        }
         decode_step(b);
 
         long used = 0;
