@@ -339,7 +339,7 @@ static bool record_begin(serve_ctx *s, completion *c, const oai_chat_request *rq
             util_errf(err, errlen, "the system has no randomness for a conversation token");
             return false;
         }
-        if (db_handle_put(d, c->conv_token, conv, 0) != DB_OK)
+        if (db_handle_put(d, c->conv_token, conv, 0, rq->user) != DB_OK)
             goto fail;
     } else {
         from = (size_t)have;
@@ -359,7 +359,7 @@ static bool record_begin(serve_ctx *s, completion *c, const oai_chat_request *rq
         return false;
     }
     c->recording = true;
-    if (db_handle_put(d, c->id, conv, c->rec.message) != DB_OK)
+    if (db_handle_put(d, c->id, conv, c->rec.message, rq->user) != DB_OK)
         goto fail;
     return true;
 fail:

@@ -277,6 +277,7 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "  handle TEXT PRIMARY KEY,"
     "  conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
     "  message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,"
+    "  user TEXT,"                           /* the request's \"user\" field, as sent */
     "  created_at REAL NOT NULL);"
     "CREATE INDEX handles_conversation ON handles(conversation_id);",
 };

@@ -5,11 +5,11 @@
 
 #include "storage/db_internal.h"
 
-db_status db_handle_put(db *d, const char *handle, int64_t conv, int64_t message)
+db_status db_handle_put(db *d, const char *handle, int64_t conv, int64_t message, const char *user)
 {
     const char *what = "saving a handle";
     sqlite3_stmt *st = db_prepare(
-        d, "INSERT INTO handles(handle, conversation_id, message_id, created_at) VALUES (?, ?, ?, ?)", what);
+        d, "INSERT INTO handles(handle, conversation_id, message_id, created_at, user) VALUES (?, ?, ?, ?, ?)", what);
     if (!st)
         return DB_ERR;
     sqlite3_bind_text(st, 1, handle, -1, SQLITE_TRANSIENT);
@@ -19,6 +19,7 @@ db_status db_handle_put(db *d, const char *handle, int64_t conv, int64_t message
     else
         sqlite3_bind_null(st, 3);
     sqlite3_bind_double(st, 4, db_now());
+    db_bind_text(st, 5, user);
     return db_step_done(d, st, what);
 }
 

@@ -12,8 +12,9 @@
 
 #include <stdint.h>
 
-/* Remember handle for conversation conv and (0: none) message. */
-db_status db_handle_put(db *d, const char *handle, int64_t conv, int64_t message);
+/* Remember handle for conversation conv and (0: none) message, with the
+ * client's own name for its end user (NULL: none), kept as metadata only. */
+db_status db_handle_put(db *d, const char *handle, int64_t conv, int64_t message, const char *user);
 /* What handle names: DB_NOTFOUND when nothing (never was, or erased). */
 db_status db_handle_get(db *d, const char *handle, int64_t *conv, int64_t *message);
 

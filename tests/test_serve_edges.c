@@ -256,7 +256,8 @@ static void test_feedback_and_conversations(void **state)
     http_reply r;
     json_t *a = post_json(&s, "/v1/chat/completions",
                           "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"},"
-                          " {\"role\": \"user\", \"content\": \"Where is my order?\"}], \"max_tokens\": 8}",
+                          " {\"role\": \"user\", \"content\": \"Where is my order?\"}], \"max_tokens\": 8,"
+                          " \"user\": \"customer-4711\"}",
                           &r);
     assert_int_equal(r.status, 200);
     const char *id = json_string_value(json_object_get(a, "id"));
@@ -265,6 +266,10 @@ static void test_feedback_and_conversations(void **state)
     char *token = http_header(&r, "X-Frontdesk-Conversation");
     assert_non_null(token);
     http_reply_free(&r);
+    /* "user" is kept beside the reply, as metadata only */
+    char *user = sql_text(s.db, "SELECT user FROM handles WHERE handle = '%q'", id);
+    assert_string_equal(user, "customer-4711");
+    free(user);
 
     /* feedback lands as a rating of that reply */
     char body[512];
