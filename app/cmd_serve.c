@@ -198,7 +198,7 @@ int cmd_serve(int argc, char **argv)
                      .max_body = (size_t)cfg.serve_max_body};
     h = httpd_start(&ho, serve_handle, &s, err, sizeof err);
     if (!h) {
-        cli_fail("cannot listen on %s port %d: %s", host, ho.port, err);
+        cli_fail("%s", err); /* names the address and port */
         goto out;
     }
     fprintf(stderr,
