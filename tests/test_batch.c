@@ -422,6 +422,78 @@ static void test_stop(void **state)
     unload(&l);
 }
 
+/* A long prompt arriving while another job generates is read one chunk
+ * per step: the generating job gets a token between every two chunks. */
+typedef struct {
+    pthread_mutex_t mu;
+    watch *a, *b;
+    int a_tokens_at_b_first; /* a's count when b's first token came; -1 before */
+} interleave;
+
+static interleave *IL;
+
+static void il_token_b(void *ud, int32_t id)
+{
+    pthread_mutex_lock(&IL->mu);
+    if (IL->a_tokens_at_b_first < 0) {
+        pthread_mutex_lock(&IL->a->mu);
+        IL->a_tokens_at_b_first = IL->a->n_ids;
+        pthread_mutex_unlock(&IL->a->mu);
+    }
+    pthread_mutex_unlock(&IL->mu);
+    w_token(ud, id);
+}
+
+static void test_long_prompt_interleaves(void **state)
+{
+    (void)state;
+    loaded l = load(BUILTIN);
+    int n_short, n_long;
+    int32_t *shortp = encode(&l, PROMPTS[1], &n_short);
+    /* a long prompt: the system prompt's text repeated */
+    strbuf text = {0};
+    for (int i = 0; i < 2; i++)
+        sb_puts(&text, PROMPTS[2]);
+    int32_t *longp = encode(&l, text.data, &n_long);
+    sb_free(&text);
+    if (!(n_long > 6 * CHUNK && n_long < CTX - 8))
+        fail_msg("the long prompt has %d tokens", n_long);
+    int chunks = (n_long + CHUNK - 1) / CHUNK;
+    batch *b = start(&l, 2, 4);
+    watch wa, wb;
+    watch_init(&wa);
+    watch_init(&wb);
+    interleave il = {.a = &wa, .b = &wb, .a_tokens_at_b_first = -1};
+    pthread_mutex_init(&il.mu, NULL);
+    IL = &il;
+    batch_job *ja, *jb;
+    batch_req ra = greedy_req(shortp, n_short, CTX - n_short - 1, &wa);
+    ra.ignore_eos = true;
+    assert_int_equal(batch_submit(b, &ra, &ja), BATCH_OK);
+    wait_tokens(&wa, 3); /* a is generating */
+    int a_before;
+    pthread_mutex_lock(&wa.mu);
+    a_before = wa.n_ids;
+    pthread_mutex_unlock(&wa.mu);
+    batch_req rb = greedy_req(longp, n_long, 2, &wb);
+    rb.on_token = il_token_b;
+    assert_int_equal(batch_submit(b, &rb, &jb), BATCH_OK);
+    wait_done(&wb);
+    /* every chunk of b's prompt but the last was followed by a decode step of a */
+    assert_true(il.a_tokens_at_b_first - a_before >= chunks - 1);
+    batch_cancel(ja);
+    wait_done(&wa);
+    batch_release(ja);
+    batch_release(jb);
+    watch_free(&wa);
+    watch_free(&wb);
+    pthread_mutex_destroy(&il.mu);
+    batch_free(b);
+    free(shortp);
+    free(longp);
+    unload(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_stop_string_and_callback),
         cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_long_prompt_interleaves),
     };
     return test_exit(cmocka_run_group_tests_name("batch", tests, NULL, NULL));
 }
