@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -56,17 +57,20 @@ bool cli_parse_float(const char *s, double min, double max, double *out)
     return true;
 }
 
-void cli_print_text(FILE *f, const char *text)
+void cli_print_textn(FILE *f, const char *text, size_t len)
 {
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    for (; p < end; p++) {
         if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
             fprintf(f, "\\x%02x", *p);
-        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 control */
+        else if (*p == 0xc2 && p + 1 < end && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 control */
             fprintf(f, "\\x%02x", *++p);
         else
             fputc(*p, f);
     }
 }
+
+void cli_print_text(FILE *f, const char *text) { cli_print_textn(f, text, strlen(text)); }
 
 void cli_print_json(const json_t *v)
 {

@@ -72,6 +72,8 @@ bool cli_parse_float(const char *s, double min, double max, double *out);
 /* Write text for a person to read: control characters (C0, DEL, C1) are
  * shown escaped as \xNN so stored text can never drive the terminal. */
 void cli_print_text(FILE *f, const char *text);
+/* The same for len bytes (no NUL needed). */
+void cli_print_textn(FILE *f, const char *text, size_t len);
 
 /* Print a JSON value to standard output (indented), then a newline. */
 void cli_print_json(const json_t *v);

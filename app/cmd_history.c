@@ -252,12 +252,9 @@ static void print_indented(const char *text)
 {
     for (const char *p = text;;) {
         const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char *line = xstrndup(p, len);
         fputs("    ", stdout);
-        cli_print_text(stdout, line);
+        cli_print_textn(stdout, p, nl ? (size_t)(nl - p) : strlen(p));
         putchar('\n');
-        free(line);
         if (!nl)
             break;
         p = nl + 1;

@@ -302,17 +302,6 @@ static long stored_prefix(db *d, int64_t conv, const oai_chat_request *rq)
     return result < 0 ? -1 : (long)k;
 }
 
-static bool random_token(const char *prefix, char *out, size_t outlen)
-{
-    unsigned char raw[16];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        return false;
-    size_t p = (size_t)snprintf(out, outlen, "%s", prefix);
-    for (size_t i = 0; i < sizeof raw && p + 2 < outlen; i++, p += 2)
-        snprintf(out + p, outlen - p, "%02x", raw[i]);
-    return true;
-}
-
 /* Find the conversation the token names and whose stored thread the
  * request continues, or start one; store the messages it does not hold
  * yet, then a running reply.  false with a message in err. */
@@ -322,7 +311,7 @@ static bool record_begin(serve_ctx *s, completion *c, const oai_chat_request *rq
     db *d = s->d;
     int64_t conv = 0, unused;
     long have = -1;
-    if (token && db_handle_get(d, token, &conv, &unused) == DB_OK && !strncmp(token, "fdc-", 4)) {
+    if (token && !strncmp(token, "fdc-", 4) && db_handle_get(d, token, &conv, &unused) == DB_OK) {
         have = stored_prefix(d, conv, rq);
         if (have >= 0 && (size_t)have < rq->n_messages)
             snprintf(c->conv_token, sizeof c->conv_token, "%s", token);
@@ -335,7 +324,7 @@ static bool record_begin(serve_ctx *s, completion *c, const oai_chat_request *rq
         if (db_conv_create(d, "serve", system, &conv) != DB_OK)
             goto fail;
         from = system ? 1 : 0;
-        if (!random_token("fdc-", c->conv_token, sizeof c->conv_token)) {
+        if (!util_random_token("fdc-", c->conv_token, sizeof c->conv_token)) {
             util_errf(err, errlen, "the system has no randomness for a conversation token");
             return false;
         }

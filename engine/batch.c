@@ -198,8 +198,9 @@ static bool take_token(batch *b, batch_job *j, float *logits)
 
 /* ---- One step ------------------------------------------------------------------- */
 
-/* The next chunk of one slot's prompt (the slots take turns). */
-static void prefill_step(batch *b)
+/* The next chunk of one slot's prompt (the slots take turns); false when
+ * no slot is reading its prompt. */
+static bool prefill_step(batch *b)
 {
     batch_job *j = NULL;
     for (int k = 0; k < b->o.n_parallel && !j; k++) {
@@ -210,27 +211,28 @@ static void prefill_step(batch *b)
         }
     }
     if (!j)
-        return;
+        return false;
     int n = j->rq.n_prompt - j->n_fed;
     if (n > b->o.prefill_chunk)
         n = b->o.prefill_chunk;
     int rc = fwd_eval_seq(b->ctx, j->slot, j->prompt + j->n_fed, n, false, b->logits, &j->cancel);
     if (rc == FWD_ECANCELLED) {
         finish(b, j, GEN_STOP_CANCELLED);
-        return;
+        return true;
     }
     if (rc != FWD_OK) {
         j->res.rc = -1;
         util_errf(j->res.error, sizeof j->res.error, "evaluating the prompt failed (%s)",
                   rc == FWD_ETOKEN ? "token outside the vocabulary" : "context full");
         finish(b, j, GEN_STOP_CONTEXT);
-        return;
+        return true;
     }
     j->n_fed += n;
     if (j->n_fed == j->rq.n_prompt) {
         j->t_prefilled = util_now();
         take_token(b, j, b->logits);
     }
+    return true;
 }
 
 /* The next token of every generating slot, in one pass. */
@@ -311,17 +313,11 @@ static void *run(void *arg)
         bool decoding = false;
         for (int s = 0; s < b->o.n_parallel && !decoding; s++)
             decoding = b->slots[s] && b->slots[s]->state == J_DECODE;
-        if (decoding) {
+        if (decoding)
             prefill_step(b);
-        } else {
-            bool more = true;
-            while (more) {
-                prefill_step(b);
-                more = false;
-                for (int s = 0; s < b->o.n_parallel && !more; s++)
-                    more = b->slots[s] && b->slots[s]->state == J_PREFILL;
-            }
-        }
+        else
+            while (prefill_step(b))
+                ;
         decode_step(b);
 
         long used = 0;

@@ -15,14 +15,12 @@
 
 #include <jansson.h>
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 /* ---- Errors --------------------------------------------------------------------- */
 
@@ -418,26 +416,7 @@ void oai_chat_request_free(oai_chat_request *rq)
 
 bool oai_new_id(char *out, size_t outlen)
 {
-    static const char HEX[] = "0123456789abcdef";
-    unsigned char r[16];
-    if (outlen < 42)
-        return false;
-    size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = getrandom(r + got, sizeof r - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        got += (size_t)n;
-    }
-    memcpy(out, "chatcmpl-", 9);
-    for (size_t i = 0; i < sizeof r; i++) {
-        out[9 + 2 * i] = HEX[r[i] >> 4];
-        out[10 + 2 * i] = HEX[r[i] & 15];
-    }
-    out[41] = '\0';
-    return true;
+    return util_random_token("chatcmpl-", out, outlen);
 }
 
 /* {"id","object","created","model","system_fingerprint"} of every answer. */

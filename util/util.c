@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -249,4 +250,29 @@ size_t util_utf8_encode(uint32_t cp, unsigned char out[4])
         return 4;
     }
     return 0;
+}
+
+bool util_random_token(const char *prefix, char *out, size_t outlen)
+{
+    static const char HEX[] = "0123456789abcdef";
+    unsigned char r[16];
+    size_t np = strlen(prefix);
+    if (outlen < np + 2 * sizeof r + 1)
+        return false;
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    memcpy(out, prefix, np);
+    for (size_t i = 0; i < sizeof r; i++) {
+        out[np + 2 * i] = HEX[r[i] >> 4];
+        out[np + 2 * i + 1] = HEX[r[i] & 15];
+    }
+    out[np + 2 * sizeof r] = '\0';
+    return true;
 }

@@ -65,6 +65,11 @@ size_t util_utf8_encode(uint32_t cp, unsigned char out[4]);
 /* Seconds from an arbitrary fixed point (CLOCK_MONOTONIC). */
 double util_now(void);
 
+/* prefix followed by 32 lowercase hex digits (128 bits from getrandom(2))
+ * into out: an id nobody can guess.  false when out is too small or the
+ * system has no randomness. */
+bool util_random_token(const char *prefix, char *out, size_t outlen);
+
 /* ---- Errors ----------------------------------------------------------- */
 
 /* snprintf into a caller's error buffer; does nothing when errlen == 0. */
