@@ -41,6 +41,12 @@ int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_versions(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_canary(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_deployment(int argc, char **argv);
 
 extern const char cmd_info_usage[];
 extern const char cmd_tokenize_usage[];
@@ -57,6 +63,12 @@ extern const char cmd_config_usage[];
 extern const char cmd_train_usage[];
 extern const char cmd_models_usage[];
 extern const char cmd_serve_usage[];
+extern const char cmd_versions_usage[];
+extern const char cmd_deploy_usage[];
+extern const char cmd_canary_usage[];
+extern const char cmd_promote_usage[];
+extern const char cmd_rollback_usage[];
+extern const char cmd_deployment_usage[];
 
 /* Print "frontdesk CMD: message" to stderr and return EXIT_USAGE, adding a
  * pointer to --help. */

@@ -3,7 +3,9 @@
  * standard output.
  */
 #include "app/cli.h"
+#include "app/compare.h"
 #include "app/config.h"
+#include "app/deploy.h"
 #include "app/reply.h"
 #include "app/store.h"
 
@@ -363,6 +365,7 @@ int cmd_ask(int argc, char **argv)
     if (cfg.redact)
         a.redact = true;
     const char *backend_url = a.backend ? a.backend : cfg.backend;
+    bool pinned = a.model_path || a.backend; /* given here: the deployment does not decide */
     if (!a.model_path && !backend_url) /* the config's model, else the built-in one */
         a.model_path = cfg.model_path ? cfg.model_path : config_builtin_model();
     rc = EXIT_FAIL;
@@ -378,6 +381,9 @@ int cmd_ask(int argc, char **argv)
     int64_t local_id = 0, remote_id = 0, conv = 0;
     remote_opts ro = remote_defaults();
     reply_backend local = {0}, remote = {0};
+    deploy_version dv = {0};
+    int64_t routed_id = 0;
+    bool asked = false;
     if (!backend_url && !a.model_path) {
         rc = cli_usage_error("ask", "no model: give --model FILE (or --backend URL); the built-in model "
                                     "%s is in neither share/frontdesk/ nor models/",
@@ -412,9 +418,39 @@ int cmd_ask(int argc, char **argv)
     if (!a.no_db && (rc = store_open(a.db_path, &d)) != EXIT_OK)
         goto out;
     rc = EXIT_FAIL;
+    /* With a deployment (and no version given here), it picks the version
+     * for the conversation: created first, so that it can be routed. */
+    db_deployment dep;
+    if (d && !pinned && db_deployment_get(d, &dep) == DB_OK) {
+        deploy_route route;
+        if (load_history(&a, d, question, &h) != EXIT_OK || record_question(&a, d, question, &conv) != EXIT_OK)
+            goto out;
+        asked = true;
+        if (deploy_route_conv(d, conv, 0, &route, err, sizeof err) != DB_OK ||
+            deploy_version_load(d, route.model_id, &cfg, &dv, err, sizeof err) != 0) {
+            cli_fail("%s", err);
+            goto out;
+        }
+        routed_id = route.model_id;
+        if (dv.remote) {
+            if (a.ids || a.raw) {
+                rc = cli_usage_error("ask", "--ids and --raw need a local model; the deployment's version is remote");
+                goto out;
+            }
+            backend_url = dv.url;
+            ro = dv.ro;
+            remote.remote = &ro;
+        } else {
+            backend_url = NULL;
+            m = dv.m;
+            v = dv.v;
+            dv.m = NULL;
+            dv.v = NULL;
+        }
+    }
     long n_ctx = a.n_ctx;
-    if (a.model_path) {
-        if (model_load(&m, a.model_path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0) {
+    if (m || (a.model_path && !routed_id)) {
+        if (!m && (model_load(&m, a.model_path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0)) {
             cli_fail("%s", err);
             goto out;
         }
@@ -436,18 +472,25 @@ int cmd_ask(int argc, char **argv)
         local.ctx = ctx;
     }
     const reply_backend *primary = backend_url ? &remote : &local;
-    bool can_fall_back = backend_url && cfg.fallback_local && m;
-    if (load_history(&a, d, question, &h) != EXIT_OK)
+    bool can_fall_back = backend_url && cfg.fallback_local && m && !routed_id;
+    if (!asked && load_history(&a, d, question, &h) != EXIT_OK)
         goto out;
     if (d) {
-        if (record_question(&a, d, question, &conv) != EXIT_OK)
+        if (!asked && record_question(&a, d, question, &conv) != EXIT_OK)
             goto out;
-        if (m && store_model_local(d, a.model_path, m, &local_id, err, sizeof err) != DB_OK) {
+        if (routed_id)
+            local_id = remote_id = routed_id;
+        else if (m && store_model_local(d, a.model_path, m, &local_id, err, sizeof err) != DB_OK) {
             cli_fail("%s", err);
             goto out;
         }
-        if (backend_url && record_remote_model(d, &ro, &remote_id) != DB_OK) {
+        if (!routed_id && backend_url && record_remote_model(d, &ro, &remote_id) != DB_OK) {
             cli_fail("%s", db_errmsg(d));
+            goto out;
+        }
+        deploy_route pin;
+        if (pinned && deploy_route_conv(d, conv, backend_url ? remote_id : local_id, &pin, err, sizeof err) != DB_OK) {
+            cli_fail("%s", err);
             goto out;
         }
         char *sampling = store_sampling_json(&a.sp, (int)a.n_predict, (int)n_ctx);
@@ -500,6 +543,9 @@ int cmd_ask(int argc, char **argv)
         if (rec.failed)
             fprintf(stderr, "frontdesk: saving the reply while it streamed failed (%s); the final save worked\n",
                     rec.err);
+        char why[300];
+        if (compare_guard_check(d, &cfg, why, sizeof why) == 1)
+            fprintf(stderr, "frontdesk: guard: stopped the canary (%s)\n", why);
     }
     signal(SIGINT, SIG_DFL);
     if (grc != 0) {
@@ -533,6 +579,7 @@ out:
         store_reply_end(&rec, &r2);
     }
     history_free(&h);
+    deploy_version_free(&dv);
     db_close(d);
     free(question);
     fwd_free(ctx);

@@ -4,17 +4,24 @@
  */
 #include "app/cli.h"
 #include "app/config.h"
+#include "app/store.h"
+#include "storage/deploy.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <getopt.h>
 #include <stdio.h>
 
 const char cmd_config_usage[] =
-    "usage: frontdesk config [--config FILE]\n"
+    "usage: frontdesk config [--config FILE] [--db PATH]\n"
     "\n"
     "Print the settings in effect — the configuration file (default\n"
     "$XDG_CONFIG_HOME/frontdesk/config) over the defaults — in the file's own\n"
     "format, so the output can be saved as a starting config.  Problems in the\n"
-    "file are listed on standard error with their line numbers (exit status 1).\n";
+    "file are listed on standard error with their line numbers (exit status 1).\n"
+    "When the database (--db, default as for every command) has a deployment, a\n"
+    "comment under [model] says that the deployment decides which model answers.\n";
 
 static void print_text(const char *key, const char *v)
 {
@@ -30,18 +37,48 @@ static void print_text(const char *key, const char *v)
     putchar('\n');
 }
 
+/* With a deployment in the store, it decides which model answers: say so
+ * (the database is only read, never created here). */
+static void print_deployment(const char *db_flag)
+{
+    char *dbp = store_path(db_flag);
+    db *d = NULL;
+    char err[256];
+    db_deployment dep;
+    if (dbp && !store_is_url(dbp) && access(dbp, R_OK) == 0 && db_open(&d, dbp, err, sizeof err) == DB_OK &&
+        db_deployment_get(d, &dep) == DB_OK) {
+        db_model m;
+        printf("# the deployment decides which model answers (frontdesk deployment): stable ");
+        if (db_model_get(d, dep.stable_id, &m) == DB_OK) {
+            cli_print_text(stdout, m.display_name);
+            db_model_clear(&m);
+        }
+        if (dep.candidate_id && db_model_get(d, dep.candidate_id, &m) == DB_OK) {
+            printf(", candidate ");
+            cli_print_text(stdout, m.display_name);
+            printf(" at %d%%", dep.share);
+            db_model_clear(&m);
+        }
+        printf("; path and [remote] backend below apply only when --model / --backend pin them\n");
+    }
+    db_close(d);
+    free(dbp);
+}
+
 int cmd_config(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL;
+    const char *path = NULL, *db_flag = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'c': path = optarg; break;
+        case 'd': db_flag = optarg; break;
         case ':': return cli_usage_error("config", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("config", "unknown option '%s'", argv[optind - 1]);
         }
@@ -51,6 +88,7 @@ int cmd_config(int argc, char **argv)
     config cfg;
     config_load(&cfg, path);
     printf("# %s\n[model]\n", cfg.path);
+    print_deployment(db_flag);
     if (cfg.model_path)
         print_text("path", cfg.model_path);
     else
@@ -79,6 +117,8 @@ int cmd_config(int argc, char **argv)
            "total_timeout_ms = %ld\nretries = %d\nfallback = %s\n",
            cfg.connect_timeout_ms, cfg.first_token_timeout_ms, cfg.idle_timeout_ms, cfg.total_timeout_ms,
            cfg.retries, cfg.fallback_local ? "local" : "none");
+    printf("\n[deploy]\nguard = %s\nmin_sample = %d\nlow_confidence = %g\n", cfg.deploy_guard ? "true" : "false",
+           cfg.deploy_min_sample, cfg.deploy_low_confidence);
     for (size_t i = 0; i < cfg.n_profiles; i++) {
         printf("\n[profile %s]\n", cfg.profiles[i].name);
         print_text("system", cfg.profiles[i].system);

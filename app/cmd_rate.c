@@ -3,6 +3,8 @@
  * [--comment TEXT] [--rater NAME]`.
  */
 #include "app/cli.h"
+#include "app/compare.h"
+#include "app/config.h"
 #include "app/store.h"
 
 #include "storage/ratings.h"
@@ -108,6 +110,12 @@ int cmd_rate(int argc, char **argv)
     else {
         printf("rated message %ld as %s\n", id, rater);
         rc = EXIT_OK;
+        config cfg; /* [deploy] guard looks after every rating too */
+        config_load(&cfg, NULL);
+        char why[300];
+        if (compare_guard_check(d, &cfg, why, sizeof why) == 1)
+            printf("guard: stopped the canary (%s)\n", why);
+        config_free(&cfg);
     }
     db_close(d);
 out:

@@ -14,6 +14,7 @@
 #include "app/serve.h"
 #include "app/store.h"
 #include "engine/gguf.h"
+#include "storage/deploy.h"
 #include "util/util.h"
 
 #include <getopt.h>
@@ -30,7 +31,7 @@ const char cmd_serve_usage[] =
     "\n"
     "An OpenAI-compatible HTTP server on the local model, with continuous batching:\n"
     "  POST /v1/chat/completions   streamed (SSE) or whole replies\n"
-    "  GET  /v1/models             the model version (with its SHA-256)\n"
+    "  GET  /v1/models             the versions served (SHA-256, role: stable, candidate, pinned)\n"
     "  POST /v1/feedback           {\"id\": \"chatcmpl-...\", \"thumbs\": \"up\"|\"down\", \"score\": 1-5,\n"
     "                              \"comment\": \"...\", \"rater\": \"...\"}: a rating of that reply\n"
     "  GET  /health                200 ready, 503 stopping\n"
@@ -41,7 +42,10 @@ const char cmd_serve_usage[] =
     "  --host ADDR      address to bind (default [serve] host, 127.0.0.1); another than\n"
     "                   loopback needs an API key ([serve] api_key_env names its variable)\n"
     "  --port N         port (default [serve] port, 8080; 0 picks a free one)\n"
-    "  --model FILE     GGUF model (default [model] path, else the built-in model)\n"
+    "  --model FILE     GGUF model, pinned: every reply comes from it.  Without it the\n"
+    "                   deployment decides (frontdesk deploy, canary), or with nothing\n"
+    "                   deployed [model] path, else the built-in model; a request whose\n"
+    "                   \"model\" names a version (name or SHA-256 prefix) is pinned to it\n"
     "  --parallel N     replies generated together (default [serve] parallel, 4)\n"
     "  --max-queue N    requests waiting for a slot before 503 (default [serve] max_queue, 64)\n"
     "  --ctx N          context of each reply (default [model] context, 2048)\n"
@@ -98,18 +102,6 @@ static bool is_loopback(const char *host)
     return !strncmp(host, "127.", 4) || !strcmp(host, "::1");
 }
 
-/* What answers call the model: general.name, else the file's name. */
-static void model_display_name(const model *m, const char *path, char *out, size_t n)
-{
-    gguf_str s = {"", 0};
-    if (gguf_get_str(m->file, "general.name", &s) && s.len > 0 && s.len < n) {
-        snprintf(out, n, "%.*s", (int)s.len, s.ptr);
-        return;
-    }
-    const char *base = strrchr(path, '/');
-    snprintf(out, n, "%s", base ? base + 1 : path);
-}
-
 int cmd_serve(int argc, char **argv)
 {
     serve_args a = {0};
@@ -125,6 +117,7 @@ int cmd_serve(int argc, char **argv)
     serve_ctx s = {.cfg = &cfg};
     serve_metrics_init(&s.metrics);
     pthread_mutex_init(&s.db_mu, NULL);
+    pthread_mutex_init(&s.eng_mu, NULL);
     atomic_init(&s.stopping, false);
     atomic_init(&s.in_flight, 0);
     httpd *h = NULL;
@@ -153,29 +146,12 @@ int cmd_serve(int argc, char **argv)
     if ((rc = store_open(a.db_path, &s.d)) != EXIT_OK)
         goto out;
     rc = EXIT_FAIL;
-    if (model_load(&s.m, model_path, err, sizeof err) != 0 || tok_load(&s.v, s.m->file, err, sizeof err) != 0) {
-        cli_fail("%s", err);
-        goto out;
-    }
-    gguf_str tmpl = {"", 0};
-    bool known;
-    gguf_get_str(s.m->file, "tokenizer.chat_template", &tmpl);
-    s.tmpl = chat_tmpl_detect(tmpl.ptr, (size_t)tmpl.len, &known);
-    if (store_model_local(s.d, model_path, s.m, &s.model_id, err, sizeof err) != DB_OK) {
-        cli_fail("%s", err);
-        goto out;
-    }
-    db_model dm;
-    if (db_model_get(s.d, s.model_id, &dm) != DB_OK) {
-        cli_fail("%s", db_errmsg(s.d));
-        goto out;
-    }
-    snprintf(s.sha256, sizeof s.sha256, "%s", dm.sha256 ? dm.sha256 : "");
-    db_model_clear(&dm);
-    snprintf(s.fingerprint, sizeof s.fingerprint, "fd-%.12s", s.sha256);
-    model_display_name(s.m, model_path, s.model_name, sizeof s.model_name);
     s.n_ctx = (int)(a.n_ctx > 0 ? a.n_ctx : cfg.n_ctx);
     s.started = (int64_t)time(NULL);
+    s.bo = (batch_opts){.n_parallel = (int)(a.parallel > 0 ? a.parallel : cfg.serve_parallel),
+                        .n_ctx = s.n_ctx,
+                        .n_threads = (int)(a.threads > 0 ? a.threads : cfg.threads),
+                        .max_queue = (int)(a.max_queue >= 0 ? a.max_queue : cfg.serve_max_queue)};
 
     /* Signals go to sigwait below: block them before any thread starts. */
     sigset_t stop_set;
@@ -185,14 +161,34 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    batch_opts bo = {.n_parallel = (int)(a.parallel > 0 ? a.parallel : cfg.serve_parallel),
-                     .n_ctx = s.n_ctx,
-                     .n_threads = (int)(a.threads > 0 ? a.threads : cfg.threads),
-                     .max_queue = (int)(a.max_queue >= 0 ? a.max_queue : cfg.serve_max_queue)};
-    s.b = batch_new(s.m, s.v, &bo, err, sizeof err);
-    if (!s.b) {
-        cli_fail("%s", err);
-        goto out;
+    /* --model pins one version; otherwise the deployment decides (its
+     * stable and candidate loaded now), or with nothing deployed the
+     * configured model answers. */
+    s.pinned = a.model_path != NULL;
+    db_deployment dep;
+    bool deployed = !s.pinned && db_deployment_get(s.d, &dep) == DB_OK;
+    if (deployed) {
+        if (!serve_engine_get(&s, dep.stable_id, err, sizeof err) ||
+            (dep.candidate_id && !serve_engine_get(&s, dep.candidate_id, err, sizeof err))) {
+            cli_fail("%s", err);
+            goto out;
+        }
+    } else {
+        model *m = NULL;
+        tok_vocab *v = NULL;
+        if (model_load(&m, model_path, err, sizeof err) != 0 || tok_load(&v, m->file, err, sizeof err) != 0 ||
+            store_model_local(s.d, model_path, m, &s.default_id, err, sizeof err) != DB_OK) {
+            tok_free(v);
+            model_free(m);
+            cli_fail("%s", err);
+            goto out;
+        }
+        serve_engine *e = serve_engine_new(&s, s.default_id, m, v, model_path, err, sizeof err);
+        if (!e) {
+            cli_fail("%s", err);
+            goto out;
+        }
+        s.eng[s.n_eng++] = e;
     }
     httpd_opts ho = {.host = host, .port = (int)(a.port >= 0 ? a.port : cfg.serve_port),
                      .max_body = (size_t)cfg.serve_max_body};
@@ -201,10 +197,15 @@ int cmd_serve(int argc, char **argv)
         cli_fail("%s", err); /* names the address and port */
         goto out;
     }
-    fprintf(stderr,
-            "frontdesk serve: http://%s:%d/v1 — model %s (sha256 %.12s), %d in parallel, queue %d, "
-            "context %d each; Ctrl-C stops\n",
-            host, httpd_port(h), s.model_name, s.sha256, bo.n_parallel, bo.max_queue, s.n_ctx);
+    fprintf(stderr, "frontdesk serve: http://%s:%d/v1 — ", host, httpd_port(h));
+    for (int i = 0; i < s.n_eng; i++)
+        fprintf(stderr, "%s%s %s (sha256 %.12s)", i ? ", " : "",
+                !deployed ? "model" : s.eng[i]->model_id == dep.stable_id ? "stable" : "candidate",
+                s.eng[i]->model_name, s.eng[i]->sha256);
+    if (deployed)
+        fprintf(stderr, " (the deployment decides: frontdesk deployment)");
+    fprintf(stderr, ", %d in parallel, queue %d, context %d each; Ctrl-C stops\n", s.bo.n_parallel,
+            s.bo.max_queue, s.n_ctx);
     fflush(stderr);
 
     int sig = 0;
@@ -213,18 +214,22 @@ int cmd_serve(int argc, char **argv)
             sig == SIGINT ? "interrupted" : "terminated", cfg.serve_grace_s);
     atomic_store(&s.stopping, true);
     httpd_quiesce(h);
-    batch_stop(s.b, cfg.serve_grace_s);
+    pthread_mutex_lock(&s.eng_mu); /* no version loads from here on */
+    int n_eng = s.n_eng;
+    pthread_mutex_unlock(&s.eng_mu);
+    for (int i = 0; i < n_eng; i++) /* each gets the grace period; they run on together */
+        batch_stop(s.eng[i]->b, i ? 0 : cfg.serve_grace_s);
     /* every job has ended: let the streams send their last events */
     for (int i = 0; i < 500 && atomic_load(&s.in_flight) > 0; i++)
         usleep(10000);
     rc = EXIT_OK;
 out:
     httpd_stop(h); /* every stream has seen its job end: their pulls return */
-    batch_free(s.b);
-    tok_free(s.v);
-    model_free(s.m);
+    for (int i = 0; i < s.n_eng; i++)
+        serve_engine_free(s.eng[i]);
     db_close(s.d);
     pthread_mutex_destroy(&s.db_mu);
+    pthread_mutex_destroy(&s.eng_mu);
     serve_metrics_free(&s.metrics);
     config_free(&cfg);
     if (rc == EXIT_OK)

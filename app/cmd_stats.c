@@ -4,6 +4,7 @@
  */
 #include "app/cli.h"
 #include "app/store.h"
+#include "storage/deploy.h"
 
 #include "storage/metrics.h"
 
@@ -14,7 +15,7 @@
 #include <string.h>
 
 const char cmd_stats_usage[] =
-    "usage: frontdesk stats [--window 1m|5m|1h|24h|all] [--model M] [--json | --prometheus]\n"
+    "usage: frontdesk stats [--window 1m|5m|1h|24h|7d|all] [--model M] [--json | --prometheus]\n"
     "                       [--db PATH]\n"
     "\n"
     "Requests, error rate, latency and time-to-first-token percentiles\n"
@@ -22,7 +23,7 @@ const char cmd_stats_usage[] =
     "requests that started in the window (default 1h).  Errors are the\n"
     "outcomes error, timeout and interrupted; cancelled is not an error.\n"
     "\n"
-    "  --window W     1m, 5m, 1h, 24h or all\n"
+    "  --window W     1m, 5m, 1h, 24h, 7d or all\n"
     "  --model M      one model: file name, display name or SHA-256 prefix\n"
     "  --json         one object: requests, errors, cancelled, running,\n"
     "                 error_rate, requests_per_min, latency_ms and ttft_ms\n"
@@ -165,6 +166,34 @@ static void print_text(const db_stats *s, db_window w, const char *model)
            s->decode_tps, (long long)s->tokens_generated);
 }
 
+/* "guard: stopped VERSION at TIME (reason)" for each automatic stop of a
+ * canary inside the window, oldest first. */
+static void print_guard_stops(db *d, double from)
+{
+    db_deploy_event *ev;
+    size_t n;
+    if (db_deploy_history(d, 0, &ev, &n) != DB_OK)
+        return;
+    for (size_t i = n; i-- > 0;) {
+        if (strcmp(ev[i].action, "guard-stop") || ev[i].at < from)
+            continue;
+        /* the candidate stopped is the one the row before it ran */
+        int64_t stopped = i + 1 < n ? ev[i + 1].candidate_id : 0;
+        db_model m;
+        char t[40];
+        printf("guard: stopped ");
+        if (stopped && db_model_get(d, stopped, &m) == DB_OK) {
+            cli_print_text(stdout, m.display_name);
+            db_model_clear(&m);
+        } else
+            printf("the candidate");
+        printf(" at %s (", db_format_time(ev[i].at, t, sizeof t));
+        cli_print_text(stdout, ev[i].note ? ev[i].note : "no reason recorded");
+        printf(")\n");
+    }
+    db_deploy_events_free(ev, n);
+}
+
 int cmd_stats(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -181,7 +210,7 @@ int cmd_stats(int argc, char **argv)
         switch (c) {
         case 'w':
             if (!db_window_parse(optarg, &w))
-                return cli_usage_error("stats", "--window is 1m, 5m, 1h, 24h or all, not '%s'", optarg);
+                return cli_usage_error("stats", "--window is 1m, 5m, 1h, 24h, 7d or all, not '%s'", optarg);
             break;
         case 'm': model_q = optarg; break;
         case 'j': json = true; break;
@@ -221,8 +250,10 @@ int cmd_stats(int argc, char **argv)
         print_json(&s, w, models, n_models);
     else if (prom)
         print_prometheus(&s, w, model_q);
-    else
+    else {
         print_text(&s, w, model_q);
+        print_guard_stops(d, s.from);
+    }
     db_stats_free(&s);
     rc = EXIT_OK;
 out:

@@ -73,6 +73,8 @@ static void defaults(config *c)
     c->serve_max_queue = 64;
     c->serve_max_body = 1 << 20;
     c->serve_grace_s = 10;
+    c->deploy_min_sample = 30;
+    c->deploy_low_confidence = -2.0;
     add_profile(c, "default", ds_default_system);
 }
 
@@ -154,6 +156,8 @@ static const num_key num_keys[] = {
     NUM("serve", "max_queue", 0, 1 << 20, NUM_INT, serve_max_queue),
     NUM("serve", "max_body", 1024, 1 << 30, NUM_INT, serve_max_body),
     NUM("serve", "stop_grace_s", 0, 3600, NUM_FLOAT, serve_grace_s),
+    NUM("deploy", "min_sample", 1, 1e9, NUM_INT, deploy_min_sample),
+    NUM("deploy", "low_confidence", -1e3, 0, NUM_FLOAT, deploy_low_confidence),
 };
 
 /* [remote] timeouts (long milliseconds). */
@@ -224,6 +228,11 @@ static void set_key(config *c, const char *file, int line, const char *section, 
             c->redact = b;
         else
             warn(c, "%s:%d: privacy.redact is true or false, not '%s'", file, line, v);
+    } else if (!strcmp(section, "deploy") && !strcmp(key, "guard")) {
+        if (parse_bool(v, &b))
+            c->deploy_guard = b;
+        else
+            warn(c, "%s:%d: deploy.guard is true or false, not '%s'", file, line, v);
     } else if (!strcmp(section, "ui") && !strcmp(key, "color")) {
         if (parse_bool(v, &b))
             c->color = b;
@@ -294,7 +303,8 @@ void config_parse(config *c, const char *name, const char *text)
             }
             *e = 0;
             snprintf(section, sizeof section, "%s", trim(s + 1));
-            static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds", "remote", "serve"};
+            static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds", "remote", "serve",
+                                                "deploy"};
             bool ok = !strncmp(section, "profile ", 8) && *trim(section + 8);
             for (size_t i = 0; i < sizeof known / sizeof *known; i++)
                 ok |= !strcmp(section, known[i]);

@@ -25,6 +25,11 @@
  *                 max_body [1048576 bytes]  api_key_env [none: no key asked;
  *                 a non-loopback host needs one]  stop_grace_s [10: how long
  *                 replies in progress may go on after SIGINT/SIGTERM]
+ *   [deploy]      guard [false] = stop a canary automatically when it is
+ *                 worse than stable on errors or thumbs-down (app/compare.h)
+ *                 min_sample [30 replies per arm before any verdict]
+ *                 low_confidence [-2.0: a reply whose mean token
+ *                 log-probability is below this counts as low-confidence]
  *   [profile NAME]  system = the system prompt of profile NAME (profile
  *                 "default": ds_default_system of train/dataset.h, the one
  *                 the built-in model is trained with)
@@ -61,6 +66,9 @@ typedef struct {
     char *serve_host, *serve_api_key_env;                 /* [serve]      */
     int serve_port, serve_parallel, serve_max_queue, serve_max_body;
     double serve_grace_s;
+    bool deploy_guard;                                    /* [deploy]     */
+    int deploy_min_sample;
+    double deploy_low_confidence;
     config_profile *profiles; /* "default" always first                 */
     size_t n_profiles;
     char **warnings;          /* "config:12: unknown key 'colour'"      */

@@ -48,19 +48,36 @@ char *serve_metrics_text(serve_metrics *m, const batch_load *load, const char *m
 
 /* ---- The server ------------------------------------------------------------------ */
 
+/* One model version being served: its weights, its own batch scheduler
+ * (replies of different versions are never batched together). */
 typedef struct {
-    const config *cfg;
+    int64_t model_id;
     model *m;
     tok_vocab *v;
     chat_tmpl tmpl;
     batch *b;
-    int n_ctx;
-    db *d;                  /* one connection, used under db_mu          */
-    pthread_mutex_t db_mu;
-    int64_t model_id;
     char sha256[65];
     char model_name[256];   /* what answers say in "model"               */
     char fingerprint[32];   /* "fd-" + the SHA-256's first 12 digits      */
+} serve_engine;
+
+enum { SERVE_ENGINES = 4 };
+
+typedef struct {
+    const config *cfg;
+    int n_ctx;
+    batch_opts bo;
+    db *d;                  /* one connection, used under db_mu          */
+    pthread_mutex_t db_mu;
+    /* The versions loaded: the pinned one (--model), or those the
+     * deployment routes to, loaded on first use; never unloaded while
+     * serving.  Lock order: eng_mu, then db_mu. */
+    serve_engine *eng[SERVE_ENGINES];
+    int n_eng;
+    pthread_mutex_t eng_mu;
+    bool pinned;            /* --model given: arm "pinned"; else the deployment decides */
+    int64_t default_id;     /* --model's version, or (nothing deployed at start) the
+                             * configured one; 0 when none                */
     const char *api_key;    /* NULL: none asked                          */
     int64_t started;        /* Unix seconds                              */
     atomic_bool stopping;
@@ -70,5 +87,14 @@ typedef struct {
 
 /* The httpd handler; ud is the serve_ctx. */
 void serve_handle(void *ud, httpd_req *r);
+
+/* The engine of version model_id, loaded (and its scheduler started) on
+ * first use: a local version whose file still has its SHA-256.  NULL with
+ * err (a remote version, a changed file, too many versions). */
+serve_engine *serve_engine_get(serve_ctx *s, int64_t model_id, char *err, size_t errlen);
+/* A loaded model as an engine (takes m and v); NULL with err. */
+serve_engine *serve_engine_new(serve_ctx *s, int64_t model_id, model *m, tok_vocab *v, const char *path,
+                               char *err, size_t errlen);
+void serve_engine_free(serve_engine *e);
 
 #endif

@@ -7,6 +7,8 @@
  */
 #include "app/worker.h"
 
+#include "app/compare.h"
+#include "app/deploy.h"
 #include "app/reply.h"
 #include "app/store.h"
 #include "engine/chat_template.h"
@@ -20,12 +22,23 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Versions the deployment sent replies to, loaded on first use and kept
+ * (the least recently used one goes when a fourth is needed). */
+enum { WORKER_VERSIONS = 3 };
+typedef struct {
+    deploy_version v;
+    fwd_ctx *ctx;
+    double used;
+} loaded_version;
+
 struct worker {
     const model *m;
     const tok_vocab *v;
     int64_t model_id, remote_id;
     const remote_opts *remote;
     bool fallback;
+    bool pinned;            /* the configured backend was given on the command line */
+    loaded_version versions[WORKER_VERSIONS]; /* the worker thread's own */
     const config *cfg;
     char *db_path;
     pthread_t thread;
@@ -41,6 +54,8 @@ struct worker {
     int dropped;
     db_outcome outcome;
     char error[512];
+    char version[200];      /* "NAME (arm)" of the last reply's version */
+    char guard[300];        /* why the guard stopped the canary, until polled */
 };
 
 typedef struct {
@@ -85,26 +100,98 @@ static void finish(worker *w, db_outcome o, const char *error)
 
 /* One reply: rows, the conversation, the backend (and its fallback), rows
  * completed. */
+static int context_size(const worker *w, const model *m)
+{
+    int n_ctx = w->cfg->n_ctx;
+    if (m->hp.n_ctx_train && (uint32_t)n_ctx > m->hp.n_ctx_train)
+        n_ctx = (int)m->hp.n_ctx_train;
+    return n_ctx;
+}
+
+static reply_backend local_backend(const worker *w, const model *m, const tok_vocab *v, fwd_ctx *ctx)
+{
+    gguf_str s = {"", 0};
+    bool known;
+    gguf_get_str(m->file, "tokenizer.chat_template", &s);
+    return (reply_backend){.m = m, .v = v, .ctx = ctx, .n_ctx = context_size(w, m),
+                           .tmpl = chat_tmpl_detect(s.ptr, (size_t)s.len, &known)};
+}
+
+/* The deployment's version id, loaded (once) with its context. */
+static loaded_version *version_for(worker *w, db *d, int64_t id, char *err, size_t errlen)
+{
+    loaded_version *lv = NULL;
+    for (int i = 0; i < WORKER_VERSIONS && !lv; i++)
+        if (w->versions[i].v.id == id && (w->versions[i].v.m || w->versions[i].v.remote))
+            lv = &w->versions[i];
+    if (!lv) {
+        lv = &w->versions[0];
+        for (int i = 1; i < WORKER_VERSIONS; i++)
+            if (w->versions[i].used < lv->used)
+                lv = &w->versions[i];
+        fwd_free(lv->ctx);
+        deploy_version_free(&lv->v);
+        memset(lv, 0, sizeof *lv);
+        if (deploy_version_load(d, id, w->cfg, &lv->v, err, errlen) != 0)
+            return NULL;
+        if (lv->v.m && !(lv->ctx = fwd_new(lv->v.m, context_size(w, lv->v.m), w->cfg->threads, err, errlen))) {
+            deploy_version_free(&lv->v);
+            lv->v.id = 0;
+            return NULL;
+        }
+    }
+    lv->used = util_now();
+    return lv;
+}
+
 static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replaces, double queued_at)
 {
     store_reply rec;
     sampler_params sp = w->cfg->sampling;
     sp.seed = (uint64_t)(db_now() * 1e6) ^ (uint64_t)getpid();
-    char *sampling = store_sampling_json(&sp, w->cfg->max_tokens, w->cfg->n_ctx);
     reply_backend local = {0}, remote = {.remote = w->remote};
-    if (w->m) {
-        gguf_str s = {"", 0};
-        bool known;
-        gguf_get_str(w->m->file, "tokenizer.chat_template", &s);
-        int n_ctx = w->cfg->n_ctx;
-        if (w->m->hp.n_ctx_train && (uint32_t)n_ctx > w->m->hp.n_ctx_train)
-            n_ctx = (int)w->m->hp.n_ctx_train;
-        local = (reply_backend){.m = w->m, .v = w->v, .ctx = ctx, .n_ctx = n_ctx,
-                                .tmpl = chat_tmpl_detect(s.ptr, (size_t)s.len, &known)};
-    }
+    if (w->m)
+        local = local_backend(w, w->m, w->v, ctx);
     const reply_backend *primary = w->remote ? &remote : &local;
-    db_status st = store_reply_begin(&rec, d, conv, w->remote ? w->remote_id : w->model_id,
-                                     reply_backend_name(primary), sampling, replaces,
+    int64_t model_id = w->remote ? w->remote_id : w->model_id;
+    bool fallback = w->fallback;
+
+    /* The deployment decides unless the command line pinned a version. */
+    deploy_route route;
+    char err0[600];
+    if (deploy_route_conv(d, conv, w->pinned ? model_id : 0, &route, err0, sizeof err0) != DB_OK) {
+        finish(w, DB_OUTCOME_ERROR, err0);
+        return;
+    }
+    if (route.routed && !w->pinned) {
+        loaded_version *lv = version_for(w, d, route.model_id, err0, sizeof err0);
+        if (!lv) {
+            finish(w, DB_OUTCOME_ERROR, err0);
+            return;
+        }
+        if (lv->v.remote)
+            remote = (reply_backend){.remote = &lv->v.ro};
+        else
+            local = local_backend(w, lv->v.m, lv->v.v, lv->ctx);
+        primary = lv->v.remote ? &remote : &local;
+        model_id = route.model_id;
+        fallback = false;
+    }
+    if (!route.routed && !w->m && !w->remote) {
+        finish(w, DB_OUTCOME_ERROR, "no model: nothing is deployed and no model is configured");
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    db_model dm;
+    if (route.routed && db_model_get(d, route.model_id, &dm) == DB_OK) {
+        snprintf(w->version, sizeof w->version, "%s (%s)", dm.display_name, route.arm);
+        db_model_clear(&dm);
+    } else
+        w->version[0] = 0;
+    pthread_mutex_unlock(&w->mu);
+
+    char *sampling = store_sampling_json(&sp, w->cfg->max_tokens, w->cfg->n_ctx);
+    db_status st = store_reply_begin(&rec, d, conv, model_id, reply_backend_name(primary), sampling, replaces,
                                      (util_now() - queued_at) * 1000.0);
     free(sampling);
     if (st != DB_OK) {
@@ -139,7 +226,7 @@ static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replac
         reply_opts ro = {.sampling = sp, .max_tokens = w->cfg->max_tokens, .cancel = &w->cancel,
                          .on_text = on_text, .on_token = on_token, .ud = &sc};
         rc = reply_run(primary, msgs, n, &ro, &res);
-        if (rc != 0 && w->remote && w->fallback && w->m && !rec.text.len &&
+        if (rc != 0 && primary == &remote && fallback && w->m && !rec.text.len &&
             res.r.outcome != DB_OUTCOME_CANCELLED) {
             store_reply_switch(&rec, &res.r, w->model_id, "local");
             rc = reply_run(&local, msgs, n, &ro, &res);
@@ -158,6 +245,12 @@ static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replac
     }
     free(msgs);
     db_msgs_free(rows, n_rows);
+    char why[300];
+    if (compare_guard_check(d, w->cfg, why, sizeof why) == 1) { /* a store failure: the next check's */
+        pthread_mutex_lock(&w->mu);
+        snprintf(w->guard, sizeof w->guard, "%s", why);
+        pthread_mutex_unlock(&w->mu);
+    }
     finish(w, o, o == DB_OUTCOME_OK || o == DB_OUTCOME_CANCELLED ? NULL : err);
 }
 
@@ -191,15 +284,20 @@ static void *thread_main(void *arg)
             run_job(w, d, ctx, conv, replaces, queued_at);
     }
     fwd_free(ctx);
+    for (int i = 0; i < WORKER_VERSIONS; i++) {
+        fwd_free(w->versions[i].ctx);
+        deploy_version_free(&w->versions[i].v);
+    }
     db_close(d);
     return NULL;
 }
 
 worker *worker_start(const char *db_path, const model *m, const tok_vocab *v, int64_t local_id,
-                     const remote_opts *remote, int64_t remote_id, bool fallback, const config *cfg, char *err,
-                     size_t errlen)
+                     const remote_opts *remote, int64_t remote_id, bool fallback, bool pinned, const config *cfg,
+                     char *err, size_t errlen)
 {
     worker *w = xcalloc(1, sizeof *w);
+    w->pinned = pinned;
     w->m = m;
     w->v = v;
     w->model_id = local_id;
@@ -273,6 +371,9 @@ void worker_poll(worker *w, worker_state *s)
     s->finished = w->finished;
     s->outcome = w->outcome;
     snprintf(s->error, sizeof s->error, "%s", w->error);
+    snprintf(s->version, sizeof s->version, "%s", w->version);
+    snprintf(s->guard, sizeof s->guard, "%s", w->guard);
+    w->guard[0] = 0;
     w->finished = false;
     pthread_mutex_unlock(&w->mu);
 }

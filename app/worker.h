@@ -20,13 +20,17 @@
 
 typedef struct worker worker;
 
-/* Start the thread.  Local: a loaded model (not owned; may be NULL when
- * remote is set) recorded as local_id.  Remote (may be NULL): a server,
+/* Start the thread.  Each reply goes to the version the deployment routes
+ * its conversation to (app/deploy.h; loaded on first use), unless pinned
+ * (the backend below was given on the command line: arm "pinned") or
+ * nothing is deployed; then to this backend.  Local: a loaded model (not
+ * owned; may be NULL when remote is set or a deployment decides) recorded
+ * as local_id.  Remote (may be NULL): a server,
  * recorded as remote_id; with fallback a failed remote reply is answered
  * by the local model (two request rows).  NULL with a message on failure. */
 worker *worker_start(const char *db_path, const model *m, const tok_vocab *v, int64_t local_id,
-                     const remote_opts *remote, int64_t remote_id, bool fallback, const config *cfg, char *err,
-                     size_t errlen);
+                     const remote_opts *remote, int64_t remote_id, bool fallback, bool pinned, const config *cfg,
+                     char *err, size_t errlen);
 /* Stop (cancelling any reply) and join; accepts NULL. */
 void worker_stop(worker *w);
 
@@ -45,6 +49,8 @@ typedef struct {
     bool finished;       /* a reply ended since the last poll          */
     db_outcome outcome;  /* ... how                                     */
     char error[512];     /* ... and why, when it failed                 */
+    char version[200];   /* "NAME (arm)" answering, when routed         */
+    char guard[300];     /* the guard stopped the canary: why (once)    */
 } worker_state;
 
 /* Copy the current state; clears `finished`. */

@@ -12,6 +12,7 @@
 #include "storage/db_internal.h"
 #include "util/util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +32,9 @@ db_status db_model_use(db *d, const db_model_info *m, int64_t *id)
     sqlite3_stmt *st = db_prepare(
         d,
         "INSERT INTO models (key, sha256, backend, name, file_name, url, arch, n_params, quant,"
-        " first_used, last_used) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)"
+        " first_used, last_used, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
         " ON CONFLICT (key) DO UPDATE SET last_used = ?10,"
-        "  name = coalesce(?4, name), file_name = coalesce(?5, file_name)"
+        "  name = coalesce(?4, name), file_name = coalesce(?5, file_name), path = coalesce(?11, path)"
         " RETURNING id",
         what);
     if (!st) {
@@ -51,6 +52,7 @@ db_status db_model_use(db *d, const db_model_info *m, int64_t *id)
         sqlite3_bind_int64(st, 8, m->n_params);
     db_bind_text(st, 9, m->quant);
     sqlite3_bind_double(st, 10, db_now());
+    db_bind_text(st, 11, m->path);
     free(key);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
@@ -67,7 +69,7 @@ db_status db_model_use(db *d, const db_model_info *m, int64_t *id)
     " CASE WHEN m.name IS NULL OR EXISTS (SELECT 1 FROM models o WHERE o.name = m.name"            \
     "   AND o.id != m.id AND m.backend = 'local')"                                                 \
     "  THEN coalesce(m.file_name, m.url || ' ' || m.name, m.key) ELSE m.name END,"                 \
-    " m.file_name, m.url, m.arch, m.quant, coalesce(m.n_params, 0), m.first_used, m.last_used"
+    " m.file_name, m.url, m.arch, m.quant, coalesce(m.n_params, 0), m.first_used, m.last_used, m.path"
 
 static void read_model(sqlite3_stmt *st, db_model *m)
 {
@@ -83,6 +85,7 @@ static void read_model(sqlite3_stmt *st, db_model *m)
     m->n_params = sqlite3_column_int64(st, 9);
     m->first_used = sqlite3_column_double(st, 10);
     m->last_used = sqlite3_column_double(st, 11);
+    m->path = db_col_text(st, 12, true);
 }
 
 static db_status models_query(db *d, sqlite3_stmt *st, db_model **out, size_t *n, const char *what)
@@ -169,6 +172,7 @@ void db_model_clear(db_model *m)
     free(m->url);
     free(m->arch);
     free(m->quant);
+    free(m->path);
     memset(m, 0, sizeof *m);
 }
 
@@ -546,7 +550,7 @@ db_status db_msg_add(db *d, int64_t conv, db_role role, const char *text, int64_
 
 #define MSG_COLUMNS                                                                                 \
     "id, conversation_id, coalesce(prev_id, 0), coalesce(parent_id, 0), coalesce(model_id, 0),"    \
-    " role, text, created_at, active, sampling"
+    " role, text, created_at, active, sampling, logprob_mean, logprob_min"
 
 static void read_msg(sqlite3_stmt *st, db_msg *m)
 {
@@ -560,6 +564,9 @@ static void read_msg(sqlite3_stmt *st, db_msg *m)
     m->created_at = sqlite3_column_double(st, 7);
     m->active = sqlite3_column_int(st, 8) != 0;
     m->sampling = db_col_text(st, 9, true);
+    m->has_logprob = sqlite3_column_type(st, 10) != SQLITE_NULL && sqlite3_column_type(st, 11) != SQLITE_NULL;
+    m->logprob_mean = m->has_logprob ? sqlite3_column_double(st, 10) : 0;
+    m->logprob_min = m->has_logprob ? sqlite3_column_double(st, 11) : 0;
 }
 
 db_status db_msg_get(db *d, int64_t id, db_msg *out)
@@ -791,6 +798,29 @@ db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
         return s;
     }
     return db_commit(d, what);
+}
+
+db_status db_reply_confidence(db *d, int64_t id, double mean, double min)
+{
+    const char *what = "saving the reply's confidence";
+    sqlite3_stmt *st = db_prepare(d, "UPDATE messages SET logprob_mean = ?, logprob_min = ? WHERE id = ?"
+                                     " AND role = 'agent'",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    if (isnan(mean))
+        sqlite3_bind_null(st, 1);
+    else
+        sqlite3_bind_double(st, 1, mean);
+    if (isnan(min))
+        sqlite3_bind_null(st, 2);
+    else
+        sqlite3_bind_double(st, 2, min);
+    sqlite3_bind_int64(st, 3, id);
+    db_status s = db_step_done(d, st, what);
+    if (s == DB_OK && sqlite3_changes(d->conn) == 0)
+        return db_failf(d, DB_NOTFOUND, "there is no reply %lld", (long long)id);
+    return s;
 }
 
 /* ---- Erasure -------------------------------------------------------------------------- */

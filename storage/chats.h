@@ -31,6 +31,7 @@ typedef struct {
     const char *arch;      /* "llama", "qwen2", ... (may be NULL)           */
     int64_t n_params;      /* 0 if unknown                                  */
     const char *quant;     /* "Q8_0", ... (may be NULL)                     */
+    const char *path;      /* local: the file's absolute path (may be NULL) */
 } db_model_info;
 
 /* Record that a model is used now (insert, or update last_used); its id
@@ -40,6 +41,7 @@ db_status db_model_use(db *d, const db_model_info *m, int64_t *id);
 typedef struct {
     int64_t id;
     char *key, *sha256, *backend, *display_name, *file_name, *url, *arch, *quant;
+    char *path; /* local: where the file was last loaded from (may be NULL) */
     int64_t n_params;
     double first_used, last_used;
 } db_model;
@@ -95,6 +97,10 @@ typedef struct {
     double created_at;
     bool active;
     char *sampling; /* agent replies: JSON object of the settings, else NULL */
+    /* agent replies: the mean and lowest log-probability of the reply's
+     * tokens (db_reply_confidence), when has_logprob */
+    double logprob_mean, logprob_min;
+    bool has_logprob;
 } db_msg;
 
 /* Append a customer (or system) message to the active thread.  The first
@@ -125,6 +131,11 @@ db_status db_reply_progress(db *d, int64_t id, const char *text);
  * empty reply (nothing generated, e.g. the backend failed) is removed and
  * any reply it replaced made active again. */
 db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id);
+/* The reply's confidence: the mean and the lowest log-probability of its
+ * tokens under the model that produced it (natural log, <= 0).  NaN for
+ * either stores it as unknown (NULL); replies start unknown.  DB_NOTFOUND
+ * when id is not an agent reply. */
+db_status db_reply_confidence(db *d, int64_t id, double mean, double min);
 
 /* ---- Erasure ------------------------------------------------------------------- */
 

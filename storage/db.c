@@ -16,6 +16,9 @@
  *   ratings         one row per (reply, rater); rating_tags beside it
  *   messages_fts    FTS5 trigram index over message text
  *   handles         serve's conversation tokens and completion ids
+ *   deployment      the stable version, the candidate and its share (one
+ *                   row; none until the first deploy); deployment_history
+ *                   every change with who, why and the figures then
  *
  * What this file does not do: any query of those tables (chats.c,
  * ratings.c, metrics.c, export.c).
@@ -280,6 +283,37 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "  user TEXT,"                           /* the request's \"user\" field, as sent */
     "  created_at REAL NOT NULL);"
     "CREATE INDEX handles_conversation ON handles(conversation_id);",
+
+    /* 5: model operations — where a local version's file lives, which
+     * version answers new conversations (the deployment, one row) and
+     * every change to it, each conversation's arm, each reply's
+     * confidence, and where a request came from */
+    "ALTER TABLE models ADD COLUMN path TEXT;"   /* a local version's file, as last loaded */
+    "CREATE TABLE deployment ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  stable_id INTEGER NOT NULL REFERENCES models(id),"
+    "  candidate_id INTEGER REFERENCES models(id),"
+    "  share INTEGER NOT NULL DEFAULT 0 CHECK (share BETWEEN 0 AND 50)," /* percent to the candidate */
+    "  changed_at REAL NOT NULL);"
+    "CREATE TABLE deployment_history ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at REAL NOT NULL,"
+    "  action TEXT NOT NULL CHECK (action IN ('deploy', 'canary-start', 'canary-share', 'canary-stop',"
+    "    'promote', 'rollback', 'guard-stop')),"
+    "  stable_id INTEGER REFERENCES models(id),"      /* the deployment after the change */
+    "  candidate_id INTEGER REFERENCES models(id),"
+    "  share INTEGER NOT NULL DEFAULT 0,"
+    "  previous_id INTEGER REFERENCES models(id),"    /* the stable a rollback would return to */
+    "  who TEXT,"
+    "  note TEXT,"
+    "  figures TEXT);"                                /* JSON: the comparison at the time */
+    "ALTER TABLE conversations ADD COLUMN arm TEXT"
+    "  CHECK (arm IN ('stable', 'candidate', 'pinned'));"
+    "ALTER TABLE conversations ADD COLUMN arm_model_id INTEGER REFERENCES models(id);"
+    "ALTER TABLE messages ADD COLUMN logprob_mean REAL;" /* mean log-probability of the reply's tokens */
+    "ALTER TABLE messages ADD COLUMN logprob_min REAL;"
+    "ALTER TABLE requests ADD COLUMN source TEXT NOT NULL DEFAULT 'traffic'"
+    "  CHECK (source IN ('traffic', 'eval', 'blind'));",
 };
 
 static int read_version(db *d, int *v)

@@ -230,7 +230,7 @@ db_pcts db_percentiles(double *v, size_t n)
 static const struct {
     const char *name;
     double seconds;
-} windows[] = {{"1m", 60}, {"5m", 300}, {"1h", 3600}, {"24h", 86400}, {"all", 0}};
+} windows[] = {{"1m", 60}, {"5m", 300}, {"1h", 3600}, {"24h", 86400}, {"7d", 604800}, {"all", 0}};
 
 bool db_window_parse(const char *s, db_window *w)
 {

@@ -36,6 +36,12 @@ typedef struct {
     double ttft_ms, prefill_ms, decode_ms, latency_ms;
     double prefill_tps, decode_tps;
     int attempts;           /* tries against this backend (>= 1)       */
+    /* The reply's confidence: the mean and the lowest log-probability of
+     * its tokens (engine/generate.h; a server's "logprobs"), when
+     * has_logprob.  Not part of the request row: store_reply_end (app/)
+     * puts it on the reply message (db_reply_confidence, chats.h). */
+    double logprob_mean, logprob_min;
+    bool has_logprob;
 } db_request_result;
 
 /* Start a request row: model, backend ("local", "remote"), the
@@ -63,9 +69,9 @@ void db_requests_free(db_request *r, size_t n);
 
 /* ---- Aggregates ------------------------------------------------------------ */
 
-typedef enum { DB_WIN_1M, DB_WIN_5M, DB_WIN_1H, DB_WIN_24H, DB_WIN_ALL } db_window;
+typedef enum { DB_WIN_1M, DB_WIN_5M, DB_WIN_1H, DB_WIN_24H, DB_WIN_7D, DB_WIN_ALL } db_window;
 
-/* "1m" "5m" "1h" "24h" "all" <-> db_window; false for an unknown name. */
+/* "1m" "5m" "1h" "24h" "7d" "all" <-> db_window; false for an unknown name. */
 bool db_window_parse(const char *s, db_window *w);
 const char *db_window_name(db_window w);
 /* Length in seconds (0 for all). */

@@ -2,6 +2,8 @@
  * test_app_records.c — what the application layer records and shows, field
  * by field, against values written here by hand:
  *
+ *   - a local reply's confidence against log-probabilities computed here
+ *     from the forward pass, and stored with the reply (app/store.c);
  *   - a reply's request figures (app/reply.c), local and remote: 1 attempt,
  *     -1 (unknown) for what a failed or refused reply never measured, a
  *     measured latency and decode time when it ran, a server's prefill
@@ -189,6 +191,69 @@ static void test_raw_prompt_keeps_special_text(void **state)
     fwd_free(ctx);
 }
 
+typedef struct {
+    int32_t ids[32];
+    int n;
+} ids_seen;
+
+static void keep_id(void *ud, int32_t id)
+{
+    ids_seen *s = ud;
+    if (s->n < 32)
+        s->ids[s->n++] = id;
+}
+
+/* A local reply's confidence: the mean and lowest log-softmax of the raw
+ * logits at each generated id, computed here from the engine's forward
+ * pass, and stored on the reply by store_reply_end. */
+static void test_local_reply_confidence(void **state)
+{
+    (void)state;
+    static const char text[] = "Where is my parcel? It";
+    char err[256];
+    fwd_ctx *ctx = fwd_new(mdl, 128, 1, err, sizeof err);
+    assert_non_null(ctx);
+    reply_backend b = {.m = mdl, .v = voc, .ctx = ctx, .n_ctx = 128, .raw = true};
+    chat_msg msgs[] = {{.role = "user", .content = text}};
+    ids_seen seen = {.n = 0};
+    reply_opts o = greedy(8);
+    o.sampling.temp = 0.7f; /* sampled: the figures are still the raw distribution's */
+    o.sampling.seed = 3;
+    o.on_token = keep_id;
+    o.ud = &seen;
+    reply_result res;
+    assert_int_equal(reply_run(&b, msgs, 1, &o, &res), 0);
+    assert_true(seen.n >= 2);
+    assert_true(res.r.has_logprob);
+
+    /* the reference: the same prompt, then each id, on a context of our own */
+    int32_t *prompt = NULL;
+    size_t n_prompt = 0, cap = 0;
+    assert_int_equal(tok_encode(voc, text, strlen(text), true, false, &prompt, &n_prompt, &cap, err, sizeof err), 0);
+    float *logits = xmallocarray(mdl->n_vocab, sizeof *logits);
+    fwd_truncate(ctx, 0);
+    assert_int_equal(fwd_eval(ctx, prompt, (int)n_prompt, false, logits, NULL), FWD_OK);
+    double sum = 0, min = 0;
+    for (int k = 0; k < seen.n; k++) {
+        double max = logits[0], z = 0;
+        for (uint32_t i = 1; i < mdl->n_vocab; i++)
+            max = logits[i] > max ? logits[i] : max;
+        for (uint32_t i = 0; i < mdl->n_vocab; i++)
+            z += exp(logits[i] - max);
+        double lp = logits[seen.ids[k]] - max - log(z);
+        sum += lp;
+        min = k == 0 || lp < min ? lp : min;
+        if (k + 1 < seen.n)
+            assert_int_equal(fwd_eval(ctx, &seen.ids[k], 1, false, logits, NULL), FWD_OK);
+    }
+    free(logits);
+    free(prompt);
+    fwd_free(ctx);
+    if (fabs(res.r.logprob_mean - sum / seen.n) > 1e-4 || fabs(res.r.logprob_min - min) > 1e-4)
+        fail_msg("confidence mean %.6f min %.6f, the reference %.6f and %.6f", res.r.logprob_mean, res.r.logprob_min,
+                 sum / seen.n, min);
+}
+
 /* ---- app/reply.c: remote ------------------------------------------------------------ */
 
 /* A streamed reply: one attempt, the server's counts, a decode time
@@ -362,6 +427,44 @@ static void test_store_reply_starts_clean(void **state)
     db_close(d);
 }
 
+/* store_reply_end puts a known confidence on the reply, leaves an unknown
+ * one NULL, and an empty reply (removed) is no error. */
+static void test_store_reply_confidence(void **state)
+{
+    (void)state;
+    const char *path = test_path(test_tmpdir(), "confidence.db");
+    unlink(path);
+    db *d;
+    char err[512];
+    if (db_open(&d, path, err, sizeof err) != DB_OK)
+        fail_msg("%s", err);
+    int64_t conv, cust;
+    assert_int_equal(db_conv_create(d, "default", "You help.", &conv), DB_OK);
+    assert_int_equal(db_msg_add(d, conv, DB_ROLE_CUSTOMER, "Hi", &cust), DB_OK);
+    int64_t ids[3];
+    for (int k = 0; k < 3; k++) {
+        store_reply rec;
+        assert_int_equal(store_reply_begin(&rec, d, conv, 0, "local", NULL, 0, 0), DB_OK);
+        if (k < 2)
+            store_reply_text(&rec, "Hello!", 6);
+        db_request_result r = {.outcome = DB_OUTCOME_OK, .prompt_tokens = 3, .gen_tokens = 2, .attempts = 1,
+                               .has_logprob = k != 1, .logprob_mean = -0.75, .logprob_min = -3.5};
+        assert_int_equal(store_reply_end(&rec, &r), DB_OK);
+        assert_string_equal(rec.err, "");
+        ids[k] = rec.message;
+    }
+    db_msg m;
+    assert_int_equal(db_msg_get(d, ids[0], &m), DB_OK);
+    assert_true(m.has_logprob);
+    assert_true(m.logprob_mean == -0.75 && m.logprob_min == -3.5);
+    db_msg_clear(&m);
+    assert_int_equal(db_msg_get(d, ids[1], &m), DB_OK);
+    assert_false(m.has_logprob);
+    db_msg_clear(&m);
+    assert_int_equal(db_msg_get(d, ids[2], &m), DB_NOTFOUND); /* the empty one is gone */
+    db_close(d);
+}
+
 /* ---- app/worker.c ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -390,7 +493,7 @@ static void rig_open(rig *r, const char *name, const char *config_text)
     config_load(&r->cfg, cfg);
     if (r->cfg.n_warnings)
         fail_msg("config: %s", r->cfg.warnings[0]);
-    r->w = worker_start(r->db_path, mdl, voc, r->model_id, NULL, 0, false, &r->cfg, err, sizeof err);
+    r->w = worker_start(r->db_path, mdl, voc, r->model_id, NULL, 0, false, false, &r->cfg, err, sizeof err);
     if (!r->w)
         fail_msg("%s", err);
 }
@@ -742,12 +845,14 @@ int main(void)
         cmocka_unit_test(test_local_reply_engine_fails),
         cmocka_unit_test(test_local_prompt_too_long),
         cmocka_unit_test(test_raw_prompt_keeps_special_text),
+        cmocka_unit_test(test_local_reply_confidence),
         cmocka_unit_test(test_remote_reply_figures),
         cmocka_unit_test(test_remote_refused_counts_one_attempt),
         cmocka_unit_test(test_sampling_json),
         cmocka_unit_test(test_store_path_home),
         cmocka_unit_test(test_store_open_directories),
         cmocka_unit_test(test_store_reply_starts_clean),
+        cmocka_unit_test(test_store_reply_confidence),
         cmocka_unit_test(test_worker_live_tps),
         cmocka_unit_test(test_worker_dropped_reset),
         cmocka_unit_test(test_config_defaults_and_spellings),

@@ -410,7 +410,7 @@ static void test_tui_worker_replies_to_the_whole_conversation(void **state)
     fclose(f);
     config_load(&t.cfg, cfg_path);
     assert_int_equal(t.cfg.n_warnings, 0);
-    t.w = worker_start(db_path, mdl, voc, t.model_id, NULL, 0, false, &t.cfg, err, sizeof err);
+    t.w = worker_start(db_path, mdl, voc, t.model_id, NULL, 0, false, false, &t.cfg, err, sizeof err);
     assert_non_null(t.w);
 
     /* what the TUI does on Enter: a conversation with the profile's system

@@ -70,7 +70,7 @@ static void rig_open(rig *r, const char *name, const char *config_text)
 static void rig_start(rig *r)
 {
     char err[600];
-    r->w = worker_start(r->db_path, r->m, r->v, r->model_id, NULL, 0, false, &r->cfg, err, sizeof err);
+    r->w = worker_start(r->db_path, r->m, r->v, r->model_id, NULL, 0, false, false, &r->cfg, err, sizeof err);
     if (!r->w)
         fail_msg("%s", err);
 }

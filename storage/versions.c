@@ -1,0 +1,147 @@
+/*
+ * versions.c — one version's traffic over a window (see versions.h): two
+ * scans, replies then requests.
+ */
+#include "storage/versions.h"
+
+#include "storage/db_internal.h"
+#include "util/util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void push(double **v, size_t *n, double x)
+{
+    if ((*n & (*n - 1)) == 0) /* grow at powers of two */
+        *v = xreallocarray(*v, *n ? *n * 2 : 8, sizeof **v);
+    (*v)[(*n)++] = x;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static db_status scan_replies(db *d, int64_t model_id, double from, double to, double low_conf,
+                              db_version_sample *out, const char *what)
+{
+    sqlite3_stmt *st = db_prepare(
+        d,
+        "SELECT m.logprob_mean,"
+        " (SELECT min(r.thumbs) FROM ratings r WHERE r.message_id = m.id AND r.thumbs != 0),"
+        " (SELECT avg(r.score) FROM ratings r WHERE r.message_id = m.id AND r.score IS NOT NULL),"
+        " m.created_at"
+        " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE m.role = 'agent' AND m.model_id = ?1 AND m.created_at >= ?2 AND m.created_at <= ?3"
+        "  AND m.text != '' AND coalesce(c.arm, '') != 'pinned'",
+        what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, model_id);
+    sqlite3_bind_double(st, 2, from);
+    sqlite3_bind_double(st, 3, to);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        out->replies++;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            out->with_confidence++;
+            out->low_confidence += sqlite3_column_double(st, 0) < low_conf;
+        }
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+            if (sqlite3_column_int(st, 1) < 0)
+                out->thumbs_down++;
+            else
+                out->thumbs_up++;
+        }
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            push(&out->scores, &out->n_scores, sqlite3_column_double(st, 2));
+        double t = sqlite3_column_double(st, 3);
+        if (!out->first_used || t < out->first_used)
+            out->first_used = t;
+        if (t > out->last_used)
+            out->last_used = t;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+}
+
+static db_status scan_requests(db *d, int64_t model_id, double from, double to, db_version_sample *out,
+                               const char *what)
+{
+    sqlite3_stmt *st = db_prepare(
+        d,
+        "SELECT q.outcome, q.latency_ms, q.gen_tokens, q.ttft_ms, q.decode_tps, q.started_at"
+        " FROM requests q LEFT JOIN conversations c ON c.id = q.conversation_id"
+        " WHERE q.model_id = ?1 AND q.started_at >= ?2 AND q.started_at <= ?3"
+        "  AND q.outcome NOT IN ('running', 'cancelled') AND q.source = 'traffic'"
+        "  AND coalesce(c.arm, '') != 'pinned'",
+        what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, model_id);
+    sqlite3_bind_double(st, 2, from);
+    sqlite3_bind_double(st, 3, to);
+    double *lat = NULL;
+    size_t n_lat = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        out->requests++;
+        const char *oc = (const char *)sqlite3_column_text(st, 0);
+        if (strcmp(oc, "ok")) {
+            out->errors++;
+            continue;
+        }
+        bool has_lat = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        double latency = sqlite3_column_double(st, 1);
+        int gen = sqlite3_column_type(st, 2) != SQLITE_NULL ? sqlite3_column_int(st, 2) : 0;
+        if (has_lat) {
+            push(&lat, &n_lat, latency);
+            if (gen > 0)
+                push(&out->ms_per_token, &out->n_ms_per_token, latency / gen);
+        }
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            push(&out->ttft_ms, &out->n_ttft, sqlite3_column_double(st, 3));
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL && sqlite3_column_double(st, 4) > 0)
+            push(&out->decode_tps, &out->n_decode_tps, sqlite3_column_double(st, 4));
+        double t = sqlite3_column_double(st, 5);
+        if (!out->first_used || t < out->first_used)
+            out->first_used = t;
+        if (t > out->last_used)
+            out->last_used = t;
+    }
+    sqlite3_finalize(st);
+    out->latency_p95_ms = NAN;
+    if (n_lat) {
+        qsort(lat, n_lat, sizeof *lat, cmp_double);
+        size_t rank = (size_t)ceil(0.95 * (double)n_lat);
+        out->latency_p95_ms = lat[rank ? rank - 1 : 0];
+    }
+    free(lat);
+    return rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+}
+
+db_status db_version_sample_get(db *d, int64_t model_id, double from, double to, double low_conf,
+                                db_version_sample *out)
+{
+    const char *what = "reading a version's figures";
+    memset(out, 0, sizeof *out);
+    db_status s = scan_replies(d, model_id, from, to, low_conf, out, what);
+    if (s == DB_OK)
+        s = scan_requests(d, model_id, from, to, out, what);
+    if (s != DB_OK)
+        db_version_sample_free(out);
+    return s;
+}
+
+void db_version_sample_free(db_version_sample *s)
+{
+    if (!s)
+        return;
+    free(s->scores);
+    free(s->ms_per_token);
+    free(s->ttft_ms);
+    free(s->decode_tps);
+    memset(s, 0, sizeof *s);
+}

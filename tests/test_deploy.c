@@ -1,0 +1,487 @@
+/*
+ * test_deploy.c — model operations: the routing hash's spread, a
+ * conversation keeping its version, the deployment's changes and history
+ * in a real SQLite file, rollback going back one stable at a time, the
+ * commands' exit codes, a changed model file refused, and processes
+ * (ask, serve) following a change made by another process without a
+ * restart.
+ *
+ * Two versions of the built-in model: the file itself and a copy whose
+ * general.name is patched ("frontdesk-c2": other bytes, so another SHA-256,
+ * and a name of its own), both under test_tmpdir().
+ */
+#include "testutil.h"
+
+#include "app/deploy.h"
+#include "serve_client.h"
+#include "storage/chats.h"
+#include "storage/deploy.h"
+#include "util/util.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUILTIN "models/frontdesk-cs.gguf"
+
+static char model_a[512], model_b[512];
+
+/* A copy of the built-in model with `name` (12 bytes) in place of its
+ * general.name. */
+static void make_variant(const char *dst, const char *name)
+{
+    size_t len;
+    char *bytes = test_read_file(BUILTIN, &len);
+    assert_non_null(bytes);
+    char *at = memmem(bytes, len, "frontdesk-cs", 12);
+    assert_non_null(at);
+    assert_int_equal(strlen(name), 12);
+    memcpy(at, name, 12);
+    FILE *f = fopen(dst, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    free(bytes);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(model_a, sizeof model_a, "%s", test_path(test_tmpdir(), "desk-a.gguf"));
+    snprintf(model_b, sizeof model_b, "%s", test_path(test_tmpdir(), "desk-b.gguf"));
+    make_variant(model_a, "frontdesk-cs");
+    make_variant(model_b, "frontdesk-c2");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    curl_global_cleanup();
+    return 0;
+}
+
+static const char *fresh_db(const char *name)
+{
+    const char *p = test_path(test_tmpdir(), name);
+    unlink(p);
+    return p;
+}
+
+static int fd_run(char **out, char **err, const char *const *args)
+{
+    const char *argv[40] = {test_bin()};
+    size_t n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    char *o, *e;
+    int rc = test_run(argv, NULL, 0, &o, &e);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = e;
+    else
+        free(e);
+    return rc;
+}
+
+#define RUN(out, err, ...) fd_run(out, err, (const char *const[]){__VA_ARGS__, NULL})
+
+static db *open_store(const char *path)
+{
+    db *d;
+    char msg[512];
+    if (db_open(&d, path, msg, sizeof msg) != DB_OK)
+        fail_msg("db_open %s: %s", path, msg);
+    return d;
+}
+
+#define OK(d, call)                                                                                     \
+    do {                                                                                                \
+        if ((call) != DB_OK)                                                                            \
+            fail_msg("%s: %s", #call, db_errmsg(d));                                                    \
+    } while (0)
+
+static int64_t hand_model(db *d, char digit, const char *name)
+{
+    char hex[65];
+    memset(hex, digit, 64);
+    hex[64] = 0;
+    db_model_info m = {.sha256 = hex, .name = name, .file_name = name};
+    int64_t id;
+    OK(d, db_model_use(d, &m, &id));
+    return id;
+}
+
+/* ---- Routing ---------------------------------------------------------------------- */
+
+/* Over 10,000 conversation ids the candidate's count is within four
+ * standard deviations of n·s, for shares of 1, 10 and 50 percent, on two
+ * ranges of ids (consecutive ids are what the store hands out). */
+static void test_route_spread(void **state)
+{
+    (void)state;
+    const int shares[] = {1, 10, 50};
+    const int64_t starts[] = {1, 7000001};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < 3; i++) {
+            double n = 10000, s = shares[i] / 100.0;
+            long count = 0;
+            for (int64_t id = starts[k]; id < starts[k] + 10000; id++)
+                count += deploy_to_candidate(id, shares[i]);
+            double bound = 4 * sqrt(n * s * (1 - s));
+            if (fabs((double)count - n * s) > bound)
+                fail_msg("share %d%% from id %lld: %ld candidates, want %.0f ± %.1f", shares[i],
+                         (long long)starts[k], count, n * s, bound);
+        }
+    /* the edges: 0% never, 50% not always */
+    for (int64_t id = 1; id < 1000; id++)
+        assert_false(deploy_to_candidate(id, 0));
+}
+
+/* A conversation keeps its arm and version across turns and share
+ * changes; once its version leaves the deployment it is routed anew; a
+ * pinned one stays pinned. */
+static void test_route_sticks(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("sticks.db");
+    db *d = open_store(p);
+    int64_t a = hand_model(d, 'a', "alpha"), b = hand_model(d, 'b', "beta");
+    char err[512];
+    deploy_route r;
+    int64_t conv[40];
+    for (int i = 0; i < 40; i++)
+        OK(d, db_conv_create(d, "default", NULL, &conv[i]));
+    /* nothing deployed: not routed, nothing stored */
+    OK(d, deploy_route_conv(d, conv[0], 0, &r, err, sizeof err));
+    assert_false(r.routed);
+    db_deploy_why w = {.who = "lead", .note = "first"};
+    OK(d, db_deploy(d, a, &w));
+    OK(d, db_canary_start(d, b, 50, &w));
+    int n_cand = 0;
+    for (int i = 0; i < 40; i++) {
+        OK(d, deploy_route_conv(d, conv[i], 0, &r, err, sizeof err));
+        bool cand = deploy_to_candidate(conv[i], 50);
+        n_cand += cand;
+        assert_true(r.routed);
+        assert_string_equal(r.arm, cand ? "candidate" : "stable");
+        assert_int_equal(r.model_id, cand ? b : a);
+    }
+    assert_true(n_cand > 0 && n_cand < 40);
+    /* a share change does not move a conversation already routed */
+    OK(d, db_canary_share(d, 1, &w));
+    for (int i = 0; i < 40; i++) {
+        OK(d, deploy_route_conv(d, conv[i], 0, &r, err, sizeof err));
+        assert_int_equal(r.model_id, deploy_to_candidate(conv[i], 50) ? b : a);
+    }
+    /* stopping the canary sends its conversations back to stable */
+    OK(d, db_canary_stop(d, false, &w));
+    for (int i = 0; i < 40; i++) {
+        OK(d, deploy_route_conv(d, conv[i], 0, &r, err, sizeof err));
+        assert_int_equal(r.model_id, a);
+        assert_string_equal(r.arm, "stable");
+    }
+    /* a pin is kept, and outside the arms */
+    OK(d, deploy_route_conv(d, conv[0], b, &r, err, sizeof err));
+    assert_string_equal(r.arm, "pinned");
+    OK(d, deploy_route_conv(d, conv[0], 0, &r, err, sizeof err));
+    assert_string_equal(r.arm, "pinned");
+    assert_int_equal(r.model_id, b);
+    char *arm = sql_text(p, "SELECT arm FROM conversations WHERE id = %lld", (long long)conv[0]);
+    assert_string_equal(arm, "pinned");
+    free(arm);
+    db_close(d);
+}
+
+/* ---- The deployment and its history ------------------------------------------------ */
+
+static void test_changes_and_history(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("changes.db");
+    db *d = open_store(p);
+    int64_t a = hand_model(d, '1', "one"), b = hand_model(d, '2', "two"), c = hand_model(d, '3', "three");
+    db_deploy_why w = {.who = "lead", .note = "why"};
+    db_deployment dep;
+    int64_t now;
+    assert_int_equal(db_deployment_get(d, &dep), DB_NOTFOUND);
+    assert_int_equal(db_canary_start(d, b, 10, &w), DB_NOTFOUND); /* nothing deployed */
+    assert_int_equal(db_deploy_rollback(d, 0, &w, NULL), DB_NOTFOUND);
+    OK(d, db_deploy(d, a, &w));
+    assert_int_equal(db_deploy_rollback(d, 0, &w, NULL), DB_NOTFOUND); /* no earlier stable */
+    assert_int_equal(db_deploy_promote(d, &w), DB_NOTFOUND);           /* no candidate */
+    assert_int_equal(db_canary_stop(d, false, &w), DB_NOTFOUND);
+    assert_int_equal(db_canary_start(d, b, 0, &w), DB_INVALID);
+    assert_int_equal(db_canary_start(d, b, 51, &w), DB_INVALID);
+    assert_int_equal(db_canary_start(d, a, 10, &w), DB_INVALID); /* already stable */
+    OK(d, db_canary_start(d, b, 25, &w));
+    OK(d, db_deployment_get(d, &dep));
+    assert_int_equal(dep.stable_id, a);
+    assert_int_equal(dep.candidate_id, b);
+    assert_int_equal(dep.share, 25);
+    OK(d, db_deploy_promote(d, &w)); /* b stable, a before it */
+    OK(d, db_deployment_get(d, &dep));
+    assert_int_equal(dep.stable_id, b);
+    assert_int_equal(dep.candidate_id, 0);
+    OK(d, db_deploy(d, c, &w)); /* c stable, b before it */
+    OK(d, db_deploy_rollback(d, 0, &w, &now));
+    assert_int_equal(now, b);
+    OK(d, db_deploy_rollback(d, 0, &w, &now));
+    assert_int_equal(now, a);
+    assert_int_equal(db_deploy_rollback(d, 0, &w, NULL), DB_NOTFOUND);
+    /* with a canary running, rollback ends the canary first */
+    OK(d, db_canary_start(d, c, 50, &w));
+    OK(d, db_deploy_rollback(d, 0, &w, &now));
+    assert_int_equal(now, a);
+    OK(d, db_deployment_get(d, &dep));
+    assert_int_equal(dep.candidate_id, 0);
+    /* rollback to a named version */
+    OK(d, db_deploy_rollback(d, c, &w, &now));
+    assert_int_equal(now, c);
+    /* the history, by SQL: every change, in order, with who and why */
+    char *actions = sql_text(p, "SELECT group_concat(action, ',') FROM (SELECT action FROM deployment_history "
+                                "ORDER BY id)");
+    assert_string_equal(actions, "deploy,canary-start,promote,deploy,rollback,rollback,canary-start,rollback,"
+                                 "rollback");
+    free(actions);
+    assert_int_equal(sql_int(p, "SELECT count(*) FROM deployment_history WHERE who = 'lead' AND note = 'why'"), 9);
+    db_deploy_event *ev;
+    size_t n;
+    OK(d, db_deploy_history(d, 2, &ev, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(ev[0].action, "rollback");
+    assert_int_equal(ev[0].stable_id, c);
+    db_deploy_events_free(ev, n);
+    db_close(d);
+}
+
+/* ---- Commands ----------------------------------------------------------------------- */
+
+static void expect_rc(int want, const char *what, const char *const *args)
+{
+    char *err = NULL;
+    int rc = fd_run(NULL, &err, args);
+    if (rc != want)
+        fail_msg("%s: exit %d, want %d: %s", what, rc, want, err ? err : "");
+    free(err);
+}
+
+#define EXPECT_RC(want, what, ...) expect_rc(want, what, (const char *const[]){__VA_ARGS__, NULL})
+
+static void test_commands(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("cmds.db");
+    char *out, *err;
+    EXPECT_RC(1, "promote, nothing deployed", "promote", "--db", p);
+    EXPECT_RC(0, "deploy a", "deploy", model_a, "--note", "first", "--db", p);
+    EXPECT_RC(1, "rollback, no earlier", "rollback", "--db", p);
+    EXPECT_RC(1, "canary stop, none", "canary", "stop", "--db", p);
+    EXPECT_RC(2, "share 0", "canary", "start", model_b, "--share", "0", "--db", p);
+    EXPECT_RC(2, "share 51", "canary", "start", model_b, "--share", "51", "--db", p);
+    EXPECT_RC(2, "share missing", "canary", "start", model_b, "--db", p);
+    EXPECT_RC(0, "canary b", "canary", "start", model_b, "--share", "50", "--db", p);
+    EXPECT_RC(2, "share 60", "canary", "share", "60", "--db", p);
+    EXPECT_RC(0, "share 20", "canary", "share", "20", "--db", p);
+    /* status as JSON names both, with the share */
+    assert_int_equal(RUN(&out, NULL, "deployment", "status", "--json", "--db", p), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "stable")), "frontdesk-cs"));
+    assert_non_null(strstr(json_string_value(json_object_get(j, "candidate")), "frontdesk-c2"));
+    assert_int_equal(json_integer_value(json_object_get(j, "share")), 20);
+    assert_true(json_is_object(json_object_get(j, "comparison")));
+    json_decref(j);
+    free(out);
+    /* versions names their roles */
+    assert_int_equal(RUN(&out, NULL, "versions", "--json", "--db", p), 0);
+    j = json_loads(out, 0, NULL);
+    assert_true(json_is_array(j));
+    assert_int_equal(json_array_size(j), 2);
+    int roles = 0;
+    for (size_t i = 0; i < 2; i++) {
+        const char *role = json_string_value(json_object_get(json_array_get(j, i), "role"));
+        roles += role && !strcmp(role, "stable") ? 1 : role && !strcmp(role, "candidate") ? 10 : 100;
+    }
+    assert_int_equal(roles, 11);
+    json_decref(j);
+    free(out);
+    EXPECT_RC(0, "promote", "promote", "--note", "looks good", "--db", p);
+    EXPECT_RC(0, "rollback", "rollback", "--db", p);
+    char *stable = sql_text(p, "SELECT m.name FROM deployment d JOIN models m ON m.id = d.stable_id");
+    assert_string_equal(stable, "frontdesk-cs");
+    free(stable);
+    /* a name, a SHA-256 prefix; an ambiguous prefix is exit 2 naming both */
+    EXPECT_RC(0, "deploy by name", "deploy", "frontdesk-c2", "--db", p);
+    char *sha = sql_text(p, "SELECT sha256 FROM models WHERE name = 'frontdesk-cs'");
+    char prefix[9];
+    snprintf(prefix, sizeof prefix, "%.8s", sha);
+    EXPECT_RC(0, "deploy by prefix", "deploy", prefix, "--db", p);
+    free(sha);
+    db *d = open_store(p);
+    hand_model(d, 'e', "e1");
+    char hex[65];
+    memset(hex, 'e', 64);
+    hex[63] = 'f';
+    hex[64] = 0;
+    db_model_info m2 = {.sha256 = hex, .name = "e2"};
+    int64_t id2;
+    OK(d, db_model_use(d, &m2, &id2));
+    db_close(d);
+    assert_int_equal(RUN(NULL, &err, "deploy", "eeee", "--db", p), 2);
+    assert_non_null(strstr(err, "e1"));
+    assert_non_null(strstr(err, "e2"));
+    free(err);
+    EXPECT_RC(1, "unknown version", "deploy", "no-such-version", "--db", p);
+    /* history: every change, newest first, with the note */
+    assert_int_equal(RUN(&out, NULL, "deployment", "history", "--json", "--db", p), 0);
+    j = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(j), 7);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 3), "note")), "looks good");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 3), "action")), "promote");
+    json_decref(j);
+    free(out);
+}
+
+/* A local version whose file changed is refused, naming both hashes. */
+static void test_changed_file_refused(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("changed.db");
+    const char *copy = test_path(test_tmpdir(), "changing.gguf");
+    make_variant(copy, "frontdesk-cs");
+    char *err;
+    EXPECT_RC(0, "deploy", "deploy", copy, "--db", p);
+    char *before = sql_text(p, "SELECT sha256 FROM models");
+    make_variant(copy, "frontdesk-cz"); /* new bytes, same path */
+    assert_int_equal(RUN(NULL, &err, "ask", "--db", p, "-n", "2", "hello"), 1);
+    assert_non_null(strstr(err, before));
+    assert_non_null(strstr(err, "refusing"));
+    free(err);
+    free(before);
+    /* nothing answered: no reply stored */
+    assert_int_equal(sql_int(p, "SELECT count(*) FROM messages WHERE role = 'agent' AND text != ''"), 0);
+}
+
+/* ---- Processes following a change ---------------------------------------------------- */
+
+/* ask (a process per conversation) follows the deployment another
+ * process changes: each conversation's version is the one its id routes
+ * to. */
+static void test_ask_follows(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("follow.db");
+    char *err, *out;
+    EXPECT_RC(0, "deploy a", "deploy", model_a, "--db", p);
+    EXPECT_RC(0, "ask", "ask", "--db", p, "-n", "2", "--temp", "0", "hello");
+    EXPECT_RC(0, "canary b", "canary", "start", model_b, "--share", "50", "--db", p);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(RUN(&out, &err, "ask", "--db", p, "-n", "2", "--temp", "0", "--stats", "where is my order"), 0);
+        const char *c = strstr(err, "conversation=");
+        assert_non_null(c);
+        long conv = strtol(c + 13, NULL, 10);
+        char *name = sql_text(p,
+                              "SELECT m.name FROM conversations c JOIN models m ON m.id = c.arm_model_id"
+                              " WHERE c.id = %lld",
+                              (long long)conv);
+        const char *want = deploy_to_candidate(conv, 50) ? "frontdesk-c2" : "frontdesk-cs";
+        if (!name || strcmp(name, want))
+            fail_msg("conversation %ld answered by %s, want %s", conv, name ? name : "(none)", want);
+        /* the reply itself names the same version */
+        assert_int_equal(sql_int(p,
+                                 "SELECT count(*) FROM messages ms JOIN models m ON m.id = ms.model_id"
+                                 " WHERE ms.conversation_id = %lld AND ms.role = 'agent' AND m.name = '%q'",
+                                 (long long)conv, want),
+                         1);
+        free(name);
+        free(out);
+        free(err);
+    }
+    /* --model pins, outside the arms */
+    assert_int_equal(RUN(&out, &err, "ask", "--db", p, "--model", model_b, "-n", "2", "--stats", "hi"), 0);
+    long conv = strtol(strstr(err, "conversation=") + 13, NULL, 10);
+    char *arm = sql_text(p, "SELECT arm FROM conversations WHERE id = %lld", (long long)conv);
+    assert_string_equal(arm, "pinned");
+    free(arm);
+    free(out);
+    free(err);
+}
+
+static char *chat_body(const char *question)
+{
+    json_t *o = json_pack("{s:[{s:s, s:s}], s:i, s:f}", "messages", "role", "user", "content", question,
+                          "max_tokens", 2, "temperature", 0.0);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* serve, started on a deployment of a alone, answers new conversations
+ * with b after another process starts a canary — no restart — and lists
+ * both versions. */
+static void test_serve_follows(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("serve-follow.db");
+    EXPECT_RC(0, "deploy a", "deploy", model_a, "--db", p);
+    served s;
+    served_start(&s, p, NULL, NULL);
+    char *body = chat_body("hello");
+    http_reply r;
+    json_t *j = post_json(&s, "/v1/chat/completions", body, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "frontdesk-cs");
+    json_decref(j);
+    http_reply_free(&r);
+    EXPECT_RC(0, "canary b", "canary", "start", model_b, "--share", "50", "--db", p);
+    int seen_b = 0;
+    for (int i = 0; i < 10; i++) {
+        j = post_json(&s, "/v1/chat/completions", body, &r);
+        assert_int_equal(r.status, 200);
+        char *token = http_header(&r, "X-Frontdesk-Conversation");
+        assert_non_null(token);
+        long long conv = sql_int(p, "SELECT conversation_id FROM handles WHERE handle = '%q'", token);
+        const char *want = deploy_to_candidate(conv, 50) ? "frontdesk-c2" : "frontdesk-cs";
+        assert_string_equal(json_string_value(json_object_get(j, "model")), want);
+        seen_b += want[11] == '2';
+        free(token);
+        json_decref(j);
+        http_reply_free(&r);
+    }
+    assert_true(seen_b > 0 && seen_b < 10); /* fresh file: conversations 2..11, both arms among them */
+    char url[128];
+    snprintf(url, sizeof url, "%s/v1/models", s.url);
+    http_do("GET", url, NULL, 0, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "frontdesk-cs"));
+    assert_non_null(strstr(r.body, "frontdesk-c2"));
+    assert_non_null(strstr(r.body, "\"candidate\""));
+    http_reply_free(&r);
+    free(body);
+    assert_int_equal(served_stop(&s, NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route_spread),
+        cmocka_unit_test(test_route_sticks),
+        cmocka_unit_test(test_changes_and_history),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_changed_file_refused),
+        cmocka_unit_test(test_ask_follows),
+        cmocka_unit_test(test_serve_follows),
+    };
+    return test_exit(cmocka_run_group_tests(tests, setup, teardown));
+}
