@@ -13,6 +13,8 @@
  */
 #include "app/serve.h"
 
+#include "app/compare.h"
+#include "app/deploy.h"
 #include "app/store.h"
 #include "engine/prompt.h"
 #include "net/openai_server.h"
@@ -79,6 +81,7 @@ static bool authorized(const serve_ctx *s, const httpd_req *r)
 
 typedef struct {
     serve_ctx *s;
+    serve_engine *e;     /* the version answering                            */
     httpd_req *http;
     double t0;
     pthread_mutex_t mu;
@@ -189,6 +192,9 @@ static void record_end(completion *c, bool client_gone)
     db_request_set_queue(c->s->d, c->rec.request, br->queue_ms);
     if (store_reply_end(&c->rec, &rr) != DB_OK)
         fprintf(stderr, "serve: recording reply %s failed: %s\n", c->id, c->rec.err);
+    char why[300];
+    if (compare_guard_check(c->s->d, c->s->cfg, why, sizeof why) == 1)
+        fprintf(stderr, "serve: guard: stopped the canary (%s)\n", why);
     pthread_mutex_unlock(&c->s->db_mu);
 }
 
@@ -304,9 +310,9 @@ static long stored_prefix(db *d, int64_t conv, const oai_chat_request *rq)
 
 /* Find the conversation the token names and whose stored thread the
  * request continues, or start one; store the messages it does not hold
- * yet, then a running reply.  false with a message in err. */
-static bool record_begin(serve_ctx *s, completion *c, const oai_chat_request *rq, const char *token,
-                         const char *sampling, char *err, size_t errlen)
+ * yet.  false with a message in err. */
+static bool record_conv(serve_ctx *s, completion *c, const oai_chat_request *rq, const char *token, int64_t *conv_out,
+                        char *err, size_t errlen)
 {
     db *d = s->d;
     int64_t conv = 0, unused;
@@ -343,17 +349,72 @@ static bool record_begin(serve_ctx *s, completion *c, const oai_chat_request *rq
             goto fail;
         }
     }
-    if (store_reply_begin(&c->rec, d, conv, s->model_id, "serve", sampling, 0, 0) != DB_OK) {
-        util_errf(err, errlen, "%s", c->rec.err);
-        return false;
-    }
-    c->recording = true;
-    if (db_handle_put(d, c->id, conv, c->rec.message, rq->user) != DB_OK)
-        goto fail;
+    *conv_out = conv;
     return true;
 fail:
     util_errf(err, errlen, "%s", db_errmsg(d));
     return false;
+}
+
+/* Start the running reply of the version answering. */
+static bool record_reply(serve_ctx *s, completion *c, int64_t conv, const oai_chat_request *rq, const char *sampling,
+                         char *err, size_t errlen)
+{
+    if (store_reply_begin(&c->rec, s->d, conv, c->e->model_id, "serve", sampling, 0, 0) != DB_OK) {
+        util_errf(err, errlen, "%s", c->rec.err);
+        return false;
+    }
+    c->recording = true;
+    if (db_handle_put(s->d, c->id, conv, c->rec.message, rq->user) != DB_OK) {
+        util_errf(err, errlen, "%s", db_errmsg(s->d));
+        return false;
+    }
+    return true;
+}
+
+/* The version a request's "model" names (a name or a SHA-256 prefix of a
+ * version the store knows, exactly one), else 0. */
+static int64_t named_version(db *d, const char *name)
+{
+    if (!name || !*name)
+        return 0;
+    db_model *ms;
+    size_t n;
+    int64_t id = 0;
+    if (db_models_match(d, name, &ms, &n) == DB_OK) {
+        if (n == 1 && !strcmp(ms[0].backend, "local"))
+            id = ms[0].id;
+        db_models_free(ms, n);
+    }
+    return id;
+}
+
+/* Which version answers conv: a version the request names, or the one
+ * --model gave (both pinned), else the deployment's routing, else (nothing
+ * deployed) the configured model.  0 with err. */
+static int64_t route(serve_ctx *s, int64_t conv, const oai_chat_request *rq, char *err, size_t errlen)
+{
+    int64_t pin = named_version(s->d, rq->model);
+    if (!pin && s->pinned)
+        pin = s->default_id;
+    deploy_route r;
+    if (deploy_route_conv(s->d, conv, pin, &r, err, errlen) != DB_OK)
+        return 0;
+    if (r.routed)
+        return r.model_id;
+    if (s->default_id)
+        return s->default_id;
+    util_errf(err, errlen, "nothing is deployed (frontdesk deploy VERSION) and no model is configured");
+    return 0;
+}
+
+static void load_add(batch_load *sum, const batch_load *one)
+{
+    sum->running += one->running;
+    sum->queued += one->queued;
+    sum->n_parallel += one->n_parallel;
+    sum->kv_used += one->kv_used;
+    sum->kv_size += one->kv_size;
 }
 
 /* ---- POST /v1/chat/completions ------------------------------------------------------------ */
@@ -392,9 +453,9 @@ static void chat_completion(serve_ctx *s, httpd_req *r, double t0)
     size_t len;
     const char *body = httpd_body(r, &len);
     oai_chat_request rq;
-    oai_error e;
-    if (!oai_chat_request_parse(body, len, &rq, &e)) {
-        respond_error(s, r, 400, "invalid_request_error", e.message, e.param, e.code, NULL, t0);
+    oai_error pe;
+    if (!oai_chat_request_parse(body, len, &rq, &pe)) {
+        respond_error(s, r, 400, "invalid_request_error", pe.message, pe.param, pe.code, NULL, t0);
         return;
     }
     if (rq.messages[0].role != OAI_ROLE_SYSTEM && s->cfg->n_profiles > 0) {
@@ -408,6 +469,29 @@ static void chat_completion(serve_ctx *s, httpd_req *r, double t0)
     if (s->cfg->redact)
         redact_messages(&rq);
 
+    /* the conversation first: the deployment routes it to a version */
+    char err[600];
+    completion *c = xcalloc(1, sizeof *c);
+    atomic_fetch_add(&s->in_flight, 1);
+    c->s = s;
+    int64_t conv = 0, version = 0;
+    pthread_mutex_lock(&s->db_mu);
+    bool ok = record_conv(s, c, &rq, httpd_header(r, "X-Frontdesk-Conversation"), &conv, err, sizeof err);
+    if (ok)
+        version = route(s, conv, &rq, err, sizeof err);
+    pthread_mutex_unlock(&s->db_mu);
+    if (ok && version)
+        c->e = serve_engine_get(s, version, err, sizeof err);
+    if (!ok || !c->e) {
+        const char *conv_header[] = {"X-Frontdesk-Conversation", c->conv_token, NULL};
+        respond_error(s, r, ok ? 503 : 500, "server_error", err, NULL, ok ? "version_unavailable" : NULL,
+                      *c->conv_token ? conv_header : NULL, t0);
+        oai_chat_request_free(&rq);
+        completion_free(c);
+        return;
+    }
+    serve_engine *eng = c->e;
+
     /* the prompt: every message must fit, with room for one token */
     chat_msg *msgs = xcalloc(rq.n_messages, sizeof *msgs);
     for (size_t i = 0; i < rq.n_messages; i++) {
@@ -418,8 +502,7 @@ static void chat_completion(serve_ctx *s, httpd_req *r, double t0)
     }
     int32_t *ids = NULL;
     size_t n_ids = 0, dropped = 0;
-    char err[600];
-    int frc = prompt_fit(s->tmpl, s->v, msgs, rq.n_messages, s->n_ctx, 1, &ids, &n_ids, &dropped, err, sizeof err);
+    int frc = prompt_fit(eng->tmpl, eng->v, msgs, rq.n_messages, s->n_ctx, 1, &ids, &n_ids, &dropped, err, sizeof err);
     free(msgs);
     if (frc != 0 || dropped > 0) {
         char msg[300];
@@ -428,12 +511,9 @@ static void chat_completion(serve_ctx *s, httpd_req *r, double t0)
         respond_error(s, r, 400, "invalid_request_error", msg, "messages", "context_length_exceeded", NULL, t0);
         free(ids);
         oai_chat_request_free(&rq);
+        completion_free(c);
         return;
     }
-
-    completion *c = xcalloc(1, sizeof *c);
-    atomic_fetch_add(&s->in_flight, 1);
-    c->s = s;
     c->http = r;
     c->t0 = t0;
     pthread_mutex_init(&c->mu, NULL);
@@ -448,8 +528,8 @@ static void chat_completion(serve_ctx *s, httpd_req *r, double t0)
         completion_free(c);
         return;
     }
-    c->meta = (oai_reply_meta){.id = c->id, .created = (int64_t)time(NULL), .model = s->model_name,
-                               .fingerprint = s->fingerprint};
+    c->meta = (oai_reply_meta){.id = c->id, .created = (int64_t)time(NULL), .model = eng->model_name,
+                               .fingerprint = eng->fingerprint};
 
     sampler_params sp = sampling_of(s, &rq);
     int room = s->n_ctx - (int)n_ids;
@@ -458,7 +538,7 @@ static void chat_completion(serve_ctx *s, httpd_req *r, double t0)
         n_predict = room;
     char *sampling = store_sampling_json(&sp, n_predict, s->n_ctx);
     pthread_mutex_lock(&s->db_mu);
-    bool ok = record_begin(s, c, &rq, httpd_header(r, "X-Frontdesk-Conversation"), sampling, err, sizeof err);
+    ok = record_reply(s, c, conv, &rq, sampling, err, sizeof err);
     pthread_mutex_unlock(&s->db_mu);
     free(sampling);
     if (!ok) {
@@ -477,7 +557,7 @@ static void chat_completion(serve_ctx *s, httpd_req *r, double t0)
     batch_req br = {.prompt = ids, .n_prompt = (int)n_ids, .sampling = sp, .n_predict = n_predict,
                     .stops = (const char *const *)rq.stops, .n_stops = rq.n_stops, .ignore_eos = rq.ignore_eos,
                     .on_text = job_text, .on_done = job_done, .ud = c};
-    int brc = batch_submit(s->b, &br, &c->job);
+    int brc = batch_submit(eng->b, &br, &c->job);
     free(ids);
     oai_chat_request_free(&rq);
     const char *conv_header[] = {"X-Frontdesk-Conversation", c->conv_token, NULL};
@@ -565,6 +645,9 @@ static void feedback(serve_ctx *s, httpd_req *r, double t0)
     }
     char msg[600];
     snprintf(msg, sizeof msg, "%s", st == DB_OK || st == DB_NOTFOUND ? "" : db_errmsg(s->d));
+    char why[300];
+    if (st == DB_OK && compare_guard_check(s->d, s->cfg, why, sizeof why) == 1)
+        fprintf(stderr, "serve: guard: stopped the canary (%s)\n", why);
     pthread_mutex_unlock(&s->db_mu);
     if (st == DB_NOTFOUND) {
         respond_error(s, r, 404, "invalid_request_error", "no completion has this id", "id", "not_found", NULL, t0);
@@ -583,6 +666,60 @@ static void feedback(serve_ctx *s, httpd_req *r, double t0)
 }
 
 /* ---- Routing ------------------------------------------------------------------------------------ */
+
+/* GET /v1/models: the versions loaded, then the deployment's not yet
+ * loaded, each with its SHA-256 and role. */
+static char *models_json(serve_ctx *s)
+{
+    json_t *data = json_array();
+    pthread_mutex_lock(&s->eng_mu);
+    pthread_mutex_lock(&s->db_mu);
+    db_deployment dep;
+    bool deployed = !s->pinned && db_deployment_get(s->d, &dep) == DB_OK;
+    int64_t ids[SERVE_ENGINES + 2];
+    int n = 0;
+    for (int i = 0; i < s->n_eng; i++)
+        ids[n++] = s->eng[i]->model_id;
+    if (deployed) {
+        bool have_s = false, have_c = !dep.candidate_id;
+        for (int i = 0; i < n; i++) {
+            have_s |= ids[i] == dep.stable_id;
+            have_c |= ids[i] == dep.candidate_id;
+        }
+        if (!have_s)
+            ids[n++] = dep.stable_id;
+        if (!have_c)
+            ids[n++] = dep.candidate_id;
+    }
+    for (int i = 0; i < n; i++) {
+        db_model m;
+        if (db_model_get(s->d, ids[i], &m) != DB_OK)
+            continue;
+        json_t *mo = json_object();
+        json_object_set_new(mo, "id", json_string(i < s->n_eng ? s->eng[i]->model_name : m.display_name));
+        json_object_set_new(mo, "object", json_string("model"));
+        json_object_set_new(mo, "created", json_integer(s->started));
+        json_object_set_new(mo, "owned_by", json_string("frontdesk"));
+        json_object_set_new(mo, "sha256", m.sha256 ? json_string(m.sha256) : json_null());
+        const char *role = !deployed ? "pinned"
+                           : ids[i] == dep.stable_id ? "stable"
+                           : ids[i] == dep.candidate_id ? "candidate"
+                                                        : "pinned";
+        json_object_set_new(mo, "role", json_string(role));
+        if (deployed && ids[i] == dep.candidate_id)
+            json_object_set_new(mo, "share", json_integer(dep.share));
+        json_array_append_new(data, mo);
+        db_model_clear(&m);
+    }
+    pthread_mutex_unlock(&s->db_mu);
+    pthread_mutex_unlock(&s->eng_mu);
+    json_t *root = json_object();
+    json_object_set_new(root, "object", json_string("list"));
+    json_object_set_new(root, "data", data);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return text;
+}
 
 void serve_handle(void *ud, httpd_req *r)
 {
@@ -607,14 +744,23 @@ void serve_handle(void *ud, httpd_req *r)
     } else if (!strcmp(path, "/v1/feedback") && post) {
         feedback(s, r, t0);
     } else if (!strcmp(path, "/v1/models") && get) {
-        char *body = oai_models_json(s->model_name, s->started, s->sha256);
+        char *body = models_json(s);
         httpd_respond(r, 200, JSON_TYPE, body, strlen(body), NULL);
         free(body);
         log_request(r, 200, -1, -1, t0);
     } else if (!strcmp(path, "/metrics") && get) {
-        batch_load load;
-        batch_get_load(s->b, &load);
-        char *text = serve_metrics_text(&s->metrics, &load, s->model_name);
+        batch_load load = {0};
+        char name[256] = "";
+        pthread_mutex_lock(&s->eng_mu);
+        for (int i = 0; i < s->n_eng; i++) { /* the scheduler figures summed over the versions */
+            batch_load one;
+            batch_get_load(s->eng[i]->b, &one);
+            load_add(&load, &one);
+        }
+        if (s->n_eng)
+            snprintf(name, sizeof name, "%s", s->eng[0]->model_name);
+        pthread_mutex_unlock(&s->eng_mu);
+        char *text = serve_metrics_text(&s->metrics, &load, name);
         httpd_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
         free(text);
         log_request(r, 200, -1, -1, t0);
