@@ -33,11 +33,13 @@ const char cmd_show_usage[] =
     "usage: frontdesk show ID [--json] [--db PATH]\n"
     "\n"
     "Print conversation ID with every message (replaced ones marked), the\n"
-    "model, sampling settings, request figures and ratings of each reply.\n"
+    "model, sampling settings, request figures, confidence and ratings of each\n"
+    "reply.\n"
     "\n"
     "  --json      one object: id, title, status, created_at, messages (each\n"
     "              with id, role, text, created_at, active, and for agent\n"
-    "              replies model, sampling, request, ratings)\n"
+    "              replies model, sampling, request, ratings, logprob_mean and\n"
+    "              logprob_min: the reply's confidence, null when unknown)\n"
     "  --db PATH   the database\n";
 
 static json_t *json_time(double t)
@@ -242,6 +244,8 @@ static json_t *message_json(const db_msg *m, const reply_info *ri)
         json_object_set_new(o, "requests", all);
     }
     json_object_set_new(o, "ratings", cli_ratings_json(ri->ratings, ri->n_ratings));
+    json_object_set_new(o, "logprob_mean", m->has_logprob ? json_real(m->logprob_mean) : json_null());
+    json_object_set_new(o, "logprob_min", m->has_logprob ? json_real(m->logprob_min) : json_null());
     return o;
 }
 
@@ -274,6 +278,8 @@ static void message_text(const db_msg *m, const reply_info *ri)
                ri->model.quant ? ri->model.quant : "?", ri->model.sha256 ? ri->model.sha256 : "-");
     if (m->sampling)
         printf("    sampling: %s\n", m->sampling);
+    if (m->has_logprob)
+        printf("    confidence: mean log-prob %.3f, lowest %.3f\n", m->logprob_mean, m->logprob_min);
     for (size_t i = 0; i < ri->n_reqs; i++) {
         const db_request *r = &ri->reqs[i];
         printf("    request %lld: %s, %d+%d tokens", (long long)r->id, r->outcome, r->prompt_tokens,

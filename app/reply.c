@@ -64,6 +64,11 @@ static int run_local(const reply_backend *b, const chat_msg *msgs, size_t n, con
     res->r.prefill_tps = st.prefill_tps;
     res->r.decode_tps = st.decode_tps;
     res->r.latency_ms = (util_now() - t0) * 1000.0;
+    if (st.n_logprob > 0) {
+        res->r.has_logprob = true;
+        res->r.logprob_mean = st.logprob_sum / st.n_logprob;
+        res->r.logprob_min = st.logprob_min;
+    }
     return rc != 0 ? -1 : 0;
 }
 
@@ -109,6 +114,11 @@ static int run_remote(const reply_backend *b, const chat_msg *msgs, size_t n, co
     res->r.prefill_tps = -1;
     res->r.decode_tps = rr.decode_tps;
     res->r.latency_ms = rr.latency_ms;
+    if (rr.n_logprob > 0) {
+        res->r.has_logprob = true;
+        res->r.logprob_mean = rr.logprob_sum / rr.n_logprob;
+        res->r.logprob_min = rr.logprob_min;
+    }
     return rc == 0 || rr.outcome == REMOTE_CANCELLED ? 0 : -1;
 }
 

@@ -8,6 +8,12 @@
  * does its own fitting.  Either way the outcome, timings and token counts
  * land in a db_request_result ready for the request row (unknown counts
  * are -1, stored as unknown, never invented).
+ *
+ * Confidence: r.logprob_mean and r.logprob_min, the mean and lowest
+ * log-probability of the reply's tokens, with r.has_logprob — local from
+ * the engine (generate.h: the raw distribution, whatever the sampling),
+ * remote from the server's "logprobs" when it sends them (else unknown).
+ * store_reply_end puts them on the reply message.
  */
 #ifndef FRONTDESK_REPLY_H
 #define FRONTDESK_REPLY_H

@@ -213,6 +213,9 @@ db_status store_reply_end(store_reply *r, const db_request_result *res)
         util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
     if (r->message) {
         db_status s2 = db_reply_end(r->d, r->message, r->text.data ? r->text.data : "", r->model_id);
+        /* an empty reply is gone: nothing to be confident about */
+        if (s2 == DB_OK && res->has_logprob && r->text.len)
+            s2 = db_reply_confidence(r->d, r->message, res->logprob_mean, res->logprob_min);
         if (s2 != DB_OK && s == DB_OK) {
             s = s2;
             util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));

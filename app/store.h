@@ -59,7 +59,8 @@ db_status store_reply_switch(store_reply *r, const db_request_result *failed, in
                              const char *backend);
 /* Add streamed text. */
 void store_reply_text(store_reply *r, const char *text, size_t len);
-/* Complete both rows.  Returns DB_OK, or the first failure (message in
+/* Complete both rows, and put res's confidence (when has_logprob) on a
+ * reply that has text.  Returns DB_OK, or the first failure (message in
  * r->err); the strbuf is freed either way. */
 db_status store_reply_end(store_reply *r, const db_request_result *res);
 

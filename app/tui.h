@@ -76,6 +76,7 @@ typedef struct tui {
     size_t n_r_thread;
     ui_turn *r_turns;
     char r_model[200], r_sampling[200], r_figures[200], r_mine[300], r_others[300], r_filters[200];
+    char r_confidence[64];
     char r_title[200], r_flash[80];
     tui_undo *undo;
     size_t n_undo;

@@ -1,7 +1,8 @@
 /*
  * tui_review.c — the Review screen's data and actions: the queue of replies
- * (filters: outcome kind, model, date, tag, text), the reply with its
- * thread and provenance, ratings saved at once, and undo.
+ * (filters: outcome kind, model, date, tag, text, deployment arm; oldest
+ * or lowest confidence first), the reply with its thread and provenance,
+ * ratings saved at once, and undo.
  *
  * The queue is a snapshot of message ids taken when the screen opens or a
  * filter changes, so a reply scored out of the "unrated" queue stays
@@ -19,6 +20,9 @@
 
 static const char *const kind_names[] = {"unrated", "low-rated", "rated", "all replies"};
 static const char *const date_names[] = {"any date", "today", "last 7 days"};
+/* The arm filter's cycle; NULL: any arm. */
+static const char *const arms[] = {NULL, "stable", "candidate", "pinned"};
+#define N_ARMS (sizeof arms / sizeof *arms)
 
 static void free_current(tui *t)
 {
@@ -88,10 +92,12 @@ static void load_current(tui *t)
     v->total = (size_t)total;
     v->count = t->n_queue;
     v->pos = t->qpos;
-    snprintf(t->r_filters, sizeof t->r_filters, "%s · %s · %s%s%s%s%s", kind_names[t->rq.kind],
+    snprintf(t->r_filters, sizeof t->r_filters, "%s · %s · %s%s%s%s%s%s%s%s", kind_names[t->rq.kind],
              t->r_model_idx ? t->r_models[t->r_model_idx - 1].display_name : "all models",
              date_names[t->r_date], t->r_tag ? " · #" : "", t->r_tag ? t->r_tag : "",
-             t->r_search ? " · “" : "", t->r_search ? t->r_search : "");
+             t->r_search ? " · “" : "", t->r_search ? t->r_search : "",
+             t->rq.by_confidence ? " · lowest confidence first" : "", t->rq.arm ? " · arm " : "",
+             t->rq.arm ? t->rq.arm : "");
     v->filters = t->r_filters;
     v->empty = t->qpos >= t->n_queue;
     v->scroll = 0;
@@ -147,6 +153,12 @@ static void load_current(tui *t)
         db_requests_free(rq, nr);
     }
     v->figures = t->r_figures;
+    v->confidence = NULL;
+    if (reply->has_logprob) {
+        snprintf(t->r_confidence, sizeof t->r_confidence, "mean log-prob %.2f · lowest %.2f", reply->logprob_mean,
+                 reply->logprob_min);
+        v->confidence = t->r_confidence;
+    }
     db_rating *ratings;
     size_t n;
     t->r_mine[0] = t->r_others[0] = 0;
@@ -343,6 +355,18 @@ void tui_review_action(tui *t, review_action a, int arg)
         t->ask = ASK_SEARCH;
         shell_prompt(&t->sv, "Search replies and their conversations (empty: no search)", t->r_search ? t->r_search : "");
         break;
+    case REVIEW_ORDER:
+        t->rq.by_confidence = !t->rq.by_confidence;
+        build_queue(t);
+        break;
+    case REVIEW_ARM: {
+        size_t i = 0; /* rq.arm is always one of arms[] */
+        while (i < N_ARMS && arms[i] != t->rq.arm)
+            i++;
+        t->rq.arm = arms[(i + 1) % N_ARMS];
+        build_queue(t);
+        break;
+    }
     case REVIEW_TAG_FILTER:
         t->ask = ASK_TAG_FILTER;
         shell_prompt(&t->sv, "Only replies with the tag (empty: any)", t->r_tag ? t->r_tag : "");

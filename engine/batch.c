@@ -47,6 +47,7 @@ struct batch {
     int32_t *eog;        /* end-of-generation ids (ignore_eos masks them) */
     size_t n_eog;
     float *logits;       /* n_parallel rows of n_vocab                    */
+    float *scratch;      /* n_vocab: the row the sampler changes          */
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
@@ -157,15 +158,20 @@ static void finish(batch *b, batch_job *j, gen_stop why)
 
 /* ---- Sampling one token --------------------------------------------------------- */
 
-/* Sample from a row of logits and take the token.  Returns false when the
- * job has ended (finish was called). */
-static bool take_token(batch *b, batch_job *j, float *logits)
+/* Sample from a row of logits and take the token.  The sampler works on a
+ * copy (ignore_eos masks it too): the row stays the model's, for the
+ * token's log-probability (generate.h).  Returns false when the job has
+ * ended (finish was called). */
+static bool take_token(batch *b, batch_job *j, const float *logits)
 {
+    int n_vocab = (int)b->m->n_vocab;
+    memcpy(b->scratch, logits, (size_t)n_vocab * sizeof *logits);
     if (j->rq.ignore_eos)
         for (size_t i = 0; i < b->n_eog; i++)
-            logits[b->eog[i]] = -INFINITY;
-    int32_t id = sampler_sample(j->smp, logits);
+            b->scratch[b->eog[i]] = -INFINITY;
+    int32_t id = sampler_sample(j->smp, b->scratch);
     gen_stats *st = &j->res.st;
+    gen_stats_add_logprob(st, gen_logprob(logits, n_vocab, id));
     st->gen_tokens++;
     if (st->gen_tokens == 1)
         j->t_first = util_now();
@@ -358,6 +364,7 @@ batch *batch_new(const model *m, const tok_vocab *v, const batch_opts *o, char *
             b->eog[b->n_eog++] = id;
         }
     b->logits = xmallocarray((size_t)o->n_parallel * m->n_vocab, sizeof *b->logits);
+    b->scratch = xmallocarray(m->n_vocab, sizeof *b->scratch);
     b->slots = xcalloc((size_t)o->n_parallel, sizeof *b->slots);
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
@@ -442,6 +449,7 @@ void batch_free(batch *b)
     fwd_free(b->ctx);
     free(b->eog);
     free(b->logits);
+    free(b->scratch);
     free(b->slots);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);

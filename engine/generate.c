@@ -3,6 +3,10 @@
  *
  * Stop strings: engine/textout.h holds text back until it cannot be the
  * beginning of one, and cuts the text that completes one there.
+ *
+ * The sampler changes the logits it is given (penalty, temperature, ...),
+ * so it samples from a copy: the row itself stays the model's, for the
+ * sampled token's log-probability.
  */
 #include "engine/generate.h"
 
@@ -10,6 +14,7 @@
 
 #include "util/util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +29,33 @@ const char *gen_stop_name(gen_stop s)
     case GEN_STOP_CALLBACK: return "callback";
     }
     return "?";
+}
+
+double gen_logprob(const float *logits, int n, int32_t id)
+{
+    /* Online log-sum-exp: sum holds sum(exp(x - max)) over the logits so
+     * far; a new largest rescales it. */
+    double max = -INFINITY, sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        double x = logits[i];
+        if (x > max) {
+            sum = sum * exp(max - x) + 1.0;
+            max = x;
+        } else if (x > -INFINITY) {
+            sum += exp(x - max);
+        }
+    }
+    if (max == -INFINITY || id < 0 || id >= n)
+        return -INFINITY;
+    return ((double)logits[id] - max) - log(sum);
+}
+
+void gen_stats_add_logprob(gen_stats *st, double lp)
+{
+    if (st->n_logprob == 0 || lp < st->logprob_min)
+        st->logprob_min = lp;
+    st->logprob_sum += lp;
+    st->n_logprob++;
 }
 
 int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const int32_t *prompt,
@@ -42,6 +74,7 @@ int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const in
         return -1;
     }
     float *logits = xmallocarray(m->n_vocab, sizeof *logits);
+    float *scratch = xmallocarray(m->n_vocab, sizeof *scratch); /* the sampler's copy */
     textout t;
     textout_init(&t, o->stops, o->n_stops, o->on_text, o->ud);
     tok_stream ts;
@@ -76,7 +109,9 @@ int gen_run(fwd_ctx *c, const model *m, const tok_vocab *v, sampler *s, const in
             st->stop = GEN_STOP_CANCELLED;
             break;
         }
-        int32_t id = sampler_sample(s, logits);
+        memcpy(scratch, logits, m->n_vocab * sizeof *logits);
+        int32_t id = sampler_sample(s, scratch);
+        gen_stats_add_logprob(st, gen_logprob(logits, (int)m->n_vocab, id));
         st->gen_tokens++;
         if (n == 0) {
             t_first = util_now();
@@ -127,5 +162,6 @@ done:
     textout_free(&t);
     sb_free(&piece);
     free(logits);
+    free(scratch);
     return rc;
 }

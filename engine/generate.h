@@ -50,9 +50,22 @@ typedef struct {
     double total_ms;
     double prefill_tps, decode_tps; /* 0 when there was nothing to time   */
     gen_stop stop;
+    /* The sampled tokens' log-probabilities (see above): their sum, the
+     * lowest, and how many; 0, 0 and 0 when no token was sampled.  The
+     * mean is logprob_sum / n_logprob. */
+    double logprob_sum, logprob_min;
+    int n_logprob;
 } gen_stats;
 
 const char *gen_stop_name(gen_stop s);
+
+/* log softmax(logits)[id] over logits[0..n): logits[id] minus the
+ * log-sum-exp of the row, the largest logit subtracted first and the sum
+ * taken in double (one pass over the row).  -INFINITY when the row's
+ * largest logit is -INFINITY or id is one of -INFINITY. */
+double gen_logprob(const float *logits, int n, int32_t id);
+/* Count one sampled token of log-probability lp into st. */
+void gen_stats_add_logprob(gen_stats *st, double lp);
 
 /* Generate a reply to prompt[0..n_prompt) in context c, which is emptied
  * first.  Returns 0, or -1 with a message (prompt longer than the context,

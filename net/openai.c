@@ -53,6 +53,7 @@ char *openai_request_json(const char *model, const openai_request *rq, char *err
     json_t *so = json_object();
     json_object_set_new(so, "include_usage", json_true());
     json_object_set_new(root, "stream_options", so);
+    json_object_set_new(root, "logprobs", json_true());
 
     const openai_sampling *s = &rq->sampling;
     json_object_set_new(root, "temperature", json_real(s->temp));
@@ -108,6 +109,39 @@ static bool take_count(json_t *obj, const char *name, int *out, char *err, size_
         return false;
     }
     *out = (int)json_integer_value(v);
+    return true;
+}
+
+/* choices[0].logprobs (not null): {"content": null or [{"logprob": x, ...}]};
+ * the other members ("refusal", each entry's token and top_logprobs) are
+ * not read. */
+static bool read_logprobs(json_t *lp, openai_chunk *c, char *err, size_t errlen)
+{
+    if (!json_is_object(lp)) {
+        util_errf(err, errlen, "choices[0].logprobs is not an object");
+        return false;
+    }
+    json_t *content = json_object_get(lp, "content");
+    if (!content || json_is_null(content))
+        return true;
+    if (!json_is_array(content)) {
+        util_errf(err, errlen, "choices[0].logprobs.content is not an array");
+        return false;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(content, i, e) {
+        json_t *v = json_is_object(e) ? json_object_get(e, "logprob") : NULL;
+        if (!json_is_number(v)) {
+            util_errf(err, errlen, "choices[0].logprobs.content[%zu].logprob is not a number", i);
+            return false;
+        }
+        double x = json_number_value(v);
+        if (c->n_logprob == 0 || x < c->logprob_min)
+            c->logprob_min = x;
+        c->logprob_sum += x;
+        c->n_logprob++;
+    }
     return true;
 }
 
@@ -180,6 +214,9 @@ static openai_status read_chunk(json_t *root, bool stream, openai_chunk *c, char
         c->content[len] = '\0';
         c->content_len = len;
     }
+    json_t *lp = json_object_get(ch, "logprobs");
+    if (lp && !json_is_null(lp) && !read_logprobs(lp, c, err, errlen))
+        return OPENAI_BAD_FIELD;
     return OPENAI_OK;
 }
 

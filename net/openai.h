@@ -72,7 +72,9 @@ typedef struct {
 
 /* The body of a streamed chat request: {"model" (when model is not NULL),
  * "messages", "stream": true, "stream_options": {"include_usage": true},
- * the sampling fields above}, compact, reals at float precision (0.8f
+ * "logprobs": true (each token's log-probability, the reply's confidence;
+ * OpenAI, llama-server and vLLM accept it, others ignore it), the sampling
+ * fields above}, compact, reals at float precision (0.8f
  * goes out as 0.8).  Returns it (free with free()), or NULL with a message
  * naming what is not UTF-8, e.g. "message 2 is not valid UTF-8". */
 char *openai_request_json(const char *model, const openai_request *rq, char *err, size_t errlen);
@@ -90,6 +92,11 @@ typedef struct {
                               (!stream) ."content" (NUL-terminated too)  */
     size_t content_len;
     char *error;           /* OPENAI_SERVER_ERROR: the whole chunk, compact */
+    /* "choices"[0]."logprobs"."content"[]."logprob" (both forms): the sum
+     * and lowest of the tokens' log-probabilities, and how many (0 when
+     * absent or null: logprob_sum and logprob_min are then 0). */
+    double logprob_sum, logprob_min;
+    int n_logprob;
 } openai_chunk;
 
 /* Read the n bytes at json.  OPENAI_OK: c holds what the chunk says
@@ -97,7 +104,9 @@ typedef struct {
  * why, without saying where the bytes came from (the caller does):
  *   OPENAI_BAD_JSON      jansson's reason and offset, "... (at byte 12)";
  *   OPENAI_BAD_FIELD     the field, e.g. "usage.prompt_tokens is not a
- *                        count", "choices[0].delta is not an object";
+ *                        count", "choices[0].delta is not an object",
+ *                        "choices[0].logprobs.content[2].logprob is not a
+ *                        number";
  *                        the members read before it (in the order model,
  *                        usage, finish_reason) are filled in c;
  *   OPENAI_SERVER_ERROR  a non-null "error": c->error holds the chunk

@@ -374,6 +374,13 @@ static bool read_request(json_t *root, oai_chat_request *rq, oai_error *e)
         return false;
     if (has_n && n != 1)
         return bad(e, "n", "only n = 1 is supported");
+    bool has_top;
+    int64_t top;
+    if (!take_bool(root, "logprobs", &rq->logprobs, e) || !take_integer(root, "top_logprobs", &has_top, &top, e))
+        return false;
+    if (has_top && (top < 0 || top > 20))
+        return bad(e, "top_logprobs", "top_logprobs must be between 0 and 20");
+    rq->top_logprobs = has_top ? (int)top : 0;
     return take_string(root, "user", &rq->user, e) && take_bool(root, "ignore_eos", &rq->ignore_eos, e);
 }
 

@@ -65,6 +65,9 @@ typedef struct {
     size_t n_stops;
     char *user;           /* "user", NULL when absent                           */
     bool ignore_eos;      /* frontdesk's extension                               */
+    bool logprobs;        /* "logprobs": return each token's log-probability     */
+    int top_logprobs;     /* "top_logprobs": 0..20 likeliest alternatives per
+                             token; 0 when absent                              */
 } oai_chat_request;
 
 /* Read a request body.  false with e filled (nothing to free) when it is

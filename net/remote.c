@@ -316,6 +316,13 @@ static bool take_chunk(xfer *x, const char *json, size_t n, bool stream, const c
         x->res->completion_tokens = c.completion_tokens;
     if (c.finish_reason)
         snprintf(x->res->finish_reason, sizeof x->res->finish_reason, "%s", c.finish_reason);
+    if (c.n_logprob > 0) {
+        remote_result *r = x->res;
+        if (r->n_logprob == 0 || c.logprob_min < r->logprob_min)
+            r->logprob_min = c.logprob_min;
+        r->logprob_sum += c.logprob_sum;
+        r->n_logprob += c.n_logprob;
+    }
     if (st != OPENAI_OK) {
         fail(x, "the server sent an unexpected answer: %s", why);
         openai_chunk_free(&c);
@@ -451,6 +458,8 @@ static void attempt_reset(xfer *x)
     x->res->prompt_tokens = x->res->completion_tokens = -1;
     x->res->finish_reason[0] = '\0';
     x->res->http_status = 0;
+    x->res->logprob_sum = x->res->logprob_min = 0;
+    x->res->n_logprob = 0;
 }
 
 static void msgf(xfer *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

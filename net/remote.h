@@ -13,7 +13,8 @@
  * The event stream is read by net/sse.h (one event, and one line, at most
  * 1 MiB); the event "[DONE]" ends the reply.  Each other event is a JSON
  * chunk read by net/openai.h: "choices"[0]."delta"."content" (string or
- * null), "choices"[0]."finish_reason", "usage"."prompt_tokens"/
+ * null), "choices"[0]."finish_reason", "choices"[0]."logprobs"."content"
+ * (each token's "logprob"), "usage"."prompt_tokens"/
  * "completion_tokens", "model", and "error" (a server failing
  * mid-stream).  A field of the wrong type is an error naming it; unknown
  * fields are ignored.  The request body is openai.h's too.
@@ -139,6 +140,11 @@ typedef struct {
     size_t text_bytes;      /* bytes handed to on_text                        */
     char finish_reason[32]; /* "stop", "length", ...; "" when not sent        */
     char model[128];        /* the model the server says answered; "" if none */
+    /* The tokens' log-probabilities the server sent ("logprobs", asked
+     * for in every request): sum, lowest, count; 0, 0, 0 when it sent
+     * none.  Of the last attempt, like the token counts. */
+    double logprob_sum, logprob_min;
+    int n_logprob;
 } remote_result;
 
 /* ---- Calls -------------------------------------------------------------------- */

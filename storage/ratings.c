@@ -173,6 +173,8 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
     const char *what = "building the review queue";
     *ids = NULL;
     *n = 0;
+    if (f->arm && strcmp(f->arm, "stable") && strcmp(f->arm, "candidate") && strcmp(f->arm, "pinned"))
+        return db_failf(d, DB_INVALID, "there is no arm \"%s\" (stable, candidate or pinned)", f->arm);
     sqlite3_stmt *st = db_prepare(
         d,
         "SELECT m.id FROM messages m WHERE m.role = 'agent' AND m.text != ''"
@@ -187,7 +189,10 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
         " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM rating_tags t WHERE t.message_id = m.id AND t.tag = ?4))"
         " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM messages o WHERE o.conversation_id = m.conversation_id"
         "      AND o.id <= m.id AND instr(lower(o.text), lower(?5)) > 0))"
-        " ORDER BY m.id",
+        " AND (?6 IS NULL OR EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id"
+        "      AND c.arm = ?6))"
+        " ORDER BY CASE WHEN ?7 THEN m.logprob_mean IS NULL ELSE 0 END,"
+        "  CASE WHEN ?7 THEN m.logprob_mean END, m.id",
         what);
     if (!st)
         return DB_ERR;
@@ -196,6 +201,8 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
     sqlite3_bind_double(st, 3, f->since);
     db_bind_text(st, 4, f->tag && *f->tag ? f->tag : NULL);
     db_bind_text(st, 5, f->search && *f->search ? f->search : NULL);
+    db_bind_text(st, 6, f->arm);
+    sqlite3_bind_int(st, 7, f->by_confidence);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         *ids = xreallocarray(*ids, *n + 1, sizeof **ids);

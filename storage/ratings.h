@@ -61,9 +61,15 @@ typedef struct {
     double since;       /* replies created at or after; 0 = any            */
     const char *tag;    /* some rater gave this tag (NULL = any)           */
     const char *search; /* the reply or its conversation contains it (NULL) */
+    const char *arm;    /* the conversation's deployment arm: "stable",
+                           "candidate" or "pinned" (NULL = any)            */
+    bool by_confidence; /* lowest confidence (logprob_mean) first, those
+                           without one last; else oldest first           */
 } db_queue_filter;
 
-/* Agent replies with text that pass the filter, oldest first (ids). */
+/* Agent replies with text that pass the filter (ids), oldest first or by
+ * confidence (ties oldest first).  DB_INVALID for an arm not named
+ * above. */
 db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t *n);
 /* Replies with text in the whole store, and how many of them are unrated. */
 db_status db_review_counts(db *d, int64_t *unrated, int64_t *total);

@@ -246,6 +246,23 @@ static json_t *chunk_event(json_t *delta, const char *finish)
                      delta, "finish_reason", finish ? json_string(finish) : json_null());
 }
 
+/* The chunk with choices[0].logprobs: {"content": [entries for
+ * logprobs[from..to)]}, or null when the range is empty. */
+static json_t *with_logprobs(json_t *ev, const rs_step *st, size_t from, size_t to)
+{
+    json_t *ch = json_array_get(json_object_get(ev, "choices"), 0);
+    if (from >= to || !st->logprobs) {
+        json_object_set_new(ch, "logprobs", json_null());
+        return ev;
+    }
+    json_t *content = json_array();
+    for (size_t i = from; i < to; i++)
+        json_array_append_new(content, json_pack("{s:s, s:f, s:[], s:[]}", "token", "t", "logprob",
+                                                 st->logprobs[i], "bytes", "top_logprobs"));
+    json_object_set_new(ch, "logprobs", json_pack("{s:o, s:n}", "content", content, "refusal"));
+    return ev;
+}
+
 static void add_mark(stream *s, mark_kind kind, int ms)
 {
     if (s->n_marks < sizeof s->marks / sizeof *s->marks)
@@ -285,7 +302,8 @@ static void build_stream(stream *s)
             p += char_len((const unsigned char *)p);
         json_t *d = json_object();
         json_object_set_new(d, "content", json_stringn(start, (size_t)(p - start)));
-        put_event(s, chunk_event(d, NULL));
+        json_t *ev = chunk_event(d, NULL);
+        put_event(s, st->n_logprobs ? with_logprobs(ev, st, k, k < st->n_logprobs ? k + 1 : k) : ev);
         if (++k == half) {
             if (st->mid_event) {
                 put_event_text(s, st->mid_event);
@@ -298,7 +316,8 @@ static void build_stream(stream *s)
             }
         }
     }
-    put_event(s, chunk_event(json_object(), "stop"));
+    json_t *fin = chunk_event(json_object(), "stop");
+    put_event(s, st->n_logprobs ? with_logprobs(fin, st, k, st->n_logprobs > k ? st->n_logprobs : k) : fin);
     if (st->usage)
         put_event(s, json_pack("{s:s, s:s, s:i, s:s, s:[], s:{s:i, s:i, s:i}}", "id", "chatcmpl-rs", "object",
                                "chat.completion.chunk", "created", 0, "model", "rs-model", "choices", "usage",

@@ -60,6 +60,11 @@ typedef struct {
     int keepalive_ms;      /* during stalls, ": keep-alive" every ... ms     */
     bool close_mid;        /* hang up after half the deltas (and any stall)  */
     const char *mid_event; /* after half the deltas, "data: <this>" as is    */
+    const double *logprobs; /* n_logprobs > 0: choices[0].logprobs.content on
+                              each delta, logprobs[k] on the k-th; any left
+                              over all on the finish event; "logprobs": null
+                              on the deltas past them                        */
+    size_t n_logprobs;
 
     /* RS_STATUS */
     int status;

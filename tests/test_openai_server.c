@@ -248,13 +248,28 @@ static void test_every_field(void **state)
     assert_string_equal(rq.stops[0], "x");
     assert_string_equal(rq.user, "u");
     assert_true(rq.ignore_eos);
+    assert_true(rq.logprobs);
+    assert_int_equal(rq.top_logprobs, 0);
+    oai_chat_request_free(&rq);
+
+    /* logprobs and top_logprobs are read, not ignored: 20 is the most */
+    parse_ok("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"logprobs\":true,\"top_logprobs\":20}",
+             &rq);
+    assert_true(rq.logprobs);
+    assert_int_equal(rq.top_logprobs, 20);
+    oai_chat_request_free(&rq);
+    parse_ok("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"logprobs\":false,\"top_logprobs\":3.0}",
+             &rq);
+    assert_false(rq.logprobs);
+    assert_int_equal(rq.top_logprobs, 3);
     oai_chat_request_free(&rq);
 
     /* null for every optional member is the same as absent */
     parse_ok("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"model\":null,\"stream\":null,"
              "\"stream_options\":null,\"max_tokens\":null,\"max_completion_tokens\":null,\"temperature\":null,"
              "\"top_p\":null,\"top_k\":null,\"min_p\":null,\"frequency_penalty\":null,\"presence_penalty\":null,"
-             "\"repeat_penalty\":null,\"seed\":null,\"stop\":null,\"n\":null,\"user\":null,\"ignore_eos\":null}",
+             "\"repeat_penalty\":null,\"seed\":null,\"stop\":null,\"n\":null,\"user\":null,\"ignore_eos\":null,"
+             "\"logprobs\":null,\"top_logprobs\":null}",
              &rq);
     assert_null(rq.model);
     assert_false(rq.stream);
@@ -265,6 +280,8 @@ static void test_every_field(void **state)
     assert_false(rq.has_seed);
     assert_int_equal(rq.n_stops, 0);
     assert_null(rq.user);
+    assert_false(rq.logprobs);
+    assert_int_equal(rq.top_logprobs, 0);
     oai_chat_request_free(&rq);
 
     /* only max_tokens; stop: empty array, empty strings dropped, 4 strings;
@@ -351,6 +368,12 @@ static void test_wrong_types(void **state)
         {"{" USER ",\"top_p\":0}", "top_p", "top_p must be greater than 0 and at most 1"},
         {"{" USER ",\"top_p\":1.5}", "top_p", "top_p must be greater than 0 and at most 1"},
         {"{" USER ",\"top_p\":false}", "top_p", "top_p must be a number"},
+        {"{" USER ",\"logprobs\":1}", "logprobs", "logprobs must be a boolean"},
+        {"{" USER ",\"logprobs\":\"true\"}", "logprobs", "logprobs must be a boolean"},
+        {"{" USER ",\"top_logprobs\":21}", "top_logprobs", "top_logprobs must be between 0 and 20"},
+        {"{" USER ",\"top_logprobs\":-1}", "top_logprobs", "top_logprobs must be between 0 and 20"},
+        {"{" USER ",\"top_logprobs\":2.5}", "top_logprobs", "top_logprobs must be an integer"},
+        {"{" USER ",\"top_logprobs\":\"3\"}", "top_logprobs", "top_logprobs must be an integer"},
         {"{" USER ",\"top_k\":-1}", "top_k", "top_k must be at least 0"},
         {"{" USER ",\"top_k\":2.5}", "top_k", "top_k must be an integer"},
         {"{" USER ",\"min_p\":1.5}", "min_p", "min_p must be between 0 and 1"},

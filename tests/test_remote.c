@@ -21,6 +21,9 @@
  *     token), connection refused (3 attempts, quick back-off), a connect
  *     timeout (retried, then a timeout), an empty reply retried, cancellation during a stall and during a retry wait
  *     (back long before the 30 s stall or wait would have ended), on_text asking to stop;
+ *   - each token's log-probability asked for ("logprobs": true) and read
+ *     from stream chunks and a whole answer (sum, lowest, count), none
+ *     when the server sends none, a logprob that is not a number refused;
  *   - a non-streamed JSON answer, a stream without [DONE] after its
  *     finish_reason, a web page where the API should be, the model list,
  *     bad arguments (no URL, ftp://, a password in the URL kept out of
@@ -463,6 +466,91 @@ static void test_request_body(void **state)
     json_decref(b);
     rs_stop(s);
     sb_free(&url);
+}
+
+/* choices[0].logprobs.content[].logprob of every chunk summed, the lowest
+ * kept and counted: one per delta, three more on the finish event. */
+static void test_stream_logprobs(void **state)
+{
+    (void)state;
+    /* SHORT in deltas of 4 characters; more log-probabilities than deltas */
+    static const double lp[] = {-0.5, -0.25, -3.75, -0.125, -1.0, -0.0625, -2.0, -0.5, -0.25, -1.5,
+                                -0.75, -0.375, -0.1, -4.5, -0.2, -0.3};
+    size_t n_lp = sizeof lp / sizeof *lp;
+    size_t n_deltas = (count_chars(SHORT) + 3) / 4;
+    assert_true(n_deltas + 3 <= n_lp);
+    n_lp = n_deltas + 3;
+    double sum = 0, min = 0;
+    for (size_t i = 0; i < n_lp; i++) {
+        sum += lp[i];
+        min = i == 0 || lp[i] < min ? lp[i] : min;
+    }
+    rs_step st = {.kind = RS_STREAM, .reply = SHORT, .delta_chars = 4, .logprobs = lp, .n_logprobs = n_lp};
+    rs_server *s = start(&st, 1);
+    remote_opts o = opts_for(s);
+    remote_request rq = request();
+    run_out r = {0};
+    chat(&o, &rq, NULL, &r);
+    assert_good_stream(&r, SHORT);
+    assert_int_equal(r.res.n_logprob, (int)n_lp);
+    assert_true(fabs(r.res.logprob_sum - sum) < 1e-9);
+    assert_true(r.res.logprob_min == min);
+    /* the request asked for them */
+    json_t *b = body_of(s, 0);
+    assert_true(json_is_true(json_object_get(b, "logprobs")));
+    json_decref(b);
+    rs_stop(s);
+    run_free(&r);
+
+    /* none sent ("logprobs" absent): none counted */
+    rs_step plain = {.kind = RS_STREAM, .reply = SHORT};
+    s = start(&plain, 1);
+    o = opts_for(s);
+    run_out r2 = {0};
+    chat(&o, &rq, NULL, &r2);
+    assert_good_stream(&r2, SHORT);
+    assert_int_equal(r2.res.n_logprob, 0);
+    assert_true(r2.res.logprob_sum == 0 && r2.res.logprob_min == 0);
+    rs_stop(s);
+    run_free(&r2);
+}
+
+/* A non-streamed answer's logprobs, and a logprob of the wrong type: an
+ * error naming it. */
+static void test_answer_logprobs(void **state)
+{
+    (void)state;
+    rs_step st = {.kind = RS_STATUS, .status = 200,
+                  .body = "{\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+                          "\"message\":{\"role\":\"assistant\",\"content\":\"Hi there\"},"
+                          "\"logprobs\":{\"content\":[{\"token\":\"Hi\",\"logprob\":-0.25},"
+                          "{\"token\":\" there\",\"logprob\":-2.5,\"top_logprobs\":[]},"
+                          "{\"token\":\"\",\"logprob\":0}],\"refusal\":null},"
+                          "\"finish_reason\":\"stop\"}]}"};
+    rs_server *s = start(&st, 1);
+    remote_opts o = opts_for(s);
+    remote_request rq = request();
+    run_out r = {0};
+    chat(&o, &rq, NULL, &r);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(sink_str(&r.out), "Hi there");
+    assert_int_equal(r.res.n_logprob, 3);
+    assert_true(r.res.logprob_sum == -2.75);
+    assert_true(r.res.logprob_min == -2.5);
+    rs_stop(s);
+    run_free(&r);
+
+    rs_step bad = {.kind = RS_STREAM, .reply = SHORT,
+                   .mid_event = "{\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":{\"content\":"
+                                "[{\"logprob\":-1},{\"logprob\":\"-2\"}]}}]}"};
+    s = start(&bad, 1);
+    o = opts_for(s);
+    run_out r2 = {0};
+    chat(&o, &rq, NULL, &r2);
+    assert_int_equal(r2.res.outcome, REMOTE_ERROR);
+    assert_contains(r2.err, "choices[0].logprobs.content[1].logprob is not a number");
+    rs_stop(s);
+    run_free(&r2);
 }
 
 /* ---- Timeouts -------------------------------------------------------------------- */
@@ -997,6 +1085,8 @@ int main(void)
         cmocka_unit_test(test_stream_lf_escapes_multiline),
         cmocka_unit_test(test_stream_close_delimited_no_done),
         cmocka_unit_test(test_non_streamed_answer),
+        cmocka_unit_test(test_stream_logprobs),
+        cmocka_unit_test(test_answer_logprobs),
         cmocka_unit_test(test_web_page_is_not_a_stream),
         cmocka_unit_test(test_request_body),
         cmocka_unit_test(test_stall_before_first_token),

@@ -1,7 +1,8 @@
 /*
  * test_remote_cli.c — `frontdesk ask --backend` and `frontdesk models`
  * against the scriptable server of tests/remote_server.c on 127.0.0.1:
- * streamed replies recorded like local ones, retries and errors in the
+ * streamed replies recorded like local ones (the server's log-probabilities
+ * as the reply's confidence), retries and errors in the
  * request rows, timeouts from the config file, the API key kept out of
  * everything written, fallback to the local model (two request rows), and
  * eight processes against one server at once; each [remote] and [privacy]
@@ -14,6 +15,7 @@
 #include "storage/metrics.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,63 @@ static void test_stream_recorded(void **state)
         assert_null(memmem(bytes, len, "SECRET", 6));
         free(bytes);
     }
+    free(out);
+    free(err);
+    rs_stop(s);
+}
+
+/* The server's log-probabilities become the reply's confidence in the
+ * store: show --json and show's text line. */
+static void test_stream_confidence_recorded(void **state)
+{
+    (void)state;
+    use_config(NULL);
+    static const char reply[] = "Your parcel is on its way.";
+    /* 13 deltas of 2 characters; one token each, -1.75 the lowest */
+    static const double lp[] = {-0.5,  -0.25, -1.75, -0.125, -0.5, -0.25, -0.5,
+                                -0.25, -0.5,  -0.25, -0.5,   -1.0, -0.125};
+    rs_step st = {.kind = RS_STREAM, .reply = reply, .logprobs = lp, .n_logprobs = 13};
+    rs_server *s = serve(&st, 1);
+    const char *dbp = fresh_db("conf.db");
+    char *out, *err;
+    int rc = ask(rs_url(s), dbp, &out, &err, NULL);
+    if (rc != 0)
+        fail_msg("ask exited %d: %s", rc, err);
+    free(out);
+    free(err);
+    json_t *b = json_loads(rs_get(s, 0)->body, 0, NULL);
+    assert_true(json_is_true(json_object_get(b, "logprobs")));
+    json_decref(b);
+    json_t *m = last_reply(dbp);
+    assert_string_equal(json_string_value(json_object_get(m, "text")), reply);
+    double mean = -6.5 / 13; /* the sum of lp is -6.5 */
+    assert_true(fabs(json_real_value(json_object_get(m, "logprob_mean")) - mean) < 1e-12);
+    assert_true(json_real_value(json_object_get(m, "logprob_min")) == -1.75);
+    json_decref(m);
+    const char *argv[] = {test_bin(), "show", "1", "--db", dbp, NULL};
+    assert_int_equal(test_run(argv, NULL, 0, &out, &err), 0);
+    if (!strstr(out, "    confidence: mean log-prob -0.500, lowest -1.750\n"))
+        fail_msg("no confidence line in:\n%s", out);
+    free(out);
+    free(err);
+    rs_stop(s);
+
+    /* a server that sends none: unknown, null, no line */
+    rs_step plain = {.kind = RS_STREAM, .reply = reply};
+    s = serve(&plain, 1);
+    dbp = fresh_db("conf2.db");
+    rc = ask(rs_url(s), dbp, &out, &err, NULL);
+    if (rc != 0)
+        fail_msg("ask exited %d: %s", rc, err);
+    free(out);
+    free(err);
+    m = last_reply(dbp);
+    assert_true(json_is_null(json_object_get(m, "logprob_mean")));
+    assert_true(json_is_null(json_object_get(m, "logprob_min")));
+    json_decref(m);
+    const char *argv2[] = {test_bin(), "show", "1", "--db", dbp, NULL};
+    assert_int_equal(test_run(argv2, NULL, 0, &out, &err), 0);
+    assert_null(strstr(out, "confidence"));
     free(out);
     free(err);
     rs_stop(s);
@@ -580,7 +639,8 @@ static void test_config_redact(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stream_recorded), cmocka_unit_test(test_retry_then_ok),
+        cmocka_unit_test(test_stream_recorded),
+        cmocka_unit_test(test_stream_confidence_recorded), cmocka_unit_test(test_retry_then_ok),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_fallback_to_local),
         cmocka_unit_test(test_eight_processes), cmocka_unit_test(test_models),
         cmocka_unit_test(test_config_backend_model_key), cmocka_unit_test(test_config_retries),

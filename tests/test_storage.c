@@ -1068,6 +1068,103 @@ static void test_ratings(void **state)
     db_close(d);
 }
 
+/* A reply's confidence stored and read back; the review queue by lowest
+ * confidence (unknown last, ties oldest first) and by deployment arm. */
+static void test_confidence_queue(void **state)
+{
+    (void)state;
+    const char *p = fresh("confidence.db");
+    db *d = open_ok(p);
+    int64_t m = add_model(d, 'c', "conf.gguf");
+    /* five conversations, one reply each: means -0.5, unknown, -2.0, -0.5, -1.25 */
+    int64_t conv[5], reply[5], cust;
+    for (int i = 0; i < 5; i++) {
+        OK(d, db_conv_create(d, "default", NULL, &conv[i]));
+        OK(d, db_msg_add(d, conv[i], DB_ROLE_CUSTOMER, "Where is my parcel?", &cust));
+        reply[i] = add_reply(d, conv[i], m, "It is on its way.");
+    }
+    OK(d, db_reply_confidence(d, reply[0], -0.5, -3.0));
+    OK(d, db_reply_confidence(d, reply[2], -2.0, -7.5));
+    OK(d, db_reply_confidence(d, reply[3], -0.5, -1.0));
+    OK(d, db_reply_confidence(d, reply[4], -1.25, -4.0));
+    /* a customer message has no confidence; nor does a missing one */
+    assert_int_equal(db_reply_confidence(d, cust, -1, -1), DB_NOTFOUND);
+    assert_int_equal(db_reply_confidence(d, 9999, -1, -1), DB_NOTFOUND);
+
+    db_msg msg;
+    OK(d, db_msg_get(d, reply[2], &msg));
+    assert_true(msg.has_logprob);
+    assert_true(msg.logprob_mean == -2.0 && msg.logprob_min == -7.5);
+    db_msg_clear(&msg);
+    OK(d, db_msg_get(d, reply[1], &msg));
+    assert_false(msg.has_logprob);
+    db_msg_clear(&msg);
+    /* NaN stores unknown */
+    OK(d, db_reply_confidence(d, reply[3], NAN, NAN));
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM messages WHERE logprob_mean IS NULL AND role = 'agent'"), 2);
+    OK(d, db_reply_confidence(d, reply[3], -0.5, -1.0));
+
+    int64_t *ids;
+    size_t n;
+    /* oldest first by default */
+    OK(d, db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_ALL}, &ids, &n));
+    assert_int_equal(n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ids[i], reply[i]);
+    free(ids);
+    /* lowest mean first: -2.0, -1.25, -0.5 (older), -0.5, then the unknown */
+    OK(d, db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_ALL, .by_confidence = true}, &ids, &n));
+    assert_int_equal(n, 5);
+    int want[5] = {2, 4, 0, 3, 1};
+    for (int i = 0; i < 5; i++)
+        if (ids[i] != reply[want[i]])
+            fail_msg("position %d: reply %lld, want %lld", i, (long long)ids[i], (long long)reply[want[i]]);
+    free(ids);
+
+    /* arms: 0 and 2 candidate, 3 stable, 4 pinned, 1 none */
+    char sql[200];
+    const char *arm[5] = {"candidate", NULL, "candidate", "stable", "pinned"};
+    for (int i = 0; i < 5; i++)
+        if (arm[i]) {
+            snprintf(sql, sizeof sql, "UPDATE conversations SET arm = '%s' WHERE id = %lld", arm[i],
+                     (long long)conv[i]);
+            raw_exec(p, sql);
+        }
+    OK(d, db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_ALL, .arm = "candidate"}, &ids, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], reply[0]);
+    assert_int_equal(ids[1], reply[2]);
+    free(ids);
+    OK(d, db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_ALL, .arm = "candidate", .by_confidence = true},
+                          &ids, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], reply[2]);
+    assert_int_equal(ids[1], reply[0]);
+    free(ids);
+    OK(d, db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_ALL, .arm = "stable"}, &ids, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], reply[3]);
+    free(ids);
+    OK(d, db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_ALL, .arm = "pinned"}, &ids, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], reply[4]);
+    free(ids);
+    /* with other filters: scored replies leave the unrated queue */
+    OK(d, db_rate(d, reply[2], "ana", &(db_rating_in){.fields = DB_RATE_SCORE, .score = 3}));
+    OK(d, db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_UNRATED, .arm = "candidate", .by_confidence = true},
+                          &ids, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], reply[0]);
+    free(ids);
+    ids = (int64_t *)&n; /* must be reset */
+    assert_int_equal(db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_ALL, .arm = "canary"}, &ids, &n),
+                     DB_INVALID);
+    assert_null(ids);
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(db_errmsg(d), "canary"));
+    db_close(d);
+}
+
 /* ---- 5. Percentiles --------------------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b)
@@ -2106,6 +2203,7 @@ int main(void)
         cmocka_unit_test(test_purge),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_export),
+        cmocka_unit_test(test_confidence_queue),
     };
     return test_exit(cmocka_run_group_tests_name("storage", tests, NULL, NULL));
 }

@@ -11,7 +11,8 @@
  *     to no rating at all; j/k move through the queue; other raters shown;
  *   - the provenance lines: model, sampling settings, request figures;
  *   - filters: f (unrated, low-rated, rated, all), m (model), d (date),
- *     g (tag), / (text), each with exactly the replies it should keep.
+ *     g (tag), / (text), a (deployment arm), each with exactly the replies
+ *     it should keep; o orders by lowest confidence, unknown last.
  *
  * press() mirrors the event loop's key routing in app/tui.c (handle_key,
  * prompt_answer: static there); the loop itself is driven in tmux by
@@ -483,6 +484,60 @@ static void test_date_window_and_position(void **state)
     close_review(&t);
 }
 
+/* o: oldest first <-> lowest confidence first (unknown last); a: any arm
+ * -> stable -> candidate -> pinned -> any; both in the header, and a
+ * reply's confidence among its figures. */
+static void test_confidence_order_and_arm(void **state)
+{
+    (void)state;
+    fixture fx;
+    build(&fx, "confidence.db");
+    char sql[300];
+    /* reply 0: -0.25 (lowest -2); reply 1: unknown; reply 2: -1.5 (lowest -4) */
+    snprintf(sql, sizeof sql,
+             "UPDATE messages SET logprob_mean = -0.25, logprob_min = -2 WHERE id = %lld;"
+             "UPDATE messages SET logprob_mean = -1.5, logprob_min = -4 WHERE id = %lld;"
+             "UPDATE conversations SET arm = 'candidate' WHERE id IN (%lld, %lld);"
+             "UPDATE conversations SET arm = 'stable' WHERE id = %lld",
+             (long long)fx.reply[0], (long long)fx.reply[2], (long long)fx.conv[0], (long long)fx.conv[2],
+             (long long)fx.conv[1]);
+    raw_sql(fx.path, sql);
+    tui t;
+    open_review(&t, fx.path, "ana");
+    expect_queue(&t, &fx, (int[]){0, 1, 2}, 3, "unrated · all models · any date");
+    EXPECT_SCREEN(&t, "figures", "1.23 s");
+    EXPECT_SCREEN(&t, "confidence", "mean log-prob -0.25 · lowest -2.00");
+    key(&t, 'o');
+    expect_queue(&t, &fx, (int[]){2, 0, 1}, 3, "unrated · all models · any date · lowest confidence first");
+    EXPECT_SCREEN(&t, "confidence", "mean log-prob -1.50 · lowest -4.00");
+    key(&t, 'j');
+    key(&t, 'j'); /* reply 1: no confidence, no request figures */
+    {
+        char *s = screen(&t);
+        if (test_row_of(s, "confidence") >= 0)
+            fail_msg("a reply without a confidence shows one:\n%s", s);
+        free(s);
+    }
+    key(&t, 'a');
+    expect_queue(&t, &fx, (int[]){1}, 1, "unrated · all models · any date · lowest confidence first · arm stable");
+    key(&t, 'a');
+    expect_queue(&t, &fx, (int[]){2, 0}, 2,
+                 "unrated · all models · any date · lowest confidence first · arm candidate");
+    key(&t, 'o');
+    expect_queue(&t, &fx, (int[]){0, 2}, 2, "unrated · all models · any date · arm candidate");
+    key(&t, 'a');
+    expect_queue(&t, &fx, NULL, 0, "unrated · all models · any date · arm pinned");
+    key(&t, 'a');
+    expect_queue(&t, &fx, (int[]){0, 1, 2}, 3, "unrated · all models · any date");
+    {
+        char *s = screen(&t);
+        if (strstr(s, "· arm ") || strstr(s, "lowest confidence first"))
+            fail_msg("the defaults are not named in the header:\n%s", s);
+        free(s);
+    }
+    close_review(&t);
+}
+
 int main(void)
 {
     if (!setlocale(LC_ALL, "C.UTF-8"))
@@ -491,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_rate_and_undo),
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_date_window_and_position),
+        cmocka_unit_test(test_confidence_order_and_arm),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

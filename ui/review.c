@@ -4,13 +4,13 @@
  *
  * Layout, top to bottom: "Review — N of M unrated" with the filters on
  * the right; the conversation's title; the context turns and then the
- * reply in a box; the footer (model, sampling, figures, your rating,
- * others, "reply pos of count" and the flash note).  The context and the
- * box form one column of lines; the window onto it shows the whole box
- * with as much context above it as fits (a box taller than the window
- * shows from its top), and `scroll` moves it up from there, or down
- * into a tall reply when negative.  A short screen drops footer lines,
- * least useful first.
+ * reply in a box; the footer (model, sampling, figures, confidence when
+ * known, your rating, others, "reply pos of count" and the flash note).
+ * The context and the box form one column of lines; the window onto it
+ * shows the whole box with as much context above it as fits (a box
+ * taller than the window shows from its top), and `scroll` moves it up
+ * from there, or down into a tall reply when negative.  A short screen
+ * drops footer lines, least useful first.
  *
  * What this file does not do: load or save anything; app/ does that on
  * the actions review_key returns.
@@ -42,6 +42,8 @@ const char *const review_help[] = {
     "d", "filter by date: any, today, 7 days",
     "/", "search the text",
     "g", "filter by tag",
+    "o", "order: oldest first, lowest confidence first",
+    "a", "filter by arm: any, stable, candidate, pinned",
     "PgUp / PgDn", "scroll the context",
     NULL,
 };
@@ -196,11 +198,12 @@ static int draw_column(const review_view *v, ui_frame *f, int x, int y, int w, i
     return top;
 }
 
-enum { F_MODEL, F_SAMPLING, F_FIGURES, F_MINE, F_OTHERS, F_POS, F_COUNT };
+enum { F_MODEL, F_SAMPLING, F_FIGURES, F_CONFIDENCE, F_MINE, F_OTHERS, F_POS, F_COUNT };
 
 static void draw_footer_line(const review_view *v, ui_frame *f, int x, int y, int w, int which)
 {
-    static const char *const label[F_COUNT] = {"model", "sampling", "figures", "your rating", "others", ""};
+    static const char *const label[F_COUNT] = {"model", "sampling", "figures", "confidence", "your rating",
+                                               "others", ""};
     int end = x + w;
     if (which == F_POS) {
         int cx = frame_printf(f, x, y, end, UI_S_MUTED, 0, "reply %zu of %zu", v->pos + 1, v->count);
@@ -213,6 +216,7 @@ static void draw_footer_line(const review_view *v, ui_frame *f, int x, int y, in
     const char *val = which == F_MODEL      ? v->model
                       : which == F_SAMPLING ? v->sampling
                       : which == F_FIGURES  ? v->figures
+                      : which == F_CONFIDENCE ? v->confidence
                       : which == F_MINE     ? v->my_rating
                                             : v->others;
     if (val && *val)
@@ -239,11 +243,15 @@ void review_render(const review_view *v, ui_frame *f, int x, int y, int w, int h
         return;
 
     /* Footer lines by importance, as many as leave the box MIN_BOX rows. */
-    static const int priority[F_COUNT] = {F_POS, F_MINE, F_MODEL, F_FIGURES, F_SAMPLING, F_OTHERS};
+    static const int priority[F_COUNT] = {F_POS, F_MINE, F_MODEL, F_FIGURES, F_CONFIDENCE, F_SAMPLING, F_OTHERS};
     bool shown[F_COUNT] = {false};
     int room = h - 2 - MIN_BOX, n_foot = 0;
-    for (int i = 0; i < F_COUNT && n_foot < room; i++, n_foot++)
+    for (int i = 0; i < F_COUNT && n_foot < room; i++) {
+        if (priority[i] == F_CONFIDENCE && !v->confidence)
+            continue; /* unknown: no line */
         shown[priority[i]] = true;
+        n_foot++;
+    }
     int fy = y + h - n_foot;
     for (int i = 0; i < F_COUNT; i++)
         if (shown[i])
@@ -309,6 +317,8 @@ review_action review_key(review_view *v, ui_key k, int *arg)
     case 'd': return REVIEW_DATE;
     case '/': return REVIEW_SEARCH;
     case 'g': return REVIEW_TAG_FILTER;
+    case 'o': return REVIEW_ORDER;
+    case 'a': return REVIEW_ARM;
     case UI_K_PGUP: scroll_by(v, PAGE_LINES); break;
     case UI_K_PGDN: scroll_by(v, -PAGE_LINES); break;
     case UI_K_WHEEL_UP: scroll_by(v, WHEEL_LINES); break;

@@ -9,7 +9,9 @@
  * Keys: 1-5 score, + / - thumbs, t add tag, c comment, j / k or Down / Up
  * next / previous, u undo the last rating, f cycle the filter (unrated,
  * low-rated, all rated, all), m cycle the model filter, d cycle the date
- * filter (any, today, 7 days), / search text, g tag filter, PgUp/PgDn scroll.
+ * filter (any, today, 7 days), / search text, g tag filter, o cycle the
+ * order (oldest first, lowest confidence first), a cycle the deployment
+ * arm filter (any, stable, candidate, pinned), PgUp/PgDn scroll.
  */
 #ifndef FRONTDESK_UI_REVIEW_H
 #define FRONTDESK_UI_REVIEW_H
@@ -27,11 +29,16 @@ typedef struct {
     const char *model;         /* "SmolLM2 · Q8_0 · sha 1a2b3c4d5e6f"   */
     const char *sampling;      /* "temp 0.8 · top-k 40 · top-p 0.95 ..." */
     const char *figures;       /* "1.2 s · first token 180 ms · 41 tok/s" */
+    const char *confidence;    /* "mean log-prob -0.42 · lowest -3.10", or
+                                  NULL: unknown (the line is left out)   */
     const char *my_rating;     /* "👍 4 #polite “short”" or NULL         */
     const char *others;        /* other raters, one line, or NULL        */
     size_t pos, count;         /* reply pos+1 of count in the queue      */
     size_t unrated, total;     /* "N of M unrated" over the whole store  */
-    const char *filters;       /* "unrated · all models · any date"      */
+    const char *filters;       /* "unrated · all models · any date"; the
+                                  order and arm when not the defaults:
+                                  "... · lowest confidence first · arm
+                                  candidate"                             */
     const char *flash;         /* a transient note: "saved", "undone"    */
 
     /* ---- UI state ---- */
@@ -55,6 +62,8 @@ typedef enum {
     REVIEW_DATE,        /* cycle the date filter                         */
     REVIEW_SEARCH,      /* ask for a search text                         */
     REVIEW_TAG_FILTER,  /* ask for a tag to filter by                    */
+    REVIEW_ORDER,       /* cycle the order: oldest, lowest confidence   */
+    REVIEW_ARM,         /* cycle the arm filter                          */
 } review_action;
 
 void review_init(review_view *v);
