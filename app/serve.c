@@ -184,6 +184,11 @@ static void record_end(completion *c, bool client_gone)
     rr.prefill_tps = br->st.prefill_tps;
     rr.decode_tps = br->st.decode_tps;
     rr.attempts = 1;
+    if (br->st.n_logprob > 0) {
+        rr.has_logprob = true;
+        rr.logprob_mean = br->st.logprob_sum / br->st.n_logprob;
+        rr.logprob_min = br->st.logprob_min;
+    }
     serve_metrics_add(&c->s->metrics, db_outcome_name(rr.outcome), rr.prompt_tokens, rr.gen_tokens,
                       rr.latency_ms, rr.ttft_ms);
     if (!c->recording)

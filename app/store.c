@@ -99,10 +99,9 @@ int store_open(const char *flag, db **out)
     return EXIT_OK;
 }
 
-db_status store_model_local(db *d, const char *path, const model *m, int64_t *id, char *err, size_t errlen)
+db_status store_file_sha256(db *d, const char *path, char hex[65], char *err, size_t errlen)
 {
     struct stat sb;
-    char hex[65];
     char *real = realpath(path, NULL);
     const char *key = real ? real : path;
     if (stat(path, &sb) != 0) {
@@ -120,10 +119,18 @@ db_status store_model_local(db *d, const char *path, const model *m, int64_t *id
         s = db_file_hash_put(d, key, (int64_t)sb.st_size, mtime_ns, hex);
     }
     free(real);
-    if (s != DB_OK) {
+    if (s != DB_OK)
         util_errf(err, errlen, "%s", db_errmsg(d));
+    return s;
+}
+
+db_status store_model_local(db *d, const char *path, const model *m, int64_t *id, char *err, size_t errlen)
+{
+    char hex[65];
+    db_status s = store_file_sha256(d, path, hex, err, errlen);
+    if (s != DB_OK)
         return s;
-    }
+    char *real = realpath(path, NULL);
     gguf_str name = {"", 0};
     gguf_get_str(m->file, "general.name", &name);
     char *gname = name.len ? xstrndup(name.ptr, (size_t)name.len) : NULL;
@@ -133,9 +140,11 @@ db_status store_model_local(db *d, const char *path, const model *m, int64_t *id
                           .file_name = base ? base + 1 : path,
                           .arch = m->hp.arch,
                           .n_params = (int64_t)m->hp.n_params,
-                          .quant = m->quant};
+                          .quant = m->quant,
+                          .path = real};
     s = db_model_use(d, &info, id);
     free(gname);
+    free(real);
     if (s != DB_OK)
         util_errf(err, errlen, "%s", db_errmsg(d));
     return s;

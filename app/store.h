@@ -31,6 +31,10 @@ int store_open(const char *flag, db **out);
  * file://.  Only SQLite file paths are supported yet. */
 bool store_is_url(const char *path);
 
+/* The SHA-256 of the file at path (hex), from the store's cache (by path,
+ * size and modification time) or computed and cached. */
+db_status store_file_sha256(db *d, const char *path, char hex[65], char *err, size_t errlen);
+
 /* Record the local model m, loaded from path, as used now: its SHA-256
  * (cached by path, size and mtime), general.name, file name, architecture,
  * parameter count and quantization. */

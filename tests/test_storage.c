@@ -231,14 +231,34 @@ typedef struct {
     int64_t conv, cust, reply, model, request;
 } legacy;
 
-static legacy fill_legacy(db *d, int v)
+/* A model row as schema 1 knows it (db_model_use writes columns later
+ * schemas added), by SQL on the file itself. */
+static int64_t legacy_model(const char *path, char digit)
+{
+    char hex[65], sql[400];
+    memset(hex, digit, 64);
+    hex[64] = 0;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO models (key, sha256, backend, name, file_name, arch, quant, first_used, last_used)"
+             " VALUES ('%s', '%s', 'local', 'legacy.gguf', 'legacy.gguf', 'llama', 'Q8_0', 1, 1)",
+             hex, hex);
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    sqlite3_busy_timeout(raw, 5000);
+    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    int64_t id = sqlite3_last_insert_rowid(raw);
+    sqlite3_close(raw);
+    return id;
+}
+
+static legacy fill_legacy(db *d, const char *path, int v)
 {
     legacy L = {0};
     if (v < 1)
         return L;
     char text[128];
     snprintf(text, sizeof text, "legacy-v%d ZEBRA question\nsecond line", v);
-    L.model = add_model(d, (char)('0' + v), "legacy.gguf");
+    L.model = legacy_model(path, (char)('0' + v));
     OK(d, db_conv_create(d, "legacy", "You are a legacy bot.", &L.conv));
     OK(d, db_msg_add(d, L.conv, DB_ROLE_CUSTOMER, text, &L.cust));
     OK(d, db_reply_begin(d, L.conv, L.model, "{\"temperature\":0}", 0, &L.reply));
@@ -269,7 +289,7 @@ static void test_migrate_every_version(void **state)
         if (db_open_at(&d, p, v, err, sizeof err) != DB_OK)
             fail_msg("db_open_at(%d): %s", v, err);
         assert_int_equal(db_version(d), v);
-        legacy L = fill_legacy(d, v);
+        legacy L = fill_legacy(d, p, v);
         db_close(d);
 
         d = open_ok(p);
