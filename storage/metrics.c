@@ -384,7 +384,8 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
     sb_puts(&sql,
             "SELECT started_at, outcome, latency_ms, ttft_ms, prefill_tps, decode_tps, gen_tokens,"
             " coalesce(model_id, 0)"
-            " FROM requests INDEXED BY requests_window WHERE started_at >= ?1 AND started_at <= ?2");
+            " FROM requests INDEXED BY requests_window WHERE started_at >= ?1 AND started_at <= ?2"
+            " AND source = 'traffic'");
     if (n_models) {
         sb_puts(&sql, " AND model_id IN (");
         for (size_t i = 0; i < n_models; i++)

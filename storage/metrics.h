@@ -6,7 +6,8 @@
  * owned by this process) and completed when it ends.  A row whose owner
  * died is marked "interrupted" by the next db_open (see db.h).
  *
- * Aggregates count finished requests that started inside the window.
+ * Aggregates count finished traffic requests (source "traffic": not
+ * evaluation or blind-review generations) that started inside the window.
  * Percentiles are nearest-rank: the p-th of n sorted values is the one at
  * rank ceil(p/100 · n).  Errors are the outcomes error, timeout and
  * interrupted; cancelled is not an error.

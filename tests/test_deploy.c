@@ -12,19 +12,26 @@
  */
 #include "testutil.h"
 
+#include "app/compare.h"
 #include "app/deploy.h"
+#include "remote_server.h"
 #include "serve_client.h"
 #include "storage/chats.h"
 #include "storage/deploy.h"
+#include "storage/metrics.h"
+#include "storage/ratings.h"
+#include "storage/versions.h"
 #include "util/util.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define BUILTIN "models/frontdesk-cs.gguf"
@@ -472,6 +479,205 @@ static void test_serve_follows(void **state)
     assert_int_equal(served_stop(&s, NULL), 0);
 }
 
+
+/* ---- The comparison and the guard, through the store ---------------------------------- */
+
+/* One traffic reply of version model in its own conversation (arm given),
+ * with its request: ok with latency/ttft/decode figures, or an error; a
+ * thumb (+1/-1, 0 none) by `rater`. */
+static int64_t hand_reply(db *d, int64_t model, const char *arm, bool error, double latency, int thumb)
+{
+    int64_t conv, msg, cust, req;
+    OK(d, db_conv_create(d, "default", NULL, &conv));
+    OK(d, db_conv_arm_set(d, conv, arm, model));
+    OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "where is my parcel", &cust));
+    OK(d, db_reply_begin(d, conv, model, NULL, 0, &msg));
+    OK(d, db_reply_end(d, msg, "it is on its way", model));
+    OK(d, db_request_begin(d, model, "local", conv, msg, 0, &req));
+    db_request_result r = {.outcome = error ? DB_OUTCOME_ERROR : DB_OUTCOME_OK, .error = error ? "boom" : NULL,
+                           .prompt_tokens = 10, .gen_tokens = error ? -1 : 10, .ttft_ms = error ? -1 : latency / 4,
+                           .prefill_ms = -1, .decode_ms = -1, .latency_ms = latency, .decode_tps = 1000 / latency,
+                           .attempts = 1};
+    OK(d, db_request_finish(d, req, &r));
+    if (thumb) {
+        db_rating_in in = {.fields = DB_RATE_THUMBS, .thumbs = thumb};
+        OK(d, db_rate(d, msg, "rater", &in));
+    }
+    return msg;
+}
+
+static void sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    sqlite3_busy_timeout(raw, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(raw, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(raw);
+}
+
+static config test_config(int min_sample, bool guard)
+{
+    config c;
+    const char *empty = test_path(test_tmpdir(), "empty.config");
+    FILE *f = fopen(empty, "w");
+    assert_non_null(f);
+    fclose(f);
+    config_load(&c, empty); /* the defaults */
+    c.deploy_min_sample = min_sample;
+    c.deploy_guard = guard;
+    return c;
+}
+
+/* Candidate with many more errors and thumbs-down and slower: "worse" /
+ * "typically slower"; the stable arm's counts as built; pinned and eval
+ * traffic left out; below the minimum sample, no verdict. */
+static void test_compare_verdicts(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("compare.db");
+    db *d = open_store(p);
+    int64_t a = hand_model(d, 'a', "alpha"), b = hand_model(d, 'b', "beta");
+    for (int i = 0; i < 60; i++) {
+        hand_reply(d, a, "stable", i % 20 == 0, 100 + i, i % 10 == 0 ? -1 : 1); /* 3 errors, 6 down */
+        hand_reply(d, b, "candidate", i % 3 == 0, 300 + i, i % 2 == 0 ? -1 : 1); /* 20 errors, 30 down */
+    }
+    /* neither pinned replies nor evaluation requests count */
+    for (int i = 0; i < 5; i++)
+        hand_reply(d, b, "pinned", true, 50, -1);
+    int64_t extra = hand_reply(d, a, "stable", true, 50, 0);
+    db_close(d);
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE requests SET source = 'eval' WHERE message_id = %lld", (long long)extra);
+    sql_exec(p, sql);
+    assert_int_equal(sql_int(p, "SELECT count(*) FROM requests"), 126);
+    d = open_store(p);
+    config c = test_config(30, false);
+    compare_result r;
+    char err[256];
+    assert_int_equal(compare_versions(d, a, b, DB_WIN_ALL, db_now() + 1, &c, &r, err, sizeof err), 0);
+    assert_int_equal(r.a.replies, 61); /* 60 + the eval one's reply (replies are not requests) */
+    assert_int_equal(r.a.requests, 60);
+    assert_int_equal(r.a.errors, 3);
+    assert_int_equal(r.b.replies, 60);
+    assert_int_equal(r.b.requests, 60);
+    assert_int_equal(r.b.errors, 20);
+    assert_int_equal(r.a.down, 6);
+    assert_int_equal(r.a.up, 54);
+    assert_int_equal(r.b.down, 30);
+    assert_string_equal(r.tests[0].metric, "thumbs-up rate");
+    assert_int_equal(r.tests[0].verdict, VERDICT_WORSE);
+    assert_string_equal(r.tests[2].metric, "error rate");
+    assert_int_equal(r.tests[2].verdict, VERDICT_WORSE);
+    assert_int_equal(r.tests[1].verdict, VERDICT_NOT_ENOUGH); /* no scores */
+    assert_string_equal(r.tests[3].metric, "ms per token");
+    assert_string_equal(r.tests[3].words, "typically slower");
+    assert_string_equal(r.tests[5].words, "typically slower"); /* decode tokens/s lower */
+    for (size_t i = 0; i < COMPARE_TESTS; i++)
+        if (!isnan(r.tests[i].p))
+            assert_true(r.tests[i].p_holm >= r.tests[i].p);
+    /* the stable arm's Wilson interval holds its rate */
+    assert_true(r.a.up_lo < 0.9 && 0.9 < r.a.up_hi);
+    /* the same data under a minimum of 100: no verdicts at all */
+    c = test_config(100, false);
+    assert_int_equal(compare_versions(d, a, b, DB_WIN_ALL, db_now() + 1, &c, &r, err, sizeof err), 0);
+    for (size_t i = 0; i < COMPARE_TESTS; i++)
+        assert_int_equal(r.tests[i].verdict, VERDICT_NOT_ENOUGH);
+    /* the dashboard's figures leave the eval request out too */
+    db_stats st;
+    OK(d, db_stats_compute(d, DB_WIN_ALL, db_now() + 1, NULL, 0, &st));
+    assert_int_equal(st.requests, 125);
+    db_stats_free(&st);
+    config_free(&c);
+    db_close(d);
+}
+
+/* With [deploy] guard on, a rating (frontdesk rate, its own process)
+ * after a clearly worse canary stops it: a guard-stop history row with the
+ * reason, the candidate gone, and the line in `frontdesk stats`. */
+static void test_guard_stops(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("guard.db");
+    db *d = open_store(p);
+    int64_t a = hand_model(d, 'c', "gamma"), b = hand_model(d, 'd', "delta");
+    db_deploy_why w = {.who = "lead"};
+    OK(d, db_deploy(d, a, &w));
+    OK(d, db_canary_start(d, b, 50, &w));
+    int64_t last = 0;
+    for (int i = 0; i < 80; i++) {
+        hand_reply(d, a, "stable", i % 10 == 0, 100, 0);
+        last = hand_reply(d, b, "candidate", i % 2 == 0, 100, 0);
+    }
+    /* the guard is off by default: nothing happens */
+    config off = test_config(30, false);
+    char why[300];
+    assert_int_equal(compare_guard_check(d, &off, why, sizeof why), 0);
+    config_free(&off);
+    db_close(d);
+    const char *cfg_dir = test_path(test_tmpdir(), "guardcfg");
+    mkdir(cfg_dir, 0700);
+    mkdir(test_path(cfg_dir, "frontdesk"), 0700);
+    FILE *f = fopen(test_path(test_path(cfg_dir, "frontdesk"), "config"), "w");
+    assert_non_null(f);
+    fputs("[deploy]\nguard = true\n", f);
+    fclose(f);
+    char *old = getenv("XDG_CONFIG_HOME") ? xstrdup(getenv("XDG_CONFIG_HOME")) : NULL;
+    setenv("XDG_CONFIG_HOME", cfg_dir, 1);
+    char id[32], *out, *err;
+    snprintf(id, sizeof id, "%lld", (long long)last);
+    int rc = RUN(&out, &err, "rate", id, "up", "--db", p);
+    if (old)
+        setenv("XDG_CONFIG_HOME", old, 1);
+    else
+        unsetenv("XDG_CONFIG_HOME");
+    free(old);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "guard: stopped the canary (error rate"));
+    free(out);
+    free(err);
+    assert_int_equal(sql_int(p, "SELECT count(*) FROM deployment WHERE candidate_id IS NULL AND share = 0"), 1);
+    char *note = sql_text(p, "SELECT note FROM deployment_history WHERE action = 'guard-stop'");
+    assert_non_null(note);
+    assert_non_null(strstr(note, "error rate"));
+    free(note);
+    char *fig = sql_text(p, "SELECT json_extract(figures, '$.candidate.errors') FROM deployment_history"
+                            " WHERE action = 'guard-stop'");
+    assert_string_equal(fig, "40");
+    free(fig);
+    assert_int_equal(RUN(&out, NULL, "stats", "--window", "all", "--db", p), 0);
+    assert_non_null(strstr(out, "guard: stopped delta at "));
+    free(out);
+}
+
+/* A remote version (URL + model name) deployed: ask sends the
+ * conversation to that server, and the reply names the version. */
+static void test_remote_version(void **state)
+{
+    (void)state;
+    rs_step step = {.kind = RS_STREAM, .reply = "Your parcel ships today.", .pause_us = -1};
+    char msg[256];
+    rs_server *srv = rs_start(&step, 1, msg, sizeof msg);
+    if (!srv)
+        fail_msg("%s", msg);
+    const char *p = fresh_db("remote.db");
+    char *out, *err;
+    EXPECT_RC(0, "deploy remote", "deploy", rs_url(srv), "--remote-model", "desk-remote", "--db", p);
+    assert_int_equal(RUN(&out, &err, "ask", "--db", p, "--stats", "where is my parcel"), 0);
+    assert_non_null(strstr(out, "Your parcel ships today."));
+    assert_int_equal(rs_count(srv), 1);
+    assert_non_null(strstr(rs_get(srv, 0)->body, "desk-remote"));
+    long conv = strtol(strstr(err, "conversation=") + 13, NULL, 10);
+    char *name = sql_text(p, "SELECT m.name FROM messages ms JOIN models m ON m.id = ms.model_id"
+                             " WHERE ms.conversation_id = %lld AND ms.role = 'agent'", (long long)conv);
+    assert_string_equal(name, "desk-remote");
+    free(name);
+    free(out);
+    free(err);
+    rs_stop(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +688,9 @@ int main(void)
         cmocka_unit_test(test_changed_file_refused),
         cmocka_unit_test(test_ask_follows),
         cmocka_unit_test(test_serve_follows),
+        cmocka_unit_test(test_compare_verdicts),
+        cmocka_unit_test(test_guard_stops),
+        cmocka_unit_test(test_remote_version),
     };
     return test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
