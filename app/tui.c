@@ -30,8 +30,8 @@ static const char cmd_tui_usage[] =
     "usage: frontdesk [--model FILE] [--backend URL [--remote-model NAME]] [--db PATH]\n"
     "                 [--config FILE]\n"
     "\n"
-    "Open the application: Chat (F1), Review (F2), Dashboard (F3); F10 or ?\n"
-    "lists the keys of each screen; Ctrl-Q quits.\n"
+    "Open the application: Chat (F1), Review (F2), Dashboard (F3), Models (F4);\n"
+    "F10 or ? lists the keys of each screen; Ctrl-Q quits.\n"
     "\n"
     "  --model FILE   the GGUF model (default: [model] path in the config file)\n"
     "  --backend URL  an OpenAI-compatible server instead (default: [remote]\n"
@@ -467,6 +467,8 @@ static void switched(tui *t)
     dashfeed_active(t->df, t->sv.screen == UI_SCREEN_DASH);
     if (t->sv.screen == UI_SCREEN_REVIEW)
         tui_review_enter(t);
+    if (t->sv.screen == UI_SCREEN_MODELS)
+        tui_models_enter(t);
     if (t->sv.screen == UI_SCREEN_CHAT) {
         load_convs(t);
         load_msgs(t);
@@ -483,6 +485,8 @@ static void prompt_answer(tui *t)
         if (db_conv_rename(t->d, t->sv.chat.conv_id, text) != DB_OK)
             tui_notice(t, true, "%s", db_errmsg(t->d));
         load_convs(t);
+    } else if (ask == ASK_MODELS_SHARE || ask == ASK_MODELS_NOTE) {
+        tui_models_answer(t, ask, text);
     } else if (ask != ASK_NONE)
         tui_review_answer(t, ask, text);
     ui_input_clear(&t->sv.prompt);
@@ -507,6 +511,7 @@ static void handle_key(tui *t, ui_key k)
         return;
     case SHELL_CANCELLED:
         t->ask = ASK_NONE;
+        t->m_pending = MODELS_NONE;
         return;
     case SHELL_NONE: return;
     case SHELL_PASS: break;
@@ -533,6 +538,7 @@ static void handle_key(tui *t, ui_key k)
             t->sv.dash.loading = true;
         }
         break;
+    case UI_SCREEN_MODELS: tui_models_action(t, models_key(&t->sv.models, k)); break;
     }
 }
 
@@ -558,6 +564,8 @@ static int run(tui *t)
         poll_worker(t);
         if (t->sv.screen == UI_SCREEN_DASH)
             tui_dash_update(t);
+        if (t->sv.screen == UI_SCREEN_MODELS)
+            tui_models_update(t);
         draw(t);
         ui_key k;
         int timeout = t->ws.busy ? 50 : 200;
@@ -714,6 +722,7 @@ out:
     free(t.pick_names);
     tui_review_free(&t);
     tui_dash_free(&t);
+    tui_models_free(&t);
     tok_free(t.v);
     model_free(t.m);
     db_close(t.d);

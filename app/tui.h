@@ -5,21 +5,34 @@
  *   tui.c         start-up, the event loop, the Chat screen's actions
  *   tui_review.c  the Review screen: queue, ratings, undo
  *   tui_dash.c    the Dashboard: snapshot -> view, thresholds -> alerts
+ *   tui_models.c  the Models screen: versions, deployment, comparison,
+ *                 history; deploy / canary / promote / rollback
  */
 #ifndef FRONTDESK_TUI_H
 #define FRONTDESK_TUI_H
 
+#include "app/compare.h"
 #include "app/config.h"
 #include "app/dashfeed.h"
 #include "app/worker.h"
 #include "storage/chats.h"
+#include "storage/deploy.h"
 #include "storage/ratings.h"
 #include "ui/frame.h"
 #include "ui/shell.h"
 #include "ui/term.h"
 
 /* What the one-line prompt overlay is asking for. */
-typedef enum { ASK_NONE, ASK_RENAME, ASK_TAG, ASK_COMMENT, ASK_SEARCH, ASK_TAG_FILTER } tui_ask;
+typedef enum {
+    ASK_NONE,
+    ASK_RENAME,
+    ASK_TAG,
+    ASK_COMMENT,
+    ASK_SEARCH,
+    ASK_TAG_FILTER,
+    ASK_MODELS_SHARE, /* the canary's share, 1–50 (then ASK_MODELS_NOTE) */
+    ASK_MODELS_NOTE,  /* the note of a deployment change: Enter confirms */
+} tui_ask;
 
 typedef struct {
     int64_t message;
@@ -93,6 +106,26 @@ typedef struct tui {
     double *d_series; /* 4 series of n_series each */
     char d_updated[40];
 
+    /* ---- models ---- */
+    int m_window;        /* db_window of the figures                      */
+    double m_loaded_at;  /* util_now() of the last gather (0: never)      */
+    db_model *m_models;
+    size_t n_m_models;
+    models_row *m_rows;
+    char (*m_sha)[16];
+    char (*m_first)[24], (*m_last)[24];
+    models_test m_tests[COMPARE_TESTS];
+    char m_words[COMPARE_TESTS][96];
+    models_event *m_events;
+    char (*m_ev_when)[24], (*m_ev_versions)[200];
+    db_deploy_event *m_history;
+    size_t n_m_history;
+    char m_stable[160], m_candidate[160], m_note[160], m_updated[40];
+    int m_pending;       /* models_action waiting for its prompt's answer */
+    int64_t m_pending_id; /* ... on this version                          */
+    int m_pending_share;
+    char m_title[400];   /* the prompt's question                         */
+
     char notice[300];
     bool notice_bad;
     double notice_until;
@@ -108,6 +141,13 @@ void tui_review_answer(tui *t, tui_ask ask, const char *text);
 void tui_review_free(tui *t);
 void tui_dash_update(tui *t);
 void tui_dash_free(tui *t);
+/* The Models screen: gather when it opens (and, via update, every few
+ * seconds while shown); act on a key; take a prompt's answer. */
+void tui_models_enter(tui *t);
+void tui_models_update(tui *t);
+void tui_models_action(tui *t, models_action a);
+void tui_models_answer(tui *t, tui_ask ask, const char *text);
+void tui_models_free(tui *t);
 /* "16:18" today, else "Nov 23". */
 const char *tui_when(double t, char *buf, size_t size);
 

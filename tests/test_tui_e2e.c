@@ -12,6 +12,8 @@
  *   - [ui] color = false and NO_COLOR: no colour reaches the terminal;
  *   - tests/e2e/serve_dash.sh: the dashboard shows `frontdesk serve`'s
  *     traffic from another process, live.
+ *   - tests/e2e/models.sh: the Models screen (F4) starts a canary, shows
+ *     both versions' traffic and the comparison, and rolls back.
  *
  * Skips visibly (tests/testutil.h) without ../shared (the first) or tmux.
  */
@@ -47,6 +49,28 @@ static void test_tui_end_to_end(void **state)
     if (rc != 0)
         fail_msg("tests/e2e/tui.sh exited %d: %s", rc, err);
     assert_non_null(strstr(out, "e2e: ok"));
+    free(out);
+    free(err);
+}
+
+/* The Models screen: a canary of a second version started from F4, the
+ * traffic split by chatting in F1, the figures back in F4, a rollback
+ * (tests/e2e/models.sh). */
+static void test_tui_models_screen(void **state)
+{
+    (void)state;
+    if (system("command -v tmux >/dev/null 2>&1") != 0)
+        test_skip("test_tui_models_screen: tmux not installed (make deps installs it)");
+    const char *model = "models/frontdesk-cs.gguf";
+    if (access(model, R_OK) != 0)
+        test_skip("test_tui_models_screen: %s not found (make model trains it)", model);
+    const char *argv[] = {"/bin/sh", "tests/e2e/models.sh", test_bin(), model, test_tmpdir(), NULL};
+    char *out, *err;
+    int rc = test_run(argv, NULL, 0, &out, &err);
+    printf("%s", out);
+    if (rc != 0)
+        fail_msg("tests/e2e/models.sh exited %d: %s", rc, err);
+    assert_non_null(strstr(out, "models: ok"));
     free(out);
     free(err);
 }
@@ -707,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_tui_end_to_end),
         cmocka_unit_test(test_tui_remote),
         cmocka_unit_test(test_tui_serve_dashboard),
+        cmocka_unit_test(test_tui_models_screen),
         cmocka_unit_test_teardown(test_tui_chat_actions, teardown_tui),
         cmocka_unit_test_teardown(test_tui_color, teardown_tui),
     };

@@ -549,7 +549,7 @@ static void test_dash_containment(void **state)
 /* ---- Shell: tabs, status line, screens -------------------------------------------- */
 
 static const char SHELL_100x30[] =
-    " F1 Chat   F2 Review   F3 Dashboard                                           F10 help · Ctrl-Q quit\n"
+    " F1 Chat   F2 Review   F3 Dashboard   F4 Models                               F10 help · Ctrl-Q quit\n"
     "Dashboard — window 5m (w to change)                                                 updated 16:18:05\n"
     "requests  30.0/min                      running 1                     tokens 12,345\n"
     "errors    2.0% (3 of 150)               thumbs down 12% of 25\n"
@@ -580,7 +580,7 @@ static const char SHELL_100x30[] =
     "\n"
     " SmolLM2-135M-Instruct (Q8_0) · local · /home/agent/.local/share/frontdesk/frontdesk.db · idle\n";
 static const char SHELL_60x16[] =
-    " F1 Chat   F2 Review   F3 Dashboard   F10 help · Ctrl-Q quit\n"
+    " F1 Chat   F2 Review   F3 Dashboard   F4 Models     F10 help\n"
     "Dashboard — window 5m (w to change)         updated 16:18:05\n"
     "requests  30.0/min        running 1        tokens 12,345\n"
     "errors    2.0% (3 of 150)  thumbs down 12% of 25\n"
@@ -721,7 +721,7 @@ static void test_shell_status_line(void **state)
 /* ---- Shell: overlays ------------------------------------------------------------------ */
 
 static const char HELP_60x16[] =
-    " F1 Chat   F2 Review   F3 Dashboard   F10 help · Ctrl-Q quit\n"
+    " F1 Chat   F2 Review   F3 Dashboard   F4 Models     F10 help\n"
     "Da┌─ Keys — Dashboard ──────────────────────────────────┐:05\n"
     "re│ Dashboard                                           │\n"
     "er│ w                 window: 1m → 5m → 1h → 24h        │\n"
@@ -733,12 +733,12 @@ static const char HELP_60x16[] =
     "  │ F1 / Alt-1        Chat screen                       │\n"
     "  │ F2 / Alt-2        Review screen                     │\n"
     "La│ F3 / Alt-3        Dashboard screen                  │\n"
-    "re│ F10 / ?           this help (? when not typing)     │ 13\n"
-    "p9│ Ctrl-Q / q        quit (q when not typing)         ↓│0 s\n"
+    "re│ F4 / Alt-4        Models screen                     │ 13\n"
+    "p9│ F10 / ?           this help (? when not typing)    ↓│0 s\n"
     "  └──────────────────────────── ↑↓ scroll · Esc closes ─┘wn)\n"
     " SmolLM2-135M-Instruct (Q8_0) · local · …frontdesk.db · idle\n";
 static const char QUIT_60x16[] =
-    " F1 Chat   F2 Review   F3 Dashboard   F10 help · Ctrl-Q quit\n"
+    " F1 Chat   F2 Review   F3 Dashboard   F4 Models     F10 help\n"
     "Dashboard — window 5m (w to change)         updated 16:18:05\n"
     "requests  30.0/min        running 1        tokens 12,345\n"
     "errors    2.0% (3 of 150)  thumbs down 12% of 25\n"
@@ -755,7 +755,7 @@ static const char QUIT_60x16[] =
     "                                    ↓ 10 more lines (j/Down)\n"
     " SmolLM2-135M-Instruct (Q8_0) · local · generating…\n";
 static const char PROMPT_60x16[] =
-    " F1 Chat   F2 Review   F3 Dashboard   F10 help · Ctrl-Q quit\n"
+    " F1 Chat   F2 Review   F3 Dashboard   F4 Models     F10 help\n"
     "Review — 0 of 0 unrated\n"
     "\n"
     "\n"
@@ -772,7 +772,7 @@ static const char PROMPT_60x16[] =
     "\n"
     " SmolLM2-135M-Instruct (Q8_0) · local · …frontdesk.db · idle\n";
 static const char PICK_60x16[] =
-    " F1 Chat   F2 Review   F3 Dashboard   F10 help · Ctrl-Q quit\n"
+    " F1 Chat   F2 Review   F3 Dashboard   F4 Models     F10 help\n"
     " New conversation\n"
     "\n"
     "\n"
@@ -789,7 +789,7 @@ static const char PICK_60x16[] =
     "\n"
     " SmolLM2-135M-Instruct (Q8_0) · local · …frontdesk.db · idle\n";
 static const char MESSAGE_60x16[] =
-    " F1 Chat   F2 Review   F3 Dashboard   F10 help · Ctrl-Q quit\n"
+    " F1 Chat   F2 Review   F3 Dashboard   F4 Models     F10 help\n"
     "Dashboard — window 5m (w to change)         updated 16:18:05\n"
     "requests  30.0/min        running 1        tokens 12,345\n"
     "errors    2.0% (3 of 150)  thumbs down 12% of 25\n"
@@ -824,7 +824,7 @@ static void test_help_overlay(void **state)
     assert_int_equal(shell_key(&v, F(1)), SHELL_NONE); /* the overlay takes every key */
     assert_int_equal(v.screen, UI_SCREEN_DASH);
     assert_int_equal(v.overlay, UI_OVERLAY_HELP);
-    assert_int_equal(v.help_scroll, 1); /* 13 lines, 12 rows */
+    assert_int_equal(v.help_scroll, 2); /* 14 lines, 12 rows */
     t = shell_text(&v, &f, 60, 16);
     assert_non_null(strstr(t, "│ Tab               move the focus"));
     assert_null(strstr(t, "│ Dashboard "));
@@ -832,9 +832,10 @@ static void test_help_overlay(void **state)
     assert_null(strstr(t, "↓│"));
     free(t);
     shell_key(&v, K('k'));
+    shell_key(&v, K('k'));
     assert_int_equal(v.help_scroll, 0);
     shell_key(&v, K(UI_K_END));
-    assert_int_equal(v.help_scroll, 1);
+    assert_int_equal(v.help_scroll, 2);
     shell_key(&v, K(UI_K_HOME));
     assert_int_equal(v.help_scroll, 0);
     /* The Chat screen's keys are many more: scroll through them all. */
@@ -1062,7 +1063,7 @@ static void test_overlay_containment(void **state)
     ui_frame f = {0};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int o = UI_OVERLAY_NONE; o <= UI_OVERLAY_MESSAGE; o++)
-            for (int scr = 0; scr < 3; scr++) {
+            for (int scr = 0; scr < 4; scr++) {
                 v.screen = (ui_screen)scr;
                 v.overlay = (ui_overlay)o;
                 v.prompt_title = "A title that is rather long and will need to be wrapped inside the box "
@@ -1174,11 +1175,17 @@ static void test_switching(void **state)
     assert_int_equal(shell_key(&v, ALT('1')), SHELL_SWITCHED);
     assert_int_equal(shell_key(&v, ALT('1')), SHELL_NONE);
     assert_int_equal(v.screen, UI_SCREEN_CHAT);
-    /* Not switches: plain digits (text), Ctrl-digits, F4, Alt-4. */
+    assert_int_equal(shell_key(&v, F(4)), SHELL_SWITCHED);
+    assert_int_equal(v.screen, UI_SCREEN_MODELS);
+    assert_int_equal(shell_key(&v, ALT('1')), SHELL_SWITCHED);
+    assert_int_equal(shell_key(&v, ALT('4')), SHELL_SWITCHED);
+    assert_int_equal(v.screen, UI_SCREEN_MODELS);
+    assert_int_equal(shell_key(&v, F(1)), SHELL_SWITCHED);
+    /* Not switches: plain digits (text), Ctrl-digits, F5, Alt-5. */
     assert_int_equal(shell_key(&v, K('2')), SHELL_PASS);
     assert_int_equal(shell_key(&v, CTRL('2')), SHELL_PASS);
-    assert_int_equal(shell_key(&v, F(4)), SHELL_PASS);
-    assert_int_equal(shell_key(&v, ALT('4')), SHELL_PASS);
+    assert_int_equal(shell_key(&v, F(5)), SHELL_PASS);
+    assert_int_equal(shell_key(&v, ALT('5')), SHELL_PASS);
     assert_int_equal(shell_key(&v, (ui_key){UI_K_F1 + 1, UI_MOD_ALT}), SHELL_PASS);
     assert_int_equal(v.screen, UI_SCREEN_CHAT);
     /* Resizes are the shell's; everything else goes to the screen. */

@@ -1,9 +1,9 @@
 /*
- * shell.c — the frame around the three screens: tab bar, status line,
+ * shell.c — the frame around the four screens: tab bar, status line,
  * overlays and the "terminal too small" notice (see shell.h).
  *
- * Layout: row 0 the tabs (" F1 Chat  F2 Review  F3 Dashboard ", the
- * current one reversed, "F10 help · Ctrl-Q quit" on the right); the last
+ * Layout: row 0 the tabs (" F1 Chat  F2 Review  F3 Dashboard  F4 Models ",
+ * the current one reversed, "F10 help · Ctrl-Q quit" on the right); the last
  * row the status line (" model (quant) · backend · db · 41.2 tok/s" or
  * "idle", the notice on the right); the current screen in between.  An
  * overlay is a box centred over the screen area, its interior cleared
@@ -33,13 +33,14 @@ static const char *const global_help[] = {
     "F1 / Alt-1", "Chat screen",
     "F2 / Alt-2", "Review screen",
     "F3 / Alt-3", "Dashboard screen",
+    "F4 / Alt-4", "Models screen",
     "F10 / ?", "this help (? when not typing)",
     "Ctrl-Q / q", "quit (q when not typing)",
     "Tab", "move the focus",
     NULL,
 };
 
-static const char *const SCREEN_NAME[3] = {"Chat", "Review", "Dashboard"};
+static const char *const SCREEN_NAME[4] = {"Chat", "Review", "Dashboard", "Models"};
 
 /* ---- Drawing helpers ------------------------------------------------------------- */
 
@@ -103,14 +104,16 @@ static const char *tail_fit(const char *s, int cols)
 
 static void draw_tabs(const shell_view *v, ui_frame *f)
 {
-    static const char *const tabs[3] = {" F1 Chat ", " F2 Review ", " F3 Dashboard "};
+    static const char *const tabs[4] = {" F1 Chat ", " F2 Review ", " F3 Dashboard ", " F4 Models "};
     int cx = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         bool on = (int)v->screen == i;
         cx = frame_str(f, cx, 0, f->w, tabs[i], on ? UI_S_TITLE : UI_S_NORMAL, on ? UI_A_REVERSE | UI_A_BOLD : 0);
         cx++;
     }
     const char *hint = "F10 help · Ctrl-Q quit";
+    if (f->w - cx < str_w(hint) + 1)
+        hint = "F10 help"; /* four tabs leave a 60-column row little room */
     if (f->w - cx >= str_w(hint) + 1)
         draw_right(f, cx, f->w, 0, hint, UI_S_MUTED, 0);
 }
@@ -213,7 +216,12 @@ static box open_box(ui_frame *f, int w, int h, const char *title, const char *hi
 
 static const char *const *screen_help(ui_screen s)
 {
-    return s == UI_SCREEN_CHAT ? chat_help : s == UI_SCREEN_REVIEW ? review_help : dash_help;
+    switch (s) {
+    case UI_SCREEN_CHAT: return chat_help;
+    case UI_SCREEN_REVIEW: return review_help;
+    case UI_SCREEN_DASH: return dash_help;
+    default: return models_help;
+    }
 }
 
 static size_t pairs(const char *const *t)
@@ -455,7 +463,8 @@ void shell_render(const shell_view *v, ui_frame *f)
     switch (v->screen) {
     case UI_SCREEN_CHAT: chat_render(&v->chat, f, 0, 1, w, h); break;
     case UI_SCREEN_REVIEW: review_render(&v->review, f, 0, 1, w, h); break;
-    default: dash_render(&v->dash, f, 0, 1, w, h); break;
+    case UI_SCREEN_DASH: dash_render(&v->dash, f, 0, 1, w, h); break;
+    default: models_render(&v->models, f, 0, 1, w, h); break;
     }
     draw_status(v, f, f->h - 1);
     draw_overlay(v, f);
@@ -469,6 +478,7 @@ void shell_init(shell_view *v)
     chat_init(&v->chat);
     review_init(&v->review);
     dash_init(&v->dash);
+    models_init(&v->models);
     ui_input_init(&v->prompt, false);
     v->screen = UI_SCREEN_CHAT;
     v->overlay = UI_OVERLAY_NONE;
@@ -624,9 +634,9 @@ shell_action shell_key(shell_view *v, ui_key k)
 {
     if (v->overlay != UI_OVERLAY_NONE)
         return overlay_key(v, k);
-    if (k.code >= UI_K_F1 && k.code <= UI_K_F1 + 2 && !k.mods)
+    if (k.code >= UI_K_F1 && k.code <= UI_K_F1 + 3 && !k.mods)
         return switch_to(v, (ui_screen)(k.code - UI_K_F1));
-    if (k.code >= '1' && k.code <= '3' && k.mods == UI_MOD_ALT)
+    if (k.code >= '1' && k.code <= '4' && k.mods == UI_MOD_ALT)
         return switch_to(v, (ui_screen)(k.code - '1'));
     if (ui_key_is(k, UI_K_F1 + 9, 0))
         return open_help(v);

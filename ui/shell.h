@@ -1,17 +1,18 @@
 /*
- * shell.h — what surrounds the three screens: the tab bar, the status
+ * shell.h — what surrounds the four screens: the tab bar, the status
  * line, overlays (help, quit confirmation, a one-line prompt, a picker,
  * a message) and the "terminal too small" notice.
  *
  * shell_render() draws the whole frame: row 0 the tabs ("F1 Chat  F2
- * Review  F3 Dashboard", the current one highlighted), the last row the
- * status line, the current screen in between (through chat_render,
- * review_render or dash_render), then the overlay on top.  Below
+ * Review  F3 Dashboard  F4 Models", the current one highlighted), the last
+ * row the status line, the current screen in between (through
+ * chat_render, review_render, dash_render or models_render), then the
+ * overlay on top.  Below
  * UI_MIN_W × UI_MIN_H it draws only a centred notice saying how big the
  * terminal is and how big it needs to be.
  *
- * shell_key() handles keys meant for the shell first: F1/F2/F3 and
- * Alt-1/2/3 switch screens, F10 (or ? when not typing) opens help, Ctrl-Q
+ * shell_key() handles keys meant for the shell first: F1–F4 and
+ * Alt-1–4 switch screens, F10 (or ? when not typing) opens help, Ctrl-Q
  * (or q when not typing) quits — through a confirmation overlay when a
  * reply is being generated (y confirms, anything else cancels); while an
  * overlay is open it takes every key.  Keys it does not use go to the
@@ -25,12 +26,13 @@
 #include "ui/frame.h"
 #include "ui/input.h"
 #include "ui/key.h"
+#include "ui/models.h"
 #include "ui/review.h"
 
 #define UI_MIN_W 60
 #define UI_MIN_H 16
 
-typedef enum { UI_SCREEN_CHAT, UI_SCREEN_REVIEW, UI_SCREEN_DASH } ui_screen;
+typedef enum { UI_SCREEN_CHAT, UI_SCREEN_REVIEW, UI_SCREEN_DASH, UI_SCREEN_MODELS } ui_screen;
 
 typedef enum {
     UI_OVERLAY_NONE,
@@ -57,6 +59,7 @@ typedef struct {
     chat_view chat;
     review_view review;
     dash_view dash;
+    models_view models;
 
     /* ---- overlay ---- */
     ui_overlay overlay;
@@ -79,7 +82,7 @@ typedef enum {
     SHELL_CANCELLED, /* Esc closed a prompt or picker                     */
 } shell_action;
 
-void shell_init(shell_view *v);   /* also chat_init, review_init, dash_init */
+void shell_init(shell_view *v);   /* also chat_init, review_init, dash_init, models_init */
 void shell_free(shell_view *v);
 shell_action shell_key(shell_view *v, ui_key k);
 void shell_render(const shell_view *v, ui_frame *f);
