@@ -11,9 +11,11 @@
 #include "app/tui.h"
 
 #include "app/cli.h"
+#include "app/compare.h"
 #include "app/store.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
+#include "storage/deploy.h"
 #include "storage/metrics.h"
 #include "storage/redact.h"
 #include "util/util.h"
@@ -220,6 +222,34 @@ static void build_turns(tui *t)
     chat_clamp(&t->sv.chat);
 }
 
+/* The status line names the version answering the open conversation:
+ * its routed version and arm, else what the deployment would do, else the
+ * configured model. */
+static void version_label(tui *t)
+{
+    char arm[16] = "";
+    int64_t given = 0;
+    db_deployment dep;
+    bool deployed = db_deployment_get(t->d, &dep) == DB_OK;
+    if (t->sv.chat.conv_id)
+        db_conv_arm_get(t->d, t->sv.chat.conv_id, arm, &given);
+    db_model m;
+    if (given && *arm && (t->pinned || deployed) && db_model_get(t->d, given, &m) == DB_OK) {
+        snprintf(t->model_name, sizeof t->model_name, "%s · %s", m.display_name, arm);
+        snprintf(t->quant, sizeof t->quant, "%s", m.quant ? m.quant : m.backend);
+        db_model_clear(&m);
+    } else if (!t->pinned && deployed && db_model_get(t->d, dep.stable_id, &m) == DB_OK) {
+        if (dep.candidate_id)
+            snprintf(t->model_name, sizeof t->model_name, "deployment: %s + canary %d%%", m.display_name,
+                     dep.share);
+        else
+            snprintf(t->model_name, sizeof t->model_name, "deployment: %s", m.display_name);
+        snprintf(t->quant, sizeof t->quant, "%s", m.quant ? m.quant : m.backend);
+        db_model_clear(&m);
+    } else
+        snprintf(t->model_name, sizeof t->model_name, "%s", t->configured_name);
+}
+
 static void open_conv(tui *t, int64_t id)
 {
     t->sv.chat.conv_id = id;
@@ -229,6 +259,7 @@ static void open_conv(tui *t, int64_t id)
     t->sv.chat.editing = NULL;
     load_msgs(t);
     build_turns(t);
+    version_label(t);
 }
 
 /* ---- Worker events ------------------------------------------------------------ */
@@ -248,8 +279,11 @@ static void poll_worker(tui *t)
             tui_notice(t, true, "the reply failed: %s", t->ws.error);
         else if (t->ws.outcome == DB_OUTCOME_CANCELLED)
             tui_notice(t, false, "reply cancelled (kept, marked cancelled)");
+        if (t->ws.guard[0])
+            tui_notice(t, true, "guard: stopped the canary (%s)", t->ws.guard);
         load_convs(t);
         load_msgs(t);
+        version_label(t);
     } else if (t->ws.message != t->ws_message && t->ws.conv == t->sv.chat.conv_id)
         load_msgs(t); /* the reply's row now exists */
     build_turns(t);
@@ -348,6 +382,9 @@ static void thumb(tui *t, int dir)
         tui_notice(t, true, "%s", db_errmsg(t->d));
     else
         tui_notice(t, false, in.thumbs ? "thumbs %s saved" : "thumbs cleared", dir > 0 ? "up" : "down");
+    char why[300];
+    if (compare_guard_check(t->d, &t->cfg, why, sizeof why) == 1)
+        tui_notice(t, true, "guard: stopped the canary (%s)", why);
     load_convs(t);
     load_msgs(t);
     build_turns(t);
@@ -470,6 +507,7 @@ static void switched(tui *t)
     if (t->sv.screen == UI_SCREEN_MODELS)
         tui_models_enter(t);
     if (t->sv.screen == UI_SCREEN_CHAT) {
+        version_label(t); /* the deployment may have changed */
         load_convs(t);
         load_msgs(t);
         build_turns(t);
@@ -487,6 +525,7 @@ static void prompt_answer(tui *t)
         load_convs(t);
     } else if (ask == ASK_MODELS_SHARE || ask == ASK_MODELS_NOTE) {
         tui_models_answer(t, ask, text);
+        version_label(t);
     } else if (ask != ASK_NONE)
         tui_review_answer(t, ask, text);
     ui_input_clear(&t->sv.prompt);
@@ -644,6 +683,13 @@ int cmd_tui(int argc, char **argv)
         goto out;
     rc = EXIT_FAIL;
     t.db_path = xstrdup(db_path(t.d));
+    /* With a deployment, it decides (versions load when first routed to);
+     * --model / --backend pin a version instead. */
+    t.pinned = ta.model || ta.backend;
+    db_deployment dep;
+    bool deployed = db_deployment_get(t.d, &dep) == DB_OK;
+    if (deployed && !t.pinned)
+        model_path = backend = NULL;
     if (model_path) {
         if (model_load(&t.m, model_path, err, sizeof err) != 0 || tok_load(&t.v, t.m->file, err, sizeof err) != 0 ||
             store_model_local(t.d, model_path, t.m, &t.model_id, err, sizeof err) != DB_OK) {
@@ -667,15 +713,17 @@ int cmd_tui(int argc, char **argv)
         }
     }
     db_model dm;
-    if (db_model_get(t.d, backend ? remote_id : t.model_id, &dm) == DB_OK) {
-        snprintf(t.model_name, sizeof t.model_name, "%s", dm.display_name);
+    if ((model_path || backend) && db_model_get(t.d, backend ? remote_id : t.model_id, &dm) == DB_OK) {
+        snprintf(t.configured_name, sizeof t.configured_name, "%s", dm.display_name);
         db_model_clear(&dm);
     }
-    snprintf(t.quant, sizeof t.quant, "%s", backend ? "remote" : t.m->quant);
-    snprintf(t.backend_label, sizeof t.backend_label, "%s%s%s", backend ? backend : "local",
-             backend && t.cfg.fallback_local && t.m ? " (fallback local)" : "", "");
+    snprintf(t.quant, sizeof t.quant, "%s", backend ? "remote" : t.m ? t.m->quant : "");
+    snprintf(t.backend_label, sizeof t.backend_label, "%s%s%s",
+             backend ? backend : model_path ? "local" : "the deployment",
+             backend && t.cfg.fallback_local && t.m ? " (fallback local)" : "", t.pinned ? " (pinned)" : "");
+    version_label(&t);
     if (!(t.w = worker_start(t.db_path, t.m, t.v, t.model_id, backend ? &ro : NULL, remote_id,
-                             t.cfg.fallback_local, &t.cfg, err, sizeof err))) {
+                             t.cfg.fallback_local, t.pinned, &t.cfg, err, sizeof err))) {
         cli_fail("%s", err);
         goto out;
     }

@@ -48,6 +48,8 @@ typedef struct tui {
     tok_vocab *v;
     int64_t model_id;
     char model_name[160], quant[32], backend_label[300];
+    bool pinned;        /* --model / --backend given: the deployment does not decide */
+    char configured_name[160]; /* the configured model's name (when no deployment) */
     worker *w;
     dashfeed *df;
     term *term;
