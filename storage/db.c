@@ -16,6 +16,9 @@
  *   ratings         one row per (reply, rater); rating_tags beside it
  *   messages_fts    FTS5 trigram index over message text
  *   handles         serve's conversation tokens and completion ids
+ *   rollups         per-minute / per-hour aggregates of finished requests
+ *                   (storage/rollup.h); requests.folded marks those counted
+ *   alert_episodes  each alert's episodes, at most one open per name
  *   deployment      the stable version, the candidate and its share (one
  *                   row; none until the first deploy); deployment_history
  *                   every change with who, why and the figures then
@@ -318,6 +321,39 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "DROP INDEX requests_window;"
     "CREATE INDEX requests_window ON requests(started_at, model_id, outcome, latency_ms, ttft_ms,"
     "  prefill_tps, decode_tps, gen_tokens, source);",
+
+    /* 6: monitoring at scale — finished requests folded into per-minute
+     * (and, after 48 h, per-hour) rollups the dashboard, stats and
+     * Prometheus read; alert episodes, at most one open per alert */
+    "ALTER TABLE requests ADD COLUMN folded INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX requests_unfolded ON requests(id) WHERE folded = 0 AND outcome != 'running';"
+    "CREATE TABLE rollups ("
+    "  period INTEGER NOT NULL,"                  /* 60 or 3600 seconds */
+    "  start REAL NOT NULL,"                      /* the bucket's first second */
+    "  model_id INTEGER NOT NULL DEFAULT 0,"
+    "  arm TEXT NOT NULL DEFAULT '',"             /* the conversation's arm when folded */
+    "  source TEXT NOT NULL DEFAULT 'traffic',"
+    "  backend TEXT NOT NULL DEFAULT '',"
+    "  outcome TEXT NOT NULL,"
+    "  requests INTEGER NOT NULL DEFAULT 0,"
+    "  gen_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    "  latency_n INTEGER NOT NULL DEFAULT 0, latency_sum REAL NOT NULL DEFAULT 0,"
+    "  ttft_n INTEGER NOT NULL DEFAULT 0, ttft_sum REAL NOT NULL DEFAULT 0,"
+    "  prefill_n INTEGER NOT NULL DEFAULT 0, prefill_sum REAL NOT NULL DEFAULT 0,"
+    "  decode_n INTEGER NOT NULL DEFAULT 0, decode_sum REAL NOT NULL DEFAULT 0,"
+    "  hist BLOB,"                                /* the log-bucketed sketches (storage/rollup.c) */
+    "  le BLOB,"                                  /* exact counts per fixed Prometheus bound */
+    "  PRIMARY KEY (period, start, model_id, arm, source, backend, outcome));"
+    "CREATE TABLE alert_episodes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"                       /* 'error_rate', 'latency_p95', 'guard', ... */
+    "  started_at REAL NOT NULL,"
+    "  ended_at REAL,"
+    "  detail TEXT,"                              /* JSON: the figures when it opened */
+    "  end_detail TEXT);"
+    "CREATE UNIQUE INDEX alert_open ON alert_episodes(name) WHERE ended_at IS NULL;"
+    "CREATE INDEX alert_recent ON alert_episodes(started_at);",
 };
 
 static int read_version(db *d, int *v)
