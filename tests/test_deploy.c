@@ -580,6 +580,7 @@ static void test_compare_verdicts(void **state)
     /* the stable arm's Wilson interval holds its rate */
     assert_true(r.a.up_lo < 0.9 && 0.9 < r.a.up_hi);
     /* the same data under a minimum of 100: no verdicts at all */
+    config_free(&c);
     c = test_config(100, false);
     assert_int_equal(compare_versions(d, a, b, DB_WIN_ALL, db_now() + 1, &c, &r, err, sizeof err), 0);
     for (size_t i = 0; i < COMPARE_TESTS; i++)
