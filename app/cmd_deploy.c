@@ -181,6 +181,42 @@ static void print_deployment(db *d)
         printf("candidate: none\n");
 }
 
+/* The changes the commands make. */
+typedef enum { CH_DEPLOY, CH_START, CH_SHARE, CH_STOP, CH_PROMOTE, CH_ROLLBACK } change_kind;
+
+/* Open the store, find VERSION (may be NULL), make the change with who,
+ * the note and the comparison at this moment, print the deployment. */
+static int run_change(const char *cmd, const opts *o, change_kind k, const char *version, int share)
+{
+    db *d;
+    config cfg;
+    int rc = open_all(o, &d, &cfg);
+    if (rc == EXIT_OK) {
+        int64_t id = 0;
+        char err[1024];
+        if (version && (rc = deploy_find_version(d, version, o->remote_model, &id, err, sizeof err)) != EXIT_OK)
+            rc = rc == EXIT_USAGE ? cli_usage_error(cmd, "%s", err) : cli_fail("%s", err);
+        if (rc == EXIT_OK) {
+            char *figures = figures_now(d, &cfg);
+            db_deploy_why w = {.who = cfg.rater, .note = o->note, .figures = figures};
+            db_status s = k == CH_DEPLOY    ? db_deploy(d, id, &w)
+                          : k == CH_START   ? db_canary_start(d, id, share, &w)
+                          : k == CH_SHARE   ? db_canary_share(d, share, &w)
+                          : k == CH_STOP    ? db_canary_stop(d, false, &w)
+                          : k == CH_PROMOTE ? db_deploy_promote(d, &w)
+                                            : db_deploy_rollback(d, id, &w, NULL);
+            if (s != DB_OK)
+                rc = change_failed(d, s, cmd);
+            else
+                print_deployment(d);
+            free(figures);
+        }
+        db_close(d);
+    }
+    config_free(&cfg);
+    return rc;
+}
+
 int cmd_deploy(int argc, char **argv)
 {
     opts o;
@@ -191,26 +227,7 @@ int cmd_deploy(int argc, char **argv)
         return cli_usage_error("deploy", "one VERSION, not %d", o.nargs);
     if (!o.nargs)
         return cli_usage_error("deploy", "which VERSION? (a model file, a SHA-256 prefix or a name)");
-    db *d;
-    config cfg;
-    if ((rc = open_all(&o, &d, &cfg)) == EXIT_OK) {
-        int64_t id;
-        char err[1024];
-        rc = deploy_find_version(d, o.args[0], o.remote_model, &id, err, sizeof err);
-        if (rc != EXIT_OK)
-            rc = rc == EXIT_USAGE ? cli_usage_error("deploy", "%s", err) : cli_fail("%s", err);
-        else {
-            db_deploy_why w = {.who = cfg.rater, .note = o.note};
-            db_status s = db_deploy(d, id, &w);
-            if (s != DB_OK)
-                rc = change_failed(d, s, "deploy");
-            else
-                print_deployment(d);
-        }
-        db_close(d);
-    }
-    config_free(&cfg);
-    return rc;
+    return run_change("deploy", &o, CH_DEPLOY, o.args[0], 0);
 }
 
 int cmd_canary(int argc, char **argv)
@@ -232,33 +249,9 @@ int cmd_canary(int argc, char **argv)
         return cli_usage_error("canary", "canary start needs --share P (1-50)");
     if (!strcmp(verb, "share") && (!cli_parse_int(o.args[1], 0, LONG_MAX, &share) || share < 1 || share > 50))
         return cli_usage_error("canary", "the share is a whole percentage from 1 to 50, not '%s'", o.args[1]);
-    db *d;
-    config cfg;
-    if ((rc = open_all(&o, &d, &cfg)) == EXIT_OK) {
-        char *figures = figures_now(d, &cfg);
-        db_deploy_why w = {.who = cfg.rater, .note = o.note, .figures = figures};
-        db_status s = DB_OK;
-        if (!strcmp(verb, "start")) {
-            int64_t id;
-            char err[1024];
-            rc = deploy_find_version(d, o.args[1], o.remote_model, &id, err, sizeof err);
-            if (rc != EXIT_OK)
-                rc = rc == EXIT_USAGE ? cli_usage_error("canary", "%s", err) : cli_fail("%s", err);
-            else
-                s = db_canary_start(d, id, (int)share, &w);
-        } else if (!strcmp(verb, "share"))
-            s = db_canary_share(d, (int)share, &w);
-        else
-            s = db_canary_stop(d, false, &w);
-        if (rc == EXIT_OK && s != DB_OK)
-            rc = change_failed(d, s, "canary");
-        else if (rc == EXIT_OK)
-            print_deployment(d);
-        free(figures);
-        db_close(d);
-    }
-    config_free(&cfg);
-    return rc;
+    if (!strcmp(verb, "start"))
+        return run_change("canary", &o, CH_START, o.args[1], (int)share);
+    return run_change("canary", &o, !strcmp(verb, "share") ? CH_SHARE : CH_STOP, NULL, (int)share);
 }
 
 int cmd_promote(int argc, char **argv)
@@ -269,21 +262,7 @@ int cmd_promote(int argc, char **argv)
         return rc;
     if (o.nargs)
         return cli_usage_error("promote", "unexpected argument '%s'", o.args[0]);
-    db *d;
-    config cfg;
-    if ((rc = open_all(&o, &d, &cfg)) == EXIT_OK) {
-        char *figures = figures_now(d, &cfg);
-        db_deploy_why w = {.who = cfg.rater, .note = o.note, .figures = figures};
-        db_status s = db_deploy_promote(d, &w);
-        if (s != DB_OK)
-            rc = change_failed(d, s, "promote");
-        else
-            print_deployment(d);
-        free(figures);
-        db_close(d);
-    }
-    config_free(&cfg);
-    return rc;
+    return run_change("promote", &o, CH_PROMOTE, NULL, 0);
 }
 
 int cmd_rollback(int argc, char **argv)
@@ -294,30 +273,7 @@ int cmd_rollback(int argc, char **argv)
         return rc;
     if (o.nargs > 1)
         return cli_usage_error("rollback", "at most one VERSION, not %d", o.nargs);
-    db *d;
-    config cfg;
-    if ((rc = open_all(&o, &d, &cfg)) == EXIT_OK) {
-        int64_t id = 0;
-        char err[1024];
-        if (o.nargs) {
-            rc = deploy_find_version(d, o.args[0], o.remote_model, &id, err, sizeof err);
-            if (rc != EXIT_OK)
-                rc = rc == EXIT_USAGE ? cli_usage_error("rollback", "%s", err) : cli_fail("%s", err);
-        }
-        if (rc == EXIT_OK) {
-            char *figures = figures_now(d, &cfg);
-            db_deploy_why w = {.who = cfg.rater, .note = o.note, .figures = figures};
-            db_status s = db_deploy_rollback(d, id, &w, NULL);
-            if (s != DB_OK)
-                rc = change_failed(d, s, "rollback");
-            else
-                print_deployment(d);
-            free(figures);
-        }
-        db_close(d);
-    }
-    config_free(&cfg);
-    return rc;
+    return run_change("rollback", &o, CH_ROLLBACK, o.nargs ? o.args[0] : NULL, 0);
 }
 
 /* ---- Reading --------------------------------------------------------------------- */

@@ -24,6 +24,15 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Widen the version's first/last use to take in t. */
+static void note_use(db_version_sample *out, double t)
+{
+    if (!out->first_used || t < out->first_used)
+        out->first_used = t;
+    if (t > out->last_used)
+        out->last_used = t;
+}
+
 static db_status scan_replies(db *d, int64_t model_id, double from, double to, double low_conf,
                               db_version_sample *out, const char *what)
 {
@@ -57,11 +66,7 @@ static db_status scan_replies(db *d, int64_t model_id, double from, double to, d
         }
         if (sqlite3_column_type(st, 2) != SQLITE_NULL)
             push(&out->scores, &out->n_scores, sqlite3_column_double(st, 2));
-        double t = sqlite3_column_double(st, 3);
-        if (!out->first_used || t < out->first_used)
-            out->first_used = t;
-        if (t > out->last_used)
-            out->last_used = t;
+        note_use(out, sqlite3_column_double(st, 3));
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
@@ -105,11 +110,7 @@ static db_status scan_requests(db *d, int64_t model_id, double from, double to, 
             push(&out->ttft_ms, &out->n_ttft, sqlite3_column_double(st, 3));
         if (sqlite3_column_type(st, 4) != SQLITE_NULL && sqlite3_column_double(st, 4) > 0)
             push(&out->decode_tps, &out->n_decode_tps, sqlite3_column_double(st, 4));
-        double t = sqlite3_column_double(st, 5);
-        if (!out->first_used || t < out->first_used)
-            out->first_used = t;
-        if (t > out->last_used)
-            out->last_used = t;
+        note_use(out, sqlite3_column_double(st, 5));
     }
     sqlite3_finalize(st);
     out->latency_p95_ms = NAN;

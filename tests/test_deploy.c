@@ -485,6 +485,13 @@ static void test_serve_follows(void **state)
 /* One traffic reply of version model in its own conversation (arm given),
  * with its request: ok with latency/ttft/decode figures, or an error; a
  * thumb (+1/-1, 0 none) by `rater`. */
+static void sql_exec(const char *path, const char *sql);
+
+/* Where hand_reply's requests come from ("traffic" unless a test says;
+ * set by SQL between begin and finish, as an evaluation run would set it
+ * before the request is counted). */
+static const char *hand_source, *hand_path;
+
 static int64_t hand_reply(db *d, int64_t model, const char *arm, bool error, double latency, int thumb)
 {
     int64_t conv, msg, cust, req;
@@ -494,6 +501,11 @@ static int64_t hand_reply(db *d, int64_t model, const char *arm, bool error, dou
     OK(d, db_reply_begin(d, conv, model, NULL, 0, &msg));
     OK(d, db_reply_end(d, msg, "it is on its way", model));
     OK(d, db_request_begin(d, model, "local", conv, msg, 0, &req));
+    if (hand_source) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "UPDATE requests SET source = '%s' WHERE id = %lld", hand_source, (long long)req);
+        sql_exec(hand_path, sql);
+    }
     db_request_result r = {.outcome = error ? DB_OUTCOME_ERROR : DB_OUTCOME_OK, .error = error ? "boom" : NULL,
                            .prompt_tokens = 10, .gen_tokens = error ? -1 : 10, .ttft_ms = error ? -1 : latency / 4,
                            .prefill_ms = -1, .decode_ms = -1, .latency_ms = latency, .decode_tps = 1000 / latency,
@@ -546,11 +558,11 @@ static void test_compare_verdicts(void **state)
     /* neither pinned replies nor evaluation requests count */
     for (int i = 0; i < 5; i++)
         hand_reply(d, b, "pinned", true, 50, -1);
-    int64_t extra = hand_reply(d, a, "stable", true, 50, 0);
+    hand_source = "eval";
+    hand_path = p;
+    hand_reply(d, a, "stable", true, 50, 0);
+    hand_source = NULL;
     db_close(d);
-    char sql[200];
-    snprintf(sql, sizeof sql, "UPDATE requests SET source = 'eval' WHERE message_id = %lld", (long long)extra);
-    sql_exec(p, sql);
     assert_int_equal(sql_int(p, "SELECT count(*) FROM requests"), 126);
     d = open_store(p);
     config c = test_config(30, false);
