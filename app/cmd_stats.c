@@ -15,8 +15,8 @@
 #include <string.h>
 
 const char cmd_stats_usage[] =
-    "usage: frontdesk stats [--window 1m|5m|1h|24h|7d|all] [--model M] [--json | --prometheus]\n"
-    "                       [--db PATH]\n"
+    "usage: frontdesk stats [--window 1m|5m|1h|24h|7d|30d|all] [--model M] [--json | --prometheus]\n"
+    "                       [--exact] [--db PATH]\n"
     "\n"
     "Requests, error rate, latency and time-to-first-token percentiles\n"
     "(nearest rank), prefill and decode tokens/s and tokens generated, over\n"
@@ -30,6 +30,9 @@ const char cmd_stats_usage[] =
     "                 ({p50,p90,p95,p99}, null when empty), prefill_tps,\n"
     "                 decode_tps, tokens_generated, window, series (per minute)\n"
     "  --prometheus   Prometheus text format (for a textfile collector)\n"
+    "  --exact        from the raw request rows (exact percentiles, the window to\n"
+    "                 the millisecond) instead of the per-minute rollups (within\n"
+    "                 1%, per whole minute): slower, O(requests in the window)\n"
     "  --db PATH      the database\n";
 
 static json_t *pcts_json(const db_pcts *p)
@@ -199,21 +202,23 @@ int cmd_stats(int argc, char **argv)
     static const struct option opts[] = {
         {"window", required_argument, NULL, 'w'}, {"model", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},         {"prometheus", no_argument, NULL, 'p'},
-        {"db", required_argument, NULL, 'd'},     {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 'd'},     {"exact", no_argument, NULL, 'x'},
+        {NULL, 0, NULL, 0},
     };
     const char *db_flag = NULL, *model_q = NULL;
     db_window w = DB_WIN_1H;
-    bool json = false, prom = false;
+    bool json = false, prom = false, exact = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'w':
             if (!db_window_parse(optarg, &w))
-                return cli_usage_error("stats", "--window is 1m, 5m, 1h, 24h, 7d or all, not '%s'", optarg);
+                return cli_usage_error("stats", "--window is 1m, 5m, 1h, 24h, 7d, 30d or all, not '%s'", optarg);
             break;
         case 'm': model_q = optarg; break;
         case 'j': json = true; break;
+        case 'x': exact = true; break;
         case 'p': prom = true; break;
         case 'd': db_flag = optarg; break;
         case ':': return cli_usage_error("stats", "option '%s' needs a value", argv[optind - 1]);
@@ -224,6 +229,8 @@ int cmd_stats(int argc, char **argv)
         return cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
     if (json && prom)
         return cli_usage_error("stats", "choose one of --json and --prometheus");
+    if (prom && exact)
+        return cli_usage_error("stats", "--prometheus counts from the rollups: no --exact");
     db *d;
     int opened = store_open(db_flag, &d);
     if (opened != EXIT_OK)
@@ -242,7 +249,7 @@ int cmd_stats(int argc, char **argv)
             ids[i] = models[i].id;
     }
     db_stats s;
-    if (db_stats_compute(d, w, db_now(), ids, n_models, &s) != DB_OK) {
+    if ((exact ? db_stats_compute_exact : db_stats_compute)(d, w, db_now(), ids, n_models, &s) != DB_OK) {
         cli_fail("%s", db_errmsg(d));
         goto out;
     }

@@ -27,6 +27,7 @@
  * ratings.c, metrics.c, export.c).
  */
 #include "storage/db_internal.h"
+#include "storage/rollup.h"
 
 #include "util/util.h"
 
@@ -585,6 +586,10 @@ db_status db_open_at(db **out, const char *path, int version, char *err, size_t 
         st = migrate(d, version);
     if (st == DB_OK && version >= 2)
         st = recover_interrupted(d);
+    /* rows marked interrupted just now, or left unfolded by a process
+     * that died between finishing a request and folding it */
+    if (st == DB_OK && version >= 6)
+        st = db_rollup_catch_up(d, NULL);
     if (st != DB_OK) {
         util_errf(err, errlen, "%s", d->err);
         db_close(d);

@@ -7,6 +7,7 @@
 #define FRONTDESK_DB_INTERNAL_H
 
 #include "storage/db.h"
+#include "storage/metrics.h"
 
 #include <sqlite3.h>
 
@@ -14,6 +15,7 @@ struct db {
     sqlite3 *conn;
     char *path;
     int recovered;
+    double rollup_compacted_at; /* when this handle last compacted (rollup.c) */
     char err[512];
 };
 
@@ -46,5 +48,13 @@ void db_owner(long *pid, long long *start, char *host, size_t hostlen);
 
 /* Step a statement that returns no rows; finalize it; translate. */
 db_status db_step_done(db *d, sqlite3_stmt *st, const char *what);
+
+/* Rollups (rollup.c).  Fold request id into its minute (inside the
+ * caller's transaction; nothing when it is running or already folded). */
+db_status rollup_fold_request(db *d, int64_t id);
+/* Fill out's totals, percentiles, per-model figures and series from the
+ * rollup rows whose start lies in [out->from, out->to]; out->series must
+ * already hold its minutes (series[0].start the first). */
+db_status rollup_stats(db *d, const int64_t *model_ids, size_t n_models, db_stats *out);
 
 #endif

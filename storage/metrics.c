@@ -10,12 +10,14 @@
 #include "storage/metrics.h"
 
 #include "storage/db_internal.h"
+#include "storage/rollup.h"
 #include "util/util.h"
 
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const outcome_names[] = {"running", "ok", "error", "cancelled", "timeout", "interrupted"};
 
@@ -73,19 +75,34 @@ db_status db_request_set_queue(db *d, int64_t id, double queue_ms)
     return db_step_done(d, st, what);
 }
 
+/* Test-only crash point (FRONTDESK_CRASH_AFTER_REQUEST_COMMIT=1): the row's
+ * finish commits on its own, unfolded, and the process ends with status
+ * 99 before folding it, as a process killed between the two would. */
+static bool crash_after_commit(void)
+{
+    const char *e = getenv("FRONTDESK_CRASH_AFTER_REQUEST_COMMIT");
+    return e && !strcmp(e, "1");
+}
+
 db_status db_request_finish(db *d, int64_t id, const db_request_result *r)
 {
     const char *what = "completing the request";
     if (r->outcome == DB_OUTCOME_RUNNING)
         return db_failf(d, DB_INVALID, "a finished request needs an outcome");
+    bool crash = crash_after_commit();
+    db_status s = crash ? DB_OK : db_begin(d, what);
+    if (s != DB_OK)
+        return s;
     sqlite3_stmt *st = db_prepare(d,
                                   "UPDATE requests SET finished_at = ?, outcome = ?, error = ?,"
                                   " prompt_tokens = ?, gen_tokens = ?, ttft_ms = ?, prefill_ms = ?,"
                                   " decode_ms = ?, latency_ms = ?, prefill_tps = ?, decode_tps = ?,"
                                   " attempts = ? WHERE id = ?",
                                   what);
-    if (!st)
+    if (!st) {
+        db_rollback(d);
         return DB_ERR;
+    }
     sqlite3_bind_double(st, 1, db_now());
     sqlite3_bind_text(st, 2, db_outcome_name(r->outcome), -1, SQLITE_STATIC);
     db_bind_text(st, 3, r->error);
@@ -101,10 +118,22 @@ db_status db_request_finish(db *d, int64_t id, const db_request_result *r)
     bind_measure(st, 11, r->decode_tps > 0 ? r->decode_tps : -1);
     sqlite3_bind_int(st, 12, r->attempts > 0 ? r->attempts : 1);
     sqlite3_bind_int64(st, 13, id);
-    db_status s = db_step_done(d, st, what);
+    s = db_step_done(d, st, what);
     if (s == DB_OK && sqlite3_changes(d->conn) == 0)
-        return db_failf(d, DB_NOTFOUND, "there is no request %lld", (long long)id);
-    return s;
+        s = db_failf(d, DB_NOTFOUND, "there is no request %lld", (long long)id);
+    if (crash) {
+        if (s == DB_OK)
+            _exit(99);
+        return s;
+    }
+    /* its minute's rollup, in the same transaction */
+    if (s == DB_OK)
+        s = rollup_fold_request(d, id);
+    if (s != DB_OK) {
+        db_rollback(d);
+        return s;
+    }
+    return db_commit(d, what);
 }
 
 static double col_measure(sqlite3_stmt *st, int i)
@@ -230,7 +259,7 @@ db_pcts db_percentiles(double *v, size_t n)
 static const struct {
     const char *name;
     double seconds;
-} windows[] = {{"1m", 60}, {"5m", 300}, {"1h", 3600}, {"24h", 86400}, {"7d", 604800}, {"all", 0}};
+} windows[] = {{"1m", 60}, {"5m", 300}, {"1h", 3600}, {"24h", 86400}, {"7d", 604800}, {"30d", 2592000}, {"all", 0}};
 
 bool db_window_parse(const char *s, db_window *w)
 {
@@ -345,14 +374,16 @@ static void bucket_percentiles(const values *a, size_t n_buckets, db_minute *ser
     free(start);
 }
 
-db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_ids, size_t n_models,
-                           db_stats *out)
+/* The window's edges and its empty series: whole minutes, the last one
+ * holding `now`, at most 1440.  For "all", from is the earliest of
+ * `first_sql`'s answer (NULL: nothing yet, so now). */
+static db_status stats_setup(db *d, db_window w, double now, const char *first_sql, db_stats *out)
 {
     const char *what = "computing the dashboard figures";
     memset(out, 0, sizeof *out);
     double from = w == DB_WIN_ALL ? 0 : now - db_window_seconds(w);
     if (w == DB_WIN_ALL) {
-        sqlite3_stmt *st = db_prepare(d, "SELECT min(started_at) FROM requests", what);
+        sqlite3_stmt *st = db_prepare(d, first_sql, what);
         if (!st)
             return DB_ERR;
         int rc = sqlite3_step(st);
@@ -379,6 +410,19 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
     out->n_series = n_buckets;
     for (size_t b = 0; b < n_buckets; b++)
         out->series[b].start = first + 60.0 * (double)b;
+    return DB_OK;
+}
+
+db_status db_stats_compute_exact(db *d, db_window w, double now, const int64_t *model_ids, size_t n_models,
+                                 db_stats *out)
+{
+    const char *what = "computing the dashboard figures";
+    db_status s0 = stats_setup(d, w, now, "SELECT min(started_at) FROM requests", out);
+    if (s0 != DB_OK)
+        return s0;
+    double from = out->from;
+    size_t n_buckets = out->n_series;
+    double first = out->series[0].start;
 
     strbuf sql = {0};
     sb_puts(&sql,
@@ -491,6 +535,58 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
     if (s != DB_OK)
         db_stats_free(out);
     return s;
+}
+
+db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_ids, size_t n_models,
+                           db_stats *out)
+{
+    const char *what = "computing the dashboard figures";
+    memset(out, 0, sizeof *out);
+    /* a row left unfolded (its process died before folding) is folded
+     * first, so it never hides from the figures */
+    db_status s = db_rollup_catch_up(d, NULL);
+    if (s == DB_OK)
+        s = stats_setup(d, w, now,
+                        "SELECT min(t) FROM (SELECT min(start) t FROM rollups WHERE period = 60"
+                        " UNION ALL SELECT min(start) FROM rollups WHERE period = 3600"
+                        " UNION ALL SELECT min(started_at) FROM requests WHERE outcome = 'running')",
+                        out);
+    if (s == DB_OK)
+        s = rollup_stats(d, model_ids, n_models, out);
+    if (s == DB_OK) {
+        strbuf sql = {0};
+        sb_puts(&sql, "SELECT count(*) FROM requests INDEXED BY requests_running WHERE outcome = 'running'"
+                      " AND started_at >= ?1 AND started_at <= ?2 AND source = 'traffic'");
+        if (n_models) {
+            sb_puts(&sql, " AND model_id IN (");
+            for (size_t i = 0; i < n_models; i++)
+                sb_puts(&sql, i ? ", ?" : "?");
+            sb_puts(&sql, ")");
+        }
+        sqlite3_stmt *st = db_prepare(d, sql.data, what);
+        sb_free(&sql);
+        if (!st)
+            s = DB_ERR;
+        else {
+            sqlite3_bind_double(st, 1, out->from);
+            sqlite3_bind_double(st, 2, out->to);
+            for (size_t i = 0; i < n_models; i++)
+                sqlite3_bind_int64(st, 3 + (int)i, model_ids[i]);
+            int rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW)
+                out->running = sqlite3_column_int64(st, 0);
+            else
+                s = db_fail(d, rc, what);
+            sqlite3_finalize(st);
+        }
+    }
+    if (s != DB_OK) {
+        db_stats_free(out);
+        return s;
+    }
+    double minutes = (out->to - out->from) / 60.0;
+    out->requests_per_min = (double)out->requests / (minutes > 1.0 ? minutes : 1.0);
+    return DB_OK;
 }
 
 void db_stats_free(db_stats *s)

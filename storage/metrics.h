@@ -70,9 +70,9 @@ void db_requests_free(db_request *r, size_t n);
 
 /* ---- Aggregates ------------------------------------------------------------ */
 
-typedef enum { DB_WIN_1M, DB_WIN_5M, DB_WIN_1H, DB_WIN_24H, DB_WIN_7D, DB_WIN_ALL } db_window;
+typedef enum { DB_WIN_1M, DB_WIN_5M, DB_WIN_1H, DB_WIN_24H, DB_WIN_7D, DB_WIN_30D, DB_WIN_ALL } db_window;
 
-/* "1m" "5m" "1h" "24h" "7d" "all" <-> db_window; false for an unknown name. */
+/* "1m" "5m" "1h" "24h" "7d" "30d" "all" <-> db_window; false for an unknown name. */
 bool db_window_parse(const char *s, db_window *w);
 const char *db_window_name(db_window w);
 /* Length in seconds (0 for all). */
@@ -113,9 +113,21 @@ typedef struct {
 } db_stats;
 
 /* Aggregates for window w ending at `now` (epoch seconds), over the models
- * in model_ids[0..n_models) or all models when n_models is 0. */
+ * in model_ids[0..n_models) or all models when n_models is 0.
+ *
+ * They come from the rollups (rollup.h), caught up first: figures are per
+ * whole minute (the minutes whose start lies in [from, to]; beyond 48 h,
+ * per whole hour, and those hours count in the totals but not in the
+ * series), and percentiles are within a relative ROLLUP_ALPHA (1%) of the
+ * nearest-rank value.  For "all", from is the first minute with figures.
+ * `running` is counted from the request rows. */
 db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_ids, size_t n_models,
                            db_stats *out);
+/* The same from the raw request rows (started_at in [from, to] exactly,
+ * exact percentiles): O(rows in the window), for `stats --exact` and to
+ * check the rollups against.  Purged rows (db_requests_purge) are gone. */
+db_status db_stats_compute_exact(db *d, db_window w, double now, const int64_t *model_ids, size_t n_models,
+                                 db_stats *out);
 void db_stats_free(db_stats *s);
 
 /* The latest failed requests (error, timeout, interrupted), newest first. */
