@@ -110,7 +110,7 @@ static int parse(const char *cmd, int argc, char **argv, opts *o)
 static bool parse_window(const char *cmd, const char *s, db_window def, db_window *w, int *rc)
 {
     *w = def;
-    if (s && (!db_window_parse(s, w) || *w == DB_WIN_1M || *w == DB_WIN_5M)) {
+    if (s && (!db_window_parse(s, w) || *w == DB_WIN_1M || *w == DB_WIN_5M || *w == DB_WIN_30D)) {
         *rc = cli_usage_error(cmd, "--window is 1h, 24h, 7d or all, not '%s'", s);
         return false;
     }

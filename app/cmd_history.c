@@ -200,6 +200,7 @@ typedef struct {
     size_t n_reqs;
     db_rating *ratings;
     size_t n_ratings;
+    bool purged; /* its request rows went (purge --requests-older-than) */
 } reply_info;
 
 static db_status load_reply(db *d, const db_msg *m, reply_info *ri)
@@ -210,6 +211,8 @@ static db_status load_reply(db *d, const db_msg *m, reply_info *ri)
         ri->have_model = true;
     if (s == DB_OK)
         s = db_requests_for_message(d, m->id, &ri->reqs, &ri->n_reqs);
+    if (s == DB_OK && !ri->n_reqs)
+        s = db_request_figures_purged(d, m->id, &ri->purged);
     if (s == DB_OK)
         s = db_ratings_get(d, m->id, &ri->ratings, &ri->n_ratings);
     return s;
@@ -294,6 +297,8 @@ static void message_text(const db_msg *m, const reply_info *ri)
             printf(" — %s", r->error);
         putchar('\n');
     }
+    if (ri->purged)
+        printf("    request: figures purged\n");
     for (size_t i = 0; i < ri->n_ratings; i++) {
         const db_rating *r = &ri->ratings[i];
         printf("    rated by %s:", r->rater);

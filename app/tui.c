@@ -566,12 +566,13 @@ static void handle_key(tui *t, ui_key k)
     }
     case UI_SCREEN_DASH:
         if (dash_key(&t->sv.dash, k) == DASH_WINDOW) {
-            static const db_window cycle[] = {DB_WIN_1M, DB_WIN_5M, DB_WIN_1H, DB_WIN_24H};
+            static const db_window cycle[] = {DB_WIN_1M, DB_WIN_5M, DB_WIN_1H, DB_WIN_24H, DB_WIN_7D, DB_WIN_30D};
+            const size_t n_cycle = sizeof cycle / sizeof *cycle;
             db_window w = t->have_snap ? t->snap.window : DB_WIN_5M;
             size_t i = 0;
-            while (i < 4 && cycle[i] != w)
+            while (i < n_cycle && cycle[i] != w)
                 i++;
-            db_window next = cycle[(i + 1) % 4];
+            db_window next = cycle[(i + 1) % n_cycle];
             dashfeed_set_window(t->df, next);
             t->sv.dash.window = db_window_name(next);
             t->sv.dash.loading = true;

@@ -151,6 +151,10 @@ static void load_current(tui *t)
                  r->outcome, r->latency_ms / 1000.0, r->ttft_ms, r->prefill_tps, r->decode_tps, r->prompt_tokens,
                  r->gen_tokens);
         db_requests_free(rq, nr);
+    } else {
+        bool purged = false;
+        if (db_request_figures_purged(t->d, reply->id, &purged) == DB_OK && purged)
+            snprintf(t->r_figures, sizeof t->r_figures, "figures purged");
     }
     v->figures = t->r_figures;
     v->confidence = NULL;

@@ -136,6 +136,75 @@ db_status db_request_finish(db *d, int64_t id, const db_request_result *r)
     return db_commit(d, what);
 }
 
+db_status db_requests_purge(db *d, double before, const int64_t *keep, size_t n_keep, int64_t *deleted)
+{
+    const char *what = "purging request rows";
+    if (deleted)
+        *deleted = 0;
+    db_status s = db_rollup_catch_up(d, NULL);
+    if (s != DB_OK || (s = db_begin(d, what)) != DB_OK)
+        return s;
+    int64_t blocked = 0;
+    for (size_t i = 0; s == DB_OK && i < n_keep; i++) {
+        sqlite3_stmt *st = db_prepare(d, "SELECT count(*) FROM requests WHERE started_at < ? AND model_id = ?", what);
+        if (!st) {
+            s = DB_ERR;
+            break;
+        }
+        sqlite3_bind_double(st, 1, before);
+        sqlite3_bind_int64(st, 2, keep[i]);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            blocked += sqlite3_column_int64(st, 0);
+        else
+            s = db_fail(d, rc, what);
+        sqlite3_finalize(st);
+    }
+    if (s == DB_OK && blocked)
+        s = db_failf(d, DB_INVALID,
+                     "%lld request row(s) to purge belong to a version in the running canary (its comparison "
+                     "reads them): nothing purged; stop or finish the canary first",
+                     (long long)blocked);
+    sqlite3_stmt *del = s == DB_OK ? db_prepare(d, "DELETE FROM requests WHERE started_at < ? AND folded = 1", what)
+                                   : NULL;
+    if (s == DB_OK && !del)
+        s = DB_ERR;
+    if (s == DB_OK) {
+        sqlite3_bind_double(del, 1, before);
+        s = db_step_done(d, del, what);
+        if (s == DB_OK && deleted)
+            *deleted = sqlite3_changes(d->conn);
+    }
+    if (s != DB_OK) {
+        db_rollback(d);
+        if (deleted)
+            *deleted = 0;
+        return s;
+    }
+    return db_commit(d, what);
+}
+
+db_status db_request_figures_purged(db *d, int64_t message_id, bool *purged)
+{
+    const char *what = "reading the request figures";
+    *purged = false;
+    sqlite3_stmt *st = db_prepare(
+        d,
+        "SELECT m.model_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM requests WHERE message_id = m.id)"
+        " AND m.created_at < coalesce((SELECT min(started_at) FROM requests), 1e300)"
+        " AND EXISTS (SELECT 1 FROM rollups WHERE period IN (60, 3600) AND start <= m.created_at)"
+        " FROM messages m WHERE m.id = ?",
+        what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, message_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *purged = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+}
+
 static double col_measure(sqlite3_stmt *st, int i)
 {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);

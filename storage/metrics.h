@@ -55,6 +55,18 @@ db_status db_request_set_queue(db *d, int64_t id, double queue_ms);
 /* Complete it with what it measured. */
 db_status db_request_finish(db *d, int64_t id, const db_request_result *r);
 
+/* Retention: delete the finished request rows that started before
+ * `before`, folded into the rollups first so every figure over that time
+ * stays (running rows stay too).  Refused with DB_INVALID, nothing
+ * deleted, when any of them belongs to a model in keep[0..n_keep) (the
+ * versions of a running canary, whose comparison reads raw rows);
+ * *deleted (may be NULL) gets how many went. */
+db_status db_requests_purge(db *d, double before, const int64_t *keep, size_t n_keep, int64_t *deleted);
+/* Whether message_id is a generated reply whose request rows were purged
+ * (it has a model, no request rows, and is older than every request row
+ * left while the rollups reach back to it). */
+db_status db_request_figures_purged(db *d, int64_t message_id, bool *purged);
+
 /* A request's figures, as show needs them. */
 typedef struct {
     int64_t id, model_id;

@@ -166,7 +166,7 @@ static void test_unknown_options(void **state)
     EXPECT_USAGE(2, "frontdesk forget: --conversation is required\n(see 'frontdesk forget --help')\n", "forget");
     EXPECT_USAGE(2, UNKNOWN("purge"), "purge", "--bogus");
     EXPECT_USAGE(2, NEEDS("purge", "--older-than"), "purge", "--older-than");
-    EXPECT_USAGE(2, "frontdesk purge: --older-than is required\n(see 'frontdesk purge --help')\n", "purge");
+    EXPECT_USAGE(2, "frontdesk purge: --older-than or --requests-older-than is required\n(see 'frontdesk purge --help')\n", "purge");
 
     EXPECT_USAGE(2, UNKNOWN("tokenize"), "tokenize", "--bogus");
     EXPECT_USAGE(2, UNKNOWN("tokenize"), "tokenize", "--bogus", "--model", "x.gguf");

@@ -760,6 +760,104 @@ static void test_totals_bounds(void **state)
     db_close(d);
 }
 
+
+/* ---- 5. Purging raw rows keeps the figures ---------------------------------------------------- */
+
+static void stats_equal(const char *what, const db_stats *a, const db_stats *b)
+{
+    if (a->requests != b->requests || a->errors != b->errors || a->cancelled != b->cancelled ||
+        a->tokens_generated != b->tokens_generated || a->latency_ms.p50 != b->latency_ms.p50 ||
+        a->latency_ms.p99 != b->latency_ms.p99 || a->ttft_ms.p95 != b->ttft_ms.p95 || a->n_models != b->n_models)
+        fail_msg("%s: the figures changed (requests %lld -> %lld, p99 %g -> %g)", what, (long long)a->requests,
+                 (long long)b->requests, a->latency_ms.p99, b->latency_ms.p99);
+    near(what, a->decode_tps, b->decode_tps);
+    assert_int_equal(a->n_series, b->n_series);
+    for (size_t i = 0; i < a->n_series; i++)
+        assert_int_equal(a->series[i].requests, b->series[i].requests);
+}
+
+static void test_purge_keeps_figures(void **state)
+{
+    (void)state;
+    const char *p = fresh("purge.db");
+    db *d = open_ok(p);
+    double now = floor(db_now() / 60) * 60;
+    rng_state = 321;
+    size_t n = 4000;
+    gen_row *rows = xmallocarray(n, sizeof *rows);
+    for (size_t i = 0; i < n; i++)
+        gen(&rows[i], now - 10 * 86400, now - 1, D_BIMODAL);
+    insert_raw(p, rows, n);
+    /* a reply whose request is old, one whose request is recent */
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO conversations (id, created_at, updated_at) VALUES (5, %.3f, %.3f);"
+             "INSERT INTO messages (id, conversation_id, role, text, created_at, model_id)"
+             " VALUES (50, 5, 'agent', 'old reply', %.3f, 1), (51, 5, 'agent', 'new reply', %.3f, 1);"
+             "INSERT INTO requests (model_id, backend, message_id, started_at, outcome, latency_ms)"
+             " VALUES (1, 'local', 50, %.3f, 'ok', 80), (1, 'local', 51, %.3f, 'ok', 90)",
+             now - 9 * 86400, now - 60, now - 9 * 86400 + 1, now - 61, now - 9 * 86400, now - 62);
+    raw_exec(p, sql);
+    /* compacted first (as any process may do at any time): then before and
+     * after read the same hour rows at the 7-day edge */
+    OK(d, db_rollup_catch_up(d, NULL));
+    OK(d, db_rollup_compact(d, db_now()));
+    db_stats before[3], after[3];
+    const db_window wins[3] = {DB_WIN_ALL, DB_WIN_7D, DB_WIN_24H};
+    for (int k = 0; k < 3; k++)
+        OK(d, db_stats_compute(d, wins[k], now, NULL, 0, &before[k]));
+    double total = raw_num(p, "SELECT count(*) FROM requests");
+
+    /* a running canary whose versions have old rows: refused, nothing deleted */
+    db_deploy_why why = {.who = "test", .note = "n"};
+    OK(d, db_deploy(d, 1, &why));
+    OK(d, db_canary_start(d, 2, 10, &why));
+    int64_t gone = -1;
+    assert_int_equal(db_requests_purge(d, now - 3 * 86400, (int64_t[]){1, 2}, 2, &gone), DB_INVALID);
+    assert_non_null(strstr(db_errmsg(d), "canary"));
+    assert_int_equal(gone, 0);
+    assert_true(raw_num(p, "SELECT count(*) FROM requests") == total);
+    char *out = NULL, *err = NULL;
+    const char *argv_purge[] = {test_bin(), "purge", "--requests-older-than", "3", "--db", p, NULL};
+    assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 1);
+    if (!strstr(err, "canary"))
+        fail_msg("purge during a canary: %s", err);
+    free(out);
+    free(err);
+    assert_true(raw_num(p, "SELECT count(*) FROM requests") == total);
+
+    /* the canary over: the old rows go, the figures stay */
+    OK(d, db_canary_stop(d, false, &why));
+    assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 0);
+    free(out);
+    free(err);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM requests WHERE started_at < %.3f", now - 3 * 86400);
+    assert_true(raw_num(p, sql) == 0);
+    assert_true(raw_num(p, "SELECT count(*) FROM requests") < total * 0.5);
+    for (int k = 0; k < 3; k++) {
+        OK(d, db_stats_compute(d, wins[k], now, NULL, 0, &after[k]));
+        stats_equal(db_window_name(wins[k]), &before[k], &after[k]);
+        db_stats_free(&before[k]);
+        db_stats_free(&after[k]);
+    }
+    /* show says so for the old reply only */
+    bool purged = false;
+    OK(d, db_request_figures_purged(d, 50, &purged));
+    assert_true(purged);
+    OK(d, db_request_figures_purged(d, 51, &purged));
+    assert_false(purged);
+    const char *argv_show[] = {test_bin(), "show", "5", "--db", p, NULL};
+    assert_int_equal(test_run(argv_show, NULL, 0, &out, &err), 0);
+    const char *old = strstr(out, "old reply"), *fresh_reply = strstr(out, "new reply"),
+               *said = strstr(out, "figures purged");
+    if (!old || !fresh_reply || !said || said < old || said > fresh_reply || strstr(said + 1, "figures purged"))
+        fail_msg("show after the purge:\n%s", out);
+    free(out);
+    free(err);
+    free(rows);
+    db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_crash_between_finish_and_fold),
         cmocka_unit_test(test_compact_keeps_totals),
         cmocka_unit_test(test_totals_bounds),
+        cmocka_unit_test(test_purge_keeps_figures),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

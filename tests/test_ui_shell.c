@@ -724,7 +724,7 @@ static const char HELP_60x16[] =
     " F1 Chat   F2 Review   F3 Dashboard   F4 Models     F10 help\n"
     "Da┌─ Keys — Dashboard ──────────────────────────────────┐:05\n"
     "re│ Dashboard                                           │\n"
-    "er│ w                 window: 1m → 5m → 1h → 24h        │\n"
+    "er│ w                 window: 1m→5m→1h→24h→7d→30d       │\n"
     "la│ Up / Down, j / k  scroll the lower panels           │\n"
     "TT│ PgUp / PgDn       scroll the lower panels by a page │\n"
     "to│ Home / End        top / bottom of the lower panels  │\n"

@@ -47,7 +47,7 @@ enum {
 #define DASH_NA "–"
 
 const char *const dash_help[] = {
-    "w", "window: 1m → 5m → 1h → 24h",
+    "w", "window: 1m→5m→1h→24h→7d→30d",
     "Up / Down, j / k", "scroll the lower panels",
     "PgUp / PgDn", "scroll the lower panels by a page",
     "Home / End", "top / bottom of the lower panels",
@@ -172,7 +172,8 @@ void dash_sparkline(const double *v, size_t n, int width, char *out)
         else if (v[i] <= 0)
             c = " ";
         else {
-            double lv = 1 + floor(7 * v[i] / max);
+            /* the largest is full: 7 v / v can round to just under 7 */
+            double lv = v[i] >= max ? 8 : 1 + floor(7 * v[i] / max);
             int l = lv < 1 ? 1 : lv > 8 ? 8 : (int)lv;
             c = bars[l - 1];
         }
