@@ -102,6 +102,7 @@ typedef struct {
     /* the store */
     store_reply rec;
     bool recording, recorded;
+    bool rejected;       /* every slot busy and the queue full               */
 } completion;
 
 static bool job_text(void *ud, const char *text, size_t len)
@@ -189,8 +190,8 @@ static void record_end(completion *c, bool client_gone)
         rr.logprob_mean = br->st.logprob_sum / br->st.n_logprob;
         rr.logprob_min = br->st.logprob_min;
     }
-    serve_metrics_add(&c->s->metrics, db_outcome_name(rr.outcome), rr.prompt_tokens, rr.gen_tokens,
-                      rr.latency_ms, rr.ttft_ms);
+    serve_metrics_add(&c->s->metrics, c->e->model_id, db_outcome_name(rr.outcome), c->rejected, rr.prompt_tokens,
+                      rr.gen_tokens, rr.latency_ms, rr.ttft_ms);
     if (!c->recording)
         return;
     pthread_mutex_lock(&c->s->db_mu);
@@ -413,15 +414,6 @@ static int64_t route(serve_ctx *s, int64_t conv, const oai_chat_request *rq, cha
     return 0;
 }
 
-static void load_add(batch_load *sum, const batch_load *one)
-{
-    sum->running += one->running;
-    sum->queued += one->queued;
-    sum->n_parallel += one->n_parallel;
-    sum->kv_used += one->kv_used;
-    sum->kv_size += one->kv_size;
-}
-
 /* ---- POST /v1/chat/completions ------------------------------------------------------------ */
 
 static void redact_messages(oai_chat_request *rq)
@@ -572,9 +564,8 @@ static void chat_completion(serve_ctx *s, httpd_req *r, double t0)
         c->res.st.prompt_tokens = c->n_prompt;
         snprintf(c->res.error, sizeof c->res.error, "%s",
                  busy ? "every slot busy and the queue full" : "the server is stopping");
+        c->rejected = busy;
         record_end(c, false);
-        if (busy)
-            serve_metrics_count(&s->metrics, &s->metrics.rejected);
         const char *retry[] = {"Retry-After", "1", NULL};
         respond_error(s, r, 503, "server_error",
                       busy ? "the server is busy: every slot is taken and the queue is full; retry shortly"
@@ -754,18 +745,16 @@ void serve_handle(void *ud, httpd_req *r)
         free(body);
         log_request(r, 200, -1, -1, t0);
     } else if (!strcmp(path, "/metrics") && get) {
-        batch_load load = {0};
-        char name[256] = "";
+        batch_load loads[SERVE_ENGINES];
+        int64_t ids[SERVE_ENGINES];
         pthread_mutex_lock(&s->eng_mu);
-        for (int i = 0; i < s->n_eng; i++) { /* the scheduler figures summed over the versions */
-            batch_load one;
-            batch_get_load(s->eng[i]->b, &one);
-            load_add(&load, &one);
+        int n = s->n_eng;
+        for (int i = 0; i < n; i++) { /* each version's scheduler */
+            batch_get_load(s->eng[i]->b, &loads[i]);
+            ids[i] = s->eng[i]->model_id;
         }
-        if (s->n_eng)
-            snprintf(name, sizeof name, "%s", s->eng[0]->model_name);
         pthread_mutex_unlock(&s->eng_mu);
-        char *text = serve_metrics_text(&s->metrics, &load, name);
+        char *text = serve_metrics_text(&s->metrics, loads, ids, n);
         httpd_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
         free(text);
         log_request(r, 200, -1, -1, t0);

@@ -13,38 +13,51 @@
 #include "engine/tokenizer.h"
 #include "net/httpd.h"
 #include "storage/db.h"
+#include "storage/rollup.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* ---- Figures since the server started (GET /metrics) --------------------------- */
 
-enum { SM_TIME_BUCKETS = 11, SM_TOKEN_BUCKETS = 11 };
+/* The outcomes serve records: ok, error, cancelled (SM_OUTCOMES order). */
+enum { SM_OUTCOMES = 3 };
 
+/* One version's figures, per outcome, in storage/rollup.h's shape (the
+ * per-bound counts on the same bounds `stats --prometheus` uses). */
 typedef struct {
-    uint64_t counts[SM_TIME_BUCKETS + 1]; /* last: +Inf */
-    double sum;
-    uint64_t n;
-} sm_histogram;
+    int64_t model_id;
+    char name[256];
+    char sha256[13];                        /* the first 12 hex digits         */
+    db_rollup_total by_outcome[SM_OUTCOMES];
+    int64_t rejected;                       /* of the errors: every slot busy,
+                                             * the queue full                  */
+} sm_version;
+
+enum { SM_VERSIONS = 4 }; /* as many as SERVE_ENGINES */
 
 typedef struct {
     pthread_mutex_t mu;
-    uint64_t ok, error, cancelled, rejected; /* chat completions by outcome */
-    uint64_t bad_requests;                   /* 4xx answers of any endpoint */
-    uint64_t prompt_tokens, generated_tokens;
-    uint64_t feedback;
-    sm_histogram latency, ttft, gen_tokens;
+    sm_version v[SM_VERSIONS];              /* registered as versions load     */
+    int n_v;
+    int64_t bad_requests;                   /* 4xx answers of any endpoint     */
+    int64_t feedback;
 } serve_metrics;
 
 void serve_metrics_init(serve_metrics *m);
 void serve_metrics_free(serve_metrics *m);
-/* One finished completion: its outcome and figures (ms; < 0 unknown). */
-void serve_metrics_add(serve_metrics *m, const char *outcome, int prompt_tokens, int gen_tokens,
-                       double latency_ms, double ttft_ms);
-void serve_metrics_count(serve_metrics *m, uint64_t *counter);
-/* The text exposition format (free with free()). */
-char *serve_metrics_text(serve_metrics *m, const batch_load *load, const char *model_name);
+/* A version being served: its series are exported (at 0) from now on. */
+void serve_metrics_version(serve_metrics *m, int64_t model_id, const char *name, const char *sha256);
+/* One finished completion of version model_id: its outcome ("ok", "error",
+ * "cancelled") and figures (ms; < 0 unknown); rejected: turned away busy. */
+void serve_metrics_add(serve_metrics *m, int64_t model_id, const char *outcome, bool rejected, int prompt_tokens,
+                       int gen_tokens, double latency_ms, double ttft_ms);
+void serve_metrics_count(serve_metrics *m, int64_t *counter);
+/* The text exposition format (free with free()); loads[i] is the scheduler
+ * of version ids[i]. */
+char *serve_metrics_text(serve_metrics *m, const batch_load *loads, const int64_t *ids, int n);
 
 /* ---- The server ------------------------------------------------------------------ */
 
@@ -61,7 +74,7 @@ typedef struct {
     char fingerprint[32];   /* "fd-" + the SHA-256's first 12 digits      */
 } serve_engine;
 
-enum { SERVE_ENGINES = 4 };
+enum { SERVE_ENGINES = SM_VERSIONS };
 
 typedef struct {
     const config *cfg;

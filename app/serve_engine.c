@@ -54,6 +54,7 @@ serve_engine *serve_engine_new(serve_ctx *s, int64_t model_id, model *m, tok_voc
         serve_engine_free(e);
         return NULL;
     }
+    serve_metrics_version(&s->metrics, model_id, e->model_name, e->sha256); /* its series from now on */
     return e;
 }
 

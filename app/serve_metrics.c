@@ -1,17 +1,23 @@
 /*
  * serve_metrics.c — GET /metrics: what serve counted since it started, in
- * Prometheus's text exposition format (# HELP / # TYPE, counters ending in
- * _total, cumulative histogram buckets with le="+Inf", _sum and _count).
+ * Prometheus's text exposition format (app/prom.h): the request families
+ * `stats --prometheus` exports too (counters and histograms per version ×
+ * outcome, every series from start-up at 0, the same `le` bounds), then
+ * serve's own counters and each scheduler's gauges.
+ *
+ * Counts here are the server's memory since it started; the store keeps
+ * the same requests for good (a restart resets these, which Prometheus's
+ * rate() takes as a counter reset).
  */
+#include "app/prom.h"
 #include "app/serve.h"
 
 #include "util/util.h"
 
-#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-static const double TIME_BOUNDS[SM_TIME_BUCKETS] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
-static const double TOKEN_BOUNDS[SM_TOKEN_BUCKETS] = {1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
+static const char *const OUTCOMES[SM_OUTCOMES] = {"ok", "error", "cancelled"};
 
 void serve_metrics_init(serve_metrics *m)
 {
@@ -21,126 +27,124 @@ void serve_metrics_init(serve_metrics *m)
 
 void serve_metrics_free(serve_metrics *m) { pthread_mutex_destroy(&m->mu); }
 
-static void observe(sm_histogram *h, const double *bounds, int n_bounds, double v)
+/* The version's entry, or NULL (under mu). */
+static sm_version *find(serve_metrics *m, int64_t model_id)
 {
-    int i = 0;
-    while (i < n_bounds && v > bounds[i])
-        i++;
-    h->counts[i]++;
-    h->sum += v;
-    h->n++;
+    for (int i = 0; i < m->n_v; i++)
+        if (m->v[i].model_id == model_id)
+            return &m->v[i];
+    return NULL;
 }
 
-void serve_metrics_add(serve_metrics *m, const char *outcome, int prompt_tokens, int gen_tokens,
-                       double latency_ms, double ttft_ms)
+void serve_metrics_version(serve_metrics *m, int64_t model_id, const char *name, const char *sha256)
 {
     pthread_mutex_lock(&m->mu);
-    if (!strcmp(outcome, "ok"))
-        m->ok++;
-    else if (!strcmp(outcome, "cancelled"))
-        m->cancelled++;
-    else
-        m->error++;
-    if (prompt_tokens > 0)
-        m->prompt_tokens += (uint64_t)prompt_tokens;
-    if (gen_tokens > 0) {
-        m->generated_tokens += (uint64_t)gen_tokens;
-        observe(&m->gen_tokens, TOKEN_BOUNDS, SM_TOKEN_BUCKETS, gen_tokens);
+    if (!find(m, model_id) && m->n_v < SM_VERSIONS) {
+        sm_version *v = &m->v[m->n_v++];
+        memset(v, 0, sizeof *v);
+        v->model_id = model_id;
+        snprintf(v->name, sizeof v->name, "%s", name);
+        snprintf(v->sha256, sizeof v->sha256, "%.12s", sha256);
+        for (int o = 0; o < SM_OUTCOMES; o++) {
+            v->by_outcome[o].model_id = model_id;
+            snprintf(v->by_outcome[o].outcome, sizeof v->by_outcome[o].outcome, "%s", OUTCOMES[o]);
+        }
     }
-    if (latency_ms >= 0)
-        observe(&m->latency, TIME_BOUNDS, SM_TIME_BUCKETS, latency_ms / 1e3);
-    if (ttft_ms >= 0 && gen_tokens > 0)
-        observe(&m->ttft, TIME_BOUNDS, SM_TIME_BUCKETS, ttft_ms / 1e3);
     pthread_mutex_unlock(&m->mu);
 }
 
-void serve_metrics_count(serve_metrics *m, uint64_t *counter)
+void serve_metrics_add(serve_metrics *m, int64_t model_id, const char *outcome, bool rejected, int prompt_tokens,
+                       int gen_tokens, double latency_ms, double ttft_ms)
+{
+    int o = 0;
+    while (o < SM_OUTCOMES && strcmp(OUTCOMES[o], outcome))
+        o++;
+    if (o == SM_OUTCOMES)
+        o = 1; /* anything else is an error */
+    pthread_mutex_lock(&m->mu);
+    sm_version *v = find(m, model_id);
+    if (!v) {
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
+    db_rollup_total *t = &v->by_outcome[o];
+    t->requests++;
+    v->rejected += rejected;
+    if (prompt_tokens > 0)
+        t->prompt_tokens += prompt_tokens;
+    if (gen_tokens >= 0) {
+        t->gen_tokens += gen_tokens;
+        t->tokens_le[prom_bucket(rollup_le_tokens, ROLLUP_N_LE_TOKENS, gen_tokens)]++;
+        t->tokens_n++;
+    }
+    if (latency_ms >= 0) {
+        t->latency_le[prom_bucket(rollup_le_seconds, ROLLUP_N_LE_SECONDS, latency_ms / 1e3)]++;
+        t->latency_sum_s += latency_ms / 1e3;
+        t->latency_n++;
+    }
+    if (ttft_ms >= 0 && gen_tokens > 0) {
+        t->ttft_le[prom_bucket(rollup_le_seconds, ROLLUP_N_LE_SECONDS, ttft_ms / 1e3)]++;
+        t->ttft_sum_s += ttft_ms / 1e3;
+        t->ttft_n++;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+void serve_metrics_count(serve_metrics *m, int64_t *counter)
 {
     pthread_mutex_lock(&m->mu);
     (*counter)++;
     pthread_mutex_unlock(&m->mu);
 }
 
-/* A label value with \, " and newline escaped. */
-static void label(strbuf *sb, const char *v)
+/* One gauge family: a sample per loaded version. */
+static void gauges(strbuf *sb, const serve_metrics *m, const char *name, const char *help, const batch_load *loads,
+                   const int64_t *ids, int n, double (*value)(const batch_load *))
 {
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            sb_printf(sb, "\\%c", *v);
-        else if (*v == '\n')
-            sb_puts(sb, "\\n");
-        else
-            sb_append(sb, v, 1);
+    prom_family(sb, name, "gauge", help);
+    for (int i = 0; i < m->n_v; i++) {
+        const sm_version *v = &m->v[i];
+        const batch_load *load = NULL;
+        for (int j = 0; j < n && !load; j++)
+            if (ids[j] == v->model_id)
+                load = &loads[j];
+        prom_label l[] = {{"model", v->name}, {"sha256", v->sha256}};
+        prom_sample(sb, name, l, 2, load ? value(load) : 0);
     }
 }
 
-static void head(strbuf *sb, const char *name, const char *type, const char *help)
-{
-    sb_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
+static double running(const batch_load *l) { return l->running; }
+static double queued(const batch_load *l) { return l->queued; }
+static double slots(const batch_load *l) { return l->n_parallel; }
+static double kv_ratio(const batch_load *l) { return l->kv_size > 0 ? (double)l->kv_used / (double)l->kv_size : 0; }
 
-static void histogram(strbuf *sb, const char *name, const char *help, const sm_histogram *h,
-                      const double *bounds, int n_bounds, const char *model)
-{
-    head(sb, name, "histogram", help);
-    uint64_t cum = 0;
-    for (int i = 0; i <= n_bounds; i++) {
-        cum += h->counts[i];
-        sb_printf(sb, "%s_bucket{model=\"", name);
-        label(sb, model);
-        if (i < n_bounds)
-            sb_printf(sb, "\",le=\"%g\"} %llu\n", bounds[i], (unsigned long long)cum);
-        else
-            sb_printf(sb, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-    }
-    sb_printf(sb, "%s_sum{model=\"", name);
-    label(sb, model);
-    sb_printf(sb, "\"} %.6f\n%s_count{model=\"", h->sum, name);
-    label(sb, model);
-    sb_printf(sb, "\"} %llu\n", (unsigned long long)h->n);
-}
-
-static void counter(strbuf *sb, const char *name, const char *model, const char *extra, uint64_t v)
-{
-    sb_printf(sb, "%s{model=\"", name);
-    label(sb, model);
-    sb_printf(sb, "\"%s} %llu\n", extra, (unsigned long long)v);
-}
-
-char *serve_metrics_text(serve_metrics *m, const batch_load *load, const char *model)
+char *serve_metrics_text(serve_metrics *m, const batch_load *loads, const int64_t *ids, int n)
 {
     strbuf sb = {0};
     pthread_mutex_lock(&m->mu);
-    head(&sb, "frontdesk_requests_total", "counter",
-         "Chat completions answered, by outcome (rejected: every slot busy and the queue full).");
-    counter(&sb, "frontdesk_requests_total", model, ",outcome=\"ok\"", m->ok);
-    counter(&sb, "frontdesk_requests_total", model, ",outcome=\"error\"", m->error - m->rejected);
-    counter(&sb, "frontdesk_requests_total", model, ",outcome=\"cancelled\"", m->cancelled);
-    counter(&sb, "frontdesk_requests_total", model, ",outcome=\"rejected\"", m->rejected);
-    head(&sb, "frontdesk_bad_requests_total", "counter", "Requests answered with a 4xx status.");
-    counter(&sb, "frontdesk_bad_requests_total", model, "", m->bad_requests);
-    head(&sb, "frontdesk_prompt_tokens_total", "counter", "Prompt tokens evaluated.");
-    counter(&sb, "frontdesk_prompt_tokens_total", model, "", m->prompt_tokens);
-    head(&sb, "frontdesk_generated_tokens_total", "counter", "Tokens generated.");
-    counter(&sb, "frontdesk_generated_tokens_total", model, "", m->generated_tokens);
-    head(&sb, "frontdesk_feedback_total", "counter", "Ratings received through POST /v1/feedback.");
-    counter(&sb, "frontdesk_feedback_total", model, "", m->feedback);
-    histogram(&sb, "frontdesk_request_duration_seconds", "Time from a request's arrival to its last token.",
-              &m->latency, TIME_BOUNDS, SM_TIME_BUCKETS, model);
-    histogram(&sb, "frontdesk_time_to_first_token_seconds",
-              "Time from a request's arrival (queue included) to its first token.", &m->ttft, TIME_BOUNDS,
-              SM_TIME_BUCKETS, model);
-    histogram(&sb, "frontdesk_generated_tokens", "Tokens generated per completion.", &m->gen_tokens,
-              TOKEN_BOUNDS, SM_TOKEN_BUCKETS, model);
+    prom_row rows[SM_VERSIONS * SM_OUTCOMES];
+    size_t n_rows = 0;
+    for (int i = 0; i < m->n_v; i++)
+        for (int o = 0; o < SM_OUTCOMES; o++)
+            rows[n_rows++] = (prom_row){m->v[i].name, m->v[i].sha256, &m->v[i].by_outcome[o]};
+    prom_requests(&sb, rows, n_rows);
+
+    prom_family(&sb, "frontdesk_rejected_requests_total", "counter",
+                "Of the requests ended in error: turned away because every slot was busy and the queue full.");
+    for (int i = 0; i < m->n_v; i++) {
+        prom_label l[] = {{"model", m->v[i].name}, {"sha256", m->v[i].sha256}};
+        prom_sample(&sb, "frontdesk_rejected_requests_total", l, 2, (double)m->v[i].rejected);
+    }
+    prom_family(&sb, "frontdesk_bad_requests_total", "counter", "Requests answered with a 4xx status.");
+    prom_sample(&sb, "frontdesk_bad_requests_total", NULL, 0, (double)m->bad_requests);
+    prom_family(&sb, "frontdesk_feedback_total", "counter", "Ratings received through POST /v1/feedback.");
+    prom_sample(&sb, "frontdesk_feedback_total", NULL, 0, (double)m->feedback);
+
+    gauges(&sb, m, "frontdesk_running_sequences", "Completions generating now.", loads, ids, n, running);
+    gauges(&sb, m, "frontdesk_queued_sequences", "Completions waiting for a slot.", loads, ids, n, queued);
+    gauges(&sb, m, "frontdesk_parallel_slots", "Completions that can generate at once.", loads, ids, n, slots);
+    gauges(&sb, m, "frontdesk_kv_cache_usage_ratio", "Share of the KV cache's positions in use (0-1).", loads, ids,
+           n, kv_ratio);
     pthread_mutex_unlock(&m->mu);
-    head(&sb, "frontdesk_running_sequences", "gauge", "Completions generating now.");
-    sb_printf(&sb, "frontdesk_running_sequences %d\n", load->running);
-    head(&sb, "frontdesk_queued_sequences", "gauge", "Completions waiting for a slot.");
-    sb_printf(&sb, "frontdesk_queued_sequences %d\n", load->queued);
-    head(&sb, "frontdesk_parallel_slots", "gauge", "Completions that can generate at once.");
-    sb_printf(&sb, "frontdesk_parallel_slots %d\n", load->n_parallel);
-    head(&sb, "frontdesk_kv_cache_usage_ratio", "gauge", "Share of the KV cache's positions in use.");
-    sb_printf(&sb, "frontdesk_kv_cache_usage_ratio %.6f\n",
-              load->kv_size > 0 ? (double)load->kv_used / (double)load->kv_size : 0.0);
     return sb.data; /* NUL-terminated; the caller frees it */
 }
