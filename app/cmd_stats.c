@@ -1,9 +1,11 @@
 /*
  * cmd_stats.c — `frontdesk stats`: the dashboard's figures over a window,
- * as text, JSON or the Prometheus text exposition format.
+ * as text or JSON; or, cumulative since the store began, the Prometheus
+ * text exposition format.
  */
 #include "app/cli.h"
 #include "app/store.h"
+#include "app/prom.h"
 #include "storage/deploy.h"
 
 #include "storage/metrics.h"
@@ -29,7 +31,9 @@ const char cmd_stats_usage[] =
     "                 error_rate, requests_per_min, latency_ms and ttft_ms\n"
     "                 ({p50,p90,p95,p99}, null when empty), prefill_tps,\n"
     "                 decode_tps, tokens_generated, window, series (per minute)\n"
-    "  --prometheus   Prometheus text format (for a textfile collector)\n"
+    "  --prometheus   Prometheus text format (for a textfile collector): counters\n"
+    "                 and histograms per version and outcome, cumulative since the\n"
+    "                 store began (no --window, or --window all)\n"
     "  --exact        from the raw request rows (exact percentiles, the window to\n"
     "                 the millisecond) instead of the per-minute rollups (within\n"
     "                 1%, per whole minute): slower, O(requests in the window)\n"
@@ -85,69 +89,63 @@ static void print_json(const db_stats *s, db_window w, const db_model *models, s
     json_decref(o);
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped. */
-static void prom_label(strbuf *sb, const char *name, const char *v)
+/* The outcomes a finished request can have, each exported for every version. */
+static const char *const PROM_OUTCOMES[] = {"ok", "error", "cancelled", "timeout", "interrupted"};
+enum { N_PROM_OUTCOMES = sizeof PROM_OUTCOMES / sizeof PROM_OUTCOMES[0] };
+
+static void total_add(db_rollup_total *to, const db_rollup_total *t)
 {
-    sb_printf(sb, "%s=\"", name);
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            sb_putc(sb, '\\');
-        if (*v == '\n')
-            sb_puts(sb, "\\n");
-        else
-            sb_putc(sb, *v);
+    to->requests += t->requests;
+    to->gen_tokens += t->gen_tokens;
+    to->prompt_tokens += t->prompt_tokens;
+    to->latency_n += t->latency_n;
+    to->ttft_n += t->ttft_n;
+    to->tokens_n += t->tokens_n;
+    to->latency_sum_s += t->latency_sum_s;
+    to->ttft_sum_s += t->ttft_sum_s;
+    for (int i = 0; i <= ROLLUP_N_LE_SECONDS; i++) {
+        to->latency_le[i] += t->latency_le[i];
+        to->ttft_le[i] += t->ttft_le[i];
     }
-    sb_putc(sb, '"');
+    for (int i = 0; i <= ROLLUP_N_LE_TOKENS; i++)
+        to->tokens_le[i] += t->tokens_le[i];
 }
 
-static void prom_metric(const char *name, const char *help, const char *labels, double v)
+/* Counters and histograms since the store began (the rollups, traffic
+ * only): every version (models[]) × every outcome, 0 when none. */
+static db_status print_prometheus(db *d, const db_model *models, size_t n_models)
 {
-    printf("# HELP %s %s\n# TYPE %s gauge\n%s{%s} ", name, help, name, name, labels);
-    if (isnan(v))
-        printf("NaN\n");
-    else
-        printf("%.17g\n", v);
-}
-
-static void prom_quantiles(const char *name, const char *help, const char *labels, const db_pcts *p)
-{
-    printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-    const char *q[] = {"0.5", "0.9", "0.95", "0.99"};
-    double v[] = {p->p50, p->p90, p->p95, p->p99};
-    for (int i = 0; i < 4; i++) {
-        printf("%s{%s,quantile=\"%s\"} ", name, labels, q[i]);
-        if (p->valid)
-            printf("%.17g\n", v[i] / 1000.0);
-        else
-            printf("NaN\n");
+    db_rollup_total *tot;
+    size_t n_tot;
+    db_status st = db_rollup_totals(d, &tot, &n_tot);
+    if (st != DB_OK)
+        return st;
+    size_t n = n_models * N_PROM_OUTCOMES;
+    db_rollup_total *cells = calloc(n ? n : 1, sizeof *cells);
+    prom_row *rows = calloc(n ? n : 1, sizeof *rows);
+    char (*sha)[13] = calloc(n_models ? n_models : 1, sizeof *sha);
+    for (size_t m = 0; m < n_models; m++) {
+        snprintf(sha[m], sizeof sha[m], "%.12s", models[m].sha256 ? models[m].sha256 : "");
+        for (size_t o = 0; o < N_PROM_OUTCOMES; o++) {
+            db_rollup_total *c = &cells[m * N_PROM_OUTCOMES + o];
+            c->model_id = models[m].id;
+            snprintf(c->outcome, sizeof c->outcome, "%s", PROM_OUTCOMES[o]);
+            rows[m * N_PROM_OUTCOMES + o] = (prom_row){models[m].display_name ? models[m].display_name : "", sha[m], c};
+        }
     }
-}
-
-static void print_prometheus(const db_stats *s, db_window w, const char *model)
-{
-    strbuf lb = {0};
-    prom_label(&lb, "window", db_window_name(w));
-    if (model) {
-        sb_putc(&lb, ',');
-        prom_label(&lb, "model", model);
-    }
-    const char *l = lb.data;
-    prom_metric("frontdesk_requests", "Requests finished in the window.", l, (double)s->requests);
-    prom_metric("frontdesk_errors", "Requests that ended in error, timeout or interruption.", l,
-                (double)s->errors);
-    prom_metric("frontdesk_cancelled", "Requests cancelled by the agent.", l, (double)s->cancelled);
-    prom_metric("frontdesk_running", "Requests in progress.", l, (double)s->running);
-    prom_metric("frontdesk_error_ratio", "Errors divided by requests (0-1).", l, s->error_rate);
-    prom_metric("frontdesk_requests_per_minute", "Requests per minute over the window.", l,
-                s->requests_per_min);
-    prom_quantiles("frontdesk_latency_seconds", "Total latency of a request (nearest-rank quantiles).", l,
-                   &s->latency_ms);
-    prom_quantiles("frontdesk_ttft_seconds", "Time to first token (nearest-rank quantiles).", l, &s->ttft_ms);
-    prom_metric("frontdesk_prefill_tokens_per_second", "Mean prompt evaluation speed.", l, s->prefill_tps);
-    prom_metric("frontdesk_decode_tokens_per_second", "Mean generation speed.", l, s->decode_tps);
-    prom_metric("frontdesk_tokens_generated", "Tokens generated in the window.", l,
-                (double)s->tokens_generated);
-    sb_free(&lb);
+    for (size_t i = 0; i < n_tot; i++)
+        for (size_t c = 0; c < n; c++)
+            if (cells[c].model_id == tot[i].model_id && !strcmp(cells[c].outcome, tot[i].outcome))
+                total_add(&cells[c], &tot[i]);
+    strbuf sb = {0};
+    prom_requests(&sb, rows, n);
+    fputs(sb.data, stdout);
+    sb_free(&sb);
+    free(sha);
+    free(rows);
+    free(cells);
+    free(tot);
+    return DB_OK;
 }
 
 static void print_text(const db_stats *s, db_window w, const char *model)
@@ -207,7 +205,7 @@ int cmd_stats(int argc, char **argv)
     };
     const char *db_flag = NULL, *model_q = NULL;
     db_window w = DB_WIN_1H;
-    bool json = false, prom = false, exact = false;
+    bool json = false, prom = false, exact = false, window_set = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -215,6 +213,7 @@ int cmd_stats(int argc, char **argv)
         case 'w':
             if (!db_window_parse(optarg, &w))
                 return cli_usage_error("stats", "--window is 1m, 5m, 1h, 24h, 7d, 30d or all, not '%s'", optarg);
+            window_set = true;
             break;
         case 'm': model_q = optarg; break;
         case 'j': json = true; break;
@@ -229,6 +228,8 @@ int cmd_stats(int argc, char **argv)
         return cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
     if (json && prom)
         return cli_usage_error("stats", "choose one of --json and --prometheus");
+    if (prom && window_set && w != DB_WIN_ALL)
+        return cli_usage_error("stats", "--prometheus is cumulative since the store began: no --window but all");
     if (prom && exact)
         return cli_usage_error("stats", "--prometheus counts from the rollups: no --exact");
     db *d;
@@ -248,6 +249,18 @@ int cmd_stats(int argc, char **argv)
         for (size_t i = 0; i < n_models; i++)
             ids[i] = models[i].id;
     }
+    if (prom) {
+        if (!model_q && db_models_list(d, &models, &n_models) != DB_OK) {
+            cli_fail("%s", db_errmsg(d));
+            goto out;
+        }
+        if (print_prometheus(d, models, n_models) != DB_OK) {
+            cli_fail("%s", db_errmsg(d));
+            goto out;
+        }
+        rc = EXIT_OK;
+        goto out;
+    }
     db_stats s;
     if ((exact ? db_stats_compute_exact : db_stats_compute)(d, w, db_now(), ids, n_models, &s) != DB_OK) {
         cli_fail("%s", db_errmsg(d));
@@ -255,8 +268,6 @@ int cmd_stats(int argc, char **argv)
     }
     if (json)
         print_json(&s, w, models, n_models);
-    else if (prom)
-        print_prometheus(&s, w, model_q);
     else {
         print_text(&s, w, model_q);
         print_guard_stops(d, s.from);

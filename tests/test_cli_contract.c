@@ -738,16 +738,20 @@ static void test_forget_and_stats(void **state)
     json_decref(j);
     free(out);
     assert_int_equal(RUN(&out, NULL, "stats", "--db", dbp, "--prometheus"), 0);
-    assert_non_null(strstr(out, "# HELP frontdesk_latency_seconds "));
-    assert_non_null(strstr(out, "# TYPE frontdesk_latency_seconds gauge\n"));
-    assert_non_null(strstr(out, "# HELP frontdesk_ttft_seconds "));
-    assert_non_null(strstr(out, "# TYPE frontdesk_ttft_seconds gauge\n"));
+    assert_non_null(strstr(out, "# HELP frontdesk_request_duration_seconds "));
+    assert_non_null(strstr(out, "# TYPE frontdesk_request_duration_seconds histogram\n"));
+    assert_non_null(strstr(out, "# HELP frontdesk_time_to_first_token_seconds "));
+    assert_non_null(strstr(out, "# TYPE frontdesk_time_to_first_token_seconds histogram\n"));
     free(out);
     /* the model's name holds a newline: the label shows it escaped */
     assert_int_equal(RUN(&out, NULL, "stats", "--db", dbp, "--prometheus", "--model", "tiny\nmodel"), 0);
-    if (!strstr(out, "frontdesk_requests{window=\"1h\",model=\"tiny\\nmodel\"} "))
+    if (!strstr(out, "\nfrontdesk_requests_total{model=\"tiny\\nmodel\",sha256=\""))
         fail_msg("%s", out);
     free(out);
+    /* cumulative since the store began: a shorter window is refused */
+    assert_int_equal(RUN(&out, &err, "stats", "--db", dbp, "--prometheus", "--window", "1h"), 2);
+    free(out);
+    free(err);
 
     assert_int_equal(RUN(&out, &err, "forget", "--conversation", id, "--db", dbp), 0);
     char want[64];

@@ -11,6 +11,7 @@
 #include "storage/chats.h"
 #include "storage/metrics.h"
 #include "storage/ratings.h"
+#include "storage/rollup.h"
 #include "util/util.h"
 
 #include <dirent.h>
@@ -566,12 +567,16 @@ static void test_stats_formats(void **state)
     json_decref(j);
     free(out);
 
-    assert_int_equal(RUN(&out, NULL, "stats", "--prometheus", "--window", "5m", "--db", dbp), 0);
-    assert_non_null(strstr(out, "# HELP frontdesk_requests "));
-    assert_non_null(strstr(out, "# TYPE frontdesk_requests gauge"));
-    assert_non_null(strstr(out, "frontdesk_requests{window=\"5m\"} 3\n"));
-    assert_non_null(strstr(out, "frontdesk_latency_seconds{window=\"5m\",quantile=\"0.99\"} "));
+    /* Prometheus: cumulative since the store began; a window is refused */
+    assert_int_equal(RUN(&out, NULL, "stats", "--prometheus", "--db", dbp), 0);
+    assert_non_null(strstr(out, "# HELP frontdesk_requests_total "));
+    assert_non_null(strstr(out, "# TYPE frontdesk_requests_total counter\n"));
+    assert_non_null(strstr(out, ",outcome=\"ok\"} 3\nfrontdesk_requests_total{"));
+    assert_non_null(strstr(out, ",outcome=\"ok\"} 24\nfrontdesk_generated_tokens_total{"));
     free(out);
+    assert_int_equal(RUN(&out, &err, "stats", "--prometheus", "--window", "5m", "--db", dbp), 2);
+    free(out);
+    free(err);
 
     /* by model: the file name matches; an unknown one is an error */
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--model", "stories260K.gguf", "--db", dbp), 0);
@@ -834,34 +839,58 @@ static void test_stats_figures(void **state)
     free(out);
     free(err);
 
-    /* and for Prometheus (seconds) */
-    assert_int_equal(RUN(&out, &err, "stats", "--prometheus", "--window", "5m", "--db", dbp), 0);
+    /* and for Prometheus: since the store began, per version and outcome (the
+     * running one apart), every outcome present; prompt tokens 4 each */
+    assert_int_equal(RUN(&out, &err, "stats", "--prometheus", "--db", dbp), 0);
+    const char *A = "model=\"Alpha\",sha256=\"aaaaaaaaaaaa\"", *B = "model=\"Beta\",sha256=\"bbbbbbbbbbbb\"";
     const struct {
-        const char *series;
-        double want;
+        const char *who, *outcome;
+        double requests, tokens;
     } prom[] = {
-        {"frontdesk_requests{window=\"5m\"}", 20},
-        {"frontdesk_errors{window=\"5m\"}", 1},
-        {"frontdesk_cancelled{window=\"5m\"}", 1},
-        {"frontdesk_running{window=\"5m\"}", 1},
-        {"frontdesk_error_ratio{window=\"5m\"}", 0.05},
-        {"frontdesk_requests_per_minute{window=\"5m\"}", 4},
-        {"frontdesk_latency_seconds{window=\"5m\",quantile=\"0.5\"}", 0.1},
-        {"frontdesk_latency_seconds{window=\"5m\",quantile=\"0.9\"}", 0.18},
-        {"frontdesk_latency_seconds{window=\"5m\",quantile=\"0.95\"}", 0.19},
-        {"frontdesk_latency_seconds{window=\"5m\",quantile=\"0.99\"}", 0.2},
-        {"frontdesk_ttft_seconds{window=\"5m\",quantile=\"0.5\"}", 0.011},
-        {"frontdesk_ttft_seconds{window=\"5m\",quantile=\"0.9\"}", 0.019},
-        {"frontdesk_ttft_seconds{window=\"5m\",quantile=\"0.99\"}", 0.02},
-        {"frontdesk_prefill_tokens_per_second{window=\"5m\"}", 1000},
-        {"frontdesk_decode_tokens_per_second{window=\"5m\"}", decode},
-        {"frontdesk_tokens_generated{window=\"5m\"}", 206},
+        {A, "ok", 19, 209},   {A, "error", 1, 0},     {A, "cancelled", 1, 5}, {A, "timeout", 1, 0},
+        {A, "interrupted", 1, 3}, {B, "ok", 1, 7},    {B, "error", 0, 0},     {B, "cancelled", 0, 0},
+        {B, "timeout", 0, 0}, {B, "interrupted", 0, 0},
     };
+    char sname[300];
     for (size_t i = 0; i < sizeof prom / sizeof *prom; i++) {
-        double v = prom_value(out, prom[i].series);
-        if (fabs(v - prom[i].want) > 1e-12 * (fabs(prom[i].want) + 1))
-            fail_msg("%s = %.17g, want %.17g", prom[i].series, v, prom[i].want);
+        const char *fam[] = {"frontdesk_requests_total", "frontdesk_generated_tokens_total",
+                             "frontdesk_prompt_tokens_total"};
+        double want[] = {prom[i].requests, prom[i].tokens, 4 * prom[i].requests};
+        for (int f = 0; f < 3; f++) {
+            snprintf(sname, sizeof sname, "%s{%s,outcome=\"%s\"}", fam[f], prom[i].who, prom[i].outcome);
+            if (prom_value(out, sname) != want[f])
+                fail_msg("%s = %g, want %g", sname, prom_value(out, sname), want[f]);
+        }
     }
+    /* alpha's ok latencies (seconds), each bound's cumulative count counted here */
+    double lat[19], lat_sum = 0;
+    int n_lat = 0;
+    for (int i = 1; i <= 20; i++)
+        if (i != 4 && i != 5 && i != 7)
+            lat[n_lat++] = 10.0 * i / 1e3;
+    lat[n_lat++] = 1;
+    lat[n_lat++] = 3;
+    for (int i = 0; i < n_lat; i++)
+        lat_sum += lat[i];
+    for (int k = 0; k <= ROLLUP_N_LE_SECONDS; k++) {
+        char le[32] = "+Inf";
+        for (int dg = 1; k < ROLLUP_N_LE_SECONDS && dg <= 17; dg++) /* whole, else the shortest that reads back */
+            if (snprintf(le, sizeof le, "%.*g", dg, rollup_le_seconds[k]), strtod(le, NULL) == rollup_le_seconds[k] &&
+                !strchr(le, 'e'))
+                break;
+        int cum = 0;
+        for (int i = 0; i < n_lat; i++)
+            cum += k == ROLLUP_N_LE_SECONDS || lat[i] <= rollup_le_seconds[k];
+        snprintf(sname, sizeof sname, "frontdesk_request_duration_seconds_bucket{%s,outcome=\"ok\",le=\"%s\"}", A,
+                 le);
+        if (prom_value(out, sname) != cum)
+            fail_msg("%s = %g, want %d", sname, prom_value(out, sname), cum);
+    }
+    snprintf(sname, sizeof sname, "frontdesk_request_duration_seconds_count{%s,outcome=\"ok\"}", A);
+    assert_true(prom_value(out, sname) == 19);
+    snprintf(sname, sizeof sname, "frontdesk_request_duration_seconds_sum{%s,outcome=\"ok\"}", A);
+    if (fabs(prom_value(out, sname) - lat_sum) > 1e-9 * lat_sum)
+        fail_msg("%s = %.17g, want %.17g", sname, prom_value(out, sname), lat_sum);
     free(out);
     free(err);
 
