@@ -5,6 +5,9 @@ set -eu
 
 missing=""
 need() { missing="$missing $1"; }
+# Installed without its recommends (they pull in a desktop's worth).
+bare=""
+need_bare() { bare="$bare $1"; }
 
 if command -v pkg-config >/dev/null 2>&1; then
     for pair in ncursesw:libncurses-dev sqlite3:libsqlite3-dev \
@@ -33,20 +36,25 @@ reinstall=""
 command -v groff >/dev/null 2>&1 || need groff-base
 # python3 runs tools/mutate (make mutate).
 command -v python3 >/dev/null 2>&1 || need python3
+# Prometheus and promtool check the metrics serve and stats export
+# (test_prometheus).
+{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || need_bare prometheus
 
-[ -z "$missing$reinstall" ] && exit 0
+[ -z "$missing$bare$reinstall" ] && exit 0
 
-echo "deps: installing$missing${reinstall:+ (reinstalling $reinstall for the C.UTF-8 locale)}"
+echo "deps: installing$missing$bare${reinstall:+ (reinstalling $reinstall for the C.UTF-8 locale)}"
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""
 elif command -v sudo >/dev/null 2>&1; then
     SUDO="sudo"
 else
-    echo "deps: missing packages:$missing; run 'make deps' as root" >&2
+    echo "deps: missing packages:$missing$bare; run 'make deps' as root" >&2
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 [ -z "$missing" ] || $SUDO apt-get install -y -q $missing
+# shellcheck disable=SC2086
+[ -z "$bare" ] || $SUDO apt-get install -y -q --no-install-recommends $bare
 [ -z "$reinstall" ] || $SUDO apt-get install -y -q --reinstall $reinstall
