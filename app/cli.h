@@ -2,7 +2,8 @@
  * cli.h — the subcommands of the frontdesk binary and what they share.
  *
  * Each subcommand is `int cmd_X(int argc, char **argv)` returning an exit
- * code: EXIT_OK, EXIT_FAIL (runtime failure) or EXIT_USAGE (bad usage).
+ * code: EXIT_OK, EXIT_FAIL (runtime failure) or EXIT_USAGE (bad usage)
+ * (and EXIT_ALERTS from `stats --check`).
  * Only app/ decides to exit; the modules below it return statuses.
  */
 #ifndef FRONTDESK_CLI_H
@@ -17,7 +18,8 @@
 
 #define FRONTDESK_VERSION "0.1.0"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+/* EXIT_ALERTS: `stats --check` found an alert firing. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_ALERTS = 3 };
 
 typedef struct {
     const char *name;

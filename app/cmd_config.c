@@ -102,9 +102,15 @@ int cmd_config(int argc, char **argv)
            cfg.color ? "true" : "false");
     print_text("rater", cfg.rater);
     printf("\n[thresholds]\nlatency_p95_ms = %g\nttft_p95_ms = %g\nerror_rate = %g\nthumbs_down_rate = %g\n"
-           "thumbs_min_sample = %d\ndecode_tps_min = %g\n",
+           "thumbs_min_sample = %d\ndecode_tps_min = %g\nerror_min_sample = %d\n",
            cfg.latency_p95_ms, cfg.ttft_p95_ms, cfg.error_rate, cfg.thumbs_down_rate, cfg.thumbs_min_sample,
-           cfg.decode_tps_min);
+           cfg.decode_tps_min, cfg.error_min_sample);
+    printf("\n[alerts]\nwindow = %s\n", db_window_name(cfg.alerts_window));
+    if (cfg.alerts_command)
+        print_text("command", cfg.alerts_command);
+    else
+        printf("# command = (none: alerts are only shown)\n");
+    printf("command_timeout_s = %g\n", cfg.alerts_command_timeout_s);
     printf("\n[remote]\n");
     if (cfg.backend)
         print_text("backend", cfg.backend);

@@ -9,6 +9,7 @@
  * running replies get [serve] stop_grace_s to finish (then are cancelled),
  * each is recorded, exit 0.
  */
+#include "app/alerts.h"
 #include "app/cli.h"
 #include "app/config.h"
 #include "app/serve.h"
@@ -121,6 +122,7 @@ int cmd_serve(int argc, char **argv)
     atomic_init(&s.stopping, false);
     atomic_init(&s.in_flight, 0);
     httpd *h = NULL;
+    alerts_watch *aw = NULL; /* [alerts]: checked once a second off the request threads */
     char err[600];
     rc = EXIT_FAIL;
 
@@ -207,6 +209,8 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, ", %d in parallel, queue %d, context %d each; Ctrl-C stops\n", s.bo.n_parallel,
             s.bo.max_queue, s.n_ctx);
     fflush(stderr);
+    if (!(aw = alerts_watch_start(&cfg, db_path(s.d), "frontdesk serve", err, sizeof err)))
+        fprintf(stderr, "frontdesk serve: %s\n", err);
 
     int sig = 0;
     sigwait(&stop_set, &sig);
@@ -224,6 +228,7 @@ int cmd_serve(int argc, char **argv)
         usleep(10000);
     rc = EXIT_OK;
 out:
+    alerts_watch_stop(aw);
     httpd_stop(h); /* every stream has seen its job end: their pulls return */
     for (int i = 0; i < s.n_eng; i++)
         serve_engine_free(s.eng[i]);

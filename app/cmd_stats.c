@@ -3,7 +3,9 @@
  * as text or JSON; or, cumulative since the store began, the Prometheus
  * text exposition format.
  */
+#include "app/alerts.h"
 #include "app/cli.h"
+#include "app/config.h"
 #include "app/store.h"
 #include "app/prom.h"
 #include "storage/deploy.h"
@@ -19,6 +21,7 @@
 const char cmd_stats_usage[] =
     "usage: frontdesk stats [--window 1m|5m|1h|24h|7d|30d|all] [--model M] [--json | --prometheus]\n"
     "                       [--exact] [--db PATH]\n"
+    "       frontdesk stats --check [--window 1m|5m|1h|24h] [--config FILE] [--db PATH]\n"
     "\n"
     "Requests, error rate, latency and time-to-first-token percentiles\n"
     "(nearest rank), prefill and decode tokens/s and tokens generated, over\n"
@@ -37,6 +40,13 @@ const char cmd_stats_usage[] =
     "  --exact        from the raw request rows (exact percentiles, the window to\n"
     "                 the millisecond) instead of the per-minute rollups (within\n"
     "                 1%, per whole minute): slower, O(requests in the window)\n"
+    "  --check        decide the alerts over [alerts] window (default 5m; or\n"
+    "                 --window 1m, 5m, 1h or 24h), record their episodes and run\n"
+    "                 [alerts] command for each that starts or ends, like every\n"
+    "                 frontdesk that watches; print one line per alert firing\n"
+    "                 (name, value, comparison, threshold, then in words); exit\n"
+    "                 3 when any fires, 0 when none\n"
+    "  --config FILE  the configuration file (thresholds, [alerts]; --check)\n"
     "  --db PATH      the database\n";
 
 static json_t *pcts_json(const db_pcts *p)
@@ -195,15 +205,63 @@ static void print_guard_stops(db *d, double from)
     db_deploy_events_free(ev, n);
 }
 
+static void check_log(void *ud, bool bad, const char *msg)
+{
+    (void)ud;
+    if (bad)
+        fprintf(stderr, "frontdesk: %s\n", msg);
+}
+
+/* stats --check: EXIT_ALERTS when an alert fires. */
+static int check(const char *db_flag, const char *config_path, const db_window *w)
+{
+    config cfg;
+    config_load(&cfg, config_path);
+    for (size_t i = 0; i < cfg.n_warnings; i++)
+        fprintf(stderr, "frontdesk: %s\n", cfg.warnings[i]);
+    if (w)
+        cfg.alerts_window = *w;
+    db *d;
+    int rc = store_open(db_flag, &d);
+    if (rc != EXIT_OK) {
+        config_free(&cfg);
+        return rc;
+    }
+    alerts_opts o = {.cfg = &cfg, .log = check_log};
+    alerts_result r;
+    if (alerts_check(d, &o, db_now(), &r) != DB_OK)
+        rc = cli_fail("%s", db_errmsg(d));
+    else if (!r.n_firing) {
+        printf("no alert firing (window %s)\n", db_window_name(r.window));
+        rc = EXIT_OK;
+    } else {
+        for (int k = 0; k < ALERT_COUNT; k++) {
+            const alert_state *a = &r.a[k];
+            if (!a->firing)
+                continue;
+            printf("%-16s %g %s %g  ", alert_name((alert_kind)k), a->value, k == ALERT_DECODE ? "<" : ">",
+                   a->threshold);
+            cli_print_text(stdout, a->text);
+            putchar('\n');
+        }
+        rc = EXIT_ALERTS;
+    }
+    db_close(d);
+    config_free(&cfg);
+    return rc;
+}
+
 int cmd_stats(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"window", required_argument, NULL, 'w'}, {"model", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},         {"prometheus", no_argument, NULL, 'p'},
         {"db", required_argument, NULL, 'd'},     {"exact", no_argument, NULL, 'x'},
+        {"check", no_argument, NULL, 'k'},        {"config", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
-    const char *db_flag = NULL, *model_q = NULL;
+    const char *db_flag = NULL, *model_q = NULL, *config_path = NULL;
+    bool check_alerts = false;
     db_window w = DB_WIN_1H;
     bool json = false, prom = false, exact = false, window_set = false;
     int c;
@@ -215,6 +273,8 @@ int cmd_stats(int argc, char **argv)
                 return cli_usage_error("stats", "--window is 1m, 5m, 1h, 24h, 7d, 30d or all, not '%s'", optarg);
             window_set = true;
             break;
+        case 'k': check_alerts = true; break;
+        case 'c': config_path = optarg; break;
         case 'm': model_q = optarg; break;
         case 'j': json = true; break;
         case 'x': exact = true; break;
@@ -228,6 +288,13 @@ int cmd_stats(int argc, char **argv)
         return cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
     if (json && prom)
         return cli_usage_error("stats", "choose one of --json and --prometheus");
+    if (check_alerts) {
+        if (json || prom || model_q || exact)
+            return cli_usage_error("stats", "--check goes with --window, --config and --db only");
+        if (window_set && w > DB_WIN_24H)
+            return cli_usage_error("stats", "--check decides over 1m, 5m, 1h or 24h, not '%s'", db_window_name(w));
+        return check(db_flag, config_path, window_set ? &w : NULL);
+    }
     if (prom && window_set && w != DB_WIN_ALL)
         return cli_usage_error("stats", "--prometheus is cumulative since the store began: no --window but all");
     if (prom && exact)

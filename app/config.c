@@ -61,6 +61,9 @@ static void defaults(config *c)
     c->thumbs_down_rate = 0.3;
     c->thumbs_min_sample = 10;
     c->decode_tps_min = 0;
+    c->error_min_sample = 20;
+    c->alerts_window = DB_WIN_5M;
+    c->alerts_command_timeout_s = 10;
     c->api_key_env = xstrdup("FRONTDESK_API_KEY");
     c->connect_timeout_ms = 5000;
     c->first_token_timeout_ms = 60000;
@@ -150,6 +153,8 @@ static const num_key num_keys[] = {
     NUM("thresholds", "thumbs_down_rate", 0, 1, NUM_FLOAT, thumbs_down_rate),
     NUM("thresholds", "thumbs_min_sample", 0, 1e9, NUM_INT, thumbs_min_sample),
     NUM("thresholds", "decode_tps_min", 0, 1e9, NUM_FLOAT, decode_tps_min),
+    NUM("thresholds", "error_min_sample", 0, 1e9, NUM_INT, error_min_sample),
+    NUM("alerts", "command_timeout_s", 0.1, 86400, NUM_FLOAT, alerts_command_timeout_s),
     NUM("remote", "retries", 0, 10, NUM_INT, retries),
     NUM("serve", "port", 0, 65535, NUM_INT, serve_port),
     NUM("serve", "parallel", 1, 256, NUM_INT, serve_parallel),
@@ -269,6 +274,14 @@ static void set_key(config *c, const char *file, int line, const char *section, 
         }
         if (!found)
             warn(c, "%s:%d: unknown key '%s' in [remote]", file, line, key);
+    } else if (!strcmp(section, "alerts") && !strcmp(key, "window")) {
+        db_window w;
+        if (db_window_parse(v, &w) && w <= DB_WIN_24H)
+            c->alerts_window = w;
+        else
+            warn(c, "%s:%d: alerts.window is 1m, 5m, 1h or 24h, not '%s'", file, line, v);
+    } else if (!strcmp(section, "alerts") && !strcmp(key, "command")) {
+        set_str(&c->alerts_command, v);
     } else if (!strcmp(section, "serve") && !strcmp(key, "host") && *v) {
         set_str(&c->serve_host, v);
     } else if (!strcmp(section, "serve") && !strcmp(key, "api_key_env")) {
@@ -304,7 +317,7 @@ void config_parse(config *c, const char *name, const char *text)
             *e = 0;
             snprintf(section, sizeof section, "%s", trim(s + 1));
             static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds", "remote", "serve",
-                                                "deploy"};
+                                                "deploy", "alerts"};
             bool ok = !strncmp(section, "profile ", 8) && *trim(section + 8);
             for (size_t i = 0; i < sizeof known / sizeof *known; i++)
                 ok |= !strcmp(section, known[i]);
@@ -396,6 +409,7 @@ void config_free(config *c)
     free(c->api_key_env);
     free(c->serve_host);
     free(c->serve_api_key_env);
+    free(c->alerts_command);
     for (size_t i = 0; i < c->n_profiles; i++) {
         free(c->profiles[i].name);
         free(c->profiles[i].system);

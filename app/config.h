@@ -13,7 +13,13 @@
  *   [ui]          color [true]  rater [the login name]
  *   [thresholds]  latency_p95_ms [5000]  ttft_p95_ms [2000]  error_rate [0.05]
  *                 thumbs_down_rate [0.3]  thumbs_min_sample [10]
- *                 decode_tps_min [0 = off]
+ *                 decode_tps_min [0 = off]  error_min_sample [20 requests
+ *                 in the window before the error rate can alert]
+ *   [alerts]      window [5m] = 1m 5m 1h 24h: the figures alerts are
+ *                 decided on, whatever the dashboard shows (app/alerts.h)
+ *                 command [none] = run by /bin/sh -c with the alert as JSON
+ *                 on standard input when one starts or ends
+ *                 command_timeout_s [10: then it is killed]
  *   [remote]      backend [none: the local model] = an OpenAI-compatible
  *                 base URL, e.g. http://127.0.0.1:8080/v1   model [none]
  *                 api_key_env [FRONTDESK_API_KEY]  connect_timeout_ms [5000]
@@ -42,6 +48,7 @@
 #define FRONTDESK_CONFIG_H
 
 #include "engine/sampler.h"
+#include "storage/metrics.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,7 +65,10 @@ typedef struct {
     bool redact, color;
     char *rater;
     double latency_p95_ms, ttft_p95_ms, error_rate, thumbs_down_rate, decode_tps_min;
-    int thumbs_min_sample;
+    int thumbs_min_sample, error_min_sample;
+    db_window alerts_window;                              /* [alerts]     */
+    char *alerts_command;                                 /* NULL: none   */
+    double alerts_command_timeout_s;
     char *backend, *remote_model, *api_key_env; /* [remote]                 */
     long connect_timeout_ms, first_token_timeout_ms, idle_timeout_ms, total_timeout_ms;
     int retries;
