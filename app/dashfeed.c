@@ -5,6 +5,8 @@
  */
 #include "app/dashfeed.h"
 
+#include "app/alerts.h"
+
 #include "util/util.h"
 
 #include <errno.h>
@@ -23,6 +25,9 @@ struct dashfeed {
     bool quit, active, fresh, kick;
     db_window window;
     dash_snapshot snap;
+    const config *alert_cfg;
+    char notice[300];
+    bool notice_bad;
 };
 
 void dash_snapshot_free(dash_snapshot *s)
@@ -31,6 +36,7 @@ void dash_snapshot_free(dash_snapshot *s)
     db_stats_free(&s->hour);
     db_models_free(s->models, s->n_models);
     db_error_rows_free(s->errors, s->n_errors);
+    db_alert_episodes_free(s->episodes, s->n_episodes);
     memset(s, 0, sizeof *s);
 }
 
@@ -52,8 +58,42 @@ static void compute(db *d, db_window w, dash_snapshot *s)
         st = db_recent_errors(d, 20, &s->errors, &s->n_errors);
     if (st == DB_OK)
         st = db_thumbs_down_rate(d, s->stats.from, &s->thumbs_down_rate, &s->thumbs_n);
+    if (st == DB_OK)
+        st = db_alert_recent(d, 8, &s->episodes, &s->n_episodes);
     if (st != DB_OK)
         snprintf(s->error, sizeof s->error, "%s", db_errmsg(d));
+}
+
+/* alerts_check's log: kept for the UI thread (dashfeed_take_notice). */
+static void alert_notice(void *ud, bool bad, const char *msg)
+{
+    dashfeed *f = ud;
+    pthread_mutex_lock(&f->mu);
+    if (bad || !f->notice_bad || !f->notice[0]) {
+        size_t n = strlen(msg) < sizeof f->notice ? strlen(msg) : sizeof f->notice - 1;
+        memcpy(f->notice, msg, n);
+        f->notice[n] = 0;
+        f->notice_bad = bad;
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Under mu on entry and exit; checks alerts at most once a second. */
+static void check_alerts(dashfeed *f, db *d, double *last)
+{
+    const config *cfg = f->alert_cfg;
+    if (!cfg || !d || util_now() - *last < 0.9)
+        return;
+    *last = util_now();
+    pthread_mutex_unlock(&f->mu);
+    alerts_opts o = {.cfg = cfg, .log = alert_notice, .log_ud = f, .quiet = true};
+    alerts_result r;
+    if (alerts_check(d, &o, db_now(), &r) != DB_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "alerts: %s", db_errmsg(d));
+        alert_notice(f, true, msg);
+    }
+    pthread_mutex_lock(&f->mu);
 }
 
 static void *thread_main(void *arg)
@@ -62,8 +102,12 @@ static void *thread_main(void *arg)
     char err[512];
     db *d = NULL;
     db_open(&d, f->db_path, err, sizeof err);
+    double last_check = -1e9;
     pthread_mutex_lock(&f->mu);
     while (!f->quit) {
+        check_alerts(f, d, &last_check);
+        if (f->quit)
+            break;
         if (f->active) {
             db_window w = f->window;
             f->kick = false;
@@ -138,6 +182,28 @@ void dashfeed_set_window(dashfeed *f, db_window w)
     f->kick = true;
     pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
+}
+
+void dashfeed_alerts(dashfeed *f, const config *cfg)
+{
+    pthread_mutex_lock(&f->mu);
+    f->alert_cfg = cfg;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+bool dashfeed_take_notice(dashfeed *f, char *buf, size_t size, bool *bad)
+{
+    pthread_mutex_lock(&f->mu);
+    bool have = f->notice[0] != 0;
+    if (have) {
+        snprintf(buf, size, "%s", f->notice);
+        *bad = f->notice_bad;
+        f->notice[0] = 0;
+        f->notice_bad = false;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return have;
 }
 
 bool dashfeed_take(dashfeed *f, dash_snapshot *out)

@@ -1,11 +1,15 @@
 /*
  * dashfeed.h — the dashboard's figures, computed once a second on a thread
  * of their own (with its own database connection), so that a slow
- * aggregate over a million requests never stalls typing.
+ * aggregate over a million requests never stalls typing.  The same thread
+ * checks alerts for this process (dashfeed_alerts), so a slow or hanging
+ * alert command never stalls it either.
  */
 #ifndef FRONTDESK_DASHFEED_H
 #define FRONTDESK_DASHFEED_H
 
+#include "app/config.h"
+#include "storage/alerts.h"
 #include "storage/chats.h"
 #include "storage/metrics.h"
 
@@ -19,6 +23,8 @@ typedef struct {
     size_t n_errors;
     double thumbs_down_rate;  /* over replies written in the window         */
     int64_t thumbs_n;
+    db_alert_episode *episodes; /* the latest alert episodes, newest first */
+    size_t n_episodes;
     double at;                /* when computed (epoch seconds)              */
     char error[512];          /* non-empty: computing failed                */
 } dash_snapshot;
@@ -30,6 +36,14 @@ void dashfeed_stop(dashfeed *f); /* accepts NULL */
 /* Compute only while the dashboard is shown. */
 void dashfeed_active(dashfeed *f, bool active);
 void dashfeed_set_window(dashfeed *f, db_window w);
+/* Check alerts (app/alerts.h alerts_check) on the feed's thread, once a
+ * second whether or not the dashboard is shown; cfg must outlive the feed
+ * and not change.  NULL: no checking (the default). */
+void dashfeed_alerts(dashfeed *f, const config *cfg);
+/* What checking alerts reported since the last call (a command that
+ * failed, an alert this process saw start or end): true with the latest
+ * line in buf (*bad: a failure; a failure is kept over later news). */
+bool dashfeed_take_notice(dashfeed *f, char *buf, size_t size, bool *bad);
 /* Take the newest snapshot if there is one newer than the last taken:
  * true with *out filled (free with dash_snapshot_free). */
 bool dashfeed_take(dashfeed *f, dash_snapshot *out);

@@ -602,6 +602,7 @@ static int run(tui *t)
 {
     while (!t->quit && !got_signal) {
         poll_worker(t);
+        tui_dash_notices(t);
         if (t->sv.screen == UI_SCREEN_DASH)
             tui_dash_update(t);
         if (t->sv.screen == UI_SCREEN_MODELS)
@@ -729,6 +730,8 @@ int cmd_tui(int argc, char **argv)
         goto out;
     }
     t.df = dashfeed_start(t.db_path);
+    if (t.df)
+        dashfeed_alerts(t.df, &t.cfg); /* alerts are checked on the feed's thread */
     if (!(t.term = term_open(t.cfg.color, err, sizeof err))) {
         cli_fail("%s", err);
         goto out;

@@ -5,6 +5,7 @@
  *   tui.c         start-up, the event loop, the Chat screen's actions
  *   tui_review.c  the Review screen: queue, ratings, undo
  *   tui_dash.c    the Dashboard: snapshot -> view, thresholds -> alerts
+ *                 (app/alerts.h), alert episodes, alert notices
  *   tui_models.c  the Models screen: versions, deployment, comparison,
  *                 history; deploy / canary / promote / rollback
  */
@@ -105,6 +106,10 @@ typedef struct tui {
     char **d_model_names;
     char **d_alerts;
     size_t n_d_alerts;
+    dash_episode_row *d_episodes;
+    char (*d_episode_when)[64];
+    char **d_episode_text;
+    size_t n_d_episodes;
     double *d_series; /* 4 series of n_series each */
     char d_updated[40];
 
@@ -143,6 +148,9 @@ void tui_review_answer(tui *t, tui_ask ask, const char *text);
 void tui_review_free(tui *t);
 void tui_dash_update(tui *t);
 void tui_dash_free(tui *t);
+/* What the dashboard feed's alert checking reported, as a notice (called
+ * every turn of the loop, whatever the screen). */
+void tui_dash_notices(tui *t);
 /* The Models screen: gather when it opens (and, via update, every few
  * seconds while shown); act on a key; take a prompt's answer. */
 void tui_models_enter(tui *t);

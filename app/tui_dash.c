@@ -1,12 +1,15 @@
 /*
  * tui_dash.c — the Dashboard: the feed's snapshot turned into a dash_view,
- * and the config's thresholds turned into red figures and alerts.
+ * the config's thresholds (decided by alerts_decide, app/alerts.h) turned
+ * into red figures and alert lines, the store's alert episodes listed.
  */
 #include "app/tui.h"
 
+#include "app/alerts.h"
+
 #include "util/util.h"
 
-#include <stdarg.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,15 @@ void tui_dash_free(tui *t)
         free(t->d_alerts[i]);
     free(t->d_alerts);
     free(t->d_series);
+    for (size_t i = 0; i < t->n_d_episodes; i++)
+        free(t->d_episode_text[i]);
+    free(t->d_episode_text);
+    free(t->d_episodes);
+    free(t->d_episode_when);
+    t->d_episode_text = NULL;
+    t->d_episodes = NULL;
+    t->d_episode_when = NULL;
+    t->n_d_episodes = 0;
     t->d_models = NULL;
     t->d_errors = NULL;
     t->d_error_when = NULL;
@@ -49,47 +61,67 @@ static const char *model_name(const dash_snapshot *s, int64_t id)
     return id ? "?" : "(forgotten)";
 }
 
-static void alert(tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void alert(tui *t, const char *fmt, ...)
-{
-    char buf[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    t->d_alerts = xreallocarray(t->d_alerts, t->n_d_alerts + 1, sizeof *t->d_alerts);
-    t->d_alerts[t->n_d_alerts++] = xstrdup(buf);
-}
-
-/* Thresholds of the config against the window's figures. */
+/* The thresholds over the window shown: red figures and alert lines. */
 static unsigned check_thresholds(tui *t, const dash_snapshot *s)
 {
-    const config *c = &t->cfg;
-    const db_stats *st = &s->stats;
+    static const unsigned flag[ALERT_N_THRESHOLDS] = {
+        [ALERT_LATENCY] = DASH_BAD_LATENCY, [ALERT_TTFT] = DASH_BAD_TTFT, [ALERT_ERRORS] = DASH_BAD_ERRORS,
+        [ALERT_THUMBS] = DASH_BAD_THUMBS,   [ALERT_DECODE] = DASH_BAD_DECODE,
+    };
+    alert_state a[ALERT_N_THRESHOLDS];
+    alerts_decide(&t->cfg, &s->stats, s->thumbs_down_rate, s->thumbs_n, a);
     unsigned bad = 0;
-    if (c->latency_p95_ms > 0 && st->latency_ms.valid && st->latency_ms.p95 > c->latency_p95_ms) {
-        bad |= DASH_BAD_LATENCY;
-        alert(t, "p95 latency %.0f ms > %.0f ms", st->latency_ms.p95, c->latency_p95_ms);
-    }
-    if (c->ttft_p95_ms > 0 && st->ttft_ms.valid && st->ttft_ms.p95 > c->ttft_p95_ms) {
-        bad |= DASH_BAD_TTFT;
-        alert(t, "p95 time to first token %.0f ms > %.0f ms", st->ttft_ms.p95, c->ttft_p95_ms);
-    }
-    if (st->requests && st->error_rate > c->error_rate) {
-        bad |= DASH_BAD_ERRORS;
-        alert(t, "error rate %.1f%% > %.1f%% (%lld of %lld)", 100 * st->error_rate, 100 * c->error_rate,
-              (long long)st->errors, (long long)st->requests);
-    }
-    if (s->thumbs_n >= c->thumbs_min_sample && s->thumbs_n > 0 && s->thumbs_down_rate > c->thumbs_down_rate) {
-        bad |= DASH_BAD_THUMBS;
-        alert(t, "thumbs down %.0f%% > %.0f%% (of %lld)", 100 * s->thumbs_down_rate, 100 * c->thumbs_down_rate,
-              (long long)s->thumbs_n);
-    }
-    if (c->decode_tps_min > 0 && st->decode_tps > 0 && st->decode_tps < c->decode_tps_min) {
-        bad |= DASH_BAD_DECODE;
-        alert(t, "decode %.1f tok/s < %.1f tok/s", st->decode_tps, c->decode_tps_min);
+    for (int k = 0; k < ALERT_N_THRESHOLDS; k++) {
+        if (!a[k].firing)
+            continue;
+        bad |= flag[k];
+        t->d_alerts = xreallocarray(t->d_alerts, t->n_d_alerts + 1, sizeof *t->d_alerts);
+        t->d_alerts[t->n_d_alerts++] = xstrdup(a[k].text);
     }
     return bad;
+}
+
+/* The store's latest alert episodes as rows. */
+static void episodes(tui *t, const dash_snapshot *s, dash_view *v)
+{
+    size_t n = s->n_episodes;
+    t->d_episodes = xcalloc(n + 1, sizeof *t->d_episodes);
+    t->d_episode_when = xcalloc(n + 1, sizeof *t->d_episode_when);
+    t->d_episode_text = xcalloc(n + 1, sizeof *t->d_episode_text);
+    for (size_t i = 0; i < n; i++) {
+        const db_alert_episode *e = &s->episodes[i];
+        char from[24], to[24];
+        time_t at = (time_t)e->started_at;
+        struct tm tm;
+        localtime_r(&at, &tm);
+        strftime(from, sizeof from, "%m-%d %H:%M:%S", &tm);
+        if (e->ended_at > 0) {
+            at = (time_t)e->ended_at;
+            localtime_r(&at, &tm);
+            strftime(to, sizeof to, "%H:%M:%S", &tm);
+            snprintf(t->d_episode_when[i], sizeof t->d_episode_when[i], "%s – %s", from, to);
+        } else
+            snprintf(t->d_episode_when[i], sizeof t->d_episode_when[i], "since %s", from);
+        json_t *j = e->detail ? json_loads(e->detail, 0, NULL) : NULL;
+        const char *text = json_string_value(json_object_get(j, "text"));
+        t->d_episode_text[i] = text ? xstrdup(text) : NULL;
+        json_decref(j);
+        t->d_episodes[i] = (dash_episode_row){.name = e->name,
+                                              .when = t->d_episode_when[i],
+                                              .text = t->d_episode_text[i],
+                                              .firing = e->ended_at <= 0};
+    }
+    t->n_d_episodes = n;
+    v->episodes = t->d_episodes;
+    v->n_episodes = n;
+}
+
+void tui_dash_notices(tui *t)
+{
+    char msg[300];
+    bool bad;
+    if (t->df && dashfeed_take_notice(t->df, msg, sizeof msg, &bad))
+        tui_notice(t, bad, "%s", msg);
 }
 
 void tui_dash_update(tui *t)
@@ -176,6 +208,7 @@ void tui_dash_update(tui *t)
     v->bad = check_thresholds(t, &s);
     v->alerts = (const char *const *)t->d_alerts;
     v->n_alerts = t->n_d_alerts;
+    episodes(t, &s, v);
     time_t at = (time_t)s.at;
     struct tm tm;
     localtime_r(&at, &tm);

@@ -11,7 +11,9 @@
  *     TTFT      p50 180 ms      p95 420 ms         p99 1.1 s
  *     tok/s     prefill 512.3   decode 41.2
  *   a separator row, then the lower panels as one column of lines that
- *   Up/Down scroll: Alerts (first, so a short terminal still shows them),
+ *   Up/Down scroll: Alerts (first, so a short terminal still shows them:
+ *   the thresholds breached over the window shown, then the latest alert
+ *   episodes, "● firing" or "○ ended"),
  *   "Last hour, per minute" sparklines, the per-model table, the latest
  *   errors.  When the column does not fit, its last row says how many
  *   lines are below and the separator row how many are above: panels
@@ -310,7 +312,7 @@ enum { SEC_ALERTS, SEC_SPARKS, SEC_MODELS, SEC_ERRORS, SEC_COUNT };
 static size_t sec_lines(const dash_view *v, int s)
 {
     switch (s) {
-    case SEC_ALERTS: return v->n_alerts ? 1 + v->n_alerts : 1;
+    case SEC_ALERTS: return 1 + v->n_alerts + v->n_episodes;
     case SEC_SPARKS: return 5;
     case SEC_MODELS: return 1 + (v->n_models ? v->n_models : 1);
     default: return v->n_errors ? 1 + v->n_errors : 1;
@@ -326,15 +328,45 @@ static size_t column_lines(const dash_view *v)
     return n;
 }
 
+/* An episode: "● firing  error_rate  since 12-06 14:02:11  error rate ...". */
+static void draw_episode_line(const dash_view *v, ui_frame *f, int x, int y, int end, size_t i)
+{
+    int name_w = 0;
+    for (size_t k = 0; k < v->n_episodes; k++) {
+        int nw = str_w(v->episodes[k].name);
+        name_w = nw > name_w ? nw : name_w;
+    }
+    name_w = name_w > 16 ? 16 : name_w;
+    const dash_episode_row *e = &v->episodes[i];
+    frame_str(f, x + 2, y, end, e->firing ? "●" : "○", e->firing ? UI_S_BAD : UI_S_MUTED, 0);
+    int cx = x + 4;
+    draw_clip(f, cx, y, end, e->firing ? "firing" : "ended", e->firing ? UI_S_BAD : UI_S_MUTED, 0);
+    cx += 6 + FIELD_GAP;
+    if (cx < end)
+        draw_clip(f, cx, y, cx + name_w < end ? cx + name_w : end, e->name, UI_S_NORMAL, 0);
+    cx += name_w + FIELD_GAP;
+    if (cx < end)
+        cx = draw_clip(f, cx, y, end, e->when, UI_S_MUTED, 0) + FIELD_GAP;
+    if (cx < end && e->text)
+        draw_clip(f, cx, y, end, e->text, UI_S_NORMAL, 0);
+}
+
 static void draw_alert_line(const dash_view *v, ui_frame *f, int x, int y, int w, size_t i)
 {
     int end = x + w;
     if (i == 0) {
+        size_t firing = v->n_alerts;
+        for (size_t k = 0; k < v->n_episodes; k++)
+            firing += v->episodes[k].firing;
         int cx = frame_str(f, x, y, end, "Alerts", UI_S_TITLE, UI_A_BOLD);
-        if (!v->n_alerts)
-            frame_str(f, cx + 2, y, end, "none", UI_S_GOOD, 0);
+        if (!firing)
+            frame_str(f, cx + 2, y, end, v->n_episodes ? "none firing" : "none", UI_S_GOOD, 0);
         else
-            frame_printf(f, cx + 1, y, end, UI_S_BAD, 0, "(%zu)", v->n_alerts);
+            frame_printf(f, cx + 1, y, end, UI_S_BAD, 0, "(%zu)", firing);
+        return;
+    }
+    if (i > v->n_alerts) {
+        draw_episode_line(v, f, x, y, end, i - 1 - v->n_alerts);
         return;
     }
     const char *a = v->alerts ? v->alerts[i - 1] : NULL;

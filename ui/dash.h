@@ -7,8 +7,9 @@
  * for the chosen window; per-minute sparklines of the last hour
  * (requests, p95 latency, decode tokens/s, errors) drawn with the block
  * characters ▁▂▃▄▅▆▇█; a per-model table; the latest errors; the alerts
- * panel listing breached thresholds.  A figure whose threshold is
- * breached is drawn UI_S_BAD.
+ * panel listing the thresholds breached over the window shown, then the
+ * latest alert episodes (newest first, the open ones marked firing).  A
+ * figure whose threshold is breached is drawn UI_S_BAD.
  *
  * Keys: w cycles the window 1m → 5m → 1h → 24h → 1m; Up/Down (j/k) scroll
  * the lower panels.
@@ -41,6 +42,16 @@ typedef struct {
     const char *message; /* untrusted text */
 } dash_error_row;
 
+/* One alert episode, as the store recorded it (app/alerts.h). */
+typedef struct {
+    const char *name;  /* "error_rate", "guard", ...                      */
+    const char *when;  /* preformatted: "since 12-06 14:02:11" or
+                        * "12-06 14:02:11 – 14:07:30"                      */
+    const char *text;  /* what fired, e.g. "error rate 50.0% > 5.0% (10 of 20)"
+                        * (untrusted: escaped when drawn; may be NULL)     */
+    bool firing;       /* still open                                      */
+} dash_episode_row;
+
 /* Which headline figures breach a threshold. */
 enum {
     DASH_BAD_LATENCY = 1,
@@ -70,6 +81,8 @@ typedef struct {
     size_t n_errors;
     const char *const *alerts; /* one line each, e.g. "p95 latency 4.1 s > 3 s" */
     size_t n_alerts;
+    const dash_episode_row *episodes; /* the latest, newest first          */
+    size_t n_episodes;
     unsigned bad;              /* DASH_BAD_* flags                        */
     const char *updated;       /* "updated 16:18:05"                      */
 
