@@ -52,5 +52,6 @@ echo
 echo "trainer, issue 6's shape (5.8M parameters, context 512):"
 "$build/tools/bench_train" --runs "${BENCH_RUNS:-3}"
 echo
-echo "dashboard aggregates, 24 h window (median of 3; ratio = naive SQL / ours):"
+echo "dashboard aggregates, 24 h window (median of 3): rollups (stats, the dashboard) vs exact (stats --exact) vs naive SQL"
+echo "(BENCH_STATS_ROWS=10000,100000,1000000,10000000 adds 10^7 rows: minutes to build, ~2 GB under /tmp)"
 "$build/tools/bench_stats" --rows "${BENCH_STATS_ROWS:-10000,100000,1000000}"

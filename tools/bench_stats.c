@@ -1,20 +1,27 @@
 /*
- * bench_stats.c — how fast the dashboard's aggregates are at 10^4, 10^5
- * and 10^6 request rows (`make bench`).
+ * bench_stats.c — how fast the dashboard's aggregates are at 10^4 to 10^7
+ * request rows (`make bench`).
  *
  *   bench_stats [--rows 10000,100000,1000000] [--dir DIR]
  *
  * For each size it fills a fresh database with that many finished
- * requests spread over the last 24 hours (bulk-inserted through SQLite in
- * one transaction: a benchmark fixture, which is why this tool includes
- * sqlite3.h), then times, side by side on the same file:
- *   ours   db_stats_compute for the 24 h window (one index scan, O(n)
- *          selection for the percentiles, the per-minute series)
- *   naive  the same percentiles the obvious SQL way: for each of the 8
- *          latency/ttft quantiles, ORDER BY the value with OFFSET rank
- * and prints the median of 3 runs and the ratio naive / ours.
+ * requests spread over the last 24 hours, unfolded (one prepared INSERT,
+ * transactions of 10^6 rows, synchronous off: a benchmark fixture, which
+ * is why this tool includes sqlite3.h), folds them in bulk
+ * (db_rollup_catch_up: aggregated in memory, a few thousand rollup rows
+ * written), then times, side by side on the same file:
+ *   rollups  db_stats_compute for the 24 h window (the dashboard's and
+ *            stats' path: ~1440 minutes x models x outcomes rollup rows)
+ *   exact    db_stats_compute_exact (stats --exact: one index scan of the
+ *            raw rows, O(n) selection for the percentiles)
+ *   naive    the same percentiles the obvious SQL way: for each of the 8
+ *            latency/ttft quantiles, ORDER BY the value with OFFSET rank
+ * and prints the median of 3 runs, the fill and fold times.  10^7 rows
+ * take minutes to build on 2 cores and ~2 GB of disk: ask for them with
+ * --rows (BENCH_STATS_ROWS in make bench).
  */
 #include "storage/metrics.h"
+#include "storage/rollup.h"
 #include "util/util.h"
 
 #include <sqlite3.h>
@@ -35,6 +42,7 @@ static void fill(const char *path, long rows, double now)
         fprintf(stderr, "bench_stats: cannot open %s\n", path);
         exit(1);
     }
+    sqlite3_exec(c, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
     sqlite3_exec(c, "BEGIN", NULL, NULL, NULL);
     sqlite3_exec(c,
                  "INSERT INTO models (key, backend, name, first_used, last_used)"
@@ -65,17 +73,21 @@ static void fill(const char *path, long rows, double now)
         sqlite3_bind_text(st, 9, s % 50 ? "ok" : "error", -1, SQLITE_STATIC);
         sqlite3_step(st);
         sqlite3_reset(st);
+        if (i % 1000000 == 999999) { /* transactions of 10^6 rows */
+            sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
+            sqlite3_exec(c, "BEGIN", NULL, NULL, NULL);
+        }
     }
     sqlite3_finalize(st);
     sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(c);
 }
 
-static double time_ours(db *d, double now)
+static double time_stats(db *d, double now, bool exact)
 {
     double t0 = util_now();
     db_stats s;
-    if (db_stats_compute(d, DB_WIN_24H, now, NULL, 0, &s) != DB_OK) {
+    if ((exact ? db_stats_compute_exact : db_stats_compute)(d, DB_WIN_24H, now, NULL, 0, &s) != DB_OK) {
         fprintf(stderr, "bench_stats: %s\n", db_errmsg(d));
         exit(1);
     }
@@ -127,10 +139,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--dir"))
             dir = argv[i + 1];
     }
-    printf("%-10s %12s %12s %8s\n", "rows(24h)", "ours ms", "naive ms", "ratio");
+    printf("%-10s %10s %10s %12s %10s %10s %12s\n", "rows(24h)", "fill s", "fold s", "rollups ms", "exact ms",
+           "naive ms", "exact/rollup");
     char *list = xstrdup(sizes);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         long rows = atol(tok);
+        char naive[32];
         char path[512];
         snprintf(path, sizeof path, "%s/frontdesk-bench-stats-%ld.db", dir, (long)getpid());
         unlink(path);
@@ -141,14 +155,25 @@ int main(int argc, char **argv)
             return 1;
         }
         double now = db_now();
+        double t0 = util_now();
         fill(path, rows, now);
-        double o[3], n[3];
-        for (int r = 0; r < 3; r++) {
-            o[r] = time_ours(d, now);
-            n[r] = time_naive(path, now);
+        double t_fill = util_now() - t0;
+        t0 = util_now();
+        int64_t folded = 0;
+        if (db_rollup_catch_up(d, &folded) != DB_OK || folded != rows) {
+            fprintf(stderr, "bench_stats: folding: %s (%lld of %ld)\n", db_errmsg(d), (long long)folded, rows);
+            return 1;
         }
-        double om = median3(o[0], o[1], o[2]), nm = median3(n[0], n[1], n[2]);
-        printf("%-10ld %12.1f %12.1f %7.1fx\n", rows, om * 1e3, nm * 1e3, nm / om);
+        double t_fold = util_now() - t0;
+        double o[3], e[3], n[3];
+        for (int r = 0; r < 3; r++) {
+            o[r] = time_stats(d, now, false);
+            e[r] = time_stats(d, now, true);
+            n[r] = rows <= 1000000 ? time_naive(path, now) : 0; /* minutes at 10^7 */
+        }
+        double om = median3(o[0], o[1], o[2]), em = median3(e[0], e[1], e[2]), nm = median3(n[0], n[1], n[2]);
+        printf("%-10ld %10.1f %10.1f %12.2f %10.1f %10s %11.0fx\n", rows, t_fill, t_fold, om * 1e3, em * 1e3,
+               nm > 0 ? (snprintf(naive, sizeof naive, "%.1f", nm * 1e3), naive) : "-", em / om);
         fflush(stdout);
         db_close(d);
         unlink(path);
