@@ -760,7 +760,7 @@ static void test_guard_episode(void **state)
             fail_msg("no dashboard snapshot with episodes");
         usleep(5000);
     }
-    ui_frame f;
+    ui_frame f = {0};
     frame_init(&f, 120, 40);
     shell_render(&t.sv, &f);
     char *screen = frame_to_text(&f);
