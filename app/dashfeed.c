@@ -16,6 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+/* Without a configuration ([deploy] low_confidence's default). */
+#define DASHFEED_LOW_CONFIDENCE (-2.0)
+
 struct dashfeed {
     char *db_path;
     pthread_t thread;
@@ -37,10 +40,11 @@ void dash_snapshot_free(dash_snapshot *s)
     db_models_free(s->models, s->n_models);
     db_error_rows_free(s->errors, s->n_errors);
     db_alert_episodes_free(s->episodes, s->n_episodes);
+    free(s->confidence);
     memset(s, 0, sizeof *s);
 }
 
-static void compute(db *d, db_window w, dash_snapshot *s)
+static void compute(db *d, db_window w, double low_conf, dash_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     s->window = w;
@@ -60,6 +64,8 @@ static void compute(db *d, db_window w, dash_snapshot *s)
         st = db_thumbs_down_rate(d, s->stats.from, &s->thumbs_down_rate, &s->thumbs_n);
     if (st == DB_OK)
         st = db_alert_recent(d, 8, &s->episodes, &s->n_episodes);
+    if (st == DB_OK)
+        st = db_confidence_by_model(d, s->stats.from, s->at, low_conf, &s->confidence, &s->n_confidence);
     if (st != DB_OK)
         snprintf(s->error, sizeof s->error, "%s", db_errmsg(d));
 }
@@ -110,10 +116,11 @@ static void *thread_main(void *arg)
             break;
         if (f->active) {
             db_window w = f->window;
+            double low_conf = f->alert_cfg ? f->alert_cfg->deploy_low_confidence : DASHFEED_LOW_CONFIDENCE;
             f->kick = false;
             pthread_mutex_unlock(&f->mu);
             dash_snapshot s;
-            compute(d, w, &s);
+            compute(d, w, low_conf, &s);
             if (!d)
                 snprintf(s.error, sizeof s.error, "%s", err);
             pthread_mutex_lock(&f->mu);

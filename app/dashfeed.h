@@ -12,6 +12,7 @@
 #include "storage/alerts.h"
 #include "storage/chats.h"
 #include "storage/metrics.h"
+#include "storage/versions.h"
 
 typedef struct {
     db_window window;
@@ -23,6 +24,8 @@ typedef struct {
     size_t n_errors;
     double thumbs_down_rate;  /* over replies written in the window         */
     int64_t thumbs_n;
+    db_model_confidence *confidence; /* per version: replies' confidence in the window */
+    size_t n_confidence;
     db_alert_episode *episodes; /* the latest alert episodes, newest first */
     size_t n_episodes;
     double at;                /* when computed (epoch seconds)              */

@@ -186,6 +186,11 @@ void tui_dash_update(tui *t)
                                           .latency_ms = pcts(&ms->latency_ms),
                                           .ttft_ms = pcts(&ms->ttft_ms),
                                           .decode_tps = ms->decode_tps};
+        for (size_t k = 0; k < s.n_confidence; k++)
+            if (s.confidence[k].model_id == ms->model_id) {
+                t->d_models[i].with_confidence = s.confidence[k].with_confidence;
+                t->d_models[i].low_confidence = s.confidence[k].low_confidence;
+            }
     }
     v->models = t->d_models;
     v->n_models = st->n_models;

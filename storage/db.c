@@ -354,7 +354,9 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "  detail TEXT,"                              /* JSON: the figures when it opened */
     "  end_detail TEXT);"
     "CREATE UNIQUE INDEX alert_open ON alert_episodes(name) WHERE ended_at IS NULL;"
-    "CREATE INDEX alert_recent ON alert_episodes(started_at);",
+    "CREATE INDEX alert_recent ON alert_episodes(started_at);"
+    /* the dashboard's low-confidence share per version: replies by time */
+    "CREATE INDEX messages_replies_time ON messages(created_at, model_id, logprob_mean) WHERE role = 'agent';",
 };
 
 static int read_version(db *d, int *v)

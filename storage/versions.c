@@ -146,3 +146,38 @@ void db_version_sample_free(db_version_sample *s)
     free(s->decode_tps);
     memset(s, 0, sizeof *s);
 }
+
+db_status db_confidence_by_model(db *d, double from, double to, double low_conf, db_model_confidence **out,
+                                 size_t *n)
+{
+    const char *what = "reading replies' confidence";
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = db_prepare(d,
+                                  "SELECT model_id, count(*), sum(logprob_mean < ?3) FROM messages"
+                                  " INDEXED BY messages_replies_time"
+                                  " WHERE role = 'agent' AND created_at >= ?1 AND created_at <= ?2"
+                                  "  AND logprob_mean IS NOT NULL AND model_id IS NOT NULL"
+                                  " GROUP BY model_id ORDER BY count(*) DESC, model_id",
+                                  what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_double(st, 1, from);
+    sqlite3_bind_double(st, 2, to);
+    sqlite3_bind_double(st, 3, low_conf);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = xreallocarray(*out, *n + 1, sizeof **out);
+        (*out)[(*n)++] = (db_model_confidence){.model_id = sqlite3_column_int64(st, 0),
+                                               .with_confidence = sqlite3_column_int64(st, 1),
+                                               .low_confidence = sqlite3_column_int64(st, 2)};
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_fail(d, rc, what);
+    }
+    return DB_OK;
+}

@@ -40,4 +40,14 @@ db_status db_version_sample_get(db *d, int64_t model_id, double from, double to,
                                 db_version_sample *out);
 void db_version_sample_free(db_version_sample *s);
 
+/* Per version, the replies created in [from, to] whose confidence is known
+ * and how many of them fall below low_conf (the dashboard's low-confidence
+ * share), most replies first; pinned conversations included (a drift
+ * signal is about what customers ask, whoever chose the version). */
+typedef struct {
+    int64_t model_id, with_confidence, low_confidence;
+} db_model_confidence;
+db_status db_confidence_by_model(db *d, double from, double to, double low_conf, db_model_confidence **out,
+                                 size_t *n);
+
 #endif

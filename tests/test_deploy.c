@@ -691,6 +691,38 @@ static void test_remote_version(void **state)
     rs_stop(srv);
 }
 
+/* The dashboard's low-confidence share: per version, replies in the window
+ * with a known confidence, and those below the threshold. */
+static void test_confidence_by_model(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("confidence.db");
+    db *d = open_store(p);
+    int64_t a = hand_model(d, '5', "five"), b = hand_model(d, '6', "six");
+    const double means_a[] = {-0.5, -2.5, -1.0, -3.0, -0.1}, means_b[] = {-4.0, -2.1};
+    for (int i = 0; i < 5; i++)
+        OK(d, db_reply_confidence(d, hand_reply(d, a, "stable", false, 100, 0), means_a[i], means_a[i] - 1));
+    for (int i = 0; i < 2; i++)
+        OK(d, db_reply_confidence(d, hand_reply(d, b, "candidate", false, 100, 0), means_b[i], means_b[i] - 1));
+    hand_reply(d, b, "candidate", false, 100, 0); /* confidence unknown: not counted */
+    db_model_confidence *c;
+    size_t n;
+    OK(d, db_confidence_by_model(d, 0, db_now() + 1, -2.0, &c, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(c[0].model_id, a); /* most replies first */
+    assert_int_equal(c[0].with_confidence, 5);
+    assert_int_equal(c[0].low_confidence, 2); /* -2.5 and -3.0 */
+    assert_int_equal(c[1].model_id, b);
+    assert_int_equal(c[1].with_confidence, 2);
+    assert_int_equal(c[1].low_confidence, 2);
+    free(c);
+    /* a window that ended before them: none */
+    OK(d, db_confidence_by_model(d, 0, 1, -2.0, &c, &n));
+    assert_int_equal(n, 0);
+    free(c);
+    db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_compare_verdicts),
         cmocka_unit_test(test_guard_stops),
         cmocka_unit_test(test_remote_version),
+        cmocka_unit_test(test_confidence_by_model),
     };
     return test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

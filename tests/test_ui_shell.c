@@ -41,9 +41,9 @@ static void make_series(void)
 
 static const dash_model_row MODELS[] = {
     {"SmolLM2-135M-Instruct · Q8_0", 120, 1.0 / 120, {true, 700, 1500, 1900, 3200},
-     {true, 150, 300, 380, 900}, 44.0},
+     {true, 150, 300, 380, 900}, 44.0, 40, 6},
     {"Qwen2.5-0.5B-Instruct, a very long display name that cannot fit · Q4_K_M", 30, 2.0 / 30,
-     {true, 2100, 4500, 5100, 6900}, {true, 400, 900, 1200, 2500}, 21.5},
+     {true, 2100, 4500, 5100, 6900}, {true, 400, 900, 1200, 2500}, 21.5, 0, 0},
 };
 
 static const dash_error_row ERRORS[] = {
@@ -197,9 +197,9 @@ static const char DASH_100x30[] =
     "decode tok/s ▄▄▅▅▅▆▆▆▇▇▇█▄▄▅▅▅▆▆▆▇▇▇█▄▄▅▅▅▆▆▆▇▇▇█▄▄▅▅▅▆▆▆▇▇▇█▄▄▅▅▅▆▆▆▇▇▇█     42.0\n"
     "errors                           ▄                                     █         0\n"
     "\n"
-    "Models                                         requests  errors  p95 latency  p95 TTFT  decode tok/s\n"
-    "SmolLM2-135M-Instruct · Q8_0                        120    0.8%        1.9 s    380 ms          44.0\n"
-    "Qwen2.5-0.5B-Instruct, a very long display n…        30    6.7%        5.1 s     1.2 s          21.5\n"
+    "Models                               requests  errors  p95 latency  p95 TTFT  decode tok/s  low conf\n"
+    "SmolLM2-135M-Instruct · Q8_0              120    0.8%        1.9 s    380 ms          44.0     15.0%\n"
+    "Qwen2.5-0.5B-Instruct, a very long…        30    6.7%        5.1 s     1.2 s          21.5         –\n"
     "\n"
     "Latest errors\n"
     "11-23 16:17:02  SmolLM2-135M-Instruct  error    engine: the prompt does not fit the context\n"
@@ -261,7 +261,7 @@ static const char DASH_EMPTY[] =
     "decode tok/s                                                                     –\n"
     "errors                                                                           –\n"
     "\n"
-    "Models                                         requests  errors  p95 latency  p95 TTFT  decode tok/s\n"
+    "Models                               requests  errors  p95 latency  p95 TTFT  decode tok/s  low conf\n"
     "  no requests in this window\n"
     "\n"
     "Latest errors  none\n"
@@ -495,9 +495,9 @@ static void test_dash_narrow_panels(void **state)
     ui_frame f = {0};
     char *t = dash_text(&v, &f, 60, 30);
     assert_int_equal(row_of(t, "more line"), -1); /* everything fits */
-    assert_non_null(strstr(t, "\nModels                  reqs   err  p95 lat  p95 ttft  tok/s\n"
-                              "SmolLM2-135M-Instruct…   120  0.8%    1.9 s    380 ms   44.0\n"
-                              "Qwen2.5-0.5B-Instruct…    30  6.7%    5.1 s     1.2 s   21.5\n"));
+    assert_non_null(strstr(t, "\nModels           reqs   err  p95 lat  p95 ttft  tok/s   lowc\n"
+                              "SmolLM2-135M-I…   120  0.8%    1.9 s    380 ms   44.0  15.0%\n"
+                              "Qwen2.5-0.5B-I…    30  6.7%    5.1 s     1.2 s   21.5      –\n"));
     assert_non_null(strstr(t, "\n11-23 16:15:40  Qwen2.5-0…  timeout  remote said ^[[2J and …\n"));
     free(t);
     /* A minute without requests: a gap in the sparkline, "–" for its value. */
@@ -510,13 +510,13 @@ static void test_dash_narrow_panels(void **state)
     assert_non_null(strstr(t, "\nrequests/min                                               –\n"));
     free(t);
     /* One failed request is a 100% error rate; no requests, no rate. */
-    static const dash_model_row few[] = {{"solo", 1, 1.0, {false, 0, 0, 0, 0}, {false, 0, 0, 0, 0}, 0},
-                                         {"idle", 0, 0, {false, 0, 0, 0, 0}, {false, 0, 0, 0, 0}, 0}};
+    static const dash_model_row few[] = {{"solo", 1, 1.0, {false, 0, 0, 0, 0}, {false, 0, 0, 0, 0}, 0, 0, 0},
+                                         {"idle", 0, 0, {false, 0, 0, 0, 0}, {false, 0, 0, 0, 0}, 0, 0, 0}};
     v.models = few;
     v.n_models = 2;
     t = dash_text(&v, &f, 60, 30);
-    assert_non_null(strstr(t, "\nsolo                     1  100.0%        –         –      –\n"
-                              "idle                     0       –        –         –      –\n"));
+    assert_non_null(strstr(t, "\nsolo               1  100.0%        –         –      –     –\n"
+                              "idle               0       –        –         –      –     –\n"));
     free(t);
     frame_free(&f);
 }
@@ -566,9 +566,9 @@ static const char SHELL_100x30[] =
     "decode tok/s ▄▄▅▅▅▆▆▆▇▇▇█▄▄▅▅▅▆▆▆▇▇▇█▄▄▅▅▅▆▆▆▇▇▇█▄▄▅▅▅▆▆▆▇▇▇█▄▄▅▅▅▆▆▆▇▇▇█     42.0\n"
     "errors                           ▄                                     █         0\n"
     "\n"
-    "Models                                         requests  errors  p95 latency  p95 TTFT  decode tok/s\n"
-    "SmolLM2-135M-Instruct · Q8_0                        120    0.8%        1.9 s    380 ms          44.0\n"
-    "Qwen2.5-0.5B-Instruct, a very long display n…        30    6.7%        5.1 s     1.2 s          21.5\n"
+    "Models                               requests  errors  p95 latency  p95 TTFT  decode tok/s  low conf\n"
+    "SmolLM2-135M-Instruct · Q8_0              120    0.8%        1.9 s    380 ms          44.0     15.0%\n"
+    "Qwen2.5-0.5B-Instruct, a very long…        30    6.7%        5.1 s     1.2 s          21.5         –\n"
     "\n"
     "Latest errors\n"
     "11-23 16:17:02  SmolLM2-135M-Instruct  error    engine: the prompt does not fit the context\n"

@@ -420,7 +420,7 @@ static void draw_spark_line(const dash_view *v, ui_frame *f, int x, int y, int w
 }
 
 /* The model table's numeric columns, right-aligned. */
-enum { MC_REQ, MC_ERR, MC_LAT, MC_TTFT, MC_TPS, MC_COUNT };
+enum { MC_REQ, MC_ERR, MC_LAT, MC_TTFT, MC_TPS, MC_LOWCONF, MC_COUNT };
 
 typedef struct {
     int width[MC_COUNT];
@@ -430,8 +430,8 @@ typedef struct {
 } model_layout;
 
 static const char *const MODEL_HEAD[2][MC_COUNT] = {
-    {"requests", "errors", "p95 latency", "p95 TTFT", "decode tok/s"},
-    {"reqs", "err", "p95 lat", "p95 ttft", "tok/s"},
+    {"requests", "errors", "p95 latency", "p95 TTFT", "decode tok/s", "low conf"},
+    {"reqs", "err", "p95 lat", "p95 ttft", "tok/s", "lowc"},
 };
 
 static void model_cell(const dash_model_row *m, int c, char *buf, size_t n)
@@ -456,7 +456,13 @@ static void model_cell(const dash_model_row *m, int c, char *buf, size_t n)
         else
             snprintf(buf, n, "%s", DASH_NA);
         break;
-    default: fmt_rate(buf, n, m->decode_tps); break;
+    case MC_TPS: fmt_rate(buf, n, m->decode_tps); break;
+    default:
+        if (m->with_confidence > 0)
+            fmt_pct(buf, n, (double)m->low_confidence / (double)m->with_confidence);
+        else
+            snprintf(buf, n, "%s", DASH_NA);
+        break;
     }
 }
 

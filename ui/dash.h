@@ -33,6 +33,7 @@ typedef struct {
     double error_rate; /* 0..1 */
     dash_pcts latency_ms, ttft_ms;
     double decode_tps;
+    int64_t with_confidence, low_confidence; /* replies with a known confidence; below [deploy] low_confidence */
 } dash_model_row;
 
 typedef struct {
