@@ -109,37 +109,6 @@ static void fmt_pct(char *buf, size_t n, double rate)
 
 /* ---- Drawing helpers ------------------------------------------------------------- */
 
-/* s clipped to [x, max_x), cut with "…" when it does not fit.  Returns
- * the column after the last drawn cell. */
-static int draw_clip(ui_frame *f, int x, int y, int max_x, const char *s, ui_style style, unsigned attr)
-{
-    int room = max_x - x;
-    if (!s || room <= 0)
-        return x;
-    size_t len = strlen(s);
-    if (ui_text_width(s, len) <= room)
-        return frame_text(f, x, y, max_x, s, len, style, attr);
-    int cx = frame_text(f, x, y, max_x - 1, s, ui_fit(s, len, room - 1), style, attr);
-    return frame_str(f, cx, y, max_x, "…", style, attr);
-}
-
-/* s right-aligned to end at `right`, never left of `left` (cut with "…"). */
-static void draw_right(ui_frame *f, int left, int right, int y, const char *s, ui_style style, unsigned attr)
-{
-    if (!s || right - left <= 0)
-        return;
-    int sw = ui_text_width(s, strlen(s));
-    if (sw <= right - left)
-        frame_str(f, right - sw, y, right, s, style, attr);
-    else
-        draw_clip(f, left, y, right, s, style, attr);
-}
-
-static int str_w(const char *s)
-{
-    return s ? ui_text_width(s, strlen(s)) : 0;
-}
-
 /* ---- Sparklines ------------------------------------------------------------------ */
 
 /* Scale: 0 .. the largest finite value of the whole series (shown or
@@ -333,22 +302,22 @@ static void draw_episode_line(const dash_view *v, ui_frame *f, int x, int y, int
 {
     int name_w = 0;
     for (size_t k = 0; k < v->n_episodes; k++) {
-        int nw = str_w(v->episodes[k].name);
+        int nw = frame_str_width(v->episodes[k].name);
         name_w = nw > name_w ? nw : name_w;
     }
     name_w = name_w > 16 ? 16 : name_w;
     const dash_episode_row *e = &v->episodes[i];
     frame_str(f, x + 2, y, end, e->firing ? "●" : "○", e->firing ? UI_S_BAD : UI_S_MUTED, 0);
     int cx = x + 4;
-    draw_clip(f, cx, y, end, e->firing ? "firing" : "ended", e->firing ? UI_S_BAD : UI_S_MUTED, 0);
+    frame_clip(f, cx, y, end, e->firing ? "firing" : "ended", e->firing ? UI_S_BAD : UI_S_MUTED, 0);
     cx += 6 + FIELD_GAP;
     if (cx < end)
-        draw_clip(f, cx, y, cx + name_w < end ? cx + name_w : end, e->name, UI_S_NORMAL, 0);
+        frame_clip(f, cx, y, cx + name_w < end ? cx + name_w : end, e->name, UI_S_NORMAL, 0);
     cx += name_w + FIELD_GAP;
     if (cx < end)
-        cx = draw_clip(f, cx, y, end, e->when, UI_S_MUTED, 0) + FIELD_GAP;
+        cx = frame_clip(f, cx, y, end, e->when, UI_S_MUTED, 0) + FIELD_GAP;
     if (cx < end && e->text)
-        draw_clip(f, cx, y, end, e->text, UI_S_NORMAL, 0);
+        frame_clip(f, cx, y, end, e->text, UI_S_NORMAL, 0);
 }
 
 static void draw_alert_line(const dash_view *v, ui_frame *f, int x, int y, int w, size_t i)
@@ -371,7 +340,7 @@ static void draw_alert_line(const dash_view *v, ui_frame *f, int x, int y, int w
     }
     const char *a = v->alerts ? v->alerts[i - 1] : NULL;
     frame_str(f, x + 2, y, end, "▲", UI_S_BAD, 0);
-    draw_clip(f, x + 4, y, end, a ? a : "", UI_S_BAD, 0);
+    frame_clip(f, x + 4, y, end, a ? a : "", UI_S_BAD, 0);
 }
 
 static const struct {
@@ -416,7 +385,7 @@ static void draw_spark_line(const dash_view *v, ui_frame *f, int x, int y, int w
     else
         snprintf(val, sizeof val, "%.0f", last);
     int vx = x + SPARK_LABEL_W + sw + 1;
-    draw_right(f, vx, vx + SPARK_VALUE_W, y, val, st, UI_A_BOLD);
+    frame_right(f, vx, vx + SPARK_VALUE_W, y, val, st, UI_A_BOLD);
 }
 
 /* The model table's numeric columns, right-aligned. */
@@ -476,11 +445,11 @@ static model_layout layout_models(const dash_view *v, int w)
         L.short_heads = sh;
         int used = 0;
         for (int c = 0; c < MC_COUNT; c++) {
-            int cw = str_w(MODEL_HEAD[sh][c]);
+            int cw = frame_str_width(MODEL_HEAD[sh][c]);
             for (size_t i = 0; i < v->n_models; i++) {
                 char buf[48];
                 model_cell(&v->models[i], c, buf, sizeof buf);
-                int bw = str_w(buf);
+                int bw = frame_str_width(buf);
                 cw = bw > cw ? bw : cw;
             }
             L.width[c] = cw;
@@ -510,7 +479,7 @@ static void draw_model_line(const dash_view *v, ui_frame *f, int x, int y, int w
         return;
     } else {
         const char *name = v->models[i - 1].name;
-        draw_clip(f, x, y, name_end, name && *name ? name : "?", UI_S_NORMAL, 0);
+        frame_clip(f, x, y, name_end, name && *name ? name : "?", UI_S_NORMAL, 0);
     }
     int cx = name_end;
     for (int c = 0; c < L.n_cols; c++) {
@@ -523,7 +492,7 @@ static void draw_model_line(const dash_view *v, ui_frame *f, int x, int y, int w
         int right = cx + L.width[c];
         if (right > end)
             break;
-        draw_right(f, cx, right, y, buf, i == 0 ? UI_S_MUTED : UI_S_NORMAL, 0);
+        frame_right(f, cx, right, y, buf, i == 0 ? UI_S_MUTED : UI_S_NORMAL, 0);
         cx = right;
     }
 }
@@ -541,7 +510,7 @@ static void draw_error_line(const dash_view *v, ui_frame *f, int x, int y, int w
     int when_w = 0, model_w = 0, out_w = 0;
     for (size_t k = 0; k < v->n_errors; k++) {
         const dash_error_row *e = &v->errors_list[k];
-        int a = str_w(e->when), b = str_w(e->model), c = str_w(e->outcome);
+        int a = frame_str_width(e->when), b = frame_str_width(e->model), c = frame_str_width(e->outcome);
         when_w = a > when_w ? a : when_w;
         model_w = b > model_w ? b : model_w;
         out_w = c > out_w ? c : out_w;
@@ -552,16 +521,16 @@ static void draw_error_line(const dash_view *v, ui_frame *f, int x, int y, int w
     when_w = when_w > 16 ? 16 : when_w;
     const dash_error_row *e = &v->errors_list[i - 1];
     int cx = x;
-    draw_clip(f, cx, y, cx + when_w < end ? cx + when_w : end, e->when, UI_S_MUTED, 0);
+    frame_clip(f, cx, y, cx + when_w < end ? cx + when_w : end, e->when, UI_S_MUTED, 0);
     cx += when_w + FIELD_GAP;
     if (cx < end)
-        draw_clip(f, cx, y, cx + model_w < end ? cx + model_w : end, e->model, UI_S_NORMAL, 0);
+        frame_clip(f, cx, y, cx + model_w < end ? cx + model_w : end, e->model, UI_S_NORMAL, 0);
     cx += model_w + FIELD_GAP;
     if (cx < end)
-        draw_clip(f, cx, y, cx + out_w < end ? cx + out_w : end, e->outcome, UI_S_BAD, 0);
+        frame_clip(f, cx, y, cx + out_w < end ? cx + out_w : end, e->outcome, UI_S_BAD, 0);
     cx += out_w + FIELD_GAP;
     if (cx < end)
-        draw_clip(f, cx, y, end, e->message ? e->message : "", UI_S_NORMAL, 0); /* untrusted: escaped */
+        frame_clip(f, cx, y, end, e->message ? e->message : "", UI_S_NORMAL, 0); /* untrusted: escaped */
 }
 
 /* Line `line` of the column at row y (blank lines draw nothing). */
@@ -587,33 +556,25 @@ static void draw_column_line(const dash_view *v, ui_frame *f, int x, int y, int 
     }
 }
 
-/* The column in rows [y, y + page), scrolled; `sep_y` (the blank row
- * above it, or -1) notes the lines above. */
+/* draw_column_line for frame_scrolled. */
+typedef struct {
+    const dash_view *v;
+    ui_frame *f;
+    int x, w;
+} column_ctx;
+
+static void column_line(void *ud, int row, size_t i)
+{
+    const column_ctx *c = ud;
+    draw_column_line(c->v, c->f, c->x, row, c->w, i);
+}
+
+/* The column in rows [y, y + page), scrolled; sep_y (the blank row above
+ * it, or -1) notes the lines above. */
 static void draw_column(const dash_view *v, ui_frame *f, int x, int y, int w, int page, int sep_y)
 {
-    if (page <= 0)
-        return;
-    size_t total = column_lines(v);
-    size_t max_top = total > (size_t)page ? total - (size_t)page : 0;
-    size_t top = v->scroll > 0 ? (size_t)v->scroll : 0;
-    if (top > max_top)
-        top = max_top;
-    size_t rows = (size_t)page;
-    bool more_below = top + rows < total;
-    if (more_below && page >= 2)
-        rows--;
-    for (size_t r = 0; r < rows && top + r < total; r++)
-        draw_column_line(v, f, x, y + (int)r, w, top + r);
-    char note[64];
-    if (more_below && page >= 2) {
-        size_t below = total - (top + rows);
-        snprintf(note, sizeof note, "↓ %zu more line%s (j/Down)", below, below == 1 ? "" : "s");
-        draw_right(f, x, x + w, y + (int)rows, note, UI_S_MUTED, 0);
-    }
-    if (top > 0 && sep_y >= 0) {
-        snprintf(note, sizeof note, "↑ %zu more line%s (k/Up)", top, top == 1 ? "" : "s");
-        draw_right(f, x, x + w, sep_y, note, UI_S_MUTED, 0);
-    }
+    column_ctx c = {v, f, x, w};
+    frame_scrolled(f, x, y, w, page, sep_y, column_lines(v), v->scroll, "j/Down", "k/Up", column_line, &c);
 }
 
 /* ---- The screen ------------------------------------------------------------------ */
@@ -625,8 +586,8 @@ static void draw_header(const dash_view *v, ui_frame *f, int x, int y, int w)
     cx = frame_str(f, cx, y, end, " — window ", UI_S_NORMAL, 0);
     cx = frame_str(f, cx, y, end, v->window && *v->window ? v->window : DASH_NA, UI_S_NORMAL, UI_A_BOLD);
     cx = frame_str(f, cx, y, end, " (w to change)", UI_S_MUTED, 0);
-    if (v->updated && *v->updated && end - (cx + 2) >= str_w(v->updated))
-        draw_right(f, cx + 2, end, y, v->updated, UI_S_MUTED, 0);
+    if (v->updated && *v->updated && end - (cx + 2) >= frame_str_width(v->updated))
+        frame_right(f, cx + 2, end, y, v->updated, UI_S_MUTED, 0);
 }
 
 void dash_render(const dash_view *v, ui_frame *f, int x, int y, int w, int h)

@@ -517,3 +517,60 @@ char *frame_row_styles(const ui_frame *f, int y)
     out[w] = '\0';
     return out;
 }
+
+/* ---- Text in columns ------------------------------------------------------- */
+
+int frame_str_width(const char *s)
+{
+    return s ? ui_text_width(s, strlen(s)) : 0;
+}
+
+int frame_clip(ui_frame *f, int x, int y, int max_x, const char *s, ui_style style, unsigned attr)
+{
+    int room = max_x - x;
+    if (!s || room <= 0)
+        return x;
+    size_t len = strlen(s);
+    if (ui_text_width(s, len) <= room)
+        return frame_text(f, x, y, max_x, s, len, style, attr);
+    int cx = frame_text(f, x, y, max_x - 1, s, ui_fit(s, len, room - 1), style, attr);
+    return frame_str(f, cx, y, max_x, "…", style, attr);
+}
+
+void frame_right(ui_frame *f, int left, int right, int y, const char *s, ui_style style, unsigned attr)
+{
+    if (!s || right - left <= 0)
+        return;
+    int sw = frame_str_width(s);
+    if (sw <= right - left)
+        frame_str(f, right - sw, y, right, s, style, attr);
+    else
+        frame_clip(f, left, y, right, s, style, attr);
+}
+
+void frame_scrolled(ui_frame *f, int x, int y, int w, int page, int sep_y, size_t total, int scroll,
+                    const char *down, const char *up, void (*line)(void *ud, int row, size_t i), void *ud)
+{
+    if (page <= 0)
+        return;
+    size_t max_top = total > (size_t)page ? total - (size_t)page : 0;
+    size_t top = scroll > 0 ? (size_t)scroll : 0;
+    if (top > max_top)
+        top = max_top;
+    size_t rows = (size_t)page;
+    bool more_below = top + rows < total;
+    if (more_below && page >= 2)
+        rows--;
+    for (size_t r = 0; r < rows && top + r < total; r++)
+        line(ud, y + (int)r, top + r);
+    char note[64];
+    if (more_below && page >= 2) {
+        size_t below = total - (top + rows);
+        snprintf(note, sizeof note, "↓ %zu more line%s (%s)", below, below == 1 ? "" : "s", down);
+        frame_right(f, x, x + w, y + (int)rows, note, UI_S_MUTED, 0);
+    }
+    if (top > 0 && sep_y >= 0) {
+        snprintf(note, sizeof note, "↑ %zu more line%s (%s)", top, top == 1 ? "" : "s", up);
+        frame_right(f, x, x + w, sep_y, note, UI_S_MUTED, 0);
+    }
+}

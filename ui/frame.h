@@ -79,6 +79,20 @@ int frame_str(ui_frame *f, int x, int y, int max_x, const char *s, ui_style styl
 int frame_printf(ui_frame *f, int x, int y, int max_x, ui_style style, unsigned attr, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 
+/* The display width of s (0 for NULL). */
+int frame_str_width(const char *s);
+/* s clipped to [x, max_x), cut with "…" when it does not fit; returns the
+ * column after it. */
+int frame_clip(ui_frame *f, int x, int y, int max_x, const char *s, ui_style style, unsigned attr);
+/* s right-aligned to end at `right`, never left of `left` (cut with "…"). */
+void frame_right(ui_frame *f, int left, int right, int y, const char *s, ui_style style, unsigned attr);
+/* A scrolled column of `total` lines in rows [y, y + page): line(ud, row,
+ * i) draws line i at row; *scroll (the first line shown) is kept in
+ * range.  When lines are hidden below, the last row says "↓ N more lines
+ * (DOWN)"; when hidden above, row sep_y (>= 0: the blank row above the
+ * column) says "↑ N more lines (UP)" — DOWN and UP name the keys. */
+void frame_scrolled(ui_frame *f, int x, int y, int w, int page, int sep_y, size_t total, int scroll,
+                    const char *down, const char *up, void (*line)(void *ud, int row, size_t i), void *ud);
 /* Fill a rectangle with code point ch (width 1). */
 void frame_fill(ui_frame *f, int x, int y, int w, int h, uint32_t ch, ui_style style, unsigned attr);
 /* Restyle a rectangle's existing cells. */

@@ -68,37 +68,7 @@ static void fmt_share(char *buf, size_t n, int64_t part, int64_t whole, int deci
         snprintf(buf, n, "%.*f%%", decimals, 100.0 * (double)part / (double)whole);
 }
 
-static int str_w(const char *s)
-{
-    return s ? ui_text_width(s, strlen(s)) : 0;
-}
-
 /* ---- Drawing helpers ------------------------------------------------------------- */
-
-/* s clipped to [x, max_x), cut with "…" when it does not fit. */
-static int draw_clip(ui_frame *f, int x, int y, int max_x, const char *s, ui_style style, unsigned attr)
-{
-    int room = max_x - x;
-    if (!s || room <= 0)
-        return x;
-    size_t len = strlen(s);
-    if (ui_text_width(s, len) <= room)
-        return frame_text(f, x, y, max_x, s, len, style, attr);
-    int cx = frame_text(f, x, y, max_x - 1, s, ui_fit(s, len, room - 1), style, attr);
-    return frame_str(f, cx, y, max_x, "…", style, attr);
-}
-
-/* s right-aligned to end at `right`, never left of `left` (cut with "…"). */
-static void draw_right(ui_frame *f, int left, int right, int y, const char *s, ui_style style, unsigned attr)
-{
-    if (!s || right - left <= 0)
-        return;
-    int sw = str_w(s);
-    if (sw <= right - left)
-        frame_str(f, right - sw, y, right, s, style, attr);
-    else
-        draw_clip(f, left, y, right, s, style, attr);
-}
 
 /* ---- The versions table ---------------------------------------------------------- */
 
@@ -164,11 +134,11 @@ static table_layout layout_table(const models_view *v, int w)
     memset(&L, 0, sizeof L);
     int used = MARK_W;
     for (int c = 0; c < MC_COUNT; c++) {
-        int cw = str_w(HEAD[c]);
+        int cw = frame_str_width(HEAD[c]);
         for (size_t i = 0; i < v->n_rows; i++) {
             char buf[80];
             cell(&v->rows[i], c, buf, sizeof buf);
-            int bw = str_w(buf);
+            int bw = frame_str_width(buf);
             cw = bw > cw ? bw : cw;
         }
         L.width[c] = cw;
@@ -203,9 +173,9 @@ static void draw_table_row(const models_view *v, const table_layout *L, ui_frame
     if (name_end > end)
         name_end = end;
     if (head)
-        draw_clip(f, x + MARK_W, y, name_end, name_head, UI_S_MUTED, 0);
+        frame_clip(f, x + MARK_W, y, name_end, name_head, UI_S_MUTED, 0);
     else
-        draw_clip(f, x + MARK_W, y, name_end, r->name && *r->name ? r->name : "?", base, sel ? UI_A_BOLD : 0);
+        frame_clip(f, x + MARK_W, y, name_end, r->name && *r->name ? r->name : "?", base, sel ? UI_A_BOLD : 0);
     int cx = name_end;
     for (int c = 0; c < MC_COUNT; c++) {
         if (!L->shown[c])
@@ -225,7 +195,7 @@ static void draw_table_row(const models_view *v, const table_layout *L, ui_frame
         if (LEFT[c])
             frame_str(f, cx, y, right, buf, st, 0);
         else
-            draw_right(f, cx, right, y, buf, st, 0);
+            frame_right(f, cx, right, y, buf, st, 0);
         cx = right;
     }
 }
@@ -247,7 +217,7 @@ static void draw_table(const models_view *v, ui_frame *f, int x, int y, int w, i
     draw_table_row(v, &L, f, x, y, w, -1, name_head);
     if (!v->n_rows) {
         if (body > 0)
-            draw_clip(f, x + MARK_W, y + 1, x + w, "no versions yet: answer a customer or frontdesk deploy FILE",
+            frame_clip(f, x + MARK_W, y + 1, x + w, "no versions yet: answer a customer or frontdesk deploy FILE",
                       UI_S_MUTED, 0);
         return;
     }
@@ -287,13 +257,13 @@ static void draw_compare_line(const models_view *v, ui_frame *f, int x, int y, i
     if (i == 0) {
         int cx = frame_str(f, x, y, end, "Candidate vs stable", UI_S_TITLE, UI_A_BOLD);
         if (v->compared)
-            draw_clip(f, cx, y, end, " (Holm-corrected, α 0.05)", UI_S_MUTED, 0);
+            frame_clip(f, cx, y, end, " (Holm-corrected, α 0.05)", UI_S_MUTED, 0);
         else
-            draw_clip(f, cx + 2, y, end, "no canary running (c starts one)", UI_S_MUTED, 0);
+            frame_clip(f, cx + 2, y, end, "no canary running (c starts one)", UI_S_MUTED, 0);
         return;
     }
     if (i == 2 + v->n_tests) {
-        draw_clip(f, x + 2, y, end, v->compare_note, UI_S_MUTED, 0);
+        frame_clip(f, x + 2, y, end, v->compare_note, UI_S_MUTED, 0);
         return;
     }
     bool wide = w >= CMP_WIDE;
@@ -301,17 +271,17 @@ static void draw_compare_line(const models_view *v, ui_frame *f, int x, int y, i
     int cx = x + 2, me = cx + metric_w < end ? cx + metric_w : end;
     const models_test *t = i >= 2 ? &v->tests[i - 2] : NULL;
     ui_style st = t ? UI_S_NORMAL : UI_S_MUTED;
-    draw_clip(f, cx, y, me, t ? t->metric : "metric", st, 0);
+    frame_clip(f, cx, y, me, t ? t->metric : "metric", st, 0);
     cx = me;
     char buf[32];
     if (wide) {
         if (t)
             snprintf(buf, sizeof buf, "%" PRId64, t->n_stable);
-        draw_right(f, cx, cx + 9 < end ? cx + 9 : end, y, t ? buf : "n stable", st, 0);
+        frame_right(f, cx, cx + 9 < end ? cx + 9 : end, y, t ? buf : "n stable", st, 0);
         cx += 9;
         if (t)
             snprintf(buf, sizeof buf, "%" PRId64, t->n_candidate);
-        draw_right(f, cx, cx + 8 < end ? cx + 8 : end, y, t ? buf : "n cand", st, 0);
+        frame_right(f, cx, cx + 8 < end ? cx + 8 : end, y, t ? buf : "n cand", st, 0);
         cx += 8;
     }
     if (t && isfinite(t->p_holm))
@@ -319,10 +289,10 @@ static void draw_compare_line(const models_view *v, ui_frame *f, int x, int y, i
     else
         snprintf(buf, sizeof buf, "%s", MODELS_NA);
     if (cx < end)
-        draw_right(f, cx, cx + 10 < end ? cx + 10 : end, y, t ? buf : "p (Holm)", st, 0);
+        frame_right(f, cx, cx + 10 < end ? cx + 10 : end, y, t ? buf : "p (Holm)", st, 0);
     cx += 12;
     if (cx < end)
-        draw_clip(f, cx, y, end, t ? (t->words ? t->words : "") : "verdict", t ? verdict_style(t->verdict) : st,
+        frame_clip(f, cx, y, end, t ? (t->words ? t->words : "") : "verdict", t ? verdict_style(t->verdict) : st,
                   t && (t->verdict == MODELS_V_BETTER || t->verdict == MODELS_V_WORSE) ? UI_A_BOLD : 0);
 }
 
@@ -332,14 +302,14 @@ static void draw_history_line(const models_view *v, ui_frame *f, int x, int y, i
     if (i == 0) {
         int cx = frame_str(f, x, y, end, "History", UI_S_TITLE, UI_A_BOLD);
         if (!v->n_history)
-            draw_clip(f, cx + 2, y, end, "no changes yet", UI_S_MUTED, 0);
+            frame_clip(f, cx + 2, y, end, "no changes yet", UI_S_MUTED, 0);
         return;
     }
     /* Column widths over all rows, so the notes line up. */
     int when_w = 0, act_w = 0, ver_w = 0, who_w = 0;
     for (size_t k = 0; k < v->n_history; k++) {
         const models_event *e = &v->history[k];
-        int a = str_w(e->when), b = str_w(e->action), c = str_w(e->versions), d = str_w(e->who);
+        int a = frame_str_width(e->when), b = frame_str_width(e->action), c = frame_str_width(e->versions), d = frame_str_width(e->who);
         when_w = a > when_w ? a : when_w;
         act_w = b > act_w ? b : act_w;
         ver_w = c > ver_w ? c : ver_w;
@@ -355,11 +325,11 @@ static void draw_history_line(const models_view *v, ui_frame *f, int x, int y, i
     const ui_style styles[4] = {UI_S_MUTED, UI_S_NORMAL, UI_S_NORMAL, UI_S_MUTED};
     for (int c = 0; c < 4 && cx < end; c++) {
         int right = cx + widths[c] < end ? cx + widths[c] : end;
-        draw_clip(f, cx, y, right, texts[c], styles[c], c == 1 ? UI_A_BOLD : 0);
+        frame_clip(f, cx, y, right, texts[c], styles[c], c == 1 ? UI_A_BOLD : 0);
         cx += widths[c] + GAP;
     }
     if (cx < end && e->note && *e->note)
-        draw_clip(f, cx, y, end, e->note, UI_S_SYSTEM, 0); /* stored text: escaped by the frame */
+        frame_clip(f, cx, y, end, e->note, UI_S_SYSTEM, 0); /* stored text: escaped by the frame */
 }
 
 static void draw_column_line(const models_view *v, ui_frame *f, int x, int y, int w, size_t line)
@@ -371,33 +341,25 @@ static void draw_column_line(const models_view *v, ui_frame *f, int x, int y, in
         draw_history_line(v, f, x, y, w, line - n - 1);
 }
 
+/* draw_column_line for frame_scrolled. */
+typedef struct {
+    const models_view *v;
+    ui_frame *f;
+    int x, w;
+} column_ctx;
+
+static void column_line(void *ud, int row, size_t i)
+{
+    const column_ctx *c = ud;
+    draw_column_line(c->v, c->f, c->x, row, c->w, i);
+}
+
 /* The column in rows [y, y + page), scrolled; sep_y (the blank row above
- * it) notes the lines above. */
+ * it, or -1) notes the lines above. */
 static void draw_column(const models_view *v, ui_frame *f, int x, int y, int w, int page, int sep_y)
 {
-    if (page <= 0)
-        return;
-    size_t total = column_lines(v);
-    size_t max_top = total > (size_t)page ? total - (size_t)page : 0;
-    size_t top = v->scroll > 0 ? (size_t)v->scroll : 0;
-    if (top > max_top)
-        top = max_top;
-    size_t rows = (size_t)page;
-    bool more_below = top + rows < total;
-    if (more_below && page >= 2)
-        rows--;
-    for (size_t r = 0; r < rows && top + r < total; r++)
-        draw_column_line(v, f, x, y + (int)r, w, top + r);
-    char note[64];
-    if (more_below && page >= 2) {
-        size_t below = total - (top + rows);
-        snprintf(note, sizeof note, "↓ %zu more line%s (PgDn)", below, below == 1 ? "" : "s");
-        draw_right(f, x, x + w, y + (int)rows, note, UI_S_MUTED, 0);
-    }
-    if (top > 0 && sep_y >= 0) {
-        snprintf(note, sizeof note, "↑ %zu more line%s (PgUp)", top, top == 1 ? "" : "s");
-        draw_right(f, x, x + w, sep_y, note, UI_S_MUTED, 0);
-    }
+    column_ctx c = {v, f, x, w};
+    frame_scrolled(f, x, y, w, page, sep_y, column_lines(v), v->scroll, "PgDn", "PgUp", column_line, &c);
 }
 
 /* ---- The screen ------------------------------------------------------------------ */
@@ -409,31 +371,31 @@ static void draw_header(const models_view *v, ui_frame *f, int x, int y, int w)
     cx = frame_str(f, cx, y, end, " — window ", UI_S_NORMAL, 0);
     cx = frame_str(f, cx, y, end, v->window && *v->window ? v->window : MODELS_NA, UI_S_NORMAL, UI_A_BOLD);
     cx = frame_str(f, cx, y, end, " (w to change)", UI_S_MUTED, 0);
-    if (v->updated && *v->updated && end - (cx + 2) >= str_w(v->updated))
-        draw_right(f, cx + 2, end, y, v->updated, UI_S_MUTED, 0);
+    if (v->updated && *v->updated && end - (cx + 2) >= frame_str_width(v->updated))
+        frame_right(f, cx + 2, end, y, v->updated, UI_S_MUTED, 0);
 }
 
 static void draw_deployment(const models_view *v, ui_frame *f, int x, int y, int w)
 {
     int end = x + w;
     if (!v->deployed) {
-        draw_clip(f, x, y, end, "nothing deployed: the configured model answers", UI_S_WARN, 0);
+        frame_clip(f, x, y, end, "nothing deployed: the configured model answers", UI_S_WARN, 0);
         return;
     }
     int cx = frame_str(f, x, y, end, "stable ", UI_S_MUTED, 0);
     int room = end - cx;
     /* The stable name may take half the row when a candidate follows. */
     int stable_end = v->candidate ? cx + (room > 16 ? room / 2 : room) : end;
-    cx = draw_clip(f, cx, y, stable_end, v->stable ? v->stable : "?", UI_S_GOOD, UI_A_BOLD);
+    cx = frame_clip(f, cx, y, stable_end, v->stable ? v->stable : "?", UI_S_GOOD, UI_A_BOLD);
     if (!v->candidate) {
-        draw_clip(f, cx, y, end, " · no canary", UI_S_MUTED, 0);
+        frame_clip(f, cx, y, end, " · no canary", UI_S_MUTED, 0);
         return;
     }
     char share[32];
     snprintf(share, sizeof share, " at %d%%", v->share);
     cx = frame_str(f, cx, y, end, w >= 60 ? " · candidate " : " · cand ", UI_S_MUTED, 0);
-    int sw = str_w(share);
-    cx = draw_clip(f, cx, y, end - sw > cx ? end - sw : end, v->candidate, UI_S_WARN, UI_A_BOLD);
+    int sw = frame_str_width(share);
+    cx = frame_clip(f, cx, y, end - sw > cx ? end - sw : end, v->candidate, UI_S_WARN, UI_A_BOLD);
     frame_str(f, cx, y, end, share, UI_S_WARN, 0);
 }
 
@@ -444,7 +406,7 @@ void models_render(const models_view *v, ui_frame *f, int x, int y, int w, int h
     draw_header(v, f, x, y, w);
     if (v->loading) {
         if (h > 1)
-            draw_clip(f, x, y + 1, x + w, "loading versions…", UI_S_MUTED, 0);
+            frame_clip(f, x, y + 1, x + w, "loading versions…", UI_S_MUTED, 0);
         return;
     }
     if (h > 1)

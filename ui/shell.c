@@ -44,36 +44,6 @@ static const char *const SCREEN_NAME[4] = {"Chat", "Review", "Dashboard", "Model
 
 /* ---- Drawing helpers ------------------------------------------------------------- */
 
-static int str_w(const char *s)
-{
-    return s ? ui_text_width(s, strlen(s)) : 0;
-}
-
-/* s clipped to [x, max_x), cut with "…" when it does not fit. */
-static int draw_clip(ui_frame *f, int x, int y, int max_x, const char *s, ui_style style, unsigned attr)
-{
-    int room = max_x - x;
-    if (!s || room <= 0)
-        return x;
-    size_t len = strlen(s);
-    if (ui_text_width(s, len) <= room)
-        return frame_text(f, x, y, max_x, s, len, style, attr);
-    int cx = frame_text(f, x, y, max_x - 1, s, ui_fit(s, len, room - 1), style, attr);
-    return frame_str(f, cx, y, max_x, "…", style, attr);
-}
-
-/* s right-aligned to end at `right`, never left of `left`. */
-static void draw_right(ui_frame *f, int left, int right, int y, const char *s, ui_style style, unsigned attr)
-{
-    if (!s || right - left <= 0)
-        return;
-    int sw = str_w(s);
-    if (sw <= right - left)
-        frame_str(f, right - sw, y, right, s, style, attr);
-    else
-        draw_clip(f, left, y, right, s, style, attr);
-}
-
 /* s centred in [x, x + w) on row y, clipped (no "…"). */
 static void draw_centered(ui_frame *f, int x, int y, int w, const char *s, ui_style style, unsigned attr)
 {
@@ -112,10 +82,10 @@ static void draw_tabs(const shell_view *v, ui_frame *f)
         cx++;
     }
     const char *hint = "F10 help · Ctrl-Q quit";
-    if (f->w - cx < str_w(hint) + 1)
+    if (f->w - cx < frame_str_width(hint) + 1)
         hint = "F10 help"; /* four tabs leave a 60-column row little room */
-    if (f->w - cx >= str_w(hint) + 1)
-        draw_right(f, cx, f->w, 0, hint, UI_S_MUTED, 0);
+    if (f->w - cx >= frame_str_width(hint) + 1)
+        frame_right(f, cx, f->w, 0, hint, UI_S_MUTED, 0);
 }
 
 static void draw_status(const shell_view *v, ui_frame *f, int y)
@@ -142,13 +112,13 @@ static void draw_status(const shell_view *v, ui_frame *f, int y)
      * take up to two thirds of the row. */
     int right = w;
     if (v->notice && *v->notice) {
-        int nw = str_w(v->notice);
+        int nw = frame_str_width(v->notice);
         int cap = w * 2 / 3;
         int take = nw + 2 < cap ? nw + 2 : cap; /* a space either side */
         if (take > 2) {
             ui_style st = v->notice_bad ? UI_S_BAD : UI_S_STATUS;
             frame_fill(f, w - take, y, take, 1, ' ', st, 0);
-            draw_clip(f, w - take + 1, y, w - 1, v->notice, st, UI_A_BOLD);
+            frame_clip(f, w - take + 1, y, w - 1, v->notice, st, UI_A_BOLD);
             right = w - take - 1;
         }
     }
@@ -157,12 +127,12 @@ static void draw_status(const shell_view *v, ui_frame *f, int y)
      * whole; the db path shrinks from its start ("…/fd.db") or goes, then
      * the rest is cut with "…". */
     const char *sep = " · ";
-    int live_w = 3 + str_w(live);
+    int live_w = 3 + frame_str_width(live);
     int left_max = right - live_w; /* where the left part must end */
-    int fixed = str_w(model) + (backend ? 3 + str_w(backend) : 0);
+    int fixed = frame_str_width(model) + (backend ? 3 + frame_str_width(backend) : 0);
     const char *dbs = db;
     bool db_cut = false;
-    if (db && fixed + 3 + str_w(db) > left_max) {
+    if (db && fixed + 3 + frame_str_width(db) > left_max) {
         int room = left_max - fixed - 3;
         dbs = room >= 8 ? tail_fit(db, room) : NULL;
         db_cut = dbs != NULL;
@@ -170,9 +140,9 @@ static void draw_status(const shell_view *v, ui_frame *f, int y)
     char line[1024];
     snprintf(line, sizeof line, "%s%s%s%s%s%s", model, backend ? sep : "", backend ? backend : "",
              dbs ? sep : "", db_cut ? "…" : "", dbs ? dbs : "");
-    int cx = draw_clip(f, 0, y, left_max > 2 ? left_max : right, line, UI_S_STATUS, 0);
+    int cx = frame_clip(f, 0, y, left_max > 2 ? left_max : right, line, UI_S_STATUS, 0);
     cx = frame_str(f, cx, y, right, sep, UI_S_STATUS, 0);
-    draw_clip(f, cx, y, right, live, UI_S_STATUS, v->generating ? UI_A_BOLD : 0);
+    frame_clip(f, cx, y, right, live, UI_S_STATUS, v->generating ? UI_A_BOLD : 0);
 }
 
 /* ---- Overlays ---------------------------------------------------------------------- */
@@ -202,12 +172,12 @@ static box open_box(ui_frame *f, int w, int h, const char *title, const char *hi
     if (title && *title && b.w > 6) {
         char t[256];
         snprintf(t, sizeof t, " %s ", title);
-        draw_clip(f, b.x + 2, b.y, r, t, UI_S_TITLE, UI_A_BOLD);
+        frame_clip(f, b.x + 2, b.y, r, t, UI_S_TITLE, UI_A_BOLD);
     }
     if (hint && *hint && b.w > 6 && b.h > 1) {
         char t[128];
         snprintf(t, sizeof t, " %s ", hint);
-        int tw = str_w(t);
+        int tw = frame_str_width(t);
         if (tw <= r - (b.x + 2))
             frame_str(f, r - tw, b.y + b.h - 1, r, t, UI_S_MUTED, 0);
     }
@@ -274,7 +244,7 @@ static void draw_help(const shell_view *v, ui_frame *f)
         help_line(s, i, &k, &d, &head);
         if (head || !k)
             continue;
-        int kw = str_w(k), dw = str_w(d);
+        int kw = frame_str_width(k), dw = frame_str_width(d);
         key_w = kw > key_w ? kw : key_w;
         desc_w = dw > desc_w ? dw : desc_w;
     }
@@ -301,8 +271,8 @@ static void draw_help(const shell_view *v, ui_frame *f)
         if (head) {
             frame_str(f, x0, y, end, k, UI_S_TITLE, UI_A_BOLD);
         } else if (k) {
-            draw_clip(f, x0, y, x0 + key_w < end ? x0 + key_w : end, k, UI_S_NORMAL, UI_A_BOLD);
-            draw_clip(f, x0 + key_w + 2, y, end, d, UI_S_NORMAL, 0);
+            frame_clip(f, x0, y, x0 + key_w < end ? x0 + key_w : end, k, UI_S_NORMAL, UI_A_BOLD);
+            frame_clip(f, x0 + key_w + 2, y, end, d, UI_S_NORMAL, 0);
         }
     }
     if (top > 0) /* in the right margin */
@@ -330,7 +300,7 @@ static void draw_text_box(ui_frame *f, const char *title, const char *text, cons
         int lw = ui_text_width(text + sp[i].off, sp[i].len);
         tw = lw > tw ? lw : tw;
     }
-    int hw = str_w(hint) + 2, ttw = str_w(title) + 2;
+    int hw = frame_str_width(hint) + 2, ttw = frame_str_width(title) + 2;
     int need = tw > hw ? tw : hw;
     need = need > ttw ? need : ttw;
     box b = open_box(f, need + 4, (int)n + 2, title, hint);
@@ -382,11 +352,11 @@ static void draw_pick(const shell_view *v, ui_frame *f)
 {
     int item_w = 0;
     for (size_t i = 0; i < v->n_pick; i++) {
-        int iw = str_w(v->pick_items[i]);
+        int iw = frame_str_width(v->pick_items[i]);
         item_w = iw > item_w ? iw : item_w;
     }
     int need = item_w + 2 + 4;
-    int tw = str_w(v->pick_title) + 4;
+    int tw = frame_str_width(v->pick_title) + 4;
     need = need > tw ? need : tw;
     need = need < 40 ? 40 : need;
     int bw = need < f->w - 8 ? need : f->w - 8;
@@ -412,7 +382,7 @@ static void draw_pick(const shell_view *v, ui_frame *f)
         if (on)
             frame_fill(f, b.x + 1, ly + r, b.w - 2, 1, ' ', st, 0);
         frame_str(f, x0 - 1, ly + r, x0 + w, on ? "▸" : " ", st, 0);
-        draw_clip(f, x0 + 1, ly + r, x0 + w, v->pick_items[i] ? v->pick_items[i] : "", st, 0);
+        frame_clip(f, x0 + 1, ly + r, x0 + w, v->pick_items[i] ? v->pick_items[i] : "", st, 0);
     }
 }
 
@@ -440,10 +410,10 @@ static void draw_too_small(ui_frame *f)
 {
     char a[64], b[64];
     snprintf(a, sizeof a, "Terminal too small: %dx%d", f->w, f->h);
-    if (str_w(a) > f->w)
+    if (frame_str_width(a) > f->w)
         snprintf(a, sizeof a, "Too small: %dx%d", f->w, f->h);
     snprintf(b, sizeof b, "frontdesk needs at least %dx%d", UI_MIN_W, UI_MIN_H);
-    if (str_w(b) > f->w)
+    if (frame_str_width(b) > f->w)
         snprintf(b, sizeof b, "needs %dx%d", UI_MIN_W, UI_MIN_H);
     int y = f->h >= 2 ? (f->h - 2) / 2 : 0;
     draw_centered(f, 0, y, f->w, a, UI_S_BAD, UI_A_BOLD);
