@@ -19,6 +19,8 @@
  *   rollups         per-minute / per-hour aggregates of finished requests
  *                   (storage/rollup.h); requests.folded marks those counted
  *   alert_episodes  each alert's episodes, at most one open per name
+ *   eval_runs       offline evaluation runs; eval_items their per-item results
+ *   arena_judgements  blind side-by-side judgements of two versions' replies
  *   deployment      the stable version, the candidate and its share (one
  *                   row; none until the first deploy); deployment_history
  *                   every change with who, why and the figures then
@@ -317,7 +319,7 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "ALTER TABLE messages ADD COLUMN logprob_mean REAL;" /* mean log-probability of the reply's tokens */
     "ALTER TABLE messages ADD COLUMN logprob_min REAL;"
     "ALTER TABLE requests ADD COLUMN source TEXT NOT NULL DEFAULT 'traffic'"
-    "  CHECK (source IN ('traffic', 'eval', 'blind'));"
+    "  CHECK (source IN ('traffic', 'eval', 'arena'));"
     /* the dashboard counts traffic only: the covering index gains source */
     "DROP INDEX requests_window;"
     "CREATE INDEX requests_window ON requests(started_at, model_id, outcome, latency_ms, ttft_ms,"
@@ -357,6 +359,48 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "CREATE INDEX alert_recent ON alert_episodes(started_at);"
     /* the dashboard's low-confidence share per version: replies by time */
     "CREATE INDEX messages_replies_time ON messages(created_at, model_id, logprob_mean) WHERE role = 'agent';",
+
+    /* 7: evaluation before deployment — offline eval runs with their
+     * per-item results, and blind side-by-side (arena) judgements */
+    "CREATE TABLE eval_runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  started_at REAL NOT NULL,"
+    "  finished_at REAL,"
+    "  status TEXT NOT NULL DEFAULT 'running'"
+    "    CHECK (status IN ('running', 'complete', 'incomplete', 'failed')),"
+    "  model_a INTEGER NOT NULL REFERENCES models(id),"
+    "  model_b INTEGER REFERENCES models(id),"      /* NULL: one model evaluated */
+    "  set_sha256 TEXT NOT NULL,"                   /* the set file's bytes */
+    "  set_name TEXT,"                              /* its file name, for people */
+    "  set_items INTEGER NOT NULL,"
+    "  settings TEXT,"                              /* JSON: limit, context, threads, ... */
+    "  aggregates TEXT,"                            /* JSON: per model, with 95% intervals */
+    "  verdicts TEXT,"                              /* JSON: the paired comparison */
+    "  owner_pid INTEGER);"
+    "CREATE TABLE eval_items ("
+    "  run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,"
+    "  item INTEGER NOT NULL,"                      /* 0-based line of the set */
+    "  model_id INTEGER NOT NULL REFERENCES models(id),"
+    "  ppl REAL,"                                   /* the reference reply's perplexity */
+    "  reply TEXT,"                                 /* the greedy reply */
+    "  chrf REAL,"
+    "  rouge_l REAL,"
+    "  length INTEGER,"                             /* the reply's tokens */
+    "  latency_ms REAL,"
+    "  PRIMARY KEY (run_id, item, model_id));"
+    "CREATE TABLE arena_judgements ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at REAL NOT NULL,"
+    "  rater TEXT NOT NULL,"
+    "  prompt_message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,"
+    "  model_a INTEGER NOT NULL REFERENCES models(id),"
+    "  model_b INTEGER NOT NULL REFERENCES models(id),"
+    "  reply_a INTEGER REFERENCES messages(id) ON DELETE SET NULL,"
+    "  reply_b INTEGER REFERENCES messages(id) ON DELETE SET NULL,"
+    "  shown_first TEXT NOT NULL CHECK (shown_first IN ('a', 'b')),"   /* which was \"Reply A\" */
+    "  verdict TEXT NOT NULL CHECK (verdict IN ('a', 'b', 'tie', 'both_bad')),"
+    "  comment TEXT);"
+    "CREATE INDEX arena_pairs ON arena_judgements(model_a, model_b);",
 };
 
 static int read_version(db *d, int *v)

@@ -38,7 +38,7 @@ typedef enum {
 typedef struct db db;
 
 /* The newest schema version this program knows. */
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 
 /* Open (creating if needed) the database at path.  On failure *out is
  * NULL and err holds the reason.  The busy timeout is 5 s. */

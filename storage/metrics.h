@@ -7,7 +7,7 @@
  * died is marked "interrupted" by the next db_open (see db.h).
  *
  * Aggregates count finished traffic requests (source "traffic": not
- * evaluation or blind-review generations) that started inside the window.
+ * evaluation or arena (blind side-by-side) generations) that started inside the window.
  * Percentiles are nearest-rank: the p-th of n sorted values is the one at
  * rank ceil(p/100 · n).  Errors are the outcomes error, timeout and
  * interrupted; cancelled is not an error.
