@@ -75,6 +75,20 @@ db_status db_request_set_queue(db *d, int64_t id, double queue_ms)
     return db_step_done(d, st, what);
 }
 
+db_status db_request_set_source(db *d, int64_t id, const char *source)
+{
+    const char *what = "saving where a request came from";
+    if (strcmp(source, "traffic") && strcmp(source, "eval") && strcmp(source, "arena"))
+        return db_failf(d, DB_INVALID, "%s: '%s' is not traffic, eval or arena", what, source);
+    sqlite3_stmt *st =
+        db_prepare(d, "UPDATE requests SET source = ?2 WHERE id = ?1 AND outcome = 'running'", what);
+    if (!st)
+        return DB_ERR;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+    return db_step_done(d, st, what);
+}
+
 /* Test-only crash point (FRONTDESK_CRASH_AFTER_REQUEST_COMMIT=1): the row's
  * finish commits on its own, unfolded, and the process ends with status
  * 99 before folding it, as a process killed between the two would. */

@@ -52,6 +52,10 @@ db_status db_request_begin(db *d, int64_t model_id, const char *backend, int64_t
                            double queue_ms, int64_t *id);
 /* The time it waited for a slot, when known only once it got one (serve). */
 db_status db_request_set_queue(db *d, int64_t id, double queue_ms);
+/* Where a running request comes from: "traffic" (the default), "eval" or
+ * "arena" (generations for evaluation or blind review, left out of traffic
+ * figures).  Set before it finishes: the figures are folded then. */
+db_status db_request_set_source(db *d, int64_t id, const char *source);
 /* Complete it with what it measured. */
 db_status db_request_finish(db *d, int64_t id, const db_request_result *r);
 
