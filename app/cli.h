@@ -49,6 +49,7 @@ int cmd_canary(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_deployment(int argc, char **argv);
+int cmd_arena(int argc, char **argv);
 
 extern const char cmd_info_usage[];
 extern const char cmd_tokenize_usage[];
@@ -71,6 +72,7 @@ extern const char cmd_canary_usage[];
 extern const char cmd_promote_usage[];
 extern const char cmd_rollback_usage[];
 extern const char cmd_deployment_usage[];
+extern const char cmd_arena_usage[];
 
 /* Print "frontdesk CMD: message" to stderr and return EXIT_USAGE, adding a
  * pointer to --help. */

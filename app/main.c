@@ -35,6 +35,7 @@ static const cli_command commands[] = {
     {"rollback", cmd_rollback, "undo the last canary or return to the previous stable", cmd_rollback_usage},
     {"deployment", cmd_deployment, "the deployment, its comparison with verdicts, its history",
      cmd_deployment_usage},
+    {"arena", cmd_arena, "the leaderboard of blind side-by-side review: wins, sign tests, Elo", cmd_arena_usage},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
