@@ -125,6 +125,11 @@ int cmd_config(int argc, char **argv)
            cfg.retries, cfg.fallback_local ? "local" : "none");
     printf("\n[deploy]\nguard = %s\nmin_sample = %d\nlow_confidence = %g\n", cfg.deploy_guard ? "true" : "false",
            cfg.deploy_min_sample, cfg.deploy_low_confidence);
+    if (cfg.deploy_require_eval)
+        print_text("require_eval", cfg.deploy_require_eval);
+    else
+        printf("# require_eval = (none: canary start needs no eval run)\n");
+    printf("min_eval_items = %d\n", cfg.deploy_min_eval_items);
     for (size_t i = 0; i < cfg.n_profiles; i++) {
         printf("\n[profile %s]\n", cfg.profiles[i].name);
         print_text("system", cfg.profiles[i].system);

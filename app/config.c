@@ -77,6 +77,7 @@ static void defaults(config *c)
     c->serve_max_body = 1 << 20;
     c->serve_grace_s = 10;
     c->deploy_min_sample = 30;
+    c->deploy_min_eval_items = 30;
     c->deploy_low_confidence = -2.0;
     add_profile(c, "default", ds_default_system);
 }
@@ -163,6 +164,7 @@ static const num_key num_keys[] = {
     NUM("serve", "stop_grace_s", 0, 3600, NUM_FLOAT, serve_grace_s),
     NUM("deploy", "min_sample", 1, 1e9, NUM_INT, deploy_min_sample),
     NUM("deploy", "low_confidence", -1e3, 0, NUM_FLOAT, deploy_low_confidence),
+    NUM("deploy", "min_eval_items", 1, 1e9, NUM_INT, deploy_min_eval_items),
 };
 
 /* [remote] timeouts (long milliseconds). */
@@ -280,6 +282,8 @@ static void set_key(config *c, const char *file, int line, const char *section, 
             c->alerts_window = w;
         else
             warn(c, "%s:%d: alerts.window is 1m, 5m, 1h or 24h, not '%s'", file, line, v);
+    } else if (!strcmp(section, "deploy") && !strcmp(key, "require_eval")) {
+        set_str(&c->deploy_require_eval, v);
     } else if (!strcmp(section, "alerts") && !strcmp(key, "command")) {
         set_str(&c->alerts_command, v);
     } else if (!strcmp(section, "serve") && !strcmp(key, "host") && *v) {
@@ -410,6 +414,7 @@ void config_free(config *c)
     free(c->serve_host);
     free(c->serve_api_key_env);
     free(c->alerts_command);
+    free(c->deploy_require_eval);
     for (size_t i = 0; i < c->n_profiles; i++) {
         free(c->profiles[i].name);
         free(c->profiles[i].system);

@@ -36,6 +36,10 @@
  *                 min_sample [30 replies per arm before any verdict]
  *                 low_confidence [-2.0: a reply whose mean token
  *                 log-probability is below this counts as low-confidence]
+ *                 require_eval [none] = a set file (app/eval.h): canary start
+ *                 then needs a complete eval run on it comparing the candidate
+ *                 with stable, not worse on chrF or perplexity
+ *                 min_eval_items [30 paired items before an eval verdict]
  *   [profile NAME]  system = the system prompt of profile NAME (profile
  *                 "default": ds_default_system of train/dataset.h, the one
  *                 the built-in model is trained with)
@@ -78,6 +82,8 @@ typedef struct {
     double serve_grace_s;
     bool deploy_guard;                                    /* [deploy]     */
     int deploy_min_sample;
+    char *deploy_require_eval;                            /* NULL: no gate */
+    int deploy_min_eval_items;
     double deploy_low_confidence;
     config_profile *profiles; /* "default" always first                 */
     size_t n_profiles;

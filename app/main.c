@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"tokenize", cmd_tokenize, "print the token ids of standard input", cmd_tokenize_usage},
     {"ask", cmd_ask, "one reply from a local model, streamed to standard output", cmd_ask_usage},
     {"perplexity", cmd_perplexity, "score a text file with a model", cmd_perplexity_usage},
+    {"eval", cmd_eval, "evaluate versions offline on a set of conversations (chrF, perplexity)", cmd_eval_usage},
     {"history", cmd_history, "list conversations, newest first", cmd_history_usage},
     {"show", cmd_show, "one conversation with its ratings and figures", cmd_show_usage},
     {"rate", cmd_rate, "rate an agent reply (thumbs, 1-5, tags, comment)", cmd_rate_usage},
