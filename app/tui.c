@@ -523,6 +523,8 @@ static void prompt_answer(tui *t)
         if (db_conv_rename(t->d, t->sv.chat.conv_id, text) != DB_OK)
             tui_notice(t, true, "%s", db_errmsg(t->d));
         load_convs(t);
+    } else if (ask == ASK_ARENA_COMMENT) {
+        tui_arena_answer(t, text);
     } else if (ask == ASK_MODELS_SHARE || ask == ASK_MODELS_NOTE) {
         tui_models_answer(t, ask, text);
         version_label(t);
@@ -559,6 +561,14 @@ static void handle_key(tui *t, ui_key k)
     switch (t->sv.screen) {
     case UI_SCREEN_CHAT: chat_action_run(t, chat_key(&t->sv.chat, k)); break;
     case UI_SCREEN_REVIEW: {
+        if (t->sv.review_arena.active) {
+            tui_arena_key(t, k);
+            break;
+        }
+        if (ui_key_is(k, 'A', 0)) {
+            tui_arena_enter(t);
+            break;
+        }
         review_action a = review_key(&t->sv.review, k, &arg);
         if (a != REVIEW_NONE)
             tui_review_action(t, a, arg);
@@ -607,6 +617,8 @@ static int run(tui *t)
             tui_dash_update(t);
         if (t->sv.screen == UI_SCREEN_MODELS)
             tui_models_update(t);
+        if (t->sv.screen == UI_SCREEN_REVIEW && t->sv.review_arena.active)
+            tui_arena_update(t);
         draw(t);
         ui_key k;
         int timeout = t->ws.busy ? 50 : 200;
@@ -773,6 +785,7 @@ out:
     free(t.turns);
     free(t.pick_names);
     tui_review_free(&t);
+    tui_arena_free(&t);
     tui_dash_free(&t);
     tui_models_free(&t);
     tok_free(t.v);

@@ -4,6 +4,8 @@
  * of ui/.  The split:
  *   tui.c         start-up, the event loop, the Chat screen's actions
  *   tui_review.c  the Review screen: queue, ratings, undo
+ *   tui_arena.c   the Review screen's arena mode: blind side-by-side pairs,
+ *                 judgements, the leaderboard
  *   tui_dash.c    the Dashboard: snapshot -> view, thresholds -> alerts
  *                 (app/alerts.h), alert episodes, alert notices
  *   tui_models.c  the Models screen: versions, deployment, comparison,
@@ -33,6 +35,7 @@ typedef enum {
     ASK_TAG_FILTER,
     ASK_MODELS_SHARE, /* the canary's share, 1–50 (then ASK_MODELS_NOTE) */
     ASK_MODELS_NOTE,  /* the note of a deployment change: Enter confirms */
+    ASK_ARENA_COMMENT, /* a comment on the arena pair                  */
 } tui_ask;
 
 typedef struct {
@@ -96,6 +99,7 @@ typedef struct tui {
     char r_title[200], r_flash[80];
     tui_undo *undo;
     size_t n_undo;
+    struct tui_arena *arena; /* arena mode's state (tui_arena.c; NULL until entered) */
 
     /* ---- dashboard ---- */
     dash_snapshot snap;
@@ -146,6 +150,14 @@ void tui_review_enter(tui *t);
 void tui_review_action(tui *t, review_action a, int arg);
 void tui_review_answer(tui *t, tui_ask ask, const char *text);
 void tui_review_free(tui *t);
+/* Arena mode (A on the Review screen): enter it; poll the pair being
+ * prepared (every turn of the loop while shown); a key; the comment
+ * prompt's answer; free (stops its worker). */
+void tui_arena_enter(tui *t);
+void tui_arena_update(tui *t);
+void tui_arena_key(tui *t, ui_key k);
+void tui_arena_answer(tui *t, const char *text);
+void tui_arena_free(tui *t);
 void tui_dash_update(tui *t);
 void tui_dash_free(tui *t);
 /* What the dashboard feed's alert checking reported, as a notice (called

@@ -83,6 +83,20 @@ db_status db_arena_record(db *d, const db_arena_in *in, int64_t *id)
     return s;
 }
 
+db_status db_arena_comment(db *d, int64_t id, const char *comment)
+{
+    const char *what = "saving the judgement's comment";
+    sqlite3_stmt *st = db_prepare(d, "UPDATE arena_judgements SET comment = ? WHERE id = ?", what);
+    if (!st)
+        return DB_ERR;
+    db_bind_text(st, 1, comment && *comment ? comment : NULL);
+    sqlite3_bind_int64(st, 2, id);
+    db_status s = db_step_done(d, st, what);
+    if (s == DB_OK && sqlite3_changes(d->conn) == 0)
+        s = db_failf(d, DB_NOTFOUND, "there is no arena judgement %lld", (long long)id);
+    return s;
+}
+
 db_status db_arena_list(db *d, db_arena_judgement **out, size_t *n)
 {
     const char *what = "reading the arena judgements";

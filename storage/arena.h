@@ -42,6 +42,9 @@ typedef struct {
  * empty rater, the same version twice, a shown_first or verdict out of
  * range; DB_NOTFOUND when a version does not exist. */
 db_status db_arena_record(db *d, const db_arena_in *in, int64_t *id);
+/* Replace judgement id's comment (NULL or "": none).  DB_NOTFOUND when
+ * there is no such judgement. */
+db_status db_arena_comment(db *d, int64_t id, const char *comment);
 
 typedef struct {
     int64_t id;

@@ -14,6 +14,8 @@
  *     traffic from another process, live.
  *   - tests/e2e/models.sh: the Models screen (F4) starts a canary, shows
  *     both versions' traffic and the comparison, and rolls back.
+ *   - tests/e2e/arena.sh: the Review screen's arena mode judges one pair
+ *     blind (no version name before, both after) and records it.
  *
  * Skips visibly (tests/testutil.h) without ../shared (the first) or tmux.
  */
@@ -71,6 +73,28 @@ static void test_tui_models_screen(void **state)
     if (rc != 0)
         fail_msg("tests/e2e/models.sh exited %d: %s", rc, err);
     assert_non_null(strstr(out, "models: ok"));
+    free(out);
+    free(err);
+}
+
+/* Blind side-by-side review in the Review screen (tests/e2e/arena.sh). */
+static void test_tui_arena(void **state)
+{
+    (void)state;
+    if (system("command -v tmux >/dev/null 2>&1") != 0)
+        test_skip("test_tui_arena: tmux not installed (make deps installs it)");
+    if (system("command -v sqlite3 >/dev/null 2>&1") != 0)
+        test_skip("test_tui_arena: the sqlite3 command is not installed");
+    const char *model = "models/frontdesk-cs.gguf";
+    if (access(model, R_OK) != 0)
+        test_skip("test_tui_arena: %s not found (make model trains it)", model);
+    const char *argv[] = {"/bin/sh", "tests/e2e/arena.sh", test_bin(), model, test_tmpdir(), NULL};
+    char *out, *err;
+    int rc = test_run(argv, NULL, 0, &out, &err);
+    printf("%s", out);
+    if (rc != 0)
+        fail_msg("tests/e2e/arena.sh exited %d: %s", rc, err);
+    assert_non_null(strstr(out, "arena: ok"));
     free(out);
     free(err);
 }
@@ -732,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_tui_remote),
         cmocka_unit_test(test_tui_serve_dashboard),
         cmocka_unit_test(test_tui_models_screen),
+        cmocka_unit_test(test_tui_arena),
         cmocka_unit_test_teardown(test_tui_chat_actions, teardown_tui),
         cmocka_unit_test_teardown(test_tui_color, teardown_tui),
     };

@@ -44,6 +44,7 @@ const char *const review_help[] = {
     "g", "filter by tag",
     "o", "order: oldest first, lowest confidence first",
     "a", "filter by arm: any, stable, candidate, pinned",
+    "A", "arena: blind side-by-side review of two versions",
     "PgUp / PgDn", "scroll the context",
     NULL,
 };

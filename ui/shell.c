@@ -184,11 +184,11 @@ static box open_box(ui_frame *f, int w, int h, const char *title, const char *hi
     return b;
 }
 
-static const char *const *screen_help(ui_screen s)
+static const char *const *screen_help(const shell_view *v)
 {
-    switch (s) {
+    switch (v->screen) {
     case UI_SCREEN_CHAT: return chat_help;
-    case UI_SCREEN_REVIEW: return review_help;
+    case UI_SCREEN_REVIEW: return v->review_arena.active ? arena_help : review_help;
     case UI_SCREEN_DASH: return dash_help;
     default: return models_help;
     }
@@ -204,14 +204,15 @@ static size_t pairs(const char *const *t)
 
 /* Help lines: heading, the screen's pairs, a blank, heading, the global
  * pairs. */
-static size_t help_lines(ui_screen s)
+static size_t help_lines(const shell_view *v)
 {
-    return 1 + pairs(screen_help(s)) + 1 + 1 + pairs(global_help);
+    return 1 + pairs(screen_help(v)) + 1 + 1 + pairs(global_help);
 }
 
-static void help_line(ui_screen s, size_t i, const char **key, const char **desc, bool *heading)
+static void help_line(const shell_view *v, size_t i, const char **key, const char **desc, bool *heading)
 {
-    const char *const *t = screen_help(s);
+    ui_screen s = v->screen;
+    const char *const *t = screen_help(v);
     size_t n = pairs(t);
     *key = *desc = NULL;
     *heading = false;
@@ -236,12 +237,12 @@ static void help_line(ui_screen s, size_t i, const char **key, const char **desc
 static void draw_help(const shell_view *v, ui_frame *f)
 {
     ui_screen s = v->screen;
-    size_t n = help_lines(s);
+    size_t n = help_lines(v);
     int key_w = 0, desc_w = 0;
     for (size_t i = 0; i < n; i++) {
         const char *k, *d;
         bool head;
-        help_line(s, i, &k, &d, &head);
+        help_line(v, i, &k, &d, &head);
         if (head || !k)
             continue;
         int kw = frame_str_width(k), dw = frame_str_width(d);
@@ -266,7 +267,7 @@ static void draw_help(const shell_view *v, ui_frame *f)
     for (int r = 0; r < rows && top + (size_t)r < n; r++) {
         const char *k, *d;
         bool head;
-        help_line(s, top + (size_t)r, &k, &d, &head);
+        help_line(v, top + (size_t)r, &k, &d, &head);
         int y = b.y + 1 + r;
         if (head) {
             frame_str(f, x0, y, end, k, UI_S_TITLE, UI_A_BOLD);
@@ -432,7 +433,12 @@ void shell_render(const shell_view *v, ui_frame *f)
     draw_tabs(v, f);
     switch (v->screen) {
     case UI_SCREEN_CHAT: chat_render(&v->chat, f, 0, 1, w, h); break;
-    case UI_SCREEN_REVIEW: review_render(&v->review, f, 0, 1, w, h); break;
+    case UI_SCREEN_REVIEW:
+        if (v->review_arena.active)
+            arena_render(&v->review_arena, f, 0, 1, w, h);
+        else
+            review_render(&v->review, f, 0, 1, w, h);
+        break;
     case UI_SCREEN_DASH: dash_render(&v->dash, f, 0, 1, w, h); break;
     default: models_render(&v->models, f, 0, 1, w, h); break;
     }
@@ -486,7 +492,7 @@ void shell_message(shell_view *v, const char *text)
 
 static void help_scroll_by(shell_view *v, long lines)
 {
-    size_t n = help_lines(v->screen);
+    size_t n = help_lines(v);
     long max = n > HELP_REF_ROWS ? (long)(n - HELP_REF_ROWS) : 0;
     long s = (long)v->help_scroll + lines;
     v->help_scroll = (int)(s < 0 ? 0 : s > max ? max : s);

@@ -21,6 +21,7 @@
 #ifndef FRONTDESK_UI_SHELL_H
 #define FRONTDESK_UI_SHELL_H
 
+#include "ui/arena.h"
 #include "ui/chat.h"
 #include "ui/dash.h"
 #include "ui/frame.h"
@@ -58,6 +59,7 @@ typedef struct {
     ui_screen screen;
     chat_view chat;
     review_view review;
+    arena_view review_arena; /* the Review screen's arena mode (drawn instead when active) */
     dash_view dash;
     models_view models;
 
