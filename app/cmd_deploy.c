@@ -7,6 +7,7 @@
 #include "app/compare.h"
 #include "app/config.h"
 #include "app/deploy.h"
+#include "app/eval.h"
 #include "app/store.h"
 
 #include <getopt.h>
@@ -35,13 +36,17 @@ const char cmd_deploy_usage[] =
     "conversations, without a restart.\n";
 
 const char cmd_canary_usage[] =
-    "usage: frontdesk canary start VERSION --share P [--note TEXT]\n"
+    "usage: frontdesk canary start VERSION --share P [--force] [--note TEXT]\n"
     "       frontdesk canary share P [--note TEXT]\n"
     "       frontdesk canary stop [--note TEXT]\n"
     "       (each also takes --remote-model NAME, --db PATH, --config FILE)\n"
     "\n"
     "Send P percent (1-50) of new conversations to a candidate version beside\n"
-    "the stable one; a conversation keeps its version for all its turns.\n";
+    "the stable one; a conversation keeps its version for all its turns.\n"
+    "With [deploy] require_eval = SET, canary start needs a complete `frontdesk\n"
+    "eval` run on that set comparing VERSION with stable (at least [deploy]\n"
+    "min_eval_items items) in which VERSION is not significantly worse on chrF\n"
+    "or perplexity; --force starts it anyway, and the history note says so.\n";
 
 const char cmd_promote_usage[] =
     "usage: frontdesk promote [--note TEXT] [--db PATH] [--config FILE]\n"
@@ -67,7 +72,7 @@ const char cmd_deployment_usage[] =
 
 typedef struct {
     const char *db, *config, *note, *remote_model, *window;
-    bool json;
+    bool json, force;
     long share;
     bool share_given;
     int nargs;
@@ -80,7 +85,8 @@ static int parse(const char *cmd, int argc, char **argv, opts *o)
         {"db", required_argument, NULL, 'd'},         {"config", required_argument, NULL, 'c'},
         {"note", required_argument, NULL, 'n'},       {"remote-model", required_argument, NULL, 'r'},
         {"window", required_argument, NULL, 'w'},     {"share", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},             {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, 'j'},             {"force", no_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     int c;
@@ -93,6 +99,7 @@ static int parse(const char *cmd, int argc, char **argv, opts *o)
         case 'r': o->remote_model = optarg; break;
         case 'w': o->window = optarg; break;
         case 'j': o->json = true; break;
+        case 'F': o->force = true; break;
         case 's':
             if (!cli_parse_int(optarg, 0, LONG_MAX, &o->share) || o->share < 1 || o->share > 50)
                 return cli_usage_error(cmd, "--share is a whole percentage from 1 to 50, not '%s'", optarg);
@@ -181,6 +188,30 @@ static void print_deployment(db *d)
         printf("candidate: none\n");
 }
 
+/* [deploy] require_eval before a canary starts (app/eval.h): EXIT_OK to
+ * go on (*forced: the history note when --force overrode a refusal),
+ * else the exit code after saying why. */
+static int eval_gate(db *d, const config *cfg, int64_t candidate_id, const opts *o, char **forced)
+{
+    db_deployment dep;
+    if (!cfg->deploy_require_eval || db_deployment_get(d, &dep) != DB_OK)
+        return EXIT_OK; /* no gate, or nothing deployed: canary start says so itself */
+    char why[1024];
+    int g = eval_gate_check(d, cfg, dep.stable_id, candidate_id, why, sizeof why);
+    if (g < 0)
+        return cli_fail("%s", why);
+    if (g == 0)
+        return EXIT_OK;
+    if (!o->force)
+        return cli_fail("canary start refused: %s", why);
+    strbuf note = {0};
+    sb_printf(&note, "forced without eval: %s", why);
+    if (o->note)
+        sb_printf(&note, "; %s", o->note);
+    *forced = note.data;
+    return EXIT_OK;
+}
+
 /* The changes the commands make. */
 typedef enum { CH_DEPLOY, CH_START, CH_SHARE, CH_STOP, CH_PROMOTE, CH_ROLLBACK } change_kind;
 
@@ -196,9 +227,12 @@ static int run_change(const char *cmd, const opts *o, change_kind k, const char 
         char err[1024];
         if (version && (rc = deploy_find_version(d, version, o->remote_model, &id, err, sizeof err)) != EXIT_OK)
             rc = rc == EXIT_USAGE ? cli_usage_error(cmd, "%s", err) : cli_fail("%s", err);
+        char *forced = NULL;
+        if (rc == EXIT_OK && k == CH_START)
+            rc = eval_gate(d, &cfg, id, o, &forced);
         if (rc == EXIT_OK) {
             char *figures = figures_now(d, &cfg);
-            db_deploy_why w = {.who = cfg.rater, .note = o->note, .figures = figures};
+            db_deploy_why w = {.who = cfg.rater, .note = forced ? forced : o->note, .figures = figures};
             db_status s = k == CH_DEPLOY    ? db_deploy(d, id, &w)
                           : k == CH_START   ? db_canary_start(d, id, share, &w)
                           : k == CH_SHARE   ? db_canary_share(d, share, &w)
@@ -211,6 +245,7 @@ static int run_change(const char *cmd, const opts *o, change_kind k, const char 
                 print_deployment(d);
             free(figures);
         }
+        free(forced);
         db_close(d);
     }
     config_free(&cfg);
