@@ -111,6 +111,8 @@ static int parse(const char *cmd, int argc, char **argv, opts *o)
     }
     o->args = argv + optind;
     o->nargs = argc - optind;
+    if (o->force && !(!strcmp(cmd, "canary") && o->nargs && !strcmp(o->args[0], "start")))
+        return cli_usage_error(cmd, "--force only overrides canary start's evaluation gate");
     return EXIT_OK;
 }
 

@@ -291,6 +291,8 @@ static void test_commands(void **state)
     const char *p = fresh_db("cmds.db");
     char *out, *err;
     EXPECT_RC(1, "promote, nothing deployed", "promote", "--db", p);
+    EXPECT_RC(2, "--force outside canary start", "promote", "--force", "--db", p);
+    EXPECT_RC(2, "--force on deploy", "deploy", model_a, "--force", "--db", p);
     EXPECT_RC(0, "deploy a", "deploy", model_a, "--note", "first", "--db", p);
     EXPECT_RC(1, "rollback, no earlier", "rollback", "--db", p);
     EXPECT_RC(1, "canary stop, none", "canary", "stop", "--db", p);
