@@ -9,7 +9,7 @@
  *   tui_dash.c    the Dashboard: snapshot -> view, thresholds -> alerts
  *                 (app/alerts.h), alert episodes, alert notices
  *   tui_models.c  the Models screen: versions, deployment, comparison,
- *                 history; deploy / canary / promote / rollback
+ *                 eval runs, history; deploy / canary / promote / rollback
  */
 #ifndef FRONTDESK_TUI_H
 #define FRONTDESK_TUI_H
@@ -20,10 +20,14 @@
 #include "app/worker.h"
 #include "storage/chats.h"
 #include "storage/deploy.h"
+#include "storage/evals.h"
 #include "storage/ratings.h"
 #include "ui/frame.h"
 #include "ui/shell.h"
 #include "ui/term.h"
+
+/* The Models screen shows this many of the newest eval runs. */
+enum { TUI_MODELS_EVALS = 5 };
 
 /* What the one-line prompt overlay is asking for. */
 typedef enum {
@@ -131,6 +135,11 @@ typedef struct tui {
     char (*m_ev_when)[24], (*m_ev_versions)[200];
     db_deploy_event *m_history;
     size_t n_m_history;
+    db_eval_run *m_evals;  /* the newest TUI_MODELS_EVALS eval runs       */
+    size_t n_m_evals;
+    models_eval m_eval_rows[TUI_MODELS_EVALS];
+    char m_eval_when[TUI_MODELS_EVALS][24], m_eval_models[TUI_MODELS_EVALS][330];
+    char m_eval_words[TUI_MODELS_EVALS][2][24]; /* chrF, perplexity verdicts */
     char m_stable[160], m_candidate[160], m_note[160], m_updated[40];
     int m_pending;       /* models_action waiting for its prompt's answer */
     int64_t m_pending_id; /* ... on this version                          */

@@ -5,7 +5,9 @@
  *
  * Gathering reads every version's figures over the window (compare_arm_get),
  * the comparison of candidate and stable when a canary runs
- * (compare_versions) and the newest HISTORY_MAX history rows.  It runs
+ * (compare_versions), the newest TUI_MODELS_EVALS eval runs (their
+ * aggregates and verdicts as `frontdesk eval` stored them) and the newest
+ * HISTORY_MAX history rows.  It runs
  * when the screen opens, after every change, on `w`, and every REFRESH_S
  * seconds while the screen is shown (other processes change the store
  * too): a few indexed reads, on the UI thread like the Chat screen's.
@@ -23,6 +25,7 @@
 #include "app/cli.h"
 #include "util/util.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +51,11 @@ void tui_models_free(tui *t)
 {
     db_models_free(t->m_models, t->n_m_models);
     db_deploy_events_free(t->m_history, t->n_m_history);
+    db_eval_runs_free(t->m_evals, t->n_m_evals);
+    t->m_evals = NULL;
+    t->n_m_evals = 0;
+    t->sv.models.evals = NULL;
+    t->sv.models.n_evals = 0;
     free(t->m_rows);
     free(t->m_sha);
     free(t->m_first);
@@ -178,6 +186,66 @@ static void gather_comparison(tui *t, const db_deployment *dep, double now)
     }
 }
 
+/* A figure of the aggregates' side ("a" or "b"): side.measure.key, or NAN. */
+static double eval_fig(const json_t *agg, const char *side, const char *measure, const char *key)
+{
+    json_t *x = json_object_get(json_object_get(json_object_get(agg, side), measure), key);
+    return json_is_number(x) ? json_number_value(x) : NAN;
+}
+
+/* The verdict words of verdicts.measure into words; its models_verdict. */
+static models_verdict eval_verdict(const json_t *ver, const char *measure, char *words, size_t size)
+{
+    const char *w = json_string_value(json_object_get(json_object_get(ver, measure), "verdict"));
+    snprintf(words, size, "%s", w ? w : "–");
+    if (!w)
+        return MODELS_V_NOT_ENOUGH;
+    if (!strcmp(w, "better"))
+        return MODELS_V_BETTER;
+    if (!strcmp(w, "worse"))
+        return MODELS_V_WORSE;
+    if (!strcmp(w, "no evidence"))
+        return MODELS_V_NO_EVIDENCE;
+    return MODELS_V_NOT_ENOUGH;
+}
+
+/* The newest eval runs; name_of needs the versions read first. */
+static void gather_evals(tui *t)
+{
+    models_view *v = &t->sv.models;
+    if (db_eval_list(t->d, TUI_MODELS_EVALS, &t->m_evals, &t->n_m_evals) != DB_OK) {
+        tui_notice(t, true, "models: %s", db_errmsg(t->d));
+        return;
+    }
+    size_t n = t->n_m_evals < TUI_MODELS_EVALS ? t->n_m_evals : TUI_MODELS_EVALS;
+    for (size_t i = 0; i < n; i++) {
+        const db_eval_run *r = &t->m_evals[i];
+        models_eval *e = &t->m_eval_rows[i];
+        when_long(r->started_at, t->m_eval_when[i], sizeof t->m_eval_when[i]);
+        if (r->model_b)
+            snprintf(t->m_eval_models[i], sizeof t->m_eval_models[i], "%s vs %s", name_of(t, r->model_a),
+                     name_of(t, r->model_b));
+        else
+            snprintf(t->m_eval_models[i], sizeof t->m_eval_models[i], "%s", name_of(t, r->model_a));
+        json_t *agg = r->aggregates ? json_loads(r->aggregates, 0, NULL) : NULL;
+        json_t *ver = r->verdicts ? json_loads(r->verdicts, 0, NULL) : NULL;
+        *e = (models_eval){.when = t->m_eval_when[i], .status = r->status, .items_done = r->items_done,
+                           .set_items = r->set_items, .models = t->m_eval_models[i],
+                           .chrf_a = eval_fig(agg, "a", "chrf", "mean"),
+                           .chrf_b = eval_fig(agg, "b", "chrf", "mean"), .paired = r->model_b != 0};
+        if (e->paired) {
+            e->chrf_v = eval_verdict(ver, "chrf", t->m_eval_words[i][0], sizeof t->m_eval_words[i][0]);
+            e->ppl_v = eval_verdict(ver, "perplexity", t->m_eval_words[i][1], sizeof t->m_eval_words[i][1]);
+            e->chrf_words = t->m_eval_words[i][0];
+            e->ppl_words = t->m_eval_words[i][1];
+        }
+        json_decref(agg);
+        json_decref(ver);
+    }
+    v->evals = t->m_eval_rows;
+    v->n_evals = n;
+}
+
 static void gather_history(tui *t)
 {
     models_view *v = &t->sv.models;
@@ -237,6 +305,7 @@ static void gather(tui *t)
             gather_comparison(t, &dep, now);
         }
     }
+    gather_evals(t);
     gather_history(t);
     for (size_t i = 0; i < t->n_m_models; i++)
         if (t->m_models[i].id == sel_id)

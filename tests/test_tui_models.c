@@ -27,6 +27,7 @@
 #include "app/tui.h"
 #include "storage/chats.h"
 #include "storage/deploy.h"
+#include "storage/evals.h"
 #include "storage/metrics.h"
 #include "util/util.h"
 
@@ -64,6 +65,13 @@ static const models_test TESTS[3] = {
     {"score", 10, 2, NAN, MODELS_V_NOT_ENOUGH, "not enough data"},
 };
 
+static const models_eval EVALS[2] = {
+    {"Nov 24 08:30", "complete", 40, 40, "frontdesk-cs vs evil\x1b", 41.25, 38.94, true, MODELS_V_WORSE,
+     MODELS_V_NO_EVIDENCE, "worse", "no evidence"},
+    {"Nov 23 15:10", "incomplete", 7, 40, "frontdesk-cs", 40.5, NAN, false, MODELS_V_NOT_ENOUGH,
+     MODELS_V_NOT_ENOUGH, NULL, NULL},
+};
+
 static const models_event EVENTS[2] = {
     {"Nov 24 09:00", "canary-start", "frontdesk-cs + evil 10%", "ana", "try it\nsecond\x1b line"},
     {"Nov 23 16:00", "deploy", "frontdesk-cs", "bo\x07" "b", NULL},
@@ -84,6 +92,8 @@ static void view_fixture(models_view *v)
     v->tests = TESTS;
     v->n_tests = 3;
     v->compare_note = "thumbs: about 73 more ratings per arm";
+    v->evals = EVALS;
+    v->n_evals = 2;
     v->history = EVENTS;
     v->n_history = 2;
     v->updated = "updated 16:18:05";
@@ -106,14 +116,14 @@ static const char MODELS_100x30[] =
     "  score                      10       2         –  not enough data\n"
     "  thumbs: about 73 more ratings per arm\n"
     "\n"
+    "Eval runs, newest first (verdicts: B against A)\n"
+    "  started       status      items  versions                 chrF A → B  chrF   perplexity\n"
+    "  Nov 24 08:30  complete    40/40  frontdesk-cs vs evil^[  41.2 → 38.9  worse  no evidence\n"
+    "  Nov 23 15:10  incomplete   7/40  frontdesk-cs                   40.5\n"
+    "\n"
     "History\n"
     "  Nov 24 09:00  canary-start  frontdesk-cs + evil 10%  ana    try it^Jsecond^[ line\n"
     "  Nov 23 16:00  deploy        frontdesk-cs             bo^Gb\n"
-    "\n"
-    "\n"
-    "\n"
-    "\n"
-    "\n"
     "\n"
     "\n"
     "\n"
@@ -132,7 +142,7 @@ static const char MODELS_40x10[] =
     "Candidate vs stable (Holm-corrected, α …\n"
     "  metric         p (Holm)  verdict\n"
     "  thumbs-up ra…     0.012  worse\n"
-    "                   ↓ 7 more lines (PgDn)\n";
+    "                  ↓ 12 more lines (PgDn)\n";
 
 static void test_models_golden(void **state)
 {
@@ -167,6 +177,12 @@ static void test_models_golden(void **state)
     line = test_row(t2, r);
     col = ui_text_width(line, (size_t)(strstr(line, "typically faster") - line));
     assert_int_equal(f.cells[r * f.w + col].style, UI_S_GOOD);
+    /* the eval run's chrF verdict coloured like the comparison's */
+    r = test_row_of(t2, "  Nov 24 08:30  complete");
+    assert_true(r >= 0);
+    line = test_row(t2, r);
+    col = ui_text_width(line, (size_t)(strstr(line, "worse") - line));
+    assert_int_equal(f.cells[r * f.w + col].style, UI_S_BAD);
     /* the selected row is the candidate's, highlighted */
     r = test_row_of(t2, "▸ evil");
     assert_true(r >= 0);
@@ -227,6 +243,7 @@ static void test_models_containment(void **state)
     char *text = frame_to_text(&f);
     assert_non_null(strstr(text, "no versions yet"));
     assert_non_null(strstr(text, "History  no changes yet"));
+    assert_non_null(strstr(text, "Eval runs  none yet (frontdesk eval)"));
     free(text);
     frame_free(&f);
 }
@@ -599,6 +616,84 @@ static void test_models_actions(void **state)
     close_models(&t);
 }
 
+/* A stored run of `frontdesk eval` on the screen: the newest
+ * TUI_MODELS_EVALS runs, newest first, with the versions' names, items,
+ * status, mean chrF of each and B's verdicts as stored. */
+static void test_models_eval_runs(void **state)
+{
+    (void)state;
+    fixture fx;
+    build(&fx, "evals.db");
+    tui t;
+    open_models(&t, fx.path);
+    char *s = screen(&t);
+    TEST_EXPECT_ROW(s, "Eval runs", "Eval runs  none yet (frontdesk eval)");
+    free(s);
+    close_models(&t);
+
+    db *d;
+    char err[512];
+    if (db_open(&d, fx.path, err, sizeof err) != DB_OK)
+        fail_msg("%s", err);
+    char hex[65];
+    memset(hex, 'c', 64);
+    hex[64] = 0;
+    /* five old one-model runs of Beta that must all drop below the limit ... */
+    for (int i = 0; i < 5; i++) {
+        int64_t run;
+        OK(d, db_eval_create(d, &(db_eval_new){.model_a = fx.b, .set_sha256 = hex, .set_name = "old.jsonl",
+                                               .set_items = 3},
+                             &run));
+        OK(d, db_eval_finish(d, run, "failed", NULL, NULL));
+    }
+    /* ... then Alpha against Beta over 2 of 3 items, stopped early */
+    int64_t run;
+    OK(d, db_eval_create(d, &(db_eval_new){.model_a = fx.a, .model_b = fx.b, .set_sha256 = hex,
+                                           .set_name = "set.jsonl", .set_items = 3},
+                         &run));
+    for (int item = 0; item < 2; item++)
+        for (int k = 0; k < 2; k++) {
+            db_eval_item it = {.item = item, .model_id = k ? fx.b : fx.a, .ppl = 2.5, .reply = "hi",
+                               .chrf = 40, .rouge_l = 0.5, .length = 3, .latency_ms = 10};
+            OK(d, db_eval_add_item(d, run, &it));
+        }
+    OK(d, db_eval_finish(d, run, "incomplete",
+                         "{\"a\":{\"items\":2,\"chrf\":{\"mean\":47.25}},"
+                         "\"b\":{\"items\":2,\"chrf\":{\"mean\":31.5}}}",
+                         "{\"items\":2,\"chrf\":{\"p\":0.01,\"verdict\":\"worse\"},"
+                         "\"perplexity\":{\"p\":null,\"verdict\":\"not enough data\"}}"));
+    db_close(d);
+
+    open_models(&t, fx.path);
+    assert_int_equal(t.sv.models.n_evals, 5);
+    s = screen(&t);
+    int r = test_row_of(s, "Eval runs");
+    assert_true(r >= 0);
+    /* the newest first, right under the column headings */
+    const char *line = test_row(s, r + 2);
+    const char *const want[] = {"incomplete", "2/3", "Alpha vs Beta^[", "47.2 → 31.5", "worse",
+                                "not enough data", NULL};
+    const char *at = line;
+    const char *eol = strchr(line, '\n');
+    for (size_t i = 0; want[i]; i++) {
+        const char *w = strstr(at, want[i]);
+        if (!w || (eol && w > eol))
+            fail_msg("the newest eval run's line lacks '%s' (in order): '%.*s'", want[i],
+                     eol ? (int)(eol - line) : (int)strlen(line), line);
+        at = w + strlen(want[i]);
+    }
+    /* then four of the five older runs: Beta alone, failed, no figures */
+    for (int k = 3; k < 7; k++) {
+        char *older = strdup(test_row(s, r + k)); /* test_row's buffer is reused */
+        assert_non_null(older);
+        TEST_EXPECT_ROW(older, "  ", "failed", "0/3", "Beta^[", "–");
+        free(older);
+    }
+    assert_int_equal(test_row_of(s, "History"), r + 8); /* no sixth run */
+    free(s);
+    close_models(&t);
+}
+
 int main(void)
 {
     if (!setlocale(LC_ALL, "C.UTF-8") && !setlocale(LC_ALL, "en_US.UTF-8"))
@@ -608,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_models_containment),
         cmocka_unit_test(test_models_keys),
         cmocka_unit_test(test_models_actions),
+        cmocka_unit_test(test_models_eval_runs),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -6,8 +6,8 @@
  * widest of the heading and the cells); when the name would get fewer than
  * NAME_MIN columns, columns go one by one in DROP order (the least needed
  * first), so a 60-column terminal keeps name, role, requests, errors and
- * thumbs-up.  Below the table, one column of lines (the comparison, then
- * the history) scrolls like the Dashboard's lower panels: its last row
+ * thumbs-up.  Below the table, one column of lines (the comparison, the
+ * eval runs, then the history) scrolls like the Dashboard's lower panels: its last row
  * says how many lines are below, the blank row above it how many above.
  *
  * What this file does not do: read the store, compute a figure or a
@@ -44,7 +44,7 @@ const char *const models_help[] = {
     "p", "promote the candidate to stable",
     "b", "roll back the newest change",
     "w", "window: 24h → 7d → all → 1h",
-    "PgUp / PgDn", "scroll the comparison and history",
+    "PgUp / PgDn", "scroll the comparison, eval runs and history",
     NULL,
 };
 
@@ -227,18 +227,24 @@ static void draw_table(const models_view *v, ui_frame *f, int x, int y, int w, i
 
 /* ---- The lower column: comparison, history --------------------------------------- */
 
-enum { SEC_COMPARE, SEC_HISTORY, SEC_COUNT };
+/* The sections in order, a blank line between two. */
+enum { SEC_COMPARE, SEC_EVALS, SEC_HISTORY, SEC_COUNT };
 
 static size_t sec_lines(const models_view *v, int s)
 {
     if (s == SEC_COMPARE)
         return v->compared ? 2 + v->n_tests + (v->compare_note && *v->compare_note ? 1 : 0) : 1;
+    if (s == SEC_EVALS)
+        return v->n_evals ? 2 + v->n_evals : 1;
     return 1 + v->n_history;
 }
 
 static size_t column_lines(const models_view *v)
 {
-    return sec_lines(v, SEC_COMPARE) + 1 + sec_lines(v, SEC_HISTORY);
+    size_t n = SEC_COUNT - 1;
+    for (int s = 0; s < SEC_COUNT; s++)
+        n += sec_lines(v, s);
+    return n;
 }
 
 static ui_style verdict_style(models_verdict vd)
@@ -296,6 +302,93 @@ static void draw_compare_line(const models_view *v, ui_frame *f, int x, int y, i
                   t && (t->verdict == MODELS_V_BETTER || t->verdict == MODELS_V_WORSE) ? UI_A_BOLD : 0);
 }
 
+static void fmt_chrf(char *buf, size_t n, double x)
+{
+    if (isfinite(x))
+        snprintf(buf, n, "%.1f", x);
+    else
+        snprintf(buf, n, "%s", MODELS_NA);
+}
+
+/* An eval run's cells: when, status, items, versions, "chrF A → B" (A
+ * alone for one model), the chrF and perplexity verdicts ("" for one
+ * model); NULL run: the column headings. */
+enum { EC_WHEN, EC_STATUS, EC_ITEMS, EC_MODELS, EC_CHRF, EC_V_CHRF, EC_V_PPL, EC_COUNT };
+
+static const char *eval_cell(const models_eval *e, int c, char *buf, size_t n)
+{
+    static const char *const head[EC_COUNT] = {"started", "status", "items", "versions", "chrF A → B", "chrF",
+                                               "perplexity"};
+    if (!e)
+        return head[c];
+    char a[16], b[16];
+    switch (c) {
+    case EC_WHEN: return e->when ? e->when : MODELS_NA;
+    case EC_STATUS: return e->status ? e->status : "?";
+    case EC_ITEMS: snprintf(buf, n, "%" PRId64 "/%" PRId64, e->items_done, e->set_items); return buf;
+    case EC_MODELS: return e->models ? e->models : "?";
+    case EC_CHRF:
+        fmt_chrf(a, sizeof a, e->chrf_a);
+        fmt_chrf(b, sizeof b, e->chrf_b);
+        if (e->paired)
+            snprintf(buf, n, "%s → %s", a, b);
+        else
+            snprintf(buf, n, "%s", a);
+        return buf;
+    case EC_V_CHRF: return e->paired ? (e->chrf_words ? e->chrf_words : MODELS_NA) : "";
+    default: return e->paired ? (e->ppl_words ? e->ppl_words : MODELS_NA) : "";
+    }
+}
+
+/* Line i of the eval runs: 0 the title, 1 the column headings, then one
+ * run per line. */
+static void draw_eval_line(const models_view *v, ui_frame *f, int x, int y, int w, size_t i)
+{
+    int end = x + w;
+    if (i == 0) {
+        int cx = frame_str(f, x, y, end, "Eval runs", UI_S_TITLE, UI_A_BOLD);
+        if (!v->n_evals)
+            frame_clip(f, cx + 2, y, end, "none yet (frontdesk eval)", UI_S_MUTED, 0);
+        else
+            frame_clip(f, cx, y, end, ", newest first (verdicts: B against A)", UI_S_MUTED, 0);
+        return;
+    }
+    /* Column widths over the headings and all runs, so the figures line up. */
+    int width[EC_COUNT];
+    char buf[64];
+    for (int c = 0; c < EC_COUNT; c++) {
+        width[c] = frame_str_width(eval_cell(NULL, c, buf, sizeof buf));
+        for (size_t k = 0; k < v->n_evals; k++) {
+            int cw = frame_str_width(eval_cell(&v->evals[k], c, buf, sizeof buf));
+            width[c] = cw > width[c] ? cw : width[c];
+        }
+    }
+    int cap = w / 4 > 12 ? w / 4 : 12;
+    width[EC_MODELS] = width[EC_MODELS] > cap ? cap : width[EC_MODELS];
+    const models_eval *e = i >= 2 ? &v->evals[i - 2] : NULL;
+    int cx = x + 2;
+    for (int c = 0; c < EC_COUNT && cx < end; c++) {
+        const char *text = eval_cell(e, c, buf, sizeof buf);
+        int right = c == EC_COUNT - 1 || cx + width[c] > end ? end : cx + width[c];
+        ui_style st = e ? UI_S_NORMAL : UI_S_MUTED;
+        unsigned attr = 0;
+        if (e && c == EC_WHEN)
+            st = UI_S_MUTED;
+        else if (e && c == EC_STATUS)
+            st = !strcmp(text, "complete") ? UI_S_NORMAL : !strcmp(text, "failed") ? UI_S_BAD : UI_S_WARN;
+        else if (e && (c == EC_V_CHRF || c == EC_V_PPL)) {
+            models_verdict vd = c == EC_V_CHRF ? e->chrf_v : e->ppl_v;
+            st = verdict_style(vd);
+            attr = vd == MODELS_V_BETTER || vd == MODELS_V_WORSE ? UI_A_BOLD : 0;
+        }
+        if (c == EC_ITEMS || c == EC_CHRF)
+            frame_right(f, cx, right, y, text, st, attr);
+        else
+            frame_clip(f, cx, y, right, text, st, attr);
+        cx += width[c] + GAP;
+    }
+}
+
 static void draw_history_line(const models_view *v, ui_frame *f, int x, int y, int w, size_t i)
 {
     int end = x + w;
@@ -334,11 +427,21 @@ static void draw_history_line(const models_view *v, ui_frame *f, int x, int y, i
 
 static void draw_column_line(const models_view *v, ui_frame *f, int x, int y, int w, size_t line)
 {
-    size_t n = sec_lines(v, SEC_COMPARE);
-    if (line < n)
-        draw_compare_line(v, f, x, y, w, line);
-    else if (line > n)
-        draw_history_line(v, f, x, y, w, line - n - 1);
+    for (int s = 0; s < SEC_COUNT; s++) {
+        size_t n = sec_lines(v, s);
+        if (line < n) {
+            if (s == SEC_COMPARE)
+                draw_compare_line(v, f, x, y, w, line);
+            else if (s == SEC_EVALS)
+                draw_eval_line(v, f, x, y, w, line);
+            else
+                draw_history_line(v, f, x, y, w, line);
+            return;
+        }
+        if (line == n)
+            return; /* the blank line after the section */
+        line -= n + 1;
+    }
 }
 
 /* draw_column_line for frame_scrolled. */

@@ -20,8 +20,11 @@
  *   first, when the name would get fewer than 8 columns; the table scrolls
  *   to keep the selection in view;
  *   a blank row, then one scrolled column of lines (PgUp/PgDn): the
- *   comparison (metric, n stable, n candidate, p (Holm), verdict) and the
- *   history, newest first (when, action, versions, who, note).
+ *   comparison (metric, n stable, n candidate, p (Holm), verdict), the
+ *   latest offline eval runs, newest first (started, status, items done
+ *   of the set's, "A vs B", mean chrF "A → B", and B's verdicts against
+ *   A on chrF and perplexity), and the history, newest first (when, action,
+ *   versions, who, note).
  *
  * Stored text (names, who, notes) is drawn escaped by the frame (controls
  * in caret notation), clipped with "…".
@@ -64,6 +67,18 @@ typedef struct {
     const char *words;     /* "better", "typically faster", "no evidence" ...*/
 } models_test;
 
+/* One offline eval run (`frontdesk eval`). */
+typedef struct {
+    const char *when;      /* preformatted start                             */
+    const char *status;    /* "complete", "incomplete", "running", "failed"  */
+    int64_t items_done, set_items;
+    const char *models;    /* "A vs B" or "A" (stored names)                 */
+    double chrf_a, chrf_b; /* mean chrF; NAN: none (one model, or no items)  */
+    bool paired;           /* two models: the verdicts below are set        */
+    models_verdict chrf_v, ppl_v; /* B against A (perplexity: lower better)  */
+    const char *chrf_words, *ppl_words; /* "better", "no evidence", ...      */
+} models_eval;
+
 /* One deployment change. */
 typedef struct {
     const char *when;      /* preformatted                                   */
@@ -85,6 +100,8 @@ typedef struct {
     const models_test *tests;
     size_t n_tests;
     const char *compare_note;      /* e.g. how many more ratings; may be NULL */
+    const models_eval *evals;      /* newest first                          */
+    size_t n_evals;
     const models_event *history;   /* newest first                          */
     size_t n_history;
     const char *updated;           /* "updated 16:18:05"                    */
