@@ -98,7 +98,7 @@ static int answer(arena_worker *w, db *d, const db_msg *thread, size_t n, loaded
                   int64_t *reply, char *err, size_t errlen)
 {
     size_t first = n && thread[0].role == DB_ROLE_SYSTEM ? 1 : 0;
-    if (db_conv_create(d, "arena", first ? thread[0].text : NULL, conv) != DB_OK) {
+    if (db_conv_create(d, DB_PROFILE_ARENA, first ? thread[0].text : NULL, conv) != DB_OK) {
         util_errf(err, errlen, "%s", db_errmsg(d));
         return -1;
     }

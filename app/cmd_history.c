@@ -19,13 +19,14 @@
 const char cmd_history_usage[] =
     "usage: frontdesk history [--search TEXT] [--limit N] [--json] [--db PATH]\n"
     "\n"
-    "List conversations, most recently updated first.\n"
+    "List conversations, most recently updated first.  Those the arena made\n"
+    "(blind side-by-side copies, profile \"arena\") are marked [arena].\n"
     "\n"
     "  --search TEXT   only conversations with a message containing TEXT (taken\n"
     "                  literally; any script)\n"
     "  --limit N       at most N conversations (default 50; 0 = all)\n"
-    "  --json          an array of objects: id, title, status, created_at,\n"
-    "                  updated_at, messages, rated\n"
+    "  --json          an array of objects: id, title, profile, status,\n"
+    "                  created_at, updated_at, messages, rated\n"
     "  --db PATH       the database (default $FRONTDESK_DB, else\n"
     "                  $XDG_DATA_HOME/frontdesk/frontdesk.db)\n";
 
@@ -102,6 +103,7 @@ int cmd_history(int argc, char **argv)
             json_t *o = json_object();
             json_object_set_new(o, "id", json_integer(cs[i].id));
             json_object_set_new(o, "title", json_string(cs[i].title));
+            json_object_set_new(o, "profile", json_string(cs[i].profile));
             json_object_set_new(o, "status", json_string(cs[i].status));
             json_object_set_new(o, "created_at", json_time(cs[i].created_at));
             json_object_set_new(o, "updated_at", json_time(cs[i].updated_at));
@@ -119,6 +121,8 @@ int cmd_history(int argc, char **argv)
             char t[32];
             printf("%6lld  %-16s  %-6s  %4d  %5d  ", (long long)cs[i].id,
                    human_time(cs[i].updated_at, t, sizeof t), cs[i].status, cs[i].n_messages, cs[i].n_rated);
+            if (!strcmp(cs[i].profile, DB_PROFILE_ARENA))
+                printf("[arena] "); /* a blind side-by-side copy, judged in the arena */
             cli_print_text(stdout, cs[i].title);
             putchar('\n');
         }

@@ -267,9 +267,10 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
     "   AND m.role != 'system'),"                                                                  \
     " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'agent'"        \
     "   AND EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id)),"                          \
+    " CASE WHEN c.profile = '" DB_PROFILE_ARENA "' THEN 0 ELSE"                                  \
     " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'agent'"        \
     "   AND m.text != '' AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"        \
-    "   AND r.score IS NOT NULL))"
+    "   AND r.score IS NOT NULL)) END"
 
 static void read_conv(sqlite3_stmt *st, db_conv *c)
 {

@@ -62,13 +62,21 @@ db_status db_file_hash_put(db *d, const char *path, int64_t size, int64_t mtime_
 
 /* ---- Conversations ----------------------------------------------------------- */
 
+/* The profile of the conversations the arena makes (app/arena_worker.c):
+ * copies of a thread answered again for blind side-by-side review.  Their
+ * replies are judged in arena_judgements, so they are never in the review
+ * queue nor counted as unrated (db_review_queue, db_review_counts,
+ * db_conv.n_unrated); they are listed like any other conversation. */
+#define DB_PROFILE_ARENA "arena"
+
 typedef struct {
     int64_t id;
     char *title, *profile, *system_prompt, *status; /* status "open"/"closed" */
     double created_at, updated_at;
     int n_messages; /* active customer and agent messages               */
     int n_rated;    /* replies with at least one rating                  */
-    int n_unrated;  /* replies without a 1-5 score from anyone          */
+    int n_unrated;  /* replies without a 1-5 score from anyone (0 in an
+                       arena conversation: not waiting for review)      */
 } db_conv;
 
 /* A new open conversation; system_prompt (may be NULL) becomes its first

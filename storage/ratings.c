@@ -3,6 +3,7 @@
  * (an upsert whose SET keeps the fields not given); tags in rating_tags.
  */
 #include "storage/ratings.h"
+#include "storage/chats.h"
 
 #include "storage/db_internal.h"
 #include "util/util.h"
@@ -168,6 +169,12 @@ void db_ratings_free(db_rating *r, size_t n)
 
 /* ---- The review queue ---------------------------------------------------------- */
 
+/* Reply m is not in an arena conversation (judged in arena_judgements,
+ * never queued for review: storage/chats.h DB_PROFILE_ARENA). */
+#define NOT_ARENA                                                                                     \
+    "NOT EXISTS (SELECT 1 FROM conversations ac WHERE ac.id = m.conversation_id"                     \
+    " AND ac.profile = '" DB_PROFILE_ARENA "')"
+
 db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t *n)
 {
     const char *what = "building the review queue";
@@ -178,6 +185,7 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
     sqlite3_stmt *st = db_prepare(
         d,
         "SELECT m.id FROM messages m WHERE m.role = 'agent' AND m.text != ''"
+        " AND " NOT_ARENA
         " AND CASE ?1"
         "  WHEN 0 THEN NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id AND r.score IS NOT NULL)"
         "  WHEN 1 THEN EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
@@ -224,7 +232,8 @@ db_status db_review_counts(db *d, int64_t *unrated, int64_t *total)
     sqlite3_stmt *st = db_prepare(
         d,
         "SELECT count(*), coalesce(sum(NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
-        " AND r.score IS NOT NULL)), 0) FROM messages m WHERE m.role = 'agent' AND m.text != ''",
+        " AND r.score IS NOT NULL)), 0) FROM messages m WHERE m.role = 'agent' AND m.text != ''"
+        " AND " NOT_ARENA,
         what);
     if (!st)
         return DB_ERR;

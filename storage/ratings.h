@@ -5,7 +5,9 @@
  * or none), a 1-5 score (or none), tags and a comment.  Rating again
  * changes only the fields given; the others keep their values.  A reply
  * stays *unrated* — in the review queue — until someone gives it a 1-5
- * score; a thumb alone does not take it out.
+ * score; a thumb alone does not take it out.  Replies in arena
+ * conversations (profile DB_PROFILE_ARENA, storage/chats.h) are judged side
+ * by side instead: never in the queue, never counted here.
  */
 #ifndef FRONTDESK_RATINGS_H
 #define FRONTDESK_RATINGS_H
@@ -67,11 +69,13 @@ typedef struct {
                            without one last; else oldest first           */
 } db_queue_filter;
 
-/* Agent replies with text that pass the filter (ids), oldest first or by
+/* Agent replies with text, outside arena conversations, that pass the
+ * filter (ids), oldest first or by
  * confidence (ties oldest first).  DB_INVALID for an arm not named
  * above. */
 db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t *n);
-/* Replies with text in the whole store, and how many of them are unrated. */
+/* Replies with text in the whole store outside arena conversations, and
+ * how many of them are unrated. */
 db_status db_review_counts(db *d, int64_t *unrated, int64_t *total);
 /* Delete rater's rating of message_id (undo of a first rating). */
 db_status db_rating_delete(db *d, int64_t message_id, const char *rater);

@@ -3,8 +3,9 @@
  * listed and counted per pair in a real SQLite file (checked by SQL of
  * our own); the customer message chosen next; `frontdesk arena` against
  * judgements inserted here (counts by SQL, the sign test on a hand case,
- * the Elo order of a lopsided set); and the arena worker: its replies in
- * conversations of their own, pinned, their requests tagged "arena" and
+ * the Elo order of a lopsided set); arena conversations out of the review
+ * queue and unrated counts, listed by `frontdesk history` marked [arena];
+ * and the arena worker: its replies in conversations of their own, pinned, their requests tagged "arena" and
  * absent from `frontdesk stats`, the original conversation untouched.
  *
  * Two versions of the built-in model: the file itself and a copy whose
@@ -18,6 +19,7 @@
 #include "storage/arena.h"
 #include "storage/chats.h"
 #include "storage/metrics.h"
+#include "storage/ratings.h"
 #include "util/util.h"
 
 #include <jansson.h>
@@ -387,6 +389,66 @@ static void test_leaderboard(void **state)
     assert_int_equal(RUN(NULL, NULL, "arena", "extra", "--db", p), 2);
 }
 
+/* ---- arena conversations and the Review queue ----------------------------------- */
+
+/* An arena conversation (profile "arena", as the worker makes them) is
+ * judged side by side: its reply is in no review queue, no unrated count,
+ * and its conversation waits for no review; `frontdesk history` lists it,
+ * marked [arena]. */
+static void test_arena_not_reviewed(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("review.db");
+    db *d = open_store(p);
+    int64_t a = hand_model(d, 'a', "Alpha");
+    int64_t normal = conversation(d, "default", "Where is my parcel?", a, true, NULL);
+    int64_t arena = conversation(d, "arena", "Where is my refund?", a, true, NULL);
+    int64_t normal_reply = sql_int(p, "SELECT max(id) FROM messages WHERE role = 'agent' AND conversation_id ="
+                                      " (SELECT min(id) FROM conversations)");
+    assert_int_equal(sql_int(p, "SELECT count(*) FROM messages WHERE role = 'agent' AND text != ''"), 2);
+
+    static const db_queue_kind kinds[] = {DB_QUEUE_UNRATED, DB_QUEUE_ALL};
+    for (size_t k = 0; k < 2; k++) {
+        int64_t *ids;
+        size_t n;
+        OK(d, db_review_queue(d, &(db_queue_filter){.kind = kinds[k]}, &ids, &n));
+        assert_int_equal(n, 1);
+        assert_int_equal(ids[0], normal_reply);
+        free(ids);
+    }
+    int64_t unrated = -1, total = -1;
+    OK(d, db_review_counts(d, &unrated, &total));
+    assert_int_equal(unrated, 1);
+    assert_int_equal(total, 1);
+    db_conv c;
+    OK(d, db_conv_get(d, arena, &c));
+    assert_int_equal(c.n_unrated, 0);
+    db_conv_clear(&c);
+    OK(d, db_conv_get(d, normal, &c));
+    assert_int_equal(c.n_unrated, 1);
+    db_conv_clear(&c);
+    db_close(d);
+
+    char *out;
+    assert_int_equal(RUN(&out, NULL, "history", "--db", p), 0);
+    const char *row = strstr(out, "[arena] Where is my refund?");
+    if (!row)
+        fail_msg("history lacks the arena conversation, marked:\n%s", out);
+    if (!strstr(out, "  Where is my parcel?") || strstr(out, "[arena] Where is my parcel?"))
+        fail_msg("history: the ordinary conversation unmarked:\n%s", out);
+    free(out);
+    assert_int_equal(RUN(&out, NULL, "history", "--json", "--db", p), 0);
+    json_t *j = parse_json(out);
+    assert_int_equal(json_array_size(j), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *o = json_array_get(j, i);
+        bool is_arena = json_integer_value(json_object_get(o, "id")) == arena;
+        assert_string_equal(json_string_value(json_object_get(o, "profile")), is_arena ? "arena" : "default");
+    }
+    json_decref(j);
+    free(out);
+}
+
 /* ---- generation ------------------------------------------------------------------ */
 
 static int64_t version(db *d, const char *path)
@@ -480,6 +542,16 @@ static void test_worker_pairs(void **state)
     assert_int_equal(sql_int(p, "SELECT count(*) FROM messages"), msgs_before + 6);
     assert_int_equal(sql_int(p, "SELECT count(*) FROM requests WHERE source = 'arena'"), 2);
 
+    /* the two arena replies wait for no review: the queue holds the original only */
+    d = open_store(p);
+    int64_t *queue;
+    size_t n_queue;
+    OK(d, db_review_queue(d, &(db_queue_filter){.kind = DB_QUEUE_UNRATED}, &queue, &n_queue));
+    assert_int_equal(n_queue, 1);
+    assert_int_equal(queue[0], reply);
+    free(queue);
+    db_close(d);
+
     /* stats count the one traffic request, not the arena ones */
     char *out;
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--window", "all", "--db", p), 0);
@@ -510,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_record_list_pairs),
         cmocka_unit_test(test_next_prompt),
         cmocka_unit_test(test_leaderboard),
+        cmocka_unit_test(test_arena_not_reviewed),
         cmocka_unit_test(test_worker_pairs),
     };
     return test_exit(cmocka_run_group_tests(tests, setup, NULL));
