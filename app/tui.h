@@ -14,6 +14,7 @@
 #ifndef FRONTDESK_TUI_H
 #define FRONTDESK_TUI_H
 
+#include "app/arena_worker.h"
 #include "app/compare.h"
 #include "app/config.h"
 #include "app/dashfeed.h"
@@ -167,6 +168,10 @@ void tui_arena_update(tui *t);
 void tui_arena_key(tui *t, ui_key k);
 void tui_arena_answer(tui *t, const char *text);
 void tui_arena_free(tui *t);
+/* Test seam: enter arena mode showing pair p as if the worker had just
+ * prepared it (no worker is started), so a test fixes the order shown
+ * (p->shown_first) and checks what each key records. */
+void tui_arena_show_pair(tui *t, const arena_pair *p);
 void tui_dash_update(tui *t);
 void tui_dash_free(tui *t);
 /* What the dashboard feed's alert checking reported, as a notice (called

@@ -110,6 +110,8 @@ static void choose_versions(tui *t, struct tui_arena *s)
     db_models_free(m, n);
 }
 
+static void load_pair(tui *t, const arena_pair *p);
+
 /* Take the worker's pair when one is ready; load its texts. */
 void tui_arena_update(tui *t)
 {
@@ -133,6 +135,14 @@ void tui_arena_update(tui *t)
         show(t);
         return;
     }
+    load_pair(t, &p);
+}
+
+/* Show pair p: Reply A is the side p->shown_first names. */
+static void load_pair(tui *t, const arena_pair *pp)
+{
+    struct tui_arena *s = t->arena;
+    arena_pair p = *pp;
     free_pair(s);
     s->pair = p;
     s->shown[0] = p.shown_first == 'a' ? 0 : 1;
@@ -199,6 +209,17 @@ void tui_arena_enter(tui *t)
         arena_worker_set(s->w, s->a, s->b, t->cfg.rater);
     }
     tui_arena_update(t);
+}
+
+void tui_arena_show_pair(tui *t, const arena_pair *p)
+{
+    if (!t->arena)
+        t->arena = xcalloc(1, sizeof *t->arena);
+    t->sv.review_arena.active = true;
+    t->sv.review_arena.board = false;
+    t->arena->a = p->model[0];
+    t->arena->b = p->model[1];
+    load_pair(t, p);
 }
 
 static void judge(tui *t, int shown_better, db_arena_verdict plain, const char *words)

@@ -5,6 +5,8 @@
  * judgements inserted here (counts by SQL, the sign test on a hand case,
  * the Elo order of a lopsided set); arena conversations out of the review
  * queue and unrated counts, listed by `frontdesk history` marked [arena];
+ * the arena keys on a pair shown in each fixed order (1 / 2 / t / x to the
+ * verdict stored for the version behind the box);
  * and the arena worker: its replies in conversations of their own, pinned, their requests tagged "arena" and
  * absent from `frontdesk stats`, the original conversation untouched.
  *
@@ -16,6 +18,7 @@
 #include "app/arena_worker.h"
 #include "app/config.h"
 #include "app/deploy.h"
+#include "app/tui.h"
 #include "storage/arena.h"
 #include "storage/chats.h"
 #include "storage/metrics.h"
@@ -449,6 +452,86 @@ static void test_arena_not_reviewed(void **state)
     free(out);
 }
 
+/* ---- keys to stored verdicts ------------------------------------------------------ */
+
+/* The Review screen's arena keys on a pair shown in a fixed order: with
+ * version a's reply shown first (as "Reply A") and with b's, 1 / 2 / t / x
+ * store the verdict for the version actually behind the box, the box
+ * holds that version's reply, and the names revealed follow the order. */
+static void test_keys_to_verdicts(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("keys.db");
+    db *d = open_store(p);
+    int64_t va = hand_model(d, 'a', "Alpha"), vb = hand_model(d, 'b', "Beta");
+    int64_t prompt;
+    conversation(d, "default", "Where is my parcel?", va, true, &prompt);
+    arena_pair pair = {.prompt = prompt, .model = {va, vb}};
+    for (int side = 0; side < 2; side++) {
+        int64_t conv, cust, reply;
+        OK(d, db_conv_create(d, "arena", NULL, &conv));
+        OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "Where is my parcel?", &cust));
+        OK(d, db_reply_begin(d, conv, pair.model[side], NULL, 0, &reply));
+        OK(d, db_reply_end(d, reply, side ? "Beta's answer" : "Alpha's answer", pair.model[side]));
+        pair.conv[side] = conv;
+        pair.reply[side] = reply;
+    }
+    db_close(d);
+
+    /* (shown first, key) -> the verdict stored, worked out by hand: "Reply
+     * A" is the version shown first */
+    static const struct {
+        char first;
+        uint32_t key;
+        const char *verdict;
+    } cases[] = {
+        {'a', '1', "a"},   {'a', '2', "b"},   {'b', '1', "b"},        {'b', '2', "a"},
+        {'a', 't', "tie"}, {'b', 't', "tie"}, {'a', 'x', "both_bad"}, {'b', 'x', "both_bad"},
+    };
+    const char *cfgp = test_path(test_tmpdir(), "keys.conf");
+    FILE *f = fopen(cfgp, "w");
+    assert_non_null(f);
+    fputs("[ui]\nrater = ana\n", f);
+    assert_int_equal(fclose(f), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tui t;
+        memset(&t, 0, sizeof t);
+        config_load(&t.cfg, cfgp);
+        t.d = open_store(p);
+        shell_init(&t.sv);
+        t.sv.screen = UI_SCREEN_REVIEW;
+        pair.shown_first = cases[i].first;
+        tui_arena_show_pair(&t, &pair);
+        const arena_view *v = &t.sv.review_arena;
+        /* the box "Reply A" holds the reply of the version shown first, no names yet */
+        assert_string_equal(v->reply[0], cases[i].first == 'a' ? "Alpha's answer" : "Beta's answer");
+        assert_string_equal(v->reply[1], cases[i].first == 'a' ? "Beta's answer" : "Alpha's answer");
+        assert_null(v->name[0]);
+        assert_null(v->name[1]);
+        tui_arena_key(&t, (ui_key){cases[i].key, 0});
+        assert_true(v->revealed);
+        assert_string_equal(v->name[0], cases[i].first == 'a' ? "Alpha" : "Beta");
+        assert_string_equal(v->name[1], cases[i].first == 'a' ? "Beta" : "Alpha");
+        tui_arena_free(&t);
+        shell_free(&t.sv);
+        db_close(t.d);
+        config_free(&t.cfg);
+
+        char q[300];
+        snprintf(q, sizeof q,
+                 "SELECT verdict || ' ' || shown_first || ' ' || rater || ' ' || (model_a = %lld AND model_b = %lld"
+                 " AND reply_a = %lld AND reply_b = %lld) FROM arena_judgements ORDER BY id DESC LIMIT 1",
+                 (long long)va, (long long)vb, (long long)pair.reply[0], (long long)pair.reply[1]);
+        char *got = sql_text(p, q), want[64];
+        snprintf(want, sizeof want, "%s %c ana 1", cases[i].verdict, cases[i].first);
+        if (strcmp(got, want))
+            fail_msg("shown first %c, key %c: stored '%s', want '%s'", cases[i].first, (char)cases[i].key, got,
+                     want);
+        free(got);
+    }
+    assert_int_equal(sql_int(p, "SELECT count(*) FROM arena_judgements"), 8);
+}
+
 /* ---- generation ------------------------------------------------------------------ */
 
 static int64_t version(db *d, const char *path)
@@ -583,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_next_prompt),
         cmocka_unit_test(test_leaderboard),
         cmocka_unit_test(test_arena_not_reviewed),
+        cmocka_unit_test(test_keys_to_verdicts),
         cmocka_unit_test(test_worker_pairs),
     };
     return test_exit(cmocka_run_group_tests(tests, setup, NULL));
