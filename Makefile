@@ -7,7 +7,7 @@
 #   make bench    engine benchmarks (see tools/bench)
 #   make mutate   mutation testing: which single-line changes the suites miss
 #   make model    train the built-in model (tools/train_model.sh)
-#   make eval-model  its validation figures (tools/eval_model.c)
+#   make eval-model  its held-out figures (frontdesk eval, tools/intent_match.c)
 #   make install  the binary, the built-in model, the man page (PREFIX, DESTDIR)
 #   make uninstall   remove what make install installed
 #
@@ -104,17 +104,27 @@ run: all
 model: all $(BUILD)/tools/train_tokenizer
 	@tools/train_model.sh $(BIN)
 
-# Its validation figures: held-out perplexity, intent-match rate, samples
-# (EVAL_FLAGS adds options, e.g. "--threads 2 --json models/eval.json").
+# Its validation figures through `frontdesk eval`: a set of the held-out
+# split (--make-set), a run of the model on its first EVAL_LIMIT items
+# (perplexity, chrF, ROUGE-L, replies; stored in EVAL_DB, a throwaway store
+# unless given), then the intent-match rate of the run's replies
+# (tools/intent_match.c).  EVAL_FLAGS adds options to the eval, e.g.
+# "--threads 2".  tools/eval_model.c still gives the model card's figures.
 EVAL_MODEL  ?= models/frontdesk-cs.gguf
 EVAL_SHARED ?= $(or $(FRONTDESK_SHARED),../shared)
-eval-model: all $(BUILD)/tools/eval_model
+EVAL_LIMIT  ?= 200
+EVAL_DB     ?=
+eval-model: all $(BUILD)/tools/intent_match
 	@if [ ! -f $(EVAL_MODEL) ]; then \
 	  echo "eval-model: skipped: $(EVAL_MODEL) not found (make model trains it)"; \
 	elif [ ! -d $(EVAL_SHARED)/data ]; then \
 	  echo "eval-model: skipped: $(EVAL_SHARED)/data not found (the corpora live in ../shared)"; \
 	else \
-	  $(BUILD)/tools/eval_model --model $(EVAL_MODEL) --data $(EVAL_SHARED)/data $(EVAL_FLAGS); \
+	  tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && db="$(EVAL_DB)" && db=$${db:-$$tmp/eval.db} && \
+	  $(BIN) eval --make-set --data $(EVAL_SHARED)/data --split validation --out $$tmp/heldout.jsonl && \
+	  $(BIN) eval --model $(EVAL_MODEL) --set $$tmp/heldout.jsonl --limit $(EVAL_LIMIT) --db "$$db" \
+	    $(EVAL_FLAGS) && \
+	  $(BUILD)/tools/intent_match --data $(EVAL_SHARED)/data --set $$tmp/heldout.jsonl --db "$$db"; \
 	fi
 
 bench: | deps
