@@ -121,12 +121,15 @@ static int by_len(const void *a, const void *b)
     return (x->len > y->len) - (x->len < y->len);
 }
 
-/* Sort by length and cut into batches of about `tokens` tokens each. */
+/* Sort by length and cut into batches of about `tokens` tokens each.  No
+ * sequences (no validation split): no batches, s may be NULL. */
 static batch *make_batches(seq *s, size_t n, long tokens, int max_batch, size_t *nb)
 {
-    qsort(s, n, sizeof *s, by_len);
     batch *b = NULL;
     *nb = 0;
+    if (n == 0)
+        return NULL;
+    qsort(s, n, sizeof *s, by_len);
     size_t i = 0;
     while (i < n) {
         size_t j = i;
@@ -279,6 +282,18 @@ static float eval_loss(train_model *m, const seq *s, const batch *b, size_t nb, 
         weight += w;
     }
     return weight ? (float)(sum / weight) : NAN;
+}
+
+/* The progress line's validation figure: "no validation split" when the
+ * data was too small to hold a conversation out (a handful of exported
+ * replies) rather than a loss that can never come; "val nan" only until
+ * the first evaluation (--eval-every) of a split that exists. */
+static void format_val(char *buf, size_t len, bool have_split, float val)
+{
+    if (!have_split)
+        snprintf(buf, len, "no validation split");
+    else
+        snprintf(buf, len, "val %.3f", val);
 }
 
 static char copy_err[256];
@@ -438,8 +453,10 @@ int cmd_train(int argc, char **argv)
         double el = util_now() - t0;
         double tps = el > 0 ? tokens_done / el : 0;
         double eta = step > first ? el / (double)(step - first) * (double)(a.steps - step) : 0;
-        fprintf(stderr, "\rstep %ld/%ld  loss %.3f  val %.3f  lr %.2e  %.0f tok/s  ETA %dm%02ds   ", step,
-                a.steps, ema, val, lr, tps, (int)eta / 60, (int)eta % 60);
+        char val_text[32];
+        format_val(val_text, sizeof val_text, nb_va > 0, val);
+        fprintf(stderr, "\rstep %ld/%ld  loss %.3f  %s  lr %.2e  %.0f tok/s  ETA %dm%02ds   ", step, a.steps, ema,
+                val_text, lr, tps, (int)eta / 60, (int)eta % 60);
         if (step % a.ckpt_every == 0 || step == a.steps || stop_signal) {
             /* the tokens so far, so that a resumed run's general.training.tokens
              * counts every sitting */
@@ -480,8 +497,11 @@ int cmd_train(int argc, char **argv)
         cli_fail("%s%s%s", err, copy_err[0] ? ": " : "", copy_err);
         goto out;
     }
-    fprintf(stderr, "train: wrote %s (validation loss %.4f, perplexity %.2f on agent turns)\n", a.out, val,
-            exp(val));
+    if (nb_va)
+        fprintf(stderr, "train: wrote %s (validation loss %.4f, perplexity %.2f on agent turns)\n", a.out, val,
+                exp(val));
+    else
+        fprintf(stderr, "train: wrote %s (no validation split: too few conversations to hold one out)\n", a.out);
     rc = EXIT_OK;
 out:
     for (size_t i = 0; i < n_tr; i++) {

@@ -69,6 +69,15 @@ static void test_train_and_fine_tune(void **state)
         fail_msg("train exited %d: %s", rc, e);
     assert_non_null(strstr(e, "step 4/4"));
     assert_non_null(strstr(e, "wrote"));
+    /* twelve conversations: one held out (5%, rounded), its loss a number
+     * by step 2 (--eval-every 2) and at the end */
+    assert_non_null(strstr(e, "1 validation sequences"));
+    assert_non_null(strstr(e, "(validation loss "));
+    const char *from2 = strstr(e, "step 2/4");
+    assert_non_null(from2);
+    if (strstr(from2, "nan"))
+        fail_msg("a validation loss of nan from step 2 on:\n%s", e);
+    assert_null(strstr(e, "no validation split"));
     free(o);
     free(e);
     const char *info[] = {test_bin(), "info", "--model", out, NULL};
@@ -89,6 +98,36 @@ static void test_train_and_fine_tune(void **state)
     free(o);
     free(e);
     assert_int_equal(access(out2, R_OK), 0);
+}
+
+/* One exported reply is too little to hold one out (5% of one conversation
+ * rounds to none): the trainer says so rather than printing "val nan". */
+static void test_no_validation_split(void **state)
+{
+    (void)state;
+    const char *data = test_path(test_tmpdir(), "one.jsonl");
+    FILE *f = fopen(data, "w");
+    assert_non_null(f);
+    fputs("{\"messages\":[{\"role\":\"user\",\"content\":\"Where is my refund?\"},"
+          "{\"role\":\"assistant\",\"content\":\"Refunds take five business days.\"}]}\n",
+          f);
+    assert_int_equal(fclose(f), 0);
+    const char *out = test_path(test_tmpdir(), "one.gguf");
+    const char *argv[] = {test_bin(), "train", "--vocab", "models/frontdesk-vocab.gguf", "--data", data,
+                          "--out", out, "--steps", "2", TINY, NULL};
+    char *o, *e;
+    int rc = test_run(argv, NULL, 0, &o, &e);
+    if (rc != 0)
+        fail_msg("train exited %d: %s", rc, e);
+    assert_non_null(strstr(e, "0 validation sequences"));
+    assert_non_null(strstr(e, "step 2/2  loss "));
+    assert_non_null(strstr(e, "no validation split  lr "));
+    assert_non_null(strstr(e, "(no validation split: too few conversations to hold one out)"));
+    if (strstr(e, "nan"))
+        fail_msg("\"nan\" in the trainer's output:\n%s", e);
+    free(o);
+    free(e);
+    assert_int_equal(access(out, R_OK), 0);
 }
 
 static void test_interrupt_and_resume(void **state)
@@ -461,6 +500,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_and_fine_tune),
+        cmocka_unit_test(test_no_validation_split),
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_init_starts_from_the_imported_weights),
         cmocka_unit_test(test_resume_continues_where_it_stopped),
