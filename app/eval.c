@@ -32,6 +32,32 @@ static void item_free(eval_item *it)
     free(it->reference);
 }
 
+/* A message's text as the trainer reads it (train/dataset.c): CRLF and CR
+ * made LF, whitespace trimmed at both ends — so a reply cut mid-sentence
+ * and ending in blank lines is scored on the words a fine-tune learned. */
+static char *normalised(const char *text)
+{
+    size_t len = strlen(text), m = 0;
+    char *out = xmalloc(len + 1);
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\r') {
+            out[m++] = '\n';
+            if (i + 1 < len && text[i + 1] == '\n')
+                i++;
+        } else {
+            out[m++] = text[i];
+        }
+    }
+    size_t a = 0;
+    while (a < m && (out[a] == ' ' || (out[a] >= '\t' && out[a] <= '\r')))
+        a++;
+    while (m > a && (out[m - 1] == ' ' || (out[m - 1] >= '\t' && out[m - 1] <= '\r')))
+        m--;
+    memmove(out, out + a, m - a);
+    out[m - a] = '\0';
+    return out;
+}
+
 /* One line's conversation into it.  0, or -1 with err (without the
  * file:line prefix). */
 static int parse_line(const char *text, size_t len, eval_item *it, char *err, size_t errlen)
@@ -67,18 +93,17 @@ static int parse_line(const char *text, size_t len, eval_item *it, char *err, si
         util_errf(err, errlen, "no assistant message (its last one is the reference)");
         goto out;
     }
-    const char *ref = json_string_value(json_object_get(json_array_get(msgs, last), "content"));
-    if (!*ref) {
+    it->reference = normalised(json_string_value(json_object_get(json_array_get(msgs, last), "content")));
+    if (!*it->reference) {
         util_errf(err, errlen, "the reference (the last assistant message) is empty");
         goto out;
     }
-    it->reference = xstrdup(ref);
     it->n_context = last;
     it->context = xcalloc(last + 1, sizeof *it->context);
     for (size_t i = 0; i < last; i++) {
         json_t *m = json_array_get(msgs, i);
         it->context[i].role = xstrdup(json_string_value(json_object_get(m, "role")));
-        it->context[i].content = xstrdup(json_string_value(json_object_get(m, "content")));
+        it->context[i].content = normalised(json_string_value(json_object_get(m, "content")));
     }
     rc = 0;
 out:

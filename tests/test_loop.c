@@ -159,16 +159,34 @@ static long long ask(const char *question, int seed)
  * single-precision attention; engine/forward.c), which moves these
  * perplexities by up to ~0.5%, and a prompt plus its reply here is about
  * that long while each part alone is well below. */
+/* A message as the trainer reads it, and eval scores it: blank space
+ * trimmed at both ends (the exported replies have no CR).  Kept in buf. */
+static const char *trimmed(const char *s, char *buf, size_t size)
+{
+    while (*s == ' ' || *s == '\n' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\t'))
+        n--;
+    assert_true(n < size);
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    return buf;
+}
+
 static double teacher_forced_ppl(model *m, tok_vocab *v, json_t *msgs)
 {
     size_t n = json_array_size(msgs);
     assert_true(n >= 2);
     chat_msg cm[16];
+    static char texts[16][4096], ref_buf[4096];
     assert_true(n - 1 <= 16);
     for (size_t i = 0; i + 1 < n; i++)
         cm[i] = (chat_msg){json_string_value(json_object_get(json_array_get(msgs, i), "role")),
-                           json_string_value(json_object_get(json_array_get(msgs, i), "content"))};
-    const char *ref = json_string_value(json_object_get(json_array_get(msgs, n - 1), "content"));
+                           trimmed(json_string_value(json_object_get(json_array_get(msgs, i), "content")),
+                                   texts[i], sizeof texts[i])};
+    const char *ref =
+        trimmed(json_string_value(json_object_get(json_array_get(msgs, n - 1), "content")), ref_buf, sizeof ref_buf);
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, n - 1), "role")), "assistant");
     strbuf text = {0};
     sb_puts(&text, "");
