@@ -27,6 +27,8 @@
  */
 #include "tests/testutil.h"
 
+#include "tests/store_util.h"
+
 #include "app/alerts.h"
 #include "app/config.h"
 #include "app/tui.h"
@@ -50,28 +52,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define OK(d, call)                                                                                     \
-    do {                                                                                                \
-        if ((call) != DB_OK)                                                                            \
-            fail_msg("%s: %s", #call, db_errmsg(d));                                                    \
-    } while (0)
-
-static const char *fresh(const char *name)
-{
-    const char *p = test_path(test_tmpdir(), name);
-    unlink(p);
-    return p;
-}
-
-static db *open_store(const char *path)
-{
-    db *d;
-    char msg[512];
-    if (db_open(&d, path, msg, sizeof msg) != DB_OK)
-        fail_msg("db_open %s: %s", path, msg);
-    return d;
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -148,28 +128,6 @@ static void requests(const char *path, db *d, int64_t model, int n, db_outcome o
     }
     sqlite3_close(raw);
 }
-
-static int run_fd(char **out, char **err, const char *const *args)
-{
-    const char *argv[24] = {test_bin()};
-    size_t n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char *o = NULL, *e = NULL;
-    int rc = test_run(argv, NULL, 0, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-#define RUN(out, err, ...) run_fd(out, err, (const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- the decision ------------------------------------------------------------------ */
 
@@ -298,7 +256,7 @@ static void *race(void *arg)
 static void test_episodes_race(void **state)
 {
     (void)state;
-    const char *path = fresh("race.db");
+    const char *path = fresh_db("race.db");
     db *d = open_store(path);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, 2);
@@ -382,7 +340,7 @@ static void expect_alert_line(const char *out, int i, const char *name, double v
 static void test_check_exit_codes(void **state)
 {
     (void)state;
-    const char *path = fresh("check.db");
+    const char *path = fresh_db("check.db");
     const char *cfg = config_file("check.conf", "# defaults\n");
     db *d = open_store(path);
     int64_t m = hand_model(d, 'a', "Alpha");
@@ -439,7 +397,7 @@ static void test_check_exit_codes(void **state)
 
     /* One error of one request: quiet at the default error_min_sample (20),
      * firing at 1. */
-    const char *p1 = fresh("one.db");
+    const char *p1 = fresh_db("one.db");
     d = open_store(p1);
     m = hand_model(d, 'a', "Alpha");
     requests(p1, d, m, 1, DB_OUTCOME_ERROR, -1, now - 10);
@@ -518,9 +476,9 @@ static void test_command_once_two_watchers(void **state)
 {
     (void)state;
     const char *dir = test_tmpdir();
-    const char *path = fresh("watch.db");
-    const char *log = fresh("events.log");
-    const char *stop = fresh("watch.stop");
+    const char *path = fresh_db("watch.db");
+    const char *log = fresh_db("events.log");
+    const char *stop = fresh_db("watch.stop");
     const char *script = test_path(dir, "notify.sh");
     strbuf sb = {0};
     sb_printf(&sb, "#!/bin/sh\ncat >> '%s'\n", log);
@@ -621,8 +579,8 @@ static void test_command_timeout(void **state)
 {
     (void)state;
     const char *dir = test_tmpdir();
-    const char *path = fresh("hang.db");
-    const char *pidfile = fresh("hang.pid");
+    const char *path = fresh_db("hang.db");
+    const char *pidfile = fresh_db("hang.pid");
     const char *script = test_path(dir, "hang.sh");
     strbuf sb = {0};
     /* each call appends its pid, then becomes a sleep of five minutes */
@@ -694,8 +652,8 @@ static void test_command_timeout(void **state)
 static void test_guard_episode(void **state)
 {
     (void)state;
-    const char *path = fresh("guard.db");
-    const char *log = fresh("guard.log");
+    const char *path = fresh_db("guard.db");
+    const char *log = fresh_db("guard.log");
     strbuf sb = {0};
     sb_printf(&sb, "[alerts]\ncommand = cat >> '%s'\n", log);
     const char *cfg = config_file("guard.conf", sb.data);

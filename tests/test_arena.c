@@ -15,6 +15,8 @@
  */
 #include "testutil.h"
 
+#include "store_util.h"
+
 #include "app/arena_worker.h"
 #include "app/config.h"
 #include "app/deploy.h"
@@ -51,28 +53,6 @@ static void make_variant(const char *dst, const char *name)
     assert_int_equal(fclose(f), 0);
     free(bytes);
 }
-
-static const char *fresh_db(const char *name)
-{
-    const char *p = test_path(test_tmpdir(), name);
-    unlink(p);
-    return p;
-}
-
-static db *open_store(const char *path)
-{
-    db *d;
-    char msg[512];
-    if (db_open(&d, path, msg, sizeof msg) != DB_OK)
-        fail_msg("db_open %s: %s", path, msg);
-    return d;
-}
-
-#define OK(d, call)                                                                                     \
-    do {                                                                                                \
-        if ((call) != DB_OK)                                                                            \
-            fail_msg("%s: %s", #call, db_errmsg(d));                                                    \
-    } while (0)
 
 static int64_t hand_model(db *d, char digit, const char *name)
 {
@@ -256,28 +236,6 @@ static void test_next_prompt(void **state)
 }
 
 /* ---- the leaderboard command ----------------------------------------------------- */
-
-static int fd_run(char **out, char **err, const char *const *args)
-{
-    const char *argv[40] = {test_bin()};
-    size_t n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char *o, *e;
-    int rc = test_run(argv, NULL, 0, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-#define RUN(out, err, ...) fd_run(out, err, (const char *const[]){__VA_ARGS__, NULL})
 
 static json_t *parse_json(const char *text)
 {

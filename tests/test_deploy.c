@@ -12,6 +12,8 @@
  */
 #include "testutil.h"
 
+#include "store_util.h"
+
 #include "app/compare.h"
 #include "app/deploy.h"
 #include "remote_server.h"
@@ -73,50 +75,6 @@ static int teardown(void **state)
     curl_global_cleanup();
     return 0;
 }
-
-static const char *fresh_db(const char *name)
-{
-    const char *p = test_path(test_tmpdir(), name);
-    unlink(p);
-    return p;
-}
-
-static int fd_run(char **out, char **err, const char *const *args)
-{
-    const char *argv[40] = {test_bin()};
-    size_t n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char *o, *e;
-    int rc = test_run(argv, NULL, 0, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-#define RUN(out, err, ...) fd_run(out, err, (const char *const[]){__VA_ARGS__, NULL})
-
-static db *open_store(const char *path)
-{
-    db *d;
-    char msg[512];
-    if (db_open(&d, path, msg, sizeof msg) != DB_OK)
-        fail_msg("db_open %s: %s", path, msg);
-    return d;
-}
-
-#define OK(d, call)                                                                                     \
-    do {                                                                                                \
-        if ((call) != DB_OK)                                                                            \
-            fail_msg("%s: %s", #call, db_errmsg(d));                                                    \
-    } while (0)
 
 static int64_t hand_model(db *d, char digit, const char *name)
 {
@@ -487,7 +445,6 @@ static void test_serve_follows(void **state)
 /* One traffic reply of version model in its own conversation (arm given),
  * with its request: ok with latency/ttft/decode figures, or an error; a
  * thumb (+1/-1, 0 none) by `rater`. */
-static void sql_exec(const char *path, const char *sql);
 
 /* Where hand_reply's requests come from ("traffic" unless a test says;
  * set by SQL between begin and finish, as an evaluation run would set it
@@ -518,17 +475,6 @@ static int64_t hand_reply(db *d, int64_t model, const char *arm, bool error, dou
         OK(d, db_rate(d, msg, "rater", &in));
     }
     return msg;
-}
-
-static void sql_exec(const char *path, const char *sql)
-{
-    sqlite3 *raw;
-    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-    sqlite3_busy_timeout(raw, 5000);
-    char *msg = NULL;
-    if (sqlite3_exec(raw, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
-    sqlite3_close(raw);
 }
 
 static config test_config(int min_sample, bool guard)

@@ -14,6 +14,8 @@
  */
 #include "testutil.h"
 
+#include "store_util.h"
+
 #include "app/eval.h"
 #include "engine/chat_template.h"
 #include "engine/forward.h"
@@ -102,44 +104,6 @@ static int setup(void **state)
     snprintf(cfg, sizeof cfg, "[model]\nthreads = 1\n[sampling]\nmax_tokens = 12\n[deploy]\nmin_eval_items = 3\n");
     write_file(cfg_path, cfg);
     return 0;
-}
-
-static const char *fresh_db(const char *name)
-{
-    const char *p = test_path(test_tmpdir(), name);
-    unlink(p);
-    return p;
-}
-
-static int fd_run(char **out, char **err, const char *const *args)
-{
-    const char *argv[40] = {test_bin()};
-    size_t n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char *o, *e;
-    int rc = test_run(argv, NULL, 0, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-#define RUN(out, err, ...) fd_run(out, err, (const char *const[]){__VA_ARGS__, NULL})
-
-static db *open_store(const char *path)
-{
-    db *d;
-    char msg[512];
-    if (db_open(&d, path, msg, sizeof msg) != DB_OK)
-        fail_msg("db_open %s: %s", path, msg);
-    return d;
 }
 
 /* ---- The store ------------------------------------------------------------------ */

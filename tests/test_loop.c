@@ -30,6 +30,8 @@
  */
 #include "testutil.h"
 
+#include "store_util.h"
+
 #include "engine/chat_template.h"
 #include "engine/forward.h"
 #include "engine/model.h"
@@ -57,7 +59,7 @@ static const char *const questions[N_ASKS] = {
 };
 static const int scores[N_ASKS] = {5, 2, 5, 4, 5, 2, 4, 5};
 
-static char db_path[512], cfg_file[512], rated[512], tuned[512];
+static char store_file[512], cfg_file[512], rated[512], tuned[512];
 
 static void write_file(const char *path, const char *text)
 {
@@ -66,28 +68,6 @@ static void write_file(const char *path, const char *text)
     assert_int_equal(fputs(text, f) >= 0, 1);
     assert_int_equal(fclose(f), 0);
 }
-
-static int fd_run(char **out, char **err, const char *const *args)
-{
-    const char *argv[40] = {test_bin()};
-    size_t n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char *o, *e;
-    int rc = test_run(argv, NULL, 0, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-#define RUN(out, err, ...) fd_run(out, err, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Run and fail, showing standard error, unless the exit status is `want`. */
 #define RUN_OK(out, ...)                                                                                   \
@@ -111,8 +91,8 @@ static json_t *parse_json(const char *s)
 static sqlite3 *open_sql(void)
 {
     sqlite3 *s;
-    if (sqlite3_open_v2(db_path, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        fail_msg("opening %s", db_path);
+    if (sqlite3_open_v2(store_file, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        fail_msg("opening %s", store_file);
     return s;
 }
 
@@ -288,7 +268,7 @@ static int setup(void **state)
     setenv("XDG_CONFIG_HOME", cfg, 1);
     setenv("HOME", test_tmpdir(), 1);
     unsetenv("FRONTDESK_DB");
-    snprintf(db_path, sizeof db_path, "%s", test_path(test_path(data, "frontdesk"), "frontdesk.db"));
+    snprintf(store_file, sizeof store_file, "%s", test_path(test_path(data, "frontdesk"), "frontdesk.db"));
     snprintf(cfg_file, sizeof cfg_file, "%s", test_path(test_path(cfg, "frontdesk"), "config"));
     snprintf(rated, sizeof rated, "%s", test_path(test_tmpdir(), "rated.jsonl"));
     snprintf(tuned, sizeof tuned, "%s", test_path(test_tmpdir(), "tuned.gguf"));
@@ -306,7 +286,7 @@ static void test_the_loop(void **state)
     RUN_OK(&out, "deploy", BUILTIN, "--note", "first version");
     assert_non_null(strstr(out, "stable:    frontdesk-cs"));
     free(out);
-    assert_int_equal(access(db_path, R_OK), 0); /* the default store, in the temp dir */
+    assert_int_equal(access(store_file, R_OK), 0); /* the default store, in the temp dir */
 
     /* 2. conversations, and ratings on their replies */
     long long ids[N_ASKS];
