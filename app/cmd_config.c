@@ -130,6 +130,10 @@ int cmd_config(int argc, char **argv)
     else
         printf("# require_eval = (none: canary start needs no eval run)\n");
     printf("min_eval_items = %d\n", cfg.deploy_min_eval_items);
+    if (cfg.deploy_arena_versions)
+        print_text("arena_versions", cfg.deploy_arena_versions);
+    else
+        printf("# arena_versions = (none: the arena compares stable and candidate)\n");
     for (size_t i = 0; i < cfg.n_profiles; i++) {
         printf("\n[profile %s]\n", cfg.profiles[i].name);
         print_text("system", cfg.profiles[i].system);

@@ -284,6 +284,8 @@ static void set_key(config *c, const char *file, int line, const char *section, 
             warn(c, "%s:%d: alerts.window is 1m, 5m, 1h or 24h, not '%s'", file, line, v);
     } else if (!strcmp(section, "deploy") && !strcmp(key, "require_eval")) {
         set_str(&c->deploy_require_eval, v);
+    } else if (!strcmp(section, "deploy") && !strcmp(key, "arena_versions")) {
+        set_str(&c->deploy_arena_versions, v);
     } else if (!strcmp(section, "alerts") && !strcmp(key, "command")) {
         set_str(&c->alerts_command, v);
     } else if (!strcmp(section, "serve") && !strcmp(key, "host") && *v) {
@@ -415,6 +417,7 @@ void config_free(config *c)
     free(c->serve_api_key_env);
     free(c->alerts_command);
     free(c->deploy_require_eval);
+    free(c->deploy_arena_versions);
     for (size_t i = 0; i < c->n_profiles; i++) {
         free(c->profiles[i].name);
         free(c->profiles[i].system);

@@ -36,6 +36,8 @@
  *                 min_sample [30 replies per arm before any verdict]
  *                 low_confidence [-2.0: a reply whose mean token
  *                 log-probability is below this counts as low-confidence]
+ *                 arena_versions [none: stable vs candidate] = "A, B": the two
+ *                 versions (names or SHA-256 prefixes) the arena compares
  *                 require_eval [none] = a set file (app/eval.h): canary start
  *                 then needs a complete eval run on it comparing the candidate
  *                 with stable, not worse on chrF or perplexity
@@ -83,6 +85,7 @@ typedef struct {
     bool deploy_guard;                                    /* [deploy]     */
     int deploy_min_sample;
     char *deploy_require_eval;                            /* NULL: no gate */
+    char *deploy_arena_versions; /* "A, B": the arena's two versions; NULL: stable vs candidate */
     int deploy_min_eval_items;
     double deploy_low_confidence;
     config_profile *profiles; /* "default" always first                 */

@@ -172,6 +172,8 @@ void tui_arena_free(tui *t);
  * prepared it (no worker is started), so a test fixes the order shown
  * (p->shown_first) and checks what each key records. */
 void tui_arena_show_pair(tui *t, const arena_pair *p);
+/* The two versions arena mode compares (0, 0 before it is entered). */
+void tui_arena_versions(const tui *t, int64_t *a, int64_t *b);
 void tui_dash_update(tui *t);
 void tui_dash_free(tui *t);
 /* What the dashboard feed's alert checking reported, as a notice (called

@@ -7,7 +7,8 @@
  *
  * The versions: the deployment's stable and candidate; without a
  * candidate, the stable and the most recently used other version; without
- * a deployment, the two most recently used versions.
+ * a deployment, the two most recently used versions; [deploy]
+ * arena_versions = "A, B" chooses any two instead.
  */
 #include "app/arena_board.h"
 #include "app/arena_worker.h"
@@ -89,12 +90,64 @@ static void show(tui *t)
     v->n_board = s->n_board;
 }
 
+/* The one version q names (a name or SHA-256 prefix), else 0 with why. */
+static int64_t named_version(tui *t, const char *q, char *why, size_t len)
+{
+    db_model *m = NULL;
+    size_t n = 0;
+    int64_t id = 0;
+    if (db_models_match(t->d, q, &m, &n) != DB_OK)
+        snprintf(why, len, "%s", db_errmsg(t->d));
+    else if (n > 1)
+        snprintf(why, len, "'%s' names %zu versions: give more of the SHA-256", q, n);
+    else
+        id = m[0].id;
+    db_models_free(m, n);
+    return id;
+}
+
+/* [deploy] arena_versions = "A, B": the two versions chosen; false (with a
+ * notice) when it is set but does not name two versions. */
+static bool configured_versions(tui *t, struct tui_arena *s)
+{
+    const char *spec = t->cfg.deploy_arena_versions;
+    if (!spec || !*spec)
+        return false;
+    const char *comma = strchr(spec, ',');
+    char a[160], b[160], why[300] = "";
+    if (!comma) {
+        tui_notice(t, true, "[deploy] arena_versions is \"A, B\": two versions, not '%s'", spec);
+        return false;
+    }
+    snprintf(a, sizeof a, "%.*s", (int)(comma - spec), spec);
+    snprintf(b, sizeof b, "%s", comma + 1);
+    char *pa = a, *pb = b;
+    while (*pa == ' ')
+        pa++;
+    while (*pb == ' ')
+        pb++;
+    for (char *e = pa + strlen(pa); e > pa && e[-1] == ' ';)
+        *--e = 0;
+    for (char *e = pb + strlen(pb); e > pb && e[-1] == ' ';)
+        *--e = 0;
+    int64_t ia = named_version(t, pa, why, sizeof why), ib = ia ? named_version(t, pb, why, sizeof why) : 0;
+    if (!ia || !ib || ia == ib) {
+        tui_notice(t, true, "[deploy] arena_versions: %s", *why ? why : "the two versions are the same");
+        return false;
+    }
+    s->a = ia;
+    s->b = ib;
+    return true;
+}
+
 static void choose_versions(tui *t, struct tui_arena *s)
 {
     db_deployment dep;
     db_model *m = NULL;
     size_t n = 0;
     s->a = s->b = 0;
+    if (configured_versions(t, s))
+        return;
     if (db_deployment_get(t->d, &dep) == DB_OK) {
         s->a = dep.stable_id;
         s->b = dep.candidate_id;
@@ -209,6 +262,12 @@ void tui_arena_enter(tui *t)
         arena_worker_set(s->w, s->a, s->b, t->cfg.rater);
     }
     tui_arena_update(t);
+}
+
+void tui_arena_versions(const tui *t, int64_t *a, int64_t *b)
+{
+    *a = t->arena ? t->arena->a : 0;
+    *b = t->arena ? t->arena->b : 0;
 }
 
 void tui_arena_show_pair(tui *t, const arena_pair *p)

@@ -617,6 +617,60 @@ static int setup(void **state)
     return 0;
 }
 
+/* [deploy] arena_versions chooses any two versions, by name or SHA-256
+ * prefix, over the default (stable vs candidate, else the two most
+ * recently used); a spec that does not name two versions falls back with
+ * a notice. */
+static void test_chosen_versions(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("chosen.db");
+    db *d = open_store(p);
+    int64_t va = hand_model(d, 'a', "Alpha"), vb = hand_model(d, 'b', "Beta"), vc = hand_model(d, 'c', "Gamma");
+    db_close(d);
+    static const struct {
+        const char *spec;
+        int want; /* 0: Gamma vs Beta (the default: most recent first), 1: Beta vs Alpha, 2: Alpha vs Gamma */
+        bool notice;
+    } cases[] = {
+        {NULL, 0, false},
+        {"Beta, Alpha", 1, false},
+        {" aaaa ,cccc ", 2, false}, /* SHA-256 prefixes, spaces around */
+        {"Beta", 0, true},          /* one version */
+        {"Beta, Beta", 0, true},    /* the same twice */
+        {"Beta, Nobody", 0, true},  /* unknown */
+    };
+    const int64_t want[3][2] = {{vc, vb}, {vb, va}, {va, vc}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *cfgp = test_path(test_tmpdir(), "chosen.conf");
+        FILE *f = fopen(cfgp, "w");
+        assert_non_null(f);
+        fprintf(f, "[ui]\nrater = ana\n");
+        if (cases[i].spec)
+            fprintf(f, "[deploy]\narena_versions = %s\n", cases[i].spec);
+        assert_int_equal(fclose(f), 0);
+        tui t;
+        memset(&t, 0, sizeof t);
+        config_load(&t.cfg, cfgp);
+        t.d = open_store(p);
+        t.db_path = xstrdup(p);
+        shell_init(&t.sv);
+        t.sv.screen = UI_SCREEN_REVIEW;
+        tui_arena_enter(&t);
+        int64_t a, b;
+        tui_arena_versions(&t, &a, &b);
+        if (a != want[cases[i].want][0] || b != want[cases[i].want][1])
+            fail_msg("spec '%s': versions %lld, %lld", cases[i].spec ? cases[i].spec : "(none)", (long long)a,
+                     (long long)b);
+        assert_int_equal(t.notice_bad && *t.notice, cases[i].notice);
+        tui_arena_free(&t);
+        shell_free(&t.sv);
+        db_close(t.d);
+        free(t.db_path);
+        config_free(&t.cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_leaderboard),
         cmocka_unit_test(test_arena_not_reviewed),
         cmocka_unit_test(test_keys_to_verdicts),
+        cmocka_unit_test(test_chosen_versions),
         cmocka_unit_test(test_worker_pairs),
     };
     return test_exit(cmocka_run_group_tests(tests, setup, NULL));
