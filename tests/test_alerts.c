@@ -512,7 +512,7 @@ static void test_command_once_two_watchers(void **state)
     free(text);
     watch_rounds(rd, 4); /* both see it firing, several times over */
 
-    /* 25 good ones: 20 of 45 = 44% <= 50% from the 21st on. */
+    /* 25 good ones: 20 of 40 = 50% is no longer above 50% from the 20th on. */
     requests(path, d, m, 25, DB_OUTCOME_OK, 100, now - 5);
     text = wait_lines(log, 2, rd);
     free(text);
@@ -551,14 +551,14 @@ static void test_command_once_two_watchers(void **state)
     assert_string_equal(json_string_value(json_object_get(end, "started_at")),
                         json_string_value(json_object_get(start, "started_at")));
     assert_true(json_is_string(json_object_get(end, "ended_at")));
-    /* the rate when a watcher saw it resolve: 20 of 41 (the 21st good one) up
-     * to 20 of 45 (all inserted) */
+    /* the rate when a watcher saw it resolve: 20 of 40 (the 20th good one:
+     * 50% is not above 50%) up to 20 of 45 (all inserted) */
     double rate = json_real_value(json_object_get(end, "value"));
     bool seen = false;
-    for (int k = 41; k <= 45; k++)
+    for (int k = 40; k <= 45; k++)
         seen |= fabs(rate - 20.0 / k) < 1e-12;
     if (!seen)
-        fail_msg("resolved at an error rate of %g, not 20 of 41..45", rate);
+        fail_msg("resolved at an error rate of %g, not 20 of 40..45", rate);
     json_decref(start);
     json_decref(end);
     free(text);
