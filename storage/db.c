@@ -376,7 +376,9 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "  settings TEXT,"                              /* JSON: limit, context, threads, ... */
     "  aggregates TEXT,"                            /* JSON: per model, with 95% intervals */
     "  verdicts TEXT,"                              /* JSON: the paired comparison */
-    "  owner_pid INTEGER);"
+    "  owner_pid INTEGER,"                          /* while running: as requests' owner */
+    "  owner_start INTEGER,"
+    "  owner_host TEXT);"
     "CREATE TABLE eval_items ("
     "  run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,"
     "  item INTEGER NOT NULL,"                      /* 0-based line of the set */
@@ -562,6 +564,48 @@ static db_status recover_interrupted(db *d)
     return st;
 }
 
+/* Evaluation runs left "running" by a process of this host that ended:
+ * "incomplete" (their finished items stay). */
+static db_status recover_eval_runs(db *d)
+{
+    const char *what = "looking for interrupted evaluation runs";
+    char host[256];
+    host_name(host, sizeof host);
+    sqlite3_stmt *sel = db_prepare(
+        d, "SELECT id, owner_pid, owner_start FROM eval_runs WHERE status = 'running' AND owner_host = ?", what);
+    if (!sel)
+        return DB_ERR;
+    sqlite3_bind_text(sel, 1, host, -1, SQLITE_TRANSIENT);
+    int64_t *dead = NULL;
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        long pid = (long)sqlite3_column_int64(sel, 1);
+        long long start = sqlite3_column_int64(sel, 2);
+        if (pid > 0 && start != 0 && proc_start_time(pid) == start)
+            continue; /* its owner is still running */
+        dead = xreallocarray(dead, n + 1, sizeof *dead);
+        dead[n++] = sqlite3_column_int64(sel, 0);
+    }
+    sqlite3_finalize(sel);
+    db_status st = rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+    for (size_t i = 0; st == DB_OK && i < n; i++) {
+        sqlite3_stmt *up = db_prepare(d,
+                                      "UPDATE eval_runs SET status = 'incomplete', finished_at = ?"
+                                      " WHERE id = ? AND status = 'running'",
+                                      what);
+        if (!up) {
+            st = DB_ERR;
+            break;
+        }
+        sqlite3_bind_double(up, 1, db_now());
+        sqlite3_bind_int64(up, 2, dead[i]);
+        st = db_step_done(d, up, what);
+    }
+    free(dead);
+    return st;
+}
+
 /* ---- Open / close ---------------------------------------------------------- */
 
 static db_status open_conn(db *d)
@@ -632,6 +676,8 @@ db_status db_open_at(db **out, const char *path, int version, char *err, size_t 
         st = migrate(d, version);
     if (st == DB_OK && version >= 2)
         st = recover_interrupted(d);
+    if (st == DB_OK && version >= 7)
+        st = recover_eval_runs(d);
     /* rows marked interrupted just now, or left unfolded by a process
      * that died between finishing a request and folding it */
     if (st == DB_OK && version >= 6)

@@ -36,7 +36,8 @@ db_status db_eval_create(db *d, const db_eval_new *n, int64_t *id)
         return db_failf(d, DB_INVALID, "a set of %lld items", (long long)n->set_items);
     sqlite3_stmt *st = db_prepare(d,
                                   "INSERT INTO eval_runs (started_at, model_a, model_b, set_sha256, set_name,"
-                                  " set_items, settings, owner_pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                  " set_items, settings, owner_pid, owner_start, owner_host)"
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                   what);
     if (!st)
         return DB_ERR;
@@ -47,7 +48,13 @@ db_status db_eval_create(db *d, const db_eval_new *n, int64_t *id)
     db_bind_text(st, 5, n->set_name);
     sqlite3_bind_int64(st, 6, n->set_items);
     db_bind_text(st, 7, n->settings);
-    sqlite3_bind_int64(st, 8, (int64_t)getpid());
+    long pid;
+    long long start;
+    char host[256];
+    db_owner(&pid, &start, host, sizeof host);
+    sqlite3_bind_int64(st, 8, pid);
+    sqlite3_bind_int64(st, 9, start);
+    sqlite3_bind_text(st, 10, host, -1, SQLITE_TRANSIENT);
     db_status s = db_step_done(d, st, what);
     if (s == DB_OK)
         *id = sqlite3_last_insert_rowid(d->conn);

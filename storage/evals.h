@@ -10,9 +10,12 @@
  * finished.  Aggregates and verdicts are JSON text the caller composes
  * (app/eval.c); the store keeps them as given.
  *
- * Not here: anything about models or scoring (app/eval.c), or a run left
- * "running" by a process that died (it stays "running"; the run's
- * owner_pid says whose it was).
+ * A run left "running" by a process that died is marked "incomplete" by
+ * the next db_open on the same host (storage/db.c; its owner is recorded
+ * as requests' are: pid, process start time, host), keeping the items it
+ * finished.
+ *
+ * Not here: anything about models or scoring (app/eval.c).
  */
 #ifndef FRONTDESK_EVALS_H
 #define FRONTDESK_EVALS_H

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BUILTIN "models/frontdesk-cs.gguf"
@@ -164,6 +165,53 @@ static void test_store_runs(void **state)
     assert_string_equal(runs[0].status, "running");
     db_eval_runs_free(runs, nr);
     assert_int_equal(db_eval_get(d, run + 5, &r, NULL, NULL), DB_NOTFOUND);
+    db_close(d);
+}
+
+/* A run left "running" by a process that ended is marked "incomplete" by
+ * the next open, keeping its items; one whose owner lives stays running. */
+static void test_dead_owner(void **state)
+{
+    (void)state;
+    const char *p = fresh_db("dead.db");
+    db *d = open_store(p);
+    db_model_info mi = {.sha256 = "dd", .name = "solo", .file_name = "solo.gguf"};
+    int64_t m, alive, orphan;
+    assert_int_equal(db_model_use(d, &mi, &m), DB_OK);
+    char sha[65];
+    memset(sha, 'e', 64);
+    sha[64] = 0;
+    db_eval_new n = {.model_a = m, .set_sha256 = sha, .set_name = "s.jsonl", .set_items = 3};
+    assert_int_equal(db_eval_create(d, &n, &alive), DB_OK); /* owned by this process */
+    /* the orphan: created by a child that then exits */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        db *cd;
+        char msg[256];
+        int64_t id;
+        db_eval_item it = {.item = 0, .model_id = m, .ppl = 2.0, .reply = "x", .chrf = 10, .rouge_l = 0.1,
+                           .length = 1, .latency_ms = 5};
+        _exit(db_open(&cd, p, msg, sizeof msg) == DB_OK && db_eval_create(cd, &n, &id) == DB_OK &&
+                      db_eval_add_item(cd, id, &it) == DB_OK
+                  ? 0
+                  : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    orphan = alive + 1;
+    db_close(d);
+    d = open_store(p); /* recovery runs here */
+    db_eval_run r;
+    assert_int_equal(db_eval_get(d, orphan, &r, NULL, NULL), DB_OK);
+    assert_string_equal(r.status, "incomplete");
+    assert_int_equal(r.items_done, 1);
+    assert_true(r.finished_at > 0);
+    db_eval_run_clear(&r);
+    assert_int_equal(db_eval_get(d, alive, &r, NULL, NULL), DB_OK);
+    assert_string_equal(r.status, "running");
+    db_eval_run_clear(&r);
     db_close(d);
 }
 
@@ -597,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_store_runs), cmocka_unit_test(test_bootstrap_mean), cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_eval_run),   cmocka_unit_test(test_bad_sets),       cmocka_unit_test(test_gate),
         cmocka_unit_test(test_gate_sides),
+        cmocka_unit_test(test_dead_owner),
         cmocka_unit_test(test_make_set),
     };
     return test_exit(cmocka_run_group_tests_name("eval", tests, setup, NULL));
