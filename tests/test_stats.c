@@ -13,6 +13,8 @@
  */
 #include "tests/testutil.h"
 
+#include "tests/scipy_fixtures.h"
+
 #include "util/stats.h"
 
 #include <jansson.h>
@@ -31,67 +33,7 @@ static json_t *load_cases(const char *name, json_t **root)
 {
     char path[256];
     snprintf(path, sizeof path, FIXTURES "%s", name);
-    char *text = test_read_file(path, NULL);
-    json_error_t je;
-    *root = json_loads(text, 0, &je);
-    free(text);
-    if (!*root)
-        fail_msg("%s: line %d: %s", path, je.line, je.text);
-    json_t *cases = json_object_get(*root, "cases");
-    if (!(json_is_array(cases) && json_array_size(cases) > 0) && !(json_is_object(cases) && json_object_size(cases) > 0))
-        fail_msg("%s: no cases", path);
-    return cases;
-}
-
-static double num(const json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_number(v))
-        fail_msg("fixture field \"%s\" is not a number", key);
-    return json_number_value(v);
-}
-
-/* The array o[key] as doubles (malloc'ed; *n its length). */
-static double *nums(const json_t *o, const char *key, size_t *n)
-{
-    json_t *a = json_object_get(o, key);
-    if (!json_is_array(a))
-        fail_msg("fixture field \"%s\" is not an array", key);
-    *n = json_array_size(a);
-    double *v = malloc((*n ? *n : 1) * sizeof *v);
-    for (size_t i = 0; i < *n; i++)
-        v[i] = json_number_value(json_array_get(a, i));
-    return v;
-}
-
-/* p-values: relative 1e-6, or absolute 1e-12 where the reference is below 1e-6. */
-static bool p_close(double got, double want)
-{
-    if (want < 1e-6)
-        return fabs(got - want) <= 1e-12;
-    return fabs(got - want) <= 1e-6 * want;
-}
-
-static bool rel_close(double got, double want, double tol)
-{
-    return fabs(got - want) <= tol * fmax(fabs(want), 1e-300) || got == want;
-}
-
-/* splitmix64: the tests' own seeded stream. */
-static uint64_t rnd_state;
-static uint64_t rnd_next(void)
-{
-    uint64_t z = (rnd_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-static int rnd_int(int lo, int hi) { return lo + (int)(rnd_next() % (uint64_t)(hi - lo + 1)); }
-static double rnd_unit(void) { return (double)(rnd_next() >> 11) * 0x1.0p-53; }
-static double rnd_normal(void)
-{
-    double u = rnd_unit(), v = rnd_unit();
-    return sqrt(-2.0 * log(u > 0.0 ? u : 1e-300)) * cos(6.283185307179586 * v);
+    return fixture_cases(path, root);
 }
 
 /* ---- The normal distribution ---------------------------------------------- */
