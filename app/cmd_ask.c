@@ -395,14 +395,7 @@ int cmd_ask(int argc, char **argv)
         goto out;
     }
     if (backend_url) {
-        ro.base_url = backend_url;
-        ro.model = a.remote_model ? a.remote_model : cfg.remote_model;
-        ro.api_key = getenv(cfg.api_key_env);
-        ro.connect_timeout_ms = cfg.connect_timeout_ms;
-        ro.first_token_timeout_ms = cfg.first_token_timeout_ms;
-        ro.idle_timeout_ms = cfg.idle_timeout_ms;
-        ro.total_timeout_ms = cfg.total_timeout_ms;
-        ro.retries = cfg.retries;
+        ro = deploy_remote_opts(&cfg, backend_url, a.remote_model ? a.remote_model : cfg.remote_model);
         remote.remote = &ro;
     }
 

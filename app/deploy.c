@@ -70,6 +70,20 @@ fail:
     return s;
 }
 
+remote_opts deploy_remote_opts(const config *cfg, const char *url, const char *model)
+{
+    remote_opts ro = remote_defaults();
+    ro.base_url = url;
+    ro.model = model;
+    ro.api_key = getenv(cfg->api_key_env);
+    ro.connect_timeout_ms = cfg->connect_timeout_ms;
+    ro.first_token_timeout_ms = cfg->first_token_timeout_ms;
+    ro.idle_timeout_ms = cfg->idle_timeout_ms;
+    ro.total_timeout_ms = cfg->total_timeout_ms;
+    ro.retries = cfg->retries;
+    return ro;
+}
+
 int deploy_version_load(db *d, int64_t id, const config *cfg, deploy_version *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -88,15 +102,7 @@ int deploy_version_load(db *d, int64_t id, const config *cfg, deploy_version *ou
         const char *hash = strrchr(dm.key, '#');
         out->remote_model = xstrdup(hash ? hash + 1 : "default");
         snprintf(out->quant, sizeof out->quant, "remote");
-        out->ro = remote_defaults();
-        out->ro.base_url = out->url;
-        out->ro.model = out->remote_model;
-        out->ro.api_key = getenv(cfg->api_key_env);
-        out->ro.connect_timeout_ms = cfg->connect_timeout_ms;
-        out->ro.first_token_timeout_ms = cfg->first_token_timeout_ms;
-        out->ro.idle_timeout_ms = cfg->idle_timeout_ms;
-        out->ro.total_timeout_ms = cfg->total_timeout_ms;
-        out->ro.retries = cfg->retries;
+        out->ro = deploy_remote_opts(cfg, out->url, out->remote_model);
         rc = 0;
         goto out;
     }

@@ -52,6 +52,10 @@ typedef struct {
     remote_opts ro;     /* remote: the server, with [remote]'s timeouts  */
 } deploy_version;
 
+/* A server's options: url and model (may be NULL), the key from the
+ * variable [remote] api_key_env names, [remote]'s timeouts and retries. */
+remote_opts deploy_remote_opts(const config *cfg, const char *url, const char *model);
+
 /* Load version id: a local one from the file it was last loaded from,
  * refused when that file is gone or its SHA-256 is no longer the
  * version's (the error names both hashes); a remote one gets cfg's

@@ -12,6 +12,7 @@
 
 #include "app/cli.h"
 #include "app/compare.h"
+#include "app/deploy.h"
 #include "app/store.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
@@ -712,14 +713,7 @@ int cmd_tui(int argc, char **argv)
         }
     }
     if (backend) {
-        ro.base_url = backend;
-        ro.model = ta.remote_model ? ta.remote_model : t.cfg.remote_model;
-        ro.api_key = getenv(t.cfg.api_key_env);
-        ro.connect_timeout_ms = t.cfg.connect_timeout_ms;
-        ro.first_token_timeout_ms = t.cfg.first_token_timeout_ms;
-        ro.idle_timeout_ms = t.cfg.idle_timeout_ms;
-        ro.total_timeout_ms = t.cfg.total_timeout_ms;
-        ro.retries = t.cfg.retries;
+        ro = deploy_remote_opts(&t.cfg, backend, ta.remote_model ? ta.remote_model : t.cfg.remote_model);
         db_model_info info = {.url = ro.base_url, .name = ro.model ? ro.model : "default"};
         if (db_model_use(t.d, &info, &remote_id) != DB_OK) {
             cli_fail("%s", db_errmsg(t.d));
