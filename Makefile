@@ -5,6 +5,8 @@
 #   make test     ... build with -Werror and run every CMocka suite
 #   make asan     the same suites under AddressSanitizer + UBSan
 #   make bench    engine benchmarks (see tools/bench)
+#   make fuzz     libFuzzer runs of every parser (FUZZ_SECONDS each; clang)
+#   make soak     30 minutes of steady use, watching memory and descriptors
 #   make mutate   mutation testing: which single-line changes the suites miss
 #   make model    train the built-in model (tools/train_model.sh)
 #   make eval-model  its held-out figures (frontdesk eval, tools/intent_match.c)
@@ -49,7 +51,7 @@ LIB      := $(BUILD)/libfrontdesk.a
 APPLIB   := $(BUILD)/libfrontdesk_app.a
 BIN      := $(BUILD)/frontdesk
 
-.PHONY: all deps run test asan bench clean check-tests model eval-model install uninstall mutate
+.PHONY: all deps run test asan bench clean check-tests model eval-model install uninstall mutate fuzz soak
 .DEFAULT_GOAL := all
 # Suites' and tools' objects are kept (not removed as intermediates), so a
 # second make test relinks nothing.
@@ -131,6 +133,13 @@ bench: | deps
 	@$(MAKE) --no-print-directory BUILD=build-bench build-bench/frontdesk \
 	  $(TOOL_SRC:tools/%.c=build-bench/tools/%)
 	@tools/bench.sh build-bench
+
+# Long runs (not in make test): the TUI generating, a rater and a serve
+# under load for SOAK_MINUTES; resident memory, descriptors and database
+# bytes per request reported (tools/soak.sh).
+SOAK_MINUTES ?= 30
+soak: all $(BUILD)/tools/bench_serve
+	@tools/soak.sh $(BUILD) $(SOAK_MINUTES)
 
 # Mutation testing (tools/mutate; README "Mutation testing"): single-line
 # mutants of app/, storage/, ui/, the sampler and prompt fitting, each built
