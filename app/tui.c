@@ -6,7 +6,8 @@
  * data, render the shell into a frame, show it, then wait for a key (50 ms
  * while a reply streams, 200 ms otherwise).  The UI thread never runs a
  * generation or a dashboard aggregate; its own database work is short
- * reads and single-row writes.
+ * reads and single-row writes.  Each frame's time, from the poll to the
+ * flush, is measured (tui_frames.h; FRONTDESK_FRAME_LOG).
  */
 #include "app/tui.h"
 
@@ -612,6 +613,7 @@ static void draw(tui *t)
 static int run(tui *t)
 {
     while (!t->quit && !got_signal) {
+        tui_frames_begin(&t->frames);
         poll_worker(t);
         tui_dash_notices(t);
         if (t->sv.screen == UI_SCREEN_DASH)
@@ -621,6 +623,7 @@ static int run(tui *t)
         if (t->sv.screen == UI_SCREEN_REVIEW && t->sv.review_arena.active)
             tui_arena_update(t);
         draw(t);
+        tui_frames_end(&t->frames, t->ws.busy);
         ui_key k;
         int timeout = t->ws.busy ? 50 : 200;
         while (term_read_key(t->term, timeout, &k)) {
@@ -751,6 +754,8 @@ int cmd_tui(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     shell_init(&t.sv);
+    if (!tui_frames_open(&t.frames, getenv("FRONTDESK_FRAME_LOG"), err, sizeof err))
+        tui_notice(&t, true, "%s", err);
     t.sv.model = t.model_name;
     t.sv.quant = t.quant;
     t.sv.backend = t.backend_label;
@@ -769,6 +774,7 @@ out:
         if (got_signal)
             fprintf(stderr, "frontdesk: stopped by signal %d\n", (int)got_signal);
     }
+    tui_frames_close(&t.frames);
     worker_stop(t.w); /* cancels a reply in progress: saved as cancelled */
     dashfeed_stop(t.df);
     shell_free(&t.sv);

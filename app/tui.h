@@ -10,6 +10,7 @@
  *                 (app/alerts.h), alert episodes, alert notices
  *   tui_models.c  the Models screen: versions, deployment, comparison,
  *                 eval runs, history; deploy / canary / promote / rollback
+ *   tui_frames.c  each frame's time (build + flush): a ring, a log
  */
 #ifndef FRONTDESK_TUI_H
 #define FRONTDESK_TUI_H
@@ -18,6 +19,7 @@
 #include "app/compare.h"
 #include "app/config.h"
 #include "app/dashfeed.h"
+#include "app/tui_frames.h"
 #include "app/worker.h"
 #include "storage/chats.h"
 #include "storage/deploy.h"
@@ -63,6 +65,7 @@ typedef struct tui {
     dashfeed *df;
     term *term;
     ui_frame frame;
+    tui_frames frames; /* frame times (FRONTDESK_FRAME_LOG) */
     shell_view sv;
     bool quit;
 

@@ -16,6 +16,8 @@
  *     both versions' traffic and the comparison, and rolls back.
  *   - tests/e2e/arena.sh: the Review screen's arena mode judges one pair
  *     blind (no version name before, both after) and records it.
+ *   - FRONTDESK_FRAME_LOG: the TUI's frame times, one line a frame and a
+ *     summary agreeing with them.
  *
  * Skips visibly (tests/testutil.h) without ../shared (the first) or tmux.
  */
@@ -749,6 +751,115 @@ static void test_tui_color(void **state)
     }
 }
 
+/* ---- frame times (FRONTDESK_FRAME_LOG) ---------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* the k-th smallest, k = ceil(p * n) (nearest rank), of sorted v[0..n) */
+static double nearest_rank(const double *v, size_t n, double p)
+{
+    size_t k = (size_t)ceil(p * (double)n);
+    return v[(k < 1 ? 1 : k) - 1];
+}
+
+/* FRONTDESK_FRAME_LOG=path: the TUI appends a line a frame while a reply
+ * streams (a mid-reply stall, so some frames are drawn while busy) and a
+ * summary at exit, whose count and percentiles agree with the lines (the
+ * percentiles recomputed here).  A log that cannot be opened is a notice
+ * on the screen, not a failure.  No timing is asserted: each frame's time
+ * must only be a positive, finite number. */
+static void test_tui_frame_log(void **state)
+{
+    (void)state;
+    static const rs_step step = {.kind = RS_STREAM, .reply = "Your parcel left the depot this morning.",
+                                 .stall_mid_ms = 400};
+    char err[256];
+    rs_server *s = live_server = rs_start(&step, 1, err, sizeof err);
+    if (!s)
+        fail_msg("test server: %s", err);
+    const char *work = test_path(test_tmpdir(), "frames");
+    mkdir(work, 0700);
+    char log[1100], env[1200], args[1200];
+    snprintf(log, sizeof log, "%s/frames.log", work);
+    snprintf(env, sizeof env, "FRONTDESK_FRAME_LOG='%s'", log);
+    snprintf(args, sizeof args, "--backend '%s' --db '%s'", rs_url(s), test_path(work, "f.db"));
+    tmx x;
+    tui_start(&x, work, "[ui]\nrater = frames\n", env, args);
+    wait_for(&x, "Type the customer");
+    type(&x, "Where is my parcel?");
+    keys(&x, "Enter");
+    wait_for(&x, "left the depot this morning.");
+    wait_idle(&x);
+    keys(&x, "C-q");
+    wait_for(&x, "frontdesk exited with 0");
+    TM(&x, NULL, "kill-server");
+    live = NULL;
+
+    FILE *f = fopen(log, "r");
+    if (!f)
+        fail_msg("FRONTDESK_FRAME_LOG: %s was not written", log);
+    double *ms = NULL;
+    size_t n = 0, cap_n = 0, busy = 0;
+    bool summary = false;
+    size_t s_count = 0;
+    double s_p50 = 0, s_p99 = 0, s_max = 0;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long idx;
+        double v;
+        char what[16];
+        if (summary)
+            fail_msg("a line after the summary: %s", line);
+        if (sscanf(line, "# frames %zu p50 %lf p99 %lf max %lf", &s_count, &s_p50, &s_p99, &s_max) == 4) {
+            summary = true;
+            continue;
+        }
+        if (sscanf(line, "frame %llu %lf %15s", &idx, &v, what) != 3)
+            fail_msg("not a frame line: %s", line);
+        if (idx != n + 1)
+            fail_msg("frame %llu follows frame %zu", idx, n);
+        if (!(v > 0) || !isfinite(v))
+            fail_msg("frame %llu took %g ms", idx, v);
+        if (strcmp(what, "busy") && strcmp(what, "idle"))
+            fail_msg("frame %llu is '%s', not busy or idle", idx, what);
+        busy += !strcmp(what, "busy");
+        if (n == cap_n)
+            ms = xrealloc(ms, (cap_n = cap_n ? 2 * cap_n : 64) * sizeof *ms);
+        ms[n++] = v;
+    }
+    fclose(f);
+    if (!summary)
+        fail_msg("no summary line at exit in %s", log);
+    if (n == 0)
+        fail_msg("no frame in %s", log);
+    if (busy == 0)
+        fail_msg("no frame drawn while the reply streamed (%zu frames)", n);
+    assert_true(n < 4096); /* all of them still in the TUI's ring */
+    assert_int_equal(s_count, n);
+    qsort(ms, n, sizeof *ms, cmp_double);
+    /* the lines and the summary are printed to 0.001 ms */
+    assert_true(fabs(s_p50 - nearest_rank(ms, n, 0.50)) < 0.002);
+    assert_true(fabs(s_p99 - nearest_rank(ms, n, 0.99)) < 0.002);
+    assert_true(fabs(s_max - ms[n - 1]) < 0.002);
+    printf("frame log: %zu frames (%zu while streaming), p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", n, busy, s_p50,
+           s_p99, s_max);
+    free(ms);
+
+    /* a log in a directory that does not exist: said, and the TUI works */
+    snprintf(env, sizeof env, "FRONTDESK_FRAME_LOG='%s/no/such/dir/frames.log'", work);
+    tui_start(&x, work, "[ui]\nrater = frames\n", env, args);
+    wait_for(&x, "FRONTDESK_FRAME_LOG: cannot open");
+    wait_for(&x, "Type the customer");
+    keys(&x, "C-q");
+    wait_for(&x, "frontdesk exited with 0");
+    TM(&x, NULL, "kill-server");
+    live = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -759,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_tui_arena),
         cmocka_unit_test_teardown(test_tui_chat_actions, teardown_tui),
         cmocka_unit_test_teardown(test_tui_color, teardown_tui),
+        cmocka_unit_test_teardown(test_tui_frame_log, teardown_tui),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
