@@ -10,7 +10,8 @@
  * precomputed sums (Q8_1's s, Q8_K's bsums) instead of per element.
  *
  * The AVX2 bodies live in kernels_avx2.c; this file picks them only after
- * __builtin_cpu_supports said yes.  What this file
+ * cpuid said the CPU has the instructions and xgetbv said the OS saves the
+ * registers they use.  What this file
  * does not do: threads (callers split rows with kern_matvec_rows), or
  * matrix × matrix (prefill converts tiles with kern_dequantize_rows_f32
  * and calls BLAS).
@@ -21,6 +22,9 @@
 #include "engine/quant.h"
 #include "util/util.h"
 
+#if KERN_X86
+#include <cpuid.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -77,6 +81,43 @@ bool kern_choose_path(const char *simd, const char *no_simd, unsigned runnable, 
     return false;
 }
 
+#if KERN_X86
+/* The CPU features of the SIMD paths, from cpuid, each counted only when
+ * the OS also saves the registers it uses (XCR0, read by xgetbv): the YMM
+ * halves for AVX2, and besides the opmask and ZMM state for AVX-512.
+ * (gcc's __builtin_cpu_supports does both, but clang 14 knows no "f16c"
+ * or "avxvnni" there.) */
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void detect_cpu(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d))
+        return;
+    bool fma = c & 1u << 12, osxsave = c & 1u << 27, avx = c & 1u << 28, f16c = c & 1u << 29;
+    if (!osxsave || !avx)
+        return;
+    uint64_t xcr0 = xgetbv0();
+    bool ymm = (xcr0 & 0x6) == 0x6;   /* SSE and AVX state */
+    bool zmm = (xcr0 & 0xe6) == 0xe6; /* ... and opmask, ZMM0-15 high, ZMM16-31 */
+    if (!ymm || !__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return;
+    bool avx2 = b & 1u << 5, avx512f = b & 1u << 16, avx512bw = b & 1u << 30, avx512vl = b & 1u << 31;
+    bool avx512vnni = c & 1u << 11;
+    unsigned subleaves = a; /* leaf 7's highest subleaf */
+    bool avxvnni = subleaves >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & 1u << 4);
+    have_avx2 = avx2 && fma && f16c;
+    have_avx512 = have_avx2 && zmm && avx512f && avx512vl && avx512bw;
+    have_vnni = have_avx512 && avx512vnni;
+    have_avxvnni = have_avx2 && avxvnni;
+}
+#endif
+
 static void init_impl(void)
 {
     for (uint32_t h = 0; h < (1u << 16); h++)
@@ -88,13 +129,7 @@ static void init_impl(void)
         memcpy(&q5_spread[v], bytes, 8);
     }
 #if KERN_X86
-    __builtin_cpu_init();
-    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                __builtin_cpu_supports("f16c");
-    have_avx512 = have_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                  __builtin_cpu_supports("avx512bw");
-    have_vnni = have_avx512 && __builtin_cpu_supports("avx512vnni");
-    have_avxvnni = have_avx2 && __builtin_cpu_supports("avxvnni");
+    detect_cpu();
 #endif
     unsigned runnable = 0;
     for (int i = 0; i < KERN_PATH_COUNT; i++)
