@@ -225,7 +225,9 @@ openai_status openai_chunk_parse(const char *json, size_t n, bool stream, openai
 {
     *c = (openai_chunk){.prompt_tokens = -1, .completion_tokens = -1};
     json_error_t je;
-    json_t *root = json_loadb(json, n, 0, &je);
+    /* A NUL (\u0000) in the text is a byte a model may emit like any other
+     * (content_len carries it); without the flag jansson refuses the chunk. */
+    json_t *root = json_loadb(json, n, JSON_ALLOW_NUL, &je);
     if (!root) {
         util_errf(err, errlen, "%s (at byte %d)", je.text, je.position);
         return OPENAI_BAD_JSON;

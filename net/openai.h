@@ -89,7 +89,8 @@ typedef struct {
     int completion_tokens; /* "usage"."completion_tokens"                 */
     char *finish_reason;   /* "choices"[0]."finish_reason"                */
     char *content;         /* "choices"[0]."delta" (stream) or ."message"
-                              (!stream) ."content" (NUL-terminated too)  */
+                              (!stream) ."content": content_len bytes, which
+                              may hold a NUL (\u0000), then a NUL        */
     size_t content_len;
     char *error;           /* OPENAI_SERVER_ERROR: the whole chunk, compact */
     /* "choices"[0]."logprobs"."content"[]."logprob" (both forms): the sum

@@ -9,10 +9,11 @@
  *     fed whole, one byte at a time, and split at every offset into two;
  *     a callback that says stop stops at once; a line and an event past
  *     the limit are reported as such;
- *   - openai.h: a chunk and an answer read field by field, the usage
- *     chunk, each wrong-typed field named, a server's error chunk, error
- *     bodies of every shape, the model list, and the request body's
- *     fields (only the extensions that change something).
+ *   - openai.h: a chunk and an answer read field by field (text holding
+ *     a NUL included), the usage chunk, each wrong-typed field named, a
+ *     server's error chunk, error bodies of every shape, the model list,
+ *     and the request body's fields (only the extensions that change
+ *     something).
  */
 #include "tests/testutil.h"
 
@@ -176,6 +177,14 @@ static void test_chunk_fields(void **state)
     assert_string_equal(c.content, "no");
     openai_chunk_free(&c);
     openai_chunk_free(&c); /* a freed chunk is a zeroed one */
+
+    /* A NUL in the text (a model may emit the byte; frontdesk serve writes
+     * it as \u0000) is text like any other: content_len says where it ends. */
+    assert_int_equal(parse("{\"choices\":[{\"delta\":{\"content\":\"a\\u0000b\"}}]}", true, &c, err, sizeof err),
+                     OPENAI_OK);
+    assert_int_equal(c.content_len, 3);
+    assert_memory_equal(c.content, "a\0b", 4);
+    openai_chunk_free(&c);
 }
 
 static void test_chunk_errors(void **state)
