@@ -166,7 +166,10 @@ static void print_fig(const json_t *agg, const char *side, const char *what, con
 {
     char buf[64], m[20], lo[20], hi[20];
     double x = fig(agg, side, what, key);
-    snprintf(m, sizeof m, isnan(x) ? "-" : fmt, x);
+    if (isnan(x))
+        snprintf(m, sizeof m, "-");
+    else
+        snprintf(m, sizeof m, fmt, x);
     snprintf(lo, sizeof lo, fmt, fig(agg, side, what, "lo"));
     snprintf(hi, sizeof hi, fmt, fig(agg, side, what, "hi"));
     if (isnan(x))

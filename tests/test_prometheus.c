@@ -507,8 +507,8 @@ static void test_real_prometheus(void **state)
     /* README's three queries answer: p95 per model, error ratio, tokens/s */
     const char *readme[] = {
         "histogram_quantile(0.95, sum by (model, le) (rate(frontdesk_request_duration_seconds_bucket[5m])))",
-        "sum by (model) (rate(frontdesk_requests_total{outcome=~\"error|timeout|interrupted\"}[5m]))"
-        " / sum by (model) (rate(frontdesk_requests_total[5m]))",
+        ("sum by (model) (rate(frontdesk_requests_total{outcome=~\"error|timeout|interrupted\"}[5m]))"
+         " / sum by (model) (rate(frontdesk_requests_total[5m]))"),
         "sum by (model) (rate(frontdesk_generated_tokens_total[1m]))",
     };
     double rv[3];
