@@ -717,13 +717,35 @@ static char *models_json(serve_ctx *s)
     return text;
 }
 
+serve_route serve_route_of(const char *method, const char *path)
+{
+    static const struct {
+        const char *path, *method;
+        serve_route route;
+    } table[] = {
+        {"/v1/chat/completions", "POST", SERVE_ROUTE_CHAT},
+        {"/v1/feedback", "POST", SERVE_ROUTE_FEEDBACK},
+        {"/v1/models", "GET", SERVE_ROUTE_MODELS},
+        {"/metrics", "GET", SERVE_ROUTE_METRICS},
+    };
+    if (!strcmp(path, "/health"))
+        return SERVE_ROUTE_HEALTH;
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        if (strcmp(path, table[i].path))
+            continue;
+        if (!strcmp(method, table[i].method))
+            return table[i].route;
+        return !strcmp(table[i].method, "POST") ? SERVE_ROUTE_NEEDS_POST : SERVE_ROUTE_NEEDS_GET;
+    }
+    return SERVE_ROUTE_NOT_FOUND;
+}
+
 void serve_handle(void *ud, httpd_req *r)
 {
     serve_ctx *s = ud;
     double t0 = util_now();
-    const char *method = httpd_method(r), *path = httpd_path(r);
-    bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-    if (!strcmp(path, "/health")) {
+    serve_route rt = serve_route_of(httpd_method(r), httpd_path(r));
+    if (rt == SERVE_ROUTE_HEALTH) {
         bool up = !atomic_load(&s->stopping);
         json_t *o = json_object();
         json_object_set_new(o, "status", json_string(up ? "ok" : "stopping"));
@@ -735,16 +757,21 @@ void serve_handle(void *ud, httpd_req *r)
                       NULL, "invalid_api_key", NULL, t0);
         return;
     }
-    if (!strcmp(path, "/v1/chat/completions") && post) {
+    switch (rt) {
+    case SERVE_ROUTE_CHAT:
         chat_completion(s, r, t0);
-    } else if (!strcmp(path, "/v1/feedback") && post) {
+        break;
+    case SERVE_ROUTE_FEEDBACK:
         feedback(s, r, t0);
-    } else if (!strcmp(path, "/v1/models") && get) {
+        break;
+    case SERVE_ROUTE_MODELS: {
         char *body = models_json(s);
         httpd_respond(r, 200, JSON_TYPE, body, strlen(body), NULL);
         free(body);
         log_request(r, 200, -1, -1, t0);
-    } else if (!strcmp(path, "/metrics") && get) {
+        break;
+    }
+    case SERVE_ROUTE_METRICS: {
         batch_load loads[SERVE_ENGINES];
         int64_t ids[SERVE_ENGINES];
         pthread_mutex_lock(&s->eng_mu);
@@ -758,12 +785,17 @@ void serve_handle(void *ud, httpd_req *r)
         httpd_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
         free(text);
         log_request(r, 200, -1, -1, t0);
-    } else if (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/feedback") ||
-               !strcmp(path, "/v1/models") || !strcmp(path, "/metrics")) {
-        bool wants_post = !strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/feedback");
-        const char *allow[] = {"Allow", wants_post ? "POST" : "GET", NULL};
+        break;
+    }
+    case SERVE_ROUTE_NEEDS_POST:
+    case SERVE_ROUTE_NEEDS_GET: {
+        const char *allow[] = {"Allow", rt == SERVE_ROUTE_NEEDS_POST ? "POST" : "GET", NULL};
         respond_error(s, r, 405, "invalid_request_error", "method not allowed here", NULL, NULL, allow, t0);
-    } else {
+        break;
+    }
+    case SERVE_ROUTE_HEALTH: /* answered above */
+    case SERVE_ROUTE_NOT_FOUND:
         respond_error(s, r, 404, "invalid_request_error", "no such endpoint", NULL, "not_found", NULL, t0);
+        break;
     }
 }

@@ -101,6 +101,21 @@ typedef struct {
 /* The httpd handler; ud is the serve_ctx. */
 void serve_handle(void *ud, httpd_req *r);
 
+/* What a request's method and path ask for (serve_handle answers /health
+ * before it checks the API key, everything else after).  Paths are exact:
+ * libmicrohttpd has already cut the query and decoded the URL. */
+typedef enum {
+    SERVE_ROUTE_HEALTH,     /* /health, any method                            */
+    SERVE_ROUTE_CHAT,       /* POST /v1/chat/completions                      */
+    SERVE_ROUTE_FEEDBACK,   /* POST /v1/feedback                              */
+    SERVE_ROUTE_MODELS,     /* GET /v1/models                                 */
+    SERVE_ROUTE_METRICS,    /* GET /metrics                                   */
+    SERVE_ROUTE_NEEDS_POST, /* one of the POST paths by another method: 405   */
+    SERVE_ROUTE_NEEDS_GET,  /* one of the GET paths by another method: 405    */
+    SERVE_ROUTE_NOT_FOUND,  /* 404                                            */
+} serve_route;
+serve_route serve_route_of(const char *method, const char *path);
+
 /* The engine of version model_id, loaded (and its scheduler started) on
  * first use: a local version whose file still has its SHA-256.  NULL with
  * err (a remote version, a changed file, too many versions). */
