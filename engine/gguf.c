@@ -5,8 +5,12 @@
  * remain; no other code in this file touches the raw bytes.  Every
  * allocation made while parsing comes from one arena owned by the
  * gguf_file, so an error at any point frees everything with one call.
+ * Allocations sized by the file's counts are fallible (util/alloc.h):
+ * out of memory is GGUF_ENOMEM with a message naming what was being read.
  */
 #include "engine/gguf.h"
+
+#include "util/alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,7 +78,7 @@ static void *arena_alloc(arena_block **arena, size_t count, size_t size)
 {
     if (size && count > (SIZE_MAX - sizeof(arena_block)) / size)
         return NULL;
-    arena_block *b = calloc(1, sizeof *b + count * size);
+    arena_block *b = try_calloc(1, sizeof *b + count * size);
     if (!b)
         return NULL;
     b->next = *arena;
@@ -309,7 +313,8 @@ static bool rd_array(rd *r, gguf_value *v, int depth)
     if (et == GGUF_TYPE_STRING) {
         gguf_str *s = arena_alloc(r->arena, n, sizeof *s);
         if (!s)
-            return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
+            return rd_fail(r, GGUF_ENOMEM, "out of memory for an array of %llu strings at offset %llu",
+                           (unsigned long long)n, (unsigned long long)at), false;
         for (uint64_t i = 0; i < n; i++)
             if (!rd_str(r, &s[i], "array string"))
                 return false;
@@ -317,7 +322,8 @@ static bool rd_array(rd *r, gguf_value *v, int depth)
     } else if (et == GGUF_TYPE_ARRAY) {
         gguf_value *e = arena_alloc(r->arena, n, sizeof *e);
         if (!e)
-            return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
+            return rd_fail(r, GGUF_ENOMEM, "out of memory for an array of %llu arrays at offset %llu",
+                           (unsigned long long)n, (unsigned long long)at), false;
         for (uint64_t i = 0; i < n; i++)
             if (!rd_value(r, GGUF_TYPE_ARRAY, &e[i], depth + 1))
                 return false;
@@ -471,9 +477,10 @@ static bool parse_kvs(rd *r, gguf_file *f)
             return false;
     }
     r->ctx = CTX_NONE;
-    named *tmp = malloc((f->n_kv ? f->n_kv : 1) * sizeof *tmp);
+    named *tmp = try_mallocarray(f->n_kv, sizeof *tmp);
     if (!tmp)
-        return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
+        return rd_fail(r, GGUF_ENOMEM, "out of memory sorting %llu metadata keys",
+                       (unsigned long long)f->n_kv), false;
     for (uint64_t i = 0; i < f->n_kv; i++)
         tmp[i] = (named){f->kvs[i].key, (uint32_t)i};
     int64_t dup = sort_names(tmp, f->n_kv, f->kv_sorted);
@@ -567,9 +574,10 @@ static bool parse_tensors(rd *r, gguf_file *f)
     if (!f->tensors || !f->tensor_sorted)
         return rd_fail(r, GGUF_ENOMEM, "out of memory for %llu tensors",
                        (unsigned long long)f->n_tensors), false;
-    uint64_t *info_at = malloc((f->n_tensors ? f->n_tensors : 1) * sizeof *info_at);
+    uint64_t *info_at = try_mallocarray(f->n_tensors, sizeof *info_at);
     if (!info_at)
-        return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
+        return rd_fail(r, GGUF_ENOMEM, "out of memory for %llu tensor infos",
+                       (unsigned long long)f->n_tensors), false;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         info_at[i] = r->pos;
         r->ctx = CTX_TENSOR;
@@ -616,10 +624,11 @@ static bool parse_tensors(rd *r, gguf_file *f)
         t->data = r->base + t->offset;
     }
 
-    named *tmp = malloc((f->n_tensors ? f->n_tensors : 1) * sizeof *tmp);
+    named *tmp = try_mallocarray(f->n_tensors, sizeof *tmp);
     if (!tmp) {
         free(info_at);
-        return rd_fail(r, GGUF_ENOMEM, "out of memory"), false;
+        return rd_fail(r, GGUF_ENOMEM, "out of memory sorting %llu tensor names",
+                       (unsigned long long)f->n_tensors), false;
     }
     for (uint64_t i = 0; i < f->n_tensors; i++)
         tmp[i] = (named){f->tensors[i].name, (uint32_t)i};
@@ -650,7 +659,7 @@ int gguf_open_memory(gguf_file **out, const void *data, size_t size, char *err, 
     *out = NULL;
     if (err && errlen)
         err[0] = '\0';
-    gguf_file *f = calloc(1, sizeof *f);
+    gguf_file *f = try_calloc(1, sizeof *f);
     if (!f) {
         if (err && errlen)
             snprintf(err, errlen, "out of memory");

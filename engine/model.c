@@ -1,10 +1,15 @@
 /*
  * model.c — hyper-parameters and weights of Llama-family models.
+ *
+ * Tables sized by the file's hyper-parameters (layers, norms and biases,
+ * the packing lists) are allocated fallibly (util/alloc.h): out of memory
+ * is a load error naming what did not fit, with everything freed.
  */
 #include "engine/model.h"
 
 #include "engine/kernels.h"
 
+#include "util/alloc.h"
 #include "util/util.h"
 
 #include <pthread.h>
@@ -170,12 +175,15 @@ static int larger_first(const void *a, const void *b)
 }
 
 /* Every matrix of the forward pass packed, on as many threads as the
- * machine has cores (packing reads the file once and writes the copy). */
-static void pack_weights(model *m)
+ * machine has cores (packing reads the file once and writes the copy).
+ * false when the lists of matrices do not fit in memory. */
+static bool pack_weights(model *m)
 {
     double t0 = util_now();
     size_t cap = (size_t)m->hp.n_layer * 7 + 1, n = 0;
-    model_weight **ws = xmallocarray(cap, sizeof *ws);
+    model_weight **ws = try_mallocarray(cap, sizeof *ws);
+    if (!ws)
+        return false;
     for (uint32_t i = 0; i < m->hp.n_layer; i++) {
         model_layer *l = &m->layers[i];
         model_weight *lw[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
@@ -187,7 +195,13 @@ static void pack_weights(model *m)
         ws[n++] = &m->output;
     if (n) {
         qsort(ws, n, sizeof *ws, larger_first);
-        pack_job j = {.ws = ws, .packs = xcalloc(n, sizeof *j.packs), .n = n};
+        pack_job j = {.ws = ws, .packs = try_calloc(n, sizeof *j.packs), .n = n};
+        m->packs = try_mallocarray(n, sizeof *m->packs);
+        if (!j.packs || !m->packs) {
+            free(j.packs);
+            free(ws);
+            return false;
+        }
         pthread_mutex_init(&j.lock, NULL);
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
@@ -199,7 +213,6 @@ static void pack_weights(model *m)
         for (int t = 0; t < started; t++)
             pthread_join(tid[t], NULL);
         pthread_mutex_destroy(&j.lock);
-        m->packs = xmallocarray(n, sizeof *m->packs);
         for (size_t i = 0; i < n; i++)
             if (j.packs[i].p)
                 m->packs[m->n_packs++] = j.packs[i];
@@ -209,6 +222,7 @@ static void pack_weights(model *m)
     if (m->tied_output)
         m->tok_embd.packed = m->output.packed; /* the lookup reads the packed rows */
     m->pack_seconds = util_now() - t0;
+    return true;
 }
 
 typedef struct {
@@ -373,8 +387,13 @@ int model_load(model **out, const char *path, char *err, size_t errlen)
     /* Norms and biases: at most 2 norms + 3 biases per layer, plus one. */
     loader L = {.m = m, .err = msg, .errlen = sizeof msg};
     L.owned_cap = (size_t)hp->n_layer * (2 * E + E + 2 * kv) + E;
-    m->owned = xmallocarray(L.owned_cap, sizeof(float));
-    m->layers = xcalloc(hp->n_layer, sizeof *m->layers);
+    m->owned = try_mallocarray(L.owned_cap, sizeof(float));
+    m->layers = try_calloc(hp->n_layer, sizeof *m->layers);
+    if (!m->owned || !m->layers) {
+        snprintf(msg, sizeof msg, "out of memory for %u layers (%zu MiB of norms and biases)",
+                 hp->n_layer, L.owned_cap * sizeof(float) >> 20);
+        goto fail_msg;
+    }
 
     bind_matrix(&L, &m->tok_embd, "token_embd.weight", E, m->n_vocab, true);
     m->output_norm = bind_vector(&L, "output_norm.weight", E, true);
@@ -404,7 +423,10 @@ int model_load(model **out, const char *path, char *err, size_t errlen)
     }
     if (L.failed)
         goto fail_msg;
-    pack_weights(m);
+    if (!pack_weights(m)) {
+        snprintf(msg, sizeof msg, "out of memory listing the weight matrices of %u layers", hp->n_layer);
+        goto fail_msg;
+    }
     dominant_type(m);
     model_name(m, path);
     *out = m;

@@ -21,6 +21,7 @@
 #include "engine/pretok.h"
 
 #include "engine/unicode.h"
+#include "util/alloc.h"
 #include "util/util.h"
 
 #include <stdbool.h>
@@ -64,9 +65,17 @@ static const step pipelines[][7] = {
 
 static void push(pretok_words *w, size_t len)
 {
+    if (w->oom)
+        return;
     if (w->n == w->cap) {
-        w->cap = w->cap ? 2 * w->cap : 64;
-        w->len = xreallocarray(w->len, w->cap, sizeof *w->len);
+        size_t cap = w->cap ? 2 * w->cap : 64;
+        size_t *p = try_reallocarray(w->len, cap, sizeof *w->len);
+        if (!p) {
+            w->oom = true;
+            return;
+        }
+        w->len = p;
+        w->cap = cap;
     }
     w->len[w->n++] = len;
 }
@@ -78,6 +87,7 @@ void pretok_words_free(pretok_words *w)
     free(w->len);
     w->len = NULL;
     w->n = w->cap = 0;
+    w->oom = false;
 }
 
 /* ---- Classes -------------------------------------------------------------- */
@@ -453,6 +463,8 @@ void pretok_split(pretok_kind kind, const uint32_t *cps, size_t n, pretok_words 
     }
     for (size_t i = 0; i < cur.n; i++)
         push(out, cur.len[i]);
+    if (cur.oom || next.oom)
+        out->oom = true;
     pretok_words_free(&cur);
     pretok_words_free(&next);
 }

@@ -16,6 +16,7 @@
 #ifndef FRONTDESK_PRETOK_H
 #define FRONTDESK_PRETOK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,15 +31,19 @@ typedef enum {
     PRETOK_DEEPSEEK_CODER, /* "deepseek-coder"                               */
 } pretok_kind;
 
-/* Word lengths, in code points, in text order (a growable array). */
+/* Word lengths, in code points, in text order (a growable array, grown
+ * fallibly: its size follows the text's). */
 typedef struct {
     size_t *len;
     size_t n, cap;
+    bool oom; /* a length was dropped for want of memory: the split is void */
 } pretok_words;
 
 /* Split cps[0..n) and append the word lengths to *out (which the caller
  * zero-initialises and frees with pretok_words_free).  The lengths always
- * sum to n; an empty input appends nothing. */
+ * sum to n unless out->oom is set afterwards (out of memory: the lengths
+ * are then incomplete, but still within cps[0..n)); an empty input appends
+ * nothing. */
 void pretok_split(pretok_kind kind, const uint32_t *cps, size_t n, pretok_words *out);
 
 void pretok_words_free(pretok_words *w); /* accepts a zeroed struct */

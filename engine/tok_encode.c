@@ -9,12 +9,18 @@
  * (an SPM byte with no byte token) we fall back to the unknown token or
  * report an error.
  *
+ * Every buffer of an encoding grows with the text, so all are allocated
+ * fallibly (util/alloc.h): a push that finds no memory sets a sticky `oom`
+ * flag and drops its element (nothing reads past what was stored), and
+ * tok_encode turns the flag into TOK_ENOMEM once the pass ends.
+ *
  * Not supported: the whole-sequence detokenizer's clean-up of spaces.
  */
 #include "engine/tokenizer_internal.h"
 
 #include "engine/pretok.h"
 #include "engine/unicode.h"
+#include "util/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,37 +63,55 @@ typedef struct {
     frag *frag, *frag2;
     size_t n_frag, n_frag2, frag_cap, frag2_cap;
     pretok_words words;
+    bool oom; /* a push found no memory: the encoding is void */
 } scratch;
 
 typedef struct {
     int32_t **ids;
     size_t *n, *cap;
+    bool oom; /* an id was dropped for want of memory */
 } tok_out;
 
 static void out_push(tok_out *o, int32_t id)
 {
+    if (o->oom)
+        return;
     if (*o->n == *o->cap) {
-        *o->cap = *o->cap ? 2 * *o->cap : 64;
-        *o->ids = xreallocarray(*o->ids, *o->cap, sizeof **o->ids);
+        size_t c = *o->cap ? 2 * *o->cap : 64;
+        int32_t *p = try_reallocarray(*o->ids, c, sizeof **o->ids);
+        if (!p) {
+            o->oom = true;
+            return;
+        }
+        *o->ids = p;
+        *o->cap = c;
     }
     (*o->ids)[(*o->n)++] = id;
 }
 
-/* Make room for `count` elements of `size` bytes in *p. */
-static void reserve(void **p, size_t *cap, size_t count, size_t size)
+/* Make room for `count` elements of `size` bytes in *p; false (and *p as
+ * it was) when memory runs out. */
+static bool reserve(void **p, size_t *cap, size_t count, size_t size)
 {
     if (count <= *cap)
-        return;
+        return true;
     size_t c = *cap ? *cap : 64;
     while (c < count)
         c *= 2;
-    *p = xreallocarray(*p, c, size);
+    void *q = try_reallocarray(*p, c, size);
+    if (!q)
+        return false;
+    *p = q;
     *cap = c;
+    return true;
 }
 
-static void frag_push(frag **a, size_t *n, size_t *cap, frag f)
+static void frag_push(scratch *s, frag **a, size_t *n, size_t *cap, frag f)
 {
-    reserve((void **)a, cap, *n + 1, sizeof **a);
+    if (s->oom || !reserve((void **)a, cap, *n + 1, sizeof **a)) {
+        s->oom = true;
+        return;
+    }
     (*a)[(*n)++] = f;
 }
 
@@ -111,7 +135,10 @@ static bool bigram_before(const bigram *a, const bigram *b, bool spm)
 
 static void heap_push(scratch *s, bigram b, bool spm)
 {
-    reserve((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap);
+    if (s->oom || !reserve((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap)) {
+        s->oom = true;
+        return;
+    }
     size_t i = s->heap_n++;
     for (; i > 0 && bigram_before(&b, &s->heap[(i - 1) / 2], spm); i = (i - 1) / 2)
         s->heap[i] = s->heap[(i - 1) / 2];
@@ -142,7 +169,10 @@ static bigram heap_pop(scratch *s, bool spm)
  * clipped at the end: malformed text still gets symbols).  Returns the count. */
 static int32_t make_symbols(scratch *s, size_t m)
 {
-    reserve((void **)&s->sym, &s->sym_cap, m, sizeof *s->sym);
+    if (!reserve((void **)&s->sym, &s->sym_cap, m, sizeof *s->sym)) {
+        s->oom = true;
+        return 0;
+    }
     int32_t k = 0;
     for (size_t off = 0; off < m; k++) {
         size_t n = uni_seq_len(s->buf[off]);
@@ -159,7 +189,7 @@ static int32_t make_symbols(scratch *s, size_t m)
 static void merge_loop(const tok_vocab *v, scratch *s, bool spm,
                        void (*offer)(const tok_vocab *, scratch *, int32_t, int32_t))
 {
-    while (s->heap_n) {
+    while (s->heap_n && !s->oom) {
         bigram b = heap_pop(s, spm);
         symbol *l = &s->sym[b.left], *r = &s->sym[b.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
@@ -186,8 +216,8 @@ static void partition(const tok_vocab *v, const char *text, size_t len, bool par
 {
     s->n_frag = 0;
     if (len)
-        frag_push(&s->frag, &s->n_frag, &s->frag_cap, (frag){0, len, -1});
-    for (size_t k = 0; k < v->n_special; k++) {
+        frag_push(s, &s->frag, &s->n_frag, &s->frag_cap, (frag){0, len, -1});
+    for (size_t k = 0; k < v->n_special && !s->oom; k++) {
         int32_t id = v->special[k];
         const tok_entry *t = &v->tok[id];
         if (!parse_special && (t->attr & ATTR_SPECIAL))
@@ -203,7 +233,7 @@ static void partition(const tok_vocab *v, const char *text, size_t len, bool par
         for (size_t i = 0; i < s->n_frag; i++) {
             frag f = s->frag[i];
             if (f.tok >= 0) {
-                frag_push(&s->frag2, &s->n_frag2, &s->frag2_cap, f);
+                frag_push(s, &s->frag2, &s->n_frag2, &s->frag2_cap, f);
                 continue;
             }
             size_t pos = f.off, end = f.off + f.len;
@@ -213,15 +243,15 @@ static void partition(const tok_vocab *v, const char *text, size_t len, bool par
                     while (llen > 0 && is_c_space(text[pos + llen - 1]))
                         llen--;
                 if (llen)
-                    frag_push(&s->frag2, &s->n_frag2, &s->frag2_cap, (frag){pos, llen, -1});
-                frag_push(&s->frag2, &s->n_frag2, &s->frag2_cap, (frag){0, 0, id});
+                    frag_push(s, &s->frag2, &s->n_frag2, &s->frag2_cap, (frag){pos, llen, -1});
+                frag_push(s, &s->frag2, &s->n_frag2, &s->frag2_cap, (frag){0, 0, id});
                 pos = m + t->len;
                 if (t->attr & ATTR_RSTRIP)
                     while (pos < end && is_c_space(text[pos]))
                         pos++;
             }
             if (pos < end)
-                frag_push(&s->frag2, &s->n_frag2, &s->frag2_cap, (frag){pos, end - pos, -1});
+                frag_push(s, &s->frag2, &s->n_frag2, &s->frag2_cap, (frag){pos, end - pos, -1});
         }
         frag *tf = s->frag;
         size_t tc = s->frag_cap;
@@ -248,7 +278,10 @@ static void spm_offer(const tok_vocab *v, scratch *s, int32_t left, int32_t righ
 static int spm_encode(const tok_vocab *v, scratch *s, const char *text, size_t len, bool prefix,
                       tok_out *o, size_t base, char *err, size_t errlen)
 {
-    reserve((void **)&s->buf, &s->buf_cap, 3 * (len + 1), 1);
+    if (!reserve((void **)&s->buf, &s->buf_cap, 3 * (len + 1), 1)) {
+        s->oom = true;
+        return TOK_ENOMEM;
+    }
     size_t m = 0;
     for (size_t i = (prefix ? 0 : 1); i <= len; i++) {
         char c = i == 0 ? ' ' : text[i - 1];
@@ -333,7 +366,10 @@ static void bpe_word(const tok_vocab *v, scratch *s, size_t m, tok_out *o)
 static int bpe_encode(const tok_vocab *v, scratch *s, const char *text, size_t len, tok_out *o,
                       size_t base, char *err, size_t errlen)
 {
-    reserve((void **)&s->cps, &s->cps_cap, len, sizeof *s->cps);
+    if (!reserve((void **)&s->cps, &s->cps_cap, len, sizeof *s->cps)) {
+        s->oom = true;
+        return TOK_ENOMEM;
+    }
     size_t ncp = 0;
     for (size_t off = 0, adv; off < len; off += adv) {
         uint32_t cp = uni_decode((const unsigned char *)text + off, len - off, &adv);
@@ -346,11 +382,18 @@ static int bpe_encode(const tok_vocab *v, scratch *s, const char *text, size_t l
     }
     s->words.n = 0;
     pretok_split(v->pre, s->cps, ncp, &s->words);
+    if (s->words.oom) {
+        s->oom = true;
+        return TOK_ENOMEM;
+    }
 
     const uint32_t *cp = s->cps;
-    for (size_t w = 0; w < s->words.n; w++) {
+    for (size_t w = 0; w < s->words.n && !s->oom && !o->oom; w++) {
         size_t wl = s->words.len[w], m = 0;
-        reserve((void **)&s->buf, &s->buf_cap, 8 * wl, 1);
+        if (!reserve((void **)&s->buf, &s->buf_cap, 8 * wl, 1)) {
+            s->oom = true;
+            return TOK_ENOMEM;
+        }
         for (size_t i = 0; i < wl; i++) {
             unsigned char u[4];
             size_t k = util_utf8_encode(cp[i], u);
@@ -378,7 +421,7 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
         return TOK_EINPUT;
     }
     size_t n0 = *n;
-    tok_out o = {ids, n, cap};
+    tok_out o = {ids, n, cap, false};
     scratch s = {0};
     int rc = TOK_OK;
 
@@ -386,7 +429,7 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
         out_push(&o, v->bos);
     partition(v, text, len, parse_special, &s);
     bool prev_special = true; /* SPM: a '▁' starts the text and follows special tokens */
-    for (size_t i = 0; i < s.n_frag && rc == TOK_OK; i++) {
+    for (size_t i = 0; i < s.n_frag && rc == TOK_OK && !s.oom && !o.oom; i++) {
         const frag *f = &s.frag[i];
         if (f->tok >= 0) {
             out_push(&o, f->tok);
@@ -402,6 +445,10 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
     }
     if (rc == TOK_OK && add_special && v->add_eos)
         out_push(&o, v->eos);
+    if (rc == TOK_ENOMEM || (rc == TOK_OK && (s.oom || o.oom))) {
+        util_errf(err, errlen, "out of memory tokenizing a text of %zu bytes", len);
+        rc = TOK_ENOMEM;
+    }
     scratch_free(&s);
     if (rc != TOK_OK)
         *n = n0;

@@ -17,6 +17,7 @@
 
 #include "engine/pretok.h"
 #include "engine/unicode.h"
+#include "util/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,10 +106,15 @@ static int load_tokens(tok_vocab *v, const gguf_file *f, char *err, size_t errle
     if (merges && merges->type == GGUF_TYPE_STRING)
         for (uint64_t i = 0; i < merges->n; i++)
             total += gguf_arr_str(merges, i).len + 1;
-    v->arena = xmalloc(total ? total : 1);
-    v->tok = xcalloc((size_t)v->n, sizeof *v->tok);
+    v->arena = try_malloc(total);
+    v->tok = try_calloc((size_t)v->n, sizeof *v->tok);
     v->tok_mask = table_size((size_t)v->n) - 1;
-    v->tok_hash = xmallocarray(v->tok_mask + 1, sizeof *v->tok_hash);
+    v->tok_hash = try_mallocarray(v->tok_mask + 1, sizeof *v->tok_hash);
+    if (!v->arena || !v->tok || !v->tok_hash) {
+        util_errf(err, errlen, "%s: out of memory for %d vocabulary entries (%zu bytes of text)",
+                  KEY("tokens"), (int)v->n, total);
+        return TOK_ENOMEM;
+    }
     memset(v->tok_hash, 0xff, (v->tok_mask + 1) * sizeof *v->tok_hash);
 
     for (int32_t id = 0; id < v->n; id++) {
@@ -158,9 +164,13 @@ static int load_merges(tok_vocab *v, const gguf_file *f, char *err, size_t errle
         return fail(err, errlen, TOK_EBAD, "%s: missing or not an array of strings (gpt2 "
                     "vocabularies need it)%s", KEY("merges"), "");
     v->n_merges = (int32_t)m->n;
-    v->merge = xcalloc(m->n ? m->n : 1, sizeof *v->merge);
+    v->merge = try_calloc(m->n, sizeof *v->merge);
     v->merge_mask = table_size(m->n) - 1;
-    v->merge_hash = xmallocarray(v->merge_mask + 1, sizeof *v->merge_hash);
+    v->merge_hash = try_mallocarray(v->merge_mask + 1, sizeof *v->merge_hash);
+    if (!v->merge || !v->merge_hash) {
+        util_errf(err, errlen, "%s: out of memory for %d merge rules", KEY("merges"), (int)v->n_merges);
+        return TOK_ENOMEM;
+    }
     memset(v->merge_hash, 0xff, (v->merge_mask + 1) * sizeof *v->merge_hash);
 
     for (int32_t rank = 0; rank < v->n_merges; rank++) {
@@ -362,7 +372,7 @@ static int load_special_ids(tok_vocab *v, const gguf_file *f, int pre_flags, cha
 
 /* Special tokens found by their text (llama.cpp's workaround for converters
  * that do not record them), and the end-of-generation set. */
-static void load_special_texts(tok_vocab *v)
+static int load_special_texts(tok_vocab *v, char *err, size_t errlen)
 {
     const int32_t n = v->n;
     static const char *const eot_texts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
@@ -398,7 +408,11 @@ static void load_special_texts(tok_vocab *v)
         "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>",
         "<eos>", "<turn|>", "<|tool_response>",
         "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", "[e~[", NULL};
-    v->eog = xcalloc((size_t)n, 1);
+    v->eog = try_calloc((size_t)n, 1);
+    if (!v->eog) {
+        util_errf(err, errlen, "out of memory for the end-of-generation flags of %d tokens", (int)n);
+        return TOK_ENOMEM;
+    }
     for (const char *const *t = eog_texts; *t; t++) {
         int32_t id = tok_find(v, *t, strlen(*t));
         if (id >= 0) {
@@ -433,11 +447,12 @@ static void load_special_texts(tok_vocab *v)
         v->eog[s_end] = 0;
         v->tok[s_end].attr = ATTR_NORMAL;
     }
+    return TOK_OK;
 }
 
 /* The tokens cut out of the text before tokenizing, longest first, and the
  * strip attributes llama.cpp gives some of them by model name. */
-static void load_special_list(tok_vocab *v, const gguf_file *f)
+static int load_special_list(tok_vocab *v, const gguf_file *f, char *err, size_t errlen)
 {
     const int32_t n = v->n;
     gguf_str name = {"", 0}, arch = {"", 0};
@@ -449,12 +464,22 @@ static void load_special_list(tok_vocab *v, const gguf_file *f)
         lname[i] = (char)(name.ptr[i] >= 'A' && name.ptr[i] <= 'Z' ? name.ptr[i] + 32 : name.ptr[i]);
     gguf_str lower = {lname, ln};
 
-    uint64_t *order = xmallocarray((size_t)n, sizeof *order);
+    uint64_t *order = try_mallocarray((size_t)n, sizeof *order);
+    if (!order) {
+        util_errf(err, errlen, "out of memory sorting the special tokens of %d tokens", (int)n);
+        return TOK_ENOMEM;
+    }
     for (int32_t id = 0; id < n; id++)
         if (v->tok[id].attr & (ATTR_CONTROL | ATTR_USER_DEFINED | ATTR_UNKNOWN))
             order[v->n_special++] = ((uint64_t)(UINT32_MAX - v->tok[id].len) << 32) | (uint32_t)id;
     qsort(order, v->n_special, sizeof *order, by_length_then_id);
-    v->special = xmallocarray(v->n_special ? v->n_special : 1, sizeof *v->special);
+    v->special = try_mallocarray(v->n_special, sizeof *v->special);
+    if (!v->special) {
+        free(order);
+        util_errf(err, errlen, "out of memory for %zu special tokens", v->n_special);
+        v->n_special = 0;
+        return TOK_ENOMEM;
+    }
     for (size_t i = 0; i < v->n_special; i++)
         v->special[i] = (int32_t)(order[i] & 0xFFFFFFFFu);
     free(order);
@@ -474,6 +499,7 @@ static void load_special_list(tok_vocab *v, const gguf_file *f)
     } else if (str_contains(lower, "modern-bert")) {
         set_attr(v, "[MASK]", ATTR_LSTRIP, true);
     }
+    return TOK_OK;
 }
 
 /* Byte tables and the longest piece, once everything else is known. */
@@ -508,12 +534,14 @@ int tok_load(tok_vocab **out, const gguf_file *f, char *err, size_t errlen)
         rc = load_merges(v, f, err, errlen);
     if (rc == TOK_OK)
         rc = load_special_ids(v, f, pre_flags, err, errlen);
+    if (rc == TOK_OK)
+        rc = load_special_texts(v, err, errlen);
+    if (rc == TOK_OK)
+        rc = load_special_list(v, f, err, errlen);
     if (rc != TOK_OK) {
         tok_free(v);
         return rc;
     }
-    load_special_texts(v);
-    load_special_list(v, f);
     load_bytes(v);
     *out = v;
     return TOK_OK;

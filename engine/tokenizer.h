@@ -27,7 +27,9 @@
  *
  * Errors: functions that can fail return 0 or a negative TOK_E* code and
  * write a one-line message into err (when errlen > 0) naming the metadata
- * key or the input offset at fault.
+ * key or the input offset at fault.  Tables sized by the file's counts and
+ * buffers sized by the text are allocated fallibly (util/alloc.h): running
+ * out of memory is TOK_ENOMEM, with everything allocated so far freed.
  */
 #ifndef FRONTDESK_TOKENIZER_H
 #define FRONTDESK_TOKENIZER_H
@@ -44,6 +46,7 @@ enum {
     TOK_EBAD = -1,   /* missing, ill-typed or inconsistent metadata          */
     TOK_EUNSUP = -2, /* a tokenizer model or pre-tokenizer we do not support */
     TOK_EINPUT = -3, /* text that cannot be tokenized                        */
+    TOK_ENOMEM = -4, /* out of memory for buffers sized by the file or text  */
 };
 
 typedef struct tok_vocab tok_vocab;

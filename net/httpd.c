@@ -35,10 +35,15 @@
  * (MHD_FEATURE_AUTOSUPPRESS_SIGPIPE), so a client that hangs up raises no
  * SIGPIPE.
  *
- * Not here: routing, JSON beyond the two fixed error bodies, TLS.
+ * The body grows with what the client sends, so it is allocated fallibly
+ * (util/alloc.h): out of memory drops it and answers 503 (the handler is
+ * not called); everything else here is small and fixed (x*alloc).
+ *
+ * Not here: routing, JSON beyond the fixed error bodies, TLS.
  */
 #include "net/httpd.h"
 
+#include "util/alloc.h"
 #include "util/util.h"
 
 #include <microhttpd.h>
@@ -78,6 +83,8 @@ struct httpd_req {
     char *method, *path; /* copies: still valid in the done callback */
     strbuf body;
     bool too_large;  /* the body passed max_body: 413 */
+    bool no_memory;  /* the body did not fit in memory: 503 */
+    size_t body_seen; /* bytes of body received, kept or not */
     bool answered;   /* httpd_respond or httpd_respond_stream was called */
     bool queued;     /* ... and MHD took the response */
     bool completed;  /* on_completed said COMPLETED_OK */
@@ -308,14 +315,18 @@ static bool announced_too_large(struct MHD_Connection *conn, size_t max)
  * the last call). */
 static void take_body(httpd_req *r, const char *data, size_t n)
 {
-    if (r->too_large)
+    r->body_seen += n;
+    if (r->too_large || r->no_memory)
         return;
     if (n > r->server->max_body - r->body.len) {
         r->too_large = true;
         sb_free(&r->body);
         return;
     }
-    sb_append(&r->body, data, n);
+    if (!try_sb_append(&r->body, data, n)) {
+        r->no_memory = true;
+        sb_free(&r->body);
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -343,6 +354,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->too_large) {
         r->answered = true;
         return respond_too_large(r);
+    }
+    if (r->no_memory) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "out of memory reading a request body of %zu bytes", r->body_seen);
+        r->answered = true;
+        return respond_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "server_error", "out_of_memory", msg);
     }
     s->handler(s->ud, r);
     if (!r->answered)

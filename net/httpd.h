@@ -5,7 +5,8 @@
  * with its internal polling thread): the handler runs on the connection's
  * own thread with the whole request body in memory, and may block there.
  * Parsing HTTP is libmicrohttpd's; this file only adapts it: the body is
- * collected up to a limit (413 beyond it, the handler never called),
+ * collected up to a limit (413 beyond it, 503 when memory runs out; the
+ * handler is not called then),
  * headers are looked up case-insensitively, and a response is either whole
  * or pulled piece by piece (server-sent events) with chunked encoding.
  *

@@ -21,6 +21,7 @@
 #include "net/openai.h"
 #include "net/remote_text.h"
 #include "net/sse.h"
+#include "util/alloc.h"
 #include "util/util.h"
 
 #include <curl/curl.h>
@@ -237,6 +238,7 @@ static bool sse_take(xfer *x, const char *p, size_t n)
     case SSE_STOPPED: return false; /* on_event set the reason */
     case SSE_EVENT_TOO_LARGE: fail(x, "the server sent an event larger than %zu bytes", EVENT_MAX); return false;
     case SSE_LINE_TOO_LONG: fail(x, "the server sent a line longer than %zu bytes", EVENT_MAX); return false;
+    case SSE_NO_MEMORY: fail(x, "out of memory reading the server's stream (an event of up to %zu bytes)", EVENT_MAX); return false;
     }
     return false;
 }
@@ -316,7 +318,10 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
         }
         return 0;
     }
-    sb_append(&x->body, p, n);
+    if (!try_sb_append(&x->body, p, n)) {
+        fail(x, "out of memory reading the server's answer at %zu bytes", x->body.len + n);
+        return 0;
+    }
     return n;
 }
 

@@ -9,6 +9,8 @@
  */
 #include "net/sse.h"
 
+#include "util/alloc.h"
+
 #include <string.h>
 
 void sse_init(sse_reader *r, size_t max)
@@ -56,16 +58,16 @@ static sse_status sse_line(sse_reader *r, const char *s, size_t n, sse_event_fn 
     size_t vlen = (size_t)(s + n - v);
     if (vlen > 0 && *v == ' ')
         v++, vlen--;
-    if (r->has_data)
-        sb_putc(&r->data, '\n');
-    sb_append(&r->data, v, vlen);
+    if ((r->has_data && !try_sb_append(&r->data, "\n", 1)) || !try_sb_append(&r->data, v, vlen))
+        return SSE_NO_MEMORY;
     r->has_data = true;
     return r->data.len > r->max ? SSE_EVENT_TOO_LARGE : SSE_OK;
 }
 
 sse_status sse_feed(sse_reader *r, const char *p, size_t n, sse_event_fn on_event, void *ud)
 {
-    sb_append(&r->line, p, n);
+    if (!try_sb_append(&r->line, p, n))
+        return SSE_NO_MEMORY;
     char *b = r->line.data;
     size_t len = r->line.len, start = 0, i = r->line_scan;
     sse_status st = SSE_OK;

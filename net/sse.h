@@ -11,7 +11,9 @@
  * with '\n'; a blank line dispatches the event (nothing when it had no
  * data line); other fields (event, id, retry) are ignored.  An event left
  * undispatched when the bytes end is dropped, as the standard says.  A
- * line, and one event's data, may hold at most `max` bytes.
+ * line, and one event's data, may hold at most `max` bytes; both grow
+ * with what the server sends, so they are allocated fallibly
+ * (util/alloc.h): out of memory is SSE_NO_MEMORY, not an abort.
  *
  * What it does not do: read the events' JSON (net/openai.h), reconnect or
  * remember Last-Event-ID, write events (a server formats its own).
@@ -39,6 +41,7 @@ typedef enum {
     SSE_STOPPED,         /* the callback returned false                 */
     SSE_LINE_TOO_LONG,   /* a line grew past max without ending          */
     SSE_EVENT_TOO_LARGE, /* an event's data grew past max                */
+    SSE_NO_MEMORY,       /* the line or event did not fit in memory      */
 } sse_status;
 
 /* One dispatched event: its data (n bytes, NUL-terminated, "" for an

@@ -4,7 +4,9 @@
  *
  * Allocation failure is not recoverable in frontdesk: x*alloc print a
  * message and abort (after running the hook the UI installs to restore the
- * terminal).  Everything else reports failure by return value.
+ * terminal).  Sizes that come from untrusted input (file counts, text
+ * lengths, request bodies) use util/alloc.h's fallible try_* instead.
+ * Everything else reports failure by return value.
  */
 #ifndef FRONTDESK_UTIL_H
 #define FRONTDESK_UTIL_H
