@@ -30,6 +30,17 @@ static db_status check_reply(db *d, int64_t message_id, const char *what)
     return s;
 }
 
+/* Whether a statement's binds all worked (brc, the first failure); if not,
+ * the statement is finalized and the failure recorded on d. */
+static bool bind_ok(db *d, sqlite3_stmt *st, int brc, const char *what)
+{
+    if (brc == SQLITE_OK)
+        return true;
+    sqlite3_finalize(st);
+    db_fail(d, brc, what);
+    return false;
+}
+
 db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_in *r)
 {
     const char *what = "saving the rating";
@@ -61,23 +72,27 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
         db_rollback(d);
         return DB_ERR;
     }
+    /* A text bind copies, and when that allocation fails the parameter
+     * stays NULL: a comment or a tag (INSERT OR IGNORE) would be dropped
+     * without a word.  So every text bind is checked. */
     sqlite3_bind_int64(st, 1, message_id);
-    sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+    int brc = sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, (r->fields & DB_RATE_THUMBS) != 0);
     sqlite3_bind_int(st, 4, r->thumbs);
     sqlite3_bind_int(st, 5, (r->fields & DB_RATE_SCORE) != 0);
     if (r->score > 0)
         sqlite3_bind_int(st, 6, r->score);
     sqlite3_bind_int(st, 7, (r->fields & DB_RATE_COMMENT) != 0);
-    db_bind_text(st, 8, r->comment && *r->comment ? r->comment : NULL);
+    if (brc == SQLITE_OK)
+        brc = db_bind_text(st, 8, r->comment && *r->comment ? r->comment : NULL);
     sqlite3_bind_double(st, 9, db_now());
-    s = db_step_done(d, st, what);
+    s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
     if (s == DB_OK && (r->fields & DB_RATE_TAGS)) {
         st = db_prepare(d, "DELETE FROM rating_tags WHERE message_id = ? AND rater = ?", what);
         if (st) {
             sqlite3_bind_int64(st, 1, message_id);
-            sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
-            s = db_step_done(d, st, what);
+            brc = sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+            s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
         } else
             s = DB_ERR;
         for (size_t i = 0; s == DB_OK && i < r->n_tags; i++) {
@@ -89,9 +104,10 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
                 break;
             }
             sqlite3_bind_int64(st, 1, message_id);
-            sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(st, 3, r->tags[i], -1, SQLITE_TRANSIENT);
-            s = db_step_done(d, st, what);
+            brc = sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+            if (brc == SQLITE_OK)
+                brc = sqlite3_bind_text(st, 3, r->tags[i], -1, SQLITE_TRANSIENT);
+            s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
         }
     }
     if (s != DB_OK) {

@@ -1,0 +1,788 @@
+/*
+ * test_faults.c — injected I/O and allocation faults (tests/faultvfs.h)
+ * at every step of the store's operations, run in-process through the
+ * same cmd_* code the binary runs.
+ *
+ * For each scenario — recording a streamed reply (ask against a streaming
+ * server on 127.0.0.1), rating, export, forget, purge, migration from the
+ * oldest schema — a fault-free run first counts its I/Os; then for N = 1,
+ * 2, ... through every one of them, on a fresh copy of the fixture store:
+ *   - the N-th I/O of any kind fails with SQLITE_IOERR_<its kind>;
+ *   - the N-th write fails with SQLITE_FULL;
+ *   - (rating, export, ask) SQLite's N-th allocation fails.
+ * After each run, with the faults off and through sqlite3 itself (the unix
+ * VFS, not the code under test):
+ *   - the command returned 0 or 1, and a failure printed exactly one line
+ *     "frontdesk: ..." naming the database (a success prints at most the
+ *     lines it always prints);
+ *   - PRAGMA integrity_check is "ok", and so is the search index's own;
+ *   - every row committed before the run that the operation does not touch
+ *     reads as before (`keep`), and what it does touch reads either as
+ *     before or as after the fault-free run, never in between (`state`) —
+ *     after it when the command said it succeeded;
+ *   - no lock is held, no descriptor leaked, no temporary file left, and
+ *     the store opens again (a failed migration resumes).
+ * Leaks are ASan's to find at exit.  Problems are collected and the first
+ * few printed, so one run shows the shape of a failure; each scenario
+ * prints its faults injected and survived.
+ */
+#include "faultvfs.h"
+#include "remote_server.h"
+#include "store_util.h"
+#include "testutil.h"
+
+#include "app/cli.h"
+#include "storage/chats.h"
+#include "storage/metrics.h"
+#include "storage/ratings.h"
+#include "util/util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- Small helpers ---------------------------------------------------------- */
+
+static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return s;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    char *data = test_read_file(from, &n);
+    FILE *f = fopen(to, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    free(data);
+}
+
+static void remove_store(const char *path)
+{
+    char *p;
+    unlink(path);
+    unlink(p = xprintf("%s-wal", path)), free(p);
+    unlink(p = xprintf("%s-shm", path)), free(p);
+    unlink(p = xprintf("%s-journal", path)), free(p);
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* Rows of every statement in sql on raw: columns '|'-separated, a row per
+ * line, "--" after each statement; an error reads "ERROR ..." (never equal
+ * to a digest of rows). */
+static char *digest_conn(sqlite3 *raw, const char *sql)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    const char *tail = sql;
+    int rc = SQLITE_OK;
+    while (tail && *tail) {
+        sqlite3_stmt *st = NULL;
+        if ((rc = sqlite3_prepare_v2(raw, tail, -1, &st, &tail)) != SQLITE_OK || !st)
+            break;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(st); c++) {
+                const unsigned char *t = sqlite3_column_text(st, c);
+                fprintf(out, "%s%s", c ? "|" : "", t ? (const char *)t : "NULL");
+            }
+            fputc('\n', out);
+        }
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK)
+            break;
+        fputs("--\n", out);
+    }
+    if (rc != SQLITE_OK)
+        fprintf(out, "ERROR %s", sqlite3_errmsg(raw));
+    fclose(out);
+    return buf;
+}
+
+/* The file at path through sqlite3 on the unix VFS (not the code under
+ * test, not the fault VFS); NULL when it does not open. */
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *raw = NULL;
+    if (sqlite3_open_v2(path, &raw, SQLITE_OPEN_READWRITE, "unix") != SQLITE_OK) {
+        sqlite3_close(raw);
+        return NULL;
+    }
+    return raw;
+}
+
+static char *digest(const char *path, const char *sql)
+{
+    sqlite3 *raw = raw_open(path);
+    char *s = raw ? digest_conn(raw, sql) : xprintf("ERROR cannot open %s", path);
+    sqlite3_close(raw);
+    return s;
+}
+
+static long scalar(const char *path, const char *sql)
+{
+    char *s = digest(path, sql);
+    long v = strtol(s, NULL, 10);
+    free(s);
+    return v;
+}
+
+/* Run a cmd_* function as main would, with a copy of args (getopt permutes
+ * them), stdout and stderr going to files; stderr's text in *err. */
+static int run_cmd(int (*cmd)(int, char **), const char *const *args, char **err)
+{
+    char *argv[40];
+    int argc = 0;
+    for (; args[argc]; argc++)
+        argv[argc] = (char *)args[argc];
+    argv[argc] = NULL;
+    static const char *out_path, *err_path;
+    if (!out_path) {
+        out_path = test_path(test_tmpdir(), "cmd.out");
+        err_path = test_path(test_tmpdir(), "cmd.err");
+    }
+    fflush(stdout);
+    fflush(stderr);
+    int saved1 = dup(1), saved2 = dup(2);
+    int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    close(fo);
+    close(fe);
+    optind = 0; /* GNU getopt: start over */
+    int rc = cmd(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved1, 1);
+    dup2(saved2, 2);
+    close(saved1);
+    close(saved2);
+    *err = test_read_file(err_path, NULL);
+    return rc;
+}
+#define CMD(fn, err, ...) run_cmd(fn, (const char *const[]){__VA_ARGS__, NULL}, err)
+
+/* ---- Fixtures ------------------------------------------------------------------------ */
+
+enum { N_CONVS = 12 };
+
+/* What the fixture holds, for the scenarios' arguments and queries. */
+static struct {
+    int64_t conv[N_CONVS], reply[N_CONVS];
+    int64_t max_msg, max_conv;
+} fx;
+
+/* A model row with the columns schema 1 has, by SQL on the file. */
+static int64_t insert_model(const char *path)
+{
+    sql_exec(path, "INSERT INTO models (key, sha256, backend, name, file_name, arch, quant, first_used, last_used)"
+                   " VALUES ('aaaa', 'aaaa', 'local', 'fixture.gguf', 'fixture.gguf', 'llama', 'Q8_0', 1, 1)");
+    return scalar(path, "SELECT max(id) FROM models");
+}
+
+/* N_CONVS conversations at schema `version`: a question and a reply each
+ * (some 300 characters, so the file spans pages); from schema 2 on, the
+ * reply's request and, for every other one, a rating with tags; every third
+ * conversation last touched 90 days ago. */
+static void make_store(const char *path, int version)
+{
+    remove_store(path);
+    db *d;
+    char err[512];
+    if (db_open_at(&d, path, version, err, sizeof err) != DB_OK)
+        fail_msg("fixture %s: %s", path, err);
+    int64_t model = insert_model(path);
+    for (int i = 0; i < N_CONVS; i++) {
+        char q[400], a[400];
+        snprintf(q, sizeof q, "Question %d: my parcel ORDER-%04d has not arrived; %0200d", i, i * 7, i);
+        snprintf(a, sizeof a, "Answer %d: sorry about ORDER-%04d, it ships today. MARK%02dMARK %0200d", i, i * 7, i, i);
+        int64_t cust;
+        OK(d, db_conv_create(d, "support", "You are kind.", &fx.conv[i]));
+        OK(d, db_msg_add(d, fx.conv[i], DB_ROLE_CUSTOMER, q, &cust));
+        OK(d, db_reply_begin(d, fx.conv[i], model, "{\"temperature\":0}", 0, &fx.reply[i]));
+        if (version < 2) {
+            OK(d, db_reply_progress(d, fx.reply[i], a));
+            continue;
+        }
+        OK(d, db_reply_end(d, fx.reply[i], a, model));
+        int64_t req;
+        OK(d, db_request_begin(d, model, "local", fx.conv[i], fx.reply[i], 1.0, &req));
+        db_request_result res = {.outcome = DB_OUTCOME_OK, .prompt_tokens = 30, .gen_tokens = 20 + i,
+                                 .ttft_ms = 5, .prefill_ms = 4, .decode_ms = 50, .latency_ms = 60 + i,
+                                 .prefill_tps = 100, .decode_tps = 40, .attempts = 1};
+        OK(d, db_request_finish(d, req, &res));
+        if (i % 2 == 0) {
+            const char *tags[] = {"fixture", i % 4 ? "late" : "polite"};
+            db_rating_in r = {.fields = DB_RATE_SCORE | DB_RATE_THUMBS | DB_RATE_TAGS | DB_RATE_COMMENT,
+                              .score = 1 + i % 5, .thumbs = i % 4 ? -1 : 1, .tags = tags, .n_tags = 2,
+                              .comment = "from the fixture"};
+            OK(d, db_rate(d, fx.reply[i], "alice", &r));
+        }
+    }
+    db_close(d);
+    sql_exec(path, "UPDATE conversations SET updated_at = updated_at - 90 * 86400 WHERE id % 3 = 0");
+    fx.max_msg = scalar(path, "SELECT max(id) FROM messages");
+    fx.max_conv = scalar(path, "SELECT max(id) FROM conversations");
+}
+
+/* ---- Scenarios --------------------------------------------------------------------- */
+
+typedef struct scenario scenario;
+struct scenario {
+    const char *name;
+    int version;                              /* the fixture's schema */
+    int (*run)(const char *path, char **err); /* the operation, through cmd_*; its stderr */
+    char *(*keep)(void);                      /* SQL: rows it must leave alone */
+    char *(*state)(void);                     /* SQL: what it changes (before or after), or NULL */
+    /* more checks, before anything else opens the file: a problem (the
+     * caller frees) or NULL */
+    char *(*check)(const char *path, int rc);
+    int ok_lines;       /* at most this many stderr lines on success */
+    bool malloc_faults; /* also fail SQLite's allocations */
+    int mem_stride;     /* ... only every mem_stride-th of them (0: all) */
+};
+
+/* The fault-free run's results. */
+static char *after_state, *baseline_export;
+static rs_server *server;
+static char *schema_of[DB_SCHEMA_VERSION + 1];
+
+static const char SCHEMA_SQL[] = "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name";
+static const char QUESTION[] = "Where is my parcel ORDER-0042?";
+static const char REPLY[] = "It left the depot this morning and arrives tomorrow before noon. Sorry for the wait!";
+
+static const char *export_path(void)
+{
+    static const char *p;
+    return p ? p : (p = test_path(test_tmpdir(), "export.jsonl"));
+}
+
+/* Every row of the fixture's tables that matter, those of conversation
+ * `skip` (0: none) left out. */
+static char *rows_sql(int64_t skip, int64_t max_conv, int64_t max_msg)
+{
+    return xprintf("SELECT id, title, profile, system_prompt FROM conversations WHERE id != %lld AND id <= %lld ORDER BY id;"
+                   "SELECT id, conversation_id, role, text, prev_id, model_id FROM messages"
+                   "  WHERE conversation_id != %lld AND id <= %lld ORDER BY id;"
+                   "SELECT message_id, rater, thumbs, score, comment FROM ratings WHERE rater != 'faulty'"
+                   "  AND message_id IN (SELECT id FROM messages WHERE conversation_id != %lld) ORDER BY 1, 2;"
+                   "SELECT message_id, rater, tag FROM rating_tags WHERE rater != 'faulty'"
+                   "  AND message_id IN (SELECT id FROM messages WHERE conversation_id != %lld) ORDER BY 1, 2, 3;"
+                   "SELECT id, model_id, outcome, gen_tokens, latency_ms FROM requests WHERE id <= %lld ORDER BY id",
+                   (long long)skip, (long long)max_conv, (long long)skip, (long long)max_msg, (long long)skip,
+                   (long long)skip, (long long)N_CONVS);
+}
+
+static char *keep_all(void)
+{
+    return rows_sql(0, fx.max_conv, fx.max_msg);
+}
+
+/* rating: a score, two tags and a comment on an unrated reply */
+static int run_rate(const char *path, char **err)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)fx.reply[3]);
+    return CMD(cmd_rate, err, "rate", id, "4", "--tag", "fault", "--tag", "kept", "--comment", "whole or nothing",
+               "--rater", "faulty", "--db", path);
+}
+
+static char *state_rate(void)
+{
+    return xprintf("SELECT message_id, thumbs, score, comment FROM ratings WHERE rater = 'faulty';"
+                   "SELECT message_id, tag FROM rating_tags WHERE rater = 'faulty' ORDER BY tag");
+}
+
+/* export: every rated reply, to a file */
+static int run_export(const char *path, char **err)
+{
+    unlink(export_path());
+    return CMD(cmd_export, err, "export", "--db", path, "--out", export_path());
+}
+
+static char *check_export(const char *path, int rc)
+{
+    (void)path;
+    struct stat sb;
+    bool exists = stat(export_path(), &sb) == 0;
+    DIR *dir = opendir(test_tmpdir());
+    char *left = NULL;
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        if (!strncmp(e->d_name, "export.jsonl.tmp", 16) && !left)
+            left = xprintf("a temporary export file is left: %s", e->d_name);
+    if (dir)
+        closedir(dir);
+    if (left)
+        return left;
+    if (rc != 0)
+        return exists ? xprintf("the export failed but %s exists", export_path()) : NULL;
+    if (!baseline_export)
+        return NULL; /* the counting run */
+    char *got = exists ? test_read_file(export_path(), NULL) : NULL;
+    char *problem = NULL;
+    if (!got)
+        problem = xprintf("the export succeeded but wrote no file");
+    else if (strcmp(got, baseline_export)) {
+        size_t at = 0;
+        while (got[at] == baseline_export[at])
+            at++;
+        size_t from = at > 60 ? at - 60 : 0;
+        problem = xprintf("the export succeeded with other content (%zu bytes, not %zu); at byte %zu:\n"
+                          "  got  ...%.120s\n  want ...%.120s",
+                          strlen(got), strlen(baseline_export), at, got + from, baseline_export + from);
+    }
+    free(got);
+    return problem;
+}
+
+/* forget: one conversation with a rated reply */
+static int run_forget(const char *path, char **err)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)fx.conv[4]);
+    return CMD(cmd_forget, err, "forget", "--conversation", id, "--db", path);
+}
+
+static char *keep_forget(void)
+{
+    return rows_sql(fx.conv[4], fx.max_conv, fx.max_msg);
+}
+
+static char *state_forget(void)
+{
+    return xprintf("SELECT id, title FROM conversations WHERE id = %lld;"
+                   "SELECT id, role, text FROM messages WHERE conversation_id = %lld ORDER BY id;"
+                   "SELECT rater, score FROM ratings WHERE message_id = %lld;"
+                   "SELECT tag FROM rating_tags WHERE message_id = %lld ORDER BY tag;"
+                   "SELECT conversation_id, message_id FROM requests WHERE gen_tokens = 24",
+                   (long long)fx.conv[4], (long long)fx.conv[4], (long long)fx.reply[4], (long long)fx.reply[4]);
+}
+
+/* Whether the file at path holds the bytes s. */
+static bool file_holds(const char *path, const char *s)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return false;
+    size_t n;
+    char *data = test_read_file(path, &n);
+    bool found = memmem(data, n, s, strlen(s)) != NULL;
+    free(data);
+    return found;
+}
+
+/* forget promises the text is gone from the file, not just from queries */
+static char *check_forget(const char *path, int rc)
+{
+    if (rc != 0)
+        return NULL;
+    char *wal = xprintf("%s-wal", path);
+    char *problem = NULL;
+    if (file_holds(path, "MARK04MARK") || file_holds(wal, "MARK04MARK"))
+        problem = xprintf("forget succeeded but the reply's text is still in %s", file_holds(path, "MARK04MARK") ? path : wal);
+    free(wal);
+    return problem;
+}
+
+/* purge: the conversations not touched for 30 days (every third) */
+static int run_purge(const char *path, char **err)
+{
+    return CMD(cmd_purge, err, "purge", "--older-than", "30", "--db", path);
+}
+
+static char *keep_purge(void)
+{
+    return xprintf("SELECT id, model_id, outcome, gen_tokens, latency_ms FROM requests ORDER BY id");
+}
+
+static char *state_purge(void)
+{
+    return xprintf("SELECT id, title FROM conversations ORDER BY id;"
+                   "SELECT id, conversation_id, role, text FROM messages ORDER BY id;"
+                   "SELECT message_id, rater, score FROM ratings ORDER BY 1, 2;"
+                   "SELECT message_id, rater, tag FROM rating_tags ORDER BY 1, 2, 3;"
+                   "SELECT id, conversation_id, message_id FROM requests ORDER BY id");
+}
+
+/* recording a streamed reply: ask, against a server streaming REPLY */
+static int run_ask(const char *path, char **err)
+{
+    return CMD(cmd_ask, err, "ask", "--backend", rs_url(server), "--db", path, "-n", "64", QUESTION);
+}
+
+static char *check_ask(const char *path, int rc)
+{
+    char *sql = xprintf("SELECT count(*) FROM conversations WHERE id > %lld", (long long)fx.max_conv);
+    long convs = scalar(path, sql);
+    free(sql);
+    char *problem = NULL;
+    sql = xprintf("SELECT text FROM messages WHERE role = 'agent' AND id > %lld", (long long)fx.max_msg);
+    char *texts = digest(path, sql);
+    free(sql);
+    for (char *line = texts, *nl; !problem && (nl = strstr(line, "\n")) && strcmp(line, "--\n"); line = nl + 1) {
+        *nl = 0;
+        if (strncmp(REPLY, line, strlen(line)))
+            problem = xprintf("a reply was saved as '%s', not a prefix of the one streamed", line);
+    }
+    free(texts);
+    /* A request the failure left 'running' is marked interrupted by the
+     * next open once its process has ended (as ask's does on exit): make
+     * this process look ended, then open. */
+    long running = scalar(path, "SELECT count(*) FROM requests WHERE outcome = 'running'");
+    if (!problem && running && rc == 0)
+        problem = xprintf("ask succeeded but left a request 'running'");
+    if (!problem && running) {
+        sql_exec(path, "UPDATE requests SET owner_start = 1 WHERE outcome = 'running'");
+        db *d;
+        char msg[512];
+        if (db_open(&d, path, msg, sizeof msg) != DB_OK)
+            problem = xprintf("the store no longer opens: %s", msg);
+        else
+            db_close(d);
+        if (!problem && scalar(path, "SELECT count(*) FROM requests WHERE outcome = 'running'"))
+            problem = xprintf("a request left 'running' stays so after its process ended");
+    }
+    if (!problem && rc == 0) {
+        sql = xprintf("SELECT count(*) FROM messages m JOIN messages c ON c.conversation_id = m.conversation_id"
+                      " JOIN requests r ON r.message_id = m.id"
+                      " WHERE m.id > %lld AND m.role = 'agent' AND m.text = '%s' AND c.role = 'customer'"
+                      " AND c.text = '%s' AND r.outcome = 'ok'",
+                      (long long)fx.max_msg, REPLY, QUESTION);
+        if (convs != 1 || scalar(path, sql) != 1)
+            problem = xprintf("ask succeeded but the conversation, reply and request are not all saved (%ld new)", convs);
+        free(sql);
+    }
+    return problem;
+}
+
+/* migration from the oldest schema: any command opening the store */
+static int run_migrate(const char *path, char **err)
+{
+    return CMD(cmd_history, err, "history", "--db", path);
+}
+
+static char *keep_migrate(void)
+{
+    return xprintf("SELECT id, title, profile, system_prompt FROM conversations ORDER BY id;"
+                   "SELECT id, conversation_id, role, text, prev_id, model_id, sampling FROM messages ORDER BY id;"
+                   "SELECT id, key, name FROM models ORDER BY id");
+}
+
+/* A failed migration leaves a schema this program knows, whole: that of
+ * some version from the old one on, exactly. */
+static char *check_migrate(const char *path, int rc)
+{
+    long v = scalar(path, "PRAGMA user_version");
+    if (v < 1 || v > DB_SCHEMA_VERSION)
+        return xprintf("schema version %ld after the migration", v);
+    char *schema = digest(path, SCHEMA_SQL);
+    char *problem = NULL;
+    if (strcmp(schema, schema_of[v]))
+        problem = xprintf("the file says schema %ld but its tables are not those of version %ld", v, v);
+    else if (rc == 0 && v != DB_SCHEMA_VERSION)
+        problem = xprintf("the command succeeded but the schema is still version %ld", v);
+    free(schema);
+    return problem;
+}
+
+/* ---- The harness ----------------------------------------------------------------------- */
+
+typedef enum { F_NONE, F_IO, F_FULL, F_MEM } fault_mode;
+
+static const char *const mode_name[] = {"none", "any I/O fails (SQLITE_IOERR_*)", "a write fails (SQLITE_FULL)",
+                                        "an allocation fails (SQLITE_NOMEM)"};
+
+static void arm(fault_mode m, long n)
+{
+    faultvfs_reset();
+    faultmem_arm(0);
+    if (m == F_IO)
+        faultvfs_arm(FV_ANY, n, FV_IOERR);
+    else if (m == F_FULL)
+        faultvfs_arm(FV_WRITE, n, FV_FULL);
+    else if (m == F_MEM)
+        faultmem_arm(n);
+}
+
+static bool fired(fault_mode m)
+{
+    return m == F_MEM ? faultmem_fired() : m != F_NONE && faultvfs_fired();
+}
+
+typedef struct {
+    const scenario *s;
+    const char *fixture, *work;
+    char *keep_sql, *state_sql;
+    char *keep_before, *state_before;
+    long problems;
+} run_ctx;
+
+/* Everything a run must leave true; a problem or NULL. */
+static char *check_run(run_ctx *c, int rc, const char *err, int fds_before)
+{
+    const scenario *s = c->s;
+    const char *base = strrchr(c->work, '/') + 1;
+    if (rc != 0 && rc != 1)
+        return xprintf("exit status %d; stderr: %s", rc, err);
+    for (const char *line = err; *line; line = strchr(line, '\n') + 1)
+        if (strncmp(line, "frontdesk: ", 11) || !strchr(line, '\n'))
+            return xprintf("stderr holds a line that is not \"frontdesk: ...\": %s", err);
+    if (rc != 0 && (count_lines(err) != 1 || !strstr(err, base)))
+        return xprintf("failed without one line naming %s: %s", base, *err ? err : "(nothing)\n");
+    if (rc == 0 && count_lines(err) > s->ok_lines)
+        return xprintf("succeeded with %d line(s) on stderr: %s", count_lines(err), err);
+    int fds = count_fds();
+    for (int i = 0; i < 200 && fds != fds_before; i++) { /* a server thread may be closing its socket */
+        usleep(10000);
+        fds = count_fds();
+    }
+    if (fds != fds_before)
+        return xprintf("%d descriptor(s) open before, %d after", fds_before, fds);
+    char *p = s->check ? s->check(c->work, rc) : NULL;
+    if (p)
+        return p;
+    sqlite3 *raw = raw_open(c->work);
+    if (!raw)
+        return xprintf("sqlite3 cannot open %s", c->work);
+    char *ic = digest_conn(raw, "PRAGMA integrity_check");
+    if (strcmp(ic, "ok\n--\n"))
+        p = xprintf("integrity_check: %s", ic);
+    free(ic);
+    char *fts = p ? NULL : digest_conn(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_fts'");
+    if (fts && !strcmp(fts, "1\n--\n")) {
+        ic = digest_conn(raw, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
+        if (strcmp(ic, "--\n"))
+            p = xprintf("the search index's integrity-check: %s", ic);
+        free(ic);
+    }
+    free(fts);
+    char *keep = p ? NULL : digest_conn(raw, c->keep_sql);
+    if (keep && strcmp(keep, c->keep_before))
+        p = xprintf("rows committed before the fault changed:\n--- before\n%s--- after\n%s", c->keep_before, keep);
+    free(keep);
+    if (!p && c->state_sql && after_state) {
+        char *st = digest_conn(raw, c->state_sql);
+        if (rc == 0 && strcmp(st, after_state))
+            p = xprintf("succeeded but its changes are not all there:\n%s--- want\n%s", st, after_state);
+        else if (strcmp(st, after_state) && strcmp(st, c->state_before))
+            p = xprintf("left half done:\n%s--- before\n%s--- after\n%s", st, c->state_before, after_state);
+        free(st);
+    }
+    /* no lock left behind */
+    int lrc = p ? SQLITE_OK : sqlite3_exec(raw, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, NULL);
+    if (lrc != SQLITE_OK)
+        p = xprintf("the store is still locked: %s", sqlite3_errstr(lrc));
+    sqlite3_close(raw);
+    if (p)
+        return p;
+    /* and it opens again (a failed migration resumes) */
+    db *d;
+    char msg[512];
+    if (db_open(&d, c->work, msg, sizeof msg) != DB_OK)
+        return xprintf("the store no longer opens: %s", msg);
+    int v = db_version(d);
+    db_close(d);
+    return v == DB_SCHEMA_VERSION ? NULL : xprintf("reopened at schema version %d", v);
+}
+
+/* One run on a fresh copy of the fixture with fault n of mode m armed;
+ * whether the fault fired, *problem set when a check failed. */
+static bool run_once(run_ctx *c, fault_mode m, long n, char **problem, int *rc_out)
+{
+    remove_store(c->work);
+    copy_file(c->fixture, c->work);
+    int fds = count_fds();
+    char *err = NULL;
+    arm(m, n);
+    int rc = c->s->run(c->work, &err);
+    bool hit = fired(m);
+    arm(F_NONE, 0);
+    *problem = check_run(c, rc, err, fds);
+    *rc_out = rc;
+    free(err);
+    return hit;
+}
+
+/* Fault n = 1, 1 + stride, ... through `total`: the counts printed. */
+static void sweep(run_ctx *c, fault_mode m, long total)
+{
+    long stride = m == F_MEM && c->s->mem_stride ? c->s->mem_stride : 1;
+    long injected = 0, survived = 0, failed = 0, unreached = 0, shown = 0;
+    double t0 = util_now();
+    for (long n = 1; n <= total; n += stride) {
+        char *problem;
+        int rc;
+        bool hit = run_once(c, m, n, &problem, &rc);
+        if (!hit)
+            unreached++;
+        injected += hit;
+        failed += hit && rc != 0;
+        if (problem) {
+            c->problems++;
+            if (++shown <= 3)
+                print_message("PROBLEM %s, %s, fault %ld of %ld: %s\n", c->s->name, mode_name[m], n, total, problem);
+            free(problem);
+        } else
+            survived += hit;
+    }
+    print_message("faults: %-7s %-36s %5ld counted%s, %5ld injected, %5ld survived (%ld failed cleanly, %ld "
+                  "succeeded)%s, %.1f s\n",
+                  c->s->name, mode_name[m], total, stride > 1 ? xprintf(", every %ld-th", stride) : "", injected,
+                  survived, failed, injected - failed, unreached ? " — some not reached" : "", util_now() - t0);
+}
+
+static void run_scenario(const scenario *s)
+{
+    run_ctx c = {.s = s};
+    c.fixture = test_path(test_tmpdir(), xprintf("%s-fixture.db", s->name));
+    c.work = test_path(test_tmpdir(), xprintf("%s.db", s->name));
+    arm(F_NONE, 0);
+    make_store(c.fixture, s->version);
+    c.keep_sql = s->keep();
+    c.state_sql = s->state ? s->state() : NULL;
+    c.keep_before = digest(c.fixture, c.keep_sql);
+    c.state_before = c.state_sql ? digest(c.fixture, c.state_sql) : NULL;
+    assert_null(strstr(c.keep_before, "ERROR"));
+    free(after_state);
+    free(baseline_export);
+    after_state = baseline_export = NULL;
+
+    /* the fault-free run: it succeeds, and counts */
+    remove_store(c.work);
+    copy_file(c.fixture, c.work);
+    char *err;
+    arm(F_NONE, 0);
+    int rc = s->run(c.work, &err);
+    long n_io = faultvfs_count(FV_ANY), n_write = faultvfs_count(FV_WRITE), n_mem = faultmem_count();
+    if (rc != 0)
+        fail_msg("%s without a fault: exit status %d: %s", s->name, rc, err);
+    free(err);
+    if (c.state_sql) {
+        after_state = digest(c.work, c.state_sql);
+        if (!strcmp(after_state, c.state_before))
+            fail_msg("%s changed nothing it was meant to change:\n%s", s->name, after_state);
+    }
+    if (s->run == run_export)
+        baseline_export = test_read_file(export_path(), NULL);
+    print_message("faults: %-7s %ld I/Os (%ld reads, %ld writes, %ld syncs, %ld truncates), %ld SQLite allocations\n",
+                  s->name, n_io, faultvfs_count(FV_READ), n_write, faultvfs_count(FV_SYNC),
+                  faultvfs_count(FV_TRUNCATE), n_mem);
+    assert_true(n_io > 0 && n_mem > 0);
+
+    sweep(&c, F_IO, n_io);
+    if (n_write) /* export only reads */
+        sweep(&c, F_FULL, n_write);
+    if (s->malloc_faults)
+        sweep(&c, F_MEM, n_mem);
+    free(c.keep_sql);
+    free(c.state_sql);
+    free(c.keep_before);
+    free(c.state_before);
+    if (c.problems)
+        fail_msg("%s: %ld injected fault(s) were not survived (the first ones are above)", s->name, c.problems);
+}
+
+static const scenario scenarios[] = {
+    {.name = "reply", .version = DB_SCHEMA_VERSION, .run = run_ask, .keep = keep_all, .check = check_ask,
+     .ok_lines = 1, .malloc_faults = true, .mem_stride = 7},
+    {.name = "rate", .version = DB_SCHEMA_VERSION, .run = run_rate, .keep = keep_all, .state = state_rate,
+     .malloc_faults = true},
+    {.name = "export", .version = DB_SCHEMA_VERSION, .run = run_export, .keep = keep_all, .check = check_export,
+     .ok_lines = 1, .malloc_faults = true, .mem_stride = 7},
+    {.name = "forget", .version = DB_SCHEMA_VERSION, .run = run_forget, .keep = keep_forget,
+     .state = state_forget, .check = check_forget},
+    {.name = "purge", .version = DB_SCHEMA_VERSION, .run = run_purge, .keep = keep_purge, .state = state_purge},
+    {.name = "migrate", .version = 1, .run = run_migrate, .keep = keep_migrate, .check = check_migrate},
+};
+
+/* FAULTS_ONLY=name runs that scenario alone (the others skip). */
+static void test_scenario(void **state)
+{
+    const scenario *s = *state;
+    const char *only = getenv("FAULTS_ONLY");
+    if (only && *only && strcmp(only, s->name))
+        test_skip("%s: FAULTS_ONLY=%s", s->name, only);
+    run_scenario(s);
+}
+
+/* The tables of every schema version, for check_migrate. */
+static void make_schemas(void)
+{
+    for (int v = 1; v <= DB_SCHEMA_VERSION; v++) {
+        const char *p = test_path(test_tmpdir(), xprintf("schema-v%d.db", v));
+        db *d;
+        char err[512];
+        if (db_open_at(&d, p, v, err, sizeof err) != DB_OK) {
+            fprintf(stderr, "schema v%d: %s\n", v, err);
+            exit(1);
+        }
+        db_close(d);
+        schema_of[v] = digest(p, SCHEMA_SQL);
+    }
+}
+
+int main(void)
+{
+    char err[256];
+    /* first: the allocator must be in place before SQLite initializes */
+    if (faultvfs_install(err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    /* no configuration of the user's: ask and rate read one */
+    setenv("XDG_CONFIG_HOME", test_path(test_tmpdir(), "config"), 1);
+    unsetenv("FRONTDESK_DB");
+    unsetenv("FRONTDESK_CONFIG");
+    rs_step step = {.kind = RS_STREAM, .reply = REPLY, .delta_chars = 6, .pause_us = -1, .usage = true,
+                    .prompt_tokens = 12, .completion_tokens = 20};
+    if (!(server = rs_start(&step, 1, err, sizeof err))) {
+        fprintf(stderr, "test server: %s\n", err);
+        return 1;
+    }
+    make_schemas();
+    struct CMUnitTest tests[sizeof scenarios / sizeof scenarios[0]];
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        tests[i] = (struct CMUnitTest){.name = scenarios[i].name, .test_func = test_scenario,
+                                       .initial_state = (void *)&scenarios[i]};
+    int failures = cmocka_run_group_tests(tests, NULL, NULL);
+    rs_stop(server);
+    for (int v = 1; v <= DB_SCHEMA_VERSION; v++)
+        free(schema_of[v]);
+    free(after_state);
+    free(baseline_export);
+    return test_exit(failures);
+}
