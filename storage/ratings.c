@@ -149,12 +149,13 @@ db_status db_ratings_get(db *d, int64_t message_id, db_rating **out, size_t *n)
         r->updated_at = sqlite3_column_double(st, 5);
         sqlite3_reset(tags);
         sqlite3_bind_int64(tags, 1, message_id);
-        sqlite3_bind_text(tags, 2, r->rater, -1, SQLITE_TRANSIENT);
-        int trc;
-        while ((trc = sqlite3_step(tags)) == SQLITE_ROW) {
-            r->tags = xreallocarray(r->tags, r->n_tags + 1, sizeof *r->tags);
-            r->tags[r->n_tags++] = db_col_text(tags, 0, false);
-        }
+        /* a failed bind (out of memory) would read as "no tags" */
+        int trc = sqlite3_bind_text(tags, 2, r->rater, -1, SQLITE_TRANSIENT);
+        if (trc == SQLITE_OK)
+            while ((trc = sqlite3_step(tags)) == SQLITE_ROW) {
+                r->tags = xreallocarray(r->tags, r->n_tags + 1, sizeof *r->tags);
+                r->tags[r->n_tags++] = db_col_text(tags, 0, false);
+            }
         if (trc != SQLITE_DONE) {
             rc = trc;
             break;
