@@ -40,18 +40,22 @@ APP_SRC  := $(sort $(wildcard app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTLIB_SRC := $(sort $(filter-out $(TEST_SRC),$(wildcard tests/*.c)))
 TOOL_SRC := $(sort $(wildcard tools/*.c))
+# libFuzzer harnesses (tests/fuzz/fuzz.h): each is also linked with
+# tests/fuzz/replay.c into a suite that replays its corpus and crash files.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 APPLIB_OBJ := $(filter-out $(BUILD)/app/main.o,$(APP_OBJ))
 LIB      := $(BUILD)/libfrontdesk.a
 APPLIB   := $(BUILD)/libfrontdesk_app.a
 BIN      := $(BUILD)/frontdesk
 
-.PHONY: all deps run test asan bench clean check-tests model eval-model install uninstall mutate fuzz soak
+.PHONY: all deps run test asan bench clean check-tests fuzz-targets model eval-model install uninstall mutate fuzz soak
 .DEFAULT_GOAL := all
 # Suites' and tools' objects are kept (not removed as intermediates), so a
 # second make test relinks nothing.
@@ -84,12 +88,24 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(APPLIB) $(LIB)
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(APPLIB) $(LIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(APPLIB) $(LIB) $(LDLIBS_ALL)
 
+# A harness with the replay main() (the shorter stem wins over tests/%).
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/testutil.o \
+                            $(APPLIB) $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(CMOCKA_LIBS)
+
+# The same harness with libFuzzer's main() (make fuzz builds these with
+# clang, SAN=-fsanitize=fuzzer-no-link,...; see tools/fuzz.sh).
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(APPLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+fuzz-targets: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
 # The layout check first (which folder may include which), then the test
 # suites, run from the repository root with FRONTDESK_BIN pointing at the
 # binary built alongside them (for the command-line tests).
-check-tests: $(BIN) $(TEST_BIN) $(TOOL_BIN)
+check-tests: $(BIN) $(TEST_BIN) $(TOOL_BIN) $(FUZZ_BIN)
 	@tools/check_layout.sh && echo "PASS layout (tools/check_layout.sh: includes follow README's dependency rules)"
-	@FRONTDESK_BIN=$(BIN) FRONTDESK_BUILD=$(BUILD) tools/run_tests.sh $(TEST_BIN)
+	@FRONTDESK_BIN=$(BIN) FRONTDESK_BUILD=$(BUILD) tools/run_tests.sh $(TEST_BIN) $(FUZZ_BIN)
 
 test: | deps
 	@$(MAKE) --no-print-directory check-tests
@@ -133,6 +149,19 @@ bench: | deps
 	@$(MAKE) --no-print-directory BUILD=build-bench build-bench/frontdesk \
 	  $(TOOL_SRC:tools/%.c=build-bench/tools/%)
 	@tools/bench.sh build-bench
+
+# libFuzzer runs (not in make test): tools/fuzz.sh installs clang if
+# missing, builds every tests/fuzz/fuzz_*.c harness with ASan and UBSan into
+# build-fuzz-lf, runs each for FUZZ_SECONDS on a copy of its seed corpus
+# (new coverage merged back while the corpus stays small), keeps crashes in
+# tests/fuzz/crashes/<name>/ and reports executions and coverage
+# (build-fuzz-lf/fuzz-report.txt).  FUZZ_ONLY="gguf tokenizer" runs some,
+# FUZZ_JOBS=2 two at a time.
+FUZZ_SECONDS ?= 60
+FUZZ_ONLY ?=
+FUZZ_JOBS ?= 1
+fuzz:
+	@FUZZ_JOBS=$(FUZZ_JOBS) tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_ONLY)
 
 # Long runs (not in make test): the TUI generating, a rater and a serve
 # under load for SOAK_MINUTES; resident memory, descriptors and database
@@ -179,6 +208,6 @@ uninstall:
 	rmdir "$(INST)/share/frontdesk" "$(INST)/share/doc/frontdesk" 2>/dev/null || true
 
 clean:
-	rm -rf build build-asan build-bench frontdesk
+	rm -rf build build-asan build-bench build-fuzz-lf frontdesk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages frontdesk needs, only those that are missing.
 # Quiet when everything is present; `apt-get update` runs at most once.
+# `tools/deps.sh fuzz` (make fuzz) adds clang and its libFuzzer runtime.
 set -eu
 
 missing=""
@@ -39,6 +40,12 @@ command -v python3 >/dev/null 2>&1 || need python3
 # Prometheus and promtool check the metrics serve and stats export
 # (test_prometheus).
 { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || need_bare prometheus
+# make fuzz only: clang 14 and its sanitizer/libFuzzer runtimes.
+if [ "${1:-}" = fuzz ]; then
+    command -v clang >/dev/null 2>&1 || need clang
+    dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q 'ok installed' ||
+        need libclang-rt-14-dev
+fi
 
 [ -z "$missing$bare$reinstall" ] && exit 0
 
