@@ -12,6 +12,7 @@
 #include "app/store.h"
 
 #include "storage/export.h"
+#include "util/private.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -211,7 +212,7 @@ int cmd_export(int argc, char **argv)
         strbuf sb = {0};
         sb_printf(&sb, "%s.tmp.%ld", out_path, (long)getpid());
         tmp = sb.data;
-        if (!(x.f = fopen(tmp, "w"))) {
+        if (!(x.f = priv_fopen_replacing(tmp, out_path))) { /* 0600 unless it exists */
             int e = errno;
             cli_fail("cannot write %s: %s", tmp, strerror(e));
             free(tmp);

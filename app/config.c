@@ -4,6 +4,7 @@
 #include "app/config.h"
 
 #include "train/dataset.h"
+#include "util/private.h"
 #include "util/util.h"
 
 #include <ctype.h>
@@ -52,6 +53,7 @@ static void defaults(config *c)
     c->max_tokens = 256;
     c->sampling = sampler_defaults();
     c->color = true;
+    c->store_mode = PRIV_DEFAULT_MODE;
     const char *user = getenv("USER");
     struct passwd *pw = (user && *user) ? NULL : getpwuid(geteuid());
     c->rater = xstrdup(user && *user ? user : pw && pw->pw_name ? pw->pw_name : "unknown");
@@ -235,6 +237,13 @@ static void set_key(config *c, const char *file, int line, const char *section, 
             c->redact = b;
         else
             warn(c, "%s:%d: privacy.redact is true or false, not '%s'", file, line, v);
+    } else if (!strcmp(section, "store") && !strcmp(key, "mode")) {
+        char why[160];
+        mode_t m;
+        if (priv_parse_mode(v, &m, why, sizeof why))
+            c->store_mode = m;
+        else
+            warn(c, "%s:%d: store.mode: %s", file, line, why);
     } else if (!strcmp(section, "deploy") && !strcmp(key, "guard")) {
         if (parse_bool(v, &b))
             c->deploy_guard = b;
@@ -322,8 +331,8 @@ void config_parse(config *c, const char *name, const char *text)
             }
             *e = 0;
             snprintf(section, sizeof section, "%s", trim(s + 1));
-            static const char *const known[] = {"model", "sampling", "privacy", "ui", "thresholds", "remote", "serve",
-                                                "deploy", "alerts"};
+            static const char *const known[] = {"model", "sampling", "privacy", "store", "ui", "thresholds", "remote",
+                                                "serve", "deploy", "alerts"};
             bool ok = !strncmp(section, "profile ", 8) && *trim(section + 8);
             for (size_t i = 0; i < sizeof known / sizeof *known; i++)
                 ok |= !strcmp(section, known[i]);
@@ -376,6 +385,17 @@ const char *config_builtin_model(void)
     }
     snprintf(path, sizeof path, "models/%s", CONFIG_BUILTIN_MODEL);
     return access(path, R_OK) == 0 ? path : NULL;
+}
+
+const char *config_flag(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            return argv[i + 1];
+        if (!strncmp(argv[i], "--config=", 9))
+            return argv[i] + 9;
+    }
+    return NULL;
 }
 
 void config_load(config *c, const char *path)

@@ -10,6 +10,10 @@
  *   [sampling]    temperature [0.8]  top_k [40]  top_p [0.95]  min_p [0.05]
  *                 repeat_penalty [1.0]  max_tokens [256]
  *   [privacy]     redact [false]
+ *   [store]       mode [0600] = the mode of the files frontdesk creates
+ *                 holding customers' words (database, exports, checkpoints;
+ *                 directories get x where it has r: 0700), whatever the
+ *                 umask (util/private.h); e.g. 0660 to share through a group
  *   [ui]          color [true]  rater [the login name]
  *   [thresholds]  latency_p95_ms [5000]  ttft_p95_ms [2000]  error_rate [0.05]
  *                 thumbs_down_rate [0.3]  thumbs_min_sample [10]
@@ -58,6 +62,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef struct {
     char *name, *system;
@@ -69,6 +74,7 @@ typedef struct {
     int threads, n_ctx, max_tokens;
     sampler_params sampling;
     bool redact, color;
+    mode_t store_mode;    /* [store] mode                               */
     char *rater;
     double latency_p95_ms, ttft_p95_ms, error_rate, thumbs_down_rate, decode_tps_min;
     int thumbs_min_sample, error_min_sample;
@@ -96,6 +102,9 @@ typedef struct {
 
 /* Defaults, then the file at path (NULL: the default location). */
 void config_load(config *c, const char *path);
+/* The file frontdesk --config FILE / --config=FILE names in argv (up to
+ * a "--"), or NULL: the default location. */
+const char *config_flag(int argc, char **argv);
 /* Parse text as if it were the file (for tests). */
 void config_parse(config *c, const char *name, const char *text);
 void config_free(config *c);

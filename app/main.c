@@ -4,8 +4,10 @@
  * Exit codes: 0 success, 1 runtime failure, 2 usage error.
  */
 #include "app/cli.h"
+#include "app/config.h"
 #include "app/tui.h"
 #include "engine/kernels.h"
+#include "util/private.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -57,9 +59,21 @@ static void print_help(FILE *out)
     fprintf(out, "\nexit codes: 0 success, 1 runtime failure, 2 usage error\n");
 }
 
+/* The mode of every file and directory frontdesk creates ([store] mode),
+ * for every command, including those that read nothing else of the
+ * configuration; a bad value leaves 0600 (frontdesk config reports it). */
+static void apply_store_mode(int argc, char **argv)
+{
+    config cfg;
+    config_load(&cfg, config_flag(argc, argv));
+    priv_set_mode(cfg.store_mode);
+    config_free(&cfg);
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    apply_store_mode(argc, argv);
     const char *simd_error = kern_env_error(); /* FRONTDESK_SIMD names a path we cannot take */
     if (simd_error) {
         fprintf(stderr, "frontdesk: %s\n", simd_error);

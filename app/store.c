@@ -6,6 +6,7 @@
 
 #include "app/cli.h"
 #include "util/hash.h"
+#include "util/private.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -33,30 +34,6 @@ char *store_path(const char *flag)
     return sb.data;
 }
 
-/* mkdir -p of path's directory. */
-static int make_parent_dirs(const char *path)
-{
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    int rc = 0;
-    if (slash && slash != dir) {
-        *slash = 0;
-        for (char *p = dir + 1; rc == 0; p++) {
-            if (*p != '/' && *p != 0)
-                continue;
-            char c = *p;
-            *p = 0;
-            if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-                rc = -1;
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    free(dir);
-    return rc;
-}
-
 bool store_is_url(const char *path)
 {
     if (!isalpha((unsigned char)path[0]))
@@ -81,7 +58,7 @@ int store_open(const char *flag, db **out)
     }
     char *path = store_path(flag);
     char err[600];
-    if (make_parent_dirs(path) != 0) {
+    if (priv_mkdirs_for(path) != 0) { /* 0700 (util/private.h) */
         int e = errno;
         cli_fail("cannot create the directory for the database %s: %s", path, strerror(e));
         free(path);

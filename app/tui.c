@@ -20,6 +20,7 @@
 #include "storage/deploy.h"
 #include "storage/metrics.h"
 #include "storage/redact.h"
+#include "util/private.h"
 #include "util/util.h"
 
 #include <getopt.h>
@@ -407,7 +408,7 @@ static void copy_reply(tui *t)
     if (slash)
         sb_append(&path, t->db_path, (size_t)(slash - t->db_path + 1));
     sb_puts(&path, "last-reply.txt");
-    FILE *f = fopen(path.data, "w");
+    FILE *f = priv_fopen_write(path.data); /* 0600 unless it exists */
     bool saved = f && fputs(m->text, f) >= 0;
     if (f && fclose(f) != 0)
         saved = false;

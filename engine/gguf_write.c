@@ -9,6 +9,7 @@
  */
 #include "engine/gguf_write.h"
 
+#include "util/private.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -729,7 +730,7 @@ int gguf_writer_write_file(gguf_writer *w, const char *path, char *err, size_t e
     }
     strbuf tmp = {0};
     sb_printf(&tmp, "%s.tmp", path);
-    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = priv_open_replacing(tmp.data, path); /* 0600 unless it exists */
     if (fd < 0) {
         rc = wfail(w, GGUF_EIO, "cannot create %s: %s", tmp.data, strerror(errno));
         util_errf(err, errlen, "%s", w->msg);

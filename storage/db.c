@@ -31,6 +31,7 @@
 #include "storage/db_internal.h"
 #include "storage/rollup.h"
 
+#include "util/private.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -618,6 +619,14 @@ static db_status open_conn(db *d)
                         "opening the database: %s is not a frontdesk database or is damaged "
                         "(%lld bytes)",
                         d->path, (long long)sb.st_size);
+    /* A new database file is made here, with the private mode (util/
+     * private.h), not by SQLite, which would make it 0644 less the umask;
+     * SQLite gives its -wal and -shm files the database file's mode. */
+    if (*d->path && strcmp(d->path, ":memory:") && priv_touch(d->path) != 0) {
+        int e = errno;
+        return db_failf(d, e == ENOSPC || e == EDQUOT ? DB_FULL : DB_ERR, "creating the database %s: %s", d->path,
+                        strerror(e));
+    }
     /* A path is a path: SQLite built with SQLITE_USE_URI (Debian's is)
      * would read "file:x.db?mode=ro" as a URI, so a relative one gets "./". */
     char *file = NULL;

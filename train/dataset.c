@@ -11,6 +11,7 @@
 #include "train/dataset.h"
 
 #include "engine/chat_template.h"
+#include "util/private.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -635,7 +636,7 @@ int ds_write_jsonl(const dataset *d, ds_split s, const char *path, char *err, si
 {
     strbuf tmp = {0};
     sb_printf(&tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp.data, "wb");
+    FILE *f = priv_fopen_replacing(tmp.data, path); /* 0600 unless it exists */
     if (!f) {
         util_errf(err, errlen, "%s: %s", tmp.data, strerror(errno));
         sb_free(&tmp);

@@ -13,6 +13,7 @@
 #include "engine/gguf_write.h"
 #include "engine/model.h"
 #include "engine/quant.h"
+#include "util/private.h"
 #include "util/util.h"
 
 #include <assert.h>
@@ -130,7 +131,7 @@ int train_save(const train_model *m, const train_ckpt *st, const char *path, cha
     char *tmp = xmalloc(plen + 5);
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = priv_open_replacing(tmp, path); /* 0600 unless it exists */
     if (fd < 0) {
         util_errf(err, errlen, "%s: %s", tmp, strerror(errno));
         free(tmp);
