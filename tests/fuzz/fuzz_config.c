@@ -36,7 +36,10 @@ static int in(double v, double lo, double hi)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = xstrndup((const char *)data, size);
+    char *text = xmalloc(size + 1); /* up to the first NUL, as a file read as a C string */
+    if (size)
+        memcpy(text, data, size);
+    text[size] = '\0';
     config c;
     config_load(&c, "/nonexistent/frontdesk-fuzz/config");
     size_t warned_before = c.n_warnings; /* the missing file */
