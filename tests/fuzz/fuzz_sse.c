@@ -10,14 +10,21 @@
  * as a whole answer) and openai_error_message; the raw stream through the
  * same and openai_models_parse.
  *
+ * The raw stream also goes where the client puts a server's text into an
+ * error message (net/remote_text.h), with an API key to hide.
+ *
  * Checked beyond crashes, leaks and UB: with no limit reached and no
  * stop, the events are the same whatever the split (the reader must not
  * depend on where reads end); each event's data is NUL-terminated; a
- * parsed chunk's content is content_len bytes then a NUL.
+ * parsed chunk's content is content_len bytes then a NUL; the API key
+ * (letters, digits and '-', like real keys) never appears in the text made
+ * for a person, whatever the server wrote (raw, or JSON-escaped in an
+ * error body).
  */
 #include "tests/fuzz/fuzz.h"
 
 #include "net/openai.h"
+#include "net/remote_text.h"
 #include "net/sse.h"
 #include "util/util.h"
 
@@ -155,5 +162,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(names == NULL && count == 0 && err[0], "a failed model list with names or no message");
     }
     openai_models_free(names, count);
+
+    /* The server's words as the client shows them: never the key. */
+    static const char KEY[] = "sk-FUZZ-0123456789abcdef";
+    strbuf shown = {0};
+    remote_put_server_text(&shown, p, n, KEY);
+    sb_puts(&shown, " | ");
+    remote_put_error_body(&shown, p, n, KEY);
+    check(shown.data && !strstr(shown.data, KEY), "the API key shown in a message");
+    sb_free(&shown);
     return 0;
 }
