@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static double mono_now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -37,16 +37,20 @@ bool tui_frames_open(tui_frames *f, const char *log_path, char *err, size_t errl
 
 void tui_frames_begin(tui_frames *f)
 {
-    f->start = mono_now();
+    f->start = clock_s(CLOCK_MONOTONIC);
+    if (f->log)
+        f->cpu_start = clock_s(CLOCK_THREAD_CPUTIME_ID);
 }
 
 void tui_frames_end(tui_frames *f, bool busy)
 {
-    double ms = (mono_now() - f->start) * 1000.0;
+    double ms = (clock_s(CLOCK_MONOTONIC) - f->start) * 1000.0;
     f->ms[f->n % TUI_FRAMES_RING] = (float)ms;
     f->n++;
-    if (f->log)
-        fprintf(f->log, "frame %llu %.3f %s\n", (unsigned long long)f->n, ms, busy ? "busy" : "idle");
+    if (f->log) {
+        double cpu_ms = (clock_s(CLOCK_THREAD_CPUTIME_ID) - f->cpu_start) * 1000.0;
+        fprintf(f->log, "frame %llu %.3f %s %.3f\n", (unsigned long long)f->n, ms, busy ? "busy" : "idle", cpu_ms);
+    }
 }
 
 static int cmp_float(const void *a, const void *b)

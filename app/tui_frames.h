@@ -10,7 +10,10 @@
  *
  * With FRONTDESK_FRAME_LOG=PATH in the environment the times also go to
  * PATH (appended; created 0600), one line a frame:
- *     frame N MS busy|idle        (busy: a reply was streaming)
+ *     frame N MS busy|idle CPU_MS
+ * busy: a reply was streaming; CPU_MS: the UI thread's own CPU time in the
+ * frame (CLOCK_THREAD_CPUTIME_ID), which tells work from waiting for a core
+ * on a busy machine;
  * and, at exit, one summary line over the ring:
  *     # frames COUNT p50 MS p99 MS max MS
  * Percentiles are nearest-rank: the k-th smallest of n, k = ceil(p * n).
@@ -29,6 +32,7 @@ typedef struct {
     float ms[TUI_FRAMES_RING]; /* ring: frame i is at ms[i % TUI_FRAMES_RING] */
     uint64_t n;                /* frames measured since tui_frames_open        */
     double start;              /* seconds (monotonic) when this frame began     */
+    double cpu_start;          /* the thread's CPU seconds then (with a log)    */
     FILE *log;                 /* FRONTDESK_FRAME_LOG, or NULL                  */
 } tui_frames;
 

@@ -810,7 +810,7 @@ static void test_tui_frame_log(void **state)
     char line[256];
     while (fgets(line, sizeof line, f)) {
         unsigned long long idx;
-        double v;
+        double v, cpu;
         char what[16];
         if (summary)
             fail_msg("a line after the summary: %s", line);
@@ -818,12 +818,14 @@ static void test_tui_frame_log(void **state)
             summary = true;
             continue;
         }
-        if (sscanf(line, "frame %llu %lf %15s", &idx, &v, what) != 3)
+        if (sscanf(line, "frame %llu %lf %15s %lf", &idx, &v, what, &cpu) != 4)
             fail_msg("not a frame line: %s", line);
         if (idx != n + 1)
             fail_msg("frame %llu follows frame %zu", idx, n);
         if (!(v > 0) || !isfinite(v))
             fail_msg("frame %llu took %g ms", idx, v);
+        if (!(cpu >= 0) || !isfinite(cpu))
+            fail_msg("frame %llu used %g ms of CPU", idx, cpu);
         if (strcmp(what, "busy") && strcmp(what, "idle"))
             fail_msg("frame %llu is '%s', not busy or idle", idx, what);
         busy += !strcmp(what, "busy");

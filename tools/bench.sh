@@ -3,7 +3,8 @@
 # random-weight models of realistic shapes written by tools/mkmodel (cached
 # in $BUILD/models, about 7 GB), then the trainer's throughput
 # (tools/bench_train.c), several sequences decoded together (tools/bench_seqs.c),
-# frontdesk serve under 1-8 streaming clients (tools/bench_serve.c) and the
+# frontdesk serve under 1-8 streaming clients (tools/bench_serve.c), the
+# TUI's frame time while a reply streams (tools/bench_frames.sh) and the
 # dashboard's aggregates (tools/bench_stats.c).
 #
 #   BENCH_RUNS=N       runs per figure (median; default 3)
@@ -48,6 +49,14 @@ for shape in ${BENCH_SERVE_SHAPES:-smollm2-135m qwen2.5-0.5b}; do
     "$build/tools/bench_serve" --bin "$build/frontdesk" --model "$out" --parallel 8 \
         --threads "$(nproc)" --runs "${BENCH_RUNS:-3}" --prompt 64 --gen 128
 done
+echo
+echo "TUI frame time while a reply streams at full speed (tools/bench_frames.sh: the TUI in tmux, FRONTDESK_FRAME_LOG):"
+frames_model="$build/models/random-smollm2-135m-q8_0-$(basename "$vocab" .gguf).gguf"
+if [ ! -f "$frames_model" ]; then
+    "$build/tools/mkmodel" --shape smollm2-135m --type q8_0 --vocab "$vocab" --out "$frames_model.tmp"
+    mv "$frames_model.tmp" "$frames_model"
+fi
+tools/bench_frames.sh "$build/frontdesk" "$frames_model"
 echo
 echo "trainer, issue 6's shape (5.8M parameters, context 512):"
 "$build/tools/bench_train" --runs "${BENCH_RUNS:-3}"
