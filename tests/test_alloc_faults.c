@@ -11,12 +11,17 @@
  *   - encoding a text with special tokens, several words and non-ASCII
  *     (tok_encode, both the built-in BPE vocabulary and, when ../shared is
  *     there, llama's SentencePiece one),
+ *   - fitting a conversation into a context as ask and serve do
+ *     (prompt_fit: rendered, encoded, the oldest turns dropped, re-encoded),
  *   - a serve-style POST whose body httpd collects, over real HTTP on
  *     127.0.0.1 (httpd_start, libcurl as the client),
  *   - reading a server's event stream (sse_feed, a few bytes at a time),
+ *   - reading a whole file or standard input (util_read_file: tokenize's
+ *     text, config files, datasets; ENOMEM),
  *
  * the run must come back with a clean one-line error that says "out of
- * memory" (a 503 in the OpenAI shape for HTTP), and once N passes the
+ * memory" (or strerror(ENOMEM) where errno carries it; a 503 in the OpenAI
+ * shape for HTTP), and once N passes the
  * number of allocations the scenario makes, succeed with the same result
  * as a run without the hook.  Each scenario runs twice: with only the N-th
  * allocation failing, and with every allocation from the N-th on failing
@@ -29,6 +34,7 @@
  */
 #include "engine/gguf.h"
 #include "engine/model.h"
+#include "engine/prompt.h"
 #include "engine/tokenizer.h"
 #include "net/httpd.h"
 #include "net/sse.h"
@@ -38,6 +44,7 @@
 
 #include <curl/curl.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +96,7 @@ static unsigned long run_faults(const char *name, scenario_fn fn, void *ud, bool
         if (rc == 0)
             fail_msg("%s: allocation %lu failed%s, yet the scenario reported success", name, nth,
                      sticky ? " (and every one after it)" : "");
-        if (!strstr(err, "out of memory"))
+        if (!strstr(err, "out of memory") && !strstr(err, strerror(ENOMEM)))
             fail_msg("%s: allocation %lu failed; the error does not say so: '%s'", name, nth, err);
         if (strchr(err, '\n'))
             fail_msg("%s: the error is not one line: '%s'", name, err);
@@ -311,6 +318,58 @@ static void test_encode(void **state)
     free(text);
 }
 
+/* ---- A conversation fitted into a context (ask, serve) ------------------------------ */
+
+typedef struct {
+    const tok_vocab *v;
+    const chat_msg *msgs;
+    size_t n;
+} fit_case;
+
+static int sc_prompt_fit(void *ud, strbuf *out, char *err, size_t errlen)
+{
+    const fit_case *c = ud;
+    int32_t *ids = NULL;
+    size_t n = 0, dropped = 0;
+    int rc = prompt_fit(CHAT_TMPL_CHATML, c->v, c->msgs, c->n, 160, 32, &ids, &n, &dropped, err, errlen);
+    if (rc != 0) {
+        assert_null(ids); /* freed by prompt_fit */
+        return rc;
+    }
+    sb_printf(out, "dropped %zu:", dropped);
+    for (size_t i = 0; i < n; i++)
+        sb_printf(out, " %d", ids[i]);
+    free(ids);
+    return 0;
+}
+
+static void test_prompt_fit(void **state)
+{
+    (void)state;
+    char err[512];
+    gguf_file *f = open_or_fail(MODEL);
+    tok_vocab *v = NULL;
+    if (tok_load(&v, f, err, sizeof err) != TOK_OK)
+        fail_msg("%s", err);
+    const chat_msg msgs[] = {
+        {"system", "You answer customers of a parcel service, briefly and politely."},
+        {"user", "Where is my parcel 4711? It was due on Monday and the tracking page says nothing."},
+        {"assistant", "It left the Zürich depot this morning and should reach you tomorrow."},
+        {"user", "Can I collect it from the depot instead, today, before six?"},
+        {"assistant", "Yes: bring the notice and an ID to the counter; it is open until 18:00."},
+        {"user", "And if I cannot make it before six, can a neighbour take it for me?"},
+    };
+    fit_case c = {v, msgs, sizeof msgs / sizeof msgs[0]};
+    /* the context is small enough that turns are dropped: several renders */
+    strbuf want = {0};
+    assert_int_equal(sc_prompt_fit(&c, &want, err, sizeof err), 0);
+    assert_true(strncmp(want.data, "dropped 0:", 10) != 0);
+    sb_free(&want);
+    run_both("prompt_fit (turns dropped to fit)", sc_prompt_fit, &c);
+    tok_free(v);
+    gguf_close(f);
+}
+
 /* ---- An HTTP request body --------------------------------------------------------- */
 
 #define BODY_BYTES 200000
@@ -459,6 +518,35 @@ static void test_sse(void **state)
     sb_free(&s);
 }
 
+/* ---- A whole file ---------------------------------------------------------------------- */
+
+static int sc_read_file(void *ud, strbuf *out, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (util_read_file(ud, &text, &len) != 0) {
+        assert_int_equal(errno, ENOMEM);
+        assert_null(text);
+        util_errf(err, errlen, "%s: %s", (const char *)ud, strerror(errno));
+        return -1;
+    }
+    sb_append(out, text, len);
+    free(text);
+    return 0;
+}
+
+static void test_whole_file(void **state)
+{
+    (void)state;
+    const char *path = test_path(test_tmpdir(), "text.txt");
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 20000; i++)
+        fprintf(fp, "line %d of a long text\n", i);
+    assert_int_equal(fclose(fp), 0);
+    run_both("util_read_file (a 500 kB file)", sc_read_file, (void *)path);
+}
+
 /* ---- The allocator itself ---------------------------------------------------------- */
 
 static void test_allocator(void **state)
@@ -535,8 +623,10 @@ int main(void)
         cmocka_unit_test(test_model_load),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_prompt_fit),
         cmocka_unit_test(test_http_body),
         cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_whole_file),
         cmocka_unit_test(test_summary),
     };
     int failures = cmocka_run_group_tests(tests, NULL, NULL);

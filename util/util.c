@@ -3,6 +3,8 @@
  */
 #include "util/util.h"
 
+#include "util/alloc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -146,10 +148,16 @@ int util_read_fd(int fd, char **out, size_t *len)
         }
         if (n == 0)
             break;
-        sb_append(&sb, buf, (size_t)n);
+        if (!try_sb_append(&sb, buf, (size_t)n)) { /* a file's size is the file's */
+            sb_free(&sb);
+            errno = ENOMEM;
+            return -1;
+        }
     }
-    if (!sb.data)
-        sb_append(&sb, "", 0);
+    if (!sb.data && !try_sb_append(&sb, "", 0)) {
+        errno = ENOMEM;
+        return -1;
+    }
     *out = sb.data;
     *len = sb.len;
     return 0;

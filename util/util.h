@@ -47,7 +47,8 @@ void sb_free(strbuf *sb);  /* accepts a zeroed strbuf */
 /* ---- Files -------------------------------------------------------------- */
 
 /* Read a whole file (or stdin when path is "-") into *out (NUL-terminated,
- * *len excludes the NUL).  Returns 0, or -1 with errno set. */
+ * *len excludes the NUL).  Returns 0, or -1 with errno set (ENOMEM when
+ * the contents do not fit in memory: the buffer is allocated fallibly). */
 int util_read_file(const char *path, char **out, size_t *len);
 int util_read_fd(int fd, char **out, size_t *len);
 
