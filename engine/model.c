@@ -384,9 +384,22 @@ int model_load(model **out, const char *path, char *err, size_t errlen)
     m->n_vocab = (uint32_t)emb->ne[1];
 
     uint32_t E = hp->n_embd, hd = m->head_dim, kv = hp->n_head_kv * hd;
-    /* Norms and biases: at most 2 norms + 3 biases per layer, plus one. */
+    /* Norms and biases: at most 2 norms + 3 biases per layer, plus one,
+     * and never more than the file's vectors hold (F32/F16/BF16 tensors of
+     * at most E elements: bind_vector takes no other), so hyper-parameters
+     * alone cannot ask for gigabytes (fuzz_gguf: a 12 KB file claiming 4096
+     * layers of width 65536 had 5.4 GB allocated before a tensor was read). */
     loader L = {.m = m, .err = msg, .errlen = sizeof msg};
+    size_t in_file = 0;
+    for (size_t i = 0; i < gguf_tensor_count(m->file); i++) {
+        const gguf_tensor *t = gguf_tensor_at(m->file, i);
+        if ((t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16) &&
+            t->n_elems <= E && t->ne[0] == t->n_elems)
+            in_file += (size_t)t->n_elems;
+    }
     L.owned_cap = (size_t)hp->n_layer * (2 * E + E + 2 * kv) + E;
+    if (in_file < L.owned_cap)
+        L.owned_cap = in_file ? in_file : 1;
     m->owned = try_mallocarray(L.owned_cap, sizeof(float));
     m->layers = try_calloc(hp->n_layer, sizeof *m->layers);
     if (!m->owned || !m->layers) {

@@ -12,6 +12,7 @@
 
 #include "engine/forward.h"
 #include "engine/generate.h"
+#include "engine/gguf_write.h"
 #include "engine/model.h"
 #include "engine/prompt.h"
 #include "engine/sampler.h"
@@ -23,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static json_t *load_records(void)
 {
@@ -546,6 +550,55 @@ static void test_prompt_drops_oldest_turns(void **state)
     model_free(m);
 }
 
+/* Hyper-parameters alone do not size the load's memory: a file of a few
+ * hundred bytes claiming 4096 layers of width 65536 (fuzz_gguf found one)
+ * fails on its embedding's shape, in a child whose data segment may grow by
+ * at most 256 MiB (the loader once asked for 5.4 GB of norms first). */
+static void test_load_claims_no_memory(void **state)
+{
+    (void)state;
+    gguf_writer *w = gguf_writer_new();
+    gguf_writer_set_str(w, "general.architecture", "llama");
+    gguf_writer_set_u32(w, "llama.block_count", 4096);
+    gguf_writer_set_u32(w, "llama.embedding_length", 65536);
+    gguf_writer_set_u32(w, "llama.feed_forward_length", 64);
+    gguf_writer_set_u32(w, "llama.attention.head_count", 128);
+    gguf_writer_set_u32(w, "llama.attention.head_count_kv", 128);
+    gguf_writer_set_u32(w, "llama.rope.dimension_count", 16);
+    float emb[32 * 16] = {0};
+    uint64_t ne[2] = {32, 16};
+    gguf_writer_add_tensor(w, "token_embd.weight", GGML_TYPE_F32, 2, ne, emb, sizeof emb);
+    const char *path = test_path(test_tmpdir(), "claims.gguf");
+    char err[300];
+    assert_int_equal(gguf_writer_write_file(w, path, err, sizeof err), GGUF_OK);
+    gguf_writer_free(w);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* VmData now (huge under ASan: its shadow) + 256 MiB. */
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        unsigned long kb = 0;
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "VmData: %lu kB", &kb) == 1)
+                break;
+        if (f)
+            fclose(f);
+        struct rlimit lim = {.rlim_cur = (kb + 256 * 1024) * 1024, .rlim_max = RLIM_INFINITY};
+        if (!kb || setrlimit(RLIMIT_DATA, &lim) != 0)
+            _exit(3);
+        model *m = NULL;
+        int rc = model_load(&m, path, err, sizeof err);
+        fprintf(stderr, "  model_load: %s\n", rc ? err : "loaded");
+        _exit(rc != 0 && strstr(err, "'token_embd.weight' has shape [32, 16], expected [65536, 16]") ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_decode_seqs_match_alone),
         cmocka_unit_test(test_decode_same_for_any_threads),
         cmocka_unit_test(test_prompt_drops_oldest_turns),
+        cmocka_unit_test(test_load_claims_no_memory),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
