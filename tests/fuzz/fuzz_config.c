@@ -8,7 +8,9 @@
  *
  * Checked beyond crashes, leaks and UB, from config.h's promises: a bad
  * line never stops the rest, so whatever the text every value stays in
- * the range its key allows (the defaults are in range too); profile
+ * the range its key allows (the defaults are in range too), [store] mode
+ * keeps the owner's read and write and gains no execute or special bit
+ * (util/private.h); profile
  * "default" stays first; every warning names the file and a line.
  */
 #include "tests/fuzz/fuzz.h"
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 static void check(int ok, const char *what)
 {
@@ -64,6 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(in(c.serve_port, 0, 65535) && in(c.serve_parallel, 1, 256) && in(c.serve_max_queue, 0, 1 << 20) &&
               in(c.serve_max_body, 1024, 1 << 30) && in(c.serve_grace_s, 0, 3600),
           "[serve] out of range");
+    check((c.store_mode & 0600) == 0600 && (c.store_mode & ~(mode_t)0666) == 0,
+          "[store] mode without owner rw, or with x or special bits");
     check(c.deploy_min_sample >= 1 && c.deploy_min_eval_items >= 1 && in(c.deploy_low_confidence, -1e3, 0),
           "[deploy] out of range");
     check(c.n_profiles >= 1 && !strcmp(c.profiles[0].name, "default"), "profile \"default\" is not first");
