@@ -18,6 +18,7 @@
  */
 #include "engine/kernels.h"
 #include "engine/kernels_avx2.h"
+#include "engine/kernels_packed4.h"
 
 #include "engine/quant.h"
 #include "util/util.h"
@@ -630,7 +631,7 @@ bool kern_activation_values(ggml_type wtype, const float *x, size_t cols, void *
 bool kern_packs(ggml_type type)
 {
     kern_init();
-    return (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_F16) && simd();
+    return (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_F16 || kern_packed4_type(type)) && simd();
 }
 
 void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols, const void *xq,
@@ -641,10 +642,12 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
         kern_packed_f16_x86(avx512(), P, rows, cols, xq, xq_stride, n, r0 / 16, (r1 + 15) / 16, y, ldy);
         return;
     }
-    if (kern_packs(type) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
-        kern_packed_matmul_x86(avx512() && have_vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI
-                                                                                     : KERN_PACKED_AVX2,
-                               P, rows, cols, xq, xq_stride, n, r0 / 8, (r1 + 7) / 8, y, ldy);
+    kern_packed_isa isa = avx512() && have_vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI
+                                                                                 : KERN_PACKED_AVX2;
+    if (kern_packed4_type(type) && kern_packs(type) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
+        kern_packed4_matmul_x86(isa, type, P, rows, cols, xq, xq_stride, n, r0 / 8, (r1 + 7) / 8, y, ldy);
+    else if (kern_packs(type) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
+        kern_packed_matmul_x86(isa, P, rows, cols, xq, xq_stride, n, r0 / 8, (r1 + 7) / 8, y, ldy);
 #else
     (void)type, (void)P, (void)rows, (void)cols, (void)xq, (void)xq_stride, (void)n, (void)r0, (void)r1, (void)y,
         (void)ldy;

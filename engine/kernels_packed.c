@@ -31,6 +31,7 @@
  */
 #include "engine/kernels.h"
 #include "engine/kernels_avx2.h"
+#include "engine/kernels_packed4.h"
 
 #include "engine/quant.h"
 
@@ -42,6 +43,8 @@
 
 size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
 {
+    if (kern_packed4_type(type))
+        return kern_packed4_bytes(type, rows, cols);
     if (type == GGML_TYPE_F16)
         return (rows + F16_ROWS - 1) / F16_ROWS * cols * F16_ROWS * sizeof(uint16_t);
     if (type != GGML_TYPE_Q8_0 || cols % 32)
@@ -69,6 +72,10 @@ void kern_pack(ggml_type type, const void *W, size_t rows, size_t cols, void *ou
 {
     if (!kern_packed_bytes(type, rows, cols))
         return;
+    if (kern_packed4_type(type)) {
+        kern_pack4(type, W, rows, cols, out);
+        return;
+    }
     if (type == GGML_TYPE_F16) {
         pack_f16(W, rows, cols, out);
         return;
@@ -94,6 +101,10 @@ void kern_pack(ggml_type type, const void *W, size_t rows, size_t cols, void *ou
 
 void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row, float *out)
 {
+    if (kern_packed4_type(type)) {
+        kern_packed4_row_f32(type, P, cols, row, out);
+        return;
+    }
     if (type == GGML_TYPE_F16) {
         const uint16_t *g = (const uint16_t *)P + row / F16_ROWS * cols * F16_ROWS;
         for (size_t c = 0; c < cols; c++)

@@ -1049,7 +1049,8 @@ static void test_kernels_wide_rows(void **state)
 
 /*
  * Weights packed with rows interleaved (kernels_packed.c: Q8_0 eight rows
- * a group, F16 sixteen), on each SIMD path: every result within
+ * a group, F16 sixteen; kernels_packed4.c: Q4_0 and Q4_K eight), on each
+ * SIMD path: every result within
  * check_matvec's tolerance of the exact product (the unpacked kernels'
  * bar); a token's results bit for bit the same whether 1, 3, 5 or 11
  * tokens are multiplied together and however the rows are split at
@@ -1069,7 +1070,10 @@ static void test_packed(void **state)
         size_t rows, cols;
     } shapes[] = {{GGML_TYPE_Q8_0, 16, 256}, {GGML_TYPE_Q8_0, 67, 576}, {GGML_TYPE_Q8_0, 8, 2048},
                   {GGML_TYPE_Q8_0, 13, 32},  {GGML_TYPE_F16, 16, 256},  {GGML_TYPE_F16, 67, 576},
-                  {GGML_TYPE_F16, 35, 2048}, {GGML_TYPE_F16, 5, 37},    {GGML_TYPE_F16, 40, 600}};
+                  {GGML_TYPE_F16, 35, 2048}, {GGML_TYPE_F16, 5, 37},    {GGML_TYPE_F16, 40, 600},
+                  {GGML_TYPE_Q4_0, 16, 256}, {GGML_TYPE_Q4_0, 67, 576}, {GGML_TYPE_Q4_0, 13, 32},
+                  {GGML_TYPE_Q4_0, 8, 16416}, /* 513 blocks: Σ x of fewer tokens at a time */
+                  {GGML_TYPE_Q4_K, 16, 256}, {GGML_TYPE_Q4_K, 67, 512}, {GGML_TYPE_Q4_K, 9, 1536}};
     rng_seed(11);
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
         ggml_type ty = shapes[sh].t;
@@ -1078,7 +1082,7 @@ static void test_packed(void **state)
             size_t wb = rows * quant_row_bytes(ty, cols), pb = kern_packed_bytes(ty, rows, cols);
             assert_true(pb > 0);
             void *W = xmalloc(wb), *P = xmalloc(pb);
-            make_weights(ty, W, rows, cols, rb && ty == GGML_TYPE_Q8_0); /* random F16 bytes: inf, NaN */
+            make_weights(ty, W, rows, cols, rb && ty != GGML_TYPE_F16); /* random F16 bytes: inf, NaN */
             kern_pack(ty, W, rows, cols, P);
             float *wr = xmallocarray(cols, 4), *pr = xmallocarray(cols, 4);
             for (size_t r = 0; r < rows; r++) {
@@ -1138,7 +1142,9 @@ static void test_packed(void **state)
             free(P);
         }
     }
-    assert_false(kern_set_path(KERN_PATH_PORTABLE) && kern_packs(GGML_TYPE_Q8_0)); /* portable packs nothing */
+    assert_true(kern_set_path(KERN_PATH_PORTABLE)); /* portable packs nothing */
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+        assert_false(kern_packs(shapes[sh].t));
     kern_set_path(env_path);
 }
 
