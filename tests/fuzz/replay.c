@@ -9,7 +9,8 @@
  * tests/fuzz/corpus/<name>/ and tests/fuzz/crashes/<name>/ (every crash
  * libFuzzer ever found, kept after its fix so it replays forever), in name
  * order, plus the files given.  Each input is copied into a buffer of
- * exactly its size, so a sanitizer build sees a read past its end.  <name>
+ * exactly its size, so a sanitizer build sees a read past its end; the one
+ * that crashes is named on stderr.  <name>
  * comes from the program's own name.  A crash is the failure; otherwise it
  * prints "PASS fuzz_<name>: N inputs replayed".
  */
@@ -22,8 +23,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Harnesses without set-up do not define it. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
@@ -35,8 +38,31 @@ void fuzz_skip_note(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    printf("SKIP %s\n", msg);
-    test_skip_note("%s", msg);
+    test_skip_note("%s", msg); /* prints it too */
+}
+
+/* The input being replayed, named when it crashes: by the signal handler
+ * (abort, as UBSan and the harnesses' own checks end; a fault) or by
+ * AddressSanitizer's error hook. */
+static const char *current;
+
+static void say_current(void)
+{
+    if (!current)
+        return;
+    static const char what[] = "replay: crashed on ";
+    if (write(2, what, sizeof what - 1) < 0 || write(2, current, strlen(current)) < 0 || write(2, "\n", 1) < 0)
+        return;
+}
+
+void __asan_on_error(void);
+void __asan_on_error(void) { say_current(); }
+
+static void on_crash(int sig)
+{
+    say_current();
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 /* Read path whole into a buffer of exactly its size (NULL for an empty
@@ -68,7 +94,9 @@ static int replay(const char *path)
         free(data);
         return -1;
     }
+    current = path;
     LLVMFuzzerTestOneInput(data, size);
+    current = NULL;
     free(data);
     return 0;
 }
@@ -105,6 +133,9 @@ int main(int argc, char **argv)
 {
     const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     const char *name = strncmp(self, "fuzz_", 5) == 0 ? self + 5 : self;
+    int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        signal(sigs[i], on_crash);
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     char corpus[512], crashes[512];
