@@ -20,6 +20,7 @@
 #include "engine/kernels.h"
 #include "engine/pool.h"
 #include "engine/quant.h"
+#include "util/alloc.h"
 #include "util/util.h"
 
 #include <cblas.h>
@@ -782,40 +783,47 @@ fwd_ctx *fwd_new_multi(const model *m, int n_seq, int n_ctx, int n_threads, char
     c->pool = pool_new(n_threads);
     if (!c->pool) {
         util_errf(err, errlen, "cannot start %d threads", n_threads);
-        free(c);
+        fwd_free(c);
         return NULL;
     }
     size_t E = m->hp.n_embd, F = m->hp.n_ff, L = m->hp.n_layer;
     size_t KV = (size_t)m->hp.n_head_kv * m->head_dim, B = FWD_BATCH;
     size_t cache = (size_t)n_seq * L * (size_t)n_ctx * KV;
-    c->k_cache = calloc(cache, sizeof(uint16_t));
-    c->v_cache = calloc(cache, sizeof(uint16_t));
+    c->k_cache = try_calloc(cache, sizeof(uint16_t));
+    c->v_cache = try_calloc(cache, sizeof(uint16_t));
     if (!c->k_cache || !c->v_cache) {
-        util_errf(err, errlen, "not enough memory for a KV cache of %d x %d positions (%.0f MiB)", n_seq, n_ctx,
+        util_errf(err, errlen, "out of memory for a KV cache of %d x %d positions (%.0f MiB)", n_seq, n_ctx,
                   2.0 * cache * sizeof(uint16_t) / (1 << 20));
         fwd_free(c);
         return NULL;
     }
-    c->x = xmallocarray(B * E, sizeof(float));
-    c->h = xmallocarray(B * E, sizeof(float));
-    c->q = xmallocarray(B * E, sizeof(float));
-    c->att = xmallocarray(B * E, sizeof(float));
-    c->k = xmallocarray(B * KV, sizeof(float));
-    c->v = xmallocarray(B * KV, sizeof(float));
-    c->ff_gate = xmallocarray(B * F, sizeof(float));
-    c->ff_up = xmallocarray(B * F, sizeof(float));
+    /* sized by the model file's widths (bounded at load): fallible */
+    c->x = try_mallocarray(B * E, sizeof(float));
+    c->h = try_mallocarray(B * E, sizeof(float));
+    c->q = try_mallocarray(B * E, sizeof(float));
+    c->att = try_mallocarray(B * E, sizeof(float));
+    c->k = try_mallocarray(B * KV, sizeof(float));
+    c->v = try_mallocarray(B * KV, sizeof(float));
+    c->ff_gate = try_mallocarray(B * F, sizeof(float));
+    c->ff_up = try_mallocarray(B * F, sizeof(float));
     size_t widest = E > F ? E : F;
     c->tile_floats = TILE_FLOATS > widest ? TILE_FLOATS : widest;
-    c->tile = xmallocarray((size_t)n_threads * c->tile_floats, sizeof(float));
+    c->tile = try_mallocarray((size_t)n_threads * c->tile_floats, sizeof(float));
+    if (!c->x || !c->h || !c->q || !c->att || !c->k || !c->v || !c->ff_gate || !c->ff_up || !c->tile) {
+        util_errf(err, errlen, "out of memory for the activations of a model %zu wide with %zu-wide "
+                  "feed-forward layers", E, F);
+        fwd_free(c);
+        return NULL;
+    }
     c->shares = xmallocarray((size_t)n_threads, sizeof *c->shares);
     c->att_scratch = xcalloc((size_t)n_threads, sizeof *c->att_scratch);
     for (int t = 0; t < n_threads; t++) {
         att_scratch *a = &c->att_scratch[t];
-        a->k = malloc((size_t)n_ctx * m->head_dim * sizeof(float));
-        a->v = malloc((size_t)n_ctx * m->head_dim * sizeof(float));
-        a->s = malloc((size_t)ATT_ROWS * n_ctx * sizeof(float));
+        a->k = try_mallocarray((size_t)n_ctx * m->head_dim, sizeof(float));
+        a->v = try_mallocarray((size_t)n_ctx * m->head_dim, sizeof(float));
+        a->s = try_mallocarray((size_t)ATT_ROWS * n_ctx, sizeof(float));
         if (!a->k || !a->v || !a->s) {
-            util_errf(err, errlen, "not enough memory for attention over %d positions", n_ctx);
+            util_errf(err, errlen, "out of memory for attention over %d positions", n_ctx);
             fwd_free(c);
             return NULL;
         }
@@ -829,12 +837,17 @@ fwd_ctx *fwd_new_multi(const model *m, int n_seq, int n_ctx, int n_threads, char
         if (b > c->xq_bytes)
             c->xq_bytes = b;
     }
-    c->xq = xmalloc(c->xq_bytes);
+    c->xq = try_malloc(c->xq_bytes);
     c->xq_type = c->xr_type = GGML_TYPE_COUNT;
-    c->xr = xmallocarray(B * widest, sizeof(float));
+    c->xr = try_mallocarray(B * widest, sizeof(float));
     size_t half = m->hp.n_rot / 2;
-    c->rope_cos = xmallocarray((size_t)n_ctx * half, sizeof(float));
-    c->rope_sin = xmallocarray((size_t)n_ctx * half, sizeof(float));
+    c->rope_cos = try_mallocarray((size_t)n_ctx * half, sizeof(float));
+    c->rope_sin = try_mallocarray((size_t)n_ctx * half, sizeof(float));
+    if (!c->xq || !c->xr || !c->rope_cos || !c->rope_sin) {
+        util_errf(err, errlen, "out of memory for the activations and rotary tables of %d positions", n_ctx);
+        fwd_free(c);
+        return NULL;
+    }
     rope_tables(c);
     openblas_set_num_threads(1); /* our pool splits the products itself */
     return c;

@@ -8,6 +8,8 @@
  *   - opening the built-in model's GGUF file (gguf_open),
  *   - loading its tokenizer (tok_load) and the vocabulary-only file's,
  *   - loading the model (model_load: GGUF reader, layers, norms, packing),
+ *   - a context for it (fwd_new_multi: KV cache, activations sized by the
+ *     file's widths, attention scratch, rotary tables),
  *   - encoding a text with special tokens, several words and non-ASCII
  *     (tok_encode, both the built-in BPE vocabulary and, when ../shared is
  *     there, llama's SentencePiece one),
@@ -32,6 +34,7 @@
  * the suite there).  The suite prints, per scenario, the allocations it
  * makes and the failures injected.
  */
+#include "engine/forward.h"
 #include "engine/gguf.h"
 #include "engine/model.h"
 #include "engine/prompt.h"
@@ -178,6 +181,21 @@ static int sc_model_load(void *ud, strbuf *out, char *err, size_t errlen)
     return 0;
 }
 
+typedef struct {
+    const model *m;
+} fwd_case;
+
+static int sc_fwd_new(void *ud, strbuf *out, char *err, size_t errlen)
+{
+    const fwd_case *c = ud;
+    fwd_ctx *f = fwd_new_multi(c->m, 2, 256, 2, err, errlen);
+    if (!f)
+        return -1;
+    sb_printf(out, "%d %d", fwd_n_ctx(f), fwd_n_seq(f));
+    fwd_free(f);
+    return 0;
+}
+
 static gguf_file *open_or_fail(const char *path)
 {
     gguf_file *f = NULL;
@@ -209,6 +227,13 @@ static void test_model_load(void **state)
 {
     (void)state;
     run_both("model_load " MODEL, sc_model_load, MODEL);
+    model *m = NULL;
+    char err[512];
+    if (model_load(&m, MODEL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    fwd_case c = {m};
+    run_both("fwd_new_multi (2 x 256 positions)", sc_fwd_new, &c);
+    model_free(m);
 }
 
 /* The error names the file and what did not fit. */
