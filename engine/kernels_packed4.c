@@ -1,5 +1,5 @@
 /*
- * kernels_packed4.c — Q4_0 and Q4_K weights repacked eight rows at a time,
+ * kernels_packed4.c — Q4_0, Q5_0 and Q4_K weights repacked eight rows at a time,
  * and the products that read them (kernels.h "Repacked weights"; the
  * dispatch is in kernels_packed.c and kernels.c).
  *
@@ -19,6 +19,14 @@
  *   uint8  q[4][8][4]    vector j: byte 4r+k = row r's qs[4j+k], i.e.
  *                        weight 4j+k (low nibble) and 16+4j+k (high)
  *   row · x = d·dx·(Σ q·x − 8·Σ x), Σ x summed once per call.
+ *
+ * Q5_0, per group and 32-block (176 bytes, as the eight rows took):
+ *   uint16 d[8]
+ *   uint8  h[32]         bit j of byte 4r+k: the 5th bit of row r's
+ *                        weight 4j+k (or'ed in as 16 after the nibbles)
+ *   uint8  q[4][8][4]    as Q4_0
+ *   row · x = d·dx·(Σ q·x − 16·Σ x); AVX2 sums four vpmaddubsw in 16
+ *   bits rather than eight (q up to 31).
  *
  * Q4_K, per group and 256-block (1184 bytes where the rows took 1152):
  *   uint16 d[8], dmin[8]
@@ -43,6 +51,8 @@
 
 #define ROWS 8                   /* rows per group: one 256-bit vector of lanes */
 #define Q40_GB (ROWS * 2 + 128)  /* Q4_0 bytes per group and block */
+#define Q50_H (ROWS * 2)          /* Q5_0: the 5th bits, then the nibbles */
+#define Q50_GB (Q50_H + 32 + 128) /* 176 */
 #define Q4K_D 0                  /* Q4_K offsets in a group-block */
 #define Q4K_DMIN 16
 #define Q4K_SC 32
@@ -53,14 +63,14 @@
 
 bool kern_packed4_type(ggml_type type)
 {
-    return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q4_K;
+    return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0 || type == GGML_TYPE_Q4_K;
 }
 
 size_t kern_packed4_bytes(ggml_type type, size_t rows, size_t cols)
 {
     size_t groups = (rows + ROWS - 1) / ROWS;
-    if (type == GGML_TYPE_Q4_0 && cols % 32 == 0 && cols / 32 <= XSUM_MAX)
-        return groups * (cols / 32) * Q40_GB;
+    if ((type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0) && cols % 32 == 0 && cols / 32 <= XSUM_MAX)
+        return groups * (cols / 32) * (type == GGML_TYPE_Q4_0 ? Q40_GB : Q50_GB);
     if (type == GGML_TYPE_Q4_K && cols % QK_K == 0)
         return groups * (cols / QK_K) * Q4K_GB;
     return 0;
@@ -98,8 +108,9 @@ void kern_pack4(ggml_type type, const void *W, size_t rows, size_t cols, void *o
     size_t bytes = kern_packed4_bytes(type, rows, cols);
     if (!bytes)
         return;
-    bool q40 = type == GGML_TYPE_Q4_0;
-    size_t gb = q40 ? Q40_GB : Q4K_GB, nb = cols / (q40 ? 32 : QK_K), groups = (rows + ROWS - 1) / ROWS;
+    bool q40 = type == GGML_TYPE_Q4_0, q50 = type == GGML_TYPE_Q5_0;
+    size_t gb = q40 ? Q40_GB : q50 ? Q50_GB : Q4K_GB, nb = cols / (q40 || q50 ? 32 : QK_K);
+    size_t groups = (rows + ROWS - 1) / ROWS;
     uint8_t *dst = out;
     if (rows % ROWS) /* the last group's rows past the end: zeros */
         memset(dst + (groups - 1) * nb * gb, 0, nb * gb);
@@ -112,6 +123,19 @@ void kern_pack4(ggml_type type, const void *W, size_t rows, size_t cols, void *o
                 memcpy(blk + 2 * r, &src->d, 2);
                 for (int j = 0; j < 4; j++)
                     memcpy(blk + ROWS * 2 + 32 * j + 4 * r, src->qs + 4 * j, 4);
+            } else if (q50) {
+                const block_q5_0 *src = (const block_q5_0 *)W + row * nb + b;
+                uint32_t qh = (uint32_t)src->qh[0] | (uint32_t)src->qh[1] << 8 | (uint32_t)src->qh[2] << 16 |
+                              (uint32_t)src->qh[3] << 24;
+                memcpy(blk + 2 * r, &src->d, 2);
+                for (int k = 0; k < 4; k++) {
+                    uint8_t h = 0;
+                    for (int j = 0; j < 8; j++)
+                        h |= (uint8_t)(((qh >> (4 * j + k)) & 1) << j);
+                    blk[Q50_H + 4 * r + k] = h;
+                }
+                for (int j = 0; j < 4; j++)
+                    memcpy(blk + Q50_H + 32 + 32 * j + 4 * r, src->qs + 4 * j, 4);
             } else {
                 pack_q4_K_block((const block_q4_K *)W + row * nb + b, r, blk);
             }
@@ -136,6 +160,23 @@ void kern_packed4_row_f32(ggml_type type, const void *P, size_t cols, size_t row
                     uint8_t byte = p[ROWS * 2 + 32 * j + 4 * r + k];
                     out[4 * j + k] = d * ((byte & 15) - 8);
                     out[16 + 4 * j + k] = d * ((byte >> 4) - 8);
+                }
+        }
+        return;
+    }
+    if (type == GGML_TYPE_Q5_0) {
+        size_t nb = cols / 32;
+        const uint8_t *p = (const uint8_t *)P + g * nb * Q50_GB;
+        for (size_t b = 0; b < nb; b++, p += Q50_GB, out += 32) {
+            uint16_t h;
+            memcpy(&h, p + 2 * r, 2);
+            float d = quant_f16_to_f32(h);
+            for (int j = 0; j < 4; j++)
+                for (int k = 0; k < 4; k++) {
+                    uint8_t byte = p[Q50_H + 32 + 32 * j + 4 * r + k], hb = p[Q50_H + 4 * r + k];
+                    int q0 = (byte & 15) | ((hb >> j) & 1) << 4, q1 = (byte >> 4) | ((hb >> (j + 4)) & 1) << 4;
+                    out[4 * j + k] = d * (q0 - 16);
+                    out[16 + 4 * j + k] = d * (q1 - 16);
                 }
         }
         return;
@@ -185,6 +226,24 @@ KERN_AVX2_TARGET static inline void unpack8(const uint8_t *q, __m256i v[8])
     }
 }
 
+/* unpack8 with Q5_0's 5th bits (h: bit j of byte 4r+k for v[j]) or'ed
+ * in as 16: a 16-bit shift moves bit j of each byte to bit 4 of the same
+ * byte, and the mask keeps only that bit. */
+KERN_AVX2_TARGET static inline void unpack8_5(const uint8_t *h, __m256i v[8])
+{
+    const __m256i m16 = _mm256_set1_epi8(0x10);
+    unpack8(h + 32, v);
+    __m256i hv = _mm256_loadu_si256((const __m256i *)h);
+    v[0] = _mm256_or_si256(v[0], _mm256_and_si256(_mm256_slli_epi16(hv, 4), m16));
+    v[1] = _mm256_or_si256(v[1], _mm256_and_si256(_mm256_slli_epi16(hv, 3), m16));
+    v[2] = _mm256_or_si256(v[2], _mm256_and_si256(_mm256_slli_epi16(hv, 2), m16));
+    v[3] = _mm256_or_si256(v[3], _mm256_and_si256(_mm256_slli_epi16(hv, 1), m16));
+    v[4] = _mm256_or_si256(v[4], _mm256_and_si256(hv, m16));
+    v[5] = _mm256_or_si256(v[5], _mm256_and_si256(_mm256_srli_epi16(hv, 1), m16));
+    v[6] = _mm256_or_si256(v[6], _mm256_and_si256(_mm256_srli_epi16(hv, 2), m16));
+    v[7] = _mm256_or_si256(v[7], _mm256_and_si256(_mm256_srli_epi16(hv, 3), m16));
+}
+
 /* Σ over 32 weights of q·x per row, as eight int16 pairs per lane (each
  * |pair| ≤ 8·2·15·128 < 2^15: exact). */
 KERN_AVX2_TARGET static inline __m256i pairs_avx2(const __m256i v[8], const int8_t *x)
@@ -199,6 +258,18 @@ KERN_AVX2_TARGET static inline __m256i pairs_avx2(const __m256i v[8], const int8
 KERN_AVX2_TARGET static inline __m256i dot32_avx2(const __m256i v[8], const int8_t *x)
 {
     return _mm256_madd_epi16(pairs_avx2(v, x), _mm256_set1_epi16(1));
+}
+/* The same for weights up to 31: two halves of four products in 16 bits
+ * (each |pair| ≤ 4·2·31·128 < 2^15). */
+KERN_AVX2_TARGET static inline __m256i dot32_avx2_5(const __m256i v[8], const int8_t *x)
+{
+    __m256i p = _mm256_maddubs_epi16(v[0], bcast4(x)), q = _mm256_maddubs_epi16(v[4], bcast4(x + 16));
+    for (int j = 1; j < 4; j++) {
+        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(v[j], bcast4(x + 4 * j)));
+        q = _mm256_add_epi16(q, _mm256_maddubs_epi16(v[j + 4], bcast4(x + 16 + 4 * j)));
+    }
+    const __m256i one = _mm256_set1_epi16(1);
+    return _mm256_add_epi32(_mm256_madd_epi16(p, one), _mm256_madd_epi16(q, one));
 }
 VNNI_TARGET static inline __m256i dot32_vnni(const __m256i v[8], const int8_t *x)
 {
@@ -239,8 +310,12 @@ AVXVNNI_TARGET static inline __m256i scaled_avxvnni(__m256i isum, const __m256i 
         memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                                   \
     }
 
-/* Q4_0: groups [g0, g1), T tokens of Q8_0 activations xs bytes apart. */
-#define Q40_BODY(T, DOT32)                                                                            \
+/* Q4_0 and Q5_0 (GB bytes a group-block, UNPACK from its byte BYTE,
+ * offset OFF): groups [g0, g1), T tokens of Q8_0 activations xs bytes
+ * apart. */
+#define Q40_BODY(T, DOT32) Q32_BODY(T, DOT32, Q40_GB, unpack8, ROWS * 2, 8)
+#define Q50_BODY(T, DOT32) Q32_BODY(T, DOT32, Q50_GB, unpack8_5, Q50_H, 16)
+#define Q32_BODY(T, DOT32, GB, UNPACK, BYTE, OFF)                                                     \
     int32_t xsum[XSUM_MAX];                                                                           \
     for (int t = 0; t < T; t++)                                                                       \
         for (size_t b = 0; b < nb; b++) {                                                             \
@@ -248,15 +323,15 @@ AVXVNNI_TARGET static inline __m256i scaled_avxvnni(__m256i isum, const __m256i 
             int32_t v = 0;                                                                            \
             for (int k = 0; k < 32; k++)                                                              \
                 v += x->qs[k];                                                                        \
-            xsum[t * nb + b] = 8 * v;                                                                 \
+            xsum[t * nb + b] = OFF * v;                                                               \
         }                                                                                             \
     for (size_t g = g0; g < g1; g++) {                                                                \
-        const uint8_t *p = (const uint8_t *)P + g * nb * Q40_GB;                                      \
+        const uint8_t *p = (const uint8_t *)P + g * nb * GB;                                          \
         __m256 acc[T];                                                                                \
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();             \
-        for (size_t b = 0; b < nb; b++, p += Q40_GB) {                                                \
+        for (size_t b = 0; b < nb; b++, p += GB) {                                                    \
             __m256i v[8];                                                                             \
-            unpack8(p + ROWS * 2, v);                                                                 \
+            UNPACK(p + BYTE, v);                                                                      \
             __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));                         \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
                 const block_q8_0 *x = (const block_q8_0 *)((const uint8_t *)xq + (size_t)t * xs) + b; \
@@ -322,6 +397,16 @@ DEFINE_P4(q40_vnni_1, VNNI_TARGET, Q40_BODY, 1, dot32_vnni)
 DEFINE_P4(q40_vnni_2, VNNI_TARGET, Q40_BODY, 2, dot32_vnni)
 DEFINE_P4(q40_vnni_4, VNNI_TARGET, Q40_BODY, 4, dot32_vnni)
 DEFINE_P4(q40_vnni_8, VNNI_TARGET, Q40_BODY, 8, dot32_vnni)
+DEFINE_P4(q50_avx2_1, KERN_AVX2_TARGET, Q50_BODY, 1, dot32_avx2_5)
+DEFINE_P4(q50_avx2_2, KERN_AVX2_TARGET, Q50_BODY, 2, dot32_avx2_5)
+DEFINE_P4(q50_avx2_4, KERN_AVX2_TARGET, Q50_BODY, 4, dot32_avx2_5)
+DEFINE_P4(q50_avxvnni_1, AVXVNNI_TARGET, Q50_BODY, 1, dot32_avxvnni)
+DEFINE_P4(q50_avxvnni_2, AVXVNNI_TARGET, Q50_BODY, 2, dot32_avxvnni)
+DEFINE_P4(q50_avxvnni_4, AVXVNNI_TARGET, Q50_BODY, 4, dot32_avxvnni)
+DEFINE_P4(q50_vnni_1, VNNI_TARGET, Q50_BODY, 1, dot32_vnni)
+DEFINE_P4(q50_vnni_2, VNNI_TARGET, Q50_BODY, 2, dot32_vnni)
+DEFINE_P4(q50_vnni_4, VNNI_TARGET, Q50_BODY, 4, dot32_vnni)
+DEFINE_P4(q50_vnni_8, VNNI_TARGET, Q50_BODY, 8, dot32_vnni)
 DEFINE_P4(q4k_avx2_1, KERN_AVX2_TARGET, Q4K_BODY, 1, scaled_avx2)
 DEFINE_P4(q4k_avx2_2, KERN_AVX2_TARGET, Q4K_BODY, 2, scaled_avx2)
 DEFINE_P4(q4k_avx2_4, KERN_AVX2_TARGET, Q4K_BODY, 4, scaled_avx2)
@@ -339,25 +424,28 @@ void kern_packed4_matmul_x86(kern_packed_isa isa, ggml_type type, const void *P,
                              const void *xq, size_t xq_stride, size_t n, size_t g0, size_t g1, float *y,
                              size_t ldy)
 {
-    static const p4_fn fns[2][3][4] = {
+    static const p4_fn fns[3][3][4] = {
         {[KERN_PACKED_AVX2] = {q40_avx2_1, q40_avx2_2, q40_avx2_4, NULL},
          [KERN_PACKED_AVXVNNI] = {q40_avxvnni_1, q40_avxvnni_2, q40_avxvnni_4, NULL},
          [KERN_PACKED_VNNI512] = {q40_vnni_1, q40_vnni_2, q40_vnni_4, q40_vnni_8}},
+        {[KERN_PACKED_AVX2] = {q50_avx2_1, q50_avx2_2, q50_avx2_4, NULL},
+         [KERN_PACKED_AVXVNNI] = {q50_avxvnni_1, q50_avxvnni_2, q50_avxvnni_4, NULL},
+         [KERN_PACKED_VNNI512] = {q50_vnni_1, q50_vnni_2, q50_vnni_4, q50_vnni_8}},
         {[KERN_PACKED_AVX2] = {q4k_avx2_1, q4k_avx2_2, q4k_avx2_4, NULL},
          [KERN_PACKED_AVXVNNI] = {q4k_avxvnni_1, q4k_avxvnni_2, q4k_avxvnni_4, NULL},
          [KERN_PACKED_VNNI512] = {q4k_vnni_1, q4k_vnni_2, q4k_vnni_4, q4k_vnni_8}},
     };
     if (!kern_packed4_bytes(type, rows, cols))
         return;
-    bool q40 = type == GGML_TYPE_Q4_0;
-    size_t nb = cols / (q40 ? 32 : QK_K);
-    const p4_fn *f = fns[!q40][isa];
+    bool q32 = type != GGML_TYPE_Q4_K; /* Q4_0, Q5_0: 32-blocks, Σ x on the stack */
+    size_t nb = cols / (q32 ? 32 : QK_K);
+    const p4_fn *f = fns[type == GGML_TYPE_Q4_0 ? 0 : type == GGML_TYPE_Q5_0 ? 1 : 2][isa];
     const uint8_t *x = xq;
     /* the widest token block first, then the rest (Q4_0: as many as its
      * Σ x fits the stack); a token's arithmetic is the same in any block */
     while (n > 0) {
         int k = n >= 8 && f[3] ? 3 : n >= 4 ? 2 : n >= 2 ? 1 : 0;
-        while (q40 && k > 0 && ((size_t)1 << k) * nb > XSUM_MAX)
+        while (q32 && k > 0 && ((size_t)1 << k) * nb > XSUM_MAX)
             k--;
         size_t t = (size_t)1 << k;
         f[k](P, rows, nb, x, xq_stride, g0, g1, y, ldy);

@@ -44,6 +44,17 @@ typedef struct {
     float *row; /* (cols) scratch */
 } tensor_src;
 
+/* A K-quant for rows whose length is not a multiple of its 256-block
+ * takes the type llama-quantize falls back to: Q4_K -> Q5_0, Q6_K -> Q8_0
+ * (so a q4_k_m file of the SmolLM2 and Qwen shapes is mostly Q5_0, as
+ * theirs is). */
+static ggml_type k_fallback(ggml_type ty, uint64_t cols)
+{
+    if (cols % 256 == 0)
+        return ty;
+    return ty == GGML_TYPE_Q4_K ? GGML_TYPE_Q5_0 : ty == GGML_TYPE_Q6_K ? GGML_TYPE_Q8_0 : ty;
+}
+
 static uint64_t mix(uint64_t x)
 {
     x ^= x >> 33;
@@ -156,10 +167,10 @@ int main(int argc, char **argv)
 #define ADD(nm, ty, cols_, rows_, scale_)                                                          \
     do {                                                                                          \
         tensor_src *t = &src[n_src++];                                                            \
-        *t = (tensor_src){ty, cols_, rows_, seed * 1000003u + n_src, scale_, NULL};              \
+        *t = (tensor_src){k_fallback(ty, cols_), cols_, rows_, seed * 1000003u + n_src, scale_, NULL}; \
         t->row = xmallocarray(cols_, sizeof(float));                                              \
         uint64_t ne[2] = {cols_, rows_};                                                          \
-        gguf_writer_add_tensor_fill(w, nm, ty, rows_ > 1 ? 2 : 1, ne, fill, t);                    \
+        gguf_writer_add_tensor_fill(w, nm, t->type, rows_ > 1 ? 2 : 1, ne, fill, t);                  \
     } while (0)
     float ws = 1.0f / sqrtf((float)sh->embd);
     ADD("token_embd.weight", main_type, sh->embd, n_vocab, ws);
