@@ -168,9 +168,15 @@ static bool take_chunk(xfer *x, const char *json, size_t n, bool stream, const c
     char why[256];
     openai_status st = openai_chunk_parse(json, n, stream, &c, why, sizeof why);
     if (st == OPENAI_BAD_JSON) {
-        strbuf sb = {0};
+        /* The key redacted before the quote is cut, so that no part of it
+         * is shown (a cut through it would leave a prefix no later
+         * redaction finds). */
+        strbuf raw = {0}, sb = {0};
+        sb_append(&raw, json, n);
+        remote_redact(&raw, 0, x->o->api_key);
         sb_printf(&sb, "the server sent invalid JSON: %s in %s: ", why, where);
-        remote_put_server_text(&sb, json, n < 120 ? n : 120, x->o->api_key);
+        remote_put_server_text(&sb, raw.data, raw.len < 120 ? raw.len : 120, x->o->api_key);
+        sb_free(&raw);
         fail(x, "%s", sb.data);
         sb_free(&sb);
         openai_chunk_free(&c);

@@ -18,7 +18,8 @@
  *     then 200 (Retry-After honoured), 500 on every attempt, 401 with an
  *     error body that echoes the key (redacted), a long plain-text error
  *     (cut), invalid JSON and an error event mid-stream (no retry after a
- *     token), connection refused (3 attempts, quick back-off), a connect
+ *     token; the key in invalid JSON where its quote is cut not shown
+ *     in part), connection refused (3 attempts, quick back-off), a connect
  *     timeout (retried, then a timeout), an empty reply retried, cancellation during a stall and during a retry wait
  *     (back long before the 30 s stall or wait would have ended), on_text asking to stop;
  *   - each token's log-probability asked for ("logprobs": true) and read
@@ -711,6 +712,30 @@ static void test_invalid_json_event(void **state)
     run_free(&r);
 }
 
+/* Invalid JSON that holds the key where the quote of it is cut (at 120
+ * bytes): not even the key's first bytes are shown. */
+static void test_invalid_json_key_at_cut(void **state)
+{
+    (void)state;
+    strbuf ev = {0};
+    sb_puts(&ev, "{\"choices\":[{\"delta\":{\"content\":\"");
+    while (ev.len < 110)
+        sb_putc(&ev, 'x');
+    sb_puts(&ev, "echo: " KEY "\"}}"); /* one } short */
+    rs_step st = {.kind = RS_STREAM, .reply = REPLY, .mid_event = ev.data};
+    rs_server *s = start(&st, 1);
+    remote_opts o = opts_for(s);
+    remote_request rq = request();
+    run_out r = {0};
+    chat(&o, &rq, NULL, &r);
+    assert_int_equal(r.res.outcome, REMOTE_ERROR);
+    assert_true(strncmp(r.err, "the server sent invalid JSON: ", 30) == 0);
+    assert_null(strstr(r.err, "sk-t")); /* KEY's first 4 bytes */
+    rs_stop(s);
+    run_free(&r);
+    sb_free(&ev);
+}
+
 static void test_error_event_mid_stream(void **state)
 {
     (void)state;
@@ -1096,6 +1121,7 @@ int main(void)
         cmocka_unit_test(test_close_mid_stream_chunked),
         cmocka_unit_test(test_close_mid_stream_close_delimited),
         cmocka_unit_test(test_invalid_json_event),
+        cmocka_unit_test(test_invalid_json_key_at_cut),
         cmocka_unit_test(test_error_event_mid_stream),
         cmocka_unit_test(test_429_then_200),
         cmocka_unit_test(test_500_every_attempt),
