@@ -76,17 +76,16 @@ size_t kern_packed4_bytes(ggml_type type, size_t rows, size_t cols)
     return 0;
 }
 
-/* The 4-bit value of element e of a Q4_K block. */
-static unsigned q4k_nibble(const block_q4_K *b, int e)
-{
-    uint8_t byte = b->qs[32 * (e / 64) + e % 32];
-    return (e % 64) < 32 ? byte & 15u : byte >> 4;
-}
 
 static void pack_q4_K_block(const block_q4_K *src, size_t r, uint8_t *blk)
 {
-    uint8_t sc[8], mn[8];
+    uint8_t sc[8], mn[8], q[QK_K]; /* q[e]: element e's 4 bits */
     quant_unpack_k4_scales(src->scales, sc, mn);
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * c + l] = src->qs[32 * c + l] & 15;
+            q[64 * c + 32 + l] = src->qs[32 * c + l] >> 4;
+        }
     memcpy(blk + Q4K_D + 2 * r, &src->d, 2);
     memcpy(blk + Q4K_DMIN + 2 * r, &src->dmin, 2);
     for (int s = 0; s < 8; s++)
@@ -98,8 +97,7 @@ static void pack_q4_K_block(const block_q4_K *src, size_t r, uint8_t *blk)
         for (int j = 0; j < 4; j++)
             for (int k = 0; k < 4; k++) {
                 int e = 32 * s + 4 * j + k;
-                blk[Q4K_Q + (4 * s + j) * 32 + 4 * r + k] =
-                    (uint8_t)(q4k_nibble(src, e) | q4k_nibble(src, e + 16) << 4);
+                blk[Q4K_Q + (4 * s + j) * 32 + 4 * r + k] = (uint8_t)(q[e] | q[e + 16] << 4);
             }
 }
 

@@ -479,9 +479,9 @@ static int bench_model(const char *path, limits *L)
                 L->gf[threads][L->n_limits[threads]++] = gf;
             }
             pf_pct[r] = 100.0 * pf[r] * flops / (gf * 1e9);
-            /* Q8_0 weights are multiplied in 8-bit integers (packed), the rest in FP32 */
-            double pk = m->layers[0].wq.packed && m->layers[0].wq.type == GGML_TYPE_Q8_0 ? int8_peak[threads]
-                                                                                          : fma_peak[threads];
+            /* packed quantized weights are multiplied in 8-bit integers, the rest in FP32 */
+            double pk = m->layers[0].wq.packed && m->layers[0].wq.type != GGML_TYPE_F16 ? int8_peak[threads]
+                                                                                         : fma_peak[threads];
             pk_pct[r] = pk > 0 ? 100.0 * pf[r] * flops / (pk * 1e9) : 0;
             dc_pct[r] = 100.0 * dc[r] * bytes / (bw * 1e9);
             double mv = 1e30; /* like the probes, the best of three */
@@ -553,7 +553,7 @@ int main(int argc, char **argv)
            "decode", "bw", "products", "RSS MiB", "file MiB");
     printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it;\n"
            " %% = share of the limit measured around it (best of 3 probes before and 3 after), with the same threads;\n"
-           " peak = prefill's operations/s as a share of the peak of the arithmetic it uses (Q8_0: int8, else FP32);\n"
+           " peak = prefill's operations/s as a share of the peak of the arithmetic it uses (packed Q8_0, Q4_0, Q5_0, Q4_K: int8, else FP32);\n"
            " products = a token's matrix-vector products alone (best of 3), as a share of the bandwidth limit;\n"
            " each figure the median of %d runs)\n",
            PREFILL, DECODE, runs);
