@@ -403,8 +403,8 @@ int model_load(model **out, const char *path, char *err, size_t errlen)
     m->owned = try_mallocarray(L.owned_cap, sizeof(float));
     m->layers = try_calloc(hp->n_layer, sizeof *m->layers);
     if (!m->owned || !m->layers) {
-        snprintf(msg, sizeof msg, "out of memory for %u layers (%zu MiB of norms and biases)",
-                 hp->n_layer, L.owned_cap * sizeof(float) >> 20);
+        snprintf(msg, sizeof msg, "out of memory for %u layers (%zu KiB of norms and biases)",
+                 hp->n_layer, L.owned_cap * sizeof(float) >> 10);
         goto fail_msg;
     }
 
