@@ -217,6 +217,7 @@ KERN_AVX2_TARGET static inline __m256i bcast4(const int8_t *x)
 KERN_AVX2_TARGET static inline void unpack8(const uint8_t *q, __m256i v[8])
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
+#pragma GCC unroll 8
     for (int j = 0; j < 4; j++) {
         __m256i w = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
         v[j] = _mm256_and_si256(w, m4);
@@ -247,6 +248,7 @@ KERN_AVX2_TARGET static inline void unpack8_5(const uint8_t *h, __m256i v[8])
 KERN_AVX2_TARGET static inline __m256i pairs_avx2(const __m256i v[8], const int8_t *x)
 {
     __m256i p = _mm256_maddubs_epi16(v[0], bcast4(x));
+#pragma GCC unroll 8
     for (int j = 1; j < 8; j++)
         p = _mm256_add_epi16(p, _mm256_maddubs_epi16(v[j], bcast4(x + 4 * j)));
     return p;
@@ -262,6 +264,7 @@ KERN_AVX2_TARGET static inline __m256i dot32_avx2(const __m256i v[8], const int8
 KERN_AVX2_TARGET static inline __m256i dot32_avx2_5(const __m256i v[8], const int8_t *x)
 {
     __m256i p = _mm256_maddubs_epi16(v[0], bcast4(x)), q = _mm256_maddubs_epi16(v[4], bcast4(x + 16));
+#pragma GCC unroll 8
     for (int j = 1; j < 4; j++) {
         p = _mm256_add_epi16(p, _mm256_maddubs_epi16(v[j], bcast4(x + 4 * j)));
         q = _mm256_add_epi16(q, _mm256_maddubs_epi16(v[j + 4], bcast4(x + 16 + 4 * j)));
@@ -272,6 +275,7 @@ KERN_AVX2_TARGET static inline __m256i dot32_avx2_5(const __m256i v[8], const in
 VNNI_TARGET static inline __m256i dot32_vnni(const __m256i v[8], const int8_t *x)
 {
     __m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
         s = _mm256_dpbusd_epi32(s, v[j], bcast4(x + 4 * j));
     return s;
@@ -279,6 +283,7 @@ VNNI_TARGET static inline __m256i dot32_vnni(const __m256i v[8], const int8_t *x
 AVXVNNI_TARGET static inline __m256i dot32_avxvnni(const __m256i v[8], const int8_t *x)
 {
     __m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
         s = _mm256_dpbusd_avx_epi32(s, v[j], bcast4(x + 4 * j));
     return s;
@@ -364,7 +369,7 @@ AVXVNNI_TARGET static inline __m256i scaled_avxvnni(__m256i isum, const __m256i 
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
                 const block_q8_K *x = (const block_q8_K *)((const uint8_t *)xq + (size_t)t * xs) + b; \
                 __m256i ms = _mm256_setzero_si256();                                                  \
-                for (int q = 0; q < 4; q++) {                                                         \
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {                                 \
                     __m256i m = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(p + Q4K_M + 16 * q))); \
                     uint32_t lo = (uint16_t)(x->bsums[4 * q] + x->bsums[4 * q + 1]);                  \
                     uint32_t hi = (uint16_t)(x->bsums[4 * q + 2] + x->bsums[4 * q + 3]);              \
