@@ -63,8 +63,9 @@ void served_start(served *s, const char *db, const char *const *extra, const cha
     }
     line[len] = 0;
     const char *p = strstr(line, "http://127.0.0.1:");
-    if (!p) {
+    if (!p) { /* it may still be running (it wrote something else first) */
         int status;
+        kill(s->pid, SIGKILL);
         waitpid(s->pid, &status, 0);
         fail_msg("serve did not start: '%s'", line);
     }

@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +106,39 @@ static void ask_and_rate(const char *db)
     run_ok("rate", rc, out, err);
 }
 
+/* The serve a test started, stopped by the teardown when the test fails
+ * before it does. */
+static served *live;
+/* The tmux socket of a TUI test's server, killed likewise. */
+static char live_tmux[2048];
+static int tmux_run(const char *sock, char **out, const char *const *args);
+/* The umask the suite started with, restored after every test. */
+static mode_t start_umask;
+
+static int teardown(void **state)
+{
+    (void)state;
+    umask(start_umask);
+    unsetenv("FRONTDESK_DB");
+    if (live_tmux[0]) {
+        tmux_run(live_tmux, NULL, (const char *const[]){"kill-server", NULL});
+        live_tmux[0] = 0;
+    }
+    if (live) {
+        kill(live->pid, SIGKILL);
+        served_stop(live, NULL);
+        live = NULL;
+    }
+    return 0;
+}
+
 /* serve holding db: a completion written, then the -wal and -shm files
  * (which exist only while a connection is open) checked. */
 static void serve_and_check_wal(const char *db, mode_t want)
 {
-    served s;
+    static served s;
     served_start(&s, db, NULL, NULL);
+    live = &s;
     http_reply r;
     json_t *j = post_json(&s, "/v1/chat/completions",
                           "{\"messages\": [{\"role\": \"user\", \"content\": \"where is my parcel\"}],"
@@ -125,6 +153,7 @@ static void serve_and_check_wal(const char *db, mode_t want)
     snprintf(side, sizeof side, "%s-shm", db);
     EXPECT_MODE(side, want);
     EXPECT_MODE(db, want);
+    live = NULL;
     assert_int_equal(served_stop(&s, NULL), 0);
 }
 
@@ -360,6 +389,7 @@ static void last_reply_case(const char *name, mode_t um, const char *config, boo
               "--db '%s'; sleep 60",
               (unsigned)um, work, bin, db);
     free(bin);
+    snprintf(live_tmux, sizeof live_tmux, "%s", sock);
     if (TMUX(sock, NULL, "new-session", "-d", "-s", "fd", "-x", "100", "-y", "30", cmd.data) != 0)
         fail_msg("tmux new-session failed");
     sb_free(&cmd);
@@ -377,6 +407,7 @@ static void last_reply_case(const char *name, mode_t um, const char *config, boo
     TMUX(sock, NULL, "send-keys", "-t", "fd", "M-y");
     tmux_wait(sock, "saved to");
     TMUX(sock, NULL, "kill-server");
+    live_tmux[0] = 0;
     EXPECT_MODE(saved, want);
     char *text = test_read_file(saved, NULL);
     assert_true(strcmp(text, "old") != 0);
@@ -502,8 +533,9 @@ static void test_api_key_never_written(void **state)
     assert_int_equal(rc, 0);
 
     /* serve with a key: refused without it and with a wrong one, answered with it */
-    served s;
+    static served s;
     served_start(&s, db, NULL, NULL);
+    live = &s;
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/cmdline", (int)s.pid);
     size_t n;
@@ -542,6 +574,7 @@ static void test_api_key_never_written(void **state)
     snprintf(side, sizeof side, "%s-shm", db);
     expect_file_clean(side);
     char *log = NULL;
+    live = NULL;
     assert_int_equal(served_stop(&s, &log), 0);
     keep("serve", NULL, log);
 
@@ -583,14 +616,16 @@ static void test_api_key_never_written(void **state)
 
 int main(void)
 {
+    start_umask = umask(022);
+    umask(start_umask);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_private_under_umask_022),
-        cmocka_unit_test(test_private_under_umask_000),
-        cmocka_unit_test(test_store_mode_0660),
-        cmocka_unit_test(test_existing_files_keep_their_mode),
-        cmocka_unit_test(test_bad_store_mode),
-        cmocka_unit_test(test_last_reply),
-        cmocka_unit_test(test_api_key_never_written),
+        cmocka_unit_test_teardown(test_private_under_umask_022, teardown),
+        cmocka_unit_test_teardown(test_private_under_umask_000, teardown),
+        cmocka_unit_test_teardown(test_store_mode_0660, teardown),
+        cmocka_unit_test_teardown(test_existing_files_keep_their_mode, teardown),
+        cmocka_unit_test_teardown(test_bad_store_mode, teardown),
+        cmocka_unit_test_teardown(test_last_reply, teardown),
+        cmocka_unit_test_teardown(test_api_key_never_written, teardown),
     };
     return test_exit(cmocka_run_group_tests_name("private", tests, NULL, NULL));
 }
