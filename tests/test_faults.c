@@ -81,12 +81,18 @@ static void remove_store(const char *path)
     unlink(p = xprintf("%s-journal", path)), free(p);
 }
 
+/* Open descriptors other than sockets (the test server's thread closes
+ * its side of a connection when it likes). */
 static int count_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += e->d_name[0] != '.';
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char link[300], target[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        n += e->d_name[0] != '.' && len > 0 && strncmp(target, "socket:", 7);
+    }
     if (d)
         closedir(d);
     return n;
@@ -153,11 +159,19 @@ static char *digest(const char *path, const char *sql)
     return s;
 }
 
-static long scalar(const char *path, const char *sql)
+static long scalar(sqlite3 *raw, const char *sql)
 {
-    char *s = digest(path, sql);
+    char *s = digest_conn(raw, sql);
     long v = strtol(s, NULL, 10);
     free(s);
+    return v;
+}
+
+static long scalar_at(const char *path, const char *sql)
+{
+    sqlite3 *raw = raw_open(path);
+    long v = raw ? scalar(raw, sql) : -1;
+    sqlite3_close(raw);
     return v;
 }
 
@@ -198,7 +212,11 @@ static int run_cmd(int (*cmd)(int, char **), const char *const *args, char **err
 
 /* ---- Fixtures ------------------------------------------------------------------------ */
 
-enum { N_CONVS = 12 };
+enum { N_CONVS = 6 };
+
+/* Allocation faults while the store opens (the same in every scenario):
+ * 1 in OPEN_STRIDE, unless a scenario says otherwise. */
+enum { OPEN_STRIDE = 40 };
 
 /* What the fixture holds, for the scenarios' arguments and queries. */
 static struct {
@@ -211,7 +229,7 @@ static int64_t insert_model(const char *path)
 {
     sql_exec(path, "INSERT INTO models (key, sha256, backend, name, file_name, arch, quant, first_used, last_used)"
                    " VALUES ('aaaa', 'aaaa', 'local', 'fixture.gguf', 'fixture.gguf', 'llama', 'Q8_0', 1, 1)");
-    return scalar(path, "SELECT max(id) FROM models");
+    return scalar_at(path, "SELECT max(id) FROM models");
 }
 
 /* N_CONVS conversations at schema `version`: a question and a reply each
@@ -255,8 +273,8 @@ static void make_store(const char *path, int version)
     }
     db_close(d);
     sql_exec(path, "UPDATE conversations SET updated_at = updated_at - 90 * 86400 WHERE id % 3 = 0");
-    fx.max_msg = scalar(path, "SELECT max(id) FROM messages");
-    fx.max_conv = scalar(path, "SELECT max(id) FROM conversations");
+    fx.max_msg = scalar_at(path, "SELECT max(id) FROM messages");
+    fx.max_conv = scalar_at(path, "SELECT max(id) FROM conversations");
 }
 
 /* ---- Scenarios --------------------------------------------------------------------- */
@@ -270,10 +288,11 @@ struct scenario {
     char *(*state)(void);                     /* SQL: what it changes (before or after), or NULL */
     /* more checks, before anything else opens the file: a problem (the
      * caller frees) or NULL */
-    char *(*check)(const char *path, int rc);
+    char *(*check)(sqlite3 *raw, const char *path, int rc);
     int ok_lines;       /* at most this many stderr lines on success */
     bool malloc_faults; /* also fail SQLite's allocations */
     int mem_stride;     /* ... only every mem_stride-th of them (0: all) */
+    int open_stride;    /* ... and of those while opening (0: OPEN_STRIDE) */
 };
 
 /* The fault-free run's results. */
@@ -334,9 +353,9 @@ static int run_export(const char *path, char **err)
     return CMD(cmd_export, err, "export", "--db", path, "--out", export_path());
 }
 
-static char *check_export(const char *path, int rc)
+static char *check_export(sqlite3 *raw, const char *path, int rc)
 {
-    (void)path;
+    (void)raw, (void)path;
     struct stat sb;
     bool exists = stat(export_path(), &sb) == 0;
     DIR *dir = opendir(test_tmpdir());
@@ -406,8 +425,9 @@ static bool file_holds(const char *path, const char *s)
 }
 
 /* forget promises the text is gone from the file, not just from queries */
-static char *check_forget(const char *path, int rc)
+static char *check_forget(sqlite3 *raw, const char *path, int rc)
 {
+    (void)raw;
     if (rc != 0)
         return NULL;
     char *wal = xprintf("%s-wal", path);
@@ -444,14 +464,14 @@ static int run_ask(const char *path, char **err)
     return CMD(cmd_ask, err, "ask", "--backend", rs_url(server), "--db", path, "-n", "64", QUESTION);
 }
 
-static char *check_ask(const char *path, int rc)
+static char *check_ask(sqlite3 *raw, const char *path, int rc)
 {
     char *sql = xprintf("SELECT count(*) FROM conversations WHERE id > %lld", (long long)fx.max_conv);
-    long convs = scalar(path, sql);
+    long convs = scalar(raw, sql);
     free(sql);
     char *problem = NULL;
     sql = xprintf("SELECT text FROM messages WHERE role = 'agent' AND id > %lld", (long long)fx.max_msg);
-    char *texts = digest(path, sql);
+    char *texts = digest_conn(raw, sql);
     free(sql);
     for (char *line = texts, *nl; !problem && (nl = strstr(line, "\n")) && strcmp(line, "--\n"); line = nl + 1) {
         *nl = 0;
@@ -462,7 +482,7 @@ static char *check_ask(const char *path, int rc)
     /* A request the failure left 'running' is marked interrupted by the
      * next open once its process has ended (as ask's does on exit): make
      * this process look ended, then open. */
-    long running = scalar(path, "SELECT count(*) FROM requests WHERE outcome = 'running'");
+    long running = scalar(raw, "SELECT count(*) FROM requests WHERE outcome = 'running'");
     if (!problem && running && rc == 0)
         problem = xprintf("ask succeeded but left a request 'running'");
     if (!problem && running) {
@@ -473,7 +493,7 @@ static char *check_ask(const char *path, int rc)
             problem = xprintf("the store no longer opens: %s", msg);
         else
             db_close(d);
-        if (!problem && scalar(path, "SELECT count(*) FROM requests WHERE outcome = 'running'"))
+        if (!problem && scalar(raw, "SELECT count(*) FROM requests WHERE outcome = 'running'"))
             problem = xprintf("a request left 'running' stays so after its process ended");
     }
     if (!problem && rc == 0) {
@@ -482,7 +502,7 @@ static char *check_ask(const char *path, int rc)
                       " WHERE m.id > %lld AND m.role = 'agent' AND m.text = '%s' AND c.role = 'customer'"
                       " AND c.text = '%s' AND r.outcome = 'ok'",
                       (long long)fx.max_msg, REPLY, QUESTION);
-        if (convs != 1 || scalar(path, sql) != 1)
+        if (convs != 1 || scalar(raw, sql) != 1)
             problem = xprintf("ask succeeded but the conversation, reply and request are not all saved (%ld new)", convs);
         free(sql);
     }
@@ -504,12 +524,13 @@ static char *keep_migrate(void)
 
 /* A failed migration leaves a schema this program knows, whole: that of
  * some version from the old one on, exactly. */
-static char *check_migrate(const char *path, int rc)
+static char *check_migrate(sqlite3 *raw, const char *path, int rc)
 {
-    long v = scalar(path, "PRAGMA user_version");
+    (void)path;
+    long v = scalar(raw, "PRAGMA user_version");
     if (v < 1 || v > DB_SCHEMA_VERSION)
         return xprintf("schema version %ld after the migration", v);
-    char *schema = digest(path, SCHEMA_SQL);
+    char *schema = digest_conn(raw, SCHEMA_SQL);
     char *problem = NULL;
     if (strcmp(schema, schema_of[v]))
         problem = xprintf("the file says schema %ld but its tables are not those of version %ld", v, v);
@@ -549,6 +570,8 @@ typedef struct {
     char *keep_sql, *state_sql;
     char *keep_before, *state_before;
     long problems;
+    long n_open;  /* SQLite allocations of opening the store */
+    double t_run; /* seconds in the commands themselves */
 } run_ctx;
 
 /* Everything a run must leave true; a problem or NULL. */
@@ -566,19 +589,13 @@ static char *check_run(run_ctx *c, int rc, const char *err, int fds_before)
     if (rc == 0 && count_lines(err) > s->ok_lines)
         return xprintf("succeeded with %d line(s) on stderr: %s", count_lines(err), err);
     int fds = count_fds();
-    for (int i = 0; i < 200 && fds != fds_before; i++) { /* a server thread may be closing its socket */
-        usleep(10000);
-        fds = count_fds();
-    }
     if (fds != fds_before)
         return xprintf("%d descriptor(s) open before, %d after", fds_before, fds);
-    char *p = s->check ? s->check(c->work, rc) : NULL;
-    if (p)
-        return p;
     sqlite3 *raw = raw_open(c->work);
     if (!raw)
         return xprintf("sqlite3 cannot open %s", c->work);
-    char *ic = digest_conn(raw, "PRAGMA integrity_check");
+    char *p = s->check ? s->check(raw, c->work, rc) : NULL;
+    char *ic = p ? xprintf("ok\n--\n") : digest_conn(raw, "PRAGMA integrity_check");
     if (strcmp(ic, "ok\n--\n"))
         p = xprintf("integrity_check: %s", ic);
     free(ic);
@@ -609,7 +626,9 @@ static char *check_run(run_ctx *c, int rc, const char *err, int fds_before)
     sqlite3_close(raw);
     if (p)
         return p;
-    /* and it opens again (a failed migration resumes) */
+    /* after a failure, it opens again (a failed migration resumes) */
+    if (rc == 0 && s->version == DB_SCHEMA_VERSION)
+        return NULL;
     db *d;
     char msg[512];
     if (db_open(&d, c->work, msg, sizeof msg) != DB_OK)
@@ -628,7 +647,9 @@ static bool run_once(run_ctx *c, fault_mode m, long n, char **problem, int *rc_o
     int fds = count_fds();
     char *err = NULL;
     arm(m, n);
+    double t0 = util_now();
     int rc = c->s->run(c->work, &err);
+    c->t_run += util_now() - t0;
     bool hit = fired(m);
     arm(F_NONE, 0);
     *problem = check_run(c, rc, err, fds);
@@ -640,10 +661,18 @@ static bool run_once(run_ctx *c, fault_mode m, long n, char **problem, int *rc_o
 /* Fault n = 1, 1 + stride, ... through `total`: the counts printed. */
 static void sweep(run_ctx *c, fault_mode m, long total)
 {
+    /* allocations: every OPEN_STRIDE-th while the store opens (the same in
+     * every scenario), every mem_stride-th after */
     long stride = m == F_MEM && c->s->mem_stride ? c->s->mem_stride : 1;
-    long injected = 0, survived = 0, failed = 0, unreached = 0, shown = 0;
+    long open_stride = m != F_MEM ? 1 : c->s->open_stride ? c->s->open_stride : OPEN_STRIDE;
+    const char *env = getenv("FAULTS_MEM_STRIDE"); /* 1: every allocation (a long run) */
+    if (m == F_MEM && env && atol(env) > 0)
+        stride = open_stride = atol(env);
+    long injected = 0, survived = 0, failed = 0, unreached = 0, shown = 0, runs = 0;
     double t0 = util_now();
-    for (long n = 1; n <= total; n += stride) {
+    c->t_run = 0;
+    for (long n = 1; n <= total; n += n < c->n_open ? open_stride : stride) {
+        runs++;
         char *problem;
         int rc;
         bool hit = run_once(c, m, n, &problem, &rc);
@@ -659,17 +688,24 @@ static void sweep(run_ctx *c, fault_mode m, long total)
         } else
             survived += hit;
     }
+    char sampled[96] = "";
+    if (runs < total)
+        snprintf(sampled, sizeof sampled, " (%ld tried: 1 in %ld while opening, 1 in %ld after)", runs, open_stride,
+                 stride);
     print_message("faults: %-7s %-36s %5ld counted%s, %5ld injected, %5ld survived (%ld failed cleanly, %ld "
-                  "succeeded)%s, %.1f s\n",
-                  c->s->name, mode_name[m], total, stride > 1 ? xprintf(", every %ld-th", stride) : "", injected,
-                  survived, failed, injected - failed, unreached ? " — some not reached" : "", util_now() - t0);
+                  "succeeded)%s, %.1f s (%.1f in the commands)\n",
+                  c->s->name, mode_name[m], total, sampled, injected,
+                  survived, failed, injected - failed, unreached ? " — some not reached" : "", util_now() - t0, c->t_run);
 }
 
 static void run_scenario(const scenario *s)
 {
     run_ctx c = {.s = s};
-    c.fixture = test_path(test_tmpdir(), xprintf("%s-fixture.db", s->name));
-    c.work = test_path(test_tmpdir(), xprintf("%s.db", s->name));
+    char name[64];
+    snprintf(name, sizeof name, "%s-fixture.db", s->name);
+    c.fixture = test_path(test_tmpdir(), name);
+    snprintf(name, sizeof name, "%s.db", s->name);
+    c.work = test_path(test_tmpdir(), name);
     arm(F_NONE, 0);
     make_store(c.fixture, s->version);
     c.keep_sql = s->keep();
@@ -698,10 +734,19 @@ static void run_scenario(const scenario *s)
     }
     if (s->run == run_export)
         baseline_export = test_read_file(export_path(), NULL);
-    print_message("faults: %-7s %ld I/Os (%ld reads, %ld writes, %ld syncs, %ld truncates), %ld SQLite allocations\n",
-                  s->name, n_io, faultvfs_count(FV_READ), n_write, faultvfs_count(FV_SYNC),
-                  faultvfs_count(FV_TRUNCATE), n_mem);
+    long n_read = faultvfs_count(FV_READ), n_sync = faultvfs_count(FV_SYNC), n_trunc = faultvfs_count(FV_TRUNCATE);
     assert_true(n_io > 0 && n_mem > 0);
+    if (s->malloc_faults) {
+        remove_store(c.work);
+        copy_file(c.fixture, c.work);
+        faultmem_arm(0);
+        db *d = open_store(c.work);
+        c.n_open = faultmem_count();
+        db_close(d);
+    }
+    print_message("faults: %-7s %ld I/Os (%ld reads, %ld writes, %ld syncs, %ld truncates), %ld SQLite allocations "
+                  "(%ld of them opening the store)\n",
+                  s->name, n_io, n_read, n_write, n_sync, n_trunc, n_mem, c.n_open);
 
     sweep(&c, F_IO, n_io);
     if (n_write) /* export only reads */
@@ -718,14 +763,15 @@ static void run_scenario(const scenario *s)
 
 static const scenario scenarios[] = {
     {.name = "reply", .version = DB_SCHEMA_VERSION, .run = run_ask, .keep = keep_all, .check = check_ask,
-     .ok_lines = 1, .malloc_faults = true, .mem_stride = 7},
+     .ok_lines = 1, .malloc_faults = true, .mem_stride = 20},
     {.name = "rate", .version = DB_SCHEMA_VERSION, .run = run_rate, .keep = keep_all, .state = state_rate,
-     .malloc_faults = true},
+     .malloc_faults = true, .open_stride = 20},
     {.name = "export", .version = DB_SCHEMA_VERSION, .run = run_export, .keep = keep_all, .check = check_export,
-     .ok_lines = 1, .malloc_faults = true, .mem_stride = 7},
+     .ok_lines = 1, .malloc_faults = true, .mem_stride = 15},
     {.name = "forget", .version = DB_SCHEMA_VERSION, .run = run_forget, .keep = keep_forget,
-     .state = state_forget, .check = check_forget},
-    {.name = "purge", .version = DB_SCHEMA_VERSION, .run = run_purge, .keep = keep_purge, .state = state_purge},
+     .state = state_forget, .check = check_forget, .malloc_faults = true, .mem_stride = 10},
+    {.name = "purge", .version = DB_SCHEMA_VERSION, .run = run_purge, .keep = keep_purge, .state = state_purge,
+     .malloc_faults = true, .mem_stride = 10},
     {.name = "migrate", .version = 1, .run = run_migrate, .keep = keep_migrate, .check = check_migrate},
 };
 
@@ -743,7 +789,9 @@ static void test_scenario(void **state)
 static void make_schemas(void)
 {
     for (int v = 1; v <= DB_SCHEMA_VERSION; v++) {
-        const char *p = test_path(test_tmpdir(), xprintf("schema-v%d.db", v));
+        char name[32];
+        snprintf(name, sizeof name, "schema-v%d.db", v);
+        const char *p = test_path(test_tmpdir(), name);
         db *d;
         char err[512];
         if (db_open_at(&d, p, v, err, sizeof err) != DB_OK) {
