@@ -33,6 +33,7 @@
 
 #include "app/cli.h"
 #include "storage/chats.h"
+#include "storage/export.h"
 #include "storage/metrics.h"
 #include "storage/ratings.h"
 #include "util/util.h"
@@ -785,6 +786,83 @@ static void test_scenario(void **state)
     run_scenario(s);
 }
 
+/* ---- Every allocation of export's reading, on an open store ------------------------ */
+
+/* What an export item holds, as text (appended to the memstream ud). */
+static bool item_text(void *ud, const db_export_item *it)
+{
+    FILE *out = ud;
+    for (size_t i = 0; i < it->n_thread; i++)
+        fprintf(out, "%lld %d %s|", (long long)it->thread[i].id, (int)it->thread[i].role, it->thread[i].text);
+    fprintf(out, "model %s %s|", it->model ? it->model->display_name : "-", it->model ? it->model->key : "-");
+    for (size_t i = 0; i < it->n_ratings; i++) {
+        const db_rating *r = &it->ratings[i];
+        fprintf(out, "%s %d %d %s", r->rater, r->thumbs, r->score, r->comment ? r->comment : "NULL");
+        for (size_t t = 0; t < r->n_tags; t++)
+            fprintf(out, " #%s", r->tags[t]);
+        fputc('|', out);
+    }
+    fputc('\n', out);
+    return true;
+}
+
+static db_status export_text(db *d, char **text)
+{
+    size_t len;
+    FILE *out = open_memstream(text, &len);
+    db_export_filter f = {0};
+    db_status s = db_export(d, &f, item_text, out);
+    fclose(out);
+    return s;
+}
+
+/* The whole-command sweep samples export's allocations; this one fails
+ * every one of them (the store opened once, the reads repeated): each call
+ * fails with a message or returns everything, never a reply without its
+ * tags or comment. */
+static void test_export_reads(void **state)
+{
+    (void)state;
+    const char *only = getenv("FAULTS_ONLY");
+    if (only && *only && strcmp(only, "export_reads"))
+        test_skip("export_reads: FAULTS_ONLY=%s", only);
+    const char *p = test_path(test_tmpdir(), "export-reads.db");
+    arm(F_NONE, 0);
+    make_store(p, DB_SCHEMA_VERSION);
+    db *d = open_store(p);
+    char *want;
+    OK(d, export_text(d, &want)); /* the page cache warms up: count the second call */
+    free(want);
+    faultmem_arm(0);
+    OK(d, export_text(d, &want));
+    long total = faultmem_count();
+    assert_non_null(strstr(want, "alice 1 1 from the fixture #fixture #polite|"));
+    long failed = 0, problems = 0;
+    for (long n = 1; n <= total; n++) {
+        char *got;
+        faultmem_arm(n);
+        db_status s = export_text(d, &got);
+        bool hit = faultmem_fired();
+        faultmem_arm(0);
+        if (!hit)
+            fail_msg("allocation %ld of %ld was not reached: %s", n, total, s == DB_OK ? "succeeded" : db_errmsg(d));
+        if (s != DB_OK) {
+            failed++;
+            if (!*db_errmsg(d) || strchr(db_errmsg(d), '\n'))
+                fail_msg("allocation %ld: the message is '%s'", n, db_errmsg(d));
+        } else if (strcmp(got, want) && ++problems <= 3)
+            print_message("PROBLEM export reads, allocation %ld of %ld: succeeded with\n%s--- want\n%s", n, total,
+                          got, want);
+        free(got);
+    }
+    print_message("faults: export's reads: %ld allocations, every one failed in turn: %ld survived (%ld failed "
+                  "cleanly, %ld succeeded)\n",
+                  total, total - problems, failed, total - failed);
+    db_close(d);
+    free(want);
+    assert_int_equal(problems, 0);
+}
+
 /* The tables of every schema version, for check_migrate. */
 static void make_schemas(void)
 {
@@ -822,10 +900,12 @@ int main(void)
         return 1;
     }
     make_schemas();
-    struct CMUnitTest tests[sizeof scenarios / sizeof scenarios[0]];
-    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+    enum { N_SCEN = sizeof scenarios / sizeof scenarios[0] };
+    struct CMUnitTest tests[N_SCEN + 1];
+    for (size_t i = 0; i < N_SCEN; i++)
         tests[i] = (struct CMUnitTest){.name = scenarios[i].name, .test_func = test_scenario,
                                        .initial_state = (void *)&scenarios[i]};
+    tests[N_SCEN] = (struct CMUnitTest){.name = "export_reads", .test_func = test_export_reads};
     int failures = cmocka_run_group_tests(tests, NULL, NULL);
     rs_stop(server);
     for (int v = 1; v <= DB_SCHEMA_VERSION; v++)
