@@ -50,6 +50,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -298,16 +299,17 @@ static enum MHD_Result respond_too_large(httpd_req *r)
 
 /* ---- The access handler ---------------------------------------------------------- */
 
-/* Whether a Content-Length header announces more than max bytes. */
-static bool announced_too_large(struct MHD_Connection *conn, size_t max)
+/* The length a Content-Length header announces (ULLONG_MAX when it does
+ * not fit), or 0 when there is none (or MHD's to reject). */
+static unsigned long long announced_length(struct MHD_Connection *conn)
 {
     const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!v || *v < '0' || *v > '9')
-        return false; /* absent, or MHD's to reject */
+        return 0;
     errno = 0;
     char *end;
     unsigned long long n = strtoull(v, &end, 10);
-    return errno == ERANGE || n > max;
+    return errno == ERANGE ? ULLONG_MAX : n;
 }
 
 /* A piece of the body: kept while under the limit, dropped past it (MHD
@@ -339,11 +341,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) { /* headers in, body (if any) not yet read */
         r = req_new(s, conn, method, url);
         *con_cls = r;
-        if (announced_too_large(conn, s->max_body)) {
+        unsigned long long announced = announced_length(conn);
+        if (announced > s->max_body) {
             r->too_large = true;
             r->answered = true;
             return respond_too_large(r); /* MHD then skips the body and closes */
         }
+        /* the announced body in one allocation, however it arrives */
+        if (announced > 0 && !try_sb_reserve(&r->body, (size_t)announced))
+            r->no_memory = true;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {

@@ -16,7 +16,8 @@
  *   - fitting a conversation into a context as ask and serve do
  *     (prompt_fit: rendered, encoded, the oldest turns dropped, re-encoded),
  *   - a serve-style POST whose body httpd collects, over real HTTP on
- *     127.0.0.1 (httpd_start, libcurl as the client),
+ *     127.0.0.1 (httpd_start, libcurl as the client; the announced
+ *     Content-Length is reserved in one allocation),
  *   - reading a server's event stream (sse_feed, a few bytes at a time),
  *   - reading a whole file or standard input (util_read_file: tokenize's
  *     text, config files, datasets; ENOMEM),
@@ -629,6 +630,23 @@ static void test_allocator(void **state)
     assert_true(try_sb_append(&sb, big, sizeof big));
     assert_int_equal(sb.len, 203);
     sb_free(&sb);
+
+    /* try_sb_reserve: one allocation, then appends up to it allocate nothing */
+    alloc_test_arm(0, false);
+    assert_true(try_sb_reserve(&sb, 1000));
+    assert_string_equal(sb.data, "");
+    for (int i = 0; i < 10; i++)
+        assert_true(try_sb_append(&sb, big, 100));
+    assert_int_equal(alloc_test_count(), 1);
+    assert_true(try_sb_append(&sb, "y", 1)); /* past the reservation: grows */
+    assert_int_equal(alloc_test_count(), 2);
+    alloc_test_disarm();
+    assert_int_equal(sb.len, 1001);
+    sb_free(&sb);
+    alloc_test_arm(1, false);
+    assert_false(try_sb_reserve(&sb, 10));
+    alloc_test_disarm();
+    assert_null(sb.data);
 }
 
 static void test_summary(void **state)

@@ -82,21 +82,37 @@ void *try_reallocarray(void *p, size_t count, size_t size)
     return try_realloc(p, count * size);
 }
 
+/* Grow sb to hold need bytes: doubling, or exactly need when `exact`. */
+static bool sb_grow(strbuf *sb, size_t need, bool exact)
+{
+    if (need <= sb->cap)
+        return true;
+    size_t cap = exact ? need : sb->cap ? sb->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *d = try_realloc(sb->data, cap);
+    if (!d)
+        return false;
+    if (!sb->data)
+        d[0] = '\0';
+    sb->data = d;
+    sb->cap = cap;
+    return true;
+}
+
+bool try_sb_reserve(strbuf *sb, size_t extra)
+{
+    if (extra > SIZE_MAX - sb->len - 1)
+        return false;
+    return sb_grow(sb, sb->len + extra + 1, true);
+}
+
 bool try_sb_append(strbuf *sb, const void *data, size_t n)
 {
     if (n > SIZE_MAX - sb->len - 1)
         return false;
-    size_t need = sb->len + n + 1;
-    if (need > sb->cap) {
-        size_t cap = sb->cap ? sb->cap : 64;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        char *d = try_realloc(sb->data, cap);
-        if (!d)
-            return false;
-        sb->data = d;
-        sb->cap = cap;
-    }
+    if (!sb_grow(sb, sb->len + n + 1, false))
+        return false;
     if (n)
         memcpy(sb->data + sb->len, data, n);
     sb->len += n;

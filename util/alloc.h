@@ -44,6 +44,9 @@ void *try_reallocarray(void *p, size_t count, size_t size);
 /* Append n bytes to a strbuf (util.h), growing it fallibly: false, with sb
  * unchanged, when memory runs out or the size overflows. */
 bool try_sb_append(strbuf *sb, const void *data, size_t n);
+/* Make room for `extra` more bytes (and the NUL) in one allocation, so that
+ * appends up to that size allocate nothing; false, sb unchanged, on failure. */
+bool try_sb_reserve(strbuf *sb, size_t extra);
 
 /* ---- Test hook (tests only) ----------------------------------------------
  * alloc_test_arm(nth, sticky): from now on, count fallible allocations;
