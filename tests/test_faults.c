@@ -745,9 +745,11 @@ static void run_scenario(const scenario *s)
         c.n_open = faultmem_count();
         db_close(d);
     }
-    print_message("faults: %-7s %ld I/Os (%ld reads, %ld writes, %ld syncs, %ld truncates), %ld SQLite allocations "
-                  "(%ld of them opening the store)\n",
-                  s->name, n_io, n_read, n_write, n_sync, n_trunc, n_mem, c.n_open);
+    char opening[64] = "";
+    if (c.n_open)
+        snprintf(opening, sizeof opening, " (%ld of them opening the store)", c.n_open);
+    print_message("faults: %-7s %ld I/Os (%ld reads, %ld writes, %ld syncs, %ld truncates), %ld SQLite allocations%s\n",
+                  s->name, n_io, n_read, n_write, n_sync, n_trunc, n_mem, opening);
 
     sweep(&c, F_IO, n_io);
     if (n_write) /* export only reads */
