@@ -16,8 +16,10 @@
 #     /v1/models now and then.
 # Every SOAK_SAMPLE_SECONDS (60) it samples, per process (chat, dash,
 # serve): resident memory (VmRSS), open descriptors (/proc/PID/fd); and the
-# store: file bytes (db + wal), its logical size (page_count * page_size,
-# read-only through sqlite3) and the requests recorded.
+# store: file bytes (db + wal), the bytes its pages hold ((page_count -
+# freelist_count) * page_size, read-only through sqlite3; free pages, left
+# by FTS segment merges and deletes and reused later, are not growth) and
+# the requests recorded.
 #
 # At the end: the table, then the rules (each PASS or FAIL), comparing the
 # first third of the samples with the last third, the first sample left out
@@ -27,8 +29,9 @@
 #   fds    the last third's smallest count is no larger than the first
 #          third's largest, per process (a leak raises every sample; a
 #          connection in flight when one sample is taken does not);
-#   bytes  the store's logical growth per request over the last third is no
-#          more than SOAK_BYTES_PCT (25) % above that over the first third;
+#   bytes  the store's growth (bytes in pages in use) per request over the
+#          last third is no more than SOAK_BYTES_PCT (25) % above that over
+#          the first third;
 #   errors every reply and every HTTP request of the load succeeded;
 # then the load stops, the processes are left idle for SOAK_IDLE_SECONDS
 # (60), and the CPU time each uses (utime + stime, /proc/PID/stat) must be
@@ -224,7 +227,7 @@ load_loop & pids="$pids $!"
 
 # ---- samples ----
 # samples.tsv: t_s, then per process (chat dash serve) rss_kb fds, then
-# file bytes (db + wal), logical bytes, requests
+# file bytes (db + wal), bytes in pages in use, requests, bytes in all pages
 proc_rss() { sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null || echo 0; }
 proc_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 proc_cpu() { # utime + stime in clock ticks (fields 14, 15; the name in field 2 may hold spaces)
@@ -243,11 +246,13 @@ while [ "$(date +%s)" -lt "$end" ]; do
         kill -0 "$p" 2>/dev/null || { echo "soak: process $p (a TUI, serve or a load loop) ended during the run" >&2; cap chat >&2 || true; exit 1; }
     done
     bytes=$(($(fsize "$db") + $(fsize "$db-wal")))
-    logical=$(q "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size")
+    sizes=$(q "SELECT (page_count - freelist_count) * page_size, page_count * page_size
+               FROM pragma_page_count, pragma_freelist_count, pragma_page_size")
+    used=${sizes%%|*} pages=${sizes#*|}
     reqs=$(q "SELECT count(*) FROM requests")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $((now - t0)) \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $((now - t0)) \
         "$(proc_rss "$chat_pid")" "$(proc_fds "$chat_pid")" "$(proc_rss "$dash_pid")" "$(proc_fds "$dash_pid")" \
-        "$(proc_rss "$serve_pid")" "$(proc_fds "$serve_pid")" "$bytes" "${logical:-0}" "${reqs:-0}" >> "$work/samples.tsv"
+        "$(proc_rss "$serve_pid")" "$(proc_fds "$serve_pid")" "$bytes" "${used:-0}" "${reqs:-0}" "${pages:-0}" >> "$work/samples.tsv"
     tail -n 1 "$work/samples.tsv" | awk -F'\t' '{ printf "soak: %4d s  rss chat %.1f dash %.1f serve %.1f MB  fds %d %d %d  store %.2f MB  %d requests\n",
         $1, $2 / 1024, $4 / 1024, $6 / 1024, $3, $5, $7, $8 / 1048576, $10 }'
 done
@@ -265,10 +270,10 @@ c1=$(proc_cpu "$chat_pid") d1=$(proc_cpu "$dash_pid") s1=$(proc_cpu "$serve_pid"
 # ---- report ----
 status=0
 echo
-echo "Samples (RSS in MB; the store in MB; bytes/request = logical store size / requests)"
-awk -F'\t' 'BEGIN { printf "%6s  %-11s %-11s %-11s %9s %9s %8s %10s\n", "t (s)", "chat rss/fd", "dash rss/fd", "serve rss/fd", "db+wal", "logical", "requests", "bytes/req" }
-    { printf "%6d  %6.1f/%-4d %6.1f/%-4d %6.1f/%-4d %9.2f %9.2f %8d %10.0f\n", $1, $2 / 1024, $3, $4 / 1024, $5, $6 / 1024, $7,
-        $8 / 1048576, $9 / 1048576, $10, ($10 > 0 ? $9 / $10 : 0) }' "$work/samples.tsv"
+echo "Samples (RSS in MB; the store in MB: files db + wal, all pages, pages in use; bytes/request = in use / requests)"
+awk -F'\t' 'BEGIN { printf "%6s  %-11s %-11s %-12s %7s %7s %7s %8s %9s\n", "t (s)", "chat rss/fd", "dash rss/fd", "serve rss/fd", "db+wal", "pages", "in use", "requests", "bytes/req" }
+    { printf "%6d  %6.1f/%-4d %6.1f/%-4d %6.1f/%-5d %7.2f %7.2f %7.2f %8d %9.0f\n", $1, $2 / 1024, $3, $4 / 1024, $5, $6 / 1024, $7,
+        $8 / 1048576, $11 / 1048576, $9 / 1048576, $10, ($10 > 0 ? $9 / $10 : 0) }' "$work/samples.tsv"
 echo
 n=$(wc -l < "$work/samples.tsv")
 if [ "$n" -lt 4 ]; then
@@ -277,7 +282,7 @@ if [ "$n" -lt 4 ]; then
 else
     echo "First third vs last third of the samples (the first sample left out as warm-up):"
     awk -F'\t' -v rss_mb="$rss_mb" -v rss_pct="$rss_pct" -v bytes_pct="$bytes_pct" '
-        { for (i = 1; i <= 10; i++) v[NR, i] = $i }
+        { for (i = 1; i <= 11; i++) v[NR, i] = $i }
         END {
             n = NR - 1; third = int(n / 3); if (third < 1) third = 1
             a0 = 2; a1 = 1 + third; b0 = NR - third + 1; b1 = NR
@@ -296,12 +301,12 @@ else
                 printf "%s fds   %-6s first third %d-%d, last third %d-%d\n", ok ? "PASS" : "FAIL", names[p], fa0, fa1, fb0, fb1
                 bad += !ok
             }
-            # logical growth per request: first third, last third
+            # growth of the bytes in use per request: first third, last third
             ra = v[a1, 10] - v[a0 - 1, 10]; rb = v[b1, 10] - v[b0 - 1, 10]
             ga = ra > 0 ? (v[a1, 9] - v[a0 - 1, 9]) / ra : 0
             gb = rb > 0 ? (v[b1, 9] - v[b0 - 1, 9]) / rb : 0
             ok = ra > 0 && rb > 0 && gb <= ga * (1 + bytes_pct / 100)
-            printf "%s bytes  store growth %.0f bytes/request over the first third (%d requests), %.0f over the last (%d requests; allowed %.0f)\n",
+            printf "%s bytes  store growth (in use) %.0f bytes/request over the first third (%d requests), %.0f over the last (%d requests; allowed %.0f)\n",
                 ok ? "PASS" : "FAIL", ga, ra, gb, rb, ga * (1 + bytes_pct / 100)
             bad += !ok
             exit bad > 0
@@ -333,11 +338,14 @@ for pair in "chat $c0 $c1" "dash $d0 $d1" "serve $s0 $s1"; do
 done
 if [ -s "$work/frames.log" ]; then
     echo
-    for which in busy all; do
-        awk -v which="$which" '$1 == "frame" && (which == "all" || $4 == which) { print $3 }' "$work/frames.log" | sort -n |
-            awk -v which="$which" 'function rank(p,  k) { k = int(p * NR); if (k < p * NR) k++; return v[k < 1 ? 1 : k] }
-            { v[NR] = $1 } END { if (NR) printf "chat TUI frame time, %s frames (build + flush; FRONTDESK_FRAME_LOG): %d frames, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-                which == "busy" ? "streaming" : "all", NR, rank(0.50), rank(0.99), v[NR] }'
+    # column 3: the frame's time (build + flush); column 5: the UI thread's CPU time in it
+    for which in "busy 3" "all 3" "busy 5"; do
+        set -- $which
+        awk -v which="$1" -v c="$2" '$1 == "frame" && (which == "all" || $4 == which) { print $c }' "$work/frames.log" | sort -n |
+            awk -v what="$([ "$2" = 3 ] && echo "frame time" || echo "CPU time (UI thread)")" -v which="$1" \
+            'function rank(p,  k) { k = int(p * NR); if (k < p * NR) k++; return v[k < 1 ? 1 : k] }
+            { v[NR] = $1 } END { if (NR) printf "chat TUI %s, %s frames (FRONTDESK_FRAME_LOG): %d frames, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+                what, which == "busy" ? "streaming" : "all", NR, rank(0.50), rank(0.99), v[NR] }'
     done
 fi
 echo
