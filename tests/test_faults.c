@@ -26,6 +26,7 @@
  * few printed, so one run shows the shape of a failure; each scenario
  * prints its faults injected and survived.
  */
+#include "fault_util.h"
 #include "faultvfs.h"
 #include "remote_server.h"
 #include "store_util.h"
@@ -39,177 +40,12 @@
 #include "util/util.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- Small helpers ---------------------------------------------------------- */
-
-static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return s;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    size_t n;
-    char *data = test_read_file(from, &n);
-    FILE *f = fopen(to, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-    free(data);
-}
-
-static void remove_store(const char *path)
-{
-    char *p;
-    unlink(path);
-    unlink(p = xprintf("%s-wal", path)), free(p);
-    unlink(p = xprintf("%s-shm", path)), free(p);
-    unlink(p = xprintf("%s-journal", path)), free(p);
-}
-
-/* Open descriptors other than sockets (the test server's thread closes
- * its side of a connection when it likes). */
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        char link[300], target[64];
-        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
-        ssize_t len = readlink(link, target, sizeof target - 1);
-        n += e->d_name[0] != '.' && len > 0 && strncmp(target, "socket:", 7);
-    }
-    if (d)
-        closedir(d);
-    return n;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-/* Rows of every statement in sql on raw: columns '|'-separated, a row per
- * line, "--" after each statement; an error reads "ERROR ..." (never equal
- * to a digest of rows). */
-static char *digest_conn(sqlite3 *raw, const char *sql)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    const char *tail = sql;
-    int rc = SQLITE_OK;
-    while (tail && *tail) {
-        sqlite3_stmt *st = NULL;
-        if ((rc = sqlite3_prepare_v2(raw, tail, -1, &st, &tail)) != SQLITE_OK || !st)
-            break;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(st); c++) {
-                const unsigned char *t = sqlite3_column_text(st, c);
-                fprintf(out, "%s%s", c ? "|" : "", t ? (const char *)t : "NULL");
-            }
-            fputc('\n', out);
-        }
-        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-        sqlite3_finalize(st);
-        if (rc != SQLITE_OK)
-            break;
-        fputs("--\n", out);
-    }
-    if (rc != SQLITE_OK)
-        fprintf(out, "ERROR %s", sqlite3_errmsg(raw));
-    fclose(out);
-    return buf;
-}
-
-/* The file at path through sqlite3 on the unix VFS (not the code under
- * test, not the fault VFS); NULL when it does not open. */
-static sqlite3 *raw_open(const char *path)
-{
-    sqlite3 *raw = NULL;
-    if (sqlite3_open_v2(path, &raw, SQLITE_OPEN_READWRITE, "unix") != SQLITE_OK) {
-        sqlite3_close(raw);
-        return NULL;
-    }
-    return raw;
-}
-
-static char *digest(const char *path, const char *sql)
-{
-    sqlite3 *raw = raw_open(path);
-    char *s = raw ? digest_conn(raw, sql) : xprintf("ERROR cannot open %s", path);
-    sqlite3_close(raw);
-    return s;
-}
-
-static long scalar(sqlite3 *raw, const char *sql)
-{
-    char *s = digest_conn(raw, sql);
-    long v = strtol(s, NULL, 10);
-    free(s);
-    return v;
-}
-
-static long scalar_at(const char *path, const char *sql)
-{
-    sqlite3 *raw = raw_open(path);
-    long v = raw ? scalar(raw, sql) : -1;
-    sqlite3_close(raw);
-    return v;
-}
-
-/* Run a cmd_* function as main would, with a copy of args (getopt permutes
- * them), stdout and stderr going to files; stderr's text in *err. */
-static int run_cmd(int (*cmd)(int, char **), const char *const *args, char **err)
-{
-    char *argv[40];
-    int argc = 0;
-    for (; args[argc]; argc++)
-        argv[argc] = (char *)args[argc];
-    argv[argc] = NULL;
-    static const char *out_path, *err_path;
-    if (!out_path) {
-        out_path = test_path(test_tmpdir(), "cmd.out");
-        err_path = test_path(test_tmpdir(), "cmd.err");
-    }
-    fflush(stdout);
-    fflush(stderr);
-    int saved1 = dup(1), saved2 = dup(2);
-    int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    close(fo);
-    close(fe);
-    optind = 0; /* GNU getopt: start over */
-    int rc = cmd(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(saved1, 1);
-    dup2(saved2, 2);
-    close(saved1);
-    close(saved2);
-    *err = test_read_file(err_path, NULL);
-    return rc;
-}
-#define CMD(fn, err, ...) run_cmd(fn, (const char *const[]){__VA_ARGS__, NULL}, err)
 
 /* ---- Fixtures ------------------------------------------------------------------------ */
 
@@ -230,7 +66,7 @@ static int64_t insert_model(const char *path)
 {
     sql_exec(path, "INSERT INTO models (key, sha256, backend, name, file_name, arch, quant, first_used, last_used)"
                    " VALUES ('aaaa', 'aaaa', 'local', 'fixture.gguf', 'fixture.gguf', 'llama', 'Q8_0', 1, 1)");
-    return scalar_at(path, "SELECT max(id) FROM models");
+    return fu_scalar_at(path, "SELECT max(id) FROM models");
 }
 
 /* N_CONVS conversations at schema `version`: a question and a reply each
@@ -239,7 +75,7 @@ static int64_t insert_model(const char *path)
  * conversation last touched 90 days ago. */
 static void make_store(const char *path, int version)
 {
-    remove_store(path);
+    fu_remove_store(path);
     db *d;
     char err[512];
     if (db_open_at(&d, path, version, err, sizeof err) != DB_OK)
@@ -274,8 +110,8 @@ static void make_store(const char *path, int version)
     }
     db_close(d);
     sql_exec(path, "UPDATE conversations SET updated_at = updated_at - 90 * 86400 WHERE id % 3 = 0");
-    fx.max_msg = scalar_at(path, "SELECT max(id) FROM messages");
-    fx.max_conv = scalar_at(path, "SELECT max(id) FROM conversations");
+    fx.max_msg = fu_scalar_at(path, "SELECT max(id) FROM messages");
+    fx.max_conv = fu_scalar_at(path, "SELECT max(id) FROM conversations");
 }
 
 /* ---- Scenarios --------------------------------------------------------------------- */
@@ -315,7 +151,7 @@ static const char *export_path(void)
  * `skip` (0: none) left out. */
 static char *rows_sql(int64_t skip, int64_t max_conv, int64_t max_msg)
 {
-    return xprintf("SELECT id, title, profile, system_prompt FROM conversations WHERE id != %lld AND id <= %lld ORDER BY id;"
+    return fu_printf("SELECT id, title, profile, system_prompt FROM conversations WHERE id != %lld AND id <= %lld ORDER BY id;"
                    "SELECT id, conversation_id, role, text, prev_id, model_id FROM messages"
                    "  WHERE conversation_id != %lld AND id <= %lld ORDER BY id;"
                    "SELECT message_id, rater, thumbs, score, comment FROM ratings WHERE rater != 'faulty'"
@@ -337,13 +173,13 @@ static int run_rate(const char *path, char **err)
 {
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)fx.reply[3]);
-    return CMD(cmd_rate, err, "rate", id, "4", "--tag", "fault", "--tag", "kept", "--comment", "whole or nothing",
+    return FU_CMD(cmd_rate, err, "rate", id, "4", "--tag", "fault", "--tag", "kept", "--comment", "whole or nothing",
                "--rater", "faulty", "--db", path);
 }
 
 static char *state_rate(void)
 {
-    return xprintf("SELECT message_id, thumbs, score, comment FROM ratings WHERE rater = 'faulty';"
+    return fu_printf("SELECT message_id, thumbs, score, comment FROM ratings WHERE rater = 'faulty';"
                    "SELECT message_id, tag FROM rating_tags WHERE rater = 'faulty' ORDER BY tag");
 }
 
@@ -351,7 +187,7 @@ static char *state_rate(void)
 static int run_export(const char *path, char **err)
 {
     unlink(export_path());
-    return CMD(cmd_export, err, "export", "--db", path, "--out", export_path());
+    return FU_CMD(cmd_export, err, "export", "--db", path, "--out", export_path());
 }
 
 static char *check_export(sqlite3 *raw, const char *path, int rc)
@@ -363,25 +199,25 @@ static char *check_export(sqlite3 *raw, const char *path, int rc)
     char *left = NULL;
     for (struct dirent *e; dir && (e = readdir(dir));)
         if (!strncmp(e->d_name, "export.jsonl.tmp", 16) && !left)
-            left = xprintf("a temporary export file is left: %s", e->d_name);
+            left = fu_printf("a temporary export file is left: %s", e->d_name);
     if (dir)
         closedir(dir);
     if (left)
         return left;
     if (rc != 0)
-        return exists ? xprintf("the export failed but %s exists", export_path()) : NULL;
+        return exists ? fu_printf("the export failed but %s exists", export_path()) : NULL;
     if (!baseline_export)
         return NULL; /* the counting run */
     char *got = exists ? test_read_file(export_path(), NULL) : NULL;
     char *problem = NULL;
     if (!got)
-        problem = xprintf("the export succeeded but wrote no file");
+        problem = fu_printf("the export succeeded but wrote no file");
     else if (strcmp(got, baseline_export)) {
         size_t at = 0;
         while (got[at] == baseline_export[at])
             at++;
         size_t from = at > 60 ? at - 60 : 0;
-        problem = xprintf("the export succeeded with other content (%zu bytes, not %zu); at byte %zu:\n"
+        problem = fu_printf("the export succeeded with other content (%zu bytes, not %zu); at byte %zu:\n"
                           "  got  ...%.120s\n  want ...%.120s",
                           strlen(got), strlen(baseline_export), at, got + from, baseline_export + from);
     }
@@ -394,7 +230,7 @@ static int run_forget(const char *path, char **err)
 {
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)fx.conv[4]);
-    return CMD(cmd_forget, err, "forget", "--conversation", id, "--db", path);
+    return FU_CMD(cmd_forget, err, "forget", "--conversation", id, "--db", path);
 }
 
 static char *keep_forget(void)
@@ -404,7 +240,7 @@ static char *keep_forget(void)
 
 static char *state_forget(void)
 {
-    return xprintf("SELECT id, title FROM conversations WHERE id = %lld;"
+    return fu_printf("SELECT id, title FROM conversations WHERE id = %lld;"
                    "SELECT id, role, text FROM messages WHERE conversation_id = %lld ORDER BY id;"
                    "SELECT rater, score FROM ratings WHERE message_id = %lld;"
                    "SELECT tag FROM rating_tags WHERE message_id = %lld ORDER BY tag;"
@@ -431,10 +267,10 @@ static char *check_forget(sqlite3 *raw, const char *path, int rc)
     (void)raw;
     if (rc != 0)
         return NULL;
-    char *wal = xprintf("%s-wal", path);
+    char *wal = fu_printf("%s-wal", path);
     char *problem = NULL;
     if (file_holds(path, "MARK04MARK") || file_holds(wal, "MARK04MARK"))
-        problem = xprintf("forget succeeded but the reply's text is still in %s", file_holds(path, "MARK04MARK") ? path : wal);
+        problem = fu_printf("forget succeeded but the reply's text is still in %s", file_holds(path, "MARK04MARK") ? path : wal);
     free(wal);
     return problem;
 }
@@ -442,17 +278,17 @@ static char *check_forget(sqlite3 *raw, const char *path, int rc)
 /* purge: the conversations not touched for 30 days (every third) */
 static int run_purge(const char *path, char **err)
 {
-    return CMD(cmd_purge, err, "purge", "--older-than", "30", "--db", path);
+    return FU_CMD(cmd_purge, err, "purge", "--older-than", "30", "--db", path);
 }
 
 static char *keep_purge(void)
 {
-    return xprintf("SELECT id, model_id, outcome, gen_tokens, latency_ms FROM requests ORDER BY id");
+    return fu_printf("SELECT id, model_id, outcome, gen_tokens, latency_ms FROM requests ORDER BY id");
 }
 
 static char *state_purge(void)
 {
-    return xprintf("SELECT id, title FROM conversations ORDER BY id;"
+    return fu_printf("SELECT id, title FROM conversations ORDER BY id;"
                    "SELECT id, conversation_id, role, text FROM messages ORDER BY id;"
                    "SELECT message_id, rater, score FROM ratings ORDER BY 1, 2;"
                    "SELECT message_id, rater, tag FROM rating_tags ORDER BY 1, 2, 3;"
@@ -462,49 +298,49 @@ static char *state_purge(void)
 /* recording a streamed reply: ask, against a server streaming REPLY */
 static int run_ask(const char *path, char **err)
 {
-    return CMD(cmd_ask, err, "ask", "--backend", rs_url(server), "--db", path, "-n", "64", QUESTION);
+    return FU_CMD(cmd_ask, err, "ask", "--backend", rs_url(server), "--db", path, "-n", "64", QUESTION);
 }
 
 static char *check_ask(sqlite3 *raw, const char *path, int rc)
 {
-    char *sql = xprintf("SELECT count(*) FROM conversations WHERE id > %lld", (long long)fx.max_conv);
-    long convs = scalar(raw, sql);
+    char *sql = fu_printf("SELECT count(*) FROM conversations WHERE id > %lld", (long long)fx.max_conv);
+    long convs = fu_scalar(raw, sql);
     free(sql);
     char *problem = NULL;
-    sql = xprintf("SELECT text FROM messages WHERE role = 'agent' AND id > %lld", (long long)fx.max_msg);
-    char *texts = digest_conn(raw, sql);
+    sql = fu_printf("SELECT text FROM messages WHERE role = 'agent' AND id > %lld", (long long)fx.max_msg);
+    char *texts = fu_digest_conn(raw, sql);
     free(sql);
     for (char *line = texts, *nl; !problem && (nl = strstr(line, "\n")) && strcmp(line, "--\n"); line = nl + 1) {
         *nl = 0;
         if (strncmp(REPLY, line, strlen(line)))
-            problem = xprintf("a reply was saved as '%s', not a prefix of the one streamed", line);
+            problem = fu_printf("a reply was saved as '%s', not a prefix of the one streamed", line);
     }
     free(texts);
     /* A request the failure left 'running' is marked interrupted by the
      * next open once its process has ended (as ask's does on exit): make
      * this process look ended, then open. */
-    long running = scalar(raw, "SELECT count(*) FROM requests WHERE outcome = 'running'");
+    long running = fu_scalar(raw, "SELECT count(*) FROM requests WHERE outcome = 'running'");
     if (!problem && running && rc == 0)
-        problem = xprintf("ask succeeded but left a request 'running'");
+        problem = fu_printf("ask succeeded but left a request 'running'");
     if (!problem && running) {
         sql_exec(path, "UPDATE requests SET owner_start = 1 WHERE outcome = 'running'");
         db *d;
         char msg[512];
         if (db_open(&d, path, msg, sizeof msg) != DB_OK)
-            problem = xprintf("the store no longer opens: %s", msg);
+            problem = fu_printf("the store no longer opens: %s", msg);
         else
             db_close(d);
-        if (!problem && scalar(raw, "SELECT count(*) FROM requests WHERE outcome = 'running'"))
-            problem = xprintf("a request left 'running' stays so after its process ended");
+        if (!problem && fu_scalar(raw, "SELECT count(*) FROM requests WHERE outcome = 'running'"))
+            problem = fu_printf("a request left 'running' stays so after its process ended");
     }
     if (!problem && rc == 0) {
-        sql = xprintf("SELECT count(*) FROM messages m JOIN messages c ON c.conversation_id = m.conversation_id"
+        sql = fu_printf("SELECT count(*) FROM messages m JOIN messages c ON c.conversation_id = m.conversation_id"
                       " JOIN requests r ON r.message_id = m.id"
                       " WHERE m.id > %lld AND m.role = 'agent' AND m.text = '%s' AND c.role = 'customer'"
                       " AND c.text = '%s' AND r.outcome = 'ok'",
                       (long long)fx.max_msg, REPLY, QUESTION);
-        if (convs != 1 || scalar(raw, sql) != 1)
-            problem = xprintf("ask succeeded but the conversation, reply and request are not all saved (%ld new)", convs);
+        if (convs != 1 || fu_scalar(raw, sql) != 1)
+            problem = fu_printf("ask succeeded but the conversation, reply and request are not all saved (%ld new)", convs);
         free(sql);
     }
     return problem;
@@ -513,12 +349,12 @@ static char *check_ask(sqlite3 *raw, const char *path, int rc)
 /* migration from the oldest schema: any command opening the store */
 static int run_migrate(const char *path, char **err)
 {
-    return CMD(cmd_history, err, "history", "--db", path);
+    return FU_CMD(cmd_history, err, "history", "--db", path);
 }
 
 static char *keep_migrate(void)
 {
-    return xprintf("SELECT id, title, profile, system_prompt FROM conversations ORDER BY id;"
+    return fu_printf("SELECT id, title, profile, system_prompt FROM conversations ORDER BY id;"
                    "SELECT id, conversation_id, role, text, prev_id, model_id, sampling FROM messages ORDER BY id;"
                    "SELECT id, key, name FROM models ORDER BY id");
 }
@@ -528,15 +364,15 @@ static char *keep_migrate(void)
 static char *check_migrate(sqlite3 *raw, const char *path, int rc)
 {
     (void)path;
-    long v = scalar(raw, "PRAGMA user_version");
+    long v = fu_scalar(raw, "PRAGMA user_version");
     if (v < 1 || v > DB_SCHEMA_VERSION)
-        return xprintf("schema version %ld after the migration", v);
-    char *schema = digest_conn(raw, SCHEMA_SQL);
+        return fu_printf("schema version %ld after the migration", v);
+    char *schema = fu_digest_conn(raw, SCHEMA_SQL);
     char *problem = NULL;
     if (strcmp(schema, schema_of[v]))
-        problem = xprintf("the file says schema %ld but its tables are not those of version %ld", v, v);
+        problem = fu_printf("the file says schema %ld but its tables are not those of version %ld", v, v);
     else if (rc == 0 && v != DB_SCHEMA_VERSION)
-        problem = xprintf("the command succeeded but the schema is still version %ld", v);
+        problem = fu_printf("the command succeeded but the schema is still version %ld", v);
     free(schema);
     return problem;
 }
@@ -581,49 +417,49 @@ static char *check_run(run_ctx *c, int rc, const char *err, int fds_before)
     const scenario *s = c->s;
     const char *base = strrchr(c->work, '/') + 1;
     if (rc != 0 && rc != 1)
-        return xprintf("exit status %d; stderr: %s", rc, err);
+        return fu_printf("exit status %d; stderr: %s", rc, err);
     for (const char *line = err; *line; line = strchr(line, '\n') + 1)
         if (strncmp(line, "frontdesk: ", 11) || !strchr(line, '\n'))
-            return xprintf("stderr holds a line that is not \"frontdesk: ...\": %s", err);
-    if (rc != 0 && (count_lines(err) != 1 || !strstr(err, base)))
-        return xprintf("failed without one line naming %s: %s", base, *err ? err : "(nothing)\n");
-    if (rc == 0 && count_lines(err) > s->ok_lines)
-        return xprintf("succeeded with %d line(s) on stderr: %s", count_lines(err), err);
-    int fds = count_fds();
+            return fu_printf("stderr holds a line that is not \"frontdesk: ...\": %s", err);
+    if (rc != 0 && (fu_count_lines(err) != 1 || !strstr(err, base)))
+        return fu_printf("failed without one line naming %s: %s", base, *err ? err : "(nothing)\n");
+    if (rc == 0 && fu_count_lines(err) > s->ok_lines)
+        return fu_printf("succeeded with %d line(s) on stderr: %s", fu_count_lines(err), err);
+    int fds = fu_count_fds();
     if (fds != fds_before)
-        return xprintf("%d descriptor(s) open before, %d after", fds_before, fds);
-    sqlite3 *raw = raw_open(c->work);
+        return fu_printf("%d descriptor(s) open before, %d after", fds_before, fds);
+    sqlite3 *raw = fu_raw_open(c->work);
     if (!raw)
-        return xprintf("sqlite3 cannot open %s", c->work);
+        return fu_printf("sqlite3 cannot open %s", c->work);
     char *p = s->check ? s->check(raw, c->work, rc) : NULL;
-    char *ic = p ? xprintf("ok\n--\n") : digest_conn(raw, "PRAGMA integrity_check");
+    char *ic = p ? fu_printf("ok\n--\n") : fu_digest_conn(raw, "PRAGMA integrity_check");
     if (strcmp(ic, "ok\n--\n"))
-        p = xprintf("integrity_check: %s", ic);
+        p = fu_printf("integrity_check: %s", ic);
     free(ic);
-    char *fts = p ? NULL : digest_conn(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_fts'");
+    char *fts = p ? NULL : fu_digest_conn(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_fts'");
     if (fts && !strcmp(fts, "1\n--\n")) {
-        ic = digest_conn(raw, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
+        ic = fu_digest_conn(raw, "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
         if (strcmp(ic, "--\n"))
-            p = xprintf("the search index's integrity-check: %s", ic);
+            p = fu_printf("the search index's integrity-check: %s", ic);
         free(ic);
     }
     free(fts);
-    char *keep = p ? NULL : digest_conn(raw, c->keep_sql);
+    char *keep = p ? NULL : fu_digest_conn(raw, c->keep_sql);
     if (keep && strcmp(keep, c->keep_before))
-        p = xprintf("rows committed before the fault changed:\n--- before\n%s--- after\n%s", c->keep_before, keep);
+        p = fu_printf("rows committed before the fault changed:\n--- before\n%s--- after\n%s", c->keep_before, keep);
     free(keep);
     if (!p && c->state_sql && after_state) {
-        char *st = digest_conn(raw, c->state_sql);
+        char *st = fu_digest_conn(raw, c->state_sql);
         if (rc == 0 && strcmp(st, after_state))
-            p = xprintf("succeeded but its changes are not all there:\n%s--- want\n%s", st, after_state);
+            p = fu_printf("succeeded but its changes are not all there:\n%s--- want\n%s", st, after_state);
         else if (strcmp(st, after_state) && strcmp(st, c->state_before))
-            p = xprintf("left half done:\n%s--- before\n%s--- after\n%s", st, c->state_before, after_state);
+            p = fu_printf("left half done:\n%s--- before\n%s--- after\n%s", st, c->state_before, after_state);
         free(st);
     }
     /* no lock left behind */
     int lrc = p ? SQLITE_OK : sqlite3_exec(raw, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, NULL);
     if (lrc != SQLITE_OK)
-        p = xprintf("the store is still locked: %s", sqlite3_errstr(lrc));
+        p = fu_printf("the store is still locked: %s", sqlite3_errstr(lrc));
     sqlite3_close(raw);
     if (p)
         return p;
@@ -633,19 +469,19 @@ static char *check_run(run_ctx *c, int rc, const char *err, int fds_before)
     db *d;
     char msg[512];
     if (db_open(&d, c->work, msg, sizeof msg) != DB_OK)
-        return xprintf("the store no longer opens: %s", msg);
+        return fu_printf("the store no longer opens: %s", msg);
     int v = db_version(d);
     db_close(d);
-    return v == DB_SCHEMA_VERSION ? NULL : xprintf("reopened at schema version %d", v);
+    return v == DB_SCHEMA_VERSION ? NULL : fu_printf("reopened at schema version %d", v);
 }
 
 /* One run on a fresh copy of the fixture with fault n of mode m armed;
  * whether the fault fired, *problem set when a check failed. */
 static bool run_once(run_ctx *c, fault_mode m, long n, char **problem, int *rc_out)
 {
-    remove_store(c->work);
-    copy_file(c->fixture, c->work);
-    int fds = count_fds();
+    fu_remove_store(c->work);
+    fu_copy_file(c->fixture, c->work);
+    int fds = fu_count_fds();
     char *err = NULL;
     arm(m, n);
     double t0 = util_now();
@@ -711,16 +547,16 @@ static void run_scenario(const scenario *s)
     make_store(c.fixture, s->version);
     c.keep_sql = s->keep();
     c.state_sql = s->state ? s->state() : NULL;
-    c.keep_before = digest(c.fixture, c.keep_sql);
-    c.state_before = c.state_sql ? digest(c.fixture, c.state_sql) : NULL;
+    c.keep_before = fu_digest(c.fixture, c.keep_sql);
+    c.state_before = c.state_sql ? fu_digest(c.fixture, c.state_sql) : NULL;
     assert_null(strstr(c.keep_before, "ERROR"));
     free(after_state);
     free(baseline_export);
     after_state = baseline_export = NULL;
 
     /* the fault-free run: it succeeds, and counts */
-    remove_store(c.work);
-    copy_file(c.fixture, c.work);
+    fu_remove_store(c.work);
+    fu_copy_file(c.fixture, c.work);
     char *err;
     arm(F_NONE, 0);
     int rc = s->run(c.work, &err);
@@ -729,7 +565,7 @@ static void run_scenario(const scenario *s)
         fail_msg("%s without a fault: exit status %d: %s", s->name, rc, err);
     free(err);
     if (c.state_sql) {
-        after_state = digest(c.work, c.state_sql);
+        after_state = fu_digest(c.work, c.state_sql);
         if (!strcmp(after_state, c.state_before))
             fail_msg("%s changed nothing it was meant to change:\n%s", s->name, after_state);
     }
@@ -738,8 +574,8 @@ static void run_scenario(const scenario *s)
     long n_read = faultvfs_count(FV_READ), n_sync = faultvfs_count(FV_SYNC), n_trunc = faultvfs_count(FV_TRUNCATE);
     assert_true(n_io > 0 && n_mem > 0);
     if (s->malloc_faults) {
-        remove_store(c.work);
-        copy_file(c.fixture, c.work);
+        fu_remove_store(c.work);
+        fu_copy_file(c.fixture, c.work);
         faultmem_arm(0);
         db *d = open_store(c.work);
         c.n_open = faultmem_count();
@@ -879,7 +715,7 @@ static void make_schemas(void)
             exit(1);
         }
         db_close(d);
-        schema_of[v] = digest(p, SCHEMA_SQL);
+        schema_of[v] = fu_digest(p, SCHEMA_SQL);
     }
 }
 
