@@ -101,8 +101,9 @@ cleanup() {
     T kill-server 2>/dev/null || true
     for p in $pids $serve_pid; do wait "$p" 2>/dev/null || true; done
     # the TUIs end on tmux's hangup; the store is removed once they have
+    alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
     i=0
-    while [ $i -lt 50 ] && { kill -0 "${chat_pid:-0}" 2>/dev/null || kill -0 "${dash_pid:-0}" 2>/dev/null; }; do
+    while [ "$i" -lt 50 ] && { alive "$chat_pid" || alive "$dash_pid"; }; do
         sleep 0.1
         i=$((i + 1))
     done
@@ -340,6 +341,7 @@ if [ -s "$work/frames.log" ]; then
     echo
     # column 3: the frame's time (build + flush); column 5: the UI thread's CPU time in it
     for which in "busy 3" "all 3" "busy 5"; do
+        # shellcheck disable=SC2086
         set -- $which
         awk -v which="$1" -v c="$2" '$1 == "frame" && (which == "all" || $4 == which) { print $c }' "$work/frames.log" | sort -n |
             awk -v what="$([ "$2" = 3 ] && echo "frame time" || echo "CPU time (UI thread)")" -v which="$1" \
