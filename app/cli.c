@@ -5,6 +5,8 @@
  */
 #include "app/cli.h"
 
+#include "net/remote_text.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +24,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n(see 'frontdesk%s%s --help')\n", sep, cmd);
     return EXIT_USAGE;
+}
+
+const char *cli_backend_problem(const char *url)
+{
+    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+        return "is not an http:// or https:// URL";
+    if (remote_url_has_password(url))
+        return "holds a password: frontdesk stores a server's URL with every request, so give the key "
+               "in the environment instead ([remote] api_key_env names the variable)";
+    return NULL;
 }
 
 int cli_fail(const char *fmt, ...)

@@ -83,6 +83,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Print "frontdesk: message" to stderr and return EXIT_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* What is wrong with a server URL given as a backend (NULL: nothing): not
+ * http(s), or a password in it ("user:password@host") — refused because
+ * the URL is stored with every request it answers, and keys come from the
+ * environment only.  The text completes "--backend URL ...". */
+const char *cli_backend_problem(const char *url);
+
 /* Parse a non-negative integer / float option value; false if malformed. */
 bool cli_parse_int(const char *s, long min, long max, long *out);
 bool cli_parse_float(const char *s, double min, double max, double *out);

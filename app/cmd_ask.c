@@ -246,8 +246,9 @@ static int parse_args(int argc, char **argv, ask_args *a)
     }
 #undef NUM_F
 #undef NUM_I
-    if (a->backend && strncmp(a->backend, "http://", 7) && strncmp(a->backend, "https://", 8))
-        return cli_usage_error("ask", "--backend is an http:// or https:// URL, not '%s'", a->backend);
+    const char *bad_url = a->backend ? cli_backend_problem(a->backend) : NULL;
+    if (bad_url)
+        return cli_usage_error("ask", "--backend '%s' %s", a->backend, bad_url);
     if (optind + 1 != argc)
         return cli_usage_error("ask", optind == argc ? "the question TEXT is missing"
                                                      : "give the question as one argument (quote it)");

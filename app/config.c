@@ -3,6 +3,7 @@
  */
 #include "app/config.h"
 
+#include "net/remote_text.h"
 #include "train/dataset.h"
 #include "util/private.h"
 #include "util/util.h"
@@ -260,6 +261,10 @@ static void set_key(config *c, const char *file, int line, const char *section, 
     } else if (!strcmp(section, "remote") && !strcmp(key, "backend")) {
         if (*v && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
             warn(c, "%s:%d: remote.backend is an http:// or https:// URL, not '%s'", file, line, v);
+        else if (remote_url_has_password(v))
+            warn(c, "%s:%d: remote.backend holds a password: frontdesk stores a server's URL with every "
+                 "request, so give the key in the environment instead (remote.api_key_env names the "
+                 "variable); the line is skipped", file, line);
         else
             set_str(&c->backend, v);
     } else if (!strcmp(section, "remote") && !strcmp(key, "model")) {

@@ -151,6 +151,11 @@ int deploy_find_version(db *d, const char *version, const char *remote_model, in
     *id = 0;
     struct stat sb;
     if (!strncmp(version, "http://", 7) || !strncmp(version, "https://", 8)) {
+        const char *bad_url = cli_backend_problem(version);
+        if (bad_url) {
+            util_errf(err, errlen, "'%s' %s", version, bad_url);
+            return EXIT_USAGE;
+        }
         db_model_info info = {.url = version, .name = remote_model ? remote_model : "default"};
         if (db_model_use(d, &info, id) != DB_OK) {
             util_errf(err, errlen, "%s", db_errmsg(d));

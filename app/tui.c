@@ -673,6 +673,9 @@ static int parse(int argc, char **argv, tui_args *a)
     }
     if (optind < argc)
         return cli_usage_error("", "unknown command '%s'", argv[optind]);
+    const char *bad_url = a->backend ? cli_backend_problem(a->backend) : NULL;
+    if (bad_url)
+        return cli_usage_error("", "--backend '%s' %s", a->backend, bad_url);
     return EXIT_OK;
 }
 

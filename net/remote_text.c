@@ -119,12 +119,28 @@ void remote_put_error_body(strbuf *sb, const char *body, size_t n, const char *s
     free(msg);
 }
 
-/* The URL as shown in messages: without a "user:password@". */
-char *remote_url_for_display(const char *url)
+/* The authority of url ("user:password@host:port") and its length. */
+static const char *url_authority(const char *url, size_t *len)
 {
     const char *auth = strstr(url, "://");
     auth = auth ? auth + 3 : url;
-    size_t alen = strcspn(auth, "/?#");
+    *len = strcspn(auth, "/?#");
+    return auth;
+}
+
+bool remote_url_has_password(const char *url)
+{
+    size_t alen;
+    const char *auth = url_authority(url, &alen);
+    const char *at = memchr(auth, '@', alen);
+    return at && memchr(auth, ':', (size_t)(at - auth));
+}
+
+/* The URL as shown in messages: without a "user:password@". */
+char *remote_url_for_display(const char *url)
+{
+    size_t alen;
+    const char *auth = url_authority(url, &alen);
     const char *at = memchr(auth, '@', alen);
     if (!at)
         return xstrdup(url);

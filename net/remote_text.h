@@ -22,5 +22,9 @@ void remote_put_server_text(strbuf *sb, const char *s, size_t n, const char *sec
 void remote_put_error_body(strbuf *sb, const char *body, size_t n, const char *secret);
 /* The URL as shown in messages: without a "user:password@" (malloc'ed). */
 char *remote_url_for_display(const char *url);
+/* Whether the URL's authority holds a password ("user:password@host").
+ * frontdesk refuses such a URL: it would be stored with every request,
+ * and keys come from the environment only. */
+bool remote_url_has_password(const char *url);
 
 #endif

@@ -322,6 +322,52 @@ static void test_bad_store_mode(void **state)
     free(err);
 }
 
+/* ---- A password in a server's URL ------------------------------------------------------------------ */
+
+/* A URL is stored with every request it answers (models.url,
+ * requests.backend), so one holding a password is refused wherever a
+ * server is named: ask and the TUI (exit 2), deploy (exit 2), the config
+ * file (the line skipped with a warning).  Nothing is stored. */
+static void test_url_password_refused(void **state)
+{
+    (void)state;
+    const char *work = new_dir("urlpw");
+    use_config(work, "");
+    const char *db = test_path(work, "x.db");
+    const char *url = "http://agent:sk-MARKER-url-9f2c@127.0.0.1:9/v1";
+    char *out, *err;
+    const char *const cases[][6] = {
+        {"ask", "--db", db, "--backend", url, "hello"},
+        {"--db", db, "--backend", url, NULL, NULL},
+        {"deploy", url, "--db", db, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc = fd_run(&out, &err, cases[i]);
+        if (rc != 2 || !strstr(err, "holds a password"))
+            fail_msg("%s with a password in the URL: exit %d, expected 2 saying it holds a password:\n%s",
+                     cases[i][0], rc, err);
+        free(out);
+        free(err);
+    }
+    /* a user without a password is not refused by that rule */
+    int rc = RUN(&out, &err, "deploy", "http://agent@127.0.0.1:9/v1", "--db", db);
+    if (rc != 0)
+        fail_msg("deploy with a user and no password exited %d:\n%s", rc, err);
+    free(out);
+    free(err);
+    use_config(work, "[remote]\nbackend = http://agent:sk-MARKER-url-9f2c@127.0.0.1:9/v1\n");
+    assert_int_equal(RUN(&out, &err, "config"), 1);
+    if (!strstr(err, ":2: remote.backend holds a password"))
+        fail_msg("config did not name the line:\n%s", err);
+    assert_null(strstr(out, "sk-MARKER-url"));
+    free(out);
+    free(err);
+    size_t len;
+    char *bytes = test_read_file(db, &len);
+    assert_null(memmem(bytes, len, "sk-MARKER-url", 13));
+    free(bytes);
+}
+
 /* ---- last-reply.txt, from the TUI in tmux --------------------------------------------------------- */
 
 static char tmux_path[256];
@@ -626,6 +672,7 @@ int main(void)
         cmocka_unit_test_teardown(test_store_mode_0660, teardown),
         cmocka_unit_test_teardown(test_existing_files_keep_their_mode, teardown),
         cmocka_unit_test_teardown(test_bad_store_mode, teardown),
+        cmocka_unit_test_teardown(test_url_password_refused, teardown),
         cmocka_unit_test_teardown(test_last_reply, teardown),
         cmocka_unit_test_teardown(test_api_key_never_written, teardown),
     };
