@@ -147,7 +147,7 @@ bool kern_matvec_naive(ggml_type wtype, const void *W, size_t rows,
 /* ---- Repacked weights (kernels_packed.c) ------------------------------------ */
 
 /* Weights repacked with rows interleaved, on the SIMD paths: Q8_0, and
- * Q4_0, Q5_0 and Q4_K (kernels_packed4.c, still 4 or 5 bits a weight,
+ * Q4_0, Q5_0, Q4_1, Q5_1 and Q4_K (kernels_packed4.c, still 4 or 5 bits a weight,
  * about the file's bytes), eight rows at a time (integer products, lane
  * r = row r), F16 sixteen rows at a time (F16C into fused multiply-adds).
  * One pass over the weights feeds a vector of outputs per instruction and

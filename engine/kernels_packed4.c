@@ -1,5 +1,5 @@
 /*
- * kernels_packed4.c — Q4_0, Q5_0 and Q4_K weights repacked eight rows at a time,
+ * kernels_packed4.c — Q4_0, Q5_0, Q4_1, Q5_1 and Q4_K weights repacked eight rows at a time,
  * and the products that read them (kernels.h "Repacked weights"; the
  * dispatch is in kernels_packed.c and kernels.c).
  *
@@ -28,6 +28,10 @@
  *   row · x = d·dx·(Σ q·x − 16·Σ x); AVX2 sums four vpmaddubsw in 16
  *   bits rather than eight (q up to 31).
  *
+ * Q4_1 and Q5_1 (160 and 192 bytes, as the rows took): d[8], m[8] (fp16),
+ * then as Q4_0 / Q5_0; against Q8_1 activations, row · x =
+ * d·dx·Σ q·x + m·s, s the activation block's fp16 d·Σ x.
+ *
  * Q4_K, per group and 256-block (1184 bytes where the rows took 1152):
  *   uint16 d[8], dmin[8]
  *   uint8  sc[8][8]      sub-block s's 6-bit scale of row r at [s][r]
@@ -53,6 +57,9 @@
 #define Q40_GB (ROWS * 2 + 128)  /* Q4_0 bytes per group and block */
 #define Q50_H (ROWS * 2)          /* Q5_0: the 5th bits, then the nibbles */
 #define Q50_GB (Q50_H + 32 + 128) /* 176 */
+#define Q41_GB (ROWS * 4 + 128)   /* Q4_1: d[8], m[8], the nibbles */
+#define Q51_H (ROWS * 4)          /* Q5_1: d[8], m[8], the 5th bits, the nibbles */
+#define Q51_GB (Q51_H + 32 + 128) /* 192 */
 #define Q4K_D 0                  /* Q4_K offsets in a group-block */
 #define Q4K_DMIN 16
 #define Q4K_SC 32
@@ -63,7 +70,8 @@
 
 bool kern_packed4_type(ggml_type type)
 {
-    return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0 || type == GGML_TYPE_Q4_K;
+    return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0 || type == GGML_TYPE_Q4_1 || type == GGML_TYPE_Q5_1 ||
+           type == GGML_TYPE_Q4_K;
 }
 
 size_t kern_packed4_bytes(ggml_type type, size_t rows, size_t cols)
@@ -71,11 +79,26 @@ size_t kern_packed4_bytes(ggml_type type, size_t rows, size_t cols)
     size_t groups = (rows + ROWS - 1) / ROWS;
     if ((type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0) && cols % 32 == 0 && cols / 32 <= XSUM_MAX)
         return groups * (cols / 32) * (type == GGML_TYPE_Q4_0 ? Q40_GB : Q50_GB);
+    if ((type == GGML_TYPE_Q4_1 || type == GGML_TYPE_Q5_1) && cols % 32 == 0)
+        return groups * (cols / 32) * (type == GGML_TYPE_Q4_1 ? Q41_GB : Q51_GB);
     if (type == GGML_TYPE_Q4_K && cols % QK_K == 0)
         return groups * (cols / QK_K) * Q4K_GB;
     return 0;
 }
 
+
+/* Q5_0/Q5_1's 5th bits of row r into the plane h: bit j of byte 4r+k
+ * is element 4j+k's. */
+static void pack_hplane(const uint8_t qh[4], size_t r, uint8_t *h)
+{
+    uint32_t v = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+    for (int k = 0; k < 4; k++) {
+        uint8_t b = 0;
+        for (int j = 0; j < 8; j++)
+            b |= (uint8_t)(((v >> (4 * j + k)) & 1) << j);
+        h[4 * r + k] = b;
+    }
+}
 
 static void pack_q4_K_block(const block_q4_K *src, size_t r, uint8_t *blk)
 {
@@ -106,8 +129,10 @@ void kern_pack4(ggml_type type, const void *W, size_t rows, size_t cols, void *o
     size_t bytes = kern_packed4_bytes(type, rows, cols);
     if (!bytes)
         return;
-    bool q40 = type == GGML_TYPE_Q4_0, q50 = type == GGML_TYPE_Q5_0;
-    size_t gb = q40 ? Q40_GB : q50 ? Q50_GB : Q4K_GB, nb = cols / (q40 || q50 ? 32 : QK_K);
+    bool q40 = type == GGML_TYPE_Q4_0, q50 = type == GGML_TYPE_Q5_0, q41 = type == GGML_TYPE_Q4_1,
+         q51 = type == GGML_TYPE_Q5_1;
+    size_t gb = q40 ? Q40_GB : q50 ? Q50_GB : q41 ? Q41_GB : q51 ? Q51_GB : Q4K_GB;
+    size_t nb = cols / (type == GGML_TYPE_Q4_K ? QK_K : 32);
     size_t groups = (rows + ROWS - 1) / ROWS;
     uint8_t *dst = out;
     if (rows % ROWS) /* the last group's rows past the end: zeros */
@@ -123,17 +148,23 @@ void kern_pack4(ggml_type type, const void *W, size_t rows, size_t cols, void *o
                     memcpy(blk + ROWS * 2 + 32 * j + 4 * r, src->qs + 4 * j, 4);
             } else if (q50) {
                 const block_q5_0 *src = (const block_q5_0 *)W + row * nb + b;
-                uint32_t qh = (uint32_t)src->qh[0] | (uint32_t)src->qh[1] << 8 | (uint32_t)src->qh[2] << 16 |
-                              (uint32_t)src->qh[3] << 24;
                 memcpy(blk + 2 * r, &src->d, 2);
-                for (int k = 0; k < 4; k++) {
-                    uint8_t h = 0;
-                    for (int j = 0; j < 8; j++)
-                        h |= (uint8_t)(((qh >> (4 * j + k)) & 1) << j);
-                    blk[Q50_H + 4 * r + k] = h;
-                }
+                pack_hplane(src->qh, r, blk + Q50_H);
                 for (int j = 0; j < 4; j++)
                     memcpy(blk + Q50_H + 32 + 32 * j + 4 * r, src->qs + 4 * j, 4);
+            } else if (q41) {
+                const block_q4_1 *src = (const block_q4_1 *)W + row * nb + b;
+                memcpy(blk + 2 * r, &src->d, 2);
+                memcpy(blk + ROWS * 2 + 2 * r, &src->m, 2);
+                for (int j = 0; j < 4; j++)
+                    memcpy(blk + ROWS * 4 + 32 * j + 4 * r, src->qs + 4 * j, 4);
+            } else if (q51) {
+                const block_q5_1 *src = (const block_q5_1 *)W + row * nb + b;
+                memcpy(blk + 2 * r, &src->d, 2);
+                memcpy(blk + ROWS * 2 + 2 * r, &src->m, 2);
+                pack_hplane(src->qh, r, blk + Q51_H);
+                for (int j = 0; j < 4; j++)
+                    memcpy(blk + Q51_H + 32 + 32 * j + 4 * r, src->qs + 4 * j, 4);
             } else {
                 pack_q4_K_block((const block_q4_K *)W + row * nb + b, r, blk);
             }
@@ -175,6 +206,25 @@ void kern_packed4_row_f32(ggml_type type, const void *P, size_t cols, size_t row
                     int q0 = (byte & 15) | ((hb >> j) & 1) << 4, q1 = (byte >> 4) | ((hb >> (j + 4)) & 1) << 4;
                     out[4 * j + k] = d * (q0 - 16);
                     out[16 + 4 * j + k] = d * (q1 - 16);
+                }
+        }
+        return;
+    }
+    if (type == GGML_TYPE_Q4_1 || type == GGML_TYPE_Q5_1) {
+        bool five = type == GGML_TYPE_Q5_1;
+        size_t nb = cols / 32, gb = five ? Q51_GB : Q41_GB, qo = five ? Q51_H + 32 : ROWS * 4;
+        const uint8_t *p = (const uint8_t *)P + g * nb * gb;
+        for (size_t b = 0; b < nb; b++, p += gb, out += 32) {
+            uint16_t h, hm;
+            memcpy(&h, p + 2 * r, 2);
+            memcpy(&hm, p + ROWS * 2 + 2 * r, 2);
+            float d = quant_f16_to_f32(h), m = quant_f16_to_f32(hm);
+            for (int j = 0; j < 4; j++)
+                for (int k = 0; k < 4; k++) {
+                    uint8_t byte = p[qo + 32 * j + 4 * r + k], hb = five ? p[Q51_H + 4 * r + k] : 0;
+                    int q0 = (byte & 15) | ((hb >> j) & 1) << 4, q1 = (byte >> 4) | ((hb >> (j + 4)) & 1) << 4;
+                    out[4 * j + k] = d * q0 + m;
+                    out[16 + 4 * j + k] = d * q1 + m;
                 }
         }
         return;
@@ -346,6 +396,31 @@ AVXVNNI_TARGET static inline __m256i scaled_avxvnni(__m256i isum, const __m256i 
         STORE_ROWS(T)                                                                                 \
     }
 
+/* Q4_1 and Q5_1 (d[8], m[8], then UNPACK from byte BYTE): groups
+ * [g0, g1), T tokens of Q8_1 activations; the min comes in as m × s (s =
+ * the activation block's d·Σ q, fp16), after the block's scaled sum. */
+#define Q41_BODY(T, DOT32) Q32M_BODY(T, DOT32, Q41_GB, unpack8, ROWS * 4)
+#define Q51_BODY(T, DOT32) Q32M_BODY(T, DOT32, Q51_GB, unpack8_5, Q51_H)
+#define Q32M_BODY(T, DOT32, GB, UNPACK, BYTE)                                                         \
+    for (size_t g = g0; g < g1; g++) {                                                                \
+        const uint8_t *p = (const uint8_t *)P + g * nb * GB;                                          \
+        __m256 acc[T];                                                                                \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();             \
+        for (size_t b = 0; b < nb; b++, p += GB) {                                                    \
+            __m256i v[8];                                                                             \
+            UNPACK(p + BYTE, v);                                                                      \
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));                         \
+            __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + ROWS * 2)));            \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
+                const block_q8_1 *x = (const block_q8_1 *)((const uint8_t *)xq + (size_t)t * xs) + b; \
+                __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x->d)));                        \
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT32(v, x->qs)), d, acc[t]);             \
+                acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(_cvtsh_ss(x->s)), acc[t]);                \
+            }                                                                                         \
+        }                                                                                             \
+        STORE_ROWS(T)                                                                                 \
+    }
+
 /* Q4_K: groups [g0, g1), T tokens of Q8_K activations xs bytes apart. */
 #define Q4K_BODY(T, SCALED)                                                                           \
     for (size_t g = g0; g < g1; g++) {                                                                \
@@ -410,6 +485,26 @@ DEFINE_P4(q50_vnni_1, VNNI_TARGET, Q50_BODY, 1, dot32_vnni)
 DEFINE_P4(q50_vnni_2, VNNI_TARGET, Q50_BODY, 2, dot32_vnni)
 DEFINE_P4(q50_vnni_4, VNNI_TARGET, Q50_BODY, 4, dot32_vnni)
 DEFINE_P4(q50_vnni_8, VNNI_TARGET, Q50_BODY, 8, dot32_vnni)
+DEFINE_P4(q41_avx2_1, KERN_AVX2_TARGET, Q41_BODY, 1, dot32_avx2)
+DEFINE_P4(q41_avx2_2, KERN_AVX2_TARGET, Q41_BODY, 2, dot32_avx2)
+DEFINE_P4(q41_avx2_4, KERN_AVX2_TARGET, Q41_BODY, 4, dot32_avx2)
+DEFINE_P4(q41_avxvnni_1, AVXVNNI_TARGET, Q41_BODY, 1, dot32_avxvnni)
+DEFINE_P4(q41_avxvnni_2, AVXVNNI_TARGET, Q41_BODY, 2, dot32_avxvnni)
+DEFINE_P4(q41_avxvnni_4, AVXVNNI_TARGET, Q41_BODY, 4, dot32_avxvnni)
+DEFINE_P4(q41_vnni_1, VNNI_TARGET, Q41_BODY, 1, dot32_vnni)
+DEFINE_P4(q41_vnni_2, VNNI_TARGET, Q41_BODY, 2, dot32_vnni)
+DEFINE_P4(q41_vnni_4, VNNI_TARGET, Q41_BODY, 4, dot32_vnni)
+DEFINE_P4(q41_vnni_8, VNNI_TARGET, Q41_BODY, 8, dot32_vnni)
+DEFINE_P4(q51_avx2_1, KERN_AVX2_TARGET, Q51_BODY, 1, dot32_avx2_5)
+DEFINE_P4(q51_avx2_2, KERN_AVX2_TARGET, Q51_BODY, 2, dot32_avx2_5)
+DEFINE_P4(q51_avx2_4, KERN_AVX2_TARGET, Q51_BODY, 4, dot32_avx2_5)
+DEFINE_P4(q51_avxvnni_1, AVXVNNI_TARGET, Q51_BODY, 1, dot32_avxvnni)
+DEFINE_P4(q51_avxvnni_2, AVXVNNI_TARGET, Q51_BODY, 2, dot32_avxvnni)
+DEFINE_P4(q51_avxvnni_4, AVXVNNI_TARGET, Q51_BODY, 4, dot32_avxvnni)
+DEFINE_P4(q51_vnni_1, VNNI_TARGET, Q51_BODY, 1, dot32_vnni)
+DEFINE_P4(q51_vnni_2, VNNI_TARGET, Q51_BODY, 2, dot32_vnni)
+DEFINE_P4(q51_vnni_4, VNNI_TARGET, Q51_BODY, 4, dot32_vnni)
+DEFINE_P4(q51_vnni_8, VNNI_TARGET, Q51_BODY, 8, dot32_vnni)
 DEFINE_P4(q4k_avx2_1, KERN_AVX2_TARGET, Q4K_BODY, 1, scaled_avx2)
 DEFINE_P4(q4k_avx2_2, KERN_AVX2_TARGET, Q4K_BODY, 2, scaled_avx2)
 DEFINE_P4(q4k_avx2_4, KERN_AVX2_TARGET, Q4K_BODY, 4, scaled_avx2)
@@ -427,28 +522,35 @@ void kern_packed4_matmul_x86(kern_packed_isa isa, ggml_type type, const void *P,
                              const void *xq, size_t xq_stride, size_t n, size_t g0, size_t g1, float *y,
                              size_t ldy)
 {
-    static const p4_fn fns[3][3][4] = {
+    static const p4_fn fns[5][3][4] = {
         {[KERN_PACKED_AVX2] = {q40_avx2_1, q40_avx2_2, q40_avx2_4, NULL},
          [KERN_PACKED_AVXVNNI] = {q40_avxvnni_1, q40_avxvnni_2, q40_avxvnni_4, NULL},
          [KERN_PACKED_VNNI512] = {q40_vnni_1, q40_vnni_2, q40_vnni_4, q40_vnni_8}},
         {[KERN_PACKED_AVX2] = {q50_avx2_1, q50_avx2_2, q50_avx2_4, NULL},
          [KERN_PACKED_AVXVNNI] = {q50_avxvnni_1, q50_avxvnni_2, q50_avxvnni_4, NULL},
          [KERN_PACKED_VNNI512] = {q50_vnni_1, q50_vnni_2, q50_vnni_4, q50_vnni_8}},
+        {[KERN_PACKED_AVX2] = {q41_avx2_1, q41_avx2_2, q41_avx2_4, NULL},
+         [KERN_PACKED_AVXVNNI] = {q41_avxvnni_1, q41_avxvnni_2, q41_avxvnni_4, NULL},
+         [KERN_PACKED_VNNI512] = {q41_vnni_1, q41_vnni_2, q41_vnni_4, q41_vnni_8}},
+        {[KERN_PACKED_AVX2] = {q51_avx2_1, q51_avx2_2, q51_avx2_4, NULL},
+         [KERN_PACKED_AVXVNNI] = {q51_avxvnni_1, q51_avxvnni_2, q51_avxvnni_4, NULL},
+         [KERN_PACKED_VNNI512] = {q51_vnni_1, q51_vnni_2, q51_vnni_4, q51_vnni_8}},
         {[KERN_PACKED_AVX2] = {q4k_avx2_1, q4k_avx2_2, q4k_avx2_4, NULL},
          [KERN_PACKED_AVXVNNI] = {q4k_avxvnni_1, q4k_avxvnni_2, q4k_avxvnni_4, NULL},
          [KERN_PACKED_VNNI512] = {q4k_vnni_1, q4k_vnni_2, q4k_vnni_4, q4k_vnni_8}},
     };
     if (!kern_packed4_bytes(type, rows, cols))
         return;
-    bool q32 = type != GGML_TYPE_Q4_K; /* Q4_0, Q5_0: 32-blocks, Σ x on the stack */
-    size_t nb = cols / (q32 ? 32 : QK_K);
-    const p4_fn *f = fns[type == GGML_TYPE_Q4_0 ? 0 : type == GGML_TYPE_Q5_0 ? 1 : 2][isa];
+    bool xsums = type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0; /* Σ x on the stack */
+    size_t nb = cols / (type == GGML_TYPE_Q4_K ? QK_K : 32);
+    int ti = type == GGML_TYPE_Q4_0 ? 0 : type == GGML_TYPE_Q5_0 ? 1 : type == GGML_TYPE_Q4_1 ? 2 : type == GGML_TYPE_Q5_1 ? 3 : 4;
+    const p4_fn *f = fns[ti][isa];
     const uint8_t *x = xq;
     /* the widest token block first, then the rest (Q4_0: as many as its
      * Σ x fits the stack); a token's arithmetic is the same in any block */
     while (n > 0) {
         int k = n >= 8 && f[3] ? 3 : n >= 4 ? 2 : n >= 2 ? 1 : 0;
-        while (q32 && k > 0 && ((size_t)1 << k) * nb > XSUM_MAX)
+        while (xsums && k > 0 && ((size_t)1 << k) * nb > XSUM_MAX)
             k--;
         size_t t = (size_t)1 << k;
         f[k](P, rows, nb, x, xq_stride, g0, g1, y, ldy);

@@ -1,5 +1,5 @@
 /*
- * kernels_packed4.h — internal to the kernels: Q4_0, Q5_0 and Q4_K weights
+ * kernels_packed4.h — internal to the kernels: Q4_0, Q5_0, Q4_1, Q5_1 and Q4_K weights
  * repacked eight rows at a time (kernels_packed4.c), called by the
  * kern_pack* / kern_packed_* dispatch of kernels_packed.c and kernels.c.
  */
@@ -12,7 +12,7 @@
 #include "engine/gguf.h"
 #include "engine/kernels_avx2.h"
 
-/* Whether kernels_packed4.c packs weights of `type` (Q4_0, Q5_0, Q4_K). */
+/* Whether kernels_packed4.c packs weights of `type` (Q4_0, Q5_0, Q4_1, Q5_1, Q4_K). */
 bool kern_packed4_type(ggml_type type);
 /* The kernels.h functions for those types. */
 size_t kern_packed4_bytes(ggml_type type, size_t rows, size_t cols);

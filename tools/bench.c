@@ -553,7 +553,7 @@ int main(int argc, char **argv)
            "decode", "bw", "products", "RSS MiB", "file MiB");
     printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it;\n"
            " %% = share of the limit measured around it (best of 3 probes before and 3 after), with the same threads;\n"
-           " peak = prefill's operations/s as a share of the peak of the arithmetic it uses (packed Q8_0, Q4_0, Q5_0, Q4_K: int8, else FP32);\n"
+           " peak = prefill's operations/s as a share of the peak of the arithmetic it uses (packed quantized types: int8, else FP32);\n"
            " products = a token's matrix-vector products alone (best of 3), as a share of the bandwidth limit;\n"
            " each figure the median of %d runs)\n",
            PREFILL, DECODE, runs);
