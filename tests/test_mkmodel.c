@@ -6,6 +6,8 @@
  */
 #include "testutil.h"
 
+#include "engine/gguf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +106,46 @@ static void test_no_vocab(void **state)
     unlink(model);
 }
 
+/* --type q4_k_m on a shape 576 wide (not a multiple of Q4_K's 256-block):
+ * the matrices whose rows are 576 long take llama-quantize's fallback
+ * types (Q4_K -> Q5_0, Q6_K -> Q8_0); ffn_down's 1536-long rows keep
+ * Q4_K / Q6_K.  Types read back from the file written. */
+static void test_q4_k_m_fallback(void **state)
+{
+    (void)state;
+    const char *model = test_path(test_tmpdir(), "smollm2-q4km.gguf");
+    const char *argv[] = {mkmodel_bin(), "--shape", "smollm2-135m", "--type", "q4_k_m", "--out", model, NULL};
+    char *o, *e;
+    int rc = test_run(argv, NULL, 0, &o, &e);
+    if (rc != 0)
+        fail_msg("mkmodel exited %d: %s", rc, e);
+    free(o);
+    free(e);
+    gguf_file *f;
+    char err[256];
+    assert_int_equal(gguf_open(&f, model, err, sizeof err), GGUF_OK);
+    static const struct {
+        const char *name;
+        ggml_type type;
+    } want[] = {{"token_embd.weight", GGML_TYPE_Q5_0},     {"blk.0.attn_q.weight", GGML_TYPE_Q5_0},
+                {"blk.0.attn_v.weight", GGML_TYPE_Q8_0},   {"blk.0.ffn_up.weight", GGML_TYPE_Q5_0},
+                {"blk.0.ffn_down.weight", GGML_TYPE_Q6_K}, {"blk.1.ffn_down.weight", GGML_TYPE_Q4_K}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const gguf_tensor *t = gguf_find_tensor(f, want[i].name);
+        assert_non_null(t);
+        if (t->type != want[i].type)
+            fail_msg("%s: %s, want %s", want[i].name, ggml_type_name(t->type), ggml_type_name(want[i].type));
+    }
+    gguf_close(f);
+    unlink(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vocab_copied),
         cmocka_unit_test(test_no_vocab),
+        cmocka_unit_test(test_q4_k_m_fallback),
     };
     return cmocka_run_group_tests_name("mkmodel", tests, NULL, NULL);
 }
