@@ -71,11 +71,13 @@
 bool kern_packed4_type(ggml_type type)
 {
     return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0 || type == GGML_TYPE_Q4_1 || type == GGML_TYPE_Q5_1 ||
-           type == GGML_TYPE_Q4_K;
+           type == GGML_TYPE_Q4_K || kern_packedk_type(type);
 }
 
 size_t kern_packed4_bytes(ggml_type type, size_t rows, size_t cols)
 {
+    if (kern_packedk_type(type))
+        return kern_packedk_bytes(type, rows, cols);
     size_t groups = (rows + ROWS - 1) / ROWS;
     if ((type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0) && cols % 32 == 0 && cols / 32 <= XSUM_MAX)
         return groups * (cols / 32) * (type == GGML_TYPE_Q4_0 ? Q40_GB : Q50_GB);
@@ -129,6 +131,10 @@ void kern_pack4(ggml_type type, const void *W, size_t rows, size_t cols, void *o
     size_t bytes = kern_packed4_bytes(type, rows, cols);
     if (!bytes)
         return;
+    if (kern_packedk_type(type)) {
+        kern_packk(type, W, rows, cols, out);
+        return;
+    }
     bool q40 = type == GGML_TYPE_Q4_0, q50 = type == GGML_TYPE_Q5_0, q41 = type == GGML_TYPE_Q4_1,
          q51 = type == GGML_TYPE_Q5_1;
     size_t gb = q40 ? Q40_GB : q50 ? Q50_GB : q41 ? Q41_GB : q51 ? Q51_GB : Q4K_GB;
@@ -176,6 +182,10 @@ void kern_packed4_row_f32(ggml_type type, const void *P, size_t cols, size_t row
 {
     if (!kern_packed4_bytes(type, row + 1, cols))
         return;
+    if (kern_packedk_type(type)) {
+        kern_packedk_row_f32(type, P, cols, row, out);
+        return;
+    }
     size_t g = row / ROWS, r = row % ROWS;
     if (type == GGML_TYPE_Q4_0) {
         size_t nb = cols / 32;
@@ -541,6 +551,10 @@ void kern_packed4_matmul_x86(kern_packed_isa isa, ggml_type type, const void *P,
     };
     if (!kern_packed4_bytes(type, rows, cols))
         return;
+    if (kern_packedk_type(type)) {
+        kern_packedk_matmul_x86(isa, type, P, rows, cols, xq, xq_stride, n, g0, g1, y, ldy);
+        return;
+    }
     bool xsums = type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q5_0; /* Σ x on the stack */
     size_t nb = cols / (type == GGML_TYPE_Q4_K ? QK_K : 32);
     int ti = type == GGML_TYPE_Q4_0 ? 0 : type == GGML_TYPE_Q5_0 ? 1 : type == GGML_TYPE_Q4_1 ? 2 : type == GGML_TYPE_Q5_1 ? 3 : 4;
