@@ -19,6 +19,7 @@
 #include "engine/kernels.h"
 #include "engine/kernels_avx2.h"
 #include "engine/kernels_packed4.h"
+#include "engine/kernels_packed_bf16.h"
 
 #include "engine/quant.h"
 #include "util/util.h"
@@ -43,6 +44,7 @@ static bool have_avx2;
 static bool have_avx512; /* AVX-512 F, VL and BW: the avx512 path */
 static bool have_vnni;   /* ... and VNNI: faster Q8_0/Q4_0 dots on that path */
 static bool have_avxvnni; /* AVX2 + AVX-VNNI: the avxvnni path */
+static bool have_bf16;    /* AVX-512 BF16 (vdpbf16ps): packed BF16 products on the avx512 path */
 static kern_path path = KERN_PATH_PORTABLE;
 static char env_error[160]; /* why the environment's choice was refused */
 static float f16_table[1 << 16]; /* fp16 bits -> f32, for the portable path */
@@ -111,11 +113,13 @@ static void detect_cpu(void)
     bool avx2 = b & 1u << 5, avx512f = b & 1u << 16, avx512bw = b & 1u << 30, avx512vl = b & 1u << 31;
     bool avx512vnni = c & 1u << 11;
     unsigned subleaves = a; /* leaf 7's highest subleaf */
-    bool avxvnni = subleaves >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & 1u << 4);
+    bool leaf71 = subleaves >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d);
+    bool avxvnni = leaf71 && (a & 1u << 4), avx512bf16 = leaf71 && (a & 1u << 5);
     have_avx2 = avx2 && fma && f16c;
     have_avx512 = have_avx2 && zmm && avx512f && avx512vl && avx512bw;
     have_vnni = have_avx512 && avx512vnni;
     have_avxvnni = have_avx2 && avxvnni;
+    have_bf16 = have_avx512 && avx512bf16;
 }
 #endif
 
@@ -241,17 +245,17 @@ static inline float bf16_value(uint16_t h)
     return f;
 }
 
+/* Both BF16: each product is exact in single precision. */
 static float dot_bf16(const void *w, const void *xq, size_t n)
 {
-    const uint16_t *a = w;
-    const float *b = xq;
+    const uint16_t *a = w, *b = xq;
     float acc[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++)
-            acc[k] += bf16_value(a[i + k]) * b[i + k];
+            acc[k] += bf16_value(a[i + k]) * bf16_value(b[i + k]);
     for (; i < n; i++)
-        acc[0] += bf16_value(a[i]) * b[i];
+        acc[0] += bf16_value(a[i]) * bf16_value(b[i]);
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
@@ -582,6 +586,8 @@ ggml_type kern_activation_type(ggml_type wtype)
         return GGML_TYPE_Q8_K;
     case GGML_TYPE_F16:
         return GGML_TYPE_F16;
+    case GGML_TYPE_BF16:
+        return GGML_TYPE_BF16;
     default:
         return GGML_TYPE_F32;
     }
@@ -631,7 +637,8 @@ bool kern_activation_values(ggml_type wtype, const float *x, size_t cols, void *
 bool kern_packs(ggml_type type)
 {
     kern_init();
-    return (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_F16 || kern_packed4_type(type)) && simd();
+    return (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_F16 || type == GGML_TYPE_BF16 || kern_packed4_type(type)) &&
+           simd();
 }
 
 void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols, const void *xq,
@@ -640,6 +647,11 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
 #if KERN_X86
     if (type == GGML_TYPE_F16 && kern_packs(type) && r0 % 16 == 0 && r0 < r1) {
         kern_packed_f16_x86(avx512(), P, rows, cols, xq, xq_stride, n, r0 / 16, (r1 + 15) / 16, y, ldy);
+        return;
+    }
+    if (type == GGML_TYPE_BF16 && kern_packs(type) && r0 % 16 == 0 && r0 < r1) {
+        kern_bf16_isa isa = !avx512() ? KERN_BF16_AVX2 : have_bf16 ? KERN_BF16_DPBF16 : KERN_BF16_AVX512F;
+        kern_packed_bf16_x86(isa, P, rows, cols, xq, xq_stride, n, r0 / 16, (r1 + 15) / 16, y, ldy);
         return;
     }
     kern_packed_isa isa = avx512() && have_vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI
@@ -880,4 +892,10 @@ void kern_exp(float *x, size_t n)
 #endif
     for (; i < n; i++)
         x[i] = exp_poly(x[i]);
+}
+
+bool kern_cpu_has_bf16(void)
+{
+    kern_init();
+    return have_bf16;
 }

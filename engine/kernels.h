@@ -11,7 +11,9 @@
  *   Q4_1, Q5_1                  Q8_1   (its s = d*sum(q) carries the min)
  *   Q2_K .. Q6_K, Q8_K          Q8_K   integer dot per 256-block
  *   F16                         F16    float dot of two half rows
- *   F32, BF16                   F32    float dot
+ *   BF16                        BF16   float dot (rounded to nearest even,
+ *                                      as llama.cpp rounds it)
+ *   F32                         F32    float dot
  *
  * so quantized products differ from the exact one by the activation's
  * rounding (at most about 1/254 of each block's largest |x| per element;
@@ -150,7 +152,10 @@ bool kern_matvec_naive(ggml_type wtype, const void *W, size_t rows,
  * Q4_0, Q5_0, Q4_1, Q5_1 and Q4_K (kernels_packed4.c, still 4 or 5 bits a weight,
  * about the file's bytes) and Q6_K (kernels_packedk.c, 6 bits, the file's
  * bytes), eight rows at a time (integer products, lane
- * r = row r), F16 sixteen rows at a time (F16C into fused multiply-adds).
+ * r = row r), F16 sixteen rows at a time (F16C into fused multiply-adds),
+ * BF16 sixteen rows at a time (kernels_packed_bf16.c: AVX-512 BF16's
+ * vdpbf16ps where the CPU has it, else FMAs that give its results bit for
+ * bit).
  * One pass over the weights feeds a vector of outputs per instruction and
  * several tokens per load.  A row's arithmetic is fixed — quantized: the
  * exact integer sum of every block (Q4_K: Σ sc·(q·x) and Σ m·(Σ x);

@@ -156,19 +156,18 @@ AVX2 static inline __m256 load_bf16x8(const uint16_t *p)
 
 AVX2 float kern_dot_bf16_avx2(const void *w, const void *xq, size_t n)
 {
-    const uint16_t *a = w;
-    const float *b = xq;
+    const uint16_t *a = w, *b = xq; /* the activation rounded to BF16 too */
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(load_bf16x8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_bf16x8(a + i + 8), load_bf16x8(b + i + 8), acc1);
     }
     for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc0 = _mm256_fmadd_ps(load_bf16x8(a + i), load_bf16x8(b + i), acc0);
     float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
     for (; i < n; i++)
-        sum += quant_bf16_to_f32(a[i]) * b[i];
+        sum += quant_bf16_to_f32(a[i]) * quant_bf16_to_f32(b[i]);
     return sum;
 }
 

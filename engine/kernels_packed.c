@@ -32,6 +32,7 @@
 #include "engine/kernels.h"
 #include "engine/kernels_avx2.h"
 #include "engine/kernels_packed4.h"
+#include "engine/kernels_packed_bf16.h"
 
 #include "engine/quant.h"
 
@@ -45,6 +46,8 @@ size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
 {
     if (kern_packed4_type(type))
         return kern_packed4_bytes(type, rows, cols);
+    if (type == GGML_TYPE_BF16)
+        return kern_packed_bf16_bytes(rows, cols);
     if (type == GGML_TYPE_F16)
         return (rows + F16_ROWS - 1) / F16_ROWS * cols * F16_ROWS * sizeof(uint16_t);
     if (type != GGML_TYPE_Q8_0 || cols % 32)
@@ -76,6 +79,10 @@ void kern_pack(ggml_type type, const void *W, size_t rows, size_t cols, void *ou
         kern_pack4(type, W, rows, cols, out);
         return;
     }
+    if (type == GGML_TYPE_BF16) {
+        kern_pack_bf16(W, rows, cols, out);
+        return;
+    }
     if (type == GGML_TYPE_F16) {
         pack_f16(W, rows, cols, out);
         return;
@@ -103,6 +110,10 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
 {
     if (kern_packed4_type(type)) {
         kern_packed4_row_f32(type, P, cols, row, out);
+        return;
+    }
+    if (type == GGML_TYPE_BF16) {
+        kern_packed_bf16_row_f32(P, cols, row, out);
         return;
     }
     if (type == GGML_TYPE_F16) {

@@ -673,7 +673,7 @@ static void test_row_sizes_and_errors(void **state)
     assert_int_equal(kern_activation_bytes(GGML_TYPE_Q4_1, 64), 72);
     assert_int_equal(kern_activation_bytes(GGML_TYPE_Q6_K, 512), 584);
     assert_int_equal(kern_activation_bytes(GGML_TYPE_F16, 10), 20);
-    assert_int_equal(kern_activation_bytes(GGML_TYPE_BF16, 10), 40);
+    assert_int_equal(kern_activation_bytes(GGML_TYPE_BF16, 10), 20);
     assert_false(kern_matvec(GGML_TYPE_Q4_0, buf, 1, 48, f, f));
     assert_false(kern_quantize_activation(GGML_TYPE_Q8_0, f, 31, buf));
     assert_false(kern_dequantize_rows_f32(GGML_TYPE_Q2_K, buf, 128, 0, 1, f));
