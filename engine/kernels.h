@@ -150,8 +150,8 @@ bool kern_matvec_naive(ggml_type wtype, const void *W, size_t rows,
 
 /* Weights repacked with rows interleaved, on the SIMD paths: Q8_0, and
  * Q4_0, Q5_0, Q4_1, Q5_1 and Q4_K (kernels_packed4.c, still 4 or 5 bits a weight,
- * about the file's bytes) and Q6_K (kernels_packedk.c, 6 bits, the file's
- * bytes), eight rows at a time (integer products, lane
+ * about the file's bytes), Q6_K and Q5_K (kernels_packedk.c, 6 or 5 bits,
+ * about the file's bytes), eight rows at a time (integer products, lane
  * r = row r), F16 sixteen rows at a time (F16C into fused multiply-adds),
  * BF16 sixteen rows at a time (kernels_packed_bf16.c: AVX-512 BF16's
  * vdpbf16ps where the CPU has it, else FMAs that give its results bit for
@@ -159,7 +159,7 @@ bool kern_matvec_naive(ggml_type wtype, const void *W, size_t rows,
  * One pass over the weights feeds a vector of outputs per instruction and
  * several tokens per load.  A row's arithmetic is fixed — quantized: the
  * exact integer sum of every block (Q4_K: Σ sc·(q·x) and Σ m·(Σ x);
- * Q6_K: Σ sc·(q·x − 32·Σ x)) scaled
+ * Q5_K the same; Q6_K: Σ sc·(q·x − 32·Σ x)) scaled
  * into one float accumulator, blocks in order; F16: the even and
  * the odd columns' products in two accumulators, added at the end — so a
  * token's result is the same for any number of tokens, any row split (at

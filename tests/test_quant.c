@@ -1050,7 +1050,7 @@ static void test_kernels_wide_rows(void **state)
 /*
  * Weights packed with rows interleaved (kernels_packed.c: Q8_0 eight rows
  * a group, F16 sixteen; kernels_packed4.c: Q4_0, Q5_0, Q4_1, Q5_1 and Q4_K eight;
- * kernels_packedk.c: Q6_K eight), on each
+ * kernels_packedk.c: Q6_K and Q5_K eight), on each
  * SIMD path: every result within
  * check_matvec's tolerance of the exact product (the unpacked kernels'
  * bar); a token's results bit for bit the same whether 1, 3, 5 or 11
@@ -1079,7 +1079,8 @@ static void test_packed(void **state)
                   {GGML_TYPE_Q4_1, 16, 256}, {GGML_TYPE_Q4_1, 67, 576}, {GGML_TYPE_Q5_1, 16, 256},
                   {GGML_TYPE_Q5_1, 67, 576}, {GGML_TYPE_Q5_1, 13, 32},
                   {GGML_TYPE_Q4_K, 16, 256}, {GGML_TYPE_Q4_K, 67, 512}, {GGML_TYPE_Q4_K, 9, 1536},
-                  {GGML_TYPE_Q6_K, 16, 256}, {GGML_TYPE_Q6_K, 67, 512}, {GGML_TYPE_Q6_K, 9, 1536}};
+                  {GGML_TYPE_Q6_K, 16, 256}, {GGML_TYPE_Q6_K, 67, 512}, {GGML_TYPE_Q6_K, 9, 1536},
+                  {GGML_TYPE_Q5_K, 16, 256}, {GGML_TYPE_Q5_K, 67, 512}, {GGML_TYPE_Q5_K, 9, 1536}};
     rng_seed(11);
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
         ggml_type ty = shapes[sh].t;
