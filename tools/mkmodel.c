@@ -3,7 +3,7 @@
  * shape as GGUF, quantizing on the fly (for benchmarks).
  *
  *   mkmodel --shape smollm2-135m|qwen2.5-0.5b|tinyllama-1.1b
- *           --type f16|q8_0|q4_0|q4_k_m --out FILE [--seed N] [--vocab VOCAB.gguf]
+ *           --type f16|bf16|q8_0|q4_0|q4_k_m --out FILE [--seed N] [--vocab VOCAB.gguf]
  *
  * Weights are uniform in ±1/sqrt(width), norms are 1.  Without --vocab the
  * file has no vocabulary (benchmarks feed token ids directly); with it,
@@ -104,11 +104,12 @@ int main(int argc, char **argv)
             sh = &shapes[i];
     if (!sh || !type_name || !out) {
         fprintf(stderr, "usage: mkmodel --shape smollm2-135m|qwen2.5-0.5b|tinyllama-1.1b "
-                        "--type f16|q8_0|q4_0|q4_k_m --out FILE [--seed N] [--vocab VOCAB.gguf]\n");
+                        "--type f16|bf16|q8_0|q4_0|q4_k_m --out FILE [--seed N] [--vocab VOCAB.gguf]\n");
         return 2;
     }
     ggml_type main_type, sensitive_type;
     if (!strcmp(type_name, "f16")) main_type = sensitive_type = GGML_TYPE_F16;
+    else if (!strcmp(type_name, "bf16")) main_type = sensitive_type = GGML_TYPE_BF16;
     else if (!strcmp(type_name, "q8_0")) main_type = sensitive_type = GGML_TYPE_Q8_0;
     else if (!strcmp(type_name, "q4_0")) main_type = sensitive_type = GGML_TYPE_Q4_0;
     else if (!strcmp(type_name, "q4_k_m")) { main_type = GGML_TYPE_Q4_K; sensitive_type = GGML_TYPE_Q6_K; }
