@@ -206,14 +206,23 @@ void kern_packed_bf16_x86(kern_bf16_isa isa, const void *P, size_t rows, size_t 
     unsigned csr = _mm_getcsr();
     if (isa != KERN_BF16_DPBF16)
         _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
-    const uint8_t *x = xq;
-    while (n > 0) {
-        int k = n >= 8 && fns[isa][3] ? 3 : n >= 4 ? 2 : n >= 2 ? 1 : 0;
-        size_t t = (size_t)1 << k;
-        fns[isa][k](P, rows, cols, x, xq_stride, g0, g1, y, ldy);
-        x += t * xq_stride;
-        y += t * ldy;
-        n -= t;
+    /* a slice of groups (about 128 KiB of weights, kept in L2) at a time
+     * for every token block, so the weights come from memory once per
+     * call rather than once per block of tokens */
+    size_t slice = (128u << 10) / (cols * BF16_ROWS * sizeof(uint16_t));
+    slice = slice ? slice : 1;
+    for (size_t gs = g0; gs < g1; gs += slice) {
+        size_t ge = g1 - gs < slice ? g1 : gs + slice, left = n;
+        const uint8_t *x = xq;
+        float *yt = y;
+        while (left > 0) {
+            int k = left >= 8 && fns[isa][3] ? 3 : left >= 4 ? 2 : left >= 2 ? 1 : 0;
+            size_t t = (size_t)1 << k;
+            fns[isa][k](P, rows, cols, x, xq_stride, gs, ge, yt, ldy);
+            x += t * xq_stride;
+            yt += t * ldy;
+            left -= t;
+        }
     }
     if (isa != KERN_BF16_DPBF16)
         _mm_setcsr(csr);
