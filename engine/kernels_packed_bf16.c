@@ -45,13 +45,17 @@ size_t kern_packed_bf16_bytes(size_t rows, size_t cols)
 
 void kern_pack_bf16(const uint16_t *W, size_t rows, size_t cols, uint16_t *out)
 {
-    size_t groups = (rows + BF16_ROWS - 1) / BF16_ROWS;
+    size_t groups = (rows + BF16_ROWS - 1) / BF16_ROWS, np = cols / 2;
     for (size_t g = 0; g < groups; g++) {
         uint16_t *dst = out + g * cols * BF16_ROWS;
-        for (size_t r = 0; r < BF16_ROWS; r++) {
+        for (size_t r = 0; r < BF16_ROWS; r++) { /* a row's pairs, 4 bytes at a time */
             size_t row = g * BF16_ROWS + r;
-            for (size_t c = 0; c < cols; c++)
-                dst[c / 2 * 2 * BF16_ROWS + 2 * r + c % 2] = row < rows ? W[row * cols + c] : 0;
+            for (size_t p = 0; p < np; p++) {
+                uint32_t pair = 0;
+                if (row < rows)
+                    memcpy(&pair, W + row * cols + 2 * p, sizeof pair);
+                memcpy(dst + (p * BF16_ROWS + r) * 2, &pair, sizeof pair);
+            }
         }
     }
 }
