@@ -185,6 +185,48 @@ static inline void store_rows(float *y, size_t ldy, int t, size_t g, size_t rows
 
 DEFINE_DPBF16(1)
 DEFINE_DPBF16(2)
+
+/* One token (decoding): a row's sums are one chain of dependent
+ * vdpbf16ps, whose latency would bound the rate at which the weights
+ * stream; four groups (or two) side by side make independent chains.  Each
+ * row's arithmetic is the same as in dpbf16_1. */
+DPBF16_TARGET static void dpbf16_1x4(const void *P, size_t rows, size_t cols, const void *xq, size_t xs, size_t g0,
+                                     size_t g1, float *y, size_t ldy)
+{
+    BF16_HEAD
+    size_t g = g0, gs = cols * BF16_ROWS;
+    for (; g + 4 <= g1; g += 4) {
+        const uint16_t *p = base + g * gs;
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (size_t c = 0; c < np; c++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32(x_pair(xb, xs, 0, c));
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+                acc[k] = _mm512_dpbf16_ps(acc[k], (__m512bh)_mm512_loadu_si512(p + k * gs + c * 2 * BF16_ROWS), x);
+        }
+        for (int k = 0; k < 4; k++) {
+            float out[BF16_ROWS];
+            _mm512_storeu_ps(out, acc[k]);
+            store_rows(y, ldy, 0, g + (size_t)k, rows, out);
+        }
+    }
+    if (g + 2 <= g1) { /* a chunk of decoding's work is often two groups */
+        const uint16_t *p = base + g * gs;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        for (size_t c = 0; c < np; c++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32(x_pair(xb, xs, 0, c));
+            a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(p + c * 2 * BF16_ROWS), x);
+            a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(p + gs + c * 2 * BF16_ROWS), x);
+        }
+        float out[BF16_ROWS];
+        _mm512_storeu_ps(out, a0);
+        store_rows(y, ldy, 0, g, rows, out);
+        _mm512_storeu_ps(out, a1);
+        store_rows(y, ldy, 0, g + 1, rows, out);
+        g += 2;
+    }
+    if (g < g1)
+        dpbf16_1(P, rows, cols, xq, xs, g, g1, y, ldy);
+}
 DEFINE_DPBF16(4)
 DEFINE_DPBF16(8)
 DEFINE_AVX512F(1)
@@ -203,7 +245,7 @@ void kern_packed_bf16_x86(kern_bf16_isa isa, const void *P, size_t rows, size_t 
     static const bf16_fn fns[3][4] = {
         [KERN_BF16_AVX2] = {avx2_1, avx2_2, avx2_4, NULL},
         [KERN_BF16_AVX512F] = {avx512f_1, avx512f_2, avx512f_4, avx512f_8},
-        [KERN_BF16_DPBF16] = {dpbf16_1, dpbf16_2, dpbf16_4, dpbf16_8},
+        [KERN_BF16_DPBF16] = {dpbf16_1x4, dpbf16_2, dpbf16_4, dpbf16_8},
     };
     /* vdpbf16ps's subnormal handling for the FMAs; the kernels are not
      * inlined, so no float operation of theirs moves across the ldmxcsr */
