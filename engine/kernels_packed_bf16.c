@@ -91,6 +91,7 @@ static inline void store_rows(float *y, size_t ldy, int t, size_t g, size_t rows
 #define AVX512F_TARGET __attribute__((target("avx2,fma,avx512f"), noinline))
 #define AVX2_TARGET __attribute__((target("avx2,fma"), noinline))
 
+#define PF_AHEAD 16 /* column pairs (1 KiB of a group) fetched ahead when decoding */
 #define BF16_HEAD                                                                                     \
     const uint16_t *base = P;                                                                         \
     const uint8_t *xb = xq;                                                                           \
@@ -201,6 +202,8 @@ DPBF16_TARGET static void dpbf16_1x4(const void *P, size_t rows, size_t cols, co
         for (size_t c = 0; c < np; c++) {
             __m512bh x = (__m512bh)_mm512_set1_epi32(x_pair(xb, xs, 0, c));
             _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+                _mm_prefetch((const char *)(p + k * gs + (c + PF_AHEAD) * 2 * BF16_ROWS), _MM_HINT_T0);
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
                 acc[k] = _mm512_dpbf16_ps(acc[k], (__m512bh)_mm512_loadu_si512(p + k * gs + c * 2 * BF16_ROWS), x);
         }
         for (int k = 0; k < 4; k++) {
@@ -214,6 +217,8 @@ DPBF16_TARGET static void dpbf16_1x4(const void *P, size_t rows, size_t cols, co
         __m512 a0 = _mm512_setzero_ps(), a1 = a0;
         for (size_t c = 0; c < np; c++) {
             __m512bh x = (__m512bh)_mm512_set1_epi32(x_pair(xb, xs, 0, c));
+            _mm_prefetch((const char *)(p + (c + PF_AHEAD) * 2 * BF16_ROWS), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p + gs + (c + PF_AHEAD) * 2 * BF16_ROWS), _MM_HINT_T0);
             a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(p + c * 2 * BF16_ROWS), x);
             a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(p + gs + c * 2 * BF16_ROWS), x);
         }
