@@ -10,23 +10,21 @@
  * precomputed sums (Q8_1's s, Q8_K's bsums) instead of per element.
  *
  * The AVX2 bodies live in kernels_avx2.c; this file picks them only after
- * cpuid said the CPU has the instructions and xgetbv said the OS saves the
- * registers they use.  What this file
+ * kernels_cpu.c found (cpuid, xgetbv) that the CPU has the instructions
+ * and the OS saves the registers they use.  What this file
  * does not do: threads (callers split rows with kern_matvec_rows), or
  * matrix × matrix (prefill converts tiles with kern_dequantize_rows_f32
  * and calls BLAS).
  */
 #include "engine/kernels.h"
 #include "engine/kernels_avx2.h"
+#include "engine/kernels_cpu.h"
 #include "engine/kernels_packed4.h"
 #include "engine/kernels_packed_bf16.h"
 
 #include "engine/quant.h"
 #include "util/util.h"
 
-#if KERN_X86
-#include <cpuid.h>
-#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,88 +38,13 @@ typedef float (*dot_fn)(const void *w, const void *xq, size_t cols);
 /* ---- Dispatch state ---------------------------------------------------- */
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static bool have_avx2;
-static bool have_avx512; /* AVX-512 F, VL and BW: the avx512 path */
-static bool have_vnni;   /* ... and VNNI: faster Q8_0/Q4_0 dots on that path */
-static bool have_avxvnni; /* AVX2 + AVX-VNNI: the avxvnni path */
-static bool have_bf16;    /* AVX-512 BF16 (vdpbf16ps): packed BF16 products on the avx512 path */
+static kern_cpu cpu; /* what this CPU runs (kernels_cpu.c) */
 static kern_path path = KERN_PATH_PORTABLE;
 static char env_error[160]; /* why the environment's choice was refused */
 static float f16_table[1 << 16]; /* fp16 bits -> f32, for the portable path */
 static uint64_t q5_spread[256];   /* byte v -> 8 bytes, byte j = 16 * bit j of v */
 
-static const char *const path_names[KERN_PATH_COUNT] = {
-    [KERN_PATH_PORTABLE] = "portable", [KERN_PATH_AVX2] = "avx2", [KERN_PATH_AVXVNNI] = "avxvnni",
-    [KERN_PATH_AVX512] = "avx512"};
-
 static bool runs(kern_path p);
-
-bool kern_choose_path(const char *simd, const char *no_simd, unsigned runnable, kern_path *out, char *err,
-                      size_t errlen)
-{
-    kern_path best = KERN_PATH_PORTABLE;
-    for (int i = 0; i < KERN_PATH_COUNT; i++)
-        if (runnable & 1u << i)
-            best = (kern_path)i;
-    if (!simd || !*simd) {
-        *out = no_simd && *no_simd && strcmp(no_simd, "0") != 0 ? KERN_PATH_PORTABLE : best;
-        return true;
-    }
-    kern_path p;
-    bool known = kern_path_parse(simd, &p);
-    if (known && (runnable & 1u << p)) {
-        *out = p;
-        return true;
-    }
-    char avail[64] = "";
-    for (int i = 0; i < KERN_PATH_COUNT; i++)
-        if (runnable & 1u << i)
-            snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", *avail ? ", " : "",
-                     path_names[i]);
-    util_errf(err, errlen, "FRONTDESK_SIMD=%.32s: %s; this CPU runs %s", simd,
-              known ? "this CPU cannot run that kernel path" : "no such kernel path", avail);
-    *out = best;
-    return false;
-}
-
-#if KERN_X86
-/* The CPU features of the SIMD paths, from cpuid, each counted only when
- * the OS also saves the registers it uses (XCR0, read by xgetbv): the YMM
- * halves for AVX2, and besides the opmask and ZMM state for AVX-512.
- * (gcc's __builtin_cpu_supports does both, but clang 14 knows no "f16c"
- * or "avxvnni" there.) */
-static uint64_t xgetbv0(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (uint64_t)hi << 32 | lo;
-}
-
-static void detect_cpu(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d))
-        return;
-    bool fma = c & 1u << 12, osxsave = c & 1u << 27, avx = c & 1u << 28, f16c = c & 1u << 29;
-    if (!osxsave || !avx)
-        return;
-    uint64_t xcr0 = xgetbv0();
-    bool ymm = (xcr0 & 0x6) == 0x6;   /* SSE and AVX state */
-    bool zmm = (xcr0 & 0xe6) == 0xe6; /* ... and opmask, ZMM0-15 high, ZMM16-31 */
-    if (!ymm || !__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return;
-    bool avx2 = b & 1u << 5, avx512f = b & 1u << 16, avx512bw = b & 1u << 30, avx512vl = b & 1u << 31;
-    bool avx512vnni = c & 1u << 11;
-    unsigned subleaves = a; /* leaf 7's highest subleaf */
-    bool leaf71 = subleaves >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d);
-    bool avxvnni = leaf71 && (a & 1u << 4), avx512bf16 = leaf71 && (a & 1u << 5);
-    have_avx2 = avx2 && fma && f16c;
-    have_avx512 = have_avx2 && zmm && avx512f && avx512vl && avx512bw;
-    have_vnni = have_avx512 && avx512vnni;
-    have_avxvnni = have_avx2 && avxvnni;
-    have_bf16 = have_avx512 && avx512bf16;
-}
-#endif
 
 static void init_impl(void)
 {
@@ -133,9 +56,7 @@ static void init_impl(void)
             bytes[j] = (uint8_t)(((v >> j) & 1) << 4);
         memcpy(&q5_spread[v], bytes, 8);
     }
-#if KERN_X86
-    detect_cpu();
-#endif
+    cpu = kern_cpu_detect();
     unsigned runnable = 0;
     for (int i = 0; i < KERN_PATH_COUNT; i++)
         runnable |= runs((kern_path)i) ? 1u << i : 0;
@@ -165,9 +86,9 @@ static bool runs(kern_path p)
 {
     switch (p) {
     case KERN_PATH_PORTABLE: return true;
-    case KERN_PATH_AVX2: return have_avx2;
-    case KERN_PATH_AVXVNNI: return have_avxvnni;
-    case KERN_PATH_AVX512: return have_avx512;
+    case KERN_PATH_AVX2: return cpu.avx2;
+    case KERN_PATH_AVXVNNI: return cpu.avxvnni;
+    case KERN_PATH_AVX512: return cpu.avx512;
     default: return false;
     }
 }
@@ -184,21 +105,6 @@ bool kern_set_path(kern_path p)
         return false;
     path = p;
     return true;
-}
-
-const char *kern_path_name(kern_path p)
-{
-    return (unsigned)p < KERN_PATH_COUNT ? path_names[p] : "?";
-}
-
-bool kern_path_parse(const char *name, kern_path *out)
-{
-    for (int i = 0; i < KERN_PATH_COUNT; i++)
-        if (!strcmp(name, path_names[i])) {
-            *out = (kern_path)i;
-            return true;
-        }
-    return false;
 }
 
 /* Whether the current path runs the AVX2 kernels (both SIMD paths do),
@@ -557,7 +463,7 @@ static dot_fn dot_for(ggml_type type)
     if ((unsigned)type >= GGML_TYPE_COUNT)
         return NULL;
 #if KERN_X86
-    if (avx512() && have_vnni && dot_vnni[type])
+    if (avx512() && cpu.vnni && dot_vnni[type])
         return dot_vnni[type];
     if (avxvnni() && dot_avxvnni[type])
         return dot_avxvnni[type];
@@ -650,11 +556,11 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
         return;
     }
     if (type == GGML_TYPE_BF16 && kern_packs(type) && r0 % 16 == 0 && r0 < r1) {
-        kern_bf16_isa isa = !avx512() ? KERN_BF16_AVX2 : have_bf16 ? KERN_BF16_DPBF16 : KERN_BF16_AVX512F;
+        kern_bf16_isa isa = !avx512() ? KERN_BF16_AVX2 : cpu.bf16 ? KERN_BF16_DPBF16 : KERN_BF16_AVX512F;
         kern_packed_bf16_x86(isa, P, rows, cols, xq, xq_stride, n, r0 / 16, (r1 + 15) / 16, y, ldy);
         return;
     }
-    kern_packed_isa isa = avx512() && have_vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI
+    kern_packed_isa isa = avx512() && cpu.vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI
                                                                                  : KERN_PACKED_AVX2;
     if (kern_packed4_type(type) && kern_packs(type) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
         kern_packed4_matmul_x86(isa, type, P, rows, cols, xq, xq_stride, n, r0 / 8, (r1 + 7) / 8, y, ldy);
@@ -897,5 +803,5 @@ void kern_exp(float *x, size_t n)
 bool kern_cpu_has_bf16(void)
 {
     kern_init();
-    return have_bf16;
+    return cpu.bf16;
 }
