@@ -8,6 +8,7 @@
 #include "engine/sampler.h"
 #include "storage/chats.h"
 #include "storage/evals.h"
+#include "train/dataset.h"
 #include "util/hash.h"
 #include "util/rank.h"
 #include "util/stats.h"
@@ -32,30 +33,13 @@ static void item_free(eval_item *it)
     free(it->reference);
 }
 
-/* A message's text as the trainer reads it (train/dataset.c): CRLF and CR
- * made LF, whitespace trimmed at both ends — so a reply cut mid-sentence
- * and ending in blank lines is scored on the words a fine-tune learned. */
-static char *normalised(const char *text)
+/* A message's text as the trainer reads it, so that a reply cut
+ * mid-sentence and ending in blank lines is scored on the words a
+ * fine-tune learned. */
+static char *trainer_text(const json_t *content)
 {
-    size_t len = strlen(text), m = 0;
-    char *out = xmalloc(len + 1);
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\r') {
-            out[m++] = '\n';
-            if (i + 1 < len && text[i + 1] == '\n')
-                i++;
-        } else {
-            out[m++] = text[i];
-        }
-    }
-    size_t a = 0;
-    while (a < m && (out[a] == ' ' || (out[a] >= '\t' && out[a] <= '\r')))
-        a++;
-    while (m > a && (out[m - 1] == ' ' || (out[m - 1] >= '\t' && out[m - 1] <= '\r')))
-        m--;
-    memmove(out, out + a, m - a);
-    out[m - a] = '\0';
-    return out;
+    const char *t = json_string_value(content);
+    return ds_normalise_text(t, strlen(t));
 }
 
 /* One line's conversation into it.  0, or -1 with err (without the
@@ -93,7 +77,7 @@ static int parse_line(const char *text, size_t len, eval_item *it, char *err, si
         util_errf(err, errlen, "no assistant message (its last one is the reference)");
         goto out;
     }
-    it->reference = normalised(json_string_value(json_object_get(json_array_get(msgs, last), "content")));
+    it->reference = trainer_text(json_object_get(json_array_get(msgs, last), "content"));
     if (!*it->reference) {
         util_errf(err, errlen, "the reference (the last assistant message) is empty");
         goto out;
@@ -103,7 +87,7 @@ static int parse_line(const char *text, size_t len, eval_item *it, char *err, si
     for (size_t i = 0; i < last; i++) {
         json_t *m = json_array_get(msgs, i);
         it->context[i].role = xstrdup(json_string_value(json_object_get(m, "role")));
-        it->context[i].content = normalised(json_string_value(json_object_get(m, "content")));
+        it->context[i].content = trainer_text(json_object_get(m, "content"));
     }
     rc = 0;
 out:

@@ -50,8 +50,7 @@ const char *ds_source_name(ds_source s)
 
 static bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
-/* text[0..len) with CRLF and CR made LF and the ends trimmed (malloc'ed). */
-static char *normalise(const char *text, size_t len)
+char *ds_normalise_text(const char *text, size_t len)
 {
     char *out = xmalloc(len + 1);
     size_t m = 0;
@@ -296,7 +295,7 @@ static int csv_record(csv_ctx *x)
         const char *why = memchr(x->field[i], 0, x->flen[i]) ? "contains a NUL byte"
                         : !valid_utf8((const unsigned char *)x->field[i], x->flen[i]) ? "is not valid UTF-8"
                         : NULL;
-        val[k] = why ? NULL : normalise(x->field[i], x->flen[i]);
+        val[k] = why ? NULL : ds_normalise_text(x->field[i], x->flen[i]);
         if (!why && !val[k][0])
             why = "is empty";
         if (why) {
@@ -311,7 +310,7 @@ static int csv_record(csv_ctx *x)
     c->stratum = xasprintf("bitext:%s", val[COL_INTENT]);
     c->intent = val[COL_INTENT];
     c->category = val[COL_CATEGORY];
-    conv_add(c, DS_ROLE_SYSTEM, normalise(x->system, strlen(x->system)));
+    conv_add(c, DS_ROLE_SYSTEM, ds_normalise_text(x->system, strlen(x->system)));
     conv_add(c, DS_ROLE_USER, val[COL_INSTRUCTION]);
     conv_add(c, DS_ROLE_ASSISTANT, val[COL_RESPONSE]);
     return DS_OK;
@@ -468,7 +467,7 @@ static int star_line(void *ctx, const char *path, size_t line, json_t *o, char *
         return DS_EFORMAT;
     }
     ds_conv *c = conv_new(x->d, DS_SRC_STAR);
-    conv_add(c, DS_ROLE_SYSTEM, normalise(x->system, strlen(x->system)));
+    conv_add(c, DS_ROLE_SYSTEM, ds_normalise_text(x->system, strlen(x->system)));
     bool any_agent = false;
     for (size_t i = 0; i < json_array_size(turns); i++) {
         json_t *t = json_array_get(turns, i);
@@ -482,7 +481,7 @@ static int star_line(void *ctx, const char *path, size_t line, json_t *o, char *
             conv_drop_last(x->d);
             return DS_EFORMAT;
         }
-        char *s = normalise(json_string_value(text), json_string_length(text));
+        char *s = ds_normalise_text(json_string_value(text), json_string_length(text));
         if (!s[0]) {
             free(s);
             continue;
@@ -566,7 +565,7 @@ static int jsonl_line(void *ctx, const char *path, size_t line, json_t *o, char 
             conv_drop_last(x->d);
             return DS_EFORMAT;
         }
-        conv_add(c, r, normalise(json_string_value(content), json_string_length(content)));
+        conv_add(c, r, ds_normalise_text(json_string_value(content), json_string_length(content)));
     }
     c->id = meta ? json_strdup_or_null(meta, "id") : NULL;
     if (!c->id)

@@ -133,6 +133,9 @@ const ds_conv *ds_get(const dataset *d, ds_split s, size_t i);
 
 const char *ds_role_name(ds_role r);     /* "system", "user", "assistant" */
 const char *ds_source_name(ds_source s); /* "bitext", "star", "jsonl"     */
+/* A message's text as the trainer reads it: text[0..len) with CRLF and CR
+ * made LF and whitespace trimmed at both ends (malloc'ed). */
+char *ds_normalise_text(const char *text, size_t len);
 
 /* ---- Text and tokens -------------------------------------------------------------------- */
 
