@@ -33,6 +33,7 @@ typedef enum {
     DB_NEWER = -5,    /* schema newer than this program                    */
     DB_NOTFOUND = -6, /* no such conversation / message / model            */
     DB_INVALID = -7,  /* an argument out of range (a score of 6, ...)      */
+    DB_GONE = -8,     /* the database server cannot be reached (PostgreSQL) */
 } db_status;
 
 typedef struct db db;
@@ -40,8 +41,10 @@ typedef struct db db;
 /* The newest schema version this program knows. */
 #define DB_SCHEMA_VERSION 7
 
-/* Open (creating if needed) the database at path.  On failure *out is
- * NULL and err holds the reason.  The busy timeout is 5 s. */
+/* Open (creating if needed) the database at path, or connect to the
+ * PostgreSQL database a postgresql:// or postgres:// URL names (libpq;
+ * the password from ~/.pgpass or PGPASSWORD).  On failure *out is NULL
+ * and err holds the reason.  The busy timeout is 5 s. */
 db_status db_open(db **out, const char *path, char *err, size_t errlen);
 
 /* Like db_open, but migrate no further than `version` (tests use it to
@@ -60,6 +63,27 @@ int db_recovered(const db *d);
 
 /* Wait at most ms milliseconds for a lock (default 5000). */
 void db_set_busy_timeout(db *d, int ms);
+
+/* Whether s names a PostgreSQL database (postgresql:// or postgres://). */
+bool db_is_pg_url(const char *s);
+
+/* Liveness of running requests across machines: a process writing a
+ * reply stamps its request's heartbeat_at every heartbeat_s seconds (the
+ * database's clock); a running request whose last sign of life is older
+ * than lapse_s is marked interrupted by anyone (db_recover).  A request
+ * of this host whose process is gone is marked at once.  Defaults 5, 30. */
+void db_set_heartbeat(db *d, double heartbeat_s, double lapse_s);
+double db_heartbeat_s(const db *d);
+/* Stamp heartbeat_at on every running request this process owns. */
+db_status db_heartbeat(db *d);
+/* Mark lapsed and orphaned running requests (and evaluation runs)
+ * interrupted; *marked (may be NULL) gets how many.  Run at open and by
+ * every dashboard refresh. */
+db_status db_recover(db *d, int *marked);
+
+/* This process's host identity: $FRONTDESK_HOST when set, else the host
+ * name. */
+const char *db_host_identity(void);
 
 /* PRAGMA integrity_check: DB_OK when the file is sound. */
 db_status db_check(db *d);
