@@ -91,7 +91,7 @@ static db_status read_episodes(db *d, bool open_only, int limit, db_alert_episod
                                   what);
     if (!st)
         return DB_ERR;
-    sql_bind_int(st, 1, limit > 0 ? limit : -1);
+    sql_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* no limit */
     int rc;
     while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);

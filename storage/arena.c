@@ -158,7 +158,8 @@ db_status db_arena_pairs(db *d, db_arena_pair **out, size_t *n)
     /* lo's verdict letter: 'a' when lo is model_a, else 'b' */
     sql_stmt *st = db_prepare(
         d,
-        "SELECT min(model_a, model_b) AS lo, max(model_a, model_b) AS hi,"
+        "SELECT CASE WHEN model_a < model_b THEN model_a ELSE model_b END AS lo,"
+        " CASE WHEN model_a < model_b THEN model_b ELSE model_a END AS hi,"
         " sum(verdict = CASE WHEN model_a < model_b THEN 'a' ELSE 'b' END),"
         " sum(verdict = 'tie'), sum(verdict = 'both_bad'),"
         " sum(verdict = CASE WHEN model_a < model_b THEN 'b' ELSE 'a' END)"
@@ -199,7 +200,7 @@ db_status db_arena_next_prompt(db *d, int64_t a, int64_t b, const char *rater, i
     sql_stmt *st = db_prepare(
         d,
         "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.role = 'customer' AND m.active AND coalesce(c.profile, '') != 'arena'"
+        " WHERE m.role = 'customer' AND m.active = 1 AND coalesce(c.profile, '') != 'arena'"
         " AND (?4 <= 0 OR m.id < ?4)"
         " AND EXISTS (SELECT 1 FROM messages r WHERE r.prev_id = m.id AND r.role = 'agent' AND r.text != '')"
         " AND NOT EXISTS (SELECT 1 FROM arena_judgements j WHERE j.prompt_message_id = m.id AND j.rater = ?3"

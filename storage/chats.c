@@ -5,7 +5,9 @@
  * Search takes the user's text literally: three characters or more go to
  * the FTS5 trigram index as one quoted phrase (a substring match in any
  * script); shorter text (two CJK characters, say) cannot use trigrams and
- * is found by scanning with instr().
+ * is found by scanning with instr().  On PostgreSQL every search is a
+ * case-insensitive LIKE of the escaped text, which the pg_trgm index
+ * serves from three characters on.
  */
 #include "storage/chats.h"
 
@@ -34,7 +36,8 @@ db_status db_model_use(db *d, const db_model_info *m, int64_t *id)
         "INSERT INTO models (key, sha256, backend, name, file_name, url, arch, n_params, quant,"
         " first_used, last_used, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
         " ON CONFLICT (key) DO UPDATE SET last_used = ?10,"
-        "  name = coalesce(?4, name), file_name = coalesce(?5, file_name), path = coalesce(?11, path)"
+        "  name = coalesce(?4, models.name), file_name = coalesce(?5, models.file_name),"
+        "  path = coalesce(?11, models.path)"
         " RETURNING id",
         what);
     if (!st) {
@@ -124,7 +127,7 @@ db_status db_models_match(db *d, const char *q, db_model **out, size_t *n)
     sql_stmt *st = db_prepare(d,
                     "SELECT " MODEL_COLUMNS " FROM models m"
                     " WHERE m.file_name = ?1 OR m.name = ?1 OR m.url || ' ' || m.name = ?1"
-                    "  OR (?2 AND substr(m.sha256, 1, length(?1)) = lower(?1))"
+                    "  OR (?2 <> 0 AND substr(m.sha256, 1, length(?1)) = lower(?1))"
                     " ORDER BY m.last_used DESC",
                     what);
     if (!st)
@@ -263,7 +266,7 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
 
 #define CONV_COLUMNS                                                                                \
     "c.id, c.title, c.profile, c.system_prompt, c.status, c.created_at, c.updated_at,"             \
-    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.active"                \
+    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.active = 1"                \
     "   AND m.role != 'system'),"                                                                  \
     " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'agent'"        \
     "   AND EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id)),"                          \
@@ -329,6 +332,20 @@ static char *fts_phrase(const char *text)
     return sb.data;
 }
 
+/* The LIKE pattern matching text anywhere, its % _ and \\ escaped. */
+static char *like_pattern(const char *text)
+{
+    strbuf sb = {0};
+    sb_putc(&sb, '%');
+    for (const char *p = text; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            sb_putc(&sb, '\\');
+        sb_putc(&sb, *p);
+    }
+    sb_putc(&sb, '%');
+    return sb.data;
+}
+
 db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size_t *n)
 {
     const char *what = "listing conversations";
@@ -346,12 +363,16 @@ db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size
               : "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
                 " (SELECT m.conversation_id FROM messages m WHERE instr(lower(m.text), lower(?2)) > 0)"
                 " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1";
+    if (searching && db_is_pg(d))
+        sql = "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
+              " (SELECT m.conversation_id FROM messages m WHERE m.text ILIKE ?2 ESCAPE '\\')"
+              " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1";
     sql_stmt *st = db_prepare(d, sql, what);
     if (!st)
         return DB_ERR;
-    sql_bind_int(st, 1, limit > 0 ? limit : -1);
+    sql_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* no limit */
     if (searching) {
-        char *q = fts ? fts_phrase(search) : xstrdup(search);
+        char *q = db_is_pg(d) ? like_pattern(search) : fts ? fts_phrase(search) : xstrdup(search);
         sql_bind_text(st, 2, q);
         free(q);
     }
@@ -397,7 +418,7 @@ db_status db_conv_rename(db *d, int64_t id, const char *title)
 db_status db_conv_set_closed(db *d, int64_t id, bool closed)
 {
     return conv_update(d, id,
-                       "UPDATE conversations SET status = CASE WHEN ?3 THEN 'closed' ELSE 'open' END,"
+                       "UPDATE conversations SET status = CASE WHEN ?3 <> 0 THEN 'closed' ELSE 'open' END,"
                        " updated_at = ?4 WHERE id = ?1 AND ?2 IS NULL",
                        NULL, closed, "changing the conversation's status");
 }
@@ -457,7 +478,7 @@ static char *derive_title(const char *text)
 static db_status last_active(db *d, int64_t conv, int64_t *id, const char *what)
 {
     sql_stmt *st =
-        db_prepare(d, "SELECT max(id) FROM messages WHERE conversation_id = ? AND active", what);
+        db_prepare(d, "SELECT max(id) FROM messages WHERE conversation_id = ? AND active = 1", what);
     if (!st)
         return DB_ERR;
     sql_bind_int64(st, 1, conv);
@@ -529,7 +550,7 @@ db_status db_msg_add(db *d, int64_t conv, db_role role, const char *text, int64_
     if (s == DB_OK && role == DB_ROLE_CUSTOMER) {
         char *title = derive_title(text);
         sql_stmt *st = db_prepare(d,
-                                      "UPDATE conversations SET title = ? WHERE id = ? AND NOT title_set"
+                                      "UPDATE conversations SET title = ? WHERE id = ? AND title_set = 0"
                                       " AND title = ''",
                                       what);
         if (st) {
@@ -597,7 +618,7 @@ db_status db_msgs_list(db *d, int64_t conv, bool all, db_msg **out, size_t *n)
     *n = 0;
     sql_stmt *st = db_prepare(d,
                                   "SELECT " MSG_COLUMNS " FROM messages WHERE conversation_id = ?"
-                                  " AND (? OR active) ORDER BY id",
+                                  " AND (? <> 0 OR active = 1) ORDER BY id",
                                   what);
     if (!st)
         return DB_ERR;
@@ -689,7 +710,7 @@ static db_status retire_from(db *d, int64_t id, db_role want, int64_t *conv, int
     sql_finalize(st);
     if (s != DB_OK)
         return s;
-    st = db_prepare(d, "UPDATE messages SET active = 0 WHERE conversation_id = ? AND id >= ? AND active",
+    st = db_prepare(d, "UPDATE messages SET active = 0 WHERE conversation_id = ? AND id >= ? AND active = 1",
                     what);
     if (!st)
         return DB_ERR;

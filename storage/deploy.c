@@ -241,7 +241,7 @@ db_status db_deploy_history(db *d, int limit, db_deploy_event **out, size_t *n)
                                   what);
     if (!st)
         return DB_ERR;
-    sql_bind_int(st, 1, limit > 0 ? limit : -1);
+    sql_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* no limit */
     int rc;
     while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);

@@ -155,7 +155,7 @@ db_status db_eval_list(db *d, int limit, db_eval_run **out, size_t *n)
     sql_stmt *st = db_prepare(d, RUN_COLS " ORDER BY r.started_at DESC, r.id DESC LIMIT ?", what);
     if (!st)
         return DB_ERR;
-    sql_bind_int64(st, 1, limit > 0 ? limit : -1);
+    sql_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* no limit */
     int rc;
     while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);

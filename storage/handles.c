@@ -9,7 +9,7 @@ db_status db_handle_put(db *d, const char *handle, int64_t conv, int64_t message
 {
     const char *what = "saving a handle";
     sql_stmt *st = db_prepare(
-        d, "INSERT INTO handles(handle, conversation_id, message_id, created_at, user) VALUES (?, ?, ?, ?, ?)", what);
+        d, "INSERT INTO handles(handle, conversation_id, message_id, created_at, \"user\") VALUES (?, ?, ?, ?, ?)", what);
     if (!st)
         return DB_ERR;
     sql_bind_text(st, 1, handle);

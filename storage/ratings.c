@@ -60,12 +60,12 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
     sql_stmt *st = db_prepare(
         d,
         "INSERT INTO ratings (message_id, rater, thumbs, score, comment, created_at, updated_at)"
-        " VALUES (?1, ?2, CASE WHEN ?3 THEN ?4 ELSE 0 END, CASE WHEN ?5 THEN ?6 END,"
-        "  CASE WHEN ?7 THEN ?8 END, ?9, ?9)"
+        " VALUES (?1, ?2, CASE WHEN ?3 <> 0 THEN ?4 ELSE 0 END, CASE WHEN ?5 <> 0 THEN ?6 END,"
+        "  CASE WHEN ?7 <> 0 THEN ?8 END, ?9, ?9)"
         " ON CONFLICT (message_id, rater) DO UPDATE SET"
-        "  thumbs = CASE WHEN ?3 THEN ?4 ELSE thumbs END,"
-        "  score = CASE WHEN ?5 THEN ?6 ELSE score END,"
-        "  comment = CASE WHEN ?7 THEN ?8 ELSE comment END,"
+        "  thumbs = CASE WHEN ?3 <> 0 THEN ?4 ELSE thumbs END,"
+        "  score = CASE WHEN ?5 <> 0 THEN ?6 ELSE score END,"
+        "  comment = CASE WHEN ?7 <> 0 THEN ?8 ELSE comment END,"
         "  updated_at = ?9",
         what);
     if (!st) {
@@ -216,8 +216,8 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
         "      AND o.id <= m.id AND instr(lower(o.text), lower(?5)) > 0))"
         " AND (?6 IS NULL OR EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id"
         "      AND c.arm = ?6))"
-        " ORDER BY CASE WHEN ?7 THEN m.logprob_mean IS NULL ELSE 0 END,"
-        "  CASE WHEN ?7 THEN m.logprob_mean END, m.id",
+        " ORDER BY CASE WHEN ?7 <> 0 AND m.logprob_mean IS NULL THEN 1 ELSE 0 END,"
+        "  CASE WHEN ?7 <> 0 THEN m.logprob_mean END, m.id",
         what);
     if (!st)
         return DB_ERR;

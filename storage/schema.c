@@ -294,6 +294,7 @@ static char *pg_migration(int v)
         const char *from, *to;
     } words[] = {
         {" INTEGER PRIMARY KEY", " BIGSERIAL PRIMARY KEY"},
+        {" user TEXT", " \"user\" TEXT COLLATE \"C\""}, /* a reserved word in PostgreSQL */
         {" INTEGER", " BIGINT"},
         {" REAL", " DOUBLE PRECISION"},
         {" BLOB", " BYTEA"},

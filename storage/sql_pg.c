@@ -118,6 +118,24 @@ db_status pg_exec(db *d, const char *sql, const char *what)
 
 /* ---- Statements ------------------------------------------------------------- */
 
+/* The two words of SQLite's that a statement may use and PostgreSQL
+ * spells otherwise: an index hint (INDEXED BY name; PostgreSQL's planner
+ * takes no hints) and instr(), which is strpos() there. */
+static const char *sqlite_word(const char *p, strbuf *out)
+{
+    if (!strncmp(p, "INDEXED BY ", 11)) {
+        p += 11;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        return p;
+    }
+    if (!strncmp(p, "instr(", 6)) {
+        sb_puts(out, "strpos(");
+        return p + 6;
+    }
+    return NULL;
+}
+
 /* ? and ?N become $N (a bare ? takes one more than the largest number so
  * far, as in SQLite); quoted text and identifiers are left alone. */
 int pg_stmt_prepare(sql_stmt *st, const char *sql)
@@ -125,7 +143,10 @@ int pg_stmt_prepare(sql_stmt *st, const char *sql)
     strbuf out = {0};
     int top = 0;
     for (const char *p = sql; *p;) {
-        if (*p == '\'' || *p == '"') {
+        const char *after = (p == sql || !isalnum((unsigned char)p[-1])) ? sqlite_word(p, &out) : NULL;
+        if (after)
+            p = after;
+        else if (*p == '\'' || *p == '"') {
             const char *q = strchr(p + 1, *p);
             size_t n = q ? (size_t)(q - p) + 1 : strlen(p);
             sb_append(&out, p, n);
