@@ -3,6 +3,8 @@
  */
 #include "serve_client.h"
 
+#include "pg_util.h"
+#include "storage/db.h"
 #include "testutil.h"
 #include "util/util.h"
 
@@ -212,43 +214,65 @@ json_t *post_json(const served *s, const char *path, const char *body, http_repl
 
 /* ---- SQL ------------------------------------------------------------------------------------- */
 
-static sqlite3_stmt *query(const char *db, sqlite3 **conn, const char *fmt, va_list ap)
+static sqlite3_stmt *query(const char *db, sqlite3 **conn, const char *sql)
 {
-    char *sql = sqlite3_vmprintf(fmt, ap);
     if (sqlite3_open_v2(db, conn, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         fail_msg("open %s: %s", db, sqlite3_errmsg(*conn));
     sqlite3_busy_timeout(*conn, 10000);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(*conn, sql, -1, &st, NULL) != SQLITE_OK)
         fail_msg("%s: %s", sql, sqlite3_errmsg(*conn));
-    sqlite3_free(sql);
     return st;
+}
+
+/* The first column of the first row of sql, malloc'ed; *row says whether
+ * there was a row.  A postgresql:// URL is read through libpq. */
+static char *first_value(const char *db, const char *fmt, va_list ap, bool *row)
+{
+    char *sql = sqlite3_vmprintf(fmt, ap); /* %q doubles quotes, as both dialects read them */
+    assert_non_null(sql);
+    char *v = NULL;
+    if (db_is_pg_url(db)) {
+        PGconn *c = pg_test_connect(db);
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            fail_msg("%s: %s", sql, PQerrorMessage(c));
+        *row = PQntuples(r) > 0;
+        if (*row && !PQgetisnull(r, 0, 0))
+            v = xstrdup(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        PQfinish(c);
+    } else {
+        sqlite3 *conn;
+        sqlite3_stmt *st = query(db, &conn, sql);
+        *row = sqlite3_step(st) == SQLITE_ROW;
+        if (*row && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            v = xstrdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        sqlite3_close(conn);
+    }
+    sqlite3_free(sql);
+    return v;
 }
 
 long long sql_int(const char *db, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sqlite3 *conn;
-    sqlite3_stmt *st = query(db, &conn, fmt, ap);
+    bool row;
+    char *v = first_value(db, fmt, ap, &row);
     va_end(ap);
-    long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(conn);
-    return v;
+    long long x = !row ? -1 : v ? strtoll(v, NULL, 10) : 0;
+    free(v);
+    return x;
 }
 
 char *sql_text(const char *db, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sqlite3 *conn;
-    sqlite3_stmt *st = query(db, &conn, fmt, ap);
+    bool row;
+    char *v = first_value(db, fmt, ap, &row);
     va_end(ap);
-    char *v = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = xstrdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(conn);
     return v;
 }

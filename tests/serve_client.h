@@ -53,7 +53,8 @@ json_t *post_json(const served *s, const char *path, const char *body, http_repl
 /* ---- The store, by SQL -------------------------------------------------------------- */
 
 /* The first column of the first row of sql (printf-style) as an integer
- * (-1 when no row) or as text (malloc'ed; NULL when none or null). */
+ * (-1 when no row) or as text (malloc'ed; NULL when none or null).  db is
+ * a SQLite file or a postgresql:// URL (read through libpq). */
 long long sql_int(const char *db, const char *fmt, ...); /* sqlite3_mprintf formats: %q, %lld */
 char *sql_text(const char *db, const char *fmt, ...);
 

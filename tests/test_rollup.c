@@ -18,11 +18,11 @@
 #include "storage/metrics.h"
 #include "storage/rollup.h"
 #include "storage/sketch.h"
+#include "tests/store_util.h"
 #include "tests/testutil.h"
 #include "util/util.h"
 
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,36 +94,6 @@ static void near(const char *what, double got, double want)
         fail_msg("%s: got %.17g, want %.17g", what, got, want);
 }
 
-static sqlite3 *raw_open(const char *path)
-{
-    sqlite3 *c = NULL;
-    assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
-    sqlite3_busy_timeout(c, 5000);
-    return c;
-}
-
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *c = raw_open(path);
-    char *msg = NULL;
-    if (sqlite3_exec(c, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
-    sqlite3_close(c);
-}
-
-static double raw_num(const char *path, const char *sql)
-{
-    sqlite3 *c = raw_open(path);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(c));
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    double v = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(c);
-    return v;
-}
-
 static db *open_ok(const char *path)
 {
     db *d = NULL;
@@ -131,24 +101,6 @@ static db *open_ok(const char *path)
     if (db_open(&d, path, err, sizeof err) != DB_OK)
         fail_msg("db_open: %s", err);
     return d;
-}
-
-#define OK(d, call)                                                                                      \
-    do {                                                                                                 \
-        if ((call) != DB_OK)                                                                             \
-            fail_msg("%s: %s", #call, db_errmsg(d));                                                     \
-    } while (0)
-
-static const char *fresh(const char *name)
-{
-    const char *p = test_path(test_tmpdir(), name);
-    unlink(p);
-    char side[600];
-    snprintf(side, sizeof side, "%s-wal", p);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", p);
-    unlink(side);
-    return p;
 }
 
 /* ---- 1. The sketch alone -------------------------------------------------------------- */
@@ -301,47 +253,41 @@ static void gen(gen_row *r, double from, double to, int dist)
     r->prefill = 100 + 900 * unif();
 }
 
-/* Insert rows straight into the file, unfolded, as an older frontdesk
- * would have left them: the stats read path must fold them. */
+/* Insert rows straight into the store, unfolded, as an older frontdesk
+ * would have left them: the stats read path must fold them.  The values
+ * go into the SQL as text, doubles with 17 significant digits (read back
+ * as the same double by both databases), a few hundred rows a statement. */
 static void insert_raw(const char *path, const gen_row *rows, size_t n)
 {
-    sqlite3 *c = raw_open(path);
-    sqlite3_exec(c,
-                 "INSERT OR IGNORE INTO models (id, key, backend, name, first_used, last_used)"
-                 " VALUES (1, 'ka', 'local', 'a', 0, 0), (2, 'kb', 'local', 'b', 0, 0)",
-                 NULL, NULL, NULL);
-    sqlite3_exec(c, "BEGIN", NULL, NULL, NULL);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(c,
-                                        "INSERT INTO requests (model_id, backend, started_at, finished_at,"
-                                        " outcome, source, latency_ms, ttft_ms, gen_tokens, prompt_tokens,"
-                                        " decode_tps, prefill_tps) VALUES (?, 'local', ?, ?, ?, ?, ?, ?, ?, 20, ?, ?)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+    sql_exec(path, "INSERT INTO models (id, key, backend, name, first_used, last_used)"
+                   " VALUES (1, 'ka', 'local', 'a', 0, 0), (2, 'kb', 'local', 'b', 0, 0) ON CONFLICT DO NOTHING");
+    strbuf sql = {0};
+    sb_printf(&sql, "BEGIN;");
     for (size_t i = 0; i < n; i++) {
         const gen_row *r = &rows[i];
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        sqlite3_bind_int(st, 1, r->model);
-        sqlite3_bind_double(st, 2, r->t);
-        sqlite3_bind_double(st, 3, r->t + 1);
-        sqlite3_bind_text(st, 4, r->outcome, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, r->source, -1, SQLITE_STATIC);
+        if (i % 400 == 0)
+            sb_printf(&sql, "%sINSERT INTO requests (model_id, backend, started_at, finished_at, outcome, source,"
+                            " latency_ms, ttft_ms, gen_tokens, prompt_tokens, decode_tps, prefill_tps) VALUES ",
+                      i ? ";" : "");
+        else
+            sb_printf(&sql, ",");
+        char lat[32] = "NULL", ttft[32] = "NULL", tok[32] = "NULL", dec[32] = "NULL", pre[32] = "NULL";
         if (r->has_lat)
-            sqlite3_bind_double(st, 6, r->lat);
+            snprintf(lat, sizeof lat, "%.17g", r->lat);
         if (r->has_ttft)
-            sqlite3_bind_double(st, 7, r->ttft);
+            snprintf(ttft, sizeof ttft, "%.17g", r->ttft);
         if (r->has_tokens)
-            sqlite3_bind_int(st, 8, r->tokens);
+            snprintf(tok, sizeof tok, "%d", r->tokens);
         if (r->has_decode)
-            sqlite3_bind_double(st, 9, r->decode);
+            snprintf(dec, sizeof dec, "%.17g", r->decode);
         if (r->has_prefill)
-            sqlite3_bind_double(st, 10, r->prefill);
-        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+            snprintf(pre, sizeof pre, "%.17g", r->prefill);
+        sb_printf(&sql, "(%d, 'local', %.17g, %.17g, '%s', '%s', %s, %s, %s, 20, %s, %s)", r->model, r->t, r->t + 1,
+                  r->outcome, r->source, lat, ttft, tok, dec, pre);
     }
-    sqlite3_finalize(st);
-    assert_int_equal(sqlite3_exec(c, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(c);
+    sb_printf(&sql, ";COMMIT");
+    sql_exec(path, sql.data);
+    free(sql.data);
 }
 
 static bool is_err(const char *oc)
@@ -452,7 +398,7 @@ static void test_stats_from_rollups(void **state)
     for (int dist = 0; dist < N_DISTS; dist++) {
         char name[64];
         snprintf(name, sizeof name, "stats-%d.db", dist);
-        const char *p = fresh(name);
+        const char *p = fresh_store(name);
         db *d = open_ok(p);
         rng_state = 1000 + (uint64_t)dist;
         size_t n = dist == D_UNIFORM ? 20000 : 3000;
@@ -461,7 +407,7 @@ static void test_stats_from_rollups(void **state)
             gen(&rows[i], i % 5 ? now - 3600 : now - 86400 * 3, i % 5 ? now - 1e-3 : now - 3600 - 1, dist);
         insert_raw(p, rows, n);
         /* a running request is counted apart, and never folded */
-        raw_exec(p, "INSERT INTO requests (model_id, backend, started_at, outcome)"
+        sql_exec(p, "INSERT INTO requests (model_id, backend, started_at, outcome)"
                     " SELECT 1, 'local', max(started_at), 'running' FROM requests");
 
         db_stats s;
@@ -491,9 +437,9 @@ static void test_stats_from_rollups(void **state)
         db_stats_free(&s);
 
         /* every finished row folded, once */
-        assert_true(raw_num(p, "SELECT count(*) FROM requests WHERE folded = 0 AND outcome != 'running'") == 0);
-        assert_true(raw_num(p, "SELECT sum(requests) FROM rollups") ==
-                    raw_num(p, "SELECT count(*) FROM requests WHERE outcome != 'running'"));
+        assert_true(sql_num(p, "SELECT count(*) FROM requests WHERE folded = 0 AND outcome != 'running'") == 0);
+        assert_true(sql_num(p, "SELECT sum(requests) FROM rollups") ==
+                    sql_num(p, "SELECT count(*) FROM requests WHERE outcome != 'running'"));
         free(rows);
         db_close(d);
     }
@@ -504,9 +450,9 @@ static void test_stats_from_rollups(void **state)
 static void test_fold_on_finish(void **state)
 {
     (void)state;
-    const char *p = fresh("finish.db");
+    const char *p = fresh_store("finish.db");
     db *d = open_ok(p);
-    raw_exec(p, "INSERT INTO models (id, key, backend, name, first_used, last_used) VALUES (1, 'k', 'local', 'a', 0, 0);"
+    sql_exec(p, "INSERT INTO models (id, key, backend, name, first_used, last_used) VALUES (1, 'k', 'local', 'a', 0, 0);"
                 "INSERT INTO conversations (id, created_at, updated_at, arm, arm_model_id) VALUES (7, 0, 0, 'candidate', 1)");
     double lats[] = {0, 0, -5, 120, 120, 3000, -1, 0.5};
     for (size_t i = 0; i < sizeof lats / sizeof *lats; i++) {
@@ -516,15 +462,15 @@ static void test_fold_on_finish(void **state)
                                .prompt_tokens = 3, .gen_tokens = (int)i, .ttft_ms = 4, .prefill_ms = -1,
                                .decode_ms = -1, .latency_ms = lats[i], .prefill_tps = 0, .decode_tps = 50, .attempts = 1};
         OK(d, db_request_finish(d, id, &r));
-        assert_true(raw_num(p, "SELECT min(folded) FROM requests") == 1);
+        assert_true(sql_num(p, "SELECT min(folded) FROM requests") == 1);
     }
     int64_t n = -1;
     OK(d, db_rollup_catch_up(d, &n));
     assert_int_equal(n, 0); /* nothing left to fold */
-    assert_true(raw_num(p, "SELECT sum(requests) FROM rollups WHERE arm = 'candidate'") == 4);
-    assert_true(raw_num(p, "SELECT sum(requests) FROM rollups WHERE arm = ''") == 4);
-    assert_true(raw_num(p, "SELECT sum(latency_n) FROM rollups") == 6);
-    assert_true(raw_num(p, "SELECT sum(gen_tokens) FROM rollups") == 28);
+    assert_true(sql_num(p, "SELECT sum(requests) FROM rollups WHERE arm = 'candidate'") == 4);
+    assert_true(sql_num(p, "SELECT sum(requests) FROM rollups WHERE arm = ''") == 4);
+    assert_true(sql_num(p, "SELECT sum(latency_n) FROM rollups") == 6);
+    assert_true(sql_num(p, "SELECT sum(gen_tokens) FROM rollups") == 28);
     double now = floor(db_now() / 60) * 60 + 60, known[] = {0, 0, 120, 120, 3000, 0.5};
     db_stats s;
     OK(d, db_stats_compute(d, DB_WIN_5M, now, NULL, 0, &s));
@@ -540,7 +486,7 @@ static void test_fold_on_finish(void **state)
 static void test_catch_up_once(void **state)
 {
     (void)state;
-    const char *p = fresh("once.db");
+    const char *p = fresh_store("once.db");
     db *d = open_ok(p);
     double now = floor(db_now() / 60) * 60;
     rng_state = 99;
@@ -573,11 +519,11 @@ static void test_catch_up_once(void **state)
     OK(d2, db_rollup_catch_up(d2, &again));
     assert_int_equal(again, 0);
     db_close(d2);
-    assert_true(raw_num(p, "SELECT sum(requests) FROM rollups") == (double)n);
-    assert_true(raw_num(p, "SELECT sum(latency_n) FROM rollups") ==
-                raw_num(p, "SELECT count(latency_ms) FROM requests"));
-    assert_true(raw_num(p, "SELECT sum(gen_tokens) FROM rollups") ==
-                raw_num(p, "SELECT total(gen_tokens) FROM requests"));
+    assert_true(sql_num(p, "SELECT sum(requests) FROM rollups") == (double)n);
+    assert_true(sql_num(p, "SELECT sum(latency_n) FROM rollups") ==
+                sql_num(p, "SELECT count(latency_ms) FROM requests"));
+    assert_true(sql_num(p, "SELECT sum(gen_tokens) FROM rollups") ==
+                sql_num(p, "SELECT coalesce(sum(gen_tokens), 0) FROM requests"));
     free(rows);
     db_close(d);
 }
@@ -587,9 +533,9 @@ static void test_catch_up_once(void **state)
 static void test_crash_between_finish_and_fold(void **state)
 {
     (void)state;
-    const char *p = fresh("crash.db");
+    const char *p = fresh_store("crash.db");
     db *d = open_ok(p);
-    raw_exec(p, "INSERT INTO models (id, key, backend, name, first_used, last_used) VALUES (1, 'k', 'local', 'a', 0, 0)");
+    sql_exec(p, "INSERT INTO models (id, key, backend, name, first_used, last_used) VALUES (1, 'k', 'local', 'a', 0, 0)");
     int64_t done;
     OK(d, db_request_begin(d, 1, "local", 0, 0, 0, &done));
     db_request_result r = {.outcome = DB_OUTCOME_OK, .prompt_tokens = 3, .gen_tokens = 9, .ttft_ms = 4,
@@ -615,17 +561,17 @@ static void test_crash_between_finish_and_fold(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 99);
     /* committed, unfolded */
-    assert_true(raw_num(p, "SELECT count(*) FROM requests WHERE outcome = 'ok'") == 2);
-    assert_true(raw_num(p, "SELECT count(*) FROM requests WHERE folded = 0") == 1);
-    assert_true(raw_num(p, "SELECT sum(requests) FROM rollups") == 1);
+    assert_true(sql_num(p, "SELECT count(*) FROM requests WHERE outcome = 'ok'") == 2);
+    assert_true(sql_num(p, "SELECT count(*) FROM requests WHERE folded = 0") == 1);
+    assert_true(sql_num(p, "SELECT sum(requests) FROM rollups") == 1);
     for (int k = 0; k < 2; k++) { /* opened twice: folded once */
         d = open_ok(p);
         db_close(d);
-        assert_true(raw_num(p, "SELECT count(*) FROM requests WHERE folded = 0") == 0);
-        assert_true(raw_num(p, "SELECT sum(requests) FROM rollups") ==
-                    raw_num(p, "SELECT count(*) FROM requests WHERE outcome != 'running'"));
-        assert_true(raw_num(p, "SELECT sum(latency_sum) FROM rollups") ==
-                    raw_num(p, "SELECT sum(latency_ms) FROM requests"));
+        assert_true(sql_num(p, "SELECT count(*) FROM requests WHERE folded = 0") == 0);
+        assert_true(sql_num(p, "SELECT sum(requests) FROM rollups") ==
+                    sql_num(p, "SELECT count(*) FROM requests WHERE outcome != 'running'"));
+        assert_true(sql_num(p, "SELECT sum(latency_sum) FROM rollups") ==
+                    sql_num(p, "SELECT sum(latency_ms) FROM requests"));
     }
 }
 
@@ -651,7 +597,7 @@ static void totals_sum(db *d, db_rollup_total *sum)
 static void test_compact_keeps_totals(void **state)
 {
     (void)state;
-    const char *p = fresh("compact.db");
+    const char *p = fresh_store("compact.db");
     db *d = open_ok(p);
     double now = floor(db_now() / 60) * 60;
     rng_state = 5;
@@ -664,14 +610,14 @@ static void test_compact_keeps_totals(void **state)
     OK(d, db_stats_compute(d, DB_WIN_ALL, now, NULL, 0, &before));
     db_rollup_total tb, ta;
     totals_sum(d, &tb);
-    double minutes = raw_num(p, "SELECT count(*) FROM rollups WHERE period = 60");
+    double minutes = sql_num(p, "SELECT count(*) FROM rollups WHERE period = 60");
     OK(d, db_rollup_compact(d, now));
-    assert_true(raw_num(p, "SELECT count(*) FROM rollups WHERE period = 60") < minutes / 2);
+    assert_true(sql_num(p, "SELECT count(*) FROM rollups WHERE period = 60") < minutes / 2);
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM rollups WHERE period = 60 AND start + 60 <= %.3f",
              now - 48 * 3600.0 - 60);
-    assert_true(raw_num(p, sql) == 0);
-    assert_true(raw_num(p, "SELECT count(*) FROM rollups WHERE period = 3600") > 0);
+    assert_true(sql_num(p, sql) == 0);
+    assert_true(sql_num(p, "SELECT count(*) FROM rollups WHERE period = 3600") > 0);
     OK(d, db_rollup_compact(d, now)); /* again: nothing to do */
     OK(d, db_stats_compute(d, DB_WIN_ALL, now, NULL, 0, &after));
     check_against("all after compaction", &after, rows, n, 0, now, 0);
@@ -691,10 +637,22 @@ static void test_compact_keeps_totals(void **state)
     db_close(d);
 }
 
+/* "x is in bucket k": x not NULL, above bound k-1 (none for k = 0), at or
+ * below bound k (none for k = n), the bounds written to be read back as
+ * the same doubles. */
+static void bound_cond(char *out, size_t len, const char *x, const double *le, int n, int k)
+{
+    int w = snprintf(out, len, "%s IS NOT NULL", x);
+    if (k > 0 && k <= n)
+        w += snprintf(out + w, len - (size_t)w, " AND %s > %.17g", x, le[k - 1]);
+    if (k < n)
+        snprintf(out + w, len - (size_t)w, " AND %s <= %.17g", x, le[k]);
+}
+
 static void test_totals_bounds(void **state)
 {
     (void)state;
-    const char *p = fresh("totals.db");
+    const char *p = fresh_store("totals.db");
     db *d = open_ok(p);
     double now = floor(db_now() / 60) * 60;
     rng_state = 11;
@@ -712,49 +670,45 @@ static void test_totals_bounds(void **state)
     size_t nt;
     OK(d, db_rollup_totals(d, &t, &nt));
     assert_true(nt >= 8);
-    sqlite3 *c = raw_open(p);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(c,
-                                        "SELECT count(*), count(latency_ms), total(latency_ms), count(ttft_ms),"
-                                        " count(gen_tokens), total(gen_tokens),"
-                                        " sum(latency_ms / 1000.0 > ?3 AND latency_ms / 1000.0 <= ?4),"
-                                        " sum(ttft_ms / 1000.0 > ?3 AND ttft_ms / 1000.0 <= ?4),"
-                                        " sum(gen_tokens > ?5 AND gen_tokens <= ?6)"
-                                        " FROM requests WHERE model_id = ?1 AND outcome = ?2 AND source = 'traffic'",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
+    /* each bound k by SQL on the raw rows: (bound k-1, bound k], open at
+     * either end where there is no such bound */
     int64_t all = 0;
+    sql_conn *raw = sql_connect(p);
     for (size_t i = 0; i < nt; i++) {
         all += t[i].requests;
         for (int k = 0; k <= ROLLUP_N_LE_SECONDS || k <= ROLLUP_N_LE_TOKENS; k++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, t[i].model_id);
-            sqlite3_bind_text(st, 2, t[i].outcome, -1, SQLITE_STATIC);
-            sqlite3_bind_double(st, 3, k == 0 ? -INFINITY : k <= ROLLUP_N_LE_SECONDS ? rollup_le_seconds[k - 1] : INFINITY);
-            sqlite3_bind_double(st, 4, k < ROLLUP_N_LE_SECONDS ? rollup_le_seconds[k] : INFINITY);
-            sqlite3_bind_double(st, 5, k == 0 ? -INFINITY : k <= ROLLUP_N_LE_TOKENS ? rollup_le_tokens[k - 1] : INFINITY);
-            sqlite3_bind_double(st, 6, k < ROLLUP_N_LE_TOKENS ? rollup_le_tokens[k] : INFINITY);
-            assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-            assert_int_equal(t[i].requests, sqlite3_column_int64(st, 0));
-            assert_int_equal(t[i].latency_n, sqlite3_column_int64(st, 1));
-            near("latency sum", t[i].latency_sum_s, sqlite3_column_double(st, 2) / 1000.0);
-            assert_int_equal(t[i].ttft_n, sqlite3_column_int64(st, 3));
-            assert_int_equal(t[i].tokens_n, sqlite3_column_int64(st, 4));
-            assert_int_equal(t[i].gen_tokens, sqlite3_column_int64(st, 5));
+            char lat_in[120], ttft_in[120], tok_in[120], sql[1200];
+            bound_cond(lat_in, sizeof lat_in, "latency_ms / 1000.0", rollup_le_seconds, ROLLUP_N_LE_SECONDS, k);
+            bound_cond(ttft_in, sizeof ttft_in, "ttft_ms / 1000.0", rollup_le_seconds, ROLLUP_N_LE_SECONDS, k);
+            bound_cond(tok_in, sizeof tok_in, "gen_tokens", rollup_le_tokens, ROLLUP_N_LE_TOKENS, k);
+            snprintf(sql, sizeof sql,
+                     "SELECT count(*), count(latency_ms), coalesce(sum(latency_ms), 0), count(ttft_ms),"
+                     " count(gen_tokens), coalesce(sum(gen_tokens), 0),"
+                     " sum(CASE WHEN %s THEN 1 ELSE 0 END), sum(CASE WHEN %s THEN 1 ELSE 0 END),"
+                     " sum(CASE WHEN %s THEN 1 ELSE 0 END)"
+                     " FROM requests WHERE model_id = %lld AND outcome = '%s' AND source = 'traffic'",
+                     lat_in, ttft_in, tok_in, (long long)t[i].model_id, t[i].outcome);
+            double c[9];
+            assert_int_equal(sql_conn_nums(raw, sql, c, 9), 9);
+            assert_int_equal(t[i].requests, (int64_t)c[0]);
+            assert_int_equal(t[i].latency_n, (int64_t)c[1]);
+            near("latency sum", t[i].latency_sum_s, c[2] / 1000.0);
+            assert_int_equal(t[i].ttft_n, (int64_t)c[3]);
+            assert_int_equal(t[i].tokens_n, (int64_t)c[4]);
+            assert_int_equal(t[i].gen_tokens, (int64_t)c[5]);
             if (k <= ROLLUP_N_LE_SECONDS) {
-                if (t[i].latency_le[k] != sqlite3_column_int64(st, 6))
+                if (t[i].latency_le[k] != (int64_t)c[6])
                     fail_msg("model %lld %s: latency bound %d: %lld, SQL says %lld", (long long)t[i].model_id,
-                             t[i].outcome, k, (long long)t[i].latency_le[k], (long long)sqlite3_column_int64(st, 6));
-                assert_int_equal(t[i].ttft_le[k], sqlite3_column_int64(st, 7));
+                             t[i].outcome, k, (long long)t[i].latency_le[k], (long long)c[6]);
+                assert_int_equal(t[i].ttft_le[k], (int64_t)c[7]);
             }
             if (k <= ROLLUP_N_LE_TOKENS)
-                assert_int_equal(t[i].tokens_le[k], sqlite3_column_int64(st, 8));
+                assert_int_equal(t[i].tokens_le[k], (int64_t)c[8]);
         }
     }
-    sqlite3_finalize(st);
-    sqlite3_close(c);
+    sql_disconnect(raw);
     /* eval rows are not exported */
-    assert_true((double)all == raw_num(p, "SELECT count(*) FROM requests WHERE source = 'traffic'"));
+    assert_true((double)all == sql_num(p, "SELECT count(*) FROM requests WHERE source = 'traffic'"));
     free(t);
     free(rows);
     db_close(d);
@@ -779,7 +733,7 @@ static void stats_equal(const char *what, const db_stats *a, const db_stats *b)
 static void test_purge_keeps_figures(void **state)
 {
     (void)state;
-    const char *p = fresh("purge.db");
+    const char *p = fresh_store("purge.db");
     db *d = open_ok(p);
     double now = floor(db_now() / 60) * 60;
     rng_state = 321;
@@ -797,7 +751,7 @@ static void test_purge_keeps_figures(void **state)
              "INSERT INTO requests (model_id, backend, message_id, started_at, outcome, latency_ms)"
              " VALUES (1, 'local', 50, %.3f, 'ok', 80), (1, 'local', 51, %.3f, 'ok', 90)",
              now - 9 * 86400, now - 60, now - 9 * 86400 + 1, now - 61, now - 9 * 86400, now - 62);
-    raw_exec(p, sql);
+    sql_exec(p, sql);
     /* compacted first (as any process may do at any time): then before and
      * after read the same hour rows at the 7-day edge */
     OK(d, db_rollup_catch_up(d, NULL));
@@ -806,7 +760,7 @@ static void test_purge_keeps_figures(void **state)
     const db_window wins[3] = {DB_WIN_ALL, DB_WIN_7D, DB_WIN_24H};
     for (int k = 0; k < 3; k++)
         OK(d, db_stats_compute(d, wins[k], now, NULL, 0, &before[k]));
-    double total = raw_num(p, "SELECT count(*) FROM requests");
+    double total = sql_num(p, "SELECT count(*) FROM requests");
 
     /* a running canary whose versions have old rows: refused, nothing deleted */
     db_deploy_why why = {.who = "test", .note = "n"};
@@ -816,24 +770,32 @@ static void test_purge_keeps_figures(void **state)
     assert_int_equal(db_requests_purge(d, now - 3 * 86400, (int64_t[]){1, 2}, 2, &gone), DB_INVALID);
     assert_non_null(strstr(db_errmsg(d), "canary"));
     assert_int_equal(gone, 0);
-    assert_true(raw_num(p, "SELECT count(*) FROM requests") == total);
+    assert_true(sql_num(p, "SELECT count(*) FROM requests") == total);
+    /* through the command where it takes the store (on PostgreSQL, once
+     * --db takes a URL), else through the API the command calls */
+    bool cli = store_cli_takes(p);
     char *out = NULL, *err = NULL;
     const char *argv_purge[] = {test_bin(), "purge", "--requests-older-than", "3", "--db", p, NULL};
-    assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 1);
-    if (!strstr(err, "canary"))
-        fail_msg("purge during a canary: %s", err);
-    free(out);
-    free(err);
-    assert_true(raw_num(p, "SELECT count(*) FROM requests") == total);
+    if (cli) {
+        assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 1);
+        if (!strstr(err, "canary"))
+            fail_msg("purge during a canary: %s", err);
+        free(out);
+        free(err);
+        assert_true(sql_num(p, "SELECT count(*) FROM requests") == total);
+    }
 
     /* the canary over: the old rows go, the figures stay */
     OK(d, db_canary_stop(d, false, &why));
-    assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 0);
-    free(out);
-    free(err);
+    if (cli) {
+        assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 0);
+        free(out);
+        free(err);
+    } else
+        OK(d, db_requests_purge(d, now - 3 * 86400, NULL, 0, NULL));
     snprintf(sql, sizeof sql, "SELECT count(*) FROM requests WHERE started_at < %.3f", now - 3 * 86400);
-    assert_true(raw_num(p, sql) == 0);
-    assert_true(raw_num(p, "SELECT count(*) FROM requests") < total * 0.5);
+    assert_true(sql_num(p, sql) == 0);
+    assert_true(sql_num(p, "SELECT count(*) FROM requests") < total * 0.5);
     for (int k = 0; k < 3; k++) {
         OK(d, db_stats_compute(d, wins[k], now, NULL, 0, &after[k]));
         stats_equal(db_window_name(wins[k]), &before[k], &after[k]);
@@ -846,14 +808,16 @@ static void test_purge_keeps_figures(void **state)
     assert_true(purged);
     OK(d, db_request_figures_purged(d, 51, &purged));
     assert_false(purged);
-    const char *argv_show[] = {test_bin(), "show", "5", "--db", p, NULL};
-    assert_int_equal(test_run(argv_show, NULL, 0, &out, &err), 0);
-    const char *old = strstr(out, "old reply"), *fresh_reply = strstr(out, "new reply"),
-               *said = strstr(out, "figures purged");
-    if (!old || !fresh_reply || !said || said < old || said > fresh_reply || strstr(said + 1, "figures purged"))
-        fail_msg("show after the purge:\n%s", out);
-    free(out);
-    free(err);
+    if (cli) {
+        const char *argv_show[] = {test_bin(), "show", "5", "--db", p, NULL};
+        assert_int_equal(test_run(argv_show, NULL, 0, &out, &err), 0);
+        const char *old = strstr(out, "old reply"), *fresh_reply = strstr(out, "new reply"),
+                   *said = strstr(out, "figures purged");
+        if (!old || !fresh_reply || !said || said < old || said > fresh_reply || strstr(said + 1, "figures purged"))
+            fail_msg("show after the purge:\n%s", out);
+        free(out);
+        free(err);
+    }
     free(rows);
     db_close(d);
 }
@@ -871,5 +835,6 @@ int main(void)
         cmocka_unit_test(test_totals_bounds),
         cmocka_unit_test(test_purge_keeps_figures),
     };
-    return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+    /* every test on either backend (the sketch alone touches no store) */
+    return store_run_suite("rollup", tests, sizeof tests / sizeof *tests, NULL, NULL, NULL);
 }
