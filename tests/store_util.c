@@ -96,6 +96,17 @@ void sql_disconnect(sql_conn *c)
     free(c);
 }
 
+void sql_conn_exec(sql_conn *c, const char *sql)
+{
+    if (c->pg) {
+        pg_test_exec(c->pg, sql);
+        return;
+    }
+    char *msg = NULL;
+    if (sqlite3_exec(c->lite, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
 size_t sql_conn_nums(sql_conn *c, const char *sql, double *out, size_t max)
 {
     size_t n = 0;

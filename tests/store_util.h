@@ -46,6 +46,7 @@ size_t sql_nums(const char *path, const char *sql, double *out, size_t max);
 /* The same on one connection kept open, for many queries in a row. */
 typedef struct sql_conn sql_conn;
 sql_conn *sql_connect(const char *path);
+void sql_conn_exec(sql_conn *c, const char *sql);
 size_t sql_conn_nums(sql_conn *c, const char *sql, double *out, size_t max);
 void sql_disconnect(sql_conn *c); /* accepts NULL */
 

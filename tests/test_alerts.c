@@ -1,6 +1,8 @@
 /*
  * test_alerts.c — alerts that reach someone (app/alerts.h, storage/alerts.h,
- * `frontdesk stats --check`), on real SQLite files and real processes:
+ * `frontdesk stats --check`), on real SQLite files (or, run with
+ * FRONTDESK_TEST_BACKEND=postgresql, databases of the throwaway PostgreSQL
+ * server: tests/store_util.h) and real processes:
  *
  *   - the decision: each threshold fires strictly above its value (below,
  *     for decode tok/s), error_min_sample keeps one error of one request
@@ -45,7 +47,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,9 +110,7 @@ static int64_t hand_model(db *d, char digit, const char *name)
  * started at `at` (moved there with SQL: the API stamps the current time). */
 static void requests(const char *path, db *d, int64_t model, int n, db_outcome o, double latency, double at)
 {
-    sqlite3 *raw;
-    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-    sqlite3_busy_timeout(raw, 5000);
+    sql_conn *raw = sql_connect(path);
     for (int i = 0; i < n; i++) {
         int64_t id;
         OK(d, db_request_begin(d, model, "local", 0, 0, 0, &id));
@@ -119,14 +118,14 @@ static void requests(const char *path, db *d, int64_t model, int n, db_outcome o
          * rollups at its started_at (storage/rollup.h) */
         char sql[160];
         snprintf(sql, sizeof sql, "UPDATE requests SET started_at = %.6f WHERE id = %lld", at, (long long)id);
-        assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+        sql_conn_exec(raw, sql);
         db_request_result r = {.outcome = o, .error = o == DB_OUTCOME_OK ? NULL : "it broke",
                                .prompt_tokens = 4, .gen_tokens = 8, .ttft_ms = 50,
                                .prefill_ms = -1, .decode_ms = -1, .latency_ms = latency,
                                .prefill_tps = 100, .decode_tps = 20, .attempts = 1};
         OK(d, db_request_finish(d, id, &r));
     }
-    sqlite3_close(raw);
+    sql_disconnect(raw);
 }
 
 /* ---- the decision ------------------------------------------------------------------ */
@@ -256,7 +255,7 @@ static void *race(void *arg)
 static void test_episodes_race(void **state)
 {
     (void)state;
-    const char *path = fresh_db("race.db");
+    const char *path = fresh_store("race.db");
     db *d = open_store(path);
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, 2);
@@ -340,7 +339,8 @@ static void expect_alert_line(const char *out, int i, const char *name, double v
 static void test_check_exit_codes(void **state)
 {
     (void)state;
-    const char *path = fresh_db("check.db");
+    const char *path = fresh_store("check.db");
+    store_need_cli_url(path);
     const char *cfg = config_file("check.conf", "# defaults\n");
     db *d = open_store(path);
     int64_t m = hand_model(d, 'a', "Alpha");
@@ -397,7 +397,7 @@ static void test_check_exit_codes(void **state)
 
     /* One error of one request: quiet at the default error_min_sample (20),
      * firing at 1. */
-    const char *p1 = fresh_db("one.db");
+    const char *p1 = fresh_store("one.db");
     d = open_store(p1);
     m = hand_model(d, 'a', "Alpha");
     requests(p1, d, m, 1, DB_OUTCOME_ERROR, -1, now - 10);
@@ -476,7 +476,8 @@ static void test_command_once_two_watchers(void **state)
 {
     (void)state;
     const char *dir = test_tmpdir();
-    const char *path = fresh_db("watch.db");
+    const char *path = fresh_store("watch.db");
+    store_need_cli_url(path);
     const char *log = fresh_db("events.log");
     const char *stop = fresh_db("watch.stop");
     const char *script = test_path(dir, "notify.sh");
@@ -579,7 +580,8 @@ static void test_command_timeout(void **state)
 {
     (void)state;
     const char *dir = test_tmpdir();
-    const char *path = fresh_db("hang.db");
+    const char *path = fresh_store("hang.db");
+    store_need_cli_url(path);
     const char *pidfile = fresh_db("hang.pid");
     const char *script = test_path(dir, "hang.sh");
     strbuf sb = {0};
@@ -652,7 +654,8 @@ static void test_command_timeout(void **state)
 static void test_guard_episode(void **state)
 {
     (void)state;
-    const char *path = fresh_db("guard.db");
+    const char *path = fresh_store("guard.db");
+    store_need_cli_url(path);
     const char *log = fresh_db("guard.log");
     strbuf sb = {0};
     sb_printf(&sb, "[alerts]\ncommand = cat >> '%s'\n", log);
@@ -737,10 +740,7 @@ static void test_guard_episode(void **state)
 
     /* Ten minutes later the stop is out of the 5m window: the episode ends
      * (by one check: the feed has stopped), the command hears it once. */
-    sqlite3 *raw;
-    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(raw, "UPDATE deployment_history SET at = at - 600", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(raw);
+    sql_exec(path, "UPDATE deployment_history SET at = at - 600");
     assert_int_equal(RUN(&out, &err, "stats", "--check", "--config", cfg, "--db", path), 0);
     free(out);
     free(err);
@@ -768,5 +768,6 @@ int main(void)
         cmocka_unit_test(test_command_timeout),
         cmocka_unit_test(test_guard_episode),
     };
-    return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+    /* every test on either backend (test_decide touches no store) */
+    return store_run_suite("alerts", tests, sizeof tests / sizeof *tests, NULL, NULL, NULL);
 }
