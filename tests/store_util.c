@@ -6,6 +6,8 @@
 #include "pg_util.h"
 #include "testutil.h"
 
+#include "util/util.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +152,39 @@ double sql_num(const char *path, const char *sql)
     double v = 0;
     sql_nums(path, sql, &v, 1);
     return v;
+}
+
+char *sql_join(const char *path, const char *sql, const char *sep)
+{
+    strbuf out = {0};
+    sb_puts(&out, "");
+    if (db_is_pg_url(path)) {
+        PGconn *c = pg_test_connect(path);
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            fail_msg("%s: %s", sql, PQerrorMessage(c));
+        for (int i = 0; i < PQntuples(r); i++)
+            sb_printf(&out, "%s%s", i ? sep : "", PQgetisnull(r, i, 0) ? "(null)" : PQgetvalue(r, i, 0));
+        PQclear(r);
+        PQfinish(c);
+        return out.data;
+    }
+    sqlite3 *raw;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    sqlite3_busy_timeout(raw, 5000);
+    if (sqlite3_prepare_v2(raw, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(raw));
+    int rc;
+    for (int i = 0; (rc = sqlite3_step(st)) == SQLITE_ROW; i++) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        sb_printf(&out, "%s%s", i ? sep : "", t ? (const char *)t : "(null)");
+    }
+    if (rc != SQLITE_DONE)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(raw));
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return out.data;
 }
 
 /* ---- Both backends --------------------------------------------------------- */

@@ -43,6 +43,10 @@ double sql_num(const char *path, const char *sql);
 /* The first row's columns (at most max) into out, as numbers (0 for NULL);
  * how many.  Fails the test as sql_num does. */
 size_t sql_nums(const char *path, const char *sql, double *out, size_t max);
+/* Every row's first column as text, in the order sql gives, joined by sep
+ * ("(null)" for NULL; "" for no row; caller frees): group_concat, which
+ * PostgreSQL spells otherwise. */
+char *sql_join(const char *path, const char *sql, const char *sep);
 /* The same on one connection kept open, for many queries in a row. */
 typedef struct sql_conn sql_conn;
 sql_conn *sql_connect(const char *path);

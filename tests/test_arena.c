@@ -1,7 +1,8 @@
 /*
  * test_arena.c — blind side-by-side review (arena): judgements recorded,
- * listed and counted per pair in a real SQLite file (checked by SQL of
- * our own); the customer message chosen next; `frontdesk arena` against
+ * listed and counted per pair in a real SQLite file, or a PostgreSQL
+ * database when run with FRONTDESK_TEST_BACKEND=postgresql (checked by SQL
+ * of our own: tests/store_util.h); the customer message chosen next; `frontdesk arena` against
  * judgements inserted here (counts by SQL, the sign test on a hand case,
  * the Elo order of a lopsided set); arena conversations out of the review
  * queue and unrated counts, listed by `frontdesk history` marked [arena];
@@ -29,7 +30,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,34 +65,16 @@ static int64_t hand_model(db *d, char digit, const char *name)
     return id;
 }
 
-/* One integer from SQL over the file at path (our own connection). */
+/* One integer, one text (NULL as "(null)") from SQL on the store at path
+ * (our own connection: tests/store_util.h). */
 static int64_t sql_int(const char *path, const char *sql)
 {
-    sqlite3 *c;
-    assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(c));
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(c);
-    return v;
+    return (int64_t)sql_num(path, sql);
 }
 
 static char *sql_text(const char *path, const char *sql)
 {
-    sqlite3 *c;
-    assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(c));
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    char *v = strdup(t ? (const char *)t : "(null)");
-    sqlite3_finalize(st);
-    sqlite3_close(c);
-    return v;
+    return sql_join(path, sql, "");
 }
 
 static void judge(db *d, int64_t a, int64_t b, db_arena_verdict v, char first, int n)
@@ -123,7 +105,7 @@ static int64_t conversation(db *d, const char *profile, const char *text, int64_
 static void test_record_list_pairs(void **state)
 {
     (void)state;
-    const char *p = fresh_db("pairs.db");
+    const char *p = fresh_store("pairs.db");
     db *d = open_store(p);
     int64_t x = hand_model(d, '1', "x"), y = hand_model(d, '2', "y"), z = hand_model(d, '3', "z");
     int64_t prompt;
@@ -209,7 +191,7 @@ static void test_record_list_pairs(void **state)
 static void test_next_prompt(void **state)
 {
     (void)state;
-    const char *p = fresh_db("next.db");
+    const char *p = fresh_store("next.db");
     db *d = open_store(p);
     int64_t x = hand_model(d, '1', "x"), y = hand_model(d, '2', "y");
     int64_t m1, m2, m3, m4, got = 0;
@@ -261,7 +243,8 @@ static const json_t *pair_of(const json_t *pairs, int64_t a, int64_t b)
 static void test_leaderboard(void **state)
 {
     (void)state;
-    const char *p = fresh_db("board.db");
+    const char *p = fresh_store("board.db");
+    store_need_cli_url(p);
     db *d = open_store(p);
     int64_t x = hand_model(d, '1', "strong"), y = hand_model(d, '2', "middling"), z = hand_model(d, '3', "weak");
     char *out, *err;
@@ -359,7 +342,7 @@ static void test_leaderboard(void **state)
 static void test_arena_not_reviewed(void **state)
 {
     (void)state;
-    const char *p = fresh_db("review.db");
+    const char *p = fresh_store("review.db");
     db *d = open_store(p);
     int64_t a = hand_model(d, 'a', "Alpha");
     int64_t normal = conversation(d, "default", "Where is my parcel?", a, true, NULL);
@@ -389,6 +372,8 @@ static void test_arena_not_reviewed(void **state)
     assert_int_equal(c.n_unrated, 1);
     db_conv_clear(&c);
     db_close(d);
+    if (!store_cli_takes(p))
+        return;
 
     char *out;
     assert_int_equal(RUN(&out, NULL, "history", "--db", p), 0);
@@ -419,7 +404,7 @@ static void test_arena_not_reviewed(void **state)
 static void test_keys_to_verdicts(void **state)
 {
     (void)state;
-    const char *p = fresh_db("keys.db");
+    const char *p = fresh_store("keys.db");
     db *d = open_store(p);
     int64_t va = hand_model(d, 'a', "Alpha"), vb = hand_model(d, 'b', "Beta");
     int64_t prompt;
@@ -477,8 +462,9 @@ static void test_keys_to_verdicts(void **state)
 
         char q[300];
         snprintf(q, sizeof q,
-                 "SELECT verdict || ' ' || shown_first || ' ' || rater || ' ' || (model_a = %lld AND model_b = %lld"
-                 " AND reply_a = %lld AND reply_b = %lld) FROM arena_judgements ORDER BY id DESC LIMIT 1",
+                 "SELECT verdict || ' ' || shown_first || ' ' || rater || ' ' || CASE WHEN model_a = %lld AND"
+                 " model_b = %lld AND reply_a = %lld AND reply_b = %lld THEN 1 ELSE 0 END FROM arena_judgements"
+                 " ORDER BY id DESC LIMIT 1",
                  (long long)va, (long long)vb, (long long)pair.reply[0], (long long)pair.reply[1]);
         char *got = sql_text(p, q), want[64];
         snprintf(want, sizeof want, "%s %c ana 1", cases[i].verdict, cases[i].first);
@@ -504,7 +490,7 @@ static int64_t version(db *d, const char *path)
 static void test_worker_pairs(void **state)
 {
     (void)state;
-    const char *p = fresh_db("worker.db");
+    const char *p = fresh_store("worker.db");
     db *d = open_store(p);
     int64_t a = version(d, model_a), b = version(d, model_b);
     int64_t prompt, conv = conversation(d, "default", "My order has not arrived, what can I do?", a, true, &prompt);
@@ -569,10 +555,10 @@ static void test_worker_pairs(void **state)
         assert_int_equal(sql_int(p, q), 1);
         /* the thread was copied: system, the customer's words, then the reply */
         snprintf(q, sizeof q,
-                 "SELECT group_concat(role || ':' || text, '|') FROM (SELECT role, text FROM messages"
-                 " WHERE conversation_id = %lld AND role != 'agent' ORDER BY id)",
+                 "SELECT role || ':' || text FROM messages WHERE conversation_id = %lld AND role != 'agent'"
+                 " ORDER BY id",
                  (long long)pair.conv[s]);
-        char *t = sql_text(p, q);
+        char *t = sql_join(p, q, "|");
         assert_string_equal(t, "system:You are a support agent.|customer:My order has not arrived, what can I do?");
         free(t);
     }
@@ -594,6 +580,8 @@ static void test_worker_pairs(void **state)
     db_close(d);
 
     /* stats count the one traffic request, not the arena ones */
+    if (!store_cli_takes(p))
+        return;
     char *out;
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--window", "all", "--db", p), 0);
     json_t *j = parse_json(out);
@@ -624,7 +612,7 @@ static int setup(void **state)
 static void test_chosen_versions(void **state)
 {
     (void)state;
-    const char *p = fresh_db("chosen.db");
+    const char *p = fresh_store("chosen.db");
     db *d = open_store(p);
     int64_t va = hand_model(d, 'a', "Alpha"), vb = hand_model(d, 'b', "Beta"), vc = hand_model(d, 'c', "Gamma");
     db_close(d);
@@ -682,5 +670,6 @@ int main(void)
         cmocka_unit_test(test_chosen_versions),
         cmocka_unit_test(test_worker_pairs),
     };
-    return test_exit(cmocka_run_group_tests(tests, setup, NULL));
+    /* every test on either backend */
+    return store_run_suite("arena", tests, sizeof tests / sizeof *tests, NULL, setup, NULL);
 }
