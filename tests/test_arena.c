@@ -2,8 +2,8 @@
  * test_arena.c — blind side-by-side review (arena): judgements recorded,
  * listed and counted per pair in a real SQLite file, or a PostgreSQL
  * database when run with FRONTDESK_TEST_BACKEND=postgresql (checked by SQL
- * of our own: tests/store_util.h); the customer message chosen next; `frontdesk arena` against
- * judgements inserted here (counts by SQL, the sign test on a hand case,
+ * of our own: tests/store_util.h); the customer message chosen next;
+ * `frontdesk arena` against judgements inserted here (counts by SQL, the sign test on a hand case,
  * the Elo order of a lopsided set); arena conversations out of the review
  * queue and unrated counts, listed by `frontdesk history` marked [arena];
  * the arena keys on a pair shown in each fixed order (1 / 2 / t / x to the
