@@ -5,9 +5,12 @@
  * Search takes the user's text literally: three characters or more go to
  * the FTS5 trigram index as one quoted phrase (a substring match in any
  * script); shorter text (two CJK characters, say) cannot use trigrams and
- * is found by scanning with instr().  On PostgreSQL every search is a
- * case-insensitive LIKE of the escaped text, which the pg_trgm index
- * serves from three characters on.
+ * is found by scanning with instr().  The trigram index folds the case of
+ * every script, so what it finds is checked again by instr() on the text
+ * with ASCII letters lowered, the case-insensitivity chats.h promises.  On
+ * PostgreSQL every search is a case-insensitive LIKE of the escaped text
+ * (ASCII only on text COLLATE "C"), which the pg_trgm index serves from
+ * three characters on.
  */
 #include "storage/chats.h"
 
@@ -374,10 +377,11 @@ db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size
                      " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1"
         : fts ? "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
                 " (SELECT m.conversation_id FROM messages m WHERE m.id IN"
-                "  (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?2))"
+                "  (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?2)"
+                "  AND instr(lower(m.text), ?3) > 0)"
                 " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1"
               : "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
-                " (SELECT m.conversation_id FROM messages m WHERE instr(lower(m.text), lower(?2)) > 0)"
+                " (SELECT m.conversation_id FROM messages m WHERE instr(lower(m.text), ?2) > 0)"
                 " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1";
     if (searching && db_is_pg(d) && !utf8_ok(search))
         return DB_OK;
@@ -390,9 +394,13 @@ db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size
         return DB_ERR;
     sql_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* no limit */
     if (searching) {
-        char *q = db_is_pg(d) ? like_pattern(search) : fts ? fts_phrase(search) : xstrdup(search);
-        sql_bind_text(st, 2, q);
-        free(q);
+        if (db_is_pg(d) || fts) {
+            char *q = db_is_pg(d) ? like_pattern(search) : fts_phrase(search);
+            sql_bind_text(st, 2, q);
+            free(q);
+        }
+        if (!db_is_pg(d)) /* the trigram index folds every script: ASCII only, as promised */
+            db_bind_text_ascii_lower(st, fts ? 3 : 2, search);
     }
     int rc;
     while ((rc = sql_step(st)) == SQL_ROW) {

@@ -50,6 +50,11 @@ void db_rollback(db *d);
 /* Bind text that may be NULL; bind an id that is NULL when <= 0. */
 int db_bind_text(sql_stmt *st, int i, const char *s);
 int db_bind_id(sql_stmt *st, int i, int64_t id);
+/* Bind s (NULL binds NULL) with its ASCII letters lowercased, to compare
+ * with lower(column): both databases fold ASCII only there (SQLite's
+ * lower(); PostgreSQL's on text COLLATE "C"), while PostgreSQL's lower()
+ * of a parameter would fold every script. */
+int db_bind_text_ascii_lower(sql_stmt *st, int i, const char *s);
 /* A copy of column i's text ("" never NULL unless the value is NULL and
  * keep_null is set). */
 char *db_col_text(sql_stmt *st, int i, bool keep_null);

@@ -213,7 +213,7 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
         " AND m.created_at >= ?3"
         " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM rating_tags t WHERE t.message_id = m.id AND t.tag = ?4))"
         " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM messages o WHERE o.conversation_id = m.conversation_id"
-        "      AND o.id <= m.id AND instr(lower(o.text), lower(?5)) > 0))"
+        "      AND o.id <= m.id AND instr(lower(o.text), ?5) > 0))"
         " AND (?6 IS NULL OR EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id"
         "      AND c.arm = ?6))"
         " ORDER BY CASE WHEN ?7 <> 0 AND m.logprob_mean IS NULL THEN 1 ELSE 0 END,"
@@ -225,7 +225,7 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
     sql_bind_int64(st, 2, f->model_id);
     sql_bind_double(st, 3, f->since);
     db_bind_text(st, 4, f->tag && *f->tag ? f->tag : NULL);
-    db_bind_text(st, 5, f->search && *f->search ? f->search : NULL);
+    db_bind_text_ascii_lower(st, 5, f->search && *f->search ? f->search : NULL);
     db_bind_text(st, 6, f->arm);
     sql_bind_int(st, 7, f->by_confidence);
     int rc;

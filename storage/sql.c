@@ -216,6 +216,19 @@ int db_bind_text(sql_stmt *st, int i, const char *s)
     return sql_bind_text(st, i, s);
 }
 
+int db_bind_text_ascii_lower(sql_stmt *st, int i, const char *s)
+{
+    if (!s)
+        return sql_bind_null(st, i);
+    char *low = xstrdup(s);
+    for (char *p = low; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    int rc = sql_bind_text(st, i, low);
+    free(low);
+    return rc;
+}
+
 int db_bind_id(sql_stmt *st, int i, int64_t id)
 {
     return id > 0 ? sql_bind_int64(st, i, id) : sql_bind_null(st, i);
