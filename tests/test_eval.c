@@ -11,6 +11,9 @@
  * to a plain recount, the generations stored as "eval" requests that
  * `stats` does not count; --list and --show; bad set lines named; the gate
  * refusing, then allowing after a run, and --force recorded.
+ *
+ * Every store is a SQLite file, or a PostgreSQL database when run with
+ * FRONTDESK_TEST_BACKEND=postgresql (tests/store_util.h).
  */
 #include "testutil.h"
 
@@ -27,7 +30,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +114,7 @@ static int setup(void **state)
 static void test_store_runs(void **state)
 {
     (void)state;
-    db *d = open_store(fresh_db("store.db"));
+    db *d = open_store(fresh_store("store.db"));
     db_model_info mi = {.sha256 = "aa", .name = "one", .file_name = "one.gguf"};
     int64_t m1, m2, run;
     assert_int_equal(db_model_use(d, &mi, &m1), DB_OK);
@@ -173,7 +175,7 @@ static void test_store_runs(void **state)
 static void test_dead_owner(void **state)
 {
     (void)state;
-    const char *p = fresh_db("dead.db");
+    const char *p = fresh_store("dead.db");
     db *d = open_store(p);
     db_model_info mi = {.sha256 = "dd", .name = "solo", .file_name = "solo.gguf"};
     int64_t m, alive, orphan;
@@ -372,7 +374,8 @@ static json_t *parse_json(const char *s)
 static void test_eval_run(void **state)
 {
     (void)state;
-    const char *dbp = fresh_db("run.db");
+    const char *dbp = fresh_store("run.db");
+    store_need_cli_url(dbp);
     char *out, *err;
     int rc = RUN(&out, &err, "eval", "--model", model_a, "--model", model_b, "--set", set_path, "--json", "--db", dbp,
                  "--config", cfg_path);
@@ -422,19 +425,13 @@ static void test_eval_run(void **state)
     db_close(d);
 
     /* the generations are requests of source eval, none of them traffic */
-    sqlite3 *s;
-    assert_int_equal(sqlite3_open(dbp, &s), SQLITE_OK);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(s,
-                                        "SELECT count(*), sum(source = 'eval'), sum(outcome = 'ok') FROM requests",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 2 * N_CONVS);
-    assert_int_equal(sqlite3_column_int(st, 1), 2 * N_CONVS);
-    assert_int_equal(sqlite3_column_int(st, 2), 2 * N_CONVS);
-    sqlite3_finalize(st);
-    sqlite3_close(s);
+    double c[3];
+    assert_int_equal(sql_nums(dbp,
+                              "SELECT count(*), sum(CASE WHEN source = 'eval' THEN 1 ELSE 0 END),"
+                              " sum(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) FROM requests",
+                              c, 3),
+                     3);
+    assert_true(c[0] == 2 * N_CONVS && c[1] == 2 * N_CONVS && c[2] == 2 * N_CONVS);
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--db", dbp), 0);
     j = parse_json(out);
     assert_int_equal(json_integer_value(json_object_get(j, "requests")), 0);
@@ -485,11 +482,13 @@ static void expect_bad_set(const char *name, const char *text, const char *confi
     const char *path = test_path(test_tmpdir(), name);
     write_file(path, text);
     char *err;
-    int rc = RUN(NULL, &err, "eval", "--model", model_a, "--set", path, "--db", fresh_db("bad.db"), "--config", config);
+    const char *bad = fresh_store("bad.db");
+    store_need_cli_url(bad);
+    int rc = RUN(NULL, &err, "eval", "--model", model_a, "--set", path, "--db", bad, "--config", config);
     if (rc != 1 || !strstr(err, want))
         fail_msg("%s: exit %d, wanted 1 and '%s' in: %s", name, rc, want, err);
     free(err);
-    db *d = open_store(test_path(test_tmpdir(), "bad.db"));
+    db *d = open_store(bad);
     db_eval_run *runs;
     size_t n;
     assert_int_equal(db_eval_list(d, 0, &runs, &n), DB_OK);
@@ -520,7 +519,8 @@ static void test_bad_sets(void **state)
 static void test_gate(void **state)
 {
     (void)state;
-    const char *dbp = fresh_db("gate.db");
+    const char *dbp = fresh_store("gate.db");
+    store_need_cli_url(dbp);
     const char *conf = test_path(test_tmpdir(), "gate.conf");
     char cfg[1024];
     snprintf(cfg, sizeof cfg, "[sampling]\nmax_tokens = 6\n[deploy]\nrequire_eval = %s\nmin_eval_items = 4\n", set_path);
@@ -582,7 +582,7 @@ static void add_gate_run(db *d, const char *sha, int64_t a, int64_t b, const cha
 static void test_gate_sides(void **state)
 {
     (void)state;
-    db *d = open_store(fresh_db("sides.db"));
+    db *d = open_store(fresh_store("sides.db"));
     db_model_info mi = {.sha256 = "aa", .name = "stable", .file_name = "s.gguf"};
     int64_t st, ca;
     assert_int_equal(db_model_use(d, &mi, &st), DB_OK);
@@ -648,5 +648,6 @@ int main(void)
         cmocka_unit_test(test_dead_owner),
         cmocka_unit_test(test_make_set),
     };
-    return test_exit(cmocka_run_group_tests_name("eval", tests, setup, NULL));
+    /* every test on either backend (test_make_set touches no store) */
+    return store_run_suite("eval", tests, sizeof tests / sizeof *tests, NULL, setup, NULL);
 }

@@ -107,10 +107,12 @@ for t in "$@"; do
         ;;
     # The store's suites run once per backend: SQLite files, then
     # databases on the cluster above (FRONTDESK_TEST_BACKEND=postgresql).
-    # Those that stay on SQLite (test_faults: fault injection through a
-    # SQLite VFS; test_eval, test_loop: minutes of the built-in model for
-    # little storage) say why in their headers.
-    test_storage | test_rollup | test_alerts | test_arena | test_deploy)
+    # test_backends_agree runs once, against both at the same time.  Left
+    # on SQLite: test_faults (faults injected through a SQLite VFS, the
+    # file's own bytes), test_loop (the built-in model trained and
+    # evaluated end to end: a minute for storage test_eval and test_deploy
+    # already cover), the TUI and serve suites (the store is incidental).
+    test_storage | test_rollup | test_alerts | test_arena | test_deploy | test_eval)
         run "$name [sqlite]" env FRONTDESK_TEST_BACKEND=sqlite "$t"
         run "$name [postgresql]" env FRONTDESK_TEST_BACKEND=postgresql "$t"
         ;;
