@@ -25,6 +25,10 @@
  * Leaks are ASan's to find at exit.  Problems are collected and the first
  * few printed, so one run shows the shape of a failure; each scenario
  * prints its faults injected and survived.
+ *
+ * SQLite only, by nature: the faults come through a SQLite VFS and the
+ * checks read the file.  PostgreSQL's failures (a server gone, restarted)
+ * are test_storage's (test_reconnect, test_busy).
  */
 #include "fault_util.h"
 #include "faultvfs.h"

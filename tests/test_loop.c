@@ -27,6 +27,10 @@
  *     test_rank);
  *   - the requests after the canary started are split between the arms as
  *     the conversations were (SQL), and each arm has some.
+ *
+ * SQLite only: the loop spends its minute training and evaluating the
+ * model, and the storage it goes through is run on PostgreSQL as well by
+ * test_deploy, test_eval, test_storage and test_rollup.
  */
 #include "testutil.h"
 
