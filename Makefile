@@ -20,7 +20,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := ncursesw sqlite3 openblas libcurl jansson libcrypto libmicrohttpd
+PKGS    := ncursesw sqlite3 openblas libcurl jansson libcrypto libmicrohttpd libpq
 # Libraries without a pkg-config file (tools/deps.sh checks their headers).
 NOPC_LIBS := -lcsv
 SAN     ?=

@@ -21,23 +21,24 @@ db_status db_alert_open(db *d, const char *name, double started_at, double obser
     *opened = false;
     if (id)
         *id = 0;
-    /* OR IGNORE: a conflict on alert_open means another process opened it. */
-    sqlite3_stmt *st = db_prepare(d,
-                                  "INSERT OR IGNORE INTO alert_episodes(name, started_at, detail)"
+    /* DO NOTHING: a conflict on alert_open means another process opened it. */
+    sql_stmt *st = db_prepare(d,
+                                  "INSERT INTO alert_episodes(name, started_at, detail)"
                                   " SELECT ?1, ?2, ?4 WHERE NOT EXISTS (SELECT 1 FROM alert_episodes"
-                                  "  WHERE name = ?1 AND (started_at >= ?2 OR ended_at >= ?3))",
+                                  "  WHERE name = ?1 AND (started_at >= ?2 OR ended_at >= ?3))"
+                                  " ON CONFLICT DO NOTHING",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 2, started_at);
-    sqlite3_bind_double(st, 3, observed_at);
+    sql_bind_text(st, 1, name);
+    sql_bind_double(st, 2, started_at);
+    sql_bind_double(st, 3, observed_at);
     db_bind_text(st, 4, detail);
     db_status s = db_step_done(d, st, what);
-    if (s == DB_OK && sqlite3_changes(d->conn) == 1) {
+    if (s == DB_OK && db_changes(d) == 1) {
         *opened = true;
         if (id)
-            *id = sqlite3_last_insert_rowid(d->conn);
+            *id = db_last_id(d);
     }
     return s;
 }
@@ -48,28 +49,28 @@ db_status db_alert_close(db *d, const char *name, double ended_at, const char *e
     const char *what = "closing an alert episode";
     *closed = false;
     memset(ep, 0, sizeof *ep);
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "UPDATE alert_episodes SET ended_at = ?2, end_detail = ?3"
                                   " WHERE name = ?1 AND ended_at IS NULL AND started_at <= ?2"
                                   " RETURNING id, started_at, detail",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 2, ended_at);
+    sql_bind_text(st, 1, name);
+    sql_bind_double(st, 2, ended_at);
     db_bind_text(st, 3, end_detail);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        ep->id = sqlite3_column_int64(st, 0);
-        ep->started_at = sqlite3_column_double(st, 1);
+    int rc = sql_step(st);
+    if (rc == SQL_ROW) {
+        ep->id = sql_column_int64(st, 0);
+        ep->started_at = sql_column_double(st, 1);
         ep->detail = db_col_text(st, 2, true);
         ep->name = xstrdup(name);
         ep->ended_at = ended_at;
         ep->end_detail = end_detail ? xstrdup(end_detail) : NULL;
-        rc = sqlite3_step(st); /* at most one open row: SQLITE_DONE */
+        rc = sql_step(st); /* at most one open row: SQL_DONE */
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_alert_episode_clear(ep);
         return db_fail(d, rc, what);
     }
@@ -82,7 +83,7 @@ static db_status read_episodes(db *d, bool open_only, int limit, db_alert_episod
     const char *what = "reading alert episodes";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   open_only ? "SELECT id, name, started_at, 0, detail, end_detail"
                                               " FROM alert_episodes WHERE ended_at IS NULL"
                                               " ORDER BY started_at DESC, id DESC LIMIT ?1"
@@ -91,20 +92,20 @@ static db_status read_episodes(db *d, bool open_only, int limit, db_alert_episod
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+    sql_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* no limit */
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         db_alert_episode *e = &(*out)[(*n)++];
-        e->id = sqlite3_column_int64(st, 0);
+        e->id = sql_column_int64(st, 0);
         e->name = db_col_text(st, 1, false);
-        e->started_at = sqlite3_column_double(st, 2);
-        e->ended_at = sqlite3_column_double(st, 3);
+        e->started_at = sql_column_double(st, 2);
+        e->ended_at = sql_column_double(st, 3);
         e->detail = db_col_text(st, 4, true);
         e->end_detail = db_col_text(st, 5, true);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_alert_episodes_free(*out, *n);
         *out = NULL;
         *n = 0;

@@ -31,15 +31,15 @@ bool db_arena_verdict_parse(const char *s, db_arena_verdict *v)
 
 static db_status model_exists(db *d, int64_t id, const char *what)
 {
-    sqlite3_stmt *st = db_prepare(d, "SELECT 1 FROM models WHERE id = ?", what);
+    sql_stmt *st = db_prepare(d, "SELECT 1 FROM models WHERE id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW)
+    sql_bind_int64(st, 1, id);
+    int rc = sql_step(st);
+    sql_finalize(st);
+    if (rc == SQL_ROW)
         return DB_OK;
-    if (rc == SQLITE_DONE)
+    if (rc == SQL_DONE)
         return db_failf(d, DB_NOTFOUND, "there is no model version %lld", (long long)id);
     return db_fail(d, rc, what);
 }
@@ -59,7 +59,7 @@ db_status db_arena_record(db *d, const db_arena_in *in, int64_t *id)
     db_status s;
     if ((s = model_exists(d, in->model_a, what)) != DB_OK || (s = model_exists(d, in->model_b, what)) != DB_OK)
         return s;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "INSERT INTO arena_judgements (at, rater, prompt_message_id, model_a, model_b,"
                                   " reply_a, reply_b, shown_first, verdict, comment)"
                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -67,11 +67,11 @@ db_status db_arena_record(db *d, const db_arena_in *in, int64_t *id)
     if (!st)
         return DB_ERR;
     char first[2] = {in->shown_first, 0};
-    sqlite3_bind_double(st, 1, db_now());
+    sql_bind_double(st, 1, db_now());
     db_bind_text(st, 2, in->rater);
     db_bind_id(st, 3, in->prompt_message_id);
-    sqlite3_bind_int64(st, 4, in->model_a);
-    sqlite3_bind_int64(st, 5, in->model_b);
+    sql_bind_int64(st, 4, in->model_a);
+    sql_bind_int64(st, 5, in->model_b);
     db_bind_id(st, 6, in->reply_a);
     db_bind_id(st, 7, in->reply_b);
     db_bind_text(st, 8, first);
@@ -79,20 +79,20 @@ db_status db_arena_record(db *d, const db_arena_in *in, int64_t *id)
     db_bind_text(st, 10, in->comment && *in->comment ? in->comment : NULL);
     s = db_step_done(d, st, what);
     if (s == DB_OK && id)
-        *id = sqlite3_last_insert_rowid(d->conn);
+        *id = db_last_id(d);
     return s;
 }
 
 db_status db_arena_comment(db *d, int64_t id, const char *comment)
 {
     const char *what = "saving the judgement's comment";
-    sqlite3_stmt *st = db_prepare(d, "UPDATE arena_judgements SET comment = ? WHERE id = ?", what);
+    sql_stmt *st = db_prepare(d, "UPDATE arena_judgements SET comment = ? WHERE id = ?", what);
     if (!st)
         return DB_ERR;
     db_bind_text(st, 1, comment && *comment ? comment : NULL);
-    sqlite3_bind_int64(st, 2, id);
+    sql_bind_int64(st, 2, id);
     db_status s = db_step_done(d, st, what);
-    if (s == DB_OK && sqlite3_changes(d->conn) == 0)
+    if (s == DB_OK && db_changes(d) == 0)
         s = db_failf(d, DB_NOTFOUND, "there is no arena judgement %lld", (long long)id);
     return s;
 }
@@ -102,7 +102,7 @@ db_status db_arena_list(db *d, db_arena_judgement **out, size_t *n)
     const char *what = "reading the arena judgements";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT id, at, rater, comment, coalesce(prompt_message_id, 0), model_a, model_b,"
                                   " coalesce(reply_a, 0), coalesce(reply_b, 0), shown_first, verdict"
                                   " FROM arena_judgements ORDER BY id",
@@ -111,28 +111,28 @@ db_status db_arena_list(db *d, db_arena_judgement **out, size_t *n)
         return DB_ERR;
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             *out = xreallocarray(*out, cap, sizeof **out);
         }
         db_arena_judgement *j = &(*out)[(*n)++];
         memset(j, 0, sizeof *j);
-        j->id = sqlite3_column_int64(st, 0);
-        j->at = sqlite3_column_double(st, 1);
+        j->id = sql_column_int64(st, 0);
+        j->at = sql_column_double(st, 1);
         j->rater = db_col_text(st, 2, false);
         j->comment = db_col_text(st, 3, true);
-        j->prompt_message_id = sqlite3_column_int64(st, 4);
-        j->model_a = sqlite3_column_int64(st, 5);
-        j->model_b = sqlite3_column_int64(st, 6);
-        j->reply_a = sqlite3_column_int64(st, 7);
-        j->reply_b = sqlite3_column_int64(st, 8);
-        const char *first = (const char *)sqlite3_column_text(st, 9);
+        j->prompt_message_id = sql_column_int64(st, 4);
+        j->model_a = sql_column_int64(st, 5);
+        j->model_b = sql_column_int64(st, 6);
+        j->reply_a = sql_column_int64(st, 7);
+        j->reply_b = sql_column_int64(st, 8);
+        const char *first = (const char *)sql_column_text(st, 9);
         j->shown_first = first && first[0] == 'b' ? 'b' : 'a';
-        db_arena_verdict_parse((const char *)sqlite3_column_text(st, 10), &j->verdict);
+        db_arena_verdict_parse((const char *)sql_column_text(st, 10), &j->verdict);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_arena_judgements_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -156,30 +156,31 @@ db_status db_arena_pairs(db *d, db_arena_pair **out, size_t *n)
     *out = NULL;
     *n = 0;
     /* lo's verdict letter: 'a' when lo is model_a, else 'b' */
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
-        "SELECT min(model_a, model_b) AS lo, max(model_a, model_b) AS hi,"
-        " sum(verdict = CASE WHEN model_a < model_b THEN 'a' ELSE 'b' END),"
-        " sum(verdict = 'tie'), sum(verdict = 'both_bad'),"
-        " sum(verdict = CASE WHEN model_a < model_b THEN 'b' ELSE 'a' END)"
+        "SELECT CASE WHEN model_a < model_b THEN model_a ELSE model_b END AS lo,"
+        " CASE WHEN model_a < model_b THEN model_b ELSE model_a END AS hi,"
+        " sum(CASE WHEN verdict = CASE WHEN model_a < model_b THEN 'a' ELSE 'b' END THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN verdict = 'tie' THEN 1 ELSE 0 END), sum(CASE WHEN verdict = 'both_bad' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN verdict = CASE WHEN model_a < model_b THEN 'b' ELSE 'a' END THEN 1 ELSE 0 END)"
         " FROM arena_judgements GROUP BY lo, hi ORDER BY lo, hi",
         what);
     if (!st)
         return DB_ERR;
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             *out = xreallocarray(*out, cap, sizeof **out);
         }
-        (*out)[(*n)++] = (db_arena_pair){.lo = sqlite3_column_int64(st, 0), .hi = sqlite3_column_int64(st, 1),
-                                         .wins = sqlite3_column_int64(st, 2), .ties = sqlite3_column_int64(st, 3),
-                                         .both_bad = sqlite3_column_int64(st, 4),
-                                         .losses = sqlite3_column_int64(st, 5)};
+        (*out)[(*n)++] = (db_arena_pair){.lo = sql_column_int64(st, 0), .hi = sql_column_int64(st, 1),
+                                         .wins = sql_column_int64(st, 2), .ties = sql_column_int64(st, 3),
+                                         .both_bad = sql_column_int64(st, 4),
+                                         .losses = sql_column_int64(st, 5)};
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         free(*out);
         *out = NULL;
         *n = 0;
@@ -196,10 +197,10 @@ void db_arena_pairs_free(db_arena_pair *p)
 db_status db_arena_next_prompt(db *d, int64_t a, int64_t b, const char *rater, int64_t before, int64_t *id)
 {
     const char *what = "choosing a customer message to judge";
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.role = 'customer' AND m.active AND coalesce(c.profile, '') != 'arena'"
+        " WHERE m.role = 'customer' AND m.active = 1 AND coalesce(c.profile, '') != 'arena'"
         " AND (?4 <= 0 OR m.id < ?4)"
         " AND EXISTS (SELECT 1 FROM messages r WHERE r.prev_id = m.id AND r.role = 'agent' AND r.text != '')"
         " AND NOT EXISTS (SELECT 1 FROM arena_judgements j WHERE j.prompt_message_id = m.id AND j.rater = ?3"
@@ -208,18 +209,18 @@ db_status db_arena_next_prompt(db *d, int64_t a, int64_t b, const char *rater, i
         what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, a);
-    sqlite3_bind_int64(st, 2, b);
+    sql_bind_int64(st, 1, a);
+    sql_bind_int64(st, 2, b);
     db_bind_text(st, 3, rater ? rater : "");
-    sqlite3_bind_int64(st, 4, before);
-    int rc = sqlite3_step(st);
+    sql_bind_int64(st, 4, before);
+    int rc = sql_step(st);
     db_status s = DB_OK;
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE)
+    if (rc == SQL_ROW)
+        *id = sql_column_int64(st, 0);
+    else if (rc == SQL_DONE)
         s = db_failf(d, DB_NOTFOUND, "no customer message with a reply is left to judge");
     else
         s = db_fail(d, rc, what);
-    sqlite3_finalize(st);
+    sql_finalize(st);
     return s;
 }

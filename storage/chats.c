@@ -5,7 +5,9 @@
  * Search takes the user's text literally: three characters or more go to
  * the FTS5 trigram index as one quoted phrase (a substring match in any
  * script); shorter text (two CJK characters, say) cannot use trigrams and
- * is found by scanning with instr().
+ * is found by scanning with instr().  On PostgreSQL every search is a
+ * case-insensitive LIKE of the escaped text, which the pg_trgm index
+ * serves from three characters on.
  */
 #include "storage/chats.h"
 
@@ -29,37 +31,38 @@ db_status db_model_use(db *d, const db_model_info *m, int64_t *id)
         sb_printf(&sb, "remote:%s#%s", m->url ? m->url : "", m->name ? m->name : "");
         key = sb.data;
     }
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "INSERT INTO models (key, sha256, backend, name, file_name, url, arch, n_params, quant,"
         " first_used, last_used, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
         " ON CONFLICT (key) DO UPDATE SET last_used = ?10,"
-        "  name = coalesce(?4, name), file_name = coalesce(?5, file_name), path = coalesce(?11, path)"
+        "  name = coalesce(?4, models.name), file_name = coalesce(?5, models.file_name),"
+        "  path = coalesce(?11, models.path)"
         " RETURNING id",
         what);
     if (!st) {
         free(key);
         return DB_ERR;
     }
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sql_bind_text(st, 1, key);
     db_bind_text(st, 2, m->sha256);
-    sqlite3_bind_text(st, 3, m->sha256 ? "local" : "remote", -1, SQLITE_STATIC);
+    sql_bind_text(st, 3, m->sha256 ? "local" : "remote");
     db_bind_text(st, 4, m->name && *m->name ? m->name : NULL);
     db_bind_text(st, 5, m->file_name);
     db_bind_text(st, 6, m->url);
     db_bind_text(st, 7, m->arch);
     if (m->n_params > 0)
-        sqlite3_bind_int64(st, 8, m->n_params);
+        sql_bind_int64(st, 8, m->n_params);
     db_bind_text(st, 9, m->quant);
-    sqlite3_bind_double(st, 10, db_now());
+    sql_bind_double(st, 10, db_now());
     db_bind_text(st, 11, m->path);
     free(key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    rc = rc == SQLITE_ROW ? sqlite3_step(st) : rc;
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+    int rc = sql_step(st);
+    if (rc == SQL_ROW)
+        *id = sql_column_int64(st, 0);
+    rc = rc == SQL_ROW ? sql_step(st) : rc;
+    sql_finalize(st);
+    return rc == SQL_DONE ? DB_OK : db_fail(d, rc, what);
 }
 
 /* The display name: general.name, unless it is missing or another model
@@ -71,9 +74,9 @@ db_status db_model_use(db *d, const db_model_info *m, int64_t *id)
     "  THEN coalesce(m.file_name, m.url || ' ' || m.name, m.key) ELSE m.name END,"                 \
     " m.file_name, m.url, m.arch, m.quant, coalesce(m.n_params, 0), m.first_used, m.last_used, m.path"
 
-static void read_model(sqlite3_stmt *st, db_model *m)
+static void read_model(sql_stmt *st, db_model *m)
 {
-    m->id = sqlite3_column_int64(st, 0);
+    m->id = sql_column_int64(st, 0);
     m->key = db_col_text(st, 1, false);
     m->sha256 = db_col_text(st, 2, true);
     m->backend = db_col_text(st, 3, false);
@@ -82,23 +85,23 @@ static void read_model(sqlite3_stmt *st, db_model *m)
     m->url = db_col_text(st, 6, true);
     m->arch = db_col_text(st, 7, true);
     m->quant = db_col_text(st, 8, true);
-    m->n_params = sqlite3_column_int64(st, 9);
-    m->first_used = sqlite3_column_double(st, 10);
-    m->last_used = sqlite3_column_double(st, 11);
+    m->n_params = sql_column_int64(st, 9);
+    m->first_used = sql_column_double(st, 10);
+    m->last_used = sql_column_double(st, 11);
     m->path = db_col_text(st, 12, true);
 }
 
-static db_status models_query(db *d, sqlite3_stmt *st, db_model **out, size_t *n, const char *what)
+static db_status models_query(db *d, sql_stmt *st, db_model **out, size_t *n, const char *what)
 {
     *out = NULL;
     *n = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         read_model(st, &(*out)[(*n)++]);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_models_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -110,7 +113,7 @@ static db_status models_query(db *d, sqlite3_stmt *st, db_model **out, size_t *n
 db_status db_models_list(db *d, db_model **out, size_t *n)
 {
     const char *what = "listing models";
-    sqlite3_stmt *st = db_prepare(d, "SELECT " MODEL_COLUMNS " FROM models m ORDER BY m.last_used DESC", what);
+    sql_stmt *st = db_prepare(d, "SELECT " MODEL_COLUMNS " FROM models m ORDER BY m.last_used DESC", what);
     if (!st)
         return DB_ERR;
     return models_query(d, st, out, n, what);
@@ -121,16 +124,16 @@ db_status db_models_match(db *d, const char *q, db_model **out, size_t *n)
     const char *what = "finding the model";
     size_t qlen = strlen(q);
     bool hex = qlen >= 4 && strspn(q, "0123456789abcdefABCDEF") == qlen;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                     "SELECT " MODEL_COLUMNS " FROM models m"
                     " WHERE m.file_name = ?1 OR m.name = ?1 OR m.url || ' ' || m.name = ?1"
-                    "  OR (?2 AND substr(m.sha256, 1, length(?1)) = lower(?1))"
+                    "  OR (?2 <> 0 AND substr(m.sha256, 1, length(?1)) = lower(?1))"
                     " ORDER BY m.last_used DESC",
                     what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, hex);
+    sql_bind_text(st, 1, q);
+    sql_bind_int(st, 2, hex);
     db_status s = models_query(d, st, out, n, what);
     if (s == DB_OK && *n == 0)
         return db_failf(d, DB_NOTFOUND,
@@ -144,10 +147,10 @@ db_status db_model_get(db *d, int64_t id, db_model *out)
 {
     const char *what = "reading a model";
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = db_prepare(d, "SELECT " MODEL_COLUMNS " FROM models m WHERE m.id = ?", what);
+    sql_stmt *st = db_prepare(d, "SELECT " MODEL_COLUMNS " FROM models m WHERE m.id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
+    sql_bind_int64(st, 1, id);
     db_model *list;
     size_t n;
     db_status s = models_query(d, st, &list, &n, what);
@@ -186,34 +189,35 @@ void db_models_free(db_model *m, size_t n)
 db_status db_file_hash_get(db *d, const char *path, int64_t size, int64_t mtime_ns, char hex[65])
 {
     const char *what = "reading the model hash cache";
-    sqlite3_stmt *st =
+    sql_stmt *st =
         db_prepare(d, "SELECT sha256 FROM model_files WHERE path = ? AND size = ? AND mtime_ns = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, size);
-    sqlite3_bind_int64(st, 3, mtime_ns);
-    int rc = sqlite3_step(st);
+    sql_bind_text(st, 1, path);
+    sql_bind_int64(st, 2, size);
+    sql_bind_int64(st, 3, mtime_ns);
+    int rc = sql_step(st);
     db_status s = DB_NOTFOUND;
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 64) {
-        memcpy(hex, sqlite3_column_text(st, 0), 65);
+    if (rc == SQL_ROW && sql_column_bytes(st, 0) == 64) {
+        memcpy(hex, sql_column_text(st, 0), 65);
         s = DB_OK;
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    } else if (rc != SQL_ROW && rc != SQL_DONE)
         s = db_fail(d, rc, what);
-    sqlite3_finalize(st);
+    sql_finalize(st);
     return s;
 }
 
 db_status db_file_hash_put(db *d, const char *path, int64_t size, int64_t mtime_ns, const char *hex)
 {
     const char *what = "saving the model hash cache";
-    sqlite3_stmt *st = db_prepare(d, "INSERT OR REPLACE INTO model_files VALUES (?, ?, ?, ?)", what);
+    sql_stmt *st = db_prepare(d, "INSERT INTO model_files VALUES (?, ?, ?, ?) ON CONFLICT (path) DO UPDATE"
+                                  " SET size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, size);
-    sqlite3_bind_int64(st, 3, mtime_ns);
-    sqlite3_bind_text(st, 4, hex, -1, SQLITE_TRANSIENT);
+    sql_bind_text(st, 1, path);
+    sql_bind_int64(st, 2, size);
+    sql_bind_int64(st, 3, mtime_ns);
+    sql_bind_text(st, 4, hex);
     return db_step_done(d, st, what);
 }
 
@@ -225,7 +229,7 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
     db_status s = db_begin(d, what);
     if (s != DB_OK)
         return s;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "INSERT INTO conversations (profile, system_prompt, created_at, updated_at)"
                                   " VALUES (?, ?, ?3, ?3)",
                                   what);
@@ -235,12 +239,12 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
     }
     db_bind_text(st, 1, profile ? profile : "");
     db_bind_text(st, 2, system_prompt);
-    sqlite3_bind_double(st, 3, db_now());
+    sql_bind_double(st, 3, db_now());
     if ((s = db_step_done(d, st, what)) != DB_OK) {
         db_rollback(d);
         return s;
     }
-    *id = sqlite3_last_insert_rowid(d->conn);
+    *id = db_last_id(d);
     if (system_prompt && *system_prompt) {
         st = db_prepare(d,
                         "INSERT INTO messages (conversation_id, role, text, created_at)"
@@ -250,9 +254,9 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
             db_rollback(d);
             return DB_ERR;
         }
-        sqlite3_bind_int64(st, 1, *id);
-        sqlite3_bind_text(st, 2, system_prompt, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_double(st, 3, db_now());
+        sql_bind_int64(st, 1, *id);
+        sql_bind_text(st, 2, system_prompt);
+        sql_bind_double(st, 3, db_now());
         if ((s = db_step_done(d, st, what)) != DB_OK) {
             db_rollback(d);
             return s;
@@ -263,7 +267,7 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
 
 #define CONV_COLUMNS                                                                                \
     "c.id, c.title, c.profile, c.system_prompt, c.status, c.created_at, c.updated_at,"             \
-    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.active"                \
+    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.active = 1"                \
     "   AND m.role != 'system'),"                                                                  \
     " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'agent'"        \
     "   AND EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id)),"                          \
@@ -272,37 +276,37 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
     "   AND m.text != '' AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"        \
     "   AND r.score IS NOT NULL)) END"
 
-static void read_conv(sqlite3_stmt *st, db_conv *c)
+static void read_conv(sql_stmt *st, db_conv *c)
 {
-    c->id = sqlite3_column_int64(st, 0);
+    c->id = sql_column_int64(st, 0);
     c->title = db_col_text(st, 1, false);
     c->profile = db_col_text(st, 2, false);
     c->system_prompt = db_col_text(st, 3, true);
     c->status = db_col_text(st, 4, false);
-    c->created_at = sqlite3_column_double(st, 5);
-    c->updated_at = sqlite3_column_double(st, 6);
-    c->n_messages = sqlite3_column_int(st, 7);
-    c->n_rated = sqlite3_column_int(st, 8);
-    c->n_unrated = sqlite3_column_int(st, 9);
+    c->created_at = sql_column_double(st, 5);
+    c->updated_at = sql_column_double(st, 6);
+    c->n_messages = sql_column_int(st, 7);
+    c->n_rated = sql_column_int(st, 8);
+    c->n_unrated = sql_column_int(st, 9);
 }
 
 db_status db_conv_get(db *d, int64_t id, db_conv *out)
 {
     const char *what = "reading a conversation";
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = db_prepare(d, "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id = ?", what);
+    sql_stmt *st = db_prepare(d, "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
+    sql_bind_int64(st, 1, id);
+    int rc = sql_step(st);
     db_status s = DB_OK;
-    if (rc == SQLITE_ROW)
+    if (rc == SQL_ROW)
         read_conv(st, out);
-    else if (rc == SQLITE_DONE)
+    else if (rc == SQL_DONE)
         s = db_failf(d, DB_NOTFOUND, "there is no conversation %lld", (long long)id);
     else
         s = db_fail(d, rc, what);
-    sqlite3_finalize(st);
+    sql_finalize(st);
     return s;
 }
 
@@ -329,6 +333,35 @@ static char *fts_phrase(const char *text)
     return sb.data;
 }
 
+/* Whether s is valid UTF-8 (PostgreSQL holds nothing else, so text that
+ * is not cannot be found there). */
+static bool utf8_ok(const char *s)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = util_utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        if (cp == 0xFFFD && (k != 3 || memcmp(s + i, "\xef\xbf\xbd", 3)))
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+/* The LIKE pattern matching text anywhere, its % _ and \\ escaped. */
+static char *like_pattern(const char *text)
+{
+    strbuf sb = {0};
+    sb_putc(&sb, '%');
+    for (const char *p = text; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            sb_putc(&sb, '\\');
+        sb_putc(&sb, *p);
+    }
+    sb_putc(&sb, '%');
+    return sb.data;
+}
+
 db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size_t *n)
 {
     const char *what = "listing conversations";
@@ -346,22 +379,28 @@ db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size
               : "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
                 " (SELECT m.conversation_id FROM messages m WHERE instr(lower(m.text), lower(?2)) > 0)"
                 " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1";
-    sqlite3_stmt *st = db_prepare(d, sql, what);
+    if (searching && db_is_pg(d) && !utf8_ok(search))
+        return DB_OK;
+    if (searching && db_is_pg(d))
+        sql = "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
+              " (SELECT m.conversation_id FROM messages m WHERE m.text ILIKE ?2 ESCAPE '\\')"
+              " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1";
+    sql_stmt *st = db_prepare(d, sql, what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+    sql_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* no limit */
     if (searching) {
-        char *q = fts ? fts_phrase(search) : xstrdup(search);
-        sqlite3_bind_text(st, 2, q, -1, SQLITE_TRANSIENT);
+        char *q = db_is_pg(d) ? like_pattern(search) : fts ? fts_phrase(search) : xstrdup(search);
+        sql_bind_text(st, 2, q);
         free(q);
     }
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         read_conv(st, &(*out)[(*n)++]);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_convs_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -374,15 +413,15 @@ db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size
 static db_status conv_update(db *d, int64_t id, const char *sql, const char *text, int flag,
                              const char *what)
 {
-    sqlite3_stmt *st = db_prepare(d, sql, what);
+    sql_stmt *st = db_prepare(d, sql, what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
+    sql_bind_int64(st, 1, id);
     db_bind_text(st, 2, text);
-    sqlite3_bind_int(st, 3, flag);
-    sqlite3_bind_double(st, 4, db_now());
+    sql_bind_int(st, 3, flag);
+    sql_bind_double(st, 4, db_now());
     db_status s = db_step_done(d, st, what);
-    if (s == DB_OK && sqlite3_changes(d->conn) == 0)
+    if (s == DB_OK && db_changes(d) == 0)
         return db_failf(d, DB_NOTFOUND, "there is no conversation %lld", (long long)id);
     return s;
 }
@@ -397,7 +436,7 @@ db_status db_conv_rename(db *d, int64_t id, const char *title)
 db_status db_conv_set_closed(db *d, int64_t id, bool closed)
 {
     return conv_update(d, id,
-                       "UPDATE conversations SET status = CASE WHEN ?3 THEN 'closed' ELSE 'open' END,"
+                       "UPDATE conversations SET status = CASE WHEN ?3 <> 0 THEN 'closed' ELSE 'open' END,"
                        " updated_at = ?4 WHERE id = ?1 AND ?2 IS NULL",
                        NULL, closed, "changing the conversation's status");
 }
@@ -456,24 +495,24 @@ static char *derive_title(const char *text)
 /* The last active message of a conversation (0 if none). */
 static db_status last_active(db *d, int64_t conv, int64_t *id, const char *what)
 {
-    sqlite3_stmt *st =
-        db_prepare(d, "SELECT max(id) FROM messages WHERE conversation_id = ? AND active", what);
+    sql_stmt *st =
+        db_prepare(d, "SELECT max(id) FROM messages WHERE conversation_id = ? AND active = 1", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, conv);
-    int rc = sqlite3_step(st);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
+    sql_bind_int64(st, 1, conv);
+    int rc = sql_step(st);
+    *id = rc == SQL_ROW ? sql_column_int64(st, 0) : 0;
+    sql_finalize(st);
+    return rc == SQL_ROW ? DB_OK : db_fail(d, rc, what);
 }
 
 static db_status touch_conv(db *d, int64_t conv, const char *what)
 {
-    sqlite3_stmt *st = db_prepare(d, "UPDATE conversations SET updated_at = ? WHERE id = ?", what);
+    sql_stmt *st = db_prepare(d, "UPDATE conversations SET updated_at = ? WHERE id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_double(st, 1, db_now());
-    sqlite3_bind_int64(st, 2, conv);
+    sql_bind_double(st, 1, db_now());
+    sql_bind_int64(st, 2, conv);
     return db_step_done(d, st, what);
 }
 
@@ -482,37 +521,37 @@ static db_status insert_msg(db *d, int64_t conv, db_role role, const char *text,
                             int64_t parent, int64_t model_id, const char *sampling, int64_t *id,
                             const char *what)
 {
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "INSERT INTO messages (conversation_id, role, text, created_at, prev_id,"
                                   " parent_id, model_id, sampling) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, conv);
-    sqlite3_bind_text(st, 2, db_role_name(role), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 4, db_now());
+    sql_bind_int64(st, 1, conv);
+    sql_bind_text(st, 2, db_role_name(role));
+    sql_bind_text(st, 3, text);
+    sql_bind_double(st, 4, db_now());
     db_bind_id(st, 5, prev);
     db_bind_id(st, 6, parent);
     db_bind_id(st, 7, model_id);
     db_bind_text(st, 8, sampling);
     db_status s = db_step_done(d, st, what);
     if (s == DB_OK)
-        *id = sqlite3_last_insert_rowid(d->conn);
+        *id = db_last_id(d);
     return s;
 }
 
 static db_status conv_exists(db *d, int64_t conv, const char *what)
 {
-    sqlite3_stmt *st = db_prepare(d, "SELECT title_set, title FROM conversations WHERE id = ?", what);
+    sql_stmt *st = db_prepare(d, "SELECT title_set, title FROM conversations WHERE id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, conv);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
+    sql_bind_int64(st, 1, conv);
+    int rc = sql_step(st);
+    sql_finalize(st);
+    if (rc == SQL_DONE)
         return db_failf(d, DB_NOTFOUND, "there is no conversation %lld", (long long)conv);
-    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
+    return rc == SQL_ROW ? DB_OK : db_fail(d, rc, what);
 }
 
 db_status db_msg_add(db *d, int64_t conv, db_role role, const char *text, int64_t *id)
@@ -528,13 +567,13 @@ db_status db_msg_add(db *d, int64_t conv, db_role role, const char *text, int64_
         s = insert_msg(d, conv, role, text, prev, 0, 0, NULL, id, what);
     if (s == DB_OK && role == DB_ROLE_CUSTOMER) {
         char *title = derive_title(text);
-        sqlite3_stmt *st = db_prepare(d,
-                                      "UPDATE conversations SET title = ? WHERE id = ? AND NOT title_set"
+        sql_stmt *st = db_prepare(d,
+                                      "UPDATE conversations SET title = ? WHERE id = ? AND title_set = 0"
                                       " AND title = ''",
                                       what);
         if (st) {
-            sqlite3_bind_text(st, 1, title, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, 2, conv);
+            sql_bind_text(st, 1, title);
+            sql_bind_int64(st, 2, conv);
             s = db_step_done(d, st, what);
         } else
             s = DB_ERR;
@@ -553,40 +592,40 @@ db_status db_msg_add(db *d, int64_t conv, db_role role, const char *text, int64_
     "id, conversation_id, coalesce(prev_id, 0), coalesce(parent_id, 0), coalesce(model_id, 0),"    \
     " role, text, created_at, active, sampling, logprob_mean, logprob_min"
 
-static void read_msg(sqlite3_stmt *st, db_msg *m)
+static void read_msg(sql_stmt *st, db_msg *m)
 {
-    m->id = sqlite3_column_int64(st, 0);
-    m->conversation_id = sqlite3_column_int64(st, 1);
-    m->prev_id = sqlite3_column_int64(st, 2);
-    m->parent_id = sqlite3_column_int64(st, 3);
-    m->model_id = sqlite3_column_int64(st, 4);
-    m->role = role_from((const char *)sqlite3_column_text(st, 5));
+    m->id = sql_column_int64(st, 0);
+    m->conversation_id = sql_column_int64(st, 1);
+    m->prev_id = sql_column_int64(st, 2);
+    m->parent_id = sql_column_int64(st, 3);
+    m->model_id = sql_column_int64(st, 4);
+    m->role = role_from((const char *)sql_column_text(st, 5));
     m->text = db_col_text(st, 6, false);
-    m->created_at = sqlite3_column_double(st, 7);
-    m->active = sqlite3_column_int(st, 8) != 0;
+    m->created_at = sql_column_double(st, 7);
+    m->active = sql_column_int(st, 8) != 0;
     m->sampling = db_col_text(st, 9, true);
-    m->has_logprob = sqlite3_column_type(st, 10) != SQLITE_NULL && sqlite3_column_type(st, 11) != SQLITE_NULL;
-    m->logprob_mean = m->has_logprob ? sqlite3_column_double(st, 10) : 0;
-    m->logprob_min = m->has_logprob ? sqlite3_column_double(st, 11) : 0;
+    m->has_logprob = !sql_column_null(st, 10) && !sql_column_null(st, 11);
+    m->logprob_mean = m->has_logprob ? sql_column_double(st, 10) : 0;
+    m->logprob_min = m->has_logprob ? sql_column_double(st, 11) : 0;
 }
 
 db_status db_msg_get(db *d, int64_t id, db_msg *out)
 {
     const char *what = "reading a message";
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = db_prepare(d, "SELECT " MSG_COLUMNS " FROM messages WHERE id = ?", what);
+    sql_stmt *st = db_prepare(d, "SELECT " MSG_COLUMNS " FROM messages WHERE id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
+    sql_bind_int64(st, 1, id);
+    int rc = sql_step(st);
     db_status s = DB_OK;
-    if (rc == SQLITE_ROW)
+    if (rc == SQL_ROW)
         read_msg(st, out);
-    else if (rc == SQLITE_DONE)
+    else if (rc == SQL_DONE)
         s = db_failf(d, DB_NOTFOUND, "there is no message %lld", (long long)id);
     else
         s = db_fail(d, rc, what);
-    sqlite3_finalize(st);
+    sql_finalize(st);
     return s;
 }
 
@@ -595,21 +634,21 @@ db_status db_msgs_list(db *d, int64_t conv, bool all, db_msg **out, size_t *n)
     const char *what = "reading the conversation's messages";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT " MSG_COLUMNS " FROM messages WHERE conversation_id = ?"
-                                  " AND (? OR active) ORDER BY id",
+                                  " AND (? <> 0 OR active = 1) ORDER BY id",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, conv);
-    sqlite3_bind_int(st, 2, all);
+    sql_bind_int64(st, 1, conv);
+    sql_bind_int(st, 2, all);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         read_msg(st, &(*out)[(*n)++]);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_msgs_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -623,22 +662,22 @@ db_status db_msg_thread(db *d, int64_t id, db_msg **out, size_t *n)
     const char *what = "reading the conversation thread";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "WITH RECURSIVE chain(id) AS (SELECT ?1 UNION ALL"
                                   " SELECT m.prev_id FROM messages m JOIN chain c ON m.id = c.id"
                                   " WHERE m.prev_id IS NOT NULL)"
-                                  " SELECT " MSG_COLUMNS " FROM messages WHERE id IN chain ORDER BY id",
+                                  " SELECT " MSG_COLUMNS " FROM messages WHERE id IN (SELECT id FROM chain) ORDER BY id",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
+    sql_bind_int64(st, 1, id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         read_msg(st, &(*out)[(*n)++]);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_msgs_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -670,31 +709,31 @@ void db_msgs_free(db_msg *m, size_t n)
 static db_status retire_from(db *d, int64_t id, db_role want, int64_t *conv, int64_t *prev,
                              const char *what)
 {
-    sqlite3_stmt *st =
+    sql_stmt *st =
         db_prepare(d, "SELECT conversation_id, coalesce(prev_id, 0), role FROM messages WHERE id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
+    sql_bind_int64(st, 1, id);
+    int rc = sql_step(st);
     db_status s = DB_OK;
-    if (rc == SQLITE_ROW) {
-        *conv = sqlite3_column_int64(st, 0);
-        *prev = sqlite3_column_int64(st, 1);
-        if (role_from((const char *)sqlite3_column_text(st, 2)) != want)
+    if (rc == SQL_ROW) {
+        *conv = sql_column_int64(st, 0);
+        *prev = sql_column_int64(st, 1);
+        if (role_from((const char *)sql_column_text(st, 2)) != want)
             s = db_failf(d, DB_INVALID, "message %lld is not a%s message", (long long)id,
                          want == DB_ROLE_AGENT ? "n agent" : " customer");
     } else
-        s = rc == SQLITE_DONE ? db_failf(d, DB_NOTFOUND, "there is no message %lld", (long long)id)
+        s = rc == SQL_DONE ? db_failf(d, DB_NOTFOUND, "there is no message %lld", (long long)id)
                               : db_fail(d, rc, what);
-    sqlite3_finalize(st);
+    sql_finalize(st);
     if (s != DB_OK)
         return s;
-    st = db_prepare(d, "UPDATE messages SET active = 0 WHERE conversation_id = ? AND id >= ? AND active",
+    st = db_prepare(d, "UPDATE messages SET active = 0 WHERE conversation_id = ? AND id >= ? AND active = 1",
                     what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, *conv);
-    sqlite3_bind_int64(st, 2, id);
+    sql_bind_int64(st, 1, *conv);
+    sql_bind_int64(st, 2, id);
     return db_step_done(d, st, what);
 }
 
@@ -742,11 +781,11 @@ db_status db_reply_begin(db *d, int64_t conv, int64_t model_id, const char *samp
 db_status db_reply_progress(db *d, int64_t id, const char *text)
 {
     const char *what = "saving the reply so far";
-    sqlite3_stmt *st = db_prepare(d, "UPDATE messages SET text = ? WHERE id = ? AND role = 'agent'", what);
+    sql_stmt *st = db_prepare(d, "UPDATE messages SET text = ? WHERE id = ? AND role = 'agent'", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
+    sql_bind_text(st, 1, text);
+    sql_bind_int64(st, 2, id);
     return db_step_done(d, st, what);
 }
 
@@ -756,14 +795,14 @@ db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
     db_status s = db_begin(d, what);
     if (s != DB_OK)
         return s;
-    sqlite3_stmt *st;
+    sql_stmt *st;
     /* touch the conversation first: an empty reply is deleted below */
     if ((st = db_prepare(d,
                          "UPDATE conversations SET updated_at = ?1 WHERE id ="
                          " (SELECT conversation_id FROM messages WHERE id = ?2)",
                          what))) {
-        sqlite3_bind_double(st, 1, db_now());
-        sqlite3_bind_int64(st, 2, id);
+        sql_bind_double(st, 1, db_now());
+        sql_bind_int64(st, 2, id);
         s = db_step_done(d, st, what);
     } else
         s = DB_ERR;
@@ -771,9 +810,9 @@ db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
         st = db_prepare(d, "UPDATE messages SET text = ?, model_id = coalesce(?, model_id) WHERE id = ?",
                         what);
         if (st) {
-            sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+            sql_bind_text(st, 1, text);
             db_bind_id(st, 2, model_id);
-            sqlite3_bind_int64(st, 3, id);
+            sql_bind_int64(st, 3, id);
             s = db_step_done(d, st, what);
         } else
             s = DB_ERR;
@@ -784,12 +823,12 @@ db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
                         " (SELECT parent_id FROM messages WHERE id = ?1)",
                         what);
         if (st) {
-            sqlite3_bind_int64(st, 1, id);
+            sql_bind_int64(st, 1, id);
             s = db_step_done(d, st, what);
         } else
             s = DB_ERR;
         if (s == DB_OK && (st = db_prepare(d, "DELETE FROM messages WHERE id = ?", what))) {
-            sqlite3_bind_int64(st, 1, id);
+            sql_bind_int64(st, 1, id);
             s = db_step_done(d, st, what);
         } else if (s == DB_OK)
             s = DB_ERR;
@@ -804,34 +843,40 @@ db_status db_reply_end(db *d, int64_t id, const char *text, int64_t model_id)
 db_status db_reply_confidence(db *d, int64_t id, double mean, double min)
 {
     const char *what = "saving the reply's confidence";
-    sqlite3_stmt *st = db_prepare(d, "UPDATE messages SET logprob_mean = ?, logprob_min = ? WHERE id = ?"
+    sql_stmt *st = db_prepare(d, "UPDATE messages SET logprob_mean = ?, logprob_min = ? WHERE id = ?"
                                      " AND role = 'agent'",
                                   what);
     if (!st)
         return DB_ERR;
     if (isnan(mean))
-        sqlite3_bind_null(st, 1);
+        sql_bind_null(st, 1);
     else
-        sqlite3_bind_double(st, 1, mean);
+        sql_bind_double(st, 1, mean);
     if (isnan(min))
-        sqlite3_bind_null(st, 2);
+        sql_bind_null(st, 2);
     else
-        sqlite3_bind_double(st, 2, min);
-    sqlite3_bind_int64(st, 3, id);
+        sql_bind_double(st, 2, min);
+    sql_bind_int64(st, 3, id);
     db_status s = db_step_done(d, st, what);
-    if (s == DB_OK && sqlite3_changes(d->conn) == 0)
+    if (s == DB_OK && db_changes(d) == 0)
         return db_failf(d, DB_NOTFOUND, "there is no reply %lld", (long long)id);
     return s;
 }
 
 /* ---- Erasure -------------------------------------------------------------------------- */
 
-/* After deleting text: rewrite the search index without it and move the
- * WAL into the main file (whose freed pages secure_delete zeroed). */
+/* After deleting text: SQLite rewrites the search index without it and
+ * moves the WAL into the main file (whose freed pages secure_delete
+ * zeroed); PostgreSQL vacuums the tables that held it, so their dead rows'
+ * space is reclaimed (its WAL and backups keep the text until recycled). */
 static void scrub(db *d)
 {
-    sqlite3_exec(d->conn, "INSERT INTO messages_fts(messages_fts) VALUES ('optimize')", NULL, NULL, NULL);
-    sqlite3_exec(d->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    if (db_is_pg(d)) {
+        db_exec(d, "VACUUM messages, ratings, rating_tags, handles, conversations, eval_items", "vacuuming");
+        return;
+    }
+    db_exec(d, "INSERT INTO messages_fts(messages_fts) VALUES ('optimize')", "optimizing the search index");
+    db_exec(d, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpointing");
 }
 
 static db_status delete_convs(db *d, const char *where, double arg, int *n, const char *what)
@@ -845,18 +890,18 @@ static db_status delete_convs(db *d, const char *where, double arg, int *n, cons
               "UPDATE requests SET conversation_id = NULL, message_id = NULL WHERE conversation_id IN"
               " (SELECT id FROM conversations WHERE %s)",
               where);
-    sqlite3_stmt *st = db_prepare(d, sql.data, what);
+    sql_stmt *st = db_prepare(d, sql.data, what);
     if (st) {
-        sqlite3_bind_double(st, 1, arg);
+        sql_bind_double(st, 1, arg);
         s = db_step_done(d, st, what);
     } else
         s = DB_ERR;
     sb_clear(&sql);
     sb_printf(&sql, "DELETE FROM conversations WHERE %s", where);
     if (s == DB_OK && (st = db_prepare(d, sql.data, what))) {
-        sqlite3_bind_double(st, 1, arg);
+        sql_bind_double(st, 1, arg);
         s = db_step_done(d, st, what);
-        *n = sqlite3_changes(d->conn);
+        *n = db_changes(d);
     } else if (s == DB_OK)
         s = DB_ERR;
     sb_free(&sql);

@@ -39,7 +39,7 @@ typedef enum {
 typedef struct db db;
 
 /* The newest schema version this program knows. */
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 
 /* Open (creating if needed) the database at path, or connect to the
  * PostgreSQL database a postgresql:// or postgres:// URL names (libpq;

@@ -16,21 +16,21 @@
 static db_status read_deployment(db *d, db_deployment *out, const char *what)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d, "SELECT stable_id, coalesce(candidate_id, 0), share, changed_at FROM deployment WHERE id = 1", what);
     if (!st)
         return DB_ERR;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->stable_id = sqlite3_column_int64(st, 0);
-        out->candidate_id = sqlite3_column_int64(st, 1);
-        out->share = sqlite3_column_int(st, 2);
-        out->changed_at = sqlite3_column_double(st, 3);
+    int rc = sql_step(st);
+    if (rc == SQL_ROW) {
+        out->stable_id = sql_column_int64(st, 0);
+        out->candidate_id = sql_column_int64(st, 1);
+        out->share = sql_column_int(st, 2);
+        out->changed_at = sql_column_double(st, 3);
     }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW)
+    sql_finalize(st);
+    if (rc == SQL_ROW)
         return DB_OK;
-    if (rc == SQLITE_DONE)
+    if (rc == SQL_DONE)
         return db_failf(d, DB_NOTFOUND, "nothing is deployed yet (frontdesk deploy VERSION)");
     return db_fail(d, rc, what);
 }
@@ -45,19 +45,19 @@ db_status db_deployment_get(db *d, db_deployment *out)
 static db_status previous_of(db *d, int64_t stable, int64_t *prev, const char *what)
 {
     *prev = 0;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT coalesce(previous_id, 0) FROM deployment_history"
                                   " WHERE stable_id = ?1 AND action IN ('deploy', 'promote', 'rollback')"
                                   " ORDER BY id DESC LIMIT 1",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, stable);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *prev = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+    sql_bind_int64(st, 1, stable);
+    int rc = sql_step(st);
+    if (rc == SQL_ROW)
+        *prev = sql_column_int64(st, 0);
+    sql_finalize(st);
+    return rc == SQL_ROW || rc == SQL_DONE ? DB_OK : db_fail(d, rc, what);
 }
 
 /* Write the new deployment and its history row (inside the caller's
@@ -66,17 +66,17 @@ static db_status write_change(db *d, const char *action, const db_deployment *no
                               const db_deploy_why *w, const char *what)
 {
     double t = db_now();
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "INSERT INTO deployment (id, stable_id, candidate_id, share, changed_at)"
                                   " VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET"
                                   " stable_id = ?1, candidate_id = ?2, share = ?3, changed_at = ?4",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, now->stable_id);
+    sql_bind_int64(st, 1, now->stable_id);
     db_bind_id(st, 2, now->candidate_id);
-    sqlite3_bind_int(st, 3, now->candidate_id ? now->share : 0);
-    sqlite3_bind_double(st, 4, t);
+    sql_bind_int(st, 3, now->candidate_id ? now->share : 0);
+    sql_bind_double(st, 4, t);
     db_status s = db_step_done(d, st, what);
     if (s != DB_OK)
         return s;
@@ -86,11 +86,11 @@ static db_status write_change(db *d, const char *action, const db_deployment *no
                     what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_double(st, 1, t);
-    sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now->stable_id);
+    sql_bind_double(st, 1, t);
+    sql_bind_text(st, 2, action);
+    sql_bind_int64(st, 3, now->stable_id);
     db_bind_id(st, 4, now->candidate_id);
-    sqlite3_bind_int(st, 5, now->candidate_id ? now->share : 0);
+    sql_bind_int(st, 5, now->candidate_id ? now->share : 0);
     db_bind_id(st, 6, previous);
     db_bind_text(st, 7, w ? w->who : NULL);
     db_bind_text(st, 8, w && w->note && *w->note ? w->note : NULL);
@@ -234,31 +234,31 @@ db_status db_deploy_history(db *d, int limit, db_deploy_event **out, size_t *n)
     const char *what = "reading the deployment history";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT id, at, action, coalesce(stable_id, 0), coalesce(candidate_id, 0),"
                                   " coalesce(previous_id, 0), share, who, note, figures"
                                   " FROM deployment_history ORDER BY id DESC LIMIT ?1",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+    sql_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX); /* no limit */
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         db_deploy_event *e = &(*out)[(*n)++];
-        e->id = sqlite3_column_int64(st, 0);
-        e->at = sqlite3_column_double(st, 1);
+        e->id = sql_column_int64(st, 0);
+        e->at = sql_column_double(st, 1);
         e->action = db_col_text(st, 2, false);
-        e->stable_id = sqlite3_column_int64(st, 3);
-        e->candidate_id = sqlite3_column_int64(st, 4);
-        e->previous_id = sqlite3_column_int64(st, 5);
-        e->share = sqlite3_column_int(st, 6);
+        e->stable_id = sql_column_int64(st, 3);
+        e->candidate_id = sql_column_int64(st, 4);
+        e->previous_id = sql_column_int64(st, 5);
+        e->share = sql_column_int(st, 6);
         e->who = db_col_text(st, 7, true);
         e->note = db_col_text(st, 8, true);
         e->figures = db_col_text(st, 9, true);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_deploy_events_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -283,30 +283,30 @@ db_status db_conv_arm_get(db *d, int64_t conv, char arm[16], int64_t *model_id)
     const char *what = "reading the conversation's arm";
     arm[0] = 0;
     *model_id = 0;
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d, "SELECT coalesce(arm, ''), coalesce(arm_model_id, 0) FROM conversations WHERE id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, conv);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *a = (const char *)sqlite3_column_text(st, 0);
+    sql_bind_int64(st, 1, conv);
+    int rc = sql_step(st);
+    if (rc == SQL_ROW) {
+        const char *a = (const char *)sql_column_text(st, 0);
         snprintf(arm, 16, "%s", a ? a : "");
-        *model_id = sqlite3_column_int64(st, 1);
+        *model_id = sql_column_int64(st, 1);
     }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
+    sql_finalize(st);
+    if (rc == SQL_DONE)
         return db_failf(d, DB_NOTFOUND, "no conversation %lld", (long long)conv);
-    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
+    return rc == SQL_ROW ? DB_OK : db_fail(d, rc, what);
 }
 
 db_status db_conv_arm_set(db *d, int64_t conv, const char *arm, int64_t model_id)
 {
     const char *what = "recording the conversation's arm";
-    sqlite3_stmt *st = db_prepare(d, "UPDATE conversations SET arm = ?2, arm_model_id = ?3 WHERE id = ?1", what);
+    sql_stmt *st = db_prepare(d, "UPDATE conversations SET arm = ?2, arm_model_id = ?3 WHERE id = ?1", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, conv);
+    sql_bind_int64(st, 1, conv);
     db_bind_text(st, 2, arm && *arm ? arm : NULL);
     db_bind_id(st, 3, model_id);
     return db_step_done(d, st, what);

@@ -13,7 +13,7 @@
 db_status db_export(db *d, const db_export_filter *f, db_export_fn fn, void *ud)
 {
     const char *what = "selecting rated replies";
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "SELECT m.id, coalesce(m.model_id, 0) FROM messages m"
         " WHERE m.role = 'agent' AND m.text != ''"
@@ -26,20 +26,20 @@ db_status db_export(db *d, const db_export_filter *f, db_export_fn fn, void *ud)
         what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int(st, 1, f->min_score);
-    sqlite3_bind_int(st, 2, f->thumbs);
-    sqlite3_bind_double(st, 3, f->since);
+    sql_bind_int(st, 1, f->min_score);
+    sql_bind_int(st, 2, f->thumbs);
+    sql_bind_double(st, 3, f->since);
     int64_t *ids = NULL, *models = NULL;
     size_t n = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         ids = xreallocarray(ids, n + 1, sizeof *ids);
         models = xreallocarray(models, n + 1, sizeof *models);
-        ids[n] = sqlite3_column_int64(st, 0);
-        models[n++] = sqlite3_column_int64(st, 1);
+        ids[n] = sql_column_int64(st, 0);
+        models[n++] = sql_column_int64(st, 1);
     }
-    sqlite3_finalize(st);
-    db_status s = rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+    sql_finalize(st);
+    db_status s = rc == SQL_DONE ? DB_OK : db_fail(d, rc, what);
     for (size_t i = 0; s == DB_OK && i < n; i++) {
         db_export_item it = {0};
         db_msg *thread = NULL;

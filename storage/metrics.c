@@ -34,7 +34,7 @@ db_status db_request_begin(db *d, int64_t model_id, const char *backend, int64_t
     long long start;
     char host[256];
     db_owner(&pid, &start, host, sizeof host);
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "INSERT INTO requests (model_id, backend, conversation_id, message_id,"
                                   " started_at, queue_ms, owner_pid, owner_start, owner_host)"
                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -42,36 +42,36 @@ db_status db_request_begin(db *d, int64_t model_id, const char *backend, int64_t
     if (!st)
         return DB_ERR;
     db_bind_id(st, 1, model_id);
-    sqlite3_bind_text(st, 2, backend, -1, SQLITE_TRANSIENT);
+    sql_bind_text(st, 2, backend);
     db_bind_id(st, 3, conv);
     db_bind_id(st, 4, message_id);
-    sqlite3_bind_double(st, 5, db_now());
-    sqlite3_bind_double(st, 6, queue_ms > 0 ? queue_ms : 0);
-    sqlite3_bind_int64(st, 7, pid);
-    sqlite3_bind_int64(st, 8, start);
-    sqlite3_bind_text(st, 9, host, -1, SQLITE_TRANSIENT);
+    sql_bind_double(st, 5, db_now());
+    sql_bind_double(st, 6, queue_ms > 0 ? queue_ms : 0);
+    sql_bind_int64(st, 7, pid);
+    sql_bind_int64(st, 8, start);
+    sql_bind_text(st, 9, host);
     db_status s = db_step_done(d, st, what);
     if (s == DB_OK)
-        *id = sqlite3_last_insert_rowid(d->conn);
+        *id = db_last_id(d);
     return s;
 }
 
-static void bind_measure(sqlite3_stmt *st, int i, double v)
+static void bind_measure(sql_stmt *st, int i, double v)
 {
     if (v >= 0 && isfinite(v))
-        sqlite3_bind_double(st, i, v);
+        sql_bind_double(st, i, v);
     else
-        sqlite3_bind_null(st, i);
+        sql_bind_null(st, i);
 }
 
 db_status db_request_set_queue(db *d, int64_t id, double queue_ms)
 {
     const char *what = "saving the queue wait";
-    sqlite3_stmt *st = db_prepare(d, "UPDATE requests SET queue_ms = ? WHERE id = ?", what);
+    sql_stmt *st = db_prepare(d, "UPDATE requests SET queue_ms = ? WHERE id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_double(st, 1, queue_ms);
-    sqlite3_bind_int64(st, 2, id);
+    sql_bind_double(st, 1, queue_ms);
+    sql_bind_int64(st, 2, id);
     return db_step_done(d, st, what);
 }
 
@@ -80,12 +80,12 @@ db_status db_request_set_source(db *d, int64_t id, const char *source)
     const char *what = "saving where a request came from";
     if (strcmp(source, "traffic") && strcmp(source, "eval") && strcmp(source, "arena"))
         return db_failf(d, DB_INVALID, "%s: '%s' is not traffic, eval or arena", what, source);
-    sqlite3_stmt *st =
+    sql_stmt *st =
         db_prepare(d, "UPDATE requests SET source = ?2 WHERE id = ?1 AND outcome = 'running'", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+    sql_bind_int64(st, 1, id);
+    sql_bind_text(st, 2, source);
     return db_step_done(d, st, what);
 }
 
@@ -107,7 +107,7 @@ db_status db_request_finish(db *d, int64_t id, const db_request_result *r)
     db_status s = crash ? DB_OK : db_begin(d, what);
     if (s != DB_OK)
         return s;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "UPDATE requests SET finished_at = ?, outcome = ?, error = ?,"
                                   " prompt_tokens = ?, gen_tokens = ?, ttft_ms = ?, prefill_ms = ?,"
                                   " decode_ms = ?, latency_ms = ?, prefill_tps = ?, decode_tps = ?,"
@@ -117,23 +117,23 @@ db_status db_request_finish(db *d, int64_t id, const db_request_result *r)
         db_rollback(d);
         return DB_ERR;
     }
-    sqlite3_bind_double(st, 1, db_now());
-    sqlite3_bind_text(st, 2, db_outcome_name(r->outcome), -1, SQLITE_STATIC);
+    sql_bind_double(st, 1, db_now());
+    sql_bind_text(st, 2, db_outcome_name(r->outcome));
     db_bind_text(st, 3, r->error);
     if (r->prompt_tokens >= 0) /* a remote server may not say: unknown, not 0 */
-        sqlite3_bind_int(st, 4, r->prompt_tokens);
+        sql_bind_int(st, 4, r->prompt_tokens);
     if (r->gen_tokens >= 0)
-        sqlite3_bind_int(st, 5, r->gen_tokens);
+        sql_bind_int(st, 5, r->gen_tokens);
     bind_measure(st, 6, r->gen_tokens != 0 ? r->ttft_ms : -1);
     bind_measure(st, 7, r->prefill_ms);
     bind_measure(st, 8, r->decode_ms);
     bind_measure(st, 9, r->latency_ms);
     bind_measure(st, 10, r->prefill_tps > 0 ? r->prefill_tps : -1);
     bind_measure(st, 11, r->decode_tps > 0 ? r->decode_tps : -1);
-    sqlite3_bind_int(st, 12, r->attempts > 0 ? r->attempts : 1);
-    sqlite3_bind_int64(st, 13, id);
+    sql_bind_int(st, 12, r->attempts > 0 ? r->attempts : 1);
+    sql_bind_int64(st, 13, id);
     s = db_step_done(d, st, what);
-    if (s == DB_OK && sqlite3_changes(d->conn) == 0)
+    if (s == DB_OK && db_changes(d) == 0)
         s = db_failf(d, DB_NOTFOUND, "there is no request %lld", (long long)id);
     if (crash) {
         if (s == DB_OK)
@@ -160,34 +160,34 @@ db_status db_requests_purge(db *d, double before, const int64_t *keep, size_t n_
         return s;
     int64_t blocked = 0;
     for (size_t i = 0; s == DB_OK && i < n_keep; i++) {
-        sqlite3_stmt *st = db_prepare(d, "SELECT count(*) FROM requests WHERE started_at < ? AND model_id = ?", what);
+        sql_stmt *st = db_prepare(d, "SELECT count(*) FROM requests WHERE started_at < ? AND model_id = ?", what);
         if (!st) {
             s = DB_ERR;
             break;
         }
-        sqlite3_bind_double(st, 1, before);
-        sqlite3_bind_int64(st, 2, keep[i]);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            blocked += sqlite3_column_int64(st, 0);
+        sql_bind_double(st, 1, before);
+        sql_bind_int64(st, 2, keep[i]);
+        int rc = sql_step(st);
+        if (rc == SQL_ROW)
+            blocked += sql_column_int64(st, 0);
         else
             s = db_fail(d, rc, what);
-        sqlite3_finalize(st);
+        sql_finalize(st);
     }
     if (s == DB_OK && blocked)
         s = db_failf(d, DB_INVALID,
                      "%lld request row(s) to purge belong to a version in the running canary (its comparison "
                      "reads them): nothing purged; stop or finish the canary first",
                      (long long)blocked);
-    sqlite3_stmt *del = s == DB_OK ? db_prepare(d, "DELETE FROM requests WHERE started_at < ? AND folded = 1", what)
+    sql_stmt *del = s == DB_OK ? db_prepare(d, "DELETE FROM requests WHERE started_at < ? AND folded = 1", what)
                                    : NULL;
     if (s == DB_OK && !del)
         s = DB_ERR;
     if (s == DB_OK) {
-        sqlite3_bind_double(del, 1, before);
+        sql_bind_double(del, 1, before);
         s = db_step_done(d, del, what);
         if (s == DB_OK && deleted)
-            *deleted = sqlite3_changes(d->conn);
+            *deleted = db_changes(d);
     }
     if (s != DB_OK) {
         db_rollback(d);
@@ -202,7 +202,7 @@ db_status db_request_figures_purged(db *d, int64_t message_id, bool *purged)
 {
     const char *what = "reading the request figures";
     *purged = false;
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "SELECT m.model_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM requests WHERE message_id = m.id)"
         " AND m.created_at < coalesce((SELECT min(started_at) FROM requests), 1e300)"
@@ -211,17 +211,17 @@ db_status db_request_figures_purged(db *d, int64_t message_id, bool *purged)
         what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, message_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *purged = sqlite3_column_int(st, 0) != 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+    sql_bind_int64(st, 1, message_id);
+    int rc = sql_step(st);
+    if (rc == SQL_ROW)
+        *purged = sql_column_int(st, 0) != 0;
+    sql_finalize(st);
+    return rc == SQL_ROW || rc == SQL_DONE ? DB_OK : db_fail(d, rc, what);
 }
 
-static double col_measure(sqlite3_stmt *st, int i)
+static double col_measure(sql_stmt *st, int i)
 {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
+    return sql_column_null(st, i) ? -1 : sql_column_double(st, i);
 }
 
 db_status db_requests_for_message(db *d, int64_t message_id, db_request **out, size_t *n)
@@ -229,7 +229,7 @@ db_status db_requests_for_message(db *d, int64_t message_id, db_request **out, s
     const char *what = "reading the request figures";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "SELECT id, coalesce(model_id, 0), backend, outcome, error, started_at, coalesce(finished_at, 0),"
         " coalesce(queue_ms, 0), coalesce(prompt_tokens, -1), coalesce(gen_tokens, -1), attempts,"
@@ -238,22 +238,22 @@ db_status db_requests_for_message(db *d, int64_t message_id, db_request **out, s
         what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, message_id);
+    sql_bind_int64(st, 1, message_id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         db_request *r = &(*out)[(*n)++];
-        r->id = sqlite3_column_int64(st, 0);
-        r->model_id = sqlite3_column_int64(st, 1);
+        r->id = sql_column_int64(st, 0);
+        r->model_id = sql_column_int64(st, 1);
         r->backend = db_col_text(st, 2, false);
         r->outcome = db_col_text(st, 3, false);
         r->error = db_col_text(st, 4, true);
-        r->started_at = sqlite3_column_double(st, 5);
-        r->finished_at = sqlite3_column_double(st, 6);
-        r->queue_ms = sqlite3_column_double(st, 7);
-        r->prompt_tokens = sqlite3_column_int(st, 8);
-        r->gen_tokens = sqlite3_column_int(st, 9);
-        r->attempts = sqlite3_column_int(st, 10);
+        r->started_at = sql_column_double(st, 5);
+        r->finished_at = sql_column_double(st, 6);
+        r->queue_ms = sql_column_double(st, 7);
+        r->prompt_tokens = sql_column_int(st, 8);
+        r->gen_tokens = sql_column_int(st, 9);
+        r->attempts = sql_column_int(st, 10);
         r->ttft_ms = col_measure(st, 11);
         r->prefill_ms = col_measure(st, 12);
         r->decode_ms = col_measure(st, 13);
@@ -261,8 +261,8 @@ db_status db_requests_for_message(db *d, int64_t message_id, db_request **out, s
         r->prefill_tps = col_measure(st, 15);
         r->decode_tps = col_measure(st, 16);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_requests_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -466,16 +466,16 @@ static db_status stats_setup(db *d, db_window w, double now, const char *first_s
     memset(out, 0, sizeof *out);
     double from = w == DB_WIN_ALL ? 0 : now - db_window_seconds(w);
     if (w == DB_WIN_ALL) {
-        sqlite3_stmt *st = db_prepare(d, first_sql, what);
+        sql_stmt *st = db_prepare(d, first_sql, what);
         if (!st)
             return DB_ERR;
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            from = sqlite3_column_double(st, 0);
-        else if (rc == SQLITE_ROW)
+        int rc = sql_step(st);
+        if (rc == SQL_ROW && !sql_column_null(st, 0))
+            from = sql_column_double(st, 0);
+        else if (rc == SQL_ROW)
             from = now;
-        sqlite3_finalize(st);
-        if (rc != SQLITE_ROW)
+        sql_finalize(st);
+        if (rc != SQL_ROW)
             return db_fail(d, rc, what);
     }
     out->from = from;
@@ -519,14 +519,14 @@ db_status db_stats_compute_exact(db *d, db_window w, double now, const int64_t *
             sb_puts(&sql, i ? ", ?" : "?");
         sb_puts(&sql, ")");
     }
-    sqlite3_stmt *st = db_prepare(d, sql.data, what);
+    sql_stmt *st = db_prepare(d, sql.data, what);
     sb_free(&sql);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_double(st, 1, from);
-    sqlite3_bind_double(st, 2, now);
+    sql_bind_double(st, 1, from);
+    sql_bind_double(st, 2, now);
     for (size_t i = 0; i < n_models; i++)
-        sqlite3_bind_int64(st, 3 + (int)i, model_ids[i]);
+        sql_bind_int64(st, 3 + (int)i, model_ids[i]);
 
     values lat = {0}, ttft = {0}, dec = {0};
     double prefill_sum = 0, decode_sum = 0;
@@ -534,18 +534,18 @@ db_status db_stats_compute_exact(db *d, db_window w, double now, const int64_t *
     double *bucket_decode = xcalloc(n_buckets, sizeof *bucket_decode);
     int64_t *bucket_decode_n = xcalloc(n_buckets, sizeof *bucket_decode_n);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *oc = (const char *)sqlite3_column_text(st, 1);
+    while ((rc = sql_step(st)) == SQL_ROW) {
+        const char *oc = (const char *)sql_column_text(st, 1);
         if (!strcmp(oc, "running")) {
             out->running++;
             continue;
         }
-        double t = sqlite3_column_double(st, 0);
+        double t = sql_column_double(st, 0);
         int32_t b = t >= first ? (int32_t)((t - first) / 60.0) : -1;
         if (b >= (int32_t)n_buckets)
             b = (int32_t)n_buckets - 1;
         db_minute *m = b >= 0 ? &out->series[b] : NULL;
-        int32_t slot = model_slot(out, sqlite3_column_int64(st, 7));
+        int32_t slot = model_slot(out, sql_column_int64(st, 7));
         db_model_stats *ms = &out->models[slot];
         bool err = !strcmp(oc, "error") || !strcmp(oc, "timeout") || !strcmp(oc, "interrupted");
         out->requests++;
@@ -553,23 +553,23 @@ db_status db_stats_compute_exact(db *d, db_window w, double now, const int64_t *
         out->cancelled += !strcmp(oc, "cancelled");
         ms->requests++;
         ms->errors += err;
-        int64_t tokens = sqlite3_column_int64(st, 6);
+        int64_t tokens = sql_column_int64(st, 6);
         out->tokens_generated += tokens;
         if (m) {
             m->requests++;
             m->errors += err;
             m->tokens += tokens;
         }
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            values_push(&lat, sqlite3_column_double(st, 2), b, slot);
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            values_push(&ttft, sqlite3_column_double(st, 3), b, slot);
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-            prefill_sum += sqlite3_column_double(st, 4);
+        if (!sql_column_null(st, 2))
+            values_push(&lat, sql_column_double(st, 2), b, slot);
+        if (!sql_column_null(st, 3))
+            values_push(&ttft, sql_column_double(st, 3), b, slot);
+        if (!sql_column_null(st, 4)) {
+            prefill_sum += sql_column_double(st, 4);
             prefill_n++;
         }
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
-            double v = sqlite3_column_double(st, 5);
+        if (!sql_column_null(st, 5)) {
+            double v = sql_column_double(st, 5);
             decode_sum += v;
             decode_n++;
             values_push(&dec, v, b, slot);
@@ -579,9 +579,9 @@ db_status db_stats_compute_exact(db *d, db_window w, double now, const int64_t *
             }
         }
     }
-    sqlite3_finalize(st);
+    sql_finalize(st);
     db_status s = DB_OK;
-    if (rc != SQLITE_DONE)
+    if (rc != SQL_DONE)
         s = db_fail(d, rc, what);
     else {
         double minutes = (now - from) / 60.0;
@@ -632,7 +632,7 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
         s = stats_setup(d, w, now,
                         "SELECT min(t) FROM (SELECT min(start) t FROM rollups WHERE period = 60"
                         " UNION ALL SELECT min(start) FROM rollups WHERE period = 3600"
-                        " UNION ALL SELECT min(started_at) FROM requests WHERE outcome = 'running')",
+                        " UNION ALL SELECT min(started_at) FROM requests WHERE outcome = 'running') AS firsts",
                         out);
     if (s == DB_OK)
         s = rollup_stats(d, model_ids, n_models, out);
@@ -646,21 +646,21 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
                 sb_puts(&sql, i ? ", ?" : "?");
             sb_puts(&sql, ")");
         }
-        sqlite3_stmt *st = db_prepare(d, sql.data, what);
+        sql_stmt *st = db_prepare(d, sql.data, what);
         sb_free(&sql);
         if (!st)
             s = DB_ERR;
         else {
-            sqlite3_bind_double(st, 1, out->from);
-            sqlite3_bind_double(st, 2, out->to);
+            sql_bind_double(st, 1, out->from);
+            sql_bind_double(st, 2, out->to);
             for (size_t i = 0; i < n_models; i++)
-                sqlite3_bind_int64(st, 3 + (int)i, model_ids[i]);
-            int rc = sqlite3_step(st);
-            if (rc == SQLITE_ROW)
-                out->running = sqlite3_column_int64(st, 0);
+                sql_bind_int64(st, 3 + (int)i, model_ids[i]);
+            int rc = sql_step(st);
+            if (rc == SQL_ROW)
+                out->running = sql_column_int64(st, 0);
             else
                 s = db_fail(d, rc, what);
-            sqlite3_finalize(st);
+            sql_finalize(st);
         }
     }
     if (s != DB_OK) {
@@ -686,25 +686,25 @@ db_status db_recent_errors(db *d, int limit, db_error_row **out, size_t *n)
     const char *what = "reading the latest errors";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT started_at, coalesce(model_id, 0), outcome, error FROM requests"
                                   " WHERE outcome IN ('error', 'timeout', 'interrupted')"
                                   " ORDER BY started_at DESC LIMIT ?",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int(st, 1, limit);
+    sql_bind_int(st, 1, limit);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         db_error_row *r = &(*out)[(*n)++];
-        r->at = sqlite3_column_double(st, 0);
-        r->model_id = sqlite3_column_int64(st, 1);
+        r->at = sql_column_double(st, 0);
+        r->model_id = sql_column_int64(st, 1);
         r->outcome = db_col_text(st, 2, false);
         r->error = db_col_text(st, 3, false);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         db_error_rows_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -725,19 +725,19 @@ void db_error_rows_free(db_error_row *r, size_t n)
 db_status db_thumbs_down_rate(db *d, double from, double *rate, int64_t *n)
 {
     const char *what = "counting thumbs";
-    sqlite3_stmt *st = db_prepare(d,
-                                  "SELECT count(*), coalesce(sum(r.thumbs < 0), 0) FROM ratings r"
+    sql_stmt *st = db_prepare(d,
+                                  "SELECT count(*), coalesce(sum(CASE WHEN r.thumbs < 0 THEN 1 ELSE 0 END), 0) FROM ratings r"
                                   " JOIN messages m ON m.id = r.message_id"
                                   " WHERE r.thumbs != 0 AND m.created_at >= ?",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_double(st, 1, from);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *n = sqlite3_column_int64(st, 0);
-        *rate = *n ? (double)sqlite3_column_int64(st, 1) / (double)*n : 0;
+    sql_bind_double(st, 1, from);
+    int rc = sql_step(st);
+    if (rc == SQL_ROW) {
+        *n = sql_column_int64(st, 0);
+        *rate = *n ? (double)sql_column_int64(st, 1) / (double)*n : 0;
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
+    sql_finalize(st);
+    return rc == SQL_ROW ? DB_OK : db_fail(d, rc, what);
 }

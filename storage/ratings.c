@@ -13,30 +13,30 @@
 
 static db_status check_reply(db *d, int64_t message_id, const char *what)
 {
-    sqlite3_stmt *st = db_prepare(d, "SELECT role FROM messages WHERE id = ?", what);
+    sql_stmt *st = db_prepare(d, "SELECT role FROM messages WHERE id = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, message_id);
-    int rc = sqlite3_step(st);
+    sql_bind_int64(st, 1, message_id);
+    int rc = sql_step(st);
     db_status s = DB_OK;
-    if (rc == SQLITE_DONE)
+    if (rc == SQL_DONE)
         s = db_failf(d, DB_NOTFOUND, "there is no message %lld", (long long)message_id);
-    else if (rc != SQLITE_ROW)
+    else if (rc != SQL_ROW)
         s = db_fail(d, rc, what);
-    else if (strcmp((const char *)sqlite3_column_text(st, 0), "agent") != 0)
+    else if (strcmp((const char *)sql_column_text(st, 0), "agent") != 0)
         s = db_failf(d, DB_INVALID, "message %lld is a %s message; only agent replies are rated",
-                     (long long)message_id, (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+                     (long long)message_id, (const char *)sql_column_text(st, 0));
+    sql_finalize(st);
     return s;
 }
 
 /* Whether a statement's binds all worked (brc, the first failure); if not,
  * the statement is finalized and the failure recorded on d. */
-static bool bind_ok(db *d, sqlite3_stmt *st, int brc, const char *what)
+static bool bind_ok(db *d, sql_stmt *st, int brc, const char *what)
 {
-    if (brc == SQLITE_OK)
+    if (brc == SQL_OK)
         return true;
-    sqlite3_finalize(st);
+    sql_finalize(st);
     db_fail(d, brc, what);
     return false;
 }
@@ -57,15 +57,15 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
         db_rollback(d);
         return s;
     }
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "INSERT INTO ratings (message_id, rater, thumbs, score, comment, created_at, updated_at)"
-        " VALUES (?1, ?2, CASE WHEN ?3 THEN ?4 ELSE 0 END, CASE WHEN ?5 THEN ?6 END,"
-        "  CASE WHEN ?7 THEN ?8 END, ?9, ?9)"
+        " VALUES (?1, ?2, CASE WHEN ?3 <> 0 THEN ?4 ELSE 0 END, CASE WHEN ?5 <> 0 THEN CAST(?6 AS INTEGER) END,"
+        "  CASE WHEN ?7 <> 0 THEN ?8 END, ?9, ?9)"
         " ON CONFLICT (message_id, rater) DO UPDATE SET"
-        "  thumbs = CASE WHEN ?3 THEN ?4 ELSE thumbs END,"
-        "  score = CASE WHEN ?5 THEN ?6 ELSE score END,"
-        "  comment = CASE WHEN ?7 THEN ?8 ELSE comment END,"
+        "  thumbs = CASE WHEN ?3 <> 0 THEN ?4 ELSE ratings.thumbs END,"
+        "  score = CASE WHEN ?5 <> 0 THEN CAST(?6 AS INTEGER) ELSE ratings.score END,"
+        "  comment = CASE WHEN ?7 <> 0 THEN ?8 ELSE ratings.comment END,"
         "  updated_at = ?9",
         what);
     if (!st) {
@@ -73,40 +73,40 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
         return DB_ERR;
     }
     /* A text bind copies, and when that allocation fails the parameter
-     * stays NULL: a comment or a tag (INSERT OR IGNORE) would be dropped
+     * stays NULL: a comment or a tag (ON CONFLICT DO NOTHING) would be dropped
      * without a word.  So every text bind is checked. */
-    sqlite3_bind_int64(st, 1, message_id);
-    int brc = sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 3, (r->fields & DB_RATE_THUMBS) != 0);
-    sqlite3_bind_int(st, 4, r->thumbs);
-    sqlite3_bind_int(st, 5, (r->fields & DB_RATE_SCORE) != 0);
+    sql_bind_int64(st, 1, message_id);
+    int brc = sql_bind_text(st, 2, rater);
+    sql_bind_int(st, 3, (r->fields & DB_RATE_THUMBS) != 0);
+    sql_bind_int(st, 4, r->thumbs);
+    sql_bind_int(st, 5, (r->fields & DB_RATE_SCORE) != 0);
     if (r->score > 0)
-        sqlite3_bind_int(st, 6, r->score);
-    sqlite3_bind_int(st, 7, (r->fields & DB_RATE_COMMENT) != 0);
-    if (brc == SQLITE_OK)
+        sql_bind_int(st, 6, r->score);
+    sql_bind_int(st, 7, (r->fields & DB_RATE_COMMENT) != 0);
+    if (brc == SQL_OK)
         brc = db_bind_text(st, 8, r->comment && *r->comment ? r->comment : NULL);
-    sqlite3_bind_double(st, 9, db_now());
+    sql_bind_double(st, 9, db_now());
     s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
     if (s == DB_OK && (r->fields & DB_RATE_TAGS)) {
         st = db_prepare(d, "DELETE FROM rating_tags WHERE message_id = ? AND rater = ?", what);
         if (st) {
-            sqlite3_bind_int64(st, 1, message_id);
-            brc = sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+            sql_bind_int64(st, 1, message_id);
+            brc = sql_bind_text(st, 2, rater);
             s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
         } else
             s = DB_ERR;
         for (size_t i = 0; s == DB_OK && i < r->n_tags; i++) {
             if (!*r->tags[i])
                 continue;
-            st = db_prepare(d, "INSERT OR IGNORE INTO rating_tags VALUES (?, ?, ?)", what);
+            st = db_prepare(d, "INSERT INTO rating_tags VALUES (?, ?, ?) ON CONFLICT DO NOTHING", what);
             if (!st) {
                 s = DB_ERR;
                 break;
             }
-            sqlite3_bind_int64(st, 1, message_id);
-            brc = sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
-            if (brc == SQLITE_OK)
-                brc = sqlite3_bind_text(st, 3, r->tags[i], -1, SQLITE_TRANSIENT);
+            sql_bind_int64(st, 1, message_id);
+            brc = sql_bind_text(st, 2, rater);
+            if (brc == SQL_OK)
+                brc = sql_bind_text(st, 3, r->tags[i]);
             s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
         }
     }
@@ -122,48 +122,48 @@ db_status db_ratings_get(db *d, int64_t message_id, db_rating **out, size_t *n)
     const char *what = "reading ratings";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT rater, thumbs, coalesce(score, 0), comment, created_at, updated_at"
                                   " FROM ratings WHERE message_id = ? ORDER BY rater",
                                   what);
-    sqlite3_stmt *tags = db_prepare(d,
+    sql_stmt *tags = db_prepare(d,
                                     "SELECT tag FROM rating_tags WHERE message_id = ? AND rater = ?"
                                     " ORDER BY tag",
                                     what);
     if (!st || !tags) {
-        sqlite3_finalize(st);
-        sqlite3_finalize(tags);
+        sql_finalize(st);
+        sql_finalize(tags);
         return DB_ERR;
     }
-    sqlite3_bind_int64(st, 1, message_id);
+    sql_bind_int64(st, 1, message_id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
         db_rating *r = &(*out)[(*n)++];
         memset(r, 0, sizeof *r);
         r->rater = db_col_text(st, 0, false);
-        r->thumbs = sqlite3_column_int(st, 1);
-        r->score = sqlite3_column_int(st, 2);
+        r->thumbs = sql_column_int(st, 1);
+        r->score = sql_column_int(st, 2);
         r->comment = db_col_text(st, 3, true);
-        r->created_at = sqlite3_column_double(st, 4);
-        r->updated_at = sqlite3_column_double(st, 5);
-        sqlite3_reset(tags);
-        sqlite3_bind_int64(tags, 1, message_id);
+        r->created_at = sql_column_double(st, 4);
+        r->updated_at = sql_column_double(st, 5);
+        sql_reset(tags);
+        sql_bind_int64(tags, 1, message_id);
         /* a failed bind (out of memory) would read as "no tags" */
-        int trc = sqlite3_bind_text(tags, 2, r->rater, -1, SQLITE_TRANSIENT);
-        if (trc == SQLITE_OK)
-            while ((trc = sqlite3_step(tags)) == SQLITE_ROW) {
+        int trc = sql_bind_text(tags, 2, r->rater);
+        if (trc == SQL_OK)
+            while ((trc = sql_step(tags)) == SQL_ROW) {
                 r->tags = xreallocarray(r->tags, r->n_tags + 1, sizeof *r->tags);
                 r->tags[r->n_tags++] = db_col_text(tags, 0, false);
             }
-        if (trc != SQLITE_DONE) {
+        if (trc != SQL_DONE) {
             rc = trc;
             break;
         }
     }
-    sqlite3_finalize(st);
-    sqlite3_finalize(tags);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    sql_finalize(tags);
+    if (rc != SQL_DONE) {
         db_ratings_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -199,7 +199,7 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
     *n = 0;
     if (f->arm && strcmp(f->arm, "stable") && strcmp(f->arm, "candidate") && strcmp(f->arm, "pinned"))
         return db_failf(d, DB_INVALID, "there is no arm \"%s\" (stable, candidate or pinned)", f->arm);
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "SELECT m.id FROM messages m WHERE m.role = 'agent' AND m.text != ''"
         " AND " NOT_ARENA
@@ -208,7 +208,7 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
         "  WHEN 1 THEN EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
         "              AND (r.score <= 2 OR r.thumbs < 0))"
         "  WHEN 2 THEN EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id AND r.score IS NOT NULL)"
-        "  ELSE 1 END"
+        "  ELSE 1 = 1 END"
         " AND (?2 = 0 OR m.model_id = ?2)"
         " AND m.created_at >= ?3"
         " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM rating_tags t WHERE t.message_id = m.id AND t.tag = ?4))"
@@ -216,25 +216,25 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
         "      AND o.id <= m.id AND instr(lower(o.text), lower(?5)) > 0))"
         " AND (?6 IS NULL OR EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id"
         "      AND c.arm = ?6))"
-        " ORDER BY CASE WHEN ?7 THEN m.logprob_mean IS NULL ELSE 0 END,"
-        "  CASE WHEN ?7 THEN m.logprob_mean END, m.id",
+        " ORDER BY CASE WHEN ?7 <> 0 AND m.logprob_mean IS NULL THEN 1 ELSE 0 END,"
+        "  CASE WHEN ?7 <> 0 THEN m.logprob_mean END, m.id",
         what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int(st, 1, (int)f->kind);
-    sqlite3_bind_int64(st, 2, f->model_id);
-    sqlite3_bind_double(st, 3, f->since);
+    sql_bind_int(st, 1, (int)f->kind);
+    sql_bind_int64(st, 2, f->model_id);
+    sql_bind_double(st, 3, f->since);
     db_bind_text(st, 4, f->tag && *f->tag ? f->tag : NULL);
     db_bind_text(st, 5, f->search && *f->search ? f->search : NULL);
     db_bind_text(st, 6, f->arm);
-    sqlite3_bind_int(st, 7, f->by_confidence);
+    sql_bind_int(st, 7, f->by_confidence);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *ids = xreallocarray(*ids, *n + 1, sizeof **ids);
-        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+        (*ids)[(*n)++] = sql_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         free(*ids);
         *ids = NULL;
         *n = 0;
@@ -246,30 +246,30 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
 db_status db_review_counts(db *d, int64_t *unrated, int64_t *total)
 {
     const char *what = "counting replies";
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
-        "SELECT count(*), coalesce(sum(NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
-        " AND r.score IS NOT NULL)), 0) FROM messages m WHERE m.role = 'agent' AND m.text != ''"
+        "SELECT count(*), coalesce(sum(CASE WHEN NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
+        " AND r.score IS NOT NULL) THEN 1 ELSE 0 END), 0) FROM messages m WHERE m.role = 'agent' AND m.text != ''"
         " AND " NOT_ARENA,
         what);
     if (!st)
         return DB_ERR;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *total = sqlite3_column_int64(st, 0);
-        *unrated = sqlite3_column_int64(st, 1);
+    int rc = sql_step(st);
+    if (rc == SQL_ROW) {
+        *total = sql_column_int64(st, 0);
+        *unrated = sql_column_int64(st, 1);
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? DB_OK : db_fail(d, rc, what);
+    sql_finalize(st);
+    return rc == SQL_ROW ? DB_OK : db_fail(d, rc, what);
 }
 
 db_status db_rating_delete(db *d, int64_t message_id, const char *rater)
 {
     const char *what = "undoing the rating";
-    sqlite3_stmt *st = db_prepare(d, "DELETE FROM ratings WHERE message_id = ? AND rater = ?", what);
+    sql_stmt *st = db_prepare(d, "DELETE FROM ratings WHERE message_id = ? AND rater = ?", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, message_id);
-    sqlite3_bind_text(st, 2, rater, -1, SQLITE_TRANSIENT);
+    sql_bind_int64(st, 1, message_id);
+    sql_bind_text(st, 2, rater);
     return db_step_done(d, st, what);
 }

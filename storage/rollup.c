@@ -242,29 +242,29 @@ static db_status decode_le_add(db *d, const uint8_t *p, size_t len, int64_t le[N
     "r.id, r.started_at, coalesce(r.model_id, 0), coalesce(c.arm, ''), r.source, r.backend, r.outcome," \
     " r.gen_tokens, r.prompt_tokens, r.latency_ms, r.ttft_ms, r.prefill_tps, r.decode_tps"
 
-static const char *col_str(sqlite3_stmt *st, int i)
+static const char *col_str(sql_stmt *st, int i)
 {
-    const char *s = (const char *)sqlite3_column_text(st, i);
+    const char *s = (const char *)sql_column_text(st, i);
     return s ? s : "";
 }
 
-static void fold_request_row(agg_table *t, sqlite3_stmt *st)
+static void fold_request_row(agg_table *t, sql_stmt *st)
 {
-    double minute = floor(sqlite3_column_double(st, 1) / 60.0) * 60.0;
+    double minute = floor(sql_column_double(st, 1) / 60.0) * 60.0;
     const char *key[4] = {col_str(st, 3), col_str(st, 4), col_str(st, 5), col_str(st, 6)};
-    agg *a = table_get(t, 60, minute, sqlite3_column_int64(st, 2), key);
+    agg *a = table_get(t, 60, minute, sql_column_int64(st, 2), key);
     a->requests++;
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
-        int64_t g = sqlite3_column_int64(st, 7);
+    if (!sql_column_null(st, 7)) {
+        int64_t g = sql_column_int64(st, 7);
         a->gen_tokens += g;
         sketch_add(&a->sk[M_TOKENS], (double)g);
         a->le[LE_TOKENS + le_index(rollup_le_tokens, ROLLUP_N_LE_TOKENS, (double)g)]++;
     }
-    a->prompt_tokens += sqlite3_column_int64(st, 8);
+    a->prompt_tokens += sql_column_int64(st, 8);
     for (int m = 0; m < 4; m++) {
-        if (sqlite3_column_type(st, 9 + m) == SQLITE_NULL)
+        if (sql_column_null(st, 9 + m))
             continue;
-        double v = sqlite3_column_double(st, 9 + m);
+        double v = sql_column_double(st, 9 + m);
         a->n[m]++;
         a->sum[m] += v;
         sketch_add(&a->sk[m], v);
@@ -280,22 +280,30 @@ static void fold_request_row(agg_table *t, sqlite3_stmt *st)
     "requests, gen_tokens, prompt_tokens, latency_n, latency_sum, ttft_n, ttft_sum, prefill_n,"        \
     " prefill_sum, decode_n, decode_sum, hist, le"
 
+/* The same columns taken from the row an upsert tried to insert. */
+#define ROLLUP_UPDATE                                                                                   \
+    "requests = excluded.requests, gen_tokens = excluded.gen_tokens,"                                    \
+    " prompt_tokens = excluded.prompt_tokens, latency_n = excluded.latency_n,"                           \
+    " latency_sum = excluded.latency_sum, ttft_n = excluded.ttft_n, ttft_sum = excluded.ttft_sum,"        \
+    " prefill_n = excluded.prefill_n, prefill_sum = excluded.prefill_sum, decode_n = excluded.decode_n,"  \
+    " decode_sum = excluded.decode_sum, hist = excluded.hist, le = excluded.le"
+
 /* Add a stored rollup row's columns (from column `c`) into a. */
-static db_status add_rollup_row(db *d, agg *a, sqlite3_stmt *st, int c)
+static db_status add_rollup_row(db *d, agg *a, sql_stmt *st, int c)
 {
-    a->requests += sqlite3_column_int64(st, c);
-    a->gen_tokens += sqlite3_column_int64(st, c + 1);
-    a->prompt_tokens += sqlite3_column_int64(st, c + 2);
+    a->requests += sql_column_int64(st, c);
+    a->gen_tokens += sql_column_int64(st, c + 1);
+    a->prompt_tokens += sql_column_int64(st, c + 2);
     for (int m = 0; m < 4; m++) {
-        a->n[m] += sqlite3_column_int64(st, c + 3 + 2 * m);
-        a->sum[m] += sqlite3_column_double(st, c + 4 + 2 * m);
+        a->n[m] += sql_column_int64(st, c + 3 + 2 * m);
+        a->sum[m] += sql_column_double(st, c + 4 + 2 * m);
     }
     sketch *sk[N_MEASURES];
     for (int m = 0; m < N_MEASURES; m++)
         sk[m] = &a->sk[m];
-    db_status s = decode_hist(d, sqlite3_column_blob(st, c + 11), (size_t)sqlite3_column_bytes(st, c + 11), sk);
+    db_status s = decode_hist(d, sql_column_blob(st, c + 11), (size_t)sql_column_bytes(st, c + 11), sk);
     if (s == DB_OK)
-        s = decode_le_add(d, sqlite3_column_blob(st, c + 12), (size_t)sqlite3_column_bytes(st, c + 12), a->le);
+        s = decode_le_add(d, sql_column_blob(st, c + 12), (size_t)sql_column_bytes(st, c + 12), a->le);
     return s;
 }
 
@@ -304,63 +312,65 @@ static db_status add_rollup_row(db *d, agg *a, sqlite3_stmt *st, int c)
 static db_status table_flush(db *d, agg_table *t)
 {
     const char *what = "saving the rollups";
-    sqlite3_stmt *get = db_prepare(d,
+    sql_stmt *get = db_prepare(d,
                                    "SELECT " ROLLUP_COLUMNS " FROM rollups WHERE period = ? AND start = ?"
                                    " AND model_id = ? AND arm = ? AND source = ? AND backend = ? AND outcome = ?",
                                    what);
-    sqlite3_stmt *put = get ? db_prepare(d,
-                                         "INSERT OR REPLACE INTO rollups (period, start, model_id, arm, source,"
+    sql_stmt *put = get ? db_prepare(d,
+                                         "INSERT INTO rollups (period, start, model_id, arm, source,"
                                          " backend, outcome, " ROLLUP_COLUMNS ")"
-                                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                         " ON CONFLICT (period, start, model_id, arm, source, backend, outcome)"
+                                         " DO UPDATE SET " ROLLUP_UPDATE,
                                          what)
                             : NULL;
     db_status s = put ? DB_OK : DB_ERR;
     strbuf hist = {0}, le = {0};
     for (size_t i = 0; s == DB_OK && i < t->n; i++) {
         agg *a = &t->items[i];
-        for (sqlite3_stmt *st = get;; st = put) {
-            sqlite3_reset(st);
-            sqlite3_bind_int(st, 1, a->period);
-            sqlite3_bind_double(st, 2, a->start);
-            sqlite3_bind_int64(st, 3, a->model_id);
-            sqlite3_bind_text(st, 4, a->arm, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 5, a->source, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 6, a->backend, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 7, a->outcome, -1, SQLITE_STATIC);
+        for (sql_stmt *st = get;; st = put) {
+            sql_reset(st);
+            sql_bind_int(st, 1, a->period);
+            sql_bind_double(st, 2, a->start);
+            sql_bind_int64(st, 3, a->model_id);
+            sql_bind_text(st, 4, a->arm);
+            sql_bind_text(st, 5, a->source);
+            sql_bind_text(st, 6, a->backend);
+            sql_bind_text(st, 7, a->outcome);
             if (st == put)
                 break;
-            int rc = sqlite3_step(get);
-            if (rc == SQLITE_ROW)
+            int rc = sql_step(get);
+            if (rc == SQL_ROW)
                 s = add_rollup_row(d, a, get, 0);
-            else if (rc != SQLITE_DONE)
+            else if (rc != SQL_DONE)
                 s = db_fail(d, rc, what);
-            sqlite3_reset(get);
+            sql_reset(get);
             if (s != DB_OK)
                 break;
         }
         if (s != DB_OK)
             break;
-        sqlite3_bind_int64(put, 8, a->requests);
-        sqlite3_bind_int64(put, 9, a->gen_tokens);
-        sqlite3_bind_int64(put, 10, a->prompt_tokens);
+        sql_bind_int64(put, 8, a->requests);
+        sql_bind_int64(put, 9, a->gen_tokens);
+        sql_bind_int64(put, 10, a->prompt_tokens);
         for (int m = 0; m < 4; m++) {
-            sqlite3_bind_int64(put, 11 + 2 * m, a->n[m]);
-            sqlite3_bind_double(put, 12 + 2 * m, a->sum[m]);
+            sql_bind_int64(put, 11 + 2 * m, a->n[m]);
+            sql_bind_double(put, 12 + 2 * m, a->sum[m]);
         }
         sb_clear(&hist);
         sb_clear(&le);
         encode_hist(a, &hist);
         encode_le(a->le, &le);
-        sqlite3_bind_blob(put, 19, hist.data, (int)hist.len, SQLITE_STATIC);
-        sqlite3_bind_blob(put, 20, le.data, (int)le.len, SQLITE_STATIC);
-        int rc = sqlite3_step(put);
-        if (rc != SQLITE_DONE)
+        sql_bind_blob(put, 19, hist.data, hist.len);
+        sql_bind_blob(put, 20, le.data, le.len);
+        int rc = sql_step(put);
+        if (rc != SQL_DONE)
             s = db_fail(d, rc, what);
     }
     sb_free(&hist);
     sb_free(&le);
-    sqlite3_finalize(get);
-    sqlite3_finalize(put);
+    sql_finalize(get);
+    sql_finalize(put);
     return s;
 }
 
@@ -376,26 +386,26 @@ db_status rollup_fold_request(db *d, int64_t id)
     const char *what = "folding the request into the rollups";
     if (!has_rollups(d))
         return DB_OK;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT " FOLD_COLUMNS " FROM requests r LEFT JOIN conversations c ON c.id = r.conversation_id"
                                   " WHERE r.id = ? AND r.folded = 0"
                                   " AND r.outcome != 'running'",
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, id);
+    sql_bind_int64(st, 1, id);
     agg_table t = {0};
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    int rc = sql_step(st);
+    if (rc == SQL_ROW)
         fold_request_row(&t, st);
-    sqlite3_finalize(st);
-    db_status s = rc == SQLITE_ROW || rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+    sql_finalize(st);
+    db_status s = rc == SQL_ROW || rc == SQL_DONE ? DB_OK : db_fail(d, rc, what);
     if (s == DB_OK && t.n && (s = table_flush(d, &t)) == DB_OK) {
-        sqlite3_stmt *up = db_prepare(d, "UPDATE requests SET folded = 1 WHERE id = ?", what);
+        sql_stmt *up = db_prepare(d, "UPDATE requests SET folded = 1 WHERE id = ?", what);
         if (!up)
             s = DB_ERR;
         else {
-            sqlite3_bind_int64(up, 1, id);
+            sql_bind_int64(up, 1, id);
             s = db_step_done(d, up, what);
         }
     }
@@ -406,16 +416,16 @@ db_status rollup_fold_request(db *d, int64_t id)
 /* Whether any finished row waits to be folded (a read, no lock taken). */
 static db_status any_unfolded(db *d, bool *yes)
 {
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT 1 FROM requests INDEXED BY requests_unfolded"
                                   " WHERE folded = 0 AND outcome != 'running' LIMIT 1",
                                   "looking for requests to fold");
     if (!st)
         return DB_ERR;
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    *yes = rc == SQLITE_ROW;
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, "looking for requests to fold");
+    int rc = sql_step(st);
+    sql_finalize(st);
+    *yes = rc == SQL_ROW;
+    return rc == SQL_ROW || rc == SQL_DONE ? DB_OK : db_fail(d, rc, "looking for requests to fold");
 }
 
 /* Fold up to FOLD_BATCH unfolded rows in one transaction; *n how many. */
@@ -426,25 +436,25 @@ static db_status fold_batch(db *d, int64_t *n)
     db_status s = db_begin(d, what);
     if (s != DB_OK)
         return s;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT " FOLD_COLUMNS " FROM requests r INDEXED BY requests_unfolded"
                                   " LEFT JOIN conversations c ON c.id = r.conversation_id"
                                   " WHERE r.folded = 0 AND r.outcome != 'running' ORDER BY r.id LIMIT ?",
                                   what);
     agg_table t = {0};
     int64_t last = 0;
-    int rc = SQLITE_DONE;
+    int rc = SQL_DONE;
     if (!st)
         s = DB_ERR;
     else {
-        sqlite3_bind_int(st, 1, FOLD_BATCH);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sql_bind_int(st, 1, FOLD_BATCH);
+        while ((rc = sql_step(st)) == SQL_ROW) {
             fold_request_row(&t, st);
-            last = sqlite3_column_int64(st, 0);
+            last = sql_column_int64(st, 0);
             (*n)++;
         }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
+        sql_finalize(st);
+        if (rc != SQL_DONE)
             s = db_fail(d, rc, what);
     }
     if (s == DB_OK && *n)
@@ -453,14 +463,14 @@ static db_status fold_batch(db *d, int64_t *n)
     if (s == DB_OK && *n) {
         /* the rows just read are exactly the unfolded finished ones up to
          * `last`: they came in id order, under this transaction's lock */
-        sqlite3_stmt *up = db_prepare(d,
+        sql_stmt *up = db_prepare(d,
                                       "UPDATE requests INDEXED BY requests_unfolded SET folded = 1"
                                       " WHERE folded = 0 AND outcome != 'running' AND id <= ?",
                                       what);
         if (!up)
             s = DB_ERR;
         else {
-            sqlite3_bind_int64(up, 1, last);
+            sql_bind_int64(up, 1, last);
             s = db_step_done(d, up, what);
         }
     }
@@ -503,15 +513,15 @@ db_status db_rollup_compact(db *d, double now)
 {
     const char *what = "compacting the rollups";
     double cutoff = now - MINUTE_KEEP_S - 60; /* minutes that ended before now - 48 h */
-    sqlite3_stmt *st = db_prepare(d, "SELECT 1 FROM rollups WHERE period = 60 AND start <= ? LIMIT 1", what);
+    sql_stmt *st = db_prepare(d, "SELECT 1 FROM rollups WHERE period = 60 AND start <= ? LIMIT 1", what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_double(st, 1, cutoff);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
+    sql_bind_double(st, 1, cutoff);
+    int rc = sql_step(st);
+    sql_finalize(st);
+    if (rc == SQL_DONE)
         return DB_OK;
-    if (rc != SQLITE_ROW)
+    if (rc != SQL_ROW)
         return db_fail(d, rc, what);
 
     db_status s = db_begin(d, what);
@@ -525,18 +535,18 @@ db_status db_rollup_compact(db *d, double now)
     if (!st)
         s = DB_ERR;
     else {
-        sqlite3_bind_double(st, 1, cutoff);
-        while (s == DB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            double hour = floor(sqlite3_column_double(st, 0) / 3600.0) * 3600.0;
+        sql_bind_double(st, 1, cutoff);
+        while (s == DB_OK && (rc = sql_step(st)) == SQL_ROW) {
+            double hour = floor(sql_column_double(st, 0) / 3600.0) * 3600.0;
             const char *key[4] = {col_str(st, 2), col_str(st, 3), col_str(st, 4), col_str(st, 5)};
-            s = add_rollup_row(d, table_get(&t, 3600, hour, sqlite3_column_int64(st, 1), key), st, 6);
+            s = add_rollup_row(d, table_get(&t, 3600, hour, sql_column_int64(st, 1), key), st, 6);
         }
-        sqlite3_finalize(st);
-        if (s == DB_OK && rc != SQLITE_DONE)
+        sql_finalize(st);
+        if (s == DB_OK && rc != SQL_DONE)
             s = db_fail(d, rc, what);
     }
     if (s == DB_OK && (st = db_prepare(d, "DELETE FROM rollups WHERE period = 60 AND start <= ?", what))) {
-        sqlite3_bind_double(st, 1, cutoff);
+        sql_bind_double(st, 1, cutoff);
         s = db_step_done(d, st, what);
     } else if (s == DB_OK)
         s = DB_ERR;
@@ -560,7 +570,7 @@ db_status db_rollup_totals(db *d, db_rollup_total **out, size_t *n)
     db_status s = db_rollup_catch_up(d, NULL);
     if (s != DB_OK)
         return s;
-    sqlite3_stmt *st = db_prepare(d,
+    sql_stmt *st = db_prepare(d,
                                   "SELECT model_id, outcome, requests, gen_tokens, prompt_tokens, latency_n,"
                                   " latency_sum, ttft_n, ttft_sum, le FROM rollups"
                                   " WHERE source = 'traffic' ORDER BY model_id, outcome",
@@ -568,8 +578,8 @@ db_status db_rollup_totals(db *d, db_rollup_total **out, size_t *n)
     if (!st)
         return DB_ERR;
     int rc;
-    while (s == DB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t model = sqlite3_column_int64(st, 0);
+    while (s == DB_OK && (rc = sql_step(st)) == SQL_ROW) {
+        int64_t model = sql_column_int64(st, 0);
         const char *oc = col_str(st, 1);
         db_rollup_total *r = *n ? &(*out)[*n - 1] : NULL;
         if (!r || r->model_id != model || strcmp(r->outcome, oc) != 0) {
@@ -579,15 +589,15 @@ db_status db_rollup_totals(db *d, db_rollup_total **out, size_t *n)
             r->model_id = model;
             snprintf(r->outcome, sizeof r->outcome, "%s", oc);
         }
-        r->requests += sqlite3_column_int64(st, 2);
-        r->gen_tokens += sqlite3_column_int64(st, 3);
-        r->prompt_tokens += sqlite3_column_int64(st, 4);
-        r->latency_n += sqlite3_column_int64(st, 5);
-        r->latency_sum_s += sqlite3_column_double(st, 6) / 1000.0;
-        r->ttft_n += sqlite3_column_int64(st, 7);
-        r->ttft_sum_s += sqlite3_column_double(st, 8) / 1000.0;
+        r->requests += sql_column_int64(st, 2);
+        r->gen_tokens += sql_column_int64(st, 3);
+        r->prompt_tokens += sql_column_int64(st, 4);
+        r->latency_n += sql_column_int64(st, 5);
+        r->latency_sum_s += sql_column_double(st, 6) / 1000.0;
+        r->ttft_n += sql_column_int64(st, 7);
+        r->ttft_sum_s += sql_column_double(st, 8) / 1000.0;
         int64_t le[N_LE] = {0};
-        s = decode_le_add(d, sqlite3_column_blob(st, 9), (size_t)sqlite3_column_bytes(st, 9), le);
+        s = decode_le_add(d, sql_column_blob(st, 9), (size_t)sql_column_bytes(st, 9), le);
         for (int i = 0; i <= ROLLUP_N_LE_SECONDS; i++) {
             r->latency_le[i] += le[LE_LATENCY + i];
             r->ttft_le[i] += le[LE_TTFT + i];
@@ -597,8 +607,8 @@ db_status db_rollup_totals(db *d, db_rollup_total **out, size_t *n)
             r->tokens_n += le[LE_TOKENS + i];
         }
     }
-    sqlite3_finalize(st);
-    if (s == DB_OK && rc != SQLITE_DONE)
+    sql_finalize(st);
+    if (s == DB_OK && rc != SQL_DONE)
         s = db_fail(d, rc, what);
     if (s != DB_OK) {
         free(*out);
@@ -656,14 +666,14 @@ db_status rollup_stats(db *d, const int64_t *model_ids, size_t n_models, db_stat
         sb_puts(&sql, ")");
     }
     sb_puts(&sql, " ORDER BY start, period"); /* a minute's rows together, before its hour */
-    sqlite3_stmt *st = db_prepare(d, sql.data, what);
+    sql_stmt *st = db_prepare(d, sql.data, what);
     sb_free(&sql);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_double(st, 1, out->from);
-    sqlite3_bind_double(st, 2, out->to);
+    sql_bind_double(st, 1, out->from);
+    sql_bind_double(st, 2, out->to);
     for (size_t i = 0; i < n_models; i++)
-        sqlite3_bind_int64(st, 3 + (int)i, model_ids[i]);
+        sql_bind_int64(st, 3 + (int)i, model_ids[i]);
 
     double first = out->n_series ? out->series[0].start : 0;
     sketch row_lat = {0}, row_ttft = {0}, lat = {0}, ttft = {0}, min_lat = {0}, min_ttft = {0};
@@ -673,9 +683,9 @@ db_status rollup_stats(db *d, const int64_t *model_ids, size_t n_models, db_stat
     ptrdiff_t cur = -1; /* the series minute min_* hold */
     db_status s = DB_OK;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int period = sqlite3_column_int(st, 0);
-        double start = sqlite3_column_double(st, 1);
+    while ((rc = sql_step(st)) == SQL_ROW) {
+        int period = sql_column_int(st, 0);
+        double start = sql_column_double(st, 1);
         ptrdiff_t b = period == 60 && start >= first ? (ptrdiff_t)llround((start - first) / 60.0) : -1;
         if (b >= (ptrdiff_t)out->n_series)
             b = -1;
@@ -690,7 +700,7 @@ db_status rollup_stats(db *d, const int64_t *model_ids, size_t n_models, db_stat
         }
         cur = b;
         /* the model's slot */
-        int64_t model = sqlite3_column_int64(st, 2);
+        int64_t model = sql_column_int64(st, 2);
         size_t m = 0;
         while (m < out->n_models && out->models[m].model_id != model)
             m++;
@@ -703,7 +713,7 @@ db_status rollup_stats(db *d, const int64_t *model_ids, size_t n_models, db_stat
             out->n_models++;
         }
         const char *oc = col_str(st, 3);
-        int64_t req = sqlite3_column_int64(st, 4), tokens = sqlite3_column_int64(st, 5);
+        int64_t req = sql_column_int64(st, 4), tokens = sql_column_int64(st, 5);
         int64_t errs = is_error(oc) ? req : 0;
         out->requests += req;
         out->errors += errs;
@@ -711,10 +721,10 @@ db_status rollup_stats(db *d, const int64_t *model_ids, size_t n_models, db_stat
         out->tokens_generated += tokens;
         out->models[m].requests += req;
         out->models[m].errors += errs;
-        prefill_n += sqlite3_column_int64(st, 7);
-        prefill_sum += sqlite3_column_double(st, 8);
-        int64_t dn = sqlite3_column_int64(st, 9);
-        double ds = sqlite3_column_double(st, 10);
+        prefill_n += sql_column_int64(st, 7);
+        prefill_sum += sql_column_double(st, 8);
+        int64_t dn = sql_column_int64(st, 9);
+        double ds = sql_column_double(st, 10);
         decode_n += dn;
         decode_sum += ds;
         macc[m].decode_n += dn;
@@ -722,7 +732,7 @@ db_status rollup_stats(db *d, const int64_t *model_ids, size_t n_models, db_stat
         sketch_clear(&row_lat);
         sketch_clear(&row_ttft);
         sketch *want[N_MEASURES] = {&row_lat, &row_ttft, NULL, NULL, NULL};
-        if ((s = decode_hist(d, sqlite3_column_blob(st, 11), (size_t)sqlite3_column_bytes(st, 11), want)) != DB_OK)
+        if ((s = decode_hist(d, sql_column_blob(st, 11), (size_t)sql_column_bytes(st, 11), want)) != DB_OK)
             break;
         sketch_merge(&lat, &row_lat);
         sketch_merge(&ttft, &row_ttft);
@@ -739,8 +749,8 @@ db_status rollup_stats(db *d, const int64_t *model_ids, size_t n_models, db_stat
             min_decode_sum += ds;
         }
     }
-    sqlite3_finalize(st);
-    if (s == DB_OK && rc != SQLITE_DONE)
+    sql_finalize(st);
+    if (s == DB_OK && rc != SQL_DONE)
         s = db_fail(d, rc, what);
     if (s == DB_OK) {
         if (cur >= 0) {

@@ -36,7 +36,7 @@ static void note_use(db_version_sample *out, double t)
 static db_status scan_replies(db *d, int64_t model_id, double from, double to, double low_conf,
                               db_version_sample *out, const char *what)
 {
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "SELECT m.logprob_mean,"
         " (SELECT min(r.thumbs) FROM ratings r WHERE r.message_id = m.id AND r.thumbs != 0),"
@@ -48,34 +48,34 @@ static db_status scan_replies(db *d, int64_t model_id, double from, double to, d
         what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, model_id);
-    sqlite3_bind_double(st, 2, from);
-    sqlite3_bind_double(st, 3, to);
+    sql_bind_int64(st, 1, model_id);
+    sql_bind_double(st, 2, from);
+    sql_bind_double(st, 3, to);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         out->replies++;
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        if (!sql_column_null(st, 0)) {
             out->with_confidence++;
-            out->low_confidence += sqlite3_column_double(st, 0) < low_conf;
+            out->low_confidence += sql_column_double(st, 0) < low_conf;
         }
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-            if (sqlite3_column_int(st, 1) < 0)
+        if (!sql_column_null(st, 1)) {
+            if (sql_column_int(st, 1) < 0)
                 out->thumbs_down++;
             else
                 out->thumbs_up++;
         }
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            push(&out->scores, &out->n_scores, sqlite3_column_double(st, 2));
-        note_use(out, sqlite3_column_double(st, 3));
+        if (!sql_column_null(st, 2))
+            push(&out->scores, &out->n_scores, sql_column_double(st, 2));
+        note_use(out, sql_column_double(st, 3));
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+    sql_finalize(st);
+    return rc == SQL_DONE ? DB_OK : db_fail(d, rc, what);
 }
 
 static db_status scan_requests(db *d, int64_t model_id, double from, double to, db_version_sample *out,
                                const char *what)
 {
-    sqlite3_stmt *st = db_prepare(
+    sql_stmt *st = db_prepare(
         d,
         "SELECT q.outcome, q.latency_ms, q.gen_tokens, q.ttft_ms, q.decode_tps, q.started_at"
         " FROM requests q LEFT JOIN conversations c ON c.id = q.conversation_id"
@@ -85,34 +85,34 @@ static db_status scan_requests(db *d, int64_t model_id, double from, double to, 
         what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_int64(st, 1, model_id);
-    sqlite3_bind_double(st, 2, from);
-    sqlite3_bind_double(st, 3, to);
+    sql_bind_int64(st, 1, model_id);
+    sql_bind_double(st, 2, from);
+    sql_bind_double(st, 3, to);
     double *lat = NULL;
     size_t n_lat = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         out->requests++;
-        const char *oc = (const char *)sqlite3_column_text(st, 0);
+        const char *oc = (const char *)sql_column_text(st, 0);
         if (strcmp(oc, "ok")) {
             out->errors++;
             continue;
         }
-        bool has_lat = sqlite3_column_type(st, 1) != SQLITE_NULL;
-        double latency = sqlite3_column_double(st, 1);
-        int gen = sqlite3_column_type(st, 2) != SQLITE_NULL ? sqlite3_column_int(st, 2) : 0;
+        bool has_lat = !sql_column_null(st, 1);
+        double latency = sql_column_double(st, 1);
+        int gen = !sql_column_null(st, 2) ? sql_column_int(st, 2) : 0;
         if (has_lat) {
             push(&lat, &n_lat, latency);
             if (gen > 0)
                 push(&out->ms_per_token, &out->n_ms_per_token, latency / gen);
         }
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            push(&out->ttft_ms, &out->n_ttft, sqlite3_column_double(st, 3));
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL && sqlite3_column_double(st, 4) > 0)
-            push(&out->decode_tps, &out->n_decode_tps, sqlite3_column_double(st, 4));
-        note_use(out, sqlite3_column_double(st, 5));
+        if (!sql_column_null(st, 3))
+            push(&out->ttft_ms, &out->n_ttft, sql_column_double(st, 3));
+        if (!sql_column_null(st, 4) && sql_column_double(st, 4) > 0)
+            push(&out->decode_tps, &out->n_decode_tps, sql_column_double(st, 4));
+        note_use(out, sql_column_double(st, 5));
     }
-    sqlite3_finalize(st);
+    sql_finalize(st);
     out->latency_p95_ms = NAN;
     if (n_lat) {
         qsort(lat, n_lat, sizeof *lat, cmp_double);
@@ -120,7 +120,7 @@ static db_status scan_requests(db *d, int64_t model_id, double from, double to, 
         out->latency_p95_ms = lat[rank ? rank - 1 : 0];
     }
     free(lat);
-    return rc == SQLITE_DONE ? DB_OK : db_fail(d, rc, what);
+    return rc == SQL_DONE ? DB_OK : db_fail(d, rc, what);
 }
 
 db_status db_version_sample_get(db *d, int64_t model_id, double from, double to, double low_conf,
@@ -153,8 +153,8 @@ db_status db_confidence_by_model(db *d, double from, double to, double low_conf,
     const char *what = "reading replies' confidence";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = db_prepare(d,
-                                  "SELECT model_id, count(*), sum(logprob_mean < ?3) FROM messages"
+    sql_stmt *st = db_prepare(d,
+                                  "SELECT model_id, count(*), sum(CASE WHEN logprob_mean < ?3 THEN 1 ELSE 0 END) FROM messages"
                                   " INDEXED BY messages_replies_time"
                                   " WHERE role = 'agent' AND created_at >= ?1 AND created_at <= ?2"
                                   "  AND logprob_mean IS NOT NULL AND model_id IS NOT NULL"
@@ -162,18 +162,18 @@ db_status db_confidence_by_model(db *d, double from, double to, double low_conf,
                                   what);
     if (!st)
         return DB_ERR;
-    sqlite3_bind_double(st, 1, from);
-    sqlite3_bind_double(st, 2, to);
-    sqlite3_bind_double(st, 3, low_conf);
+    sql_bind_double(st, 1, from);
+    sql_bind_double(st, 2, to);
+    sql_bind_double(st, 3, low_conf);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sql_step(st)) == SQL_ROW) {
         *out = xreallocarray(*out, *n + 1, sizeof **out);
-        (*out)[(*n)++] = (db_model_confidence){.model_id = sqlite3_column_int64(st, 0),
-                                               .with_confidence = sqlite3_column_int64(st, 1),
-                                               .low_confidence = sqlite3_column_int64(st, 2)};
+        (*out)[(*n)++] = (db_model_confidence){.model_id = sql_column_int64(st, 0),
+                                               .with_confidence = sql_column_int64(st, 1),
+                                               .low_confidence = sql_column_int64(st, 2)};
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    sql_finalize(st);
+    if (rc != SQL_DONE) {
         free(*out);
         *out = NULL;
         *n = 0;

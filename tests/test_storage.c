@@ -8,13 +8,18 @@
  * thumbs-down rate against figures worked out by hand; recovery after a writer died; erasure down to the
  * file's bytes; a locked database; export filters.
  *
- * Every database is a fresh file under test_tmpdir().  sqlite3 is used
+ * Every database is a fresh file under test_tmpdir(), or, with
+ * FRONTDESK_TEST_BACKEND=postgresql (tools/run_tests.sh runs the suite a
+ * second time so), a fresh database on the throwaway PostgreSQL server
+ * (tests/pg_util.h); the tests about a file's bytes run on SQLite only,
+ * the newer-schema and locked-store tests on both.  sqlite3 (libpq) is used
  * directly only where the API deliberately cannot reach: forging a file
  * written by a newer frontdesk, holding the write lock as another process
  * would, back-dating rows (the API stamps every row with db_now(), and a
  * test that sleeps hours is no test), and reading request rows that the
  * API stops showing once their conversation is erased.
  */
+#include "tests/pg_util.h"
 #include "tests/testutil.h"
 
 #include "storage/chats.h"
@@ -35,9 +40,24 @@
 
 /* ---- Helpers ------------------------------------------------------------------ */
 
-/* A path under the test directory with no database, WAL or shm file. */
+static bool on_pg(void)
+{
+    const char *b = getenv("FRONTDESK_TEST_BACKEND");
+    return b && !strcmp(b, "postgresql");
+}
+
+/* A path under the test directory with no database, WAL or shm file; or
+ * the URL of a new, empty PostgreSQL database. */
 static const char *fresh(const char *name)
 {
+    if (on_pg()) {
+        static char *urls[256]; /* kept (not leaked) until the suite ends */
+        static size_t n;
+        char *u = pg_test_new_db(name);
+        free(urls[n % 256]);
+        urls[n++ % 256] = u;
+        return u;
+    }
     const char *p = test_path(test_tmpdir(), name);
     char side[1024];
     unlink(p);
@@ -85,6 +105,12 @@ static char *read_or_empty(const char *path, size_t *len)
 
 static void raw_exec(const char *path, const char *sql)
 {
+    if (db_is_pg_url(path)) {
+        PGconn *pc = pg_test_connect(path);
+        pg_test_exec(pc, sql);
+        PQfinish(pc);
+        return;
+    }
     sqlite3 *c = NULL;
     assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
     char *msg = NULL;
@@ -95,6 +121,14 @@ static void raw_exec(const char *path, const char *sql)
 
 static int64_t raw_int(const char *path, const char *sql)
 {
+    if (db_is_pg_url(path)) {
+        PGconn *pc = pg_test_connect(path);
+        char *v = pg_test_value(pc, sql);
+        PQfinish(pc);
+        int64_t x = v ? strtoll(v, NULL, 10) : 0;
+        free(v);
+        return x;
+    }
     sqlite3 *c = NULL;
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
@@ -242,6 +276,10 @@ static int64_t legacy_model(const char *path, char digit)
              "INSERT INTO models (key, sha256, backend, name, file_name, arch, quant, first_used, last_used)"
              " VALUES ('%s', '%s', 'local', 'legacy.gguf', 'legacy.gguf', 'llama', 'Q8_0', 1, 1)",
              hex, hex);
+    if (db_is_pg_url(path)) {
+        strcat(sql, " RETURNING id");
+        return raw_int(path, sql);
+    }
     sqlite3 *raw;
     assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
     sqlite3_busy_timeout(raw, 5000);
@@ -371,12 +409,30 @@ static void test_newer_schema_refused(void **state)
 {
     (void)state;
     const char *p = fresh("newer.db");
-    char sql[128];
-    /* a file from a future frontdesk, in the default (rollback) journal mode */
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE future (x); INSERT INTO future VALUES (42); PRAGMA user_version = %d",
-             DB_SCHEMA_VERSION + 1);
+    char sql[256];
+    /* a file from a future frontdesk, in the default (rollback) journal
+     * mode; on PostgreSQL a database whose schema table says so */
+    if (on_pg())
+        snprintf(sql, sizeof sql,
+                 "CREATE TABLE future (x int); INSERT INTO future VALUES (42);"
+                 " CREATE TABLE frontdesk_schema (version integer NOT NULL);"
+                 " INSERT INTO frontdesk_schema VALUES (%d)",
+                 DB_SCHEMA_VERSION + 1);
+    else
+        snprintf(sql, sizeof sql,
+                 "CREATE TABLE future (x); INSERT INTO future VALUES (42); PRAGMA user_version = %d",
+                 DB_SCHEMA_VERSION + 1);
     raw_exec(p, sql);
+    if (on_pg()) {
+        char err[512] = "";
+        db *d = (db *)1;
+        assert_int_equal(db_open(&d, p, err, sizeof err), DB_NEWER);
+        assert_null(d);
+        assert_int_equal(db_open_at(&d, p, 1, err, sizeof err), DB_NEWER);
+        assert_int_equal(raw_int(p, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 2);
+        assert_int_equal(raw_int(p, "SELECT x FROM future"), 42);
+        return;
+    }
     size_t n0, n1;
     char *before = test_read_file(p, &n0);
     char err[512] = "", want[64];
@@ -1867,6 +1923,15 @@ static void test_recovery(void **state)
 
 static bool file_has(const char *path, const char *needle)
 {
+    if (db_is_pg_url(path)) { /* the byte-level test is SQLite's; on PostgreSQL: no row holds it */
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "SELECT (SELECT count(*) FROM messages WHERE strpos(text, '%s') > 0)"
+                 " + (SELECT count(*) FROM ratings WHERE strpos(comment, '%s') > 0)"
+                 " + (SELECT count(*) FROM conversations WHERE strpos(title, '%s') > 0)",
+                 needle, needle, needle);
+        return raw_int(path, sql) > 0;
+    }
     size_t len;
     char *data = read_or_empty(path, &len);
     bool found = memmem(data, len, needle, strlen(needle)) != NULL;
@@ -1907,7 +1972,7 @@ static void test_forget(void **state)
     sb_free(&text);
 
     /* the check below can fail: the secret is in the files now */
-    assert_true(file_has(p, secret) || file_has(wal, secret));
+    assert_true(file_has(p, secret) || (!on_pg() && file_has(wal, secret)));
     db_conv *convs;
     size_t n;
     OK(d, db_conv_list(d, secret, 0, &convs, &n));
@@ -1949,7 +2014,7 @@ static void test_forget(void **state)
     /* not a byte of it left in the file or its WAL */
     if (file_has(p, secret))
         fail_msg("the forgotten text is still in %s", p);
-    if (file_has(wal, secret))
+    if (!on_pg() && file_has(wal, secret))
         fail_msg("the forgotten text is still in %s", wal);
     /* the other conversation is whole */
     OK(d, db_conv_get(d, keep, &cv));
@@ -1967,7 +2032,7 @@ static void test_forget(void **state)
     db_close(d);
     /* and still gone after close (a final checkpoint) */
     assert_false(file_has(p, secret));
-    assert_false(file_has(wal, secret));
+    assert_false(!on_pg() && file_has(wal, secret));
 }
 
 static void test_purge(void **state)
@@ -2029,10 +2094,18 @@ static void test_busy(void **state)
     OK(d, db_reply_begin(d, conv, 0, NULL, 0, &reply));
     OK(d, db_reply_progress(d, reply, "saved before"));
 
-    /* another writer holds the lock (as another process would) */
+    /* another writer holds the lock (as another process would; on
+     * PostgreSQL the writers' advisory lock, as storage/db.c takes it) */
     sqlite3 *other = NULL;
-    assert_int_equal(sqlite3_open(p, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    PGconn *pgother = NULL;
+    if (on_pg()) {
+        pgother = pg_test_connect(p);
+        pg_test_exec(pgother, "BEGIN");
+        free(pg_test_value(pgother, "SELECT pg_advisory_xact_lock(7380250573)"));
+    } else {
+        assert_int_equal(sqlite3_open(p, &other), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    }
     db_set_busy_timeout(d, 100);
     double t0 = util_now();
     db_status s = db_msg_add(d, conv, DB_ROLE_CUSTOMER, "during the lock", &m2);
@@ -2041,18 +2114,25 @@ static void test_busy(void **state)
     if (!strstr(db_errmsg(d), "locked"))
         fail_msg("message: %s", db_errmsg(d));
     assert_true(waited >= 0.08 && waited < 3.0);
-    assert_int_equal(db_reply_progress(d, reply, "saved during"), DB_BUSY);
+    /* PostgreSQL: one statement outside the writers' transactions takes
+     * only its row's lock, so saving a streaming reply is not held up */
+    assert_int_equal(db_reply_progress(d, reply, "saved during"), on_pg() ? DB_OK : DB_BUSY);
     assert_int_equal(db_rate(d, reply, "alice", &(db_rating_in){.fields = DB_RATE_SCORE, .score = 3}), DB_BUSY);
     int64_t q;
-    assert_int_equal(db_request_begin(d, 0, "local", conv, reply, 0, &q), DB_BUSY);
+    assert_int_equal(db_request_begin(d, 0, "local", conv, reply, 0, &q), on_pg() ? DB_OK : DB_BUSY);
     /* readers are not blocked */
     db_msg *msgs;
     size_t n;
     OK(d, db_msgs_list(d, conv, true, &msgs, &n));
     assert_int_equal(n, 2);
     db_msgs_free(msgs, n);
-    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(other);
+    if (pgother) {
+        pg_test_exec(pgother, "COMMIT");
+        PQfinish(pgother);
+    } else {
+        assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(other);
+    }
 
     /* released: the same writes go through; nothing earlier was lost */
     OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "during the lock", &m2));
@@ -2207,6 +2287,44 @@ static void test_export(void **state)
     db_close(d);
 }
 
+/* ---- 10. A PostgreSQL server that goes away ------------------------------------- */
+
+static void test_reconnect(void **state)
+{
+    (void)state;
+    if (!on_pg())
+        return;
+    const char *p = fresh("reconnect.db");
+    db *d = open_ok(p);
+    int64_t conv, m1, m2;
+    OK(d, db_conv_create(d, "", NULL, &conv));
+    OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "before the restart", &m1));
+    /* the server restarts between two statements: the next one opens the
+     * connection again and goes through */
+    assert_int_equal(pg_test_restart(), 0);
+    OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "after the restart", &m2));
+    /* the server is away: a clear DB_GONE naming the database, nothing
+     * half-written; back again: the same call goes through */
+    assert_int_equal(pg_test_stop(), 0);
+    int64_t m3 = 0;
+    db_status s = db_msg_add(d, conv, DB_ROLE_CUSTOMER, "while away", &m3);
+    assert_int_equal(s, DB_GONE);
+    if (!strstr(db_errmsg(d), "cannot be reached") || !strstr(db_errmsg(d), p))
+        fail_msg("message: %s", db_errmsg(d));
+    assert_int_equal(pg_test_start(), 0);
+    OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "while away", &m3));
+    db_msg *msgs;
+    size_t n;
+    OK(d, db_msgs_list(d, conv, true, &msgs, &n));
+    assert_int_equal(n, 3);
+    assert_string_equal(msgs[0].text, "before the restart");
+    assert_string_equal(msgs[1].text, "after the restart");
+    assert_string_equal(msgs[2].text, "while away");
+    db_msgs_free(msgs, n);
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM messages"), 3);
+    db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2230,6 +2348,22 @@ int main(void)
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_confidence_queue),
+        cmocka_unit_test(test_reconnect), /* PostgreSQL only */
     };
+    /* on PostgreSQL: all but the tests of a file's bytes (a foreign or
+     * truncated file, several processes creating one file) */
+    if (on_pg()) {
+        static const char *const file_only[] = {"test_not_a_database", "test_truncated", "test_concurrent_open"};
+        struct CMUnitTest pg_tests[sizeof tests / sizeof *tests];
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
+            bool skip = false;
+            for (size_t j = 0; j < sizeof file_only / sizeof *file_only; j++)
+                skip |= !strcmp(tests[i].name, file_only[j]);
+            if (!skip)
+                pg_tests[n++] = tests[i];
+        }
+        return test_exit(_cmocka_run_group_tests("storage [postgresql]", pg_tests, n, NULL, NULL));
+    }
     return test_exit(cmocka_run_group_tests_name("storage", tests, NULL, NULL));
 }

@@ -14,13 +14,30 @@ if command -v pkg-config >/dev/null 2>&1; then
     for pair in ncursesw:libncurses-dev sqlite3:libsqlite3-dev \
                 openblas:libopenblas-dev libcurl:libcurl4-openssl-dev \
                 cmocka:libcmocka-dev jansson:libjansson-dev \
-                libcrypto:libssl-dev libmicrohttpd:libmicrohttpd-dev; do
+                libcrypto:libssl-dev libmicrohttpd:libmicrohttpd-dev \
+                libpq:libpq-dev; do
         pkg-config --exists "${pair%%:*}" || need "${pair#*:}"
     done
 else
     need "pkg-config libncurses-dev libsqlite3-dev libopenblas-dev"
-    need "libcurl4-openssl-dev libcmocka-dev libjansson-dev libssl-dev libmicrohttpd-dev"
+    need "libcurl4-openssl-dev libcmocka-dev libjansson-dev libssl-dev libmicrohttpd-dev libpq-dev"
 fi
+# The test suites run a throwaway PostgreSQL cluster (tools/pg_cluster.sh)
+# from $(pg_config --bindir): Debian's pg_config (libpq-dev) names
+# /usr/lib/postgresql/15/bin there even before the server is installed,
+# so the programs themselves are looked for; pg_trgm comes with the server
+# (postgresql-contrib is part of postgresql-15 in Debian 12).
+pgbin=$(pg_config --bindir 2>/dev/null) || pgbin=""
+pgshare=$(pg_config --sharedir 2>/dev/null) || pgshare=""
+for p in initdb pg_ctl postgres psql; do
+    [ -n "$pgbin" ] && [ -x "$pgbin/$p" ] && continue
+    need postgresql
+    break
+done
+if [ -z "$pgshare" ] || [ ! -f "$pgshare/extension/pg_trgm.control" ]; then
+    need postgresql-contrib
+fi
+command -v pg_config >/dev/null 2>&1 || need libpq-dev
 # Libraries without a pkg-config file: look for the header.
 for pair in csv.h:libcsv-dev; do
     echo "#include <${pair%%:*}>" | ${CC:-cc} -E -x c - >/dev/null 2>&1 || need "${pair#*:}"

@@ -7,13 +7,40 @@
 # (tests/testutil.h: test_skip, test_shared_dir without ../shared), and
 # the reasons are printed: a skip never reads as a pass.  Skips do not
 # fail the run, failures do.
+#
+# Before any suite, one throwaway PostgreSQL cluster starts
+# (tools/pg_cluster.sh: Unix socket only, as the postgres user when run as
+# root) and every suite finds it in the environment: FRONTDESK_TEST_PG
+# (its URL), FRONTDESK_TEST_PG_DIR (the socket directory, which
+# tools/pg_cluster.sh restart/down/up take), FRONTDESK_TEST_PG_DATA (the
+# data directory), FRONTDESK_PG_CLUSTER (the script).  It is stopped and
+# removed on the way out, whether the suites passed, failed or the run was
+# interrupted (INT, TERM, HUP; a watchdog stops it if this script is
+# killed outright).  A cluster that cannot start is a FAIL, never a skip.
+# The store's suites (the case list below) run twice, on SQLite and on
+# that server (FRONTDESK_TEST_BACKEND=sqlite, then postgresql).
 failed=""
 skipped=""
 passed=0
+here=$(cd "$(dirname "$0")" && pwd)
+pgctl=$here/pg_cluster.sh
+pgdir=""
+watchdog=""
+cleanup() {
+    if [ -n "$pgdir" ]; then
+        "$pgctl" stop "$pgdir" 2>/dev/null
+        rm -rf "$pgdir"
+    fi
+    [ -z "$watchdog" ] || kill -9 "$watchdog" 2>/dev/null
+    rm -rf "$scratch"
+}
 # No suite may touch the user's own database: the default path
 # ($XDG_DATA_HOME/frontdesk/frontdesk.db) points into a scratch directory.
 scratch=$(mktemp -d /tmp/frontdesk-xdg-XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 XDG_DATA_HOME=$scratch
 export XDG_DATA_HOME
 unset FRONTDESK_DB
@@ -28,6 +55,27 @@ for p in portable avx2 avxvnni avx512; do
     fi
 done
 echo "kernel paths this CPU runs:$paths"
+unset FRONTDESK_TEST_PG FRONTDESK_TEST_PG_DIR FRONTDESK_TEST_PG_DATA
+pgdir=$(mktemp -d /tmp/frontdesk-pg-XXXXXX)
+if pgurl=$("$pgctl" start "$pgdir" 2>"$scratch/pg_cluster.err"); then
+    FRONTDESK_TEST_PG=$pgurl
+    FRONTDESK_TEST_PG_DIR=$pgdir
+    FRONTDESK_TEST_PG_DATA=$pgdir/data
+    FRONTDESK_PG_CLUSTER=$pgctl
+    export FRONTDESK_TEST_PG FRONTDESK_TEST_PG_DIR FRONTDESK_TEST_PG_DATA FRONTDESK_PG_CLUSTER
+    echo "postgresql cluster for the suites: $pgurl"
+    # Outlives this script only to stop the cluster should it be killed
+    # outright (deaf to the signals a terminal or timeout sends the group).
+    (
+        trap '' INT TERM HUP
+        while kill -0 $$ 2>/dev/null; do sleep 1; done
+        "$pgctl" stop "$pgdir"
+    ) </dev/null >/dev/null 2>&1 &
+    watchdog=$!
+else
+    echo "FAIL postgresql cluster ($(tr '\n' ' ' <"$scratch/pg_cluster.err" | sed 's/ *$//'))"
+    failed="$failed postgresql-cluster"
+fi
 run() { # what to call it, then the command
     label=$1
     shift
@@ -56,6 +104,12 @@ for t in "$@"; do
         for p in $paths; do
             run "$name [FRONTDESK_SIMD=$p]" env FRONTDESK_SIMD=$p "$t"
         done
+        ;;
+    # The store's suites run once per backend: SQLite files, then
+    # databases on the cluster above (FRONTDESK_TEST_BACKEND=postgresql).
+    test_storage)
+        run "$name [sqlite]" env FRONTDESK_TEST_BACKEND=sqlite "$t"
+        run "$name [postgresql]" env FRONTDESK_TEST_BACKEND=postgresql "$t"
         ;;
     *) run "$name" "$t" ;;
     esac
