@@ -215,29 +215,6 @@ const char *fresh_store(const char *name)
     return p;
 }
 
-bool store_cli_takes(const char *store)
-{
-    static int takes = -1; /* asked once per suite */
-    if (!db_is_pg_url(store))
-        return true;
-    if (takes < 0) {
-        char *err = NULL;
-        int rc = RUN(NULL, &err, "history", "--db", store);
-        takes = !(rc != 0 && err && strstr(err, "only SQLite file paths"));
-        free(err);
-    }
-    if (!takes)
-        test_skip_note("what goes through the frontdesk binary, on PostgreSQL: its --db does not take a "
-                       "postgresql:// URL yet");
-    return takes;
-}
-
-void store_need_cli_url(const char *store)
-{
-    if (!store_cli_takes(store))
-        skip();
-}
-
 int store_run_suite(const char *name, const struct CMUnitTest *tests, size_t n, const char *const *sqlite_only,
                     int (*setup)(void **), int (*teardown)(void **))
 {

@@ -62,12 +62,6 @@ bool store_on_pg(void);
  * database, WAL or shm file there; on PostgreSQL the URL of a new
  * database (valid until the suite ends). */
 const char *fresh_store(const char *name);
-/* Whether the frontdesk binary takes store for --db: always on SQLite; on
- * PostgreSQL while it refuses a postgresql:// URL, false, and the calling
- * test's part through the binary is recorded as not tested (a skip, never
- * a pass).  store_need_cli_url skips the whole calling test then. */
-bool store_cli_takes(const char *store);
-void store_need_cli_url(const char *store);
 /* cmocka_run_group_tests for a suite named name, passed through
  * test_exit(): on PostgreSQL named "name [postgresql]" and without the
  * tests named in sqlite_only (NULL-terminated; each suite says why). */

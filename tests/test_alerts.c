@@ -340,7 +340,6 @@ static void test_check_exit_codes(void **state)
 {
     (void)state;
     const char *path = fresh_store("check.db");
-    store_need_cli_url(path);
     const char *cfg = config_file("check.conf", "# defaults\n");
     db *d = open_store(path);
     int64_t m = hand_model(d, 'a', "Alpha");
@@ -477,7 +476,6 @@ static void test_command_once_two_watchers(void **state)
     (void)state;
     const char *dir = test_tmpdir();
     const char *path = fresh_store("watch.db");
-    store_need_cli_url(path);
     const char *log = fresh_db("events.log");
     const char *stop = fresh_db("watch.stop");
     const char *script = test_path(dir, "notify.sh");
@@ -581,7 +579,6 @@ static void test_command_timeout(void **state)
     (void)state;
     const char *dir = test_tmpdir();
     const char *path = fresh_store("hang.db");
-    store_need_cli_url(path);
     const char *pidfile = fresh_db("hang.pid");
     const char *script = test_path(dir, "hang.sh");
     strbuf sb = {0};
@@ -655,7 +652,6 @@ static void test_guard_episode(void **state)
 {
     (void)state;
     const char *path = fresh_store("guard.db");
-    store_need_cli_url(path);
     const char *log = fresh_db("guard.log");
     strbuf sb = {0};
     sb_printf(&sb, "[alerts]\ncommand = cat >> '%s'\n", log);

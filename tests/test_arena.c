@@ -244,7 +244,6 @@ static void test_leaderboard(void **state)
 {
     (void)state;
     const char *p = fresh_store("board.db");
-    store_need_cli_url(p);
     db *d = open_store(p);
     int64_t x = hand_model(d, '1', "strong"), y = hand_model(d, '2', "middling"), z = hand_model(d, '3', "weak");
     char *out, *err;
@@ -372,8 +371,6 @@ static void test_arena_not_reviewed(void **state)
     assert_int_equal(c.n_unrated, 1);
     db_conv_clear(&c);
     db_close(d);
-    if (!store_cli_takes(p))
-        return;
 
     char *out;
     assert_int_equal(RUN(&out, NULL, "history", "--db", p), 0);
@@ -580,8 +577,6 @@ static void test_worker_pairs(void **state)
     db_close(d);
 
     /* stats count the one traffic request, not the arena ones */
-    if (!store_cli_takes(p))
-        return;
     char *out;
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--window", "all", "--db", p), 0);
     json_t *j = parse_json(out);

@@ -247,7 +247,6 @@ static void test_commands(void **state)
 {
     (void)state;
     const char *p = fresh_store("cmds.db");
-    store_need_cli_url(p);
     char *out, *err;
     EXPECT_RC(1, "promote, nothing deployed", "promote", "--db", p);
     EXPECT_RC(2, "--force outside canary start", "promote", "--force", "--db", p);
@@ -326,7 +325,6 @@ static void test_changed_file_refused(void **state)
 {
     (void)state;
     const char *p = fresh_store("changed.db");
-    store_need_cli_url(p);
     const char *copy = test_path(test_tmpdir(), "changing.gguf");
     make_variant(copy, "frontdesk-cs");
     char *err;
@@ -351,7 +349,6 @@ static void test_ask_follows(void **state)
 {
     (void)state;
     const char *p = fresh_store("follow.db");
-    store_need_cli_url(p);
     char *err, *out;
     EXPECT_RC(0, "deploy a", "deploy", model_a, "--db", p);
     EXPECT_RC(0, "ask", "ask", "--db", p, "-n", "2", "--temp", "0", "hello");
@@ -404,7 +401,6 @@ static void test_serve_follows(void **state)
 {
     (void)state;
     const char *p = fresh_store("serve-follow.db");
-    store_need_cli_url(p);
     EXPECT_RC(0, "deploy a", "deploy", model_a, "--db", p);
     served s;
     served_start(&s, p, NULL, NULL);
@@ -581,8 +577,6 @@ static void test_guard_stops(void **state)
     assert_int_equal(compare_guard_check(d, &off, why, sizeof why), 0);
     config_free(&off);
     db_close(d);
-    if (!store_cli_takes(p))
-        return;
     const char *cfg_dir = test_path(test_tmpdir(), "guardcfg");
     mkdir(cfg_dir, 0700);
     mkdir(test_path(cfg_dir, "frontdesk"), 0700);
@@ -632,7 +626,6 @@ static void test_remote_version(void **state)
     if (!srv)
         fail_msg("%s", msg);
     const char *p = fresh_store("remote.db");
-    store_need_cli_url(p);
     char *out, *err;
     EXPECT_RC(0, "deploy remote", "deploy", rs_url(srv), "--remote-model", "desk-remote", "--db", p);
     assert_int_equal(RUN(&out, &err, "ask", "--db", p, "--stats", "where is my parcel"), 0);

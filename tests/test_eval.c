@@ -375,7 +375,6 @@ static void test_eval_run(void **state)
 {
     (void)state;
     const char *dbp = fresh_store("run.db");
-    store_need_cli_url(dbp);
     char *out, *err;
     int rc = RUN(&out, &err, "eval", "--model", model_a, "--model", model_b, "--set", set_path, "--json", "--db", dbp,
                  "--config", cfg_path);
@@ -483,7 +482,6 @@ static void expect_bad_set(const char *name, const char *text, const char *confi
     write_file(path, text);
     char *err;
     const char *bad = fresh_store("bad.db");
-    store_need_cli_url(bad);
     int rc = RUN(NULL, &err, "eval", "--model", model_a, "--set", path, "--db", bad, "--config", config);
     if (rc != 1 || !strstr(err, want))
         fail_msg("%s: exit %d, wanted 1 and '%s' in: %s", name, rc, want, err);
@@ -520,7 +518,6 @@ static void test_gate(void **state)
 {
     (void)state;
     const char *dbp = fresh_store("gate.db");
-    store_need_cli_url(dbp);
     const char *conf = test_path(test_tmpdir(), "gate.conf");
     char cfg[1024];
     snprintf(cfg, sizeof cfg, "[sampling]\nmax_tokens = 6\n[deploy]\nrequire_eval = %s\nmin_eval_items = 4\n", set_path);

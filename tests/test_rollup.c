@@ -780,28 +780,20 @@ static void test_purge_keeps_figures(void **state)
     assert_non_null(strstr(db_errmsg(d), "canary"));
     assert_int_equal(gone, 0);
     assert_true(sql_num(p, "SELECT count(*) FROM requests") == total);
-    /* through the command where it takes the store (on PostgreSQL, once
-     * --db takes a URL), else through the API the command calls */
-    bool cli = store_cli_takes(p);
     char *out = NULL, *err = NULL;
     const char *argv_purge[] = {test_bin(), "purge", "--requests-older-than", "3", "--db", p, NULL};
-    if (cli) {
-        assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 1);
-        if (!strstr(err, "canary"))
-            fail_msg("purge during a canary: %s", err);
-        free(out);
-        free(err);
-        assert_true(sql_num(p, "SELECT count(*) FROM requests") == total);
-    }
+    assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 1);
+    if (!strstr(err, "canary"))
+        fail_msg("purge during a canary: %s", err);
+    free(out);
+    free(err);
+    assert_true(sql_num(p, "SELECT count(*) FROM requests") == total);
 
     /* the canary over: the old rows go, the figures stay */
     OK(d, db_canary_stop(d, false, &why));
-    if (cli) {
-        assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 0);
-        free(out);
-        free(err);
-    } else
-        OK(d, db_requests_purge(d, now - 3 * 86400, NULL, 0, NULL));
+    assert_int_equal(test_run(argv_purge, NULL, 0, &out, &err), 0);
+    free(out);
+    free(err);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM requests WHERE started_at < %.3f", now - 3 * 86400);
     assert_true(sql_num(p, sql) == 0);
     assert_true(sql_num(p, "SELECT count(*) FROM requests") < total * 0.5);
@@ -817,16 +809,14 @@ static void test_purge_keeps_figures(void **state)
     assert_true(purged);
     OK(d, db_request_figures_purged(d, 51, &purged));
     assert_false(purged);
-    if (cli) {
-        const char *argv_show[] = {test_bin(), "show", "5", "--db", p, NULL};
-        assert_int_equal(test_run(argv_show, NULL, 0, &out, &err), 0);
-        const char *old = strstr(out, "old reply"), *fresh_reply = strstr(out, "new reply"),
-                   *said = strstr(out, "figures purged");
-        if (!old || !fresh_reply || !said || said < old || said > fresh_reply || strstr(said + 1, "figures purged"))
-            fail_msg("show after the purge:\n%s", out);
-        free(out);
-        free(err);
-    }
+    const char *argv_show[] = {test_bin(), "show", "5", "--db", p, NULL};
+    assert_int_equal(test_run(argv_show, NULL, 0, &out, &err), 0);
+    const char *old = strstr(out, "old reply"), *fresh_reply = strstr(out, "new reply"),
+               *said = strstr(out, "figures purged");
+    if (!old || !fresh_reply || !said || said < old || said > fresh_reply || strstr(said + 1, "figures purged"))
+        fail_msg("show after the purge:\n%s", out);
+    free(out);
+    free(err);
     free(rows);
     db_close(d);
 }
