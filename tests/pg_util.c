@@ -132,7 +132,11 @@ char *pg_test_new_db(const char *label)
 
     PGconn *c = maintenance();
     char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);
+    /* FILE_COPY (PostgreSQL 15 on) copies template1's few files instead of
+     * logging every block: a fifth of a second less per database on the
+     * busy 2-core machine, with fsync off nothing to wait for. */
+    snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"%s", name,
+             PQserverVersion(c) >= 150000 ? " STRATEGY FILE_COPY" : "");
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char msg[512];
