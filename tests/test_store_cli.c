@@ -3,10 +3,14 @@
  * `ask`, concurrent writers and readers, a writer killed mid-generation,
  * history/show/rate/stats/export/forget/purge and their errors.
  *
- * Every database is a fresh file under test_tmpdir(); the reference model
- * comes from ../shared (suites skip visibly without it).
+ * Every database is a fresh file under test_tmpdir(), or with
+ * FRONTDESK_TEST_BACKEND=postgresql a new database on the throwaway
+ * PostgreSQL server (tests/store_util.h); the reference model comes from
+ * ../shared (suites skip visibly without it).
  */
 #include "testutil.h"
+
+#include "store_util.h"
 
 #include "storage/chats.h"
 #include "storage/metrics.h"
@@ -34,37 +38,6 @@ static const char *stories(void)
     const char *shared = test_shared_dir();
     return shared ? test_path(test_path(shared, "ref/models"), "stories260K.gguf") : NULL;
 }
-
-static const char *fresh_db(const char *name)
-{
-    const char *p = test_path(test_tmpdir(), name);
-    unlink(p);
-    return p;
-}
-
-/* Run the binary with up to 16 arguments after the command; returns the
- * exit status, output in *out / *err (freed by the caller, may be NULL). */
-static int fd_run(char **out, char **err, const char *const *args)
-{
-    const char *argv[40] = {test_bin()};
-    size_t n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char *o, *e;
-    int rc = test_run(argv, NULL, 0, &o, &e);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return rc;
-}
-
-#define RUN(out, err, ...) fd_run(out, err, (const char *const[]){__VA_ARGS__, NULL})
 
 static json_t *parse_json(const char *text)
 {
@@ -103,7 +76,7 @@ static void test_ask_conversation(void **state)
     (void)state;
     if (!stories())
         skip();
-    const char *dbp = fresh_db("conv.db");
+    const char *dbp = fresh_store("conv.db");
     long conv, conv2;
     long m1 = ask(dbp, "Where is my parcel?", &conv, NULL);
     char arg[64];
@@ -187,7 +160,7 @@ static void test_rate(void **state)
     (void)state;
     if (!stories())
         skip();
-    const char *dbp = fresh_db("rate.db");
+    const char *dbp = fresh_store("rate.db");
     long conv;
     long m = ask(dbp, "Can I change my delivery address?", &conv, NULL);
     char ids[32], *out, *err;
@@ -366,14 +339,14 @@ static void test_database_url_refused(void **state)
 
 /* ---- concurrency ---------------------------------------------------------------- */
 
-/* One process asks 200 times while another reads stats in a loop: no
+/* One process asks 200 times (50 on PostgreSQL) while another reads stats in a loop: no
  * "database is locked", and every request is counted. */
 static void test_concurrent_writer_and_reader(void **state)
 {
     (void)state;
     if (!stories())
         skip();
-    const char *dbp = fresh_db("busy.db");
+    const char *dbp = fresh_store("busy.db");
     const char *stop = test_path(test_tmpdir(), "stop-reader");
     unlink(stop);
     /* create the schema first so both start from the same file */
@@ -403,8 +376,12 @@ static void test_concurrent_writer_and_reader(void **state)
         _exit(0);
     }
     close(pipefd[1]);
+    /* 200 asks on SQLite; on PostgreSQL, where each costs more round
+     * trips (two minutes for 200 on the busy machine), 50: the reader
+     * still runs between most of them */
+    const int asks = store_on_pg() ? 50 : 200;
     int failed = 0;
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < asks; i++) {
         char *out, *err;
         int rc = RUN(&out, &err, "ask", "--model", stories(), "--db", dbp, "--raw", "-n", "4", "--ctx", "64",
                      "Once upon a time");
@@ -424,7 +401,7 @@ static void test_concurrent_writer_and_reader(void **state)
     close(pipefd[0]);
     int reads = 0, rfail = 0;
     sscanf(buf, "%d %d", &reads, &rfail);
-    printf("  200 asks while the reader ran stats %d times\n", reads);
+    printf("  %d asks while the reader ran stats %d times\n", asks, reads);
     assert_int_equal(failed, 0);
     assert_int_equal(rfail, 0);
     assert_true(reads > 1);
@@ -432,14 +409,14 @@ static void test_concurrent_writer_and_reader(void **state)
     char *out;
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--window", "all", "--db", dbp), 0);
     json_t *j = parse_json(out);
-    assert_int_equal(json_integer_value(json_object_get(j, "requests")), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "requests")), asks);
     assert_int_equal(json_integer_value(json_object_get(j, "errors")), 0);
-    assert_int_equal(json_integer_value(json_object_get(j, "tokens_generated")), 800);
+    assert_int_equal(json_integer_value(json_object_get(j, "tokens_generated")), 4 * asks);
     json_decref(j);
     free(out);
     assert_int_equal(RUN(&out, NULL, "history", "--json", "--limit", "0", "--db", dbp), 0);
     j = parse_json(out);
-    assert_int_equal(json_array_size(j), 200);
+    assert_int_equal(json_array_size(j), (size_t)asks);
     json_decref(j);
     free(out);
 }
@@ -452,7 +429,7 @@ static void test_kill_writer(void **state)
     (void)state;
     if (!stories())
         skip();
-    const char *dbp = fresh_db("kill.db");
+    const char *dbp = fresh_store("kill.db");
     long conv0;
     long m0 = ask(dbp, "An earlier question", &conv0, NULL);
     bool killed = false;
@@ -552,7 +529,7 @@ static void test_stats_formats(void **state)
     (void)state;
     if (!stories())
         skip();
-    const char *dbp = fresh_db("stats.db");
+    const char *dbp = fresh_store("stats.db");
     for (int i = 0; i < 3; i++)
         ask(dbp, "How do I return an item?", NULL, NULL);
     char *out, *err;
@@ -591,7 +568,7 @@ static void test_stats_formats(void **state)
     free(err);
 
     /* empty window: percentiles are null */
-    const char *empty = fresh_db("empty.db");
+    const char *empty = fresh_store("empty.db");
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--db", empty), 0);
     j = parse_json(out);
     assert_int_equal(json_integer_value(json_object_get(j, "requests")), 0);
@@ -605,7 +582,7 @@ static void test_export_round_trip(void **state)
     (void)state;
     if (!stories())
         skip();
-    const char *dbp = fresh_db("export.db");
+    const char *dbp = fresh_store("export.db");
     long conv;
     long m1 = ask(dbp, "Where is my refund?", &conv, NULL);
     char arg[64];
@@ -683,15 +660,6 @@ static void test_export_round_trip(void **state)
 
 /* A store built through the storage API, with figures chosen here: what
  * stats and export print is checked against them, not against the code. */
-static db *open_store(const char *path)
-{
-    db *d;
-    char msg[512];
-    if (db_open(&d, path, msg, sizeof msg) != DB_OK)
-        fail_msg("db_open %s: %s", path, msg);
-    return d;
-}
-
 #define DB_OK_OR_FAIL(d, call)                                                                          \
     do {                                                                                                \
         if ((call) != DB_OK)                                                                            \
@@ -723,12 +691,9 @@ static void hand_request(const char *path, db *d, int64_t model, double at, db_o
                                .prefill_tps = prefill, .decode_tps = decode, .attempts = 1};
         DB_OK_OR_FAIL(d, db_request_finish(d, id, &r));
     }
-    sqlite3 *raw;
-    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
     char sql[160];
     snprintf(sql, sizeof sql, "UPDATE requests SET started_at = %.6f WHERE id = %lld", at, (long long)id);
-    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(raw);
+    sql_exec(path, sql);
 }
 
 static void expect_real(const char *what, json_t *v, double want)
@@ -775,7 +740,7 @@ static double prom_value(const char *text, const char *series)
 static void test_stats_figures(void **state)
 {
     (void)state;
-    const char *dbp = fresh_db("figures.db");
+    const char *dbp = fresh_store("figures.db");
     db *d = open_store(dbp);
     int64_t alpha = hand_model(d, 'a', "Alpha", "alpha.gguf"), beta = hand_model(d, 'b', "Beta", "beta.gguf");
     double now0 = db_now(), at = now0 - 30; /* well inside 5 minutes */
@@ -1056,7 +1021,7 @@ static char *dump_compact(json_t *v)
 static void test_export_rows(void **state)
 {
     (void)state;
-    const char *dbp = fresh_db("rows.db");
+    const char *dbp = fresh_store("rows.db");
     db *d = open_store(dbp);
     int64_t alpha = hand_model(d, 'c', "Alpha 1", "alpha.gguf");
     char sha[65];
@@ -1261,7 +1226,7 @@ static void test_forget_and_purge(void **state)
     (void)state;
     if (!stories())
         skip();
-    const char *dbp = fresh_db("forget.db");
+    const char *dbp = fresh_store("forget.db");
     long conv;
     long m = ask(dbp, "My card is ZEBRA-SECRET-7731, please help", &conv, NULL);
     char ids[32], convs[32], *out, *err;
@@ -1270,9 +1235,12 @@ static void test_forget_and_purge(void **state)
     assert_int_equal(RUN(NULL, NULL, "rate", ids, "3", "--comment", "COMMENT-SECRET-99", "--db", dbp), 0);
     ask(dbp, "Another conversation", NULL, NULL);
     const char *files[] = {dbp, test_path(test_tmpdir(), "forget.db-wal")};
-    /* the secret is on disk before (else the check below proves nothing) */
-    bool present = false;
-    for (int i = 0; i < 2; i++) {
+    /* the secret is on disk before (else the check below proves nothing);
+     * on PostgreSQL, whose files are the server's, in the tables */
+    const char *in_tables = "SELECT (SELECT count(*) FROM messages WHERE text LIKE '%ZEBRA-SECRET%')"
+                            " + (SELECT count(*) FROM ratings WHERE comment LIKE '%COMMENT-SECRET%')";
+    bool present = store_on_pg() && sql_num(dbp, in_tables) == 2;
+    for (int i = 0; i < 2 && !store_on_pg(); i++) {
         if (access(files[i], F_OK) != 0)
             continue;
         size_t len;
@@ -1289,8 +1257,11 @@ static void test_forget_and_purge(void **state)
     assert_int_equal(RUN(&out, NULL, "history", "--search", "ZEBRA", "--json", "--db", dbp), 0);
     assert_string_equal(out, "[]\n");
     free(out);
-    /* gone from the bytes on disk, not only from queries */
-    for (int i = 0; i < 2; i++) {
+    /* gone from the bytes on disk, not only from queries (on PostgreSQL,
+     * from the tables: test_storage reads them there too) */
+    if (store_on_pg())
+        assert_true(sql_num(dbp, in_tables) == 0);
+    for (int i = 0; i < 2 && !store_on_pg(); i++) {
         if (access(files[i], F_OK) != 0)
             continue;
         size_t len;
@@ -1395,5 +1366,10 @@ int main(void)
         cmocka_unit_test(test_full_disk),
         cmocka_unit_test(test_concurrent_writer_and_reader),
     };
-    return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+    /* On PostgreSQL all but the tests of files (a foreign or newer file, a
+     * directory that cannot be made; a full disk), and the refusal of URLs
+     * the binary does not take, which opens no store. */
+    static const char *const sqlite_only[] = {"test_bad_databases", "test_database_url_refused", "test_full_disk",
+                                              NULL};
+    return store_run_suite("store_cli", tests, sizeof tests / sizeof *tests, sqlite_only, NULL, NULL);
 }
