@@ -64,7 +64,9 @@ bool store_on_pg(void);
 const char *fresh_store(const char *name);
 /* cmocka_run_group_tests for a suite named name, passed through
  * test_exit(): on PostgreSQL named "name [postgresql]" and without the
- * tests named in sqlite_only (NULL-terminated; each suite says why). */
+ * tests named in sqlite_only (NULL-terminated; each suite says why: tests
+ * of a file's bytes, or tests that touch no store and would only run
+ * twice). */
 int store_run_suite(const char *name, const struct CMUnitTest *tests, size_t n, const char *const *sqlite_only,
                     int (*setup)(void **), int (*teardown)(void **));
 
