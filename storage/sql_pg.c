@@ -50,7 +50,7 @@ db_status pg_fail(db *d, const char *what)
                         what, d->path, d->pg_msg);
     if (!strcmp(s, "40001") || !strcmp(s, "40P01") || !strcmp(s, "55P03") || !strcmp(s, "57014"))
         return db_failf(d, DB_BUSY,
-                        "%s: the database %s is busy with other writers (gave up after waiting); "
+                        "%s: the database %s is locked by another writer (gave up after waiting); "
                         "nothing was lost, try again",
                         what, d->path);
     if (!strncmp(s, "53", 2))
@@ -241,7 +241,7 @@ int pg_stmt_step(sql_stmt *st)
         }
         PGresult *r = run(st);
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        if (state && !strcmp(state, "42P18")) {
+        if (state && (!strcmp(state, "42P18") || !strcmp(state, "42P08"))) {
             /* a NULL whose type nothing in the statement tells (`? IS
              * NULL`): say it is text and ask again */
             PQclear(r);

@@ -1923,6 +1923,15 @@ static void test_recovery(void **state)
 
 static bool file_has(const char *path, const char *needle)
 {
+    if (db_is_pg_url(path)) { /* the byte-level test is SQLite's; on PostgreSQL: no row holds it */
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "SELECT (SELECT count(*) FROM messages WHERE strpos(text, '%s') > 0)"
+                 " + (SELECT count(*) FROM ratings WHERE strpos(comment, '%s') > 0)"
+                 " + (SELECT count(*) FROM conversations WHERE strpos(title, '%s') > 0)",
+                 needle, needle, needle);
+        return raw_int(path, sql) > 0;
+    }
     size_t len;
     char *data = read_or_empty(path, &len);
     bool found = memmem(data, len, needle, strlen(needle)) != NULL;
@@ -1963,7 +1972,7 @@ static void test_forget(void **state)
     sb_free(&text);
 
     /* the check below can fail: the secret is in the files now */
-    assert_true(file_has(p, secret) || file_has(wal, secret));
+    assert_true(file_has(p, secret) || (!on_pg() && file_has(wal, secret)));
     db_conv *convs;
     size_t n;
     OK(d, db_conv_list(d, secret, 0, &convs, &n));
@@ -2005,7 +2014,7 @@ static void test_forget(void **state)
     /* not a byte of it left in the file or its WAL */
     if (file_has(p, secret))
         fail_msg("the forgotten text is still in %s", p);
-    if (file_has(wal, secret))
+    if (!on_pg() && file_has(wal, secret))
         fail_msg("the forgotten text is still in %s", wal);
     /* the other conversation is whole */
     OK(d, db_conv_get(d, keep, &cv));
@@ -2023,7 +2032,7 @@ static void test_forget(void **state)
     db_close(d);
     /* and still gone after close (a final checkpoint) */
     assert_false(file_has(p, secret));
-    assert_false(file_has(wal, secret));
+    assert_false(!on_pg() && file_has(wal, secret));
 }
 
 static void test_purge(void **state)
@@ -2105,10 +2114,12 @@ static void test_busy(void **state)
     if (!strstr(db_errmsg(d), "locked"))
         fail_msg("message: %s", db_errmsg(d));
     assert_true(waited >= 0.08 && waited < 3.0);
-    assert_int_equal(db_reply_progress(d, reply, "saved during"), DB_BUSY);
+    /* PostgreSQL: one statement outside the writers' transactions takes
+     * only its row's lock, so saving a streaming reply is not held up */
+    assert_int_equal(db_reply_progress(d, reply, "saved during"), on_pg() ? DB_OK : DB_BUSY);
     assert_int_equal(db_rate(d, reply, "alice", &(db_rating_in){.fields = DB_RATE_SCORE, .score = 3}), DB_BUSY);
     int64_t q;
-    assert_int_equal(db_request_begin(d, 0, "local", conv, reply, 0, &q), DB_BUSY);
+    assert_int_equal(db_request_begin(d, 0, "local", conv, reply, 0, &q), on_pg() ? DB_OK : DB_BUSY);
     /* readers are not blocked */
     db_msg *msgs;
     size_t n;
