@@ -191,32 +191,51 @@ static const char *find_cluster_script(const char *given)
     return "tools/pg_cluster.sh";
 }
 
-/* The guard: waits for EOF on the pipe (this process gone, however it
- * went), then stops the cluster and removes its directory.  It ignores
- * the terminal's signals so that Ctrl-C of the whole group still cleans. */
-static void guard_main(int rfd, const char *script)
+/* Run `sh script cmd cluster_dir`, its standard output to fd out; its
+ * exit status, or -1. */
+static int run_script(const char *script, const char *cmd, int out)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        if (out != 1) {
+            dup2(out, 1);
+            close(out);
+        }
+        execl("/bin/sh", "sh", script, cmd, cluster_dir, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    if (p < 0 || waitpid(p, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The guard owns the cluster: it starts it (the URL, then "ok" or
+ * "failed", on report), waits for EOF on control (this process gone,
+ * however it went), then stops it and removes its directory.  Start and
+ * stop never overlap.  It ignores the terminal's signals, so that Ctrl-C
+ * of the whole group still cleans up. */
+static void guard_main(const char *script, int report, int control)
 {
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
-    char c;
-    while (read(rfd, &c, 1) < 0 && errno == EINTR)
-        ;
-    pid_t p = fork();
-    if (p == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2(null, 1);
-        execl("/bin/sh", "sh", script, "stop", cluster_dir, (char *)NULL);
-        _exit(127);
+    int rc = run_script(script, "start", report);
+    if (write(report, rc == 0 ? "ok\n" : "failed\n", rc == 0 ? 3 : 7) < 0) {
+        /* the bench is gone: stop at once */
     }
-    if (p > 0)
-        waitpid(p, NULL, 0);
+    close(report);
+    char c;
+    while (read(control, &c, 1) < 0 && errno == EINTR)
+        ;
+    int null = open("/dev/null", O_WRONLY);
+    run_script(script, "stop", null >= 0 ? null : 1);
     rmdir(cluster_dir); /* when start failed before the cluster was made */
     _exit(0);
 }
 
-/* Start the cluster; its maintenance URL into url.  -1 with err. */
+/* Start the cluster (through the guard); its maintenance URL into url.
+ * -1 with err. */
 static int cluster_start(const char *script, char *url, size_t urllen, char *err, size_t errlen)
 {
     snprintf(cluster_dir, sizeof cluster_dir, "/tmp/frontdesk-bench-pg-XXXXXX");
@@ -224,49 +243,47 @@ static int cluster_start(const char *script, char *url, size_t urllen, char *err
         util_errf(err, errlen, "mkdtemp /tmp: %s", strerror(errno));
         return -1;
     }
-    int g[2];
-    if (pipe2(g, O_CLOEXEC) != 0 || (guard_pid = fork()) < 0) {
+    int control[2], report[2];
+    if (pipe2(control, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0) {
+        util_errf(err, errlen, "pipe: %s", strerror(errno));
+        rmdir(cluster_dir);
+        return -1;
+    }
+    fprintf(stderr, "bench_store: PostgreSQL, a throwaway cluster in %s (%s) ...\n", cluster_dir, script);
+    fflush(NULL);
+    if ((guard_pid = fork()) < 0) {
         util_errf(err, errlen, "cannot start the cluster's guard: %s", strerror(errno));
         rmdir(cluster_dir);
         return -1;
     }
     if (guard_pid == 0) {
-        close(g[1]);
-        guard_main(g[0], script);
+        close(control[1]);
+        close(report[0]);
+        guard_main(script, report[1], control[0]);
     }
-    close(g[0]);
-    guard_fd = g[1];
-    int out[2];
-    if (pipe(out) != 0) {
-        util_errf(err, errlen, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    pid_t p = fork();
-    if (p == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        close(out[1]);
-        execl("/bin/sh", "sh", script, "start", cluster_dir, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
+    close(control[0]);
+    close(report[1]);
+    guard_fd = control[1];
+    char buf[1024];
     size_t n = 0;
     ssize_t r;
-    while (n + 1 < urllen && ((r = read(out[0], url + n, urllen - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
+    while (n + 1 < sizeof buf && ((r = read(report[0], buf + n, sizeof buf - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
         if (r > 0)
             n += (size_t)r;
-    url[n] = 0;
-    close(out[0]);
-    int status = 0;
-    if (p < 0 || waitpid(p, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    buf[n] = 0;
+    close(report[0]);
+    /* "URL\nok\n" */
+    size_t line = strcspn(buf, "\n");
+    if (strcmp(buf + line, "\nok\n") != 0) {
         util_errf(err, errlen, "%s start %s failed (its message above)", script, cluster_dir);
         return -1;
     }
-    url[strcspn(url, "\n")] = 0;
-    if (strncmp(url, "postgresql:///postgres?", 23) != 0) {
-        util_errf(err, errlen, "%s start printed no URL I know (\"%s\")", script, url);
+    buf[line] = 0;
+    if (strncmp(buf, "postgresql:///postgres?", 23) != 0 || line + 1 > urllen) {
+        util_errf(err, errlen, "%s start printed no URL I know (\"%s\")", script, buf);
         return -1;
     }
+    memcpy(url, buf, line + 1);
     return 0;
 }
 
@@ -607,6 +624,9 @@ static db_status write_load(db *d, const char *target, const opts *o, const conf
         if (pids[i] == 0) {
             if (guard_fd >= 0)
                 close(guard_fd); /* only this process keeps the cluster up */
+            signal(SIGINT, SIG_DFL); /* the store's files are the parent's to remove */
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGHUP, SIG_DFL);
             close(ready[0]);
             close(gate[1]);
             writer_main(target, i, o->replies, models, &slots[i], lat + (size_t)i * (size_t)o->replies, ready[1],
@@ -777,20 +797,27 @@ static void load_average(char *buf, size_t size)
         fclose(fp);
 }
 
-static char *sqlite_dir;
+/* The SQLite store's directory and files, removed at exit and on a
+ * signal (unlink and rmdir are safe in a handler; the paths are made
+ * beforehand). */
+static char sqlite_dir[4096], sqlite_files[3][4200];
+static volatile sig_atomic_t sqlite_made;
+
 static void remove_sqlite(void)
 {
-    if (!sqlite_dir)
+    if (!sqlite_made)
         return;
-    const char *names[] = {"store.db", "store.db-wal", "store.db-shm"};
-    char p[4200];
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", sqlite_dir, names[i]);
-        unlink(p);
-    }
+    sqlite_made = 0;
+    for (int i = 0; i < 3; i++)
+        unlink(sqlite_files[i]);
     rmdir(sqlite_dir);
-    free(sqlite_dir);
-    sqlite_dir = NULL;
+}
+
+static void on_signal(int sig)
+{
+    remove_sqlite();
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static void usage(void)
@@ -846,6 +873,9 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
     const char *script = find_cluster_script(o.cluster_script);
 
     char load_before[64], load_after[64];
@@ -865,23 +895,22 @@ int main(int argc, char **argv)
             *nan_fields[j] = NAN;
     }
     if (want_sqlite) {
-        char tmpl[4096];
-        snprintf(tmpl, sizeof tmpl, "%s/frontdesk-bench-store-XXXXXX", o.dir);
-        if (!mkdtemp(tmpl)) {
-            util_errf(f[0].error, sizeof f[0].error, "mkdtemp %s: %s", tmpl, strerror(errno));
+        snprintf(sqlite_dir, sizeof sqlite_dir, "%s/frontdesk-bench-store-XXXXXX", o.dir);
+        if (strlen(o.dir) > 4000 || !mkdtemp(sqlite_dir)) {
+            util_errf(f[0].error, sizeof f[0].error, "mkdtemp %s: %s", sqlite_dir, strerror(errno));
         } else {
-            sqlite_dir = xstrdup(tmpl);
+            const char *names[] = {"store.db", "store.db-wal", "store.db-shm"};
+            for (int i = 0; i < 3; i++)
+                snprintf(sqlite_files[i], sizeof sqlite_files[i], "%s/%s", sqlite_dir, names[i]);
+            sqlite_made = 1;
             atexit(remove_sqlite);
-            char path[4200];
-            snprintf(path, sizeof path, "%s/store.db", tmpl);
-            fprintf(stderr, "bench_store: SQLite, %s ...\n", path);
-            run_backend(path, &o, &f[0]);
+            fprintf(stderr, "bench_store: SQLite, %s ...\n", sqlite_files[0]);
+            run_backend(sqlite_files[0], &o, &f[0]);
             remove_sqlite();
         }
     }
     if (want_pg) {
         char cluster_url[512], url[600], err[700];
-        fprintf(stderr, "bench_store: PostgreSQL, a cluster from %s ...\n", script);
         if (cluster_start(script, cluster_url, sizeof cluster_url, err, sizeof err) != 0 ||
             create_database(cluster_url, url, sizeof url, err, sizeof err) != 0)
             util_errf(f[1].error, sizeof f[1].error, "starting the server: %s", err);
