@@ -79,13 +79,17 @@ static void test_quick_both(void **state)
     row_cells(o, "every request counted once", a, b, sizeof a);
     assert_string_equal(a, "yes");
     assert_string_equal(b, "yes");
-    row_cells(o, "replies written", a, b, sizeof a);
+    row_cells(o, "replies written by 1 writer", a, b, sizeof a);
+    assert_string_equal(a, "4");
+    assert_string_equal(b, "4");
+    row_cells(o, "replies written by 8 writers", a, b, sizeof a);
     assert_string_equal(a, "32"); /* 8 writers x 4 replies */
     assert_string_equal(b, "32");
     row_cells(o, "failed writes / of them DB_BUSY", a, b, sizeof a);
     assert_string_equal(a, "0");
     const char *figures[] = {"dashboard refresh, 5 min window p50 (ms)", "dashboard refresh, 24 h window p95 (ms)",
-                             "write load, 8 writers: replies/s", "one reply's write p95 (ms)"};
+                             "write load, 1 writer: replies/s", "write load, 8 writers: replies/s",
+                             "one reply's write, 8 writers p95 (ms)"};
     for (size_t i = 0; i < sizeof figures / sizeof *figures; i++) {
         row_cells(o, figures[i], a, b, sizeof a);
         char *end;

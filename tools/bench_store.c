@@ -29,21 +29,22 @@
  *    recent errors, thumbs-down rate, alert episodes, confidence per
  *    version), with alerts_check and db_recover (issue 23: recovery runs on
  *    every refresh).  Median and p95, after one untimed refresh.
- * 3. A write-heavy load: W writer processes (default 8; fork, each opens
- *    its own handle) each record K replies (default 250; --quick 25) back
- *    to back, as app/store.c records one: a customer message (a new
- *    conversation every 10 replies), then — timed as one reply's write —
- *    db_reply_begin, db_request_begin, 3 db_reply_progress,
+ * 3. Writing: one writer process alone, then the write-heavy load: W
+ *    writer processes (default 8; fork, each opens its own handle).  Each
+ *    records K replies (default 250; --quick 25) back to back, as
+ *    app/store.c records one: a customer message (a new conversation
+ *    every 10 replies), then — timed as one reply's write — db_reply_begin, db_request_begin, 3 db_reply_progress,
  *    db_request_finish (which folds the request into its minute) and
  *    db_reply_end.  No generation in between: this is the store's share
  *    of a reply, at full speed.  Meanwhile this process refreshes the
  *    5 min dashboard every 0.25 s.  Replies/s over all writers, p50/p95
- *    of one reply's write, the refresh under load, failures (DB_BUSY
- *    apart), and a check that every request is counted exactly once: the
- *    request rows, the replies, and the requests the rollups count
- *    (db_stats_compute over "all") each equal N plus the replies written.
+ *    of one reply's write, the refresh beside the W writers, failures
+ *    (DB_BUSY apart), and a check that every request is counted exactly
+ *    once: the request rows, the replies, and the requests the rollups
+ *    count (db_stats_compute over "all") each equal N plus the replies
+ *    written.
  *
- * Prints a table, figure | SQLite | PostgreSQL | PostgreSQL/SQLite.
+ * Prints a table, figure | SQLite | PostgreSQL | PG/SQLite (the ratio).
  * Figures, not checks: no timing is asserted.  Exits 1 when a backend
  * failed (its error printed) or a count is off; 2 on a usage error.
  */
@@ -76,18 +77,23 @@ typedef struct {
     const char *dir, *cluster_script;
 } opts;
 
+/* One write load's figures (NAN: not measured). */
+typedef struct {
+    double load_s, replies_per_s;
+    double write[2];      /* one reply's write p50, p95 (seconds)          */
+    double r5_load[2];    /* the 5 min refresh meanwhile, p50, p95         */
+    int n_load_refreshes;
+    long written, failed, busy;
+    char first_failure[300];
+} load_figures;
+
 /* One backend's figures (NAN: not measured). */
 typedef struct {
     bool ran;             /* every step completed                          */
     char error[700];      /* why not                                       */
     double fill_s, fold_s;
     double r5[2], r24[2]; /* refresh p50, p95 (seconds)                    */
-    double load_s, replies_per_s;
-    double write[2];      /* one reply's write p50, p95                    */
-    double r5_load[2];    /* refresh under the load p50, p95               */
-    int n_load_refreshes;
-    long written, failed, busy;
-    char first_failure[300];
+    load_figures one, many; /* one writer alone; all the writers           */
     bool counted_once;
     long rows, replies, rolled; /* what the counts found                    */
 } figures;
@@ -602,24 +608,26 @@ static db_status count_check(db *d, long expect, figures *f)
     return st;
 }
 
-static db_status write_load(db *d, const char *target, const opts *o, const config *cfg, const int64_t models[2],
-                            figures *f)
+/* nw writers, each writing o->replies replies, while this process
+ * refreshes the 5 min dashboard every 0.25 s. */
+static db_status write_load(db *d, const char *target, int nw, const opts *o, const config *cfg,
+                            const int64_t models[2], load_figures *f)
 {
-    size_t nlat = (size_t)o->writers * (size_t)o->replies;
-    size_t bytes = (size_t)o->writers * sizeof(writer_slot) + nlat * sizeof(double);
+    size_t nlat = (size_t)nw * (size_t)o->replies;
+    size_t bytes = (size_t)nw * sizeof(writer_slot) + nlat * sizeof(double);
     void *shared = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED)
         return db_failf(d, DB_ERR, "mmap: %s", strerror(errno));
     writer_slot *slots = shared;
-    double *lat = (double *)(slots + o->writers);
+    double *lat = (double *)(slots + nw);
     int ready[2], gate[2];
     if (pipe(ready) != 0 || pipe(gate) != 0) {
         munmap(shared, bytes);
         return db_failf(d, DB_ERR, "pipe: %s", strerror(errno));
     }
     fflush(NULL);
-    pid_t *pids = xcalloc((size_t)o->writers, sizeof *pids);
-    for (int i = 0; i < o->writers; i++) {
+    pid_t *pids = xcalloc((size_t)nw, sizeof *pids);
+    for (int i = 0; i < nw; i++) {
         pids[i] = fork();
         if (pids[i] == 0) {
             if (guard_fd >= 0)
@@ -640,13 +648,13 @@ static db_status write_load(db *d, const char *target, const opts *o, const conf
     close(ready[1]);
     close(gate[0]);
     char c;
-    for (int i = 0; i < o->writers && pids[i] > 0; i++)
+    for (int i = 0; i < nw && pids[i] > 0; i++)
         if (read(ready[0], &c, 1) != 1)
             break;
     double t0 = util_now();
     close(gate[1]); /* go */
     int left = 0;
-    for (int i = 0; i < o->writers; i++)
+    for (int i = 0; i < nw; i++)
         left += pids[i] > 0;
     double *under = xcalloc(4096, sizeof *under);
     int n_under = 0;
@@ -655,7 +663,7 @@ static db_status write_load(db *d, const char *target, const opts *o, const conf
         int status;
         pid_t p;
         while ((p = waitpid(-1, &status, WNOHANG)) > 0)
-            for (int i = 0; i < o->writers; i++)
+            for (int i = 0; i < nw; i++)
                 if (pids[i] == p) {
                     left--;
                     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -672,7 +680,7 @@ static db_status write_load(db *d, const char *target, const opts *o, const conf
     close(ready[0]);
     double end = t0;
     size_t n = 0;
-    for (int i = 0; i < o->writers; i++) {
+    for (int i = 0; i < nw; i++) {
         writer_slot *w = &slots[i];
         if (w->end > end)
             end = w->end;
@@ -748,12 +756,16 @@ static void run_backend(const char *target, const opts *o, figures *f)
         st = time_refreshes(d, &cfg, DB_WIN_24H, o->refreshes, f->r24);
     }
     if (st == DB_OK) {
+        step = "one writer alone (the dashboard refreshing beside it)";
+        st = write_load(d, target, 1, o, &cfg, models, &f->one);
+    }
+    if (st == DB_OK) {
         step = "the write load (the dashboard refreshing beside it)";
-        st = write_load(d, target, o, &cfg, models, f);
+        st = write_load(d, target, o->writers, o, &cfg, models, &f->many);
     }
     if (st == DB_OK) {
         step = "counting";
-        st = count_check(d, o->requests + f->written, f);
+        st = count_check(d, o->requests + f->one.written + f->many.written, f);
     }
     if (st != DB_OK)
         snprintf(f->error, sizeof f->error, "%s: %s", step, db_errmsg(d));
@@ -888,11 +900,13 @@ int main(int argc, char **argv)
     figures f[2];
     memset(f, 0, sizeof f);
     for (int i = 0; i < 2; i++) {
-        double *nan_fields[] = {&f[i].fill_s, &f[i].fold_s, &f[i].r5[0], &f[i].r5[1], &f[i].r24[0],
-                                &f[i].r24[1], &f[i].load_s, &f[i].replies_per_s, &f[i].write[0],
-                                &f[i].write[1], &f[i].r5_load[0], &f[i].r5_load[1]};
+        double *nan_fields[] = {&f[i].fill_s, &f[i].fold_s, &f[i].r5[0], &f[i].r5[1], &f[i].r24[0], &f[i].r24[1]};
         for (size_t j = 0; j < sizeof nan_fields / sizeof *nan_fields; j++)
             *nan_fields[j] = NAN;
+        load_figures *l[2] = {&f[i].one, &f[i].many};
+        for (int j = 0; j < 2; j++)
+            l[j]->load_s = l[j]->replies_per_s = l[j]->write[0] = l[j]->write[1] = l[j]->r5_load[0] =
+                l[j]->r5_load[1] = NAN;
     }
     if (want_sqlite) {
         snprintf(sqlite_dir, sizeof sqlite_dir, "%s/frontdesk-bench-store-XXXXXX", o.dir);
@@ -928,17 +942,24 @@ int main(int argc, char **argv)
     row("dashboard refresh, 5 min window p95 (ms)", sl.r5[1], pg.r5[1], 1e3, "%.1f");
     row("dashboard refresh, 24 h window p50 (ms)", sl.r24[0], pg.r24[0], 1e3, "%.1f");
     row("dashboard refresh, 24 h window p95 (ms)", sl.r24[1], pg.r24[1], 1e3, "%.1f");
-    char name[80];
-    snprintf(name, sizeof name, "write load, %d writers: replies/s", o.writers);
-    row(name, sl.replies_per_s, pg.replies_per_s, 1, "%.0f");
-    row("one reply's write p50 (ms)", sl.write[0], pg.write[0], 1e3, "%.2f");
-    row("one reply's write p95 (ms)", sl.write[1], pg.write[1], 1e3, "%.2f");
-    row("refresh 5 min under the load p50 (ms)", sl.r5_load[0], pg.r5_load[0], 1e3, "%.1f");
-    row("refresh 5 min under the load p95 (ms)", sl.r5_load[1], pg.r5_load[1], 1e3, "%.1f");
-    printf("%-44s %12ld %12ld\n", "replies written", sl.written, pg.written);
+    row("write load, 1 writer: replies/s", sl.one.replies_per_s, pg.one.replies_per_s, 1, "%.0f");
+    row("one reply's write, 1 writer p50 (ms)", sl.one.write[0], pg.one.write[0], 1e3, "%.2f");
+    row("one reply's write, 1 writer p95 (ms)", sl.one.write[1], pg.one.write[1], 1e3, "%.2f");
+    char name[3][80];
+    snprintf(name[0], sizeof name[0], "write load, %d writers: replies/s", o.writers);
+    snprintf(name[1], sizeof name[1], "one reply's write, %d writers p50 (ms)", o.writers);
+    snprintf(name[2], sizeof name[2], "one reply's write, %d writers p95 (ms)", o.writers);
+    row(name[0], sl.many.replies_per_s, pg.many.replies_per_s, 1, "%.0f");
+    row(name[1], sl.many.write[0], pg.many.write[0], 1e3, "%.2f");
+    row(name[2], sl.many.write[1], pg.many.write[1], 1e3, "%.2f");
+    row("refresh 5 min beside them p50 (ms)", sl.many.r5_load[0], pg.many.r5_load[0], 1e3, "%.1f");
+    row("refresh 5 min beside them p95 (ms)", sl.many.r5_load[1], pg.many.r5_load[1], 1e3, "%.1f");
+    printf("%-44s %12ld %12ld\n", "replies written by 1 writer", sl.one.written, pg.one.written);
+    snprintf(name[0], sizeof name[0], "replies written by %d writers", o.writers);
+    printf("%-44s %12ld %12ld\n", name[0], sl.many.written, pg.many.written);
     char fa[48], fb[48];
-    snprintf(fa, sizeof fa, "%ld / %ld", sl.failed, sl.busy);
-    snprintf(fb, sizeof fb, "%ld / %ld", pg.failed, pg.busy);
+    snprintf(fa, sizeof fa, "%ld / %ld", sl.one.failed + sl.many.failed, sl.one.busy + sl.many.busy);
+    snprintf(fb, sizeof fb, "%ld / %ld", pg.one.failed + pg.many.failed, pg.one.busy + pg.many.busy);
     printf("%-44s %12s %12s\n", "failed writes / of them DB_BUSY", fa, fb);
     printf("%-44s %12s %12s\n", "every request counted once", sl.ran ? (sl.counted_once ? "yes" : "NO") : "-",
            pg.ran ? (pg.counted_once ? "yes" : "NO") : "-");
@@ -953,11 +974,13 @@ int main(int argc, char **argv)
             printf("%s FAILED: %s\n", names[i], f[i].error);
             rc = 1;
         }
-        if (f[i].first_failure[0])
-            printf("%s: first failed write: %s\n", names[i], f[i].first_failure);
+        if (f[i].one.first_failure[0])
+            printf("%s: first failed write, 1 writer: %s\n", names[i], f[i].one.first_failure);
+        if (f[i].many.first_failure[0])
+            printf("%s: first failed write, %d writers: %s\n", names[i], o.writers, f[i].many.first_failure);
         if (f[i].ran && !f[i].counted_once) {
             printf("%s: counts off: %ld request rows, %ld replies, %ld in the rollups; expected %ld each\n",
-                   names[i], f[i].rows, f[i].replies, f[i].rolled, o.requests + f[i].written);
+                   names[i], f[i].rows, f[i].replies, f[i].rolled, o.requests + f[i].one.written + f[i].many.written);
             rc = 1;
         }
     }
