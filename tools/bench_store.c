@@ -170,31 +170,12 @@ static char cluster_dir[64];
 static int guard_fd = -1;
 static pid_t guard_pid = -1;
 
-/* tools/pg_cluster.sh: --pg-cluster, $FRONTDESK_PG_CLUSTER, ./tools/, or
- * beside this binary's build directory (BUILD/tools/bench_store). */
+/* tools/pg_cluster.sh: --pg-cluster, else $FRONTDESK_PG_CLUSTER (as the
+ * suites have it), else from the repository root (where make bench runs). */
 static const char *find_cluster_script(const char *given)
 {
-    static char path[4096];
-    if (given)
-        return given;
     const char *env = getenv("FRONTDESK_PG_CLUSTER");
-    if (env && *env)
-        return env;
-    if (access("tools/pg_cluster.sh", R_OK) == 0)
-        return "tools/pg_cluster.sh";
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 40);
-    if (n > 0) {
-        path[n] = 0;
-        for (int up = 0; up < 3; up++) {
-            char *slash = strrchr(path, '/');
-            if (slash)
-                *slash = 0;
-        }
-        strcat(path, "/tools/pg_cluster.sh");
-        if (access(path, R_OK) == 0)
-            return path;
-    }
-    return "tools/pg_cluster.sh";
+    return given ? given : env && *env ? env : "tools/pg_cluster.sh";
 }
 
 /* Run `sh script cmd cluster_dir`, its standard output to fd out; its
@@ -318,7 +299,7 @@ static int create_database(const char *cluster_url, char *out, size_t outlen, ch
         util_errf(err, errlen, "CREATE DATABASE: %s", PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
-    snprintf(out, outlen, "postgresql:///frontdesk_bench?%s", cluster_url + 23);
+    util_errf(out, outlen, "postgresql:///frontdesk_bench?%s", cluster_url + 23);
     return ok ? 0 : -1;
 }
 
@@ -545,7 +526,7 @@ static void writer_fail(writer_slot *w, db *d, db_status st, const char *call)
         w->busy++;
     w->failed++;
     if (!w->failure[0])
-        snprintf(w->failure, sizeof w->failure, "%s: %s", call, d ? db_errmsg(d) : "no handle");
+        util_errf(w->failure, sizeof w->failure, "%s: %s", call, d ? db_errmsg(d) : "no handle");
 }
 
 #define TRY(call, expr)                                                                                             \
@@ -698,7 +679,7 @@ static db_status write_load(db *d, const char *target, int nw, const opts *o, co
         f->failed += w->failed;
         f->busy += w->busy;
         if (w->failure[0] && !f->first_failure[0])
-            snprintf(f->first_failure, sizeof f->first_failure, "writer %d: %s", i, w->failure);
+            util_errf(f->first_failure, sizeof f->first_failure, "writer %d: %s", i, w->failure);
     }
     f->load_s = end - t0;
     f->replies_per_s = f->load_s > 0 ? (double)f->written / f->load_s : NAN;
@@ -724,7 +705,7 @@ static void run_backend(const char *target, const opts *o, figures *f)
     const char *step = "opening";
     db_status st = db_open(&d, target, err, sizeof err);
     if (st != DB_OK) {
-        snprintf(f->error, sizeof f->error, "%s: %s", step, err);
+        util_errf(f->error, sizeof f->error, "%s: %s", step, err);
         config_free(&cfg);
         return;
     }
@@ -776,7 +757,7 @@ static void run_backend(const char *target, const opts *o, figures *f)
         st = count_check(d, o->requests + f->one.written + f->many.written, f);
     }
     if (st != DB_OK)
-        snprintf(f->error, sizeof f->error, "%s: %s", step, db_errmsg(d));
+        util_errf(f->error, sizeof f->error, "%s: %s", step, db_errmsg(d));
     f->ran = st == DB_OK;
     db_close(d);
     config_free(&cfg);
