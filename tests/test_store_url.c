@@ -359,6 +359,19 @@ static void test_bad_config_url(void **state)
     }
 }
 
+/* A configuration file that exists but cannot be read may name the
+ * team's store: refused like a bad [store] url, not a quiet local file
+ * (a directory in its place: root reads any file). */
+static void test_unreadable_config(void **state)
+{
+    (void)state;
+    home h = new_home("unreadable", NULL);
+    make_dir(h.config);
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "frontdesk: %s: ", h.config);
+    expect_store_refused(&h, prefix, WORDS("its [store] settings cannot be known"));
+}
+
 /* [store] heartbeat_s and heartbeat_lapse_s: a lapse not above twice the
  * heartbeat (or a value out of range) refuses the store, naming the
  * line; the boundary itself is refused, just above it is not. */
@@ -660,7 +673,7 @@ int main(void)
         cmocka_unit_test(test_bad_config_url),        cmocka_unit_test(test_heartbeat_config),
         cmocka_unit_test(test_precedence),            cmocka_unit_test(test_server_not_there),
         cmocka_unit_test(test_other_schemes),         cmocka_unit_test(test_malformed_not_echoed),
-        cmocka_unit_test(test_live_sources),          cmocka_unit_test(test_live_lapse_and_host),
+        cmocka_unit_test(test_unreadable_config),     cmocka_unit_test(test_live_sources),          cmocka_unit_test(test_live_lapse_and_host),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
