@@ -1,0 +1,696 @@
+/*
+ * copy.c — a whole store copied into another and verified (copy.h).
+ *
+ * The tables and their foreign-key order are listed here once; their
+ * columns, types and primary keys are read from the source's own schema
+ * (pragma_table_info), so a column a later migration adds is copied
+ * without touching this file — a new table is not, and is refused until
+ * it is listed.  Rows travel through the statement interface (sql.h) in
+ * batches of one multi-row INSERT each, read in primary-key order from a
+ * single read transaction on the source.  Verification reads both sides
+ * through sql.h again, a page at a time by primary key (PostgreSQL hands
+ * a statement's whole result over at once).
+ *
+ * What it does not do: append into a store that holds rows (copy.h), or
+ * read a PostgreSQL source (the column list comes from SQLite's pragma).
+ */
+#include "storage/copy.h"
+
+#include "storage/db_internal.h"
+#include "util/hash.h"
+#include "util/util.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+_Static_assert(DB_SCHEMA_VERSION == 8, "a new schema version: check copy.c's list of tables");
+
+/* Parents before children: every foreign key points to a table earlier
+ * in the list (messages also to itself: to earlier ids, copied first). */
+static const char *const table_names[DB_COPY_TABLES] = {
+    "models",     "model_files",        "conversations", "messages",       "requests",
+    "ratings",    "rating_tags",        "handles",       "deployment",     "deployment_history",
+    "rollups",    "alert_episodes",     "eval_runs",     "eval_items",     "arena_judgements",
+};
+
+/* Rows per INSERT, at most (and at most BATCH_PARAMS values). */
+#define BATCH_ROWS 200
+#define BATCH_PARAMS 900
+/* Rows per page when verifying. */
+#define PAGE_ROWS 2000
+
+typedef enum { COL_INT, COL_REAL, COL_TEXT, COL_BLOB } col_kind;
+
+typedef struct {
+    char *name;
+    col_kind kind;
+} column;
+
+typedef struct {
+    const char *name;
+    column *cols;
+    int n;
+    int pk[8]; /* column indexes, in primary-key order */
+    int n_pk;
+    bool serial; /* its key is one INTEGER id: BIGSERIAL on PostgreSQL */
+} table;
+
+static void table_free(table *t)
+{
+    for (int i = 0; i < t->n; i++)
+        free(t->cols[i].name);
+    free(t->cols);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- Failures ------------------------------------------------------------ */
+
+static db_status failf(db_copy_report *out, db_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static db_status failf(db_copy_report *out, db_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->err, sizeof out->err, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* A failure the database recorded on d, while doing `doing`. */
+static db_status failed(db_copy_report *out, db_status st, db *d, const char *doing)
+{
+    return failf(out, st, "%s: %s", doing, db_errmsg(d));
+}
+
+/* ---- The tables, as the source's schema has them ----------------------------- */
+
+static bool kind_of(const char *type, col_kind *k)
+{
+    /* SQLite's rules of type affinity, for the types the schema uses */
+    char up[64];
+    size_t i = 0;
+    for (; type[i] && i + 1 < sizeof up; i++)
+        up[i] = (char)(type[i] >= 'a' && type[i] <= 'z' ? type[i] - 32 : type[i]);
+    up[i] = 0;
+    if (strstr(up, "INT"))
+        *k = COL_INT;
+    else if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT"))
+        *k = COL_TEXT;
+    else if (strstr(up, "BLOB"))
+        *k = COL_BLOB;
+    else if (strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB"))
+        *k = COL_REAL;
+    else
+        return false;
+    return true;
+}
+
+static db_status read_table(db *from, const char *name, table *t, db_copy_report *out)
+{
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    const char *what = "reading the source's schema";
+    sql_stmt *st = db_prepare(from, "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", what);
+    if (!st)
+        return failed(out, DB_ERR, from, what);
+    sql_bind_text(st, 1, name);
+    int pk_at[8] = {0};
+    int rc;
+    while ((rc = sql_step(st)) == SQL_ROW) {
+        const char *cname = sql_column_text(st, 0), *type = sql_column_text(st, 1);
+        col_kind k;
+        if (!kind_of(type ? type : "", &k)) {
+            sql_finalize(st);
+            return failf(out, DB_INVALID, "%s.%s has the type \"%s\", which migrate does not know", name,
+                         cname ? cname : "?", type ? type : "");
+        }
+        t->cols = xrealloc(t->cols, (size_t)(t->n + 1) * sizeof *t->cols);
+        t->cols[t->n] = (column){xstrdup(cname ? cname : ""), k};
+        int pk = sql_column_int(st, 2);
+        if (pk > 0 && pk <= 8) {
+            pk_at[pk - 1] = t->n + 1;
+            if (pk > t->n_pk)
+                t->n_pk = pk;
+        }
+        t->n++;
+    }
+    sql_finalize(st);
+    if (rc != SQL_DONE)
+        return failed(out, db_fail(from, rc, what), from, what);
+    if (!t->n)
+        return failf(out, DB_INVALID, "the source has no table %s: not a frontdesk store of schema version %d",
+                     name, DB_SCHEMA_VERSION);
+    for (int i = 0; i < t->n_pk; i++) {
+        if (!pk_at[i])
+            return failf(out, DB_INVALID, "%s: cannot read its primary key", name);
+        t->pk[i] = pk_at[i] - 1;
+    }
+    if (!t->n_pk)
+        return failf(out, DB_INVALID, "%s has no primary key: migrate cannot verify it", name);
+    t->serial = t->n_pk == 1 && t->cols[t->pk[0]].kind == COL_INT && !strcmp(t->cols[t->pk[0]].name, "id");
+    return DB_OK;
+}
+
+/* Every table of the source is one this file copies (or the search
+ * index), so nothing is left behind unnoticed. */
+static db_status check_source_tables(db *from, db_copy_report *out)
+{
+    const char *what = "listing the source's tables";
+    sql_stmt *st = db_prepare(from,
+                              "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' "
+                              "ESCAPE '!' AND name NOT LIKE 'messages!_fts%' ESCAPE '!' ORDER BY name",
+                              what);
+    if (!st)
+        return failed(out, DB_ERR, from, what);
+    int rc = SQL_DONE;
+    db_status s = DB_OK;
+    while (s == DB_OK && (rc = sql_step(st)) == SQL_ROW) {
+        const char *name = sql_column_text(st, 0);
+        size_t i = 0;
+        while (i < DB_COPY_TABLES && strcmp(table_names[i], name))
+            i++;
+        if (i == DB_COPY_TABLES)
+            s = failf(out, DB_INVALID, "the source has a table migrate does not know (%s); nothing was copied", name);
+    }
+    if (s == DB_OK && rc != SQL_DONE)
+        s = failed(out, db_fail(from, rc, what), from, what);
+    sql_finalize(st);
+    return s;
+}
+
+/* Every value has its column's type (SQLite would let a column hold
+ * another, and it would not arrive unchanged). */
+static db_status check_types(db *from, const table *t, db_copy_report *out)
+{
+    static const char *const allowed[] = {
+        [COL_INT] = "'integer'", [COL_REAL] = "'real'", [COL_TEXT] = "'text'", [COL_BLOB] = "'blob'"};
+    strbuf sql = {0};
+    sb_puts(&sql, "SELECT ");
+    for (int i = 0; i < t->n; i++)
+        sb_printf(&sql, "%scoalesce(sum(typeof(\"%s\") NOT IN (%s, 'null')), 0)", i ? ", " : "", t->cols[i].name,
+                  allowed[t->cols[i].kind]);
+    sb_printf(&sql, " FROM \"%s\"", t->name);
+    const char *what = "checking the source's values";
+    sql_stmt *st = db_prepare(from, sql.data, what);
+    sb_free(&sql);
+    if (!st)
+        return failed(out, DB_ERR, from, what);
+    int rc = sql_step(st);
+    db_status s = DB_OK;
+    if (rc != SQL_ROW)
+        s = failed(out, db_fail(from, rc, what), from, what);
+    for (int i = 0; s == DB_OK && i < t->n; i++) {
+        int64_t bad = sql_column_int64(st, i);
+        if (bad)
+            s = failf(out, DB_INVALID,
+                      "%s.%s holds %" PRId64 " value(s) that are not %s; they would not be copied unchanged, "
+                      "so nothing was",
+                      t->name, t->cols[i].name, bad, allowed[t->cols[i].kind]);
+    }
+    sql_finalize(st);
+    return s;
+}
+
+/* ---- Statements built from a table ------------------------------------------ */
+
+static void put_columns(strbuf *sb, const table *t)
+{
+    for (int i = 0; i < t->n; i++)
+        sb_printf(sb, "%s\"%s\"", i ? ", " : "", t->cols[i].name);
+}
+
+static void put_key(strbuf *sb, const table *t)
+{
+    for (int i = 0; i < t->n_pk; i++)
+        sb_printf(sb, "%s\"%s\"", i ? ", " : "", t->cols[t->pk[i]].name);
+}
+
+/* SELECT every column in key order; after_key: only rows past a key
+ * given as parameters 1..n_pk; limit: at most that many (0: all). */
+static char *select_sql(const table *t, bool after_key, int limit)
+{
+    strbuf sb = {0};
+    sb_puts(&sb, "SELECT ");
+    put_columns(&sb, t);
+    sb_printf(&sb, " FROM \"%s\"", t->name);
+    if (after_key) {
+        sb_puts(&sb, " WHERE (");
+        put_key(&sb, t);
+        sb_puts(&sb, ") > (");
+        for (int i = 0; i < t->n_pk; i++)
+            sb_puts(&sb, i ? ", ?" : "?");
+        sb_puts(&sb, ")");
+    }
+    sb_puts(&sb, " ORDER BY ");
+    put_key(&sb, t);
+    if (limit)
+        sb_printf(&sb, " LIMIT %d", limit);
+    return sb.data;
+}
+
+static char *insert_sql(const table *t, int rows)
+{
+    strbuf sb = {0};
+    sb_printf(&sb, "INSERT INTO \"%s\" (", t->name);
+    put_columns(&sb, t);
+    sb_puts(&sb, ") VALUES ");
+    for (int r = 0; r < rows; r++) {
+        sb_puts(&sb, r ? ", (" : "(");
+        for (int i = 0; i < t->n; i++)
+            sb_puts(&sb, i ? ", ?" : "?");
+        sb_puts(&sb, ")");
+    }
+    return sb.data;
+}
+
+/* ---- Copying ------------------------------------------------------------- */
+
+/* Bind column c of src's row, as its column's type, to parameter p. */
+static void bind_from(sql_stmt *dst, int p, sql_stmt *src, int c, col_kind k)
+{
+    if (sql_column_null(src, c)) {
+        sql_bind_null(dst, p);
+        return;
+    }
+    switch (k) {
+    case COL_INT:
+        sql_bind_int64(dst, p, sql_column_int64(src, c));
+        break;
+    case COL_REAL:
+        sql_bind_double(dst, p, sql_column_double(src, c));
+        break;
+    case COL_TEXT:
+        sql_bind_text(dst, p, sql_column_text(src, c));
+        break;
+    case COL_BLOB: {
+        const void *b = sql_column_blob(src, c);
+        int n = sql_column_bytes(src, c);
+        sql_bind_blob(dst, p, n > 0 && b ? b : "", n > 0 ? (size_t)n : 0); /* empty, not NULL */
+        break;
+    }
+    }
+}
+
+static db_status count_rows(db *d, const char *name, int64_t *n, db_copy_report *out, const char *doing)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\"", name);
+    sql_stmt *st = db_prepare(d, sql, doing);
+    if (!st)
+        return failed(out, DB_ERR, d, doing);
+    int rc = sql_step(st);
+    *n = rc == SQL_ROW ? sql_column_int64(st, 0) : 0;
+    sql_finalize(st);
+    return rc == SQL_ROW ? DB_OK : failed(out, db_fail(d, rc, doing), d, doing);
+}
+
+static db_status copy_table(db *from, db *to, const table *t, int64_t *copied, db_copy_report *out)
+{
+    char doing[96];
+    snprintf(doing, sizeof doing, "copying %s", t->name);
+    *copied = 0;
+    int64_t total;
+    db_status s = count_rows(from, t->name, &total, out, doing);
+    if (s != DB_OK || total == 0)
+        return s;
+    int batch = BATCH_PARAMS / t->n;
+    if (batch > BATCH_ROWS)
+        batch = BATCH_ROWS;
+    if (batch < 1)
+        batch = 1;
+    int64_t tail_at = total - total % batch; /* the rows from here go in one shorter INSERT */
+    char *sel = select_sql(t, false, 0);
+    sql_stmt *src = db_prepare(from, sel, doing);
+    free(sel);
+    if (!src)
+        return failed(out, DB_ERR, from, doing);
+    sql_stmt *ins = NULL;
+    int in_batch = 0, rows_per = 0;
+    int rc = SQL_DONE;
+    while (s == DB_OK && (rc = sql_step(src)) == SQL_ROW) {
+        if (!ins) {
+            rows_per = *copied >= tail_at ? (int)(total - tail_at) : batch;
+            char *sql = insert_sql(t, rows_per);
+            ins = db_prepare(to, sql, doing);
+            free(sql);
+            if (!ins) {
+                s = failed(out, DB_ERR, to, doing);
+                break;
+            }
+        }
+        for (int c = 0; c < t->n; c++)
+            bind_from(ins, in_batch * t->n + c + 1, src, c, t->cols[c].kind);
+        (*copied)++;
+        if (++in_batch < rows_per)
+            continue;
+        int irc = sql_step(ins);
+        if (irc != SQL_DONE) {
+            s = failed(out, db_fail(to, irc, doing), to, doing);
+            break;
+        }
+        in_batch = 0;
+        if (*copied == tail_at) { /* the next rows need the shorter statement */
+            sql_finalize(ins);
+            ins = NULL;
+        } else
+            sql_reset(ins);
+    }
+    if (s == DB_OK && rc != SQL_DONE)
+        s = failed(out, db_fail(from, rc, doing), from, doing);
+    if (s == DB_OK && (*copied != total || in_batch))
+        s = failf(out, DB_ERR, "%s: the source changed while it was read (%" PRId64 " rows, then %" PRId64 ")",
+                  doing, total, *copied);
+    sql_finalize(ins);
+    sql_finalize(src);
+    return s;
+}
+
+/* PostgreSQL: the next id of a BIGSERIAL column follows the largest copied. */
+static db_status set_sequence(db *to, const table *t, db_copy_report *out)
+{
+    char sql[256], doing[96];
+    snprintf(sql, sizeof sql,
+             "SELECT setval(pg_get_serial_sequence('%s', 'id'), coalesce(max(\"id\"), 0) + 1, false) FROM \"%s\"",
+             t->name, t->name);
+    snprintf(doing, sizeof doing, "setting the next id of %s", t->name);
+    return db_exec(to, sql, doing) == DB_OK ? DB_OK : failed(out, DB_ERR, to, doing);
+}
+
+/* ---- Verifying ------------------------------------------------------------ */
+
+/* A primary key's values, kept from one page to the next. */
+typedef struct {
+    bool null;
+    int64_t i;
+    double r;
+    char *s; /* text or blob bytes */
+    size_t n;
+} key_value;
+
+static void hash_value(util_sha256 *h, sql_stmt *st, int c, col_kind k)
+{
+    char buf[48];
+    int n;
+    if (sql_column_null(st, c)) {
+        util_sha256_add(h, "N", 1);
+        return;
+    }
+    switch (k) {
+    case COL_INT:
+        n = snprintf(buf, sizeof buf, "I%" PRId64 ";", sql_column_int64(st, c));
+        util_sha256_add(h, buf, (size_t)n);
+        break;
+    case COL_REAL:
+        n = snprintf(buf, sizeof buf, "R%.17g;", sql_column_double(st, c));
+        util_sha256_add(h, buf, (size_t)n);
+        break;
+    case COL_TEXT:
+    case COL_BLOB: {
+        const void *p = k == COL_TEXT ? (const void *)sql_column_text(st, c) : sql_column_blob(st, c);
+        int len = sql_column_bytes(st, c);
+        n = snprintf(buf, sizeof buf, "%c%d:", k == COL_TEXT ? 'T' : 'B', len);
+        util_sha256_add(h, buf, (size_t)n);
+        if (p && len > 0)
+            util_sha256_add(h, p, (size_t)len);
+        break;
+    }
+    }
+}
+
+static void keep_key(key_value *kv, sql_stmt *st, int c, col_kind k)
+{
+    free(kv->s);
+    memset(kv, 0, sizeof *kv);
+    kv->null = sql_column_null(st, c);
+    if (kv->null)
+        return;
+    if (k == COL_INT)
+        kv->i = sql_column_int64(st, c);
+    else if (k == COL_REAL)
+        kv->r = sql_column_double(st, c);
+    else {
+        const void *p = k == COL_TEXT ? (const void *)sql_column_text(st, c) : sql_column_blob(st, c);
+        kv->n = (size_t)sql_column_bytes(st, c);
+        kv->s = xmalloc(kv->n + 1);
+        if (kv->n)
+            memcpy(kv->s, p, kv->n);
+        kv->s[kv->n] = 0;
+    }
+}
+
+static void bind_key(sql_stmt *st, int p, const key_value *kv, col_kind k)
+{
+    if (kv->null)
+        sql_bind_null(st, p);
+    else if (k == COL_INT)
+        sql_bind_int64(st, p, kv->i);
+    else if (k == COL_REAL)
+        sql_bind_double(st, p, kv->r);
+    else if (k == COL_TEXT)
+        sql_bind_text(st, p, kv->s);
+    else
+        sql_bind_blob(st, p, kv->s, kv->n);
+}
+
+/* The row count and checksum of t on d, a page at a time by key. */
+static db_status checksum(db *d, const table *t, int64_t *rows, char hex[65], db_copy_report *out)
+{
+    char doing[96];
+    snprintf(doing, sizeof doing, "verifying %s on %s", t->name, db_path(d));
+    *rows = 0;
+    hex[0] = 0;
+    util_sha256 *h = util_sha256_begin();
+    if (!h)
+        return failf(out, DB_ERR, "%s: SHA-256 is not available from libcrypto", doing);
+    /* what the checksum covers: the table and its columns, in order */
+    util_sha256_add(h, t->name, strlen(t->name));
+    for (int i = 0; i < t->n; i++) {
+        util_sha256_add(h, "|", 1);
+        util_sha256_add(h, t->cols[i].name, strlen(t->cols[i].name));
+    }
+    util_sha256_add(h, "\n", 1);
+    char *first_sql = select_sql(t, false, PAGE_ROWS), *next_sql = select_sql(t, true, PAGE_ROWS);
+    key_value key[8] = {{0}};
+    db_status s = DB_OK;
+    for (bool first = true;; first = false) {
+        sql_stmt *st = db_prepare(d, first ? first_sql : next_sql, doing);
+        if (!st) {
+            s = failed(out, DB_ERR, d, doing);
+            break;
+        }
+        for (int i = 0; !first && i < t->n_pk; i++)
+            bind_key(st, i + 1, &key[i], t->cols[t->pk[i]].kind);
+        int rc, got = 0;
+        while ((rc = sql_step(st)) == SQL_ROW) {
+            for (int c = 0; c < t->n; c++)
+                hash_value(h, st, c, t->cols[c].kind);
+            got++;
+            for (int i = 0; i < t->n_pk; i++)
+                keep_key(&key[i], st, t->pk[i], t->cols[t->pk[i]].kind);
+        }
+        if (rc != SQL_DONE)
+            s = failed(out, db_fail(d, rc, doing), d, doing);
+        sql_finalize(st);
+        *rows += got;
+        if (s != DB_OK || got < PAGE_ROWS)
+            break;
+    }
+    for (int i = 0; i < 8; i++)
+        free(key[i].s);
+    free(first_sql);
+    free(next_sql);
+    util_sha256_end(h, hex);
+    return s;
+}
+
+/* ---- The whole copy ------------------------------------------------------- */
+
+/* The target holds no row in any table copied. */
+static db_status check_empty(db *to, bool append, db_copy_report *out)
+{
+    strbuf held = {0};
+    db_status s = DB_OK;
+    for (size_t i = 0; s == DB_OK && i < DB_COPY_TABLES; i++) {
+        int64_t n;
+        s = count_rows(to, table_names[i], &n, out, "looking into the target");
+        if (s == DB_OK && n)
+            sb_printf(&held, "%s%s %" PRId64, held.len ? ", " : "", table_names[i], n);
+    }
+    if (s == DB_OK && held.len)
+        s = failf(out, DB_INVALID,
+                  append ? "%s already holds rows (%s); appending into a store that holds rows is not "
+                           "implemented by this frontdesk: nothing was copied"
+                         : "%s already holds rows (%s); migrate copies only into an empty store: nothing "
+                           "was copied",
+                  db_path(to), held.data);
+    sb_free(&held);
+    return s;
+}
+
+static db_status check_source_idle(db *from, db_copy_report *out)
+{
+    const char *what = "looking for work in progress in the source";
+    sql_stmt *st = db_prepare(from,
+                              "SELECT (SELECT count(*) FROM requests WHERE outcome = 'running'),"
+                              " (SELECT count(*) FROM eval_runs WHERE status = 'running')",
+                              what);
+    if (!st)
+        return failed(out, DB_ERR, from, what);
+    int rc = sql_step(st);
+    int64_t req = rc == SQL_ROW ? sql_column_int64(st, 0) : 0, ev = rc == SQL_ROW ? sql_column_int64(st, 1) : 0;
+    sql_finalize(st);
+    if (rc != SQL_ROW)
+        return failed(out, db_fail(from, rc, what), from, what);
+    if (req || ev)
+        return failf(out, DB_BUSY,
+                     "%s is in use: %" PRId64 " request(s) and %" PRId64 " evaluation run(s) still running; "
+                     "stop every frontdesk process using it, then migrate (nothing was copied)",
+                     db_path(from), req, ev);
+    return DB_OK;
+}
+
+static db_status check_versions(db *from, db *to, db_copy_report *out)
+{
+    if (db_is_pg(from))
+        return failf(out, DB_INVALID, "the source must be a SQLite store (a file), not %s", db_path(from));
+    int vf = db_version(from), vt = db_version(to);
+    if (vf != DB_SCHEMA_VERSION)
+        return failf(out, DB_INVALID, "%s has schema version %d; migrate copies only version %d", db_path(from), vf,
+                     DB_SCHEMA_VERSION);
+    if (vt != DB_SCHEMA_VERSION)
+        return failf(out, DB_INVALID, "%s has schema version %d; migrate copies only into version %d", db_path(to),
+                     vt, DB_SCHEMA_VERSION);
+    return DB_OK;
+}
+
+/* Everything inside the two transactions: the source's read, the
+ * target's write. */
+static db_status copy_all(db *from, db *to, bool append, table *tabs, db_copy_report *out)
+{
+    db_status s = check_source_tables(from, out);
+    for (size_t i = 0; s == DB_OK && i < DB_COPY_TABLES; i++)
+        if ((s = read_table(from, table_names[i], &tabs[i], out)) == DB_OK)
+            s = check_types(from, &tabs[i], out);
+    if (s == DB_OK)
+        s = check_source_idle(from, out);
+    if (s == DB_OK)
+        s = check_empty(to, append, out);
+    for (size_t i = 0; s == DB_OK && i < DB_COPY_TABLES; i++) {
+        db_copy_table *r = &out->tables[out->n++];
+        r->table = table_names[i];
+        s = copy_table(from, to, &tabs[i], &r->rows, out);
+        if (s == DB_OK && db_is_pg(to) && tabs[i].serial)
+            s = set_sequence(to, &tabs[i], out);
+        if (s == DB_OK) {
+            out->rows += r->rows;
+            if (out->progress)
+                out->progress(out->arg, r, false);
+        }
+    }
+    for (size_t i = 0; s == DB_OK && i < DB_COPY_TABLES; i++) {
+        db_copy_table *r = &out->tables[i];
+        int64_t n_from, n_to;
+        char h_from[65], h_to[65];
+        if ((s = checksum(from, &tabs[i], &n_from, h_from, out)) != DB_OK ||
+            (s = checksum(to, &tabs[i], &n_to, h_to, out)) != DB_OK)
+            break;
+        if (n_from != n_to || n_from != r->rows)
+            s = failf(out, DB_ERR,
+                      "verifying %s: the source has %" PRId64 " rows, the target %" PRId64
+                      " after copying %" PRId64 "; nothing was copied",
+                      r->table, n_from, n_to, r->rows);
+        else if (strcmp(h_from, h_to))
+            s = failf(out, DB_ERR,
+                      "verifying %s: its rows differ between the source and the target (SHA-256 %.16s… "
+                      "against %.16s…); nothing was copied",
+                      r->table, h_from, h_to);
+        else {
+            memcpy(r->sha256, h_to, sizeof r->sha256);
+            if (out->progress)
+                out->progress(out->arg, r, true);
+        }
+    }
+    return s;
+}
+
+db_status db_copy(db *from, db *to, bool append, db_copy_report *out)
+{
+    void (*progress)(void *, const db_copy_table *, bool) = out->progress;
+    void *arg = out->arg;
+    memset(out, 0, sizeof *out);
+    out->progress = progress;
+    out->arg = arg;
+    double t0 = db_now();
+    db_status s = check_versions(from, to, out);
+    if (s != DB_OK)
+        return s;
+    /* one moment of the source: a read transaction for everything */
+    if (db_exec(from, "BEGIN", "reading the source") != DB_OK)
+        return failed(out, DB_ERR, from, "reading the source");
+    if ((s = db_begin(to, "writing the target")) != DB_OK) {
+        db_rollback(from);
+        return failed(out, s, to, "writing the target");
+    }
+    table tabs[DB_COPY_TABLES] = {{0}};
+    s = copy_all(from, to, append, tabs, out);
+    if (s == DB_OK && (s = db_commit(to, "committing the copy")) != DB_OK)
+        failed(out, s, to, "committing the copy");
+    if (s != DB_OK)
+        db_rollback(to);
+    db_rollback(from);
+    for (size_t i = 0; i < DB_COPY_TABLES; i++)
+        table_free(&tabs[i]);
+    out->seconds = db_now() - t0;
+    return s;
+}
+
+/* ---- The source's version, without writing -------------------------------- */
+
+db_status db_peek_version(const char *path, int *version, char *err, size_t errlen)
+{
+    *version = 0;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        util_errf(err, errlen, "%s: no such file", path);
+        return DB_NOTFOUND;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        util_errf(err, errlen, "%s is not a file", path);
+        return DB_INVALID;
+    }
+    /* as db.c does: a path is a path, never a "file:" URI */
+    char *file = NULL;
+    if (!strncmp(path, "file:", 5)) {
+        size_t n = strlen(path) + 3;
+        file = xmalloc(n);
+        snprintf(file, n, "./%s", path);
+    }
+    sqlite3 *c = NULL;
+    int rc = sqlite3_open_v2(file ? file : path, &c, SQLITE_OPEN_READONLY, NULL);
+    free(file);
+    sqlite3_stmt *st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *version = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    db_status s = DB_OK;
+    if (rc != SQLITE_OK) {
+        int code = rc & 0xff;
+        s = code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? DB_CORRUPT : DB_ERR;
+        util_errf(err, errlen, "%s: %s", path,
+                  s == DB_CORRUPT ? "not a frontdesk database, or a damaged one"
+                                  : (c ? sqlite3_errmsg(c) : sqlite3_errstr(rc)));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close_v2(c);
+    return s;
+}
