@@ -21,11 +21,12 @@ db_status db_alert_open(db *d, const char *name, double started_at, double obser
     *opened = false;
     if (id)
         *id = 0;
-    /* OR IGNORE: a conflict on alert_open means another process opened it. */
+    /* DO NOTHING: a conflict on alert_open means another process opened it. */
     sql_stmt *st = db_prepare(d,
-                                  "INSERT OR IGNORE INTO alert_episodes(name, started_at, detail)"
+                                  "INSERT INTO alert_episodes(name, started_at, detail)"
                                   " SELECT ?1, ?2, ?4 WHERE NOT EXISTS (SELECT 1 FROM alert_episodes"
-                                  "  WHERE name = ?1 AND (started_at >= ?2 OR ended_at >= ?3))",
+                                  "  WHERE name = ?1 AND (started_at >= ?2 OR ended_at >= ?3))"
+                                  " ON CONFLICT DO NOTHING",
                                   what);
     if (!st)
         return DB_ERR;

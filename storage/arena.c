@@ -160,9 +160,9 @@ db_status db_arena_pairs(db *d, db_arena_pair **out, size_t *n)
         d,
         "SELECT CASE WHEN model_a < model_b THEN model_a ELSE model_b END AS lo,"
         " CASE WHEN model_a < model_b THEN model_b ELSE model_a END AS hi,"
-        " sum(verdict = CASE WHEN model_a < model_b THEN 'a' ELSE 'b' END),"
-        " sum(verdict = 'tie'), sum(verdict = 'both_bad'),"
-        " sum(verdict = CASE WHEN model_a < model_b THEN 'b' ELSE 'a' END)"
+        " sum(CASE WHEN verdict = CASE WHEN model_a < model_b THEN 'a' ELSE 'b' END THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN verdict = 'tie' THEN 1 ELSE 0 END), sum(CASE WHEN verdict = 'both_bad' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN verdict = CASE WHEN model_a < model_b THEN 'b' ELSE 'a' END THEN 1 ELSE 0 END)"
         " FROM arena_judgements GROUP BY lo, hi ORDER BY lo, hi",
         what);
     if (!st)

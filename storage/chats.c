@@ -210,7 +210,8 @@ db_status db_file_hash_get(db *d, const char *path, int64_t size, int64_t mtime_
 db_status db_file_hash_put(db *d, const char *path, int64_t size, int64_t mtime_ns, const char *hex)
 {
     const char *what = "saving the model hash cache";
-    sql_stmt *st = db_prepare(d, "INSERT OR REPLACE INTO model_files VALUES (?, ?, ?, ?)", what);
+    sql_stmt *st = db_prepare(d, "INSERT INTO model_files VALUES (?, ?, ?, ?) ON CONFLICT (path) DO UPDATE"
+                                  " SET size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256", what);
     if (!st)
         return DB_ERR;
     sql_bind_text(st, 1, path);
@@ -332,6 +333,21 @@ static char *fts_phrase(const char *text)
     return sb.data;
 }
 
+/* Whether s is valid UTF-8 (PostgreSQL holds nothing else, so text that
+ * is not cannot be found there). */
+static bool utf8_ok(const char *s)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = util_utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        if (cp == 0xFFFD && (k != 3 || memcmp(s + i, "\xef\xbf\xbd", 3)))
+            return false;
+        i += k;
+    }
+    return true;
+}
+
 /* The LIKE pattern matching text anywhere, its % _ and \\ escaped. */
 static char *like_pattern(const char *text)
 {
@@ -363,6 +379,8 @@ db_status db_conv_list(db *d, const char *search, int limit, db_conv **out, size
               : "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
                 " (SELECT m.conversation_id FROM messages m WHERE instr(lower(m.text), lower(?2)) > 0)"
                 " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1";
+    if (searching && db_is_pg(d) && !utf8_ok(search))
+        return DB_OK;
     if (searching && db_is_pg(d))
         sql = "SELECT " CONV_COLUMNS " FROM conversations c WHERE c.id IN"
               " (SELECT m.conversation_id FROM messages m WHERE m.text ILIKE ?2 ESCAPE '\\')"
@@ -648,7 +666,7 @@ db_status db_msg_thread(db *d, int64_t id, db_msg **out, size_t *n)
                                   "WITH RECURSIVE chain(id) AS (SELECT ?1 UNION ALL"
                                   " SELECT m.prev_id FROM messages m JOIN chain c ON m.id = c.id"
                                   " WHERE m.prev_id IS NOT NULL)"
-                                  " SELECT " MSG_COLUMNS " FROM messages WHERE id IN chain ORDER BY id",
+                                  " SELECT " MSG_COLUMNS " FROM messages WHERE id IN (SELECT id FROM chain) ORDER BY id",
                                   what);
     if (!st)
         return DB_ERR;

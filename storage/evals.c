@@ -83,8 +83,11 @@ db_status db_eval_add_item(db *d, int64_t run, const db_eval_item *it)
     if (s != DB_OK)
         return s;
     sql_stmt *st = db_prepare(d,
-                                  "INSERT OR REPLACE INTO eval_items (run_id, item, model_id, ppl, reply, chrf,"
-                                  " rouge_l, length, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  "INSERT INTO eval_items (run_id, item, model_id, ppl, reply, chrf,"
+                                  " rouge_l, length, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                  " ON CONFLICT (run_id, item, model_id) DO UPDATE SET ppl = excluded.ppl,"
+                                  " reply = excluded.reply, chrf = excluded.chrf, rouge_l = excluded.rouge_l,"
+                                  " length = excluded.length, latency_ms = excluded.latency_ms",
                                   what);
     if (!st)
         return DB_ERR;

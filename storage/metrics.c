@@ -632,7 +632,7 @@ db_status db_stats_compute(db *d, db_window w, double now, const int64_t *model_
         s = stats_setup(d, w, now,
                         "SELECT min(t) FROM (SELECT min(start) t FROM rollups WHERE period = 60"
                         " UNION ALL SELECT min(start) FROM rollups WHERE period = 3600"
-                        " UNION ALL SELECT min(started_at) FROM requests WHERE outcome = 'running')",
+                        " UNION ALL SELECT min(started_at) FROM requests WHERE outcome = 'running') AS firsts",
                         out);
     if (s == DB_OK)
         s = rollup_stats(d, model_ids, n_models, out);
@@ -726,7 +726,7 @@ db_status db_thumbs_down_rate(db *d, double from, double *rate, int64_t *n)
 {
     const char *what = "counting thumbs";
     sql_stmt *st = db_prepare(d,
-                                  "SELECT count(*), coalesce(sum(r.thumbs < 0), 0) FROM ratings r"
+                                  "SELECT count(*), coalesce(sum(CASE WHEN r.thumbs < 0 THEN 1 ELSE 0 END), 0) FROM ratings r"
                                   " JOIN messages m ON m.id = r.message_id"
                                   " WHERE r.thumbs != 0 AND m.created_at >= ?",
                                   what);

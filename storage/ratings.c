@@ -60,12 +60,12 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
     sql_stmt *st = db_prepare(
         d,
         "INSERT INTO ratings (message_id, rater, thumbs, score, comment, created_at, updated_at)"
-        " VALUES (?1, ?2, CASE WHEN ?3 <> 0 THEN ?4 ELSE 0 END, CASE WHEN ?5 <> 0 THEN ?6 END,"
+        " VALUES (?1, ?2, CASE WHEN ?3 <> 0 THEN ?4 ELSE 0 END, CASE WHEN ?5 <> 0 THEN CAST(?6 AS INTEGER) END,"
         "  CASE WHEN ?7 <> 0 THEN ?8 END, ?9, ?9)"
         " ON CONFLICT (message_id, rater) DO UPDATE SET"
-        "  thumbs = CASE WHEN ?3 <> 0 THEN ?4 ELSE thumbs END,"
-        "  score = CASE WHEN ?5 <> 0 THEN ?6 ELSE score END,"
-        "  comment = CASE WHEN ?7 <> 0 THEN ?8 ELSE comment END,"
+        "  thumbs = CASE WHEN ?3 <> 0 THEN ?4 ELSE ratings.thumbs END,"
+        "  score = CASE WHEN ?5 <> 0 THEN CAST(?6 AS INTEGER) ELSE ratings.score END,"
+        "  comment = CASE WHEN ?7 <> 0 THEN ?8 ELSE ratings.comment END,"
         "  updated_at = ?9",
         what);
     if (!st) {
@@ -73,7 +73,7 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
         return DB_ERR;
     }
     /* A text bind copies, and when that allocation fails the parameter
-     * stays NULL: a comment or a tag (INSERT OR IGNORE) would be dropped
+     * stays NULL: a comment or a tag (ON CONFLICT DO NOTHING) would be dropped
      * without a word.  So every text bind is checked. */
     sql_bind_int64(st, 1, message_id);
     int brc = sql_bind_text(st, 2, rater);
@@ -98,7 +98,7 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
         for (size_t i = 0; s == DB_OK && i < r->n_tags; i++) {
             if (!*r->tags[i])
                 continue;
-            st = db_prepare(d, "INSERT OR IGNORE INTO rating_tags VALUES (?, ?, ?)", what);
+            st = db_prepare(d, "INSERT INTO rating_tags VALUES (?, ?, ?) ON CONFLICT DO NOTHING", what);
             if (!st) {
                 s = DB_ERR;
                 break;
@@ -208,7 +208,7 @@ db_status db_review_queue(db *d, const db_queue_filter *f, int64_t **ids, size_t
         "  WHEN 1 THEN EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
         "              AND (r.score <= 2 OR r.thumbs < 0))"
         "  WHEN 2 THEN EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id AND r.score IS NOT NULL)"
-        "  ELSE 1 END"
+        "  ELSE 1 = 1 END"
         " AND (?2 = 0 OR m.model_id = ?2)"
         " AND m.created_at >= ?3"
         " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM rating_tags t WHERE t.message_id = m.id AND t.tag = ?4))"
@@ -248,8 +248,8 @@ db_status db_review_counts(db *d, int64_t *unrated, int64_t *total)
     const char *what = "counting replies";
     sql_stmt *st = db_prepare(
         d,
-        "SELECT count(*), coalesce(sum(NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
-        " AND r.score IS NOT NULL)), 0) FROM messages m WHERE m.role = 'agent' AND m.text != ''"
+        "SELECT count(*), coalesce(sum(CASE WHEN NOT EXISTS (SELECT 1 FROM ratings r WHERE r.message_id = m.id"
+        " AND r.score IS NOT NULL) THEN 1 ELSE 0 END), 0) FROM messages m WHERE m.role = 'agent' AND m.text != ''"
         " AND " NOT_ARENA,
         what);
     if (!st)

@@ -280,6 +280,14 @@ static void fold_request_row(agg_table *t, sql_stmt *st)
     "requests, gen_tokens, prompt_tokens, latency_n, latency_sum, ttft_n, ttft_sum, prefill_n,"        \
     " prefill_sum, decode_n, decode_sum, hist, le"
 
+/* The same columns taken from the row an upsert tried to insert. */
+#define ROLLUP_UPDATE                                                                                   \
+    "requests = excluded.requests, gen_tokens = excluded.gen_tokens,"                                    \
+    " prompt_tokens = excluded.prompt_tokens, latency_n = excluded.latency_n,"                           \
+    " latency_sum = excluded.latency_sum, ttft_n = excluded.ttft_n, ttft_sum = excluded.ttft_sum,"        \
+    " prefill_n = excluded.prefill_n, prefill_sum = excluded.prefill_sum, decode_n = excluded.decode_n,"  \
+    " decode_sum = excluded.decode_sum, hist = excluded.hist, le = excluded.le"
+
 /* Add a stored rollup row's columns (from column `c`) into a. */
 static db_status add_rollup_row(db *d, agg *a, sql_stmt *st, int c)
 {
@@ -309,9 +317,11 @@ static db_status table_flush(db *d, agg_table *t)
                                    " AND model_id = ? AND arm = ? AND source = ? AND backend = ? AND outcome = ?",
                                    what);
     sql_stmt *put = get ? db_prepare(d,
-                                         "INSERT OR REPLACE INTO rollups (period, start, model_id, arm, source,"
+                                         "INSERT INTO rollups (period, start, model_id, arm, source,"
                                          " backend, outcome, " ROLLUP_COLUMNS ")"
-                                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                         " ON CONFLICT (period, start, model_id, arm, source, backend, outcome)"
+                                         " DO UPDATE SET " ROLLUP_UPDATE,
                                          what)
                             : NULL;
     db_status s = put ? DB_OK : DB_ERR;

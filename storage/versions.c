@@ -154,7 +154,7 @@ db_status db_confidence_by_model(db *d, double from, double to, double low_conf,
     *out = NULL;
     *n = 0;
     sql_stmt *st = db_prepare(d,
-                                  "SELECT model_id, count(*), sum(logprob_mean < ?3) FROM messages"
+                                  "SELECT model_id, count(*), sum(CASE WHEN logprob_mean < ?3 THEN 1 ELSE 0 END) FROM messages"
                                   " INDEXED BY messages_replies_time"
                                   " WHERE role = 'agent' AND created_at >= ?1 AND created_at <= ?2"
                                   "  AND logprob_mean IS NOT NULL AND model_id IS NOT NULL"
