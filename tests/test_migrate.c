@@ -31,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -713,6 +716,80 @@ static void refuses_what_would_change(void **state)
     free(url);
 }
 
+/* The copy killed (-9) in the middle of the messages: the target holds
+ * nothing (the server rolls the transaction back), and a second run
+ * copies everything. */
+static void killed_copy_leaves_nothing(void **state)
+{
+    (void)state;
+    const char *src = fresh_db("killed.db");
+    source_ids ids;
+    build_source(src, &ids);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000) "
+             "INSERT INTO messages (conversation_id, role, text, created_at) "
+             "SELECT %" PRId64 ", 'customer', 'filler ' || i || ' with some words to carry', 1.7e9 + i FROM n",
+             ids.c2);
+    sql_exec(src, sql);
+    char *url = pg_test_new_db("migrate_killed");
+    PGconn *c = pg_test_connect(url);
+    char *db_name = pg_test_value(c, "SELECT current_database()");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(test_bin(), test_bin(), "migrate", "--from", src, "--to", url, (char *)NULL);
+        _exit(127);
+    }
+    /* kill it once the server is seen running one of its INSERTs into messages */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND query LIKE 'INSERT INTO \"messages\"%%'",
+             db_name);
+    bool killed = false;
+    double t0 = util_now();
+    while (util_now() - t0 < 120 && !killed) {
+        if (pg_count(c, sql) > 0)
+            killed = kill(pid, SIGKILL) == 0;
+        else if (waitpid(pid, NULL, WNOHANG) == pid) {
+            pid = 0;
+            break;
+        }
+    }
+    int status = 0;
+    if (pid)
+        waitpid(pid, &status, 0);
+    if (!killed || !WIFSIGNALED(status))
+        fail_msg("the copy ended before it could be killed mid-way");
+    /* the server notices the client is gone and rolls back */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid()",
+             db_name);
+    t0 = util_now();
+    while (pg_count(c, sql) > 0 && util_now() - t0 < 60)
+        usleep(10000);
+    assert_int_equal(pg_count(c, sql), 0);
+    char *counts = pg_counts(c);
+    for (size_t i = 0; i < N_TABLES; i++) {
+        char zero[64];
+        snprintf(zero, sizeof zero, "%s=0 ", tables[i].name);
+        if (!strstr(counts, zero))
+            fail_msg("rows left behind by the killed copy: %s", counts);
+    }
+    free(counts);
+    /* and again, to the end */
+    char *err;
+    int rc = migrate(src, url, NULL, &err);
+    if (rc != 0)
+        fail_msg("the second run exited %d: %s", rc, err);
+    free(err);
+    expect_same_tables(src, c);
+    free(db_name);
+    PQfinish(c);
+    pg_test_drop_db(url);
+    free(url);
+}
+
 /* ---- Into another SQLite file ------------------------------------------------ */
 
 static void copies_into_sqlite(void **state)
@@ -754,6 +831,7 @@ int main(void)
         cmocka_unit_test(refuses_bad_usage),
         cmocka_unit_test(refuses_a_source_in_use),
         cmocka_unit_test(refuses_what_would_change),
+        cmocka_unit_test(killed_copy_leaves_nothing),
         cmocka_unit_test(copies_into_sqlite),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
