@@ -9,6 +9,7 @@
  * read without writing: a newer one is refused as every command refuses
  * it, an older one too — migrate does not upgrade its source behind the
  * user's back; any frontdesk command opened on it once does.
+ * --append (into a store that holds rows) is copy.h's too.
  */
 #include "app/cli.h"
 #include "app/store.h"
@@ -33,16 +34,22 @@ const char cmd_migrate_usage[] =
     "anything that differs undoes the whole copy.  Progress goes to standard\n"
     "error, a summary (rows per table) to standard output.\n"
     "\n"
-    "Refused, with nothing written: a target that already holds rows; a\n"
-    "source whose schema is newer than this frontdesk's, or older (open it\n"
-    "once with this frontdesk to bring it up to date); a source in use (a\n"
-    "reply or an evaluation still running).  Stop every frontdesk process\n"
-    "using the source first: what they write later is not copied.\n"
+    "Refused, with nothing written: a target that already holds rows (unless\n"
+    "--append); a source whose schema is newer than this frontdesk's, or older\n"
+    "(open it once with this frontdesk to bring it up to date); a source in\n"
+    "use (a reply or an evaluation still running).  Stop every frontdesk\n"
+    "process using the source first: what they write later is not copied.\n"
     "\n"
     "  --from PATH   the SQLite store to copy (it is not changed)\n"
-    "  --to URL      the empty store to copy into (created when a new path)\n"
-    "  --append      into a store that holds rows: not implemented yet, so\n"
-    "                still refused (exit 1); with an empty target, as without\n";
+    "  --to URL      the store to copy into, empty unless --append (created\n"
+    "                when a new path)\n"
+    "  --append      into a store that holds rows: every id moves past the\n"
+    "                target's largest, a model the target has (same SHA-256,\n"
+    "                or URL and name) is the target's, the target's deployment\n"
+    "                stays (the history is appended), and the copied requests\n"
+    "                are folded into the target's own rollups.  Refused when\n"
+    "                both have an open alert of the same name, or the source's\n"
+    "                request rows were purged (their figures would be lost)\n";
 
 /* A password in a database URL: "user:password@" before the host, or a
  * password= parameter.  Refused because a command line is visible to
@@ -80,9 +87,14 @@ static bool same_file(const char *a, const char *b)
 static void progress(void *arg, const db_copy_table *t, bool verified)
 {
     (void)arg;
-    if (verified)
+    if (verified && *t->sha256)
         fprintf(stderr, "migrate: %-20s verified: %lld rows, SHA-256 %.16s\n", t->table, (long long)t->rows,
                 t->sha256);
+    else if (verified)
+        fprintf(stderr, "migrate: %-20s verified: %lld rows (by count)\n", t->table, (long long)t->rows);
+    else if (t->kept)
+        fprintf(stderr, "migrate: %-20s %lld rows copied, %lld kept as the target has them\n", t->table,
+                (long long)t->rows, (long long)t->kept);
     else
         fprintf(stderr, "migrate: %-20s %lld rows copied\n", t->table, (long long)t->rows);
 }
@@ -120,11 +132,18 @@ static int check_source(const char *from)
 
 static void print_summary(const char *from, const char *to, const db_copy_report *r)
 {
-    printf("copied %s into %s (schema version %d) in %.2f s, verified by row counts and SHA-256:\n", from, to,
-           DB_SCHEMA_VERSION, r->seconds);
-    for (size_t i = 0; i < r->n; i++)
-        printf("  %-20s %10lld\n", r->tables[i].table, (long long)r->tables[i].rows);
+    printf("%s %s into %s (schema version %d) in %.2f s, verified by row counts and SHA-256:\n",
+           r->appended ? "appended" : "copied", from, to, DB_SCHEMA_VERSION, r->seconds);
+    for (size_t i = 0; i < r->n; i++) {
+        printf("  %-20s %10lld", r->tables[i].table, (long long)r->tables[i].rows);
+        if (r->appended && r->tables[i].kept)
+            printf("   (%lld %s)", (long long)r->tables[i].kept,
+                   !strcmp(r->tables[i].table, "rollups") ? "rebuilt from the requests" : "kept as the target has them");
+        printf("\n");
+    }
     printf("  %-20s %10lld\n", "total", (long long)r->rows);
+    if (r->appended)
+        printf("%lld requests folded into the target's rollups\n", (long long)r->refolded);
 }
 
 int cmd_migrate(int argc, char **argv)

@@ -20,10 +20,22 @@
  * program's (DB_SCHEMA_VERSION); a source holding a table this file does
  * not know, or a value whose type is not its column's (it would not
  * survive the copy unchanged); a source in use (a request or an
- * evaluation run still running: DB_BUSY); a target that holds any row.
- * Appending into a target that holds rows (ids remapped, models matched
- * by key, rollups merged) is not implemented: `append` only changes the
- * message of that refusal.
+ * evaluation run still running: DB_BUSY); a target that holds any row,
+ * unless `append`.
+ *
+ * Appending (a target that holds rows, and `append`): every table's ids
+ * move past the target's largest, with every id that points at them; a
+ * model the target has under the same key (SHA-256, or URL and name) is
+ * the target's; the target's deployment stays, the source's history is
+ * added; cached file hashes the target has stay; the rollups are not
+ * copied: the requests go in unfolded and are folded into the target's
+ * own rollups after the commit (db_rollup_catch_up), which merges them
+ * exactly.  Verified as above, except that the checksum is the sum of
+ * each row's SHA-256 (order-free: the order of remapped keys may change),
+ * the source's rows taken as they went in (ids moved) and the target's
+ * rows those past its earlier ids; cached file hashes by count.  Refused:
+ * both with an open alert episode of the same name; a source whose
+ * rollups count requests whose rows were purged (copy_remap.c).
  */
 #ifndef FRONTDESK_COPY_H
 #define FRONTDESK_COPY_H
@@ -40,7 +52,12 @@
 typedef struct {
     const char *table; /* its name (static) */
     int64_t rows;      /* rows copied; after verification, on either side */
-    char sha256[65];   /* the checksum both sides agreed on ("" until verified) */
+    int64_t kept;      /* rows of the source not copied as rows (appending:
+                        * models the target has under the same key, file
+                        * hashes it has cached, its deployment, the
+                        * rollups, rebuilt from the requests) */
+    char sha256[65];   /* the checksum both sides agreed on ("" until
+                        * verified, and for rows not checksummed) */
 } db_copy_table;
 
 typedef struct {
@@ -52,6 +69,8 @@ typedef struct {
     db_copy_table tables[DB_COPY_TABLES];
     size_t n;
     int64_t rows;
+    bool appended;    /* the target held rows: appended (--append) */
+    int64_t refolded; /* appending: requests folded into the target's rollups */
     double seconds;
     char err[640]; /* why it failed, naming the store or table */
 } db_copy_report;
