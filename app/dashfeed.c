@@ -6,6 +6,7 @@
 #include "app/dashfeed.h"
 
 #include "app/alerts.h"
+#include "app/store.h"
 
 #include "util/util.h"
 
@@ -107,7 +108,7 @@ static void *thread_main(void *arg)
     dashfeed *f = arg;
     char err[512];
     db *d = NULL;
-    db_open(&d, f->db_path, err, sizeof err);
+    store_db_open(&d, f->db_path, err, sizeof err);
     double last_check = -1e9;
     pthread_mutex_lock(&f->mu);
     while (!f->quit) {
