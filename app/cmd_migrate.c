@@ -51,32 +51,6 @@ const char cmd_migrate_usage[] =
     "                both have an open alert of the same name, or the source's\n"
     "                request rows were purged (their figures would be lost)\n";
 
-/* A password in a database URL: "user:password@" before the host, or a
- * password= parameter.  Refused because a command line is visible to
- * every user of the machine (ps) and lands in shell histories. */
-static bool url_has_password(const char *url)
-{
-    const char *p = strstr(url, "://");
-    if (!p)
-        return false;
-    p += 3;
-    size_t auth = strcspn(p, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < auth; i++)
-        if (p[i] == '@')
-            at = p + i;
-    if (at && memchr(p, ':', (size_t)(at - p)))
-        return true;
-    const char *q = strchr(p, '?');
-    while (q) {
-        q++;
-        if (!strncmp(q, "password=", 9))
-            return true;
-        q = strchr(q, '&');
-    }
-    return false;
-}
-
 /* The same file, by device and inode (both exist). */
 static bool same_file(const char *a, const char *b)
 {
@@ -173,22 +147,20 @@ int cmd_migrate(int argc, char **argv)
         return cli_usage_error("migrate", "--from PATH and --to URL are both required");
     if (store_is_url(from))
         return cli_usage_error("migrate", "--from must be a SQLite file (a path), not a URL");
-    if (store_is_url(to)) {
-        if (!db_is_pg_url(to))
-            return cli_usage_error("migrate", "--to: \"%.*s://…\" is not a PostgreSQL URL (postgresql://...)",
-                                   (int)(strstr(to, "://") - to), to);
-        if (url_has_password(to))
-            return cli_usage_error("migrate",
-                                   "--to holds a password; give it in ~/.pgpass or PGPASSWORD, never on the "
-                                   "command line");
-    } else if (same_file(from, to))
+    /* a URL with a password, a malformed one or another scheme: refused
+     * before anything is opened, the password never echoed (store_url.h) */
+    char why[600];
+    store_url_kind kind = store_url_check(to, why, sizeof why);
+    if (kind != STORE_URL_NONE && kind != STORE_URL_PG)
+        return cli_usage_error("migrate", "--to: %s", why);
+    if (kind == STORE_URL_NONE && same_file(from, to))
         return cli_usage_error("migrate", "--from and --to are the same file");
     int rc = check_source(from);
     if (rc != EXIT_OK)
         return rc;
 
     struct stat sb;
-    bool made = !db_is_pg_url(to) && stat(to, &sb) != 0 && errno == ENOENT;
+    bool made = kind == STORE_URL_NONE && stat(to, &sb) != 0 && errno == ENOENT;
     char err[600];
     db *src = NULL, *dst = NULL;
     if (db_open(&src, from, err, sizeof err) != DB_OK)
