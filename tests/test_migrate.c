@@ -22,6 +22,7 @@
 #include "storage/handles.h"
 #include "storage/metrics.h"
 #include "storage/ratings.h"
+#include "util/hash.h"
 #include "util/util.h"
 
 #include <inttypes.h>
@@ -1013,9 +1014,34 @@ static void copies_into_sqlite(void **state)
     assert_int_equal(access(dst2, F_OK), -1);
 }
 
+/* ---- The checksum's hash ---------------------------------------------------- */
+
+/* util_sha256_* in pieces is SHA-256 (FIPS 180-2's test vectors). */
+static void sha256_in_pieces(void **state)
+{
+    (void)state;
+    char hex[65];
+    util_sha256 *h = util_sha256_begin();
+    assert_non_null(h);
+    util_sha256_add(h, "a", 1);
+    util_sha256_add(h, "", 0);
+    util_sha256_add(h, "bc", 2);
+    util_sha256_end(h, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    h = util_sha256_begin();
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    for (size_t i = 0; m[i]; i++)
+        util_sha256_add(h, m + i, 1);
+    util_sha256_end(h, hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    util_sha256_end(NULL, hex);
+    assert_string_equal(hex, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sha256_in_pieces),
         cmocka_unit_test(copies_everything),
         cmocka_unit_test(same_answers),
         cmocka_unit_test(refuses_a_target_with_rows),
