@@ -11,8 +11,9 @@
  * through sql.h again, a page at a time by primary key (PostgreSQL hands
  * a statement's whole result over at once).
  *
- * What it does not do: append into a store that holds rows (copy.h), or
- * read a PostgreSQL source (the column list comes from SQLite's pragma).
+ * Appending into a store that holds rows uses the same path with a remap
+ * (copy_remap.c: where ids go, what cannot be merged).  What it does not
+ * do: read a PostgreSQL source (the columns come from SQLite's pragmas).
  */
 #include "storage/copy_internal.h"
 
@@ -25,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 _Static_assert(DB_SCHEMA_VERSION == 8, "a new schema version: check copy.c's list of tables");
