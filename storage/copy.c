@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 _Static_assert(DB_SCHEMA_VERSION == 8, "a new schema version: check copy.c's list of tables");
 
@@ -196,66 +195,6 @@ static db_status read_table(db *from, const table *tabs, int idx, table *t, db_c
     return read_refs(from, tabs, t, out);
 }
 
-/* Every table of the source is one this file copies (or the search
- * index), so nothing is left behind unnoticed. */
-static db_status check_source_tables(db *from, db_copy_report *out)
-{
-    const char *what = "listing the source's tables";
-    sql_stmt *st = db_prepare(from,
-                              "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' "
-                              "ESCAPE '!' AND name NOT LIKE 'messages!_fts%' ESCAPE '!' ORDER BY name",
-                              what);
-    if (!st)
-        return failed(out, DB_ERR, from, what);
-    int rc = SQL_DONE;
-    db_status s = DB_OK;
-    while (s == DB_OK && (rc = sql_step(st)) == SQL_ROW) {
-        const char *name = sql_column_text(st, 0);
-        size_t i = 0;
-        while (i < DB_COPY_TABLES && strcmp(copy_table_names[i], name))
-            i++;
-        if (i == DB_COPY_TABLES)
-            s = failf(out, DB_INVALID, "the source has a table migrate does not know (%s); nothing was copied", name);
-    }
-    if (s == DB_OK && rc != SQL_DONE)
-        s = failed(out, db_fail(from, rc, what), from, what);
-    sql_finalize(st);
-    return s;
-}
-
-/* Every value has its column's type (SQLite would let a column hold
- * another, and it would not arrive unchanged). */
-static db_status check_types(db *from, const table *t, db_copy_report *out)
-{
-    static const char *const allowed[] = {
-        [COL_INT] = "'integer'", [COL_REAL] = "'real'", [COL_TEXT] = "'text'", [COL_BLOB] = "'blob'"};
-    strbuf sql = {0};
-    sb_puts(&sql, "SELECT ");
-    for (int i = 0; i < t->n; i++)
-        sb_printf(&sql, "%scoalesce(sum(typeof(\"%s\") NOT IN (%s, 'null')), 0)", i ? ", " : "", t->cols[i].name,
-                  allowed[t->cols[i].kind]);
-    sb_printf(&sql, " FROM \"%s\"", t->name);
-    const char *what = "checking the source's values";
-    sql_stmt *st = db_prepare(from, sql.data, what);
-    sb_free(&sql);
-    if (!st)
-        return failed(out, DB_ERR, from, what);
-    int rc = sql_step(st);
-    db_status s = DB_OK;
-    if (rc != SQL_ROW)
-        s = failed(out, db_fail(from, rc, what), from, what);
-    for (int i = 0; s == DB_OK && i < t->n; i++) {
-        int64_t bad = sql_column_int64(st, i);
-        if (bad)
-            s = failf(out, DB_INVALID,
-                      "%s.%s holds %" PRId64 " value(s) that are not %s; they would not be copied unchanged, "
-                      "so nothing was",
-                      t->name, t->cols[i].name, bad, allowed[t->cols[i].kind]);
-    }
-    sql_finalize(st);
-    return s;
-}
-
 /* ---- Statements built from a table ------------------------------------------ */
 
 static void put_columns(strbuf *sb, const table *t)
@@ -354,7 +293,7 @@ static void bind_from(sql_stmt *dst, int p, sql_stmt *src, int c, const table *t
     }
 }
 
-static db_status count_rows(db *d, const char *name, int64_t *n, db_copy_report *out, const char *doing)
+db_status copy_count_rows(db *d, const char *name, int64_t *n, db_copy_report *out, const char *doing)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\"", name);
@@ -385,7 +324,7 @@ static db_status copy_table(db *from, db *to, const table *t, const remap *m, in
     snprintf(doing, sizeof doing, "copying %s", t->name);
     *copied = *read = 0;
     int64_t total;
-    db_status s = count_rows(from, t->name, &total, out, doing);
+    db_status s = copy_count_rows(from, t->name, &total, out, doing);
     if (s == DB_OK && m->on && t->idx == T_MODELS)
         for (size_t i = 0; i < m->nm; i++)
             total -= !m->mnew[i];
@@ -623,58 +562,6 @@ static db_status checksum(db *d, const table *t, const remap *m, bool multiset, 
 
 /* ---- The whole copy ------------------------------------------------------- */
 
-/* What the target holds: "" when no table copied has a row, else
- * "conversations 12, messages 40, ..." (caller frees). */
-static db_status target_rows(db *to, char **held, db_copy_report *out)
-{
-    strbuf sb = {0};
-    db_status s = DB_OK;
-    for (size_t i = 0; s == DB_OK && i < DB_COPY_TABLES; i++) {
-        int64_t n;
-        s = count_rows(to, copy_table_names[i], &n, out, "looking into the target");
-        if (s == DB_OK && n)
-            sb_printf(&sb, "%s%s %" PRId64, sb.len ? ", " : "", copy_table_names[i], n);
-    }
-    *held = sb.data ? sb.data : xstrdup("");
-    return s;
-}
-
-static db_status check_source_idle(db *from, db_copy_report *out)
-{
-    const char *what = "looking for work in progress in the source";
-    sql_stmt *st = db_prepare(from,
-                              "SELECT (SELECT count(*) FROM requests WHERE outcome = 'running'),"
-                              " (SELECT count(*) FROM eval_runs WHERE status = 'running')",
-                              what);
-    if (!st)
-        return failed(out, DB_ERR, from, what);
-    int rc = sql_step(st);
-    int64_t req = rc == SQL_ROW ? sql_column_int64(st, 0) : 0, ev = rc == SQL_ROW ? sql_column_int64(st, 1) : 0;
-    sql_finalize(st);
-    if (rc != SQL_ROW)
-        return failed(out, db_fail(from, rc, what), from, what);
-    if (req || ev)
-        return failf(out, DB_BUSY,
-                     "%s is in use: %" PRId64 " request(s) and %" PRId64 " evaluation run(s) still running; "
-                     "stop every frontdesk process using it, then migrate (nothing was copied)",
-                     db_path(from), req, ev);
-    return DB_OK;
-}
-
-static db_status check_versions(db *from, db *to, db_copy_report *out)
-{
-    if (db_is_pg(from))
-        return failf(out, DB_INVALID, "the source must be a SQLite store (a file), not %s", db_path(from));
-    int vf = db_version(from), vt = db_version(to);
-    if (vf != DB_SCHEMA_VERSION)
-        return failf(out, DB_INVALID, "%s has schema version %d; migrate copies only version %d", db_path(from), vf,
-                     DB_SCHEMA_VERSION);
-    if (vt != DB_SCHEMA_VERSION)
-        return failf(out, DB_INVALID, "%s has schema version %d; migrate copies only into version %d", db_path(to),
-                     vt, DB_SCHEMA_VERSION);
-    return DB_OK;
-}
-
 /* Whether t's rows are copied: when appending, not the rollups (the
  * target folds the copied requests into its own) nor a deployment when
  * the target has one. */
@@ -718,7 +605,7 @@ static db_status verify_table(db *from, db *to, const table *t, const remap *m, 
     char h_from[65], h_to[65], where[96];
     db_status s;
     if (m->on && t->idx == T_MODEL_FILES) {
-        if ((s = count_rows(to, t->name, &n_to, out, "verifying model_files")) != DB_OK)
+        if ((s = copy_count_rows(to, t->name, &n_to, out, "verifying model_files")) != DB_OK)
             return s;
         if (n_to != files_before + r->rows)
             return failf(out, DB_ERR,
@@ -748,14 +635,14 @@ static db_status verify_table(db *from, db *to, const table *t, const remap *m, 
  * target's write. */
 static db_status copy_all(db *from, db *to, bool append, table *tabs, remap *m, db_copy_report *out)
 {
-    db_status s = check_source_tables(from, out);
+    db_status s = copy_check_source_tables(from, out);
     for (int i = 0; s == DB_OK && i < DB_COPY_TABLES; i++)
         if ((s = read_table(from, tabs, i, &tabs[i], out)) == DB_OK)
-            s = check_types(from, &tabs[i], out);
+            s = copy_check_types(from, &tabs[i], out);
     if (s == DB_OK)
-        s = check_source_idle(from, out);
+        s = copy_check_source_idle(from, out);
     char *held = NULL;
-    if (s == DB_OK && (s = target_rows(to, &held, out)) == DB_OK && *held) {
+    if (s == DB_OK && (s = copy_target_rows(to, &held, out)) == DB_OK && *held) {
         if (!append)
             s = failf(out, DB_INVALID,
                       "%s already holds rows (%s); migrate copies only into an empty store unless --append: "
@@ -767,12 +654,12 @@ static db_status copy_all(db *from, db *to, bool append, table *tabs, remap *m, 
     free(held);
     int64_t files_before = 0;
     if (s == DB_OK && m->on)
-        s = count_rows(to, "model_files", &files_before, out, "looking into the target");
+        s = copy_count_rows(to, "model_files", &files_before, out, "looking into the target");
     for (size_t i = 0; s == DB_OK && i < DB_COPY_TABLES; i++) {
         db_copy_table *r = &out->tables[out->n++];
         r->table = copy_table_names[i];
         int64_t in_source, read = 0;
-        s = count_rows(from, r->table, &in_source, out, "reading the source");
+        s = copy_count_rows(from, r->table, &in_source, out, "reading the source");
         if (s == DB_OK && table_copied(&tabs[i], m))
             s = copy_table(from, to, &tabs[i], m, &r->rows, &read, out);
         if (s == DB_OK && db_is_pg(to) && tabs[i].serial)
@@ -802,7 +689,7 @@ db_status db_copy(db *from, db *to, bool append, db_copy_report *out)
     out->progress = progress;
     out->arg = arg;
     double t0 = db_now();
-    db_status s = check_versions(from, to, out);
+    db_status s = copy_check_versions(from, to, out);
     if (s != DB_OK)
         return s;
     /* one moment of the source: a read transaction for everything */
@@ -832,51 +719,5 @@ db_status db_copy(db *from, db *to, bool append, db_copy_report *out)
         table_free(&tabs[i]);
     remap_free(&m);
     out->seconds = db_now() - t0;
-    return s;
-}
-
-/* ---- The source's version, without writing -------------------------------- */
-
-db_status db_peek_version(const char *path, int *version, char *err, size_t errlen)
-{
-    *version = 0;
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        util_errf(err, errlen, "%s: no such file", path);
-        return DB_NOTFOUND;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        util_errf(err, errlen, "%s is not a file", path);
-        return DB_INVALID;
-    }
-    /* as db.c does: a path is a path, never a "file:" URI */
-    char *file = NULL;
-    if (!strncmp(path, "file:", 5)) {
-        size_t n = strlen(path) + 3;
-        file = xmalloc(n);
-        snprintf(file, n, "./%s", path);
-    }
-    sqlite3 *c = NULL;
-    int rc = sqlite3_open_v2(file ? file : path, &c, SQLITE_OPEN_READONLY, NULL);
-    free(file);
-    sqlite3_stmt *st = NULL;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c, "PRAGMA user_version", -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *version = sqlite3_column_int(st, 0);
-        rc = SQLITE_OK;
-    }
-    db_status s = DB_OK;
-    if (rc != SQLITE_OK) {
-        int code = rc & 0xff;
-        s = code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? DB_CORRUPT : DB_ERR;
-        util_errf(err, errlen, "%s: %s", path,
-                  s == DB_CORRUPT ? "not a frontdesk database, or a damaged one"
-                                  : (c ? sqlite3_errmsg(c) : sqlite3_errstr(rc)));
-    }
-    sqlite3_finalize(st);
-    sqlite3_close_v2(c);
     return s;
 }

@@ -1,6 +1,7 @@
 /*
- * copy_internal.h — what copy.c (copying and verifying) and copy_remap.c
- * (appending: ids moved past the target's) share.  Private to the two.
+ * copy_internal.h — what copy.c (copying and verifying), copy_checks.c
+ * (refusals before a row is copied) and copy_remap.c (appending: ids
+ * moved past the target's) share.  Private to the three.
  */
 #ifndef FRONTDESK_COPY_INTERNAL_H
 #define FRONTDESK_COPY_INTERNAL_H
@@ -64,6 +65,18 @@ db_status copy_failed(db_copy_report *out, db_status st, db *d, const char *doin
 /* The first column of the first row of sql (no parameters) as an integer
  * (0 for NULL). */
 db_status copy_query_int(db *d, const char *sql, int64_t *v, db_copy_report *out, const char *doing);
+
+/* SELECT count(*) of a table into *n. */
+db_status copy_count_rows(db *d, const char *name, int64_t *n, db_copy_report *out, const char *doing);
+
+/* copy_checks.c (each DB_OK, or a failure in out->err; see copy.h). */
+db_status copy_check_versions(db *from, db *to, db_copy_report *out);
+db_status copy_check_source_tables(db *from, db_copy_report *out);
+db_status copy_check_types(db *from, const table *t, db_copy_report *out);
+db_status copy_check_source_idle(db *from, db_copy_report *out);
+/* What the target holds: "" when no table copied has a row, else
+ * "conversations 12, messages 40, ..." (caller frees). */
+db_status copy_target_rows(db *to, char **held, db_copy_report *out);
 
 /* copy_remap.c.  Build m for appending from into to (both inside their
  * transactions); refused (DB_INVALID) when the two cannot be merged. */

@@ -694,6 +694,11 @@ static void refuses_what_would_change(void **state)
     assert_int_equal(migrate(src, url, NULL, &err), 1);
     assert_non_null(strstr(err, "verifying messages"));
     free(err);
+    /* a table no migration made: refused rather than left behind */
+    sql_exec(src, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('x')");
+    assert_int_equal(migrate(src, url, NULL, &err), 1);
+    assert_non_null(strstr(err, "does not know (notes)"));
+    free(err);
     PGconn *c = pg_test_connect(url);
     char *counts = pg_counts(c);
     for (size_t i = 0; i < N_TABLES; i++) {
