@@ -94,6 +94,7 @@ typedef struct {
     char *deploy_arena_versions; /* "A, B": the arena's two versions; NULL: stable vs candidate */
     int deploy_min_eval_items;
     double deploy_low_confidence;
+    double store_retry_s; /* [store] retry_s: how long a reply's end waits for the server */
     config_profile *profiles; /* "default" always first                 */
     size_t n_profiles;
     char **warnings;          /* "config:12: unknown key 'colour'"      */

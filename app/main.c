@@ -5,6 +5,7 @@
  */
 #include "app/cli.h"
 #include "app/config.h"
+#include "app/store.h"
 #include "app/tui.h"
 #include "engine/kernels.h"
 #include "util/private.h"
@@ -67,6 +68,7 @@ static void apply_store_mode(int argc, char **argv)
     config cfg;
     config_load(&cfg, config_flag(argc, argv));
     priv_set_mode(cfg.store_mode);
+    store_set_retry(cfg.store_retry_s); /* [store] retry_s */
     config_free(&cfg);
 }
 
