@@ -152,6 +152,23 @@ char *store_sampling_json(const sampler_params *sp, int n_predict, int n_ctx)
 
 static double reply_retry_s = STORE_RETRY_S;
 
+/* libpq's reasons come in several lines: one line, for a status line or
+ * a log. */
+static void reply_err_flatten(char *s)
+{
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        bool space = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+        if (!space)
+            *w++ = *p;
+        else if (w > s && w[-1] != ' ')
+            *w++ = ' ';
+    }
+    while (w > s && w[-1] == ' ')
+        w--;
+    *w = 0;
+}
+
 void store_set_retry(double seconds)
 {
     reply_retry_s = seconds >= 0 ? seconds : STORE_RETRY_S;
@@ -175,6 +192,7 @@ db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_i
         s = db_request_begin(d, model_id, backend, conv, r->message, queue_ms, &r->request);
     if (s != DB_OK) {
         util_errf(r->err, sizeof r->err, "%s", db_errmsg(d));
+        reply_err_flatten(r->err);
         r->lost = s == DB_GONE;
         return s;
     }
@@ -300,9 +318,11 @@ db_status store_reply_end(store_reply *r, const db_request_result *res)
             r->lost = true;
             char why[sizeof r->err];
             snprintf(why, sizeof why, "%s", r->err);
-            util_errf(r->err, sizeof r->err, "the database server stayed away for %g s: %s", reply_retry_s, why);
+            util_errf(r->err, sizeof r->err, "the database server stayed away for %g s (%s)", reply_retry_s, why);
         }
     }
+    if (s != DB_OK)
+        reply_err_flatten(r->err);
     if (r->held) {
         heartbeat_release();
         r->held = false;
