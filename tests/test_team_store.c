@@ -7,7 +7,8 @@
  * request while nothing streams (a long prefill) and writes nothing when
  * no reply is being recorded; a reply whose server went away is written
  * when it returns, or reported lost after [store] retry_s; a save of the
- * text so far that finds the server away is made at a later piece.
+ * text so far that finds the server away is made at a later piece; the
+ * dashboard's every refresh marks another host's lapsed request.
  *
  * Through real processes of the real binary (FRONTDESK_BIN), "hosts" told
  * apart by FRONTDESK_HOST, answering through `ask --backend` from the
@@ -26,6 +27,7 @@
  */
 #include "testutil.h"
 
+#include "app/dashfeed.h"
 #include "app/heartbeat.h"
 #include "app/store.h"
 #include "pg_util.h"
@@ -315,6 +317,50 @@ static void test_progress_saved_later(void **state)
     free(text);
     assert_false(r.failed);
     assert_int_equal(store_reply_end(&r, &OK_RESULT), DB_OK);
+    db_close(d);
+    pg_test_drop_db(url);
+    free(url);
+}
+
+/* Every refresh of the dashboard's feed runs recovery: a request another
+ * host left running, its last sign of life long past the lapse, written
+ * after the feed opened its connection, is marked interrupted by the
+ * refreshes that follow. */
+static void test_dashboard_refresh_recovers(void **state)
+{
+    (void)state;
+    char *url = pg_test_new_db("dash");
+    db *d = open_store(url, 5, 30); /* the tables */
+    dashfeed *f = dashfeed_start(url);
+    assert_non_null(f);
+    dashfeed_active(f, true);
+    dash_snapshot snap;
+    double t0 = util_now();
+    while (!dashfeed_take(f, &snap)) {
+        if (util_now() - t0 > 30)
+            fail_msg("no dashboard snapshot within 30 s");
+        nap(0.05);
+    }
+    assert_string_equal(snap.error, "");
+    dash_snapshot_free(&snap);
+    PGconn *c = pg_test_connect(url);
+    pg_test_exec(c, "INSERT INTO requests (backend, started_at, owner_pid, owner_start, owner_host)"
+                    " VALUES ('remote', extract(epoch FROM now()) - 100, 4242, 1, 'host-a')");
+    PQfinish(c);
+    char *oc = NULL;
+    t0 = util_now();
+    for (;;) {
+        free(oc);
+        oc = outcome_of(url, "host-a");
+        if (!strcmp(oc, "interrupted") || util_now() - t0 > 30)
+            break;
+        if (dashfeed_take(f, &snap))
+            dash_snapshot_free(&snap);
+        nap(0.1);
+    }
+    assert_string_equal(oc, "interrupted");
+    free(oc);
+    dashfeed_stop(f);
     db_close(d);
     pg_test_drop_db(url);
     free(url);
@@ -734,6 +780,7 @@ int main(void)
         cmocka_unit_test_teardown(test_end_gives_up, teardown),
         cmocka_unit_test_teardown(test_begin_server_away, teardown),
         cmocka_unit_test_teardown(test_progress_saved_later, teardown),
+        cmocka_unit_test_teardown(test_dashboard_refresh_recovers, teardown),
         cmocka_unit_test_teardown(test_two_hosts_counted_once, teardown),
         cmocka_unit_test_teardown(test_killed_writer_lapses, teardown),
         cmocka_unit_test_teardown(test_live_writer_never_marked, teardown),
