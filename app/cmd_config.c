@@ -98,8 +98,8 @@ int cmd_config(int argc, char **argv)
            "max_tokens = %d\n\n",
            cfg.sampling.temp, cfg.sampling.top_k, cfg.sampling.top_p, cfg.sampling.min_p,
            cfg.sampling.repeat_penalty, cfg.max_tokens);
-    printf("[privacy]\nredact = %s\n\n[store]\nmode = %04o\n\n[ui]\ncolor = %s\n", cfg.redact ? "true" : "false",
-           (unsigned)cfg.store_mode, cfg.color ? "true" : "false");
+    printf("[privacy]\nredact = %s\n\n[store]\nmode = %04o\nretry_s = %g\n\n[ui]\ncolor = %s\n",
+           cfg.redact ? "true" : "false", (unsigned)cfg.store_mode, cfg.store_retry_s, cfg.color ? "true" : "false");
     print_text("rater", cfg.rater);
     printf("\n[thresholds]\nlatency_p95_ms = %g\nttft_p95_ms = %g\nerror_rate = %g\nthumbs_down_rate = %g\n"
            "thumbs_min_sample = %d\ndecode_tps_min = %g\nerror_min_sample = %d\n",
