@@ -84,8 +84,10 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-void heartbeat_hold(db *d)
+bool heartbeat_hold(db *d)
 {
+    if (!db_is_pg_url(db_path(d)))
+        return false;
     pthread_mutex_lock(&hb.mu);
     if (hb.running && hb.pid != getpid()) { /* a child of fork(): the parent's thread is not here */
         hb.running = false;
@@ -105,6 +107,7 @@ void heartbeat_hold(db *d)
     hb.kick = true;
     pthread_cond_signal(&hb.cv);
     pthread_mutex_unlock(&hb.mu);
+    return true;
 }
 
 void heartbeat_release(void)

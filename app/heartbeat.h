@@ -13,7 +13,11 @@
  *
  * One heartbeat per process (the rows it stamps are the process's), made
  * on the first heartbeat_hold from that handle's store (db_path, with its
- * db_heartbeat_s).  A failed stamp (the server away) is tried again at the
+ * db_heartbeat_s).  PostgreSQL only: an SQLite file is one machine's
+ * store, whose writers' lives recovery reads from the process table (pid
+ * and start time), surer than any stamp; a second connection would only
+ * contend for the file's write lock (and outlive a file replaced under
+ * the same name).  A failed stamp (the server away) is tried again at the
  * next beat on the same connection, which sql_pg re-opens; nothing here
  * prints.  A process that exits without heartbeat_stop just leaves the
  * thread asleep.
@@ -23,13 +27,16 @@
 
 #include "storage/db.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A reply begins being recorded on d's store: start the thread if this
  * process has none (its connection opens d's path, its period is
- * db_heartbeat_s(d)), count the reply, and stamp at once. */
-void heartbeat_hold(db *d);
-/* A reply stopped being recorded (one call per heartbeat_hold). */
+ * db_heartbeat_s(d)), count the reply, and stamp at once.  Returns whether
+ * it counted it (false for an SQLite store). */
+bool heartbeat_hold(db *d);
+/* A reply stopped being recorded (one call per heartbeat_hold that
+ * returned true). */
 void heartbeat_release(void);
 /* Stop the thread and close its connection; nothing when none started. */
 void heartbeat_stop(void);

@@ -197,8 +197,7 @@ db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_i
         return s;
     }
     /* the request row exists: stamped at once, then every heartbeat_s */
-    heartbeat_hold(d);
-    r->held = true;
+    r->held = heartbeat_hold(d);
     return DB_OK;
 }
 

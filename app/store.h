@@ -45,7 +45,8 @@ char *store_sampling_json(const sampler_params *sp, int n_predict, int n_ctx);
 
 /* A reply being recorded: its message and request rows, the text so far
  * (saved at the first piece, then at most every 250 ms).  While a reply is
- * being recorded the process's heartbeat runs (app/heartbeat.h).
+ * being recorded in PostgreSQL the process's heartbeat runs
+ * (app/heartbeat.h).
  *
  * A database server that goes away (DB_GONE) loses nothing here: a save
  * of the text so far that fails is made at a later piece (backing off up
