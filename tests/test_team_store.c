@@ -194,6 +194,7 @@ static void test_heartbeat_while_recording(void **state)
 typedef struct {
     double after_s;
     int rc;
+    double up_at; /* when the server was answering again */
 } later_start;
 
 static void *start_later(void *arg)
@@ -201,6 +202,7 @@ static void *start_later(void *arg)
     later_start *ls = arg;
     nap(ls->after_s);
     ls->rc = pg_test_start();
+    ls->up_at = util_now();
     return NULL;
 }
 
@@ -221,12 +223,14 @@ static void test_end_waits_for_server(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, start_later, &ls), 0);
     db_status s = store_reply_end(&r, &OK_RESULT);
+    double done = util_now();
     pthread_join(th, NULL);
     assert_int_equal(ls.rc, 0);
     server_stopped = false;
     if (s != DB_OK)
         fail_msg("store_reply_end: %d (%s)", s, r.err);
     assert_false(r.lost);
+    fprintf(stderr, "  reply recorded %.2f s after the server answered again\n", done - ls.up_at);
     char *text = last_reply_text(url);
     assert_string_equal(text, "Your parcel arrives tomorrow.");
     free(text);
