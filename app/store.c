@@ -268,7 +268,7 @@ static void pause_s(double s)
 
 /* One write, tried again while the server is away (DB_GONE) until
  * *deadline (set at the first such failure: retry_s from then, for all
- * the writes together), waiting 0.1 s, 0.2 s, ... up to 2 s between. */
+ * the writes together), waiting 0.1 s, 0.2 s, ... up to 1 s between. */
 static db_status end_write_retrying(store_reply *r, int which, const db_request_result *res, double *deadline)
 {
     double wait = 0.1;
@@ -288,7 +288,7 @@ static db_status end_write_retrying(store_reply *r, int which, const db_request_
         if (now >= *deadline)
             return s;
         pause_s(wait < *deadline - now ? wait : *deadline - now);
-        wait = wait * 2 < 2 ? wait * 2 : 2;
+        wait = wait * 2 < 1 ? wait * 2 : 1;
     }
 }
 
