@@ -7,6 +7,7 @@
 #include "app/dashfeed.h"
 
 #include "app/alerts.h"
+#include "app/store.h"
 
 #include "util/util.h"
 
@@ -112,7 +113,7 @@ static void *thread_main(void *arg)
     dashfeed *f = arg;
     char err[512];
     db *d = NULL;
-    db_open(&d, f->db_path, err, sizeof err);
+    store_db_open(&d, f->db_path, err, sizeof err);
     double last_check = -1e9;
     pthread_mutex_lock(&f->mu);
     while (!f->quit) {
