@@ -30,7 +30,20 @@ static struct {
     db *conn;          /* the thread's own; NULL until it opens */
     int holds;
     int64_t stamps;
-} hb = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} hb = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The condition variable waits by the monotonic clock: a wall clock set
+ * back must not hold up a beat. */
+static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
+
+static void cv_init(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&hb.cv, &a);
+    pthread_condattr_destroy(&a);
+}
 
 /* One stamp, outside the lock: the connection is the thread's alone. */
 static bool beat(db **conn, const char *path)
@@ -47,7 +60,7 @@ static bool beat(db **conn, const char *path)
 static void wait_period(double period)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     double s = (double)until.tv_sec + until.tv_nsec * 1e-9 + period;
     until.tv_sec = (time_t)s;
     until.tv_nsec = (long)((s - (double)until.tv_sec) * 1e9);
@@ -88,6 +101,7 @@ bool heartbeat_hold(db *d)
 {
     if (!db_is_pg_url(db_path(d)))
         return false;
+    pthread_once(&cv_once, cv_init);
     pthread_mutex_lock(&hb.mu);
     if (hb.running && hb.pid != getpid()) { /* a child of fork(): the parent's thread is not here */
         hb.running = false;
