@@ -46,7 +46,7 @@ void dash_snapshot_free(dash_snapshot *s)
     memset(s, 0, sizeof *s);
 }
 
-static void compute(db *d, db_window w, double low_conf, dash_snapshot *s)
+void dash_snapshot_compute(db *d, db_window w, double low_conf, dash_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     s->window = w;
@@ -126,7 +126,7 @@ static void *thread_main(void *arg)
             f->kick = false;
             pthread_mutex_unlock(&f->mu);
             dash_snapshot s;
-            compute(d, w, low_conf, &s);
+            dash_snapshot_compute(d, w, low_conf, &s);
             if (!d)
                 snprintf(s.error, sizeof s.error, "%s", err);
             pthread_mutex_lock(&f->mu);
