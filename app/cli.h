@@ -51,6 +51,7 @@ int cmd_promote(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_deployment(int argc, char **argv);
 int cmd_arena(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 extern const char cmd_info_usage[];
 extern const char cmd_tokenize_usage[];
@@ -75,6 +76,7 @@ extern const char cmd_promote_usage[];
 extern const char cmd_rollback_usage[];
 extern const char cmd_deployment_usage[];
 extern const char cmd_arena_usage[];
+extern const char cmd_migrate_usage[];
 
 /* Print "frontdesk CMD: message" to stderr and return EXIT_USAGE, adding a
  * pointer to --help. */

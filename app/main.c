@@ -32,6 +32,8 @@ static const cli_command commands[] = {
     {"serve", cmd_serve, "an OpenAI-compatible server on the local model, recording every reply", cmd_serve_usage},
     {"train", cmd_train, "train or fine-tune a model on support conversations", cmd_train_usage},
     {"purge", cmd_purge, "erase conversations older than N days", cmd_purge_usage},
+    {"migrate", cmd_migrate, "copy a SQLite store into PostgreSQL, verified by counts and checksums",
+     cmd_migrate_usage},
     {"versions", cmd_versions, "the model versions with their figures and roles", cmd_versions_usage},
     {"deploy", cmd_deploy, "make a version the stable one for new conversations", cmd_deploy_usage},
     {"canary", cmd_canary, "send a share of new conversations to a candidate version", cmd_canary_usage},

@@ -58,3 +58,41 @@ int util_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
     close(fd);
     return rc;
 }
+
+/* ---- Bytes in pieces ------------------------------------------------------ */
+
+struct util_sha256 {
+    EVP_MD_CTX *ctx;
+};
+
+util_sha256 *util_sha256_begin(void)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    util_sha256 *h = xmalloc(sizeof *h);
+    h->ctx = ctx;
+    return h;
+}
+
+void util_sha256_add(util_sha256 *h, const void *p, size_t n)
+{
+    if (h && n)
+        EVP_DigestUpdate(h->ctx, p, n);
+}
+
+void util_sha256_end(util_sha256 *h, char hex[65])
+{
+    hex[0] = 0;
+    if (!h)
+        return;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(h->ctx, md, &len) == 1 && len == 32)
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    EVP_MD_CTX_free(h->ctx);
+    free(h);
+}
