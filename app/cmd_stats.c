@@ -303,13 +303,6 @@ int cmd_stats(int argc, char **argv)
     int opened = store_open(db_flag, &d);
     if (opened != EXIT_OK)
         return opened;
-    /* by the configured lapse (opening recovered by the default one):
-     * another host's writer that stopped beating is counted interrupted */
-    if (db_recover(d, NULL) != DB_OK) {
-        cli_fail("%s", db_errmsg(d));
-        db_close(d);
-        return EXIT_FAIL;
-    }
     db_model *models = NULL;
     size_t n_models = 0;
     int64_t *ids = NULL;

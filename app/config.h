@@ -65,10 +65,11 @@
  * its line number in `warnings` and skipped; everything else still
  * applies.  A missing file is not an error.  Except in [store]: a url
  * that is malformed, not PostgreSQL or holds a password, a heartbeat_s or
- * heartbeat_lapse_s out of range, or a lapse not above twice the
- * heartbeat is in `store_problems` instead ("FILE line N: [store] ..."),
- * and then every command that opens the store refuses with the first
- * (app/store.h) rather than quietly use a local file or a wrong lapse.
+ * heartbeat_lapse_s out of range, a lapse not above twice the heartbeat,
+ * or a file that exists but cannot be read, is in `store_problems`
+ * instead ("FILE line N: [store] ..."), and then every command that opens
+ * the store refuses with the first (app/store.h) rather than quietly use
+ * a local file or a wrong lapse.
  */
 #ifndef FRONTDESK_CONFIG_H
 #define FRONTDESK_CONFIG_H

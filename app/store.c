@@ -37,6 +37,8 @@ void store_configure(const config *cfg)
     conf.problem = cfg->n_store_problems ? xstrdup(cfg->store_problems[0]) : NULL;
     conf.heartbeat_s = cfg->store_heartbeat_s;
     conf.lapse_s = cfg->store_lapse_s;
+    /* the recovery db_open runs judges by them too */
+    db_set_heartbeat_defaults(conf.heartbeat_s, conf.lapse_s);
     store_set_retry(cfg->store_retry_s);
 }
 

@@ -202,13 +202,22 @@ static db_status open_conn(db *d)
                    "setting up the connection");
 }
 
+/* db_set_heartbeat_defaults */
+static double heartbeat_default_s = 5, lapse_default_s = 30;
+
+void db_set_heartbeat_defaults(double heartbeat_s, double lapse_s)
+{
+    heartbeat_default_s = heartbeat_s;
+    lapse_default_s = lapse_s;
+}
+
 db_status db_open_at(db **out, const char *path, int version, char *err, size_t errlen)
 {
     *out = NULL;
     db *d = xcalloc(1, sizeof *d);
     d->path = xstrdup(path);
-    d->heartbeat_s = 5;
-    d->lapse_s = 30;
+    d->heartbeat_s = heartbeat_default_s;
+    d->lapse_s = lapse_default_s;
     db_status st = db_is_pg_url(path) ? pg_connect(d) : open_conn(d);
     if (st == DB_OK && d->pg)
         st = db_check_version(d);

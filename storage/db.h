@@ -73,6 +73,10 @@ bool db_is_pg_url(const char *s);
  * than lapse_s is marked interrupted by anyone (db_recover).  A request
  * of this host whose process is gone is marked at once.  Defaults 5, 30. */
 void db_set_heartbeat(db *d, double heartbeat_s, double lapse_s);
+/* What every handle opened from now on starts with, so that the recovery
+ * db_open runs already judges lapses by it (app/: the configuration's;
+ * call it before any thread opens a handle). */
+void db_set_heartbeat_defaults(double heartbeat_s, double lapse_s);
 double db_heartbeat_s(const db *d);
 /* Stamp heartbeat_at on every running request this process owns. */
 db_status db_heartbeat(db *d);

@@ -6,18 +6,23 @@
  * url or heartbeat the file gets wrong refusing every command that opens
  * the store (naming the line) while the others go on; a PostgreSQL server
  * that is not there a one-line runtime failure with no local file made
- * instead.
+ * instead.  On the throwaway PostgreSQL server (FRONTDESK_TEST_PG,
+ * tests/pg_util.h): a URL from each source opens that database, and the
+ * lapse and FRONTDESK_HOST recovery judges by are the configuration's
+ * already when the store is opened.
  *
  * Every run gets its own home: an empty working directory, an empty
  * $XDG_DATA_HOME (where the default file would go) and a configuration
  * file under $XDG_CONFIG_HOME, none of the caller's FRONTDESK_DB or PG*
- * variables.  No test needs a PostgreSQL server: the one URL that is
- * opened names a socket directory that does not exist (those that need
- * a live server use FRONTDESK_TEST_PG, elsewhere).
+ * variables.  The URLs opened without a server name a socket directory
+ * that does not exist.
  */
 #include "testutil.h"
 
+#include "pg_util.h"
+
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +80,9 @@ static int run(const home *h, const char *env, char **out, char **err, const cha
     snprintf(home_var, sizeof home_var, "HOME=%s", h->cwd);
     const char *argv[48] = {"/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", h->cwd, "/usr/bin/env",
                             "-u", "FRONTDESK_DB", "-u", "PGPASSWORD", "-u", "PGHOST", "-u", "PGPORT", "-u",
-                            "PGSERVICE", "-u", "PGDATABASE", xdg_data, xdg_config, home_var};
-    size_t n = 21;
+                            "PGSERVICE", "-u", "PGDATABASE", "-u", "FRONTDESK_HOST", xdg_data, xdg_config,
+                            home_var};
+    size_t n = 23;
     if (env)
         argv[n++] = env;
     argv[n++] = bin;
@@ -278,12 +284,14 @@ static int run_cmd(const home *h, const char *const *cmd, const char *extra, cha
     return run(h, NULL, NULL, err, args);
 }
 
-/* Every command that opens the store refuses, exit 2, with the one line
- * want_prefix (the file and line); --db changes nothing; those that do
- * not open it go on. */
-static void expect_store_refused(const home *h, const char *want_prefix, const char *const *words)
+/* Every command that opens the store (all of store_commands, else the
+ * first three: the suite runs the binary some 900 times otherwise)
+ * refuses, exit 2, with the one line want_prefix (the file and line);
+ * --db changes nothing; those that do not open it go on. */
+static void expect_store_refused(const home *h, const char *want_prefix, const char *const *words, bool all)
 {
-    for (size_t i = 0; i < sizeof store_commands / sizeof *store_commands; i++) {
+    size_t n_commands = all ? sizeof store_commands / sizeof *store_commands : 3;
+    for (size_t i = 0; i < n_commands; i++) {
         for (int with_db = 0; with_db < 2; with_db++) {
             char *err;
             int rc = run_cmd(h, store_commands[i], with_db ? "local.db" : NULL, &err);
@@ -298,23 +306,25 @@ static void expect_store_refused(const home *h, const char *want_prefix, const c
     }
     expect_nothing_created(h, want_prefix);
     char *out, *err;
-    assert_int_equal(RUN(h, NULL, &out, NULL, "--version"), 0);
-    assert_non_null(strstr(out, "frontdesk "));
-    free(out);
-    static const char *const helps[] = {"config", "history", "stats", "ask", "tokenize", "info"};
-    for (size_t i = 0; i < sizeof helps / sizeof *helps; i++) {
-        assert_int_equal(RUN(h, NULL, &out, &err, helps[i], "--help"), 0);
-        assert_non_null(strstr(out, "usage: frontdesk"));
-        assert_string_equal(err, "");
+    if (all) { /* the commands that do not open the store go on */
+        assert_int_equal(RUN(h, NULL, &out, NULL, "--version"), 0);
+        assert_non_null(strstr(out, "frontdesk "));
         free(out);
+        static const char *const helps[] = {"config", "history", "stats", "ask", "tokenize", "info"};
+        for (size_t i = 0; i < sizeof helps / sizeof *helps; i++) {
+            assert_int_equal(RUN(h, NULL, &out, &err, helps[i], "--help"), 0);
+            assert_non_null(strstr(out, "usage: frontdesk"));
+            assert_string_equal(err, "");
+            free(out);
+            free(err);
+        }
+        assert_int_equal(RUN(h, NULL, &out, NULL, "--help"), 0);
+        free(out);
+        /* tokenize without a model fails for that reason only */
+        assert_int_equal(RUN(h, NULL, NULL, &err, "tokenize", "--model", "/nonexistent.gguf"), 1);
+        assert_null(strstr(err, "[store]"));
         free(err);
     }
-    assert_int_equal(RUN(h, NULL, &out, NULL, "--help"), 0);
-    free(out);
-    /* a command that does not open the store: tokenize without a model fails for that reason only */
-    assert_int_equal(RUN(h, NULL, NULL, &err, "tokenize", "--model", "/nonexistent.gguf"), 1);
-    assert_null(strstr(err, "[store]"));
-    free(err);
     /* frontdesk config names the line too (a problem in the file: exit 1) */
     assert_int_equal(RUN(h, NULL, &out, &err, "config"), 1);
     if (!strstr(err, want_prefix + strlen("frontdesk: ")))
@@ -350,8 +360,21 @@ static void test_bad_config_url(void **state)
                  cases[i].url);
         home h = new_home(name, config);
         snprintf(prefix, sizeof prefix, "frontdesk: %s line 7: [store] url", h.config);
-        expect_store_refused(&h, prefix, cases[i].words);
+        expect_store_refused(&h, prefix, cases[i].words, i == 0);
     }
+}
+
+/* A configuration file that exists but cannot be read may name the
+ * team's store: refused like a bad [store] url, not a quiet local file
+ * (a directory in its place: root reads any file). */
+static void test_unreadable_config(void **state)
+{
+    (void)state;
+    home h = new_home("unreadable", NULL);
+    make_dir(h.config);
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "frontdesk: %s: ", h.config);
+    expect_store_refused(&h, prefix, WORDS("its [store] settings cannot be known"), true);
 }
 
 /* [store] heartbeat_s and heartbeat_lapse_s: a lapse not above twice the
@@ -385,7 +408,7 @@ static void test_heartbeat_config(void **state)
         home h = new_home(name, config);
         if (cases[i].line) {
             snprintf(prefix, sizeof prefix, "frontdesk: %s line %d: [store] ", h.config, cases[i].line);
-            expect_store_refused(&h, prefix, WORDS(cases[i].word));
+            expect_store_refused(&h, prefix, WORDS(cases[i].word), i == 0);
             continue;
         }
         char *out, *err;
@@ -530,6 +553,124 @@ static void test_malformed_not_echoed(void **state)
     expect_nothing_created(&h, "malformed URLs");
 }
 
+
+/* ---- on a live PostgreSQL server ---------------------------------------------------- */
+
+/* A URL from [store] url, $FRONTDESK_DB and --db opens that database:
+ * its tables are made there, and no local file anywhere. */
+static void test_live_sources(void **state)
+{
+    (void)state;
+    char *url = pg_test_new_db("store_url_sources");
+    char config[600];
+    snprintf(config, sizeof config, "[store]\nurl = %s\n", url);
+    home h = new_home("live-sources", config);
+    char *out, *err;
+    assert_int_equal(RUN(&h, NULL, &out, &err, "history"), 0);
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+    PGconn *c = pg_test_connect(url);
+    char *n = pg_test_value(c, "SELECT count(*) FROM conversations");
+    assert_string_equal(n, "0");
+    free(n);
+    /* frontdesk config opens it too, and says nothing against it */
+    assert_int_equal(RUN(&h, NULL, &out, &err, "config"), 0);
+    assert_null(strstr(out, "cannot be opened"));
+    free(out);
+    free(err);
+    expect_nothing_created(&h, "[store] url on a live server");
+
+    home plain = new_home("live-sources-env", NULL);
+    char env[600];
+    snprintf(env, sizeof env, "FRONTDESK_DB=%s", url);
+    assert_int_equal(RUN(&plain, env, NULL, &err, "stats"), 0);
+    free(err);
+    assert_int_equal(RUN(&plain, NULL, NULL, &err, "purge", "--older-than", "30", "--db", url), 0);
+    free(err);
+    expect_nothing_created(&plain, "$FRONTDESK_DB and --db on a live server");
+    PQfinish(c);
+    pg_test_drop_db(url);
+    free(url);
+}
+
+/* A running request of another host whose heartbeat is 40 s old, and one
+ * of host "desk-7" by a process that is gone, with a fresh heartbeat. */
+static void add_running(PGconn *c, char *ids[2])
+{
+    ids[0] = pg_test_value(c, "INSERT INTO requests (backend, started_at, outcome, owner_pid, owner_start, owner_host,"
+                              " heartbeat_at) VALUES ('test', extract(epoch FROM now()) - 100, 'running', 4242, 1,"
+                              " 'another-host', extract(epoch FROM now()) - 40) RETURNING id");
+    ids[1] = pg_test_value(c, "INSERT INTO requests (backend, started_at, outcome, owner_pid, owner_start, owner_host,"
+                              " heartbeat_at) VALUES ('test', extract(epoch FROM now()) - 100, 'running', 4243, 1,"
+                              " 'desk-7', extract(epoch FROM now())) RETURNING id");
+}
+
+static char *outcome(PGconn *c, const char *id)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT outcome || ' ' || coalesce(error, '') FROM requests WHERE id = %s", id);
+    return pg_test_value(c, sql);
+}
+
+/* Opening the store judges other hosts' running requests by the
+ * configuration's heartbeat_lapse_s (not the default 30 s: a request 40 s
+ * quiet is alive under a lapse of 60), and this host by FRONTDESK_HOST. */
+static void test_live_lapse_and_host(void **state)
+{
+    (void)state;
+    char *url = pg_test_new_db("store_url_lapse");
+    char config[600];
+    snprintf(config, sizeof config, "[store]\nurl = %s\nheartbeat_s = 20\nheartbeat_lapse_s = 60\n", url);
+    home h = new_home("live-lapse", config);
+    char *err;
+    assert_int_equal(RUN(&h, NULL, NULL, &err, "history"), 0); /* makes the tables */
+    free(err);
+    PGconn *c = pg_test_connect(url);
+    char *ids[2];
+    add_running(c, ids);
+
+    assert_int_equal(RUN(&h, NULL, NULL, &err, "history"), 0);
+    free(err);
+    char *o = outcome(c, ids[0]);
+    if (strcmp(o, "running "))
+        fail_msg("a request 40 s quiet under heartbeat_lapse_s = 60: %s", o);
+    free(o);
+    o = outcome(c, ids[1]);
+    assert_string_equal(o, "running "); /* desk-7 is another host to this process */
+    free(o);
+
+    /* as desk-7, its own request whose process is gone is marked at once */
+    assert_int_equal(RUN(&h, "FRONTDESK_HOST=desk-7", NULL, &err, "stats"), 0);
+    free(err);
+    o = outcome(c, ids[1]);
+    if (strncmp(o, "interrupted ", 12) || !strstr(o, "pid 4243"))
+        fail_msg("desk-7's request after a desk-7 process opened the store: %s", o);
+    free(o);
+    o = outcome(c, ids[0]);
+    assert_string_equal(o, "running ");
+    free(o);
+
+    /* a lapse of 35 s: the 40 s quiet one is taken for dead, the lapse named */
+    snprintf(config, sizeof config, "[store]\nurl = %s\nheartbeat_s = 15\nheartbeat_lapse_s = 35\n", url);
+    FILE *f = fopen(h.config, "w");
+    assert_non_null(f);
+    fputs(config, f);
+    fclose(f);
+    assert_int_equal(RUN(&h, NULL, NULL, &err, "history"), 0);
+    free(err);
+    o = outcome(c, ids[0]);
+    if (strncmp(o, "interrupted ", 12) || !strstr(o, "for over 35 s"))
+        fail_msg("a request 40 s quiet under heartbeat_lapse_s = 35: %s", o);
+    free(o);
+    free(ids[0]);
+    free(ids[1]);
+    PQfinish(c);
+    pg_test_drop_db(url);
+    free(url);
+    expect_nothing_created(&h, "the lapse on a live server");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_bad_config_url),        cmocka_unit_test(test_heartbeat_config),
         cmocka_unit_test(test_precedence),            cmocka_unit_test(test_server_not_there),
         cmocka_unit_test(test_other_schemes),         cmocka_unit_test(test_malformed_not_echoed),
+        cmocka_unit_test(test_unreadable_config),     cmocka_unit_test(test_live_sources),          cmocka_unit_test(test_live_lapse_and_host),
     };
     return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
