@@ -494,10 +494,13 @@ int cmd_ask(int argc, char **argv)
                                          reply_backend_name(primary), sampling, 0,
                                          (util_now() - t_start) * 1000.0);
         free(sampling);
-        if (st != DB_OK) {
+        if (st == DB_GONE) /* answered all the same, and said at the end: not recorded */
+            fprintf(stderr, "frontdesk: %s; the reply will NOT be recorded\n", rec.err);
+        else if (st != DB_OK) {
             cli_fail("%s", rec.err);
             goto out;
         }
+        rec.say = "frontdesk";
         recording = true;
     }
 
@@ -513,7 +516,7 @@ int cmd_ask(int argc, char **argv)
     bool nothing_written = !out.n_ids && !(recording ? rec.text.len : 0) && !out.wrote;
     if (grc != 0 && can_fall_back && nothing_written && res.r.outcome != DB_OUTCOME_CANCELLED) {
         fprintf(stderr, "frontdesk: %s; answering with the local model instead\n", res.error);
-        if (recording && store_reply_switch(&rec, &res.r, local_id, "local") != DB_OK)
+        if (recording && !rec.lost && store_reply_switch(&rec, &res.r, local_id, "local") != DB_OK)
             fprintf(stderr, "frontdesk: %s\n", rec.err);
         primary = &local;
         grc = reply_run(primary, h.msgs, h.n, &ro_opts, &res);
@@ -533,7 +536,10 @@ int cmd_ask(int argc, char **argv)
         recording = false;
         if (store_reply_end(&rec, &res.r) != DB_OK) {
             signal(SIGINT, SIG_DFL);
-            cli_fail("the reply was printed but could not be saved: %s", rec.err);
+            if (rec.lost)
+                cli_fail("the reply was printed but NOT recorded in the store: %s", rec.err);
+            else
+                cli_fail("the reply was printed but could not be saved: %s", rec.err);
             goto out;
         }
         if (rec.failed)

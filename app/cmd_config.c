@@ -85,7 +85,8 @@ static void print_store(const config *cfg)
         printf("# url = (refused, with every store, until the problem below is mended)\n");
     else
         printf("# url = (none: --db, $FRONTDESK_DB or the default SQLite file)\n");
-    printf("heartbeat_s = %g\nheartbeat_lapse_s = %g\n\n", cfg->store_heartbeat_s, cfg->store_lapse_s);
+    printf("heartbeat_s = %g\nheartbeat_lapse_s = %g\nretry_s = %g\n\n", cfg->store_heartbeat_s, cfg->store_lapse_s,
+           cfg->store_retry_s);
 }
 
 int cmd_config(int argc, char **argv)

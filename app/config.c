@@ -99,6 +99,7 @@ static void defaults(config *c)
     c->deploy_min_sample = 30;
     c->deploy_min_eval_items = 30;
     c->deploy_low_confidence = -2.0;
+    c->store_retry_s = 60;
     add_profile(c, "default", ds_default_system);
 }
 
@@ -176,6 +177,7 @@ static const num_key num_keys[] = {
     NUM("thresholds", "decode_tps_min", 0, 1e9, NUM_FLOAT, decode_tps_min),
     NUM("thresholds", "error_min_sample", 0, 1e9, NUM_INT, error_min_sample),
     NUM("alerts", "command_timeout_s", 0.1, 86400, NUM_FLOAT, alerts_command_timeout_s),
+    NUM("store", "retry_s", 0, 86400, NUM_FLOAT, store_retry_s),
     NUM("remote", "retries", 0, 10, NUM_INT, retries),
     NUM("serve", "port", 0, 65535, NUM_INT, serve_port),
     NUM("serve", "parallel", 1, 256, NUM_INT, serve_parallel),

@@ -22,6 +22,9 @@
  *                 heartbeat_lapse_s [30] = after how long without a sign a
  *                 running request is marked interrupted: above twice
  *                 heartbeat_s
+ *                 retry_s [60] = how long the end of a reply whose database
+ *                 server went away is tried again before the user is told
+ *                 it was NOT recorded (app/store.h)
  *   [ui]          color [true]  rater [the login name]
  *   [thresholds]  latency_p95_ms [5000]  ttft_p95_ms [2000]  error_rate [0.05]
  *                 thumbs_down_rate [0.3]  thumbs_min_sample [10]
@@ -113,6 +116,7 @@ typedef struct {
     char *deploy_arena_versions; /* "A, B": the arena's two versions; NULL: stable vs candidate */
     int deploy_min_eval_items;
     double deploy_low_confidence;
+    double store_retry_s; /* [store] retry_s: how long a reply's end waits for the server */
     config_profile *profiles; /* "default" always first                 */
     size_t n_profiles;
     char **warnings;          /* "config:12: unknown key 'colour'"      */

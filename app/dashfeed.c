@@ -1,7 +1,8 @@
 /*
  * dashfeed.c — the dashboard's refresh thread (see dashfeed.h): wakes every
- * second (or at once when the window changes), computes a snapshot, and
- * swaps it in under a mutex for the UI thread to take.
+ * second (or at once when the window changes), runs recovery (db_recover:
+ * requests whose writer died or stopped beating, on any host), computes a
+ * snapshot, and swaps it in under a mutex for the UI thread to take.
  */
 #include "app/dashfeed.h"
 
@@ -54,7 +55,11 @@ void dash_snapshot_compute(db *d, db_window w, double low_conf, dash_snapshot *s
         snprintf(s->error, sizeof s->error, "the database is not open");
         return;
     }
-    db_status st = db_stats_compute(d, w, s->at, NULL, 0, &s->stats);
+    /* requests whose writer is gone (on any host: their heartbeat
+     * lapsed) are marked interrupted before they are counted */
+    db_status st = db_recover(d, NULL);
+    if (st == DB_OK)
+        st = db_stats_compute(d, w, s->at, NULL, 0, &s->stats);
     if (st == DB_OK)
         st = db_stats_compute(d, DB_WIN_1H, s->at, NULL, 0, &s->hour);
     if (st == DB_OK)

@@ -15,6 +15,7 @@
 
 #include "app/compare.h"
 #include "app/deploy.h"
+#include "app/heartbeat.h"
 #include "app/store.h"
 #include "engine/prompt.h"
 #include "net/openai_server.h"
@@ -197,7 +198,8 @@ static void record_end(completion *c, bool client_gone)
     pthread_mutex_lock(&c->s->db_mu);
     db_request_set_queue(c->s->d, c->rec.request, br->queue_ms);
     if (store_reply_end(&c->rec, &rr) != DB_OK)
-        fprintf(stderr, "serve: recording reply %s failed: %s\n", c->id, c->rec.err);
+        fprintf(stderr, "serve: %s %s %s: %s\n", c->rec.lost ? "reply" : "recording reply", c->id,
+                c->rec.lost ? "delivered but NOT recorded" : "failed", c->rec.err);
     char why[300];
     if (compare_guard_check(c->s->d, c->s->cfg, why, sizeof why) == 1)
         fprintf(stderr, "serve: guard: stopped the canary (%s)\n", why);
@@ -211,8 +213,11 @@ static void completion_free(completion *c)
     sb_free(&c->pending);
     sb_free(&c->all);
     sb_free(&c->out);
-    if (c->recording && !c->recorded)
+    if (c->recording && !c->recorded) {
         sb_free(&c->rec.text);
+        if (c->rec.held)
+            heartbeat_release();
+    }
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
@@ -366,10 +371,16 @@ fail:
 static bool record_reply(serve_ctx *s, completion *c, int64_t conv, const oai_chat_request *rq, const char *sampling,
                          char *err, size_t errlen)
 {
-    if (store_reply_begin(&c->rec, s->d, conv, c->e->model_id, "serve", sampling, 0, 0) != DB_OK) {
+    db_status st = store_reply_begin(&c->rec, s->d, conv, c->e->model_id, "serve", sampling, 0, 0);
+    if (st == DB_GONE) { /* answered all the same: the log says it is not recorded */
+        fprintf(stderr, "serve: reply %s will NOT be recorded: %s\n", c->id, c->rec.err);
+        return true;
+    }
+    if (st != DB_OK) {
         util_errf(err, errlen, "%s", c->rec.err);
         return false;
     }
+    c->rec.say = "serve";
     c->recording = true;
     if (db_handle_put(s->d, c->id, conv, c->rec.message, rq->user) != DB_OK) {
         util_errf(err, errlen, "%s", db_errmsg(s->d));

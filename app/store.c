@@ -5,6 +5,7 @@
 #include "app/store.h"
 
 #include "app/cli.h"
+#include "app/heartbeat.h"
 #include "util/hash.h"
 #include "util/private.h"
 
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* The configuration's [store] settings (store_configure). */
 static struct {
@@ -37,6 +39,7 @@ void store_configure(const config *cfg)
     conf.lapse_s = cfg->store_lapse_s;
     /* the recovery db_open runs judges by them too */
     db_set_heartbeat_defaults(conf.heartbeat_s, conf.lapse_s);
+    store_set_retry(cfg->store_retry_s);
 }
 
 char *store_default_path(void)
@@ -201,6 +204,37 @@ char *store_sampling_json(const sampler_params *sp, int n_predict, int n_ctx)
     return copy;
 }
 
+/* ---- Recording a reply ----------------------------------------------------- */
+
+static double reply_retry_s = STORE_RETRY_S;
+
+/* libpq's reasons come in several lines: one line, for a status line or
+ * a log. */
+static void reply_err_flatten(char *s)
+{
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        bool space = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+        if (!space)
+            *w++ = *p;
+        else if (w > s && w[-1] != ' ')
+            *w++ = ' ';
+    }
+    while (w > s && w[-1] == ' ')
+        w--;
+    *w = 0;
+}
+
+void store_set_retry(double seconds)
+{
+    reply_retry_s = seconds >= 0 ? seconds : STORE_RETRY_S;
+}
+
+double store_retry_s(void)
+{
+    return reply_retry_s;
+}
+
 db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_id, const char *backend,
                             const char *sampling, int64_t replaces, double queue_ms)
 {
@@ -212,14 +246,22 @@ db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_i
     db_status s = db_reply_begin(d, conv, model_id, sampling, replaces, &r->message);
     if (s == DB_OK)
         s = db_request_begin(d, model_id, backend, conv, r->message, queue_ms, &r->request);
-    if (s != DB_OK)
+    if (s != DB_OK) {
         util_errf(r->err, sizeof r->err, "%s", db_errmsg(d));
-    return s;
+        reply_err_flatten(r->err);
+        r->lost = s == DB_GONE;
+        return s;
+    }
+    /* the request row exists: stamped at once, then every heartbeat_s */
+    r->held = heartbeat_hold(d);
+    return DB_OK;
 }
 
 db_status store_reply_switch(store_reply *r, const db_request_result *failed, int64_t model_id,
                              const char *backend)
 {
+    if (r->lost)
+        return DB_GONE;
     db_status s = db_request_finish(r->d, r->request, failed);
     r->request = 0;
     r->model_id = model_id;
@@ -232,8 +274,17 @@ db_status store_reply_switch(store_reply *r, const db_request_result *failed, in
 
 static void save_progress(store_reply *r)
 {
-    r->last_save = util_now();
-    if (db_reply_progress(r->d, r->message, r->text.data ? r->text.data : "") != DB_OK && !r->failed) {
+    double now = util_now();
+    r->next_save = now + 0.25;
+    db_status s = db_reply_progress(r->d, r->message, r->text.data ? r->text.data : "");
+    if (s == DB_GONE) { /* again at a later piece, less often while the server stays away */
+        double wait = 0.25 * (double)(1 << (r->gone_saves < 4 ? r->gone_saves : 4));
+        r->next_save = now + wait;
+        r->gone_saves++;
+        return;
+    }
+    r->gone_saves = 0;
+    if (s != DB_OK && !r->failed) {
         r->failed = true;
         util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
     }
@@ -243,24 +294,93 @@ void store_reply_text(store_reply *r, const char *text, size_t len)
 {
     bool first = r->text.len == 0;
     sb_append(&r->text, text, len);
-    if (r->message && (first || util_now() - r->last_save >= 0.25))
+    if (r->message && !r->lost && (first || util_now() >= r->next_save))
         save_progress(r);
+}
+
+/* The writes that complete a reply, each an update by id that may be
+ * repeated. */
+enum { END_REQUEST, END_TEXT, END_CONFIDENCE };
+
+static db_status end_write(store_reply *r, int which, const db_request_result *res)
+{
+    const char *text = r->text.data ? r->text.data : "";
+    switch (which) {
+    case END_REQUEST:
+        return db_request_finish(r->d, r->request, res);
+    case END_TEXT:
+        return db_reply_end(r->d, r->message, text, r->model_id);
+    default:
+        return db_reply_confidence(r->d, r->message, res->logprob_mean, res->logprob_min);
+    }
+}
+
+static void pause_s(double s)
+{
+    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* One write, tried again while the server is away (DB_GONE) until
+ * *deadline (set at the first such failure: retry_s from then, for all
+ * the writes together), waiting 0.1 s, 0.2 s, ... up to 1 s between. */
+static db_status end_write_retrying(store_reply *r, int which, const db_request_result *res, double *deadline)
+{
+    double wait = 0.1;
+    for (;;) {
+        db_status s = end_write(r, which, res);
+        if (s != DB_GONE)
+            return s;
+        double now = util_now();
+        if (*deadline == 0) {
+            *deadline = now + reply_retry_s;
+            if (r->say)
+                fprintf(stderr,
+                        "%s: the database server cannot be reached; the reply is kept and recorded if it "
+                        "returns within %g s\n",
+                        r->say, reply_retry_s);
+        }
+        if (now >= *deadline)
+            return s;
+        pause_s(wait < *deadline - now ? wait : *deadline - now);
+        wait = wait * 2 < 1 ? wait * 2 : 1;
+    }
 }
 
 db_status store_reply_end(store_reply *r, const db_request_result *res)
 {
     db_status s = DB_OK;
-    if (r->request && (s = db_request_finish(r->d, r->request, res)) != DB_OK)
-        util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
-    if (r->message) {
-        db_status s2 = db_reply_end(r->d, r->message, r->text.data ? r->text.data : "", r->model_id);
-        /* an empty reply is gone: nothing to be confident about */
-        if (s2 == DB_OK && res->has_logprob && r->text.len)
-            s2 = db_reply_confidence(r->d, r->message, res->logprob_mean, res->logprob_min);
-        if (s2 != DB_OK && s == DB_OK) {
-            s = s2;
+    double deadline = 0;
+    if (r->lost) { /* the server was away at the start: nothing of it is stored */
+        if (r->message) /* an empty reply row, if the server took that much: gone with it */
+            db_reply_end(r->d, r->message, "", r->model_id);
+        s = DB_GONE;
+    } else {
+        if (r->request && (s = end_write_retrying(r, END_REQUEST, res, &deadline)) != DB_OK)
             util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
+        if (r->message) {
+            db_status s2 = end_write_retrying(r, END_TEXT, res, &deadline);
+            /* an empty reply is gone: nothing to be confident about */
+            if (s2 == DB_OK && res->has_logprob && r->text.len)
+                s2 = end_write_retrying(r, END_CONFIDENCE, res, &deadline);
+            if (s2 != DB_OK && s == DB_OK) {
+                s = s2;
+                util_errf(r->err, sizeof r->err, "%s", db_errmsg(r->d));
+            }
         }
+        if (s == DB_GONE) {
+            r->lost = true;
+            char why[sizeof r->err];
+            snprintf(why, sizeof why, "%s", r->err);
+            util_errf(r->err, sizeof r->err, "the database server stayed away for %g s (%s)", reply_retry_s, why);
+        }
+    }
+    if (s != DB_OK)
+        reply_err_flatten(r->err);
+    if (r->held) {
+        heartbeat_release();
+        r->held = false;
     }
     sb_free(&r->text);
     return s;

@@ -26,7 +26,7 @@
 
 /* What the configuration file says of the store: [store] url (and its
  * line, to name it), heartbeat_s and heartbeat_lapse_s, or the problem
- * with them.  main calls it once, before any command runs; without it
+ * with them, and retry_s (store_set_retry).  main calls it once, before any command runs; without it
  * there is no [store] url and the heartbeat is 5 s, the lapse 30 s. */
 void store_configure(const config *cfg);
 
@@ -63,17 +63,43 @@ db_status store_model_local(db *d, const char *path, const model *m, int64_t *id
 char *store_sampling_json(const sampler_params *sp, int n_predict, int n_ctx);
 
 /* A reply being recorded: its message and request rows, the text so far
- * (saved at the first piece, then at most every 250 ms). */
+ * (saved at the first piece, then at most every 250 ms).  While a reply is
+ * being recorded in PostgreSQL the process's heartbeat runs
+ * (app/heartbeat.h).
+ *
+ * A database server that goes away (DB_GONE) loses nothing here: a save
+ * of the text so far that fails is made at a later piece (backing off up
+ * to 4 s between tries, so the stream is not slowed), and store_reply_end
+ * keeps the reply in memory and tries its writes again — they are updates
+ * by id, harmless to repeat — for up to store_retry_s() seconds.  If the
+ * server stays away, store_reply_end says so and `lost` is set: the caller
+ * must tell the user plainly that the reply was NOT recorded.  The same
+ * when the server is away at store_reply_begin: it returns DB_GONE with
+ * `lost` set, the reply may still be generated and shown (text and end
+ * work as usual, recording nothing), and store_reply_end returns DB_GONE. */
 typedef struct {
     db *d;
     int64_t conv, message, request, model_id;
     strbuf text;
-    double t0, last_save;
+    double t0, next_save;
+    int gone_saves; /* saves in a row that found the server away */
     bool failed;    /* a write failed: err says which; generation goes on */
+    bool lost;      /* the reply is not (or will not be) in the store */
+    bool held;      /* counted by the heartbeat */
+    const char *say; /* when set ("frontdesk", "serve"), store_reply_end
+                      * says on stderr, after this prefix, that it is
+                      * waiting for the server (set after begin) */
     char err[512];
 } store_reply;
 
-/* Start recording a reply in conv (replaces: a reply to regenerate, or 0). */
+/* How long store_reply_end keeps trying while the server is away
+ * ([store] retry_s; default STORE_RETRY_S). */
+#define STORE_RETRY_S 60.0
+void store_set_retry(double seconds);
+double store_retry_s(void);
+
+/* Start recording a reply in conv (replaces: a reply to regenerate, or 0).
+ * DB_GONE (with lost set) when the server cannot be reached: see above. */
 db_status store_reply_begin(store_reply *r, db *d, int64_t conv, int64_t model_id, const char *backend,
                             const char *sampling, int64_t replaces, double queue_ms);
 /* A fallback: complete the current request row with `failed` and start a
@@ -84,7 +110,8 @@ db_status store_reply_switch(store_reply *r, const db_request_result *failed, in
 void store_reply_text(store_reply *r, const char *text, size_t len);
 /* Complete both rows, and put res's confidence (when has_logprob) on a
  * reply that has text.  Returns DB_OK, or the first failure (message in
- * r->err); the strbuf is freed either way. */
+ * r->err; DB_GONE with lost set: not recorded); the strbuf is freed
+ * either way. */
 db_status store_reply_end(store_reply *r, const db_request_result *res);
 
 #endif

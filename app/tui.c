@@ -279,7 +279,9 @@ static void poll_worker(tui *t)
         t->note_msg = t->ws.message;
     }
     if (t->ws.finished) {
-        if (t->ws.outcome == DB_OUTCOME_ERROR)
+        if (t->ws.outcome == DB_OUTCOME_ERROR && !strncmp(t->ws.error, "the reply was NOT recorded", 26))
+            tui_notice(t, true, "%s", t->ws.error); /* it was written out; the store lost it */
+        else if (t->ws.outcome == DB_OUTCOME_ERROR)
             tui_notice(t, true, "the reply failed: %s", t->ws.error);
         else if (t->ws.outcome == DB_OUTCOME_CANCELLED)
             tui_notice(t, false, "reply cancelled (kept, marked cancelled)");

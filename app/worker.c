@@ -195,7 +195,9 @@ static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replac
                                      (util_now() - queued_at) * 1000.0);
     free(sampling);
     if (st != DB_OK) {
-        finish(w, DB_OUTCOME_ERROR, rec.err);
+        char why[600];
+        snprintf(why, sizeof why, "%s%.500s", st == DB_GONE ? "no reply, nothing recorded: " : "", rec.err);
+        finish(w, DB_OUTCOME_ERROR, why);
         return;
     }
     pthread_mutex_lock(&w->mu);
@@ -239,9 +241,10 @@ static void run_job(worker *w, db *d, fwd_ctx *ctx, int64_t conv, int64_t replac
     db_outcome o = res.r.outcome;
     char err[600];
     snprintf(err, sizeof err, "%s", res.error);
-    if (store_reply_end(&rec, &res.r) != DB_OK && o == DB_OUTCOME_OK) {
+    if (store_reply_end(&rec, &res.r) != DB_OK && (o == DB_OUTCOME_OK || rec.lost)) {
         o = DB_OUTCOME_ERROR;
-        snprintf(err, sizeof err, "the reply could not be saved: %.400s", rec.err);
+        snprintf(err, sizeof err, "%s: %.400s",
+                 rec.lost ? "the reply was NOT recorded" : "the reply could not be saved", rec.err);
     }
     free(msgs);
     db_msgs_free(rows, n_rows);

@@ -24,11 +24,11 @@
  *    a day of history).
  * 2. The dashboard's refresh, R times (default 50; --quick 10) for the
  *    5 min window (the dashboard's default) and for 24 h: what its feed
- *    thread does each second (app/dashfeed.c dash_snapshot_compute: the
+ *    thread does each second (app/dashfeed.c dash_snapshot_compute:
+ *    recovery, db_recover — issue 23: it runs on every refresh — then the
  *    window's and the last hour's figures from the rollups, the models,
  *    recent errors, thumbs-down rate, alert episodes, confidence per
- *    version), with alerts_check and db_recover (issue 23: recovery runs on
- *    every refresh).  Median and p95, after one untimed refresh.
+ *    version), with alerts_check.  Median and p95, after one untimed refresh.
  * 3. Writing: one writer process alone, then the write-heavy load: W
  *    writer processes (default 8; fork, each opens its own handle).  Each
  *    records K replies (default 250; --quick 25) back to back, as
@@ -492,8 +492,6 @@ static db_status refresh(db *d, const config *cfg, db_window w, double *t)
         alerts_result r;
         st = alerts_check(d, &o, db_now(), &r);
     }
-    if (st == DB_OK)
-        st = db_recover(d, NULL);
     *t = util_now() - t0;
     return st;
 }
