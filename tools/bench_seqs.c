@@ -7,6 +7,10 @@
  *
  * Each sequence first takes an 8-token prompt of its own; then 32 steps
  * decode one token of every sequence; the figure is the median of N runs.
+ * The runs alternate (1, 2, 4, 8, 16 sequences, then again), so that a
+ * busy machine's slow minutes fall on every count alike: the multiples
+ * are what to read when other processes share the cores.  The load
+ * average before and after is printed.
  */
 #include "engine/forward.h"
 #include "engine/model.h"
@@ -26,6 +30,16 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void print_load(const char *when)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    char line[128];
+    if (f && fgets(line, sizeof line, f))
+        printf("load average %s: %s", when, line);
+    if (f)
+        fclose(f);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -76,6 +90,8 @@ int main(int argc, char **argv)
         return 2;
     }
     static const int counts[] = {1, 2, 4, 8, 16};
+    enum { N_COUNTS = sizeof counts / sizeof counts[0] };
+    print_load("before");
     printf("%-34s %3s %s\n", "model", "thr", "tokens/s with 1, 2, 4, 8, 16 sequences (multiple of 1)");
     for (int i = first; i < argc; i++) {
         char err[512];
@@ -87,13 +103,13 @@ int main(int argc, char **argv)
         const char *name = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
         for (int threads = 1; threads <= 2; threads++) {
             printf("%-34s %3d", name, threads);
-            double base = 0;
-            for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
-                double v[MAX_RUNS];
-                for (int r = 0; r < runs; r++)
-                    v[r] = once(m, counts[k], threads);
-                qsort(v, (size_t)runs, sizeof *v, cmp_double);
-                double med = runs % 2 ? v[runs / 2] : 0.5 * (v[runs / 2 - 1] + v[runs / 2]);
+            double v[N_COUNTS][MAX_RUNS], base = 0;
+            for (int r = 0; r < runs; r++)
+                for (int k = 0; k < N_COUNTS; k++)
+                    v[k][r] = once(m, counts[k], threads);
+            for (int k = 0; k < N_COUNTS; k++) {
+                qsort(v[k], (size_t)runs, sizeof *v[k], cmp_double);
+                double med = runs % 2 ? v[k][runs / 2] : 0.5 * (v[k][runs / 2 - 1] + v[k][runs / 2]);
                 if (k == 0)
                     base = med;
                 printf("  %7.1f (%.2fx)", med, med / base);
@@ -103,5 +119,6 @@ int main(int argc, char **argv)
         }
         model_free(m);
     }
+    print_load("after");
     return 0;
 }
