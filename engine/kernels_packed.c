@@ -380,7 +380,7 @@ void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const
                                   size_t g1, float *y, size_t ldy)
 {
     static const tile_fn fns[TILE_T + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8};
-    size_t nb = cols / 32;
+    size_t nb = cols / 32, groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
     for (size_t g = g0; g < g1; g += 2) {
         const uint8_t *p0 = (const uint8_t *)P + g * nb * GROUP_BLOCK_BYTES;
         const uint8_t *p1 = g + 1 < g1 ? p0 + nb * GROUP_BLOCK_BYTES : p0;
@@ -391,8 +391,9 @@ void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const
         const int32_t *x = xt;
         for (size_t t0 = 0; t0 < n; t0 += TILE_T) {
             size_t T = n - t0 < TILE_T ? n - t0 : TILE_T;
-            /* the first tile prefetches the next pair's rows */
-            size_t ahead = t0 == 0 && g + 3 < g1 ? 2 * nb * GROUP_BLOCK_BYTES : 0;
+            /* the first tile prefetches the next pair's rows, past g1
+             * too (the next chunk of rows is usually this thread's) */
+            size_t ahead = t0 == 0 && g + 3 < groups ? 2 * nb * GROUP_BLOCK_BYTES : 0;
             fns[T](p0, p1, nb, x, y + t0 * ldy + r0, ldy, keep, ahead);
             x += nb * TILE_BLOCK_INTS * T;
         }
