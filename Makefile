@@ -4,7 +4,7 @@
 #   make run      ... then run it on the built-in model
 #   make test     ... build with -Werror and run every CMocka suite
 #   make asan     the same suites under AddressSanitizer + UBSan
-#   make bench    engine benchmarks (see tools/bench)
+#   make bench    engine and store benchmarks (see tools/bench.sh; BENCH_QUICK=1)
 #   make fuzz     libFuzzer runs of every parser (FUZZ_SECONDS each; clang)
 #   make soak     30 minutes of steady use, watching memory and descriptors
 #   make mutate   mutation testing: which single-line changes the suites miss

@@ -8,6 +8,8 @@
  */
 #include "app/alerts.h"
 
+#include "app/store.h"
+
 #include "storage/alerts.h"
 #include "storage/chats.h"
 #include "storage/deploy.h"
@@ -379,7 +381,7 @@ static void *watch_main(void *arg)
     alerts_watch *w = arg;
     char err[512];
     db *d = NULL;
-    if (db_open(&d, w->db_path, err, sizeof err) != DB_OK)
+    if (store_db_open(&d, w->db_path, err, sizeof err) != DB_OK)
         fprintf(stderr, "%s: alerts are not checked: %s\n", w->who, err);
     alerts_opts o = {.cfg = w->cfg, .log = watch_log, .log_ud = w};
     bool failing = false; /* say a store failure once, not every second */

@@ -190,7 +190,7 @@ static void *thread_main(void *arg)
     arena_worker *w = arg;
     char err[512] = "";
     db *d = NULL;
-    if (db_open(&d, w->db_path, err, sizeof err) != DB_OK)
+    if (store_db_open(&d, w->db_path, err, sizeof err) != DB_OK)
         d = NULL;
     for (;;) {
         pthread_mutex_lock(&w->mu);

@@ -13,7 +13,7 @@
 #include <string.h>
 
 const char cmd_arena_usage[] =
-    "usage: frontdesk arena [--json] [--db PATH]\n"
+    "usage: frontdesk arena [--json] [--db PATH|URL]\n"
     "\n"
     "The leaderboard of blind side-by-side review (the Review screen's arena\n"
     "mode, A): per pair of versions the first one's wins, ties, both-bad and\n"
@@ -23,10 +23,11 @@ const char cmd_arena_usage[] =
     "the same figures every run; ties and both-bad count half a win each way)\n"
     "and how many judgements it took part in.\n"
     "\n"
-    "  --json     one object: judgements, pairs [{a, b, wins, ties, both_bad,\n"
-    "             losses, sign_p}], versions [{id, name, elo, elo_lo, elo_hi,\n"
-    "             judgements}] (highest Elo first), bootstrap {resamples, seed}\n"
-    "  --db PATH  the database\n";
+    "  --json         one object: judgements, pairs [{a, b, wins, ties,\n"
+    "                 both_bad, losses, sign_p}], versions [{id, name, elo,\n"
+    "                 elo_lo, elo_hi, judgements}] (highest Elo first),\n"
+    "                 bootstrap {resamples, seed}\n"
+    "  --db PATH|URL  the database\n";
 
 int cmd_arena(int argc, char **argv)
 {

@@ -14,14 +14,15 @@
 #include <stdio.h>
 
 const char cmd_config_usage[] =
-    "usage: frontdesk config [--config FILE] [--db PATH]\n"
+    "usage: frontdesk config [--config FILE] [--db PATH|URL]\n"
     "\n"
     "Print the settings in effect — the configuration file (default\n"
     "$XDG_CONFIG_HOME/frontdesk/config) over the defaults — in the file's own\n"
     "format, so the output can be saved as a starting config.  Problems in the\n"
     "file are listed on standard error with their line numbers (exit status 1).\n"
-    "When the database (--db, default as for every command) has a deployment, a\n"
-    "comment under [model] says that the deployment decides which model answers.\n";
+    "When the database (--db, default as for every command: $FRONTDESK_DB, [store]\n"
+    "url, the default file) has a deployment, a comment under [model] says that\n"
+    "the deployment decides which model answers.\n";
 
 static void print_text(const char *key, const char *v)
 {
@@ -38,15 +39,24 @@ static void print_text(const char *key, const char *v)
 }
 
 /* With a deployment in the store, it decides which model answers: say so
- * (the database is only read, never created here). */
-static void print_deployment(const char *db_flag)
+ * (an SQLite file is only read, never created here; a PostgreSQL
+ * database that cannot be reached is said in a comment). */
+static void print_deployment(const char *db_flag, const config *cfg)
 {
+    if (cfg->n_store_problems) /* listed with the file's other problems */
+        return;
     char *dbp = store_path(db_flag);
     db *d = NULL;
-    char err[256];
+    char err[600];
     db_deployment dep;
-    if (dbp && !store_is_url(dbp) && access(dbp, R_OK) == 0 && db_open(&d, dbp, err, sizeof err) == DB_OK &&
-        db_deployment_get(d, &dep) == DB_OK) {
+    store_url_kind kind = store_url_check(dbp, err, sizeof err);
+    if (kind == STORE_URL_PG && store_db_open(&d, dbp, err, sizeof err) != DB_OK) {
+        printf("# the store cannot be opened: ");
+        cli_print_text(stdout, err);
+        putchar('\n');
+    } else if (kind == STORE_URL_NONE && access(dbp, R_OK) == 0)
+        db_open(&d, dbp, err, sizeof err);
+    if (d && db_deployment_get(d, &dep) == DB_OK) {
         db_model m;
         printf("# the deployment decides which model answers (frontdesk deployment): stable ");
         if (db_model_get(d, dep.stable_id, &m) == DB_OK) {
@@ -63,6 +73,19 @@ static void print_deployment(const char *db_flag)
     }
     db_close(d);
     free(dbp);
+}
+
+/* [store]: the url as given (it has no password: one is refused). */
+static void print_store(const config *cfg)
+{
+    printf("[store]\nmode = %04o\n", (unsigned)cfg->store_mode);
+    if (cfg->store_url)
+        print_text("url", cfg->store_url);
+    else if (cfg->n_store_problems)
+        printf("# url = (refused, with every store, until the problem below is mended)\n");
+    else
+        printf("# url = (none: --db, $FRONTDESK_DB or the default SQLite file)\n");
+    printf("heartbeat_s = %g\nheartbeat_lapse_s = %g\n\n", cfg->store_heartbeat_s, cfg->store_lapse_s);
 }
 
 int cmd_config(int argc, char **argv)
@@ -88,7 +111,7 @@ int cmd_config(int argc, char **argv)
     config cfg;
     config_load(&cfg, path);
     printf("# %s\n[model]\n", cfg.path);
-    print_deployment(db_flag);
+    print_deployment(db_flag, &cfg);
     if (cfg.model_path)
         print_text("path", cfg.model_path);
     else
@@ -98,8 +121,9 @@ int cmd_config(int argc, char **argv)
            "max_tokens = %d\n\n",
            cfg.sampling.temp, cfg.sampling.top_k, cfg.sampling.top_p, cfg.sampling.min_p,
            cfg.sampling.repeat_penalty, cfg.max_tokens);
-    printf("[privacy]\nredact = %s\n\n[store]\nmode = %04o\n\n[ui]\ncolor = %s\n", cfg.redact ? "true" : "false",
-           (unsigned)cfg.store_mode, cfg.color ? "true" : "false");
+    printf("[privacy]\nredact = %s\n\n", cfg.redact ? "true" : "false");
+    print_store(&cfg);
+    printf("[ui]\ncolor = %s\n", cfg.color ? "true" : "false");
     print_text("rater", cfg.rater);
     printf("\n[thresholds]\nlatency_p95_ms = %g\nttft_p95_ms = %g\nerror_rate = %g\nthumbs_down_rate = %g\n"
            "thumbs_min_sample = %d\ndecode_tps_min = %g\nerror_min_sample = %d\n",
@@ -140,7 +164,9 @@ int cmd_config(int argc, char **argv)
     }
     for (size_t i = 0; i < cfg.n_warnings; i++)
         fprintf(stderr, "frontdesk: %s\n", cfg.warnings[i]);
-    int rc = cfg.n_warnings ? EXIT_FAIL : EXIT_OK;
+    for (size_t i = 0; i < cfg.n_store_problems; i++)
+        fprintf(stderr, "frontdesk: %s (every command that opens the store refuses)\n", cfg.store_problems[i]);
+    int rc = cfg.n_warnings || cfg.n_store_problems ? EXIT_FAIL : EXIT_OK;
     config_free(&cfg);
     return rc;
 }

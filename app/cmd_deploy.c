@@ -18,7 +18,8 @@
 #include <string.h>
 
 const char cmd_versions_usage[] =
-    "usage: frontdesk versions [--window 1h|24h|7d|all] [--json] [--db PATH] [--config FILE]\n"
+    "usage: frontdesk versions [--window 1h|24h|7d|all] [--json] [--db PATH|URL]\n"
+    "                          [--config FILE]\n"
     "\n"
     "Every model version the store knows (local files by SHA-256, remote servers\n"
     "by URL and model name) with its traffic figures over the window (default\n"
@@ -27,7 +28,8 @@ const char cmd_versions_usage[] =
     "low-confidence replies, first and last use, and its place in the deployment.\n";
 
 const char cmd_deploy_usage[] =
-    "usage: frontdesk deploy VERSION [--note TEXT] [--remote-model NAME] [--db PATH] [--config FILE]\n"
+    "usage: frontdesk deploy VERSION [--note TEXT] [--remote-model NAME] [--db PATH|URL]\n"
+    "                        [--config FILE]\n"
     "\n"
     "Make VERSION the stable version: it answers every new conversation (a\n"
     "running canary ends).  VERSION is a model file, an http(s) URL of an\n"
@@ -39,7 +41,7 @@ const char cmd_canary_usage[] =
     "usage: frontdesk canary start VERSION --share P [--force] [--note TEXT]\n"
     "       frontdesk canary share P [--note TEXT]\n"
     "       frontdesk canary stop [--note TEXT]\n"
-    "       (each also takes --remote-model NAME, --db PATH, --config FILE)\n"
+    "       (each also takes --remote-model NAME, --db PATH|URL, --config FILE)\n"
     "\n"
     "Send P percent (1-50) of new conversations to a candidate version beside\n"
     "the stable one; a conversation keeps its version for all its turns.\n"
@@ -49,12 +51,12 @@ const char cmd_canary_usage[] =
     "or perplexity; --force starts it anyway, and the history note says so.\n";
 
 const char cmd_promote_usage[] =
-    "usage: frontdesk promote [--note TEXT] [--db PATH] [--config FILE]\n"
+    "usage: frontdesk promote [--note TEXT] [--db PATH|URL] [--config FILE]\n"
     "\n"
     "The candidate becomes the stable version (the canary ends).\n";
 
 const char cmd_rollback_usage[] =
-    "usage: frontdesk rollback [VERSION] [--note TEXT] [--db PATH] [--config FILE]\n"
+    "usage: frontdesk rollback [VERSION] [--note TEXT] [--db PATH|URL] [--config FILE]\n"
     "\n"
     "Undo the newest change that put a version in front of customers: a running\n"
     "canary ends (its conversations return to stable); without one, the stable\n"
@@ -62,8 +64,8 @@ const char cmd_rollback_usage[] =
     "stable.  Exit 1 when there is nothing to return to.\n";
 
 const char cmd_deployment_usage[] =
-    "usage: frontdesk deployment [status|history] [--window 1h|24h|7d|all] [--json] [--db PATH]\n"
-    "                            [--config FILE]\n"
+    "usage: frontdesk deployment [status|history] [--window 1h|24h|7d|all] [--json]\n"
+    "                            [--db PATH|URL] [--config FILE]\n"
     "\n"
     "status (the default): the stable version, the candidate and its share, and\n"
     "the candidate compared with stable over the window (default 24h), each\n"

@@ -31,9 +31,9 @@
 
 const char cmd_eval_usage[] =
     "usage: frontdesk eval --model A [--model B] --set FILE.jsonl [--limit N] [--threads N] [--json]\n"
-    "                      [--db PATH] [--config FILE]\n"
-    "       frontdesk eval --list [--json] [--db PATH]\n"
-    "       frontdesk eval --show RUN [--json] [--db PATH]\n"
+    "                      [--db PATH|URL] [--config FILE]\n"
+    "       frontdesk eval --list [--json] [--db PATH|URL]\n"
+    "       frontdesk eval --show RUN [--json] [--db PATH|URL]\n"
     "       frontdesk eval --make-set --data DIR [--split validation|train] --out FILE.jsonl\n"
     "\n"
     "Evaluate one or two model versions offline on a set of conversations in the\n"
@@ -58,7 +58,7 @@ const char cmd_eval_usage[] =
     "                       --split validation (default; the split train holds\n"
     "                       out) or train, --out FILE\n"
     "      --json           print JSON\n"
-    "      --db PATH        the database (default as for every command)\n"
+    "      --db PATH|URL    the database (default as for every command)\n"
     "      --config FILE    the configuration file\n";
 
 static atomic_bool interrupted;

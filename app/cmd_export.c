@@ -24,7 +24,7 @@
 
 const char cmd_export_usage[] =
     "usage: frontdesk export [--format jsonl|csv] [--min-score N] [--thumbs up|down]\n"
-    "                        [--since YYYY-MM-DD] [--out FILE] [--db PATH]\n"
+    "                        [--since YYYY-MM-DD] [--out FILE] [--db PATH|URL]\n"
     "\n"
     "Write every rated agent reply that passes the filters, with the\n"
     "conversation up to and including it, in the chat fine-tuning format:\n"
@@ -37,7 +37,7 @@ const char cmd_export_usage[] =
     "  --thumbs T      only replies someone gave thumbs T and nobody the other\n"
     "  --since DATE    only replies written on or after DATE (UTC)\n"
     "  --out FILE      write FILE (atomically) instead of standard output\n"
-    "  --db PATH       the database\n";
+    "  --db PATH|URL   the database\n";
 
 typedef struct {
     FILE *f;

@@ -14,14 +14,14 @@
 #include <stdio.h>
 
 const char cmd_forget_usage[] =
-    "usage: frontdesk forget --conversation ID [--db PATH]\n"
+    "usage: frontdesk forget --conversation ID [--db PATH|URL]\n"
     "\n"
     "Erase a conversation for good: its messages, their ratings and comments,\n"
     "and its entries in the search index (freed pages are zeroed).  Request\n"
     "figures stay, without text, so the dashboard's history stays true.\n";
 
 const char cmd_purge_usage[] =
-    "usage: frontdesk purge [--older-than DAYS] [--requests-older-than DAYS] [--db PATH]\n"
+    "usage: frontdesk purge [--older-than DAYS] [--requests-older-than DAYS] [--db PATH|URL]\n"
     "\n"
     "A retention policy; prints how many went.  At least one of:\n"
     "  --older-than DAYS           erase, as forget does, every conversation not\n"

@@ -17,7 +17,7 @@
 #include <time.h>
 
 const char cmd_history_usage[] =
-    "usage: frontdesk history [--search TEXT] [--limit N] [--json] [--db PATH]\n"
+    "usage: frontdesk history [--search TEXT] [--limit N] [--json] [--db PATH|URL]\n"
     "\n"
     "List conversations, most recently updated first.  Those the arena made\n"
     "(blind side-by-side copies, profile \"arena\") are marked [arena].\n"
@@ -27,21 +27,23 @@ const char cmd_history_usage[] =
     "  --limit N       at most N conversations (default 50; 0 = all)\n"
     "  --json          an array of objects: id, title, profile, status,\n"
     "                  created_at, updated_at, messages, rated\n"
-    "  --db PATH       the database (default $FRONTDESK_DB, else\n"
+    "  --db PATH|URL   the database: a file or a postgresql:// URL without a\n"
+    "                  password (default $FRONTDESK_DB, else [store] url, else\n"
     "                  $XDG_DATA_HOME/frontdesk/frontdesk.db)\n";
 
 const char cmd_show_usage[] =
-    "usage: frontdesk show ID [--json] [--db PATH]\n"
+    "usage: frontdesk show ID [--json] [--db PATH|URL]\n"
     "\n"
     "Print conversation ID with every message (replaced ones marked), the\n"
     "model, sampling settings, request figures, confidence and ratings of each\n"
     "reply.\n"
     "\n"
-    "  --json      one object: id, title, status, created_at, messages (each\n"
-    "              with id, role, text, created_at, active, and for agent\n"
-    "              replies model, sampling, request, ratings, logprob_mean and\n"
-    "              logprob_min: the reply's confidence, null when unknown)\n"
-    "  --db PATH   the database\n";
+    "  --json          one object: id, title, status, created_at, messages (each\n"
+    "                  with id, role, text, created_at, active, and for agent\n"
+    "                  replies model, sampling, request, ratings, logprob_mean\n"
+    "                  and logprob_min: the reply's confidence, null when\n"
+    "                  unknown)\n"
+    "  --db PATH|URL   the database\n";
 
 static json_t *json_time(double t)
 {

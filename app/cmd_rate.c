@@ -19,7 +19,7 @@
 
 const char cmd_rate_usage[] =
     "usage: frontdesk rate MESSAGE_ID [up|down|none|1..5] [--tag T]... [--comment TEXT]\n"
-    "                      [--rater NAME] [--db PATH]\n"
+    "                      [--rater NAME] [--db PATH|URL]\n"
     "\n"
     "Rate an agent reply (its id is in `frontdesk show`).  up/down/none set the\n"
     "thumbs, 1..5 the score; rate again with another verdict, or only --tag or\n"
@@ -29,7 +29,7 @@ const char cmd_rate_usage[] =
     "  --tag T         a tag (repeat for several; they replace your earlier tags)\n"
     "  --comment TEXT  a comment (\"\" clears it)\n"
     "  --rater NAME    who is rating (default: the login name)\n"
-    "  --db PATH       the database\n";
+    "  --db PATH|URL   the database\n";
 
 /* The login name, for ratings given without --rater. */
 static const char *login_name(void)

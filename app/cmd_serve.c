@@ -28,7 +28,7 @@
 
 const char cmd_serve_usage[] =
     "usage: frontdesk serve [--host ADDR] [--port N] [--model FILE] [--parallel N] [--max-queue N]\n"
-    "                       [--ctx N] [--threads N] [--db PATH] [--config FILE]\n"
+    "                       [--ctx N] [--threads N] [--db PATH|URL] [--config FILE]\n"
     "\n"
     "An OpenAI-compatible HTTP server on the local model, with continuous batching:\n"
     "  POST /v1/chat/completions   streamed (SSE) or whole replies\n"
@@ -51,7 +51,8 @@ const char cmd_serve_usage[] =
     "  --max-queue N    requests waiting for a slot before 503 (default [serve] max_queue, 64)\n"
     "  --ctx N          context of each reply (default [model] context, 2048)\n"
     "  --threads N      threads (default [model] threads, the cores)\n"
-    "  --db PATH        database (default $FRONTDESK_DB, else ~/.local/share/frontdesk/frontdesk.db)\n"
+    "  --db PATH|URL    database: a file or a postgresql:// URL without a password (default\n"
+    "                   $FRONTDESK_DB, else [store] url, else ~/.local/share/frontdesk/frontdesk.db)\n"
     "  --config FILE    configuration file\n";
 
 typedef struct {

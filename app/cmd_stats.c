@@ -20,8 +20,8 @@
 
 const char cmd_stats_usage[] =
     "usage: frontdesk stats [--window 1m|5m|1h|24h|7d|30d|all] [--model M] [--json | --prometheus]\n"
-    "                       [--exact] [--db PATH]\n"
-    "       frontdesk stats --check [--window 1m|5m|1h|24h] [--config FILE] [--db PATH]\n"
+    "                       [--exact] [--db PATH|URL]\n"
+    "       frontdesk stats --check [--window 1m|5m|1h|24h] [--config FILE] [--db PATH|URL]\n"
     "\n"
     "Requests, error rate, latency and time-to-first-token percentiles\n"
     "(nearest rank), prefill and decode tokens/s and tokens generated, over\n"
@@ -47,7 +47,7 @@ const char cmd_stats_usage[] =
     "                 (name, value, comparison, threshold, then in words); exit\n"
     "                 3 when any fires, 0 when none\n"
     "  --config FILE  the configuration file (thresholds, [alerts]; --check)\n"
-    "  --db PATH      the database\n";
+    "  --db PATH|URL  the database\n";
 
 static json_t *pcts_json(const db_pcts *p)
 {

@@ -3,6 +3,7 @@
  */
 #include "app/config.h"
 
+#include "app/store_url.h"
 #include "net/remote_text.h"
 #include "train/dataset.h"
 #include "util/private.h"
@@ -32,6 +33,20 @@ static void warn(config *c, const char *fmt, ...)
     c->warnings[c->n_warnings++] = sb.data;
 }
 
+/* A problem with [store]: the first one is the store's refusal
+ * (config.h). */
+static void store_problem(config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void store_problem(config *c, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    c->store_problems = xreallocarray(c->store_problems, c->n_store_problems + 1, sizeof *c->store_problems);
+    c->store_problems[c->n_store_problems++] = xstrdup(buf);
+}
+
 static void add_profile(config *c, const char *name, const char *system)
 {
     for (size_t i = 0; i < c->n_profiles; i++)
@@ -55,6 +70,8 @@ static void defaults(config *c)
     c->sampling = sampler_defaults();
     c->color = true;
     c->store_mode = PRIV_DEFAULT_MODE;
+    c->store_heartbeat_s = CONFIG_HEARTBEAT_S;
+    c->store_lapse_s = CONFIG_HEARTBEAT_LAPSE_S;
     const char *user = getenv("USER");
     struct passwd *pw = (user && *user) ? NULL : getpwuid(geteuid());
     c->rater = xstrdup(user && *user ? user : pw && pw->pw_name ? pw->pw_name : "unknown");
@@ -206,6 +223,44 @@ static bool set_sampling(config *c, const char *key, const char *v, bool *known)
     return false;
 }
 
+/* [store] url: a PostgreSQL URL without a password, or nothing; anything
+ * else is the store's refusal, not a skipped line (config.h). */
+static void set_store_url(config *c, const char *file, int line, const char *v)
+{
+    char why[1024];
+    free(c->store_url);
+    c->store_url = NULL;
+    c->store_url_line = 0;
+    if (!*v)
+        return;
+    store_url_kind k = store_url_check(v, why, sizeof why);
+    if (k == STORE_URL_PG) {
+        c->store_url = xstrdup(v);
+        c->store_url_line = line;
+    } else if (k == STORE_URL_NONE) /* not echoed: it could be libpq's "host=... password=..." */
+        store_problem(c, "%s line %d: [store] url is a PostgreSQL URL (postgresql://…), not a file path or "
+                      "connection string; an SQLite file is chosen with --db or $FRONTDESK_DB", file, line);
+    else if (k == STORE_URL_OTHER)
+        store_problem(c, "%s line %d: [store] url: \"%.*s://…\" is not a PostgreSQL URL (postgresql://… or "
+                      "postgres://…); an SQLite file is chosen with --db or $FRONTDESK_DB", file, line,
+                      (int)(strstr(v, "://") - v), v);
+    else
+        store_problem(c, "%s line %d: [store] url: %s", file, line, why);
+}
+
+/* After the whole file: a lapse must leave a live writer two heartbeats. */
+static void check_heartbeat(config *c, const char *file)
+{
+    if ((!c->store_heartbeat_line && !c->store_lapse_line) || c->store_lapse_s > 2 * c->store_heartbeat_s)
+        return;
+    store_problem(c,
+                  "%s line %d: [store] heartbeat_lapse_s = %g%s is not above twice heartbeat_s = %g%s: a reply "
+                  "still being written could be marked interrupted; make the lapse above %g",
+                  file, c->store_lapse_line ? c->store_lapse_line : c->store_heartbeat_line, c->store_lapse_s,
+                  c->store_lapse_line ? "" : " (the default)", c->store_heartbeat_s,
+                  c->store_heartbeat_line ? "" : " (the default)", 2 * c->store_heartbeat_s);
+}
+
 static void set_key(config *c, const char *file, int line, const char *section, const char *key,
                     const char *v)
 {
@@ -245,6 +300,21 @@ static void set_key(config *c, const char *file, int line, const char *section, 
             c->store_mode = m;
         else
             warn(c, "%s:%d: store.mode: %s", file, line, why);
+    } else if (!strcmp(section, "store") && !strcmp(key, "url")) {
+        set_store_url(c, file, line, v);
+    } else if (!strcmp(section, "store") && (!strcmp(key, "heartbeat_s") || !strcmp(key, "heartbeat_lapse_s"))) {
+        bool beat = !strcmp(key, "heartbeat_s");
+        double d, hi = beat ? 3600 : 86400;
+        if (!parse_num(v, 0, hi, &d) || d <= 0)
+            store_problem(c, "%s line %d: [store] %s needs a number of seconds above 0 and at most %g, got '%s'",
+                          file, line, key, hi, v);
+        else if (beat) {
+            c->store_heartbeat_s = d;
+            c->store_heartbeat_line = line;
+        } else {
+            c->store_lapse_s = d;
+            c->store_lapse_line = line;
+        }
     } else if (!strcmp(section, "deploy") && !strcmp(key, "guard")) {
         if (parse_bool(v, &b))
             c->deploy_guard = b;
@@ -360,6 +430,7 @@ void config_parse(config *c, const char *name, const char *text)
         }
         set_key(c, name, line, section, key, value);
     }
+    check_heartbeat(c, name);
     free(copy);
 }
 
@@ -420,7 +491,9 @@ void config_load(config *c, const char *path)
     char *text;
     size_t len;
     if (util_read_file(c->path, &text, &len) != 0) {
-        if (errno != ENOENT || path)
+        if (errno != ENOENT) /* it may name the team's store: no quiet local file instead */
+            store_problem(c, "%s: %s (its [store] settings cannot be known)", c->path, strerror(errno));
+        else if (path)
             warn(c, "%s: %s", c->path, strerror(errno));
         return;
     }
@@ -434,6 +507,10 @@ void config_free(config *c)
         return;
     free(c->path);
     free(c->model_path);
+    free(c->store_url);
+    for (size_t i = 0; i < c->n_store_problems; i++)
+        free(c->store_problems[i]);
+    free(c->store_problems);
     free(c->rater);
     free(c->backend);
     free(c->remote_model);

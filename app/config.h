@@ -14,6 +14,14 @@
  *                 holding customers' words (database, exports, checkpoints;
  *                 directories get x where it has r: 0700), whatever the
  *                 umask (util/private.h); e.g. 0660 to share through a group
+ *                 url [none: an SQLite file] = the PostgreSQL database,
+ *                 postgresql://[user@][host][:port][/dbname][?...], without
+ *                 a password (app/store_url.h); --db and $FRONTDESK_DB win
+ *                 heartbeat_s [5] = how often a reply being written says
+ *                 it is alive (above 0; fractions allowed)
+ *                 heartbeat_lapse_s [30] = after how long without a sign a
+ *                 running request is marked interrupted: above twice
+ *                 heartbeat_s
  *   [ui]          color [true]  rater [the login name]
  *   [thresholds]  latency_p95_ms [5000]  ttft_p95_ms [2000]  error_rate [0.05]
  *                 thumbs_down_rate [0.3]  thumbs_min_sample [10]
@@ -52,7 +60,12 @@
  *
  * A bad line (unknown section or key, malformed value) is reported with
  * its line number in `warnings` and skipped; everything else still
- * applies.  A missing file is not an error.
+ * applies.  A missing file is not an error.  Except in [store]: a url
+ * that is malformed, not PostgreSQL or holds a password, a heartbeat_s or
+ * heartbeat_lapse_s out of range, or a lapse not above twice the
+ * heartbeat is in `store_problems` instead ("FILE line N: [store] ..."),
+ * and then every command that opens the store refuses with the first
+ * (app/store.h) rather than quietly use a local file or a wrong lapse.
  */
 #ifndef FRONTDESK_CONFIG_H
 #define FRONTDESK_CONFIG_H
@@ -75,6 +88,11 @@ typedef struct {
     sampler_params sampling;
     bool redact, color;
     mode_t store_mode;    /* [store] mode                               */
+    char *store_url;      /* [store] url: a PostgreSQL URL; NULL: none  */
+    double store_heartbeat_s, store_lapse_s; /* [store] heartbeat_s, heartbeat_lapse_s */
+    int store_url_line, store_heartbeat_line, store_lapse_line; /* their lines (0: unset) */
+    char **store_problems; /* what is wrong with [store] (not in warnings) */
+    size_t n_store_problems;
     char *rater;
     double latency_p95_ms, ttft_p95_ms, error_rate, thumbs_down_rate, decode_tps_min;
     int thumbs_min_sample, error_min_sample;
@@ -99,6 +117,10 @@ typedef struct {
     char **warnings;          /* "config:12: unknown key 'colour'"      */
     size_t n_warnings;
 } config;
+
+/* [store] heartbeat_s and heartbeat_lapse_s by default. */
+#define CONFIG_HEARTBEAT_S 5.0
+#define CONFIG_HEARTBEAT_LAPSE_S 30.0
 
 /* Defaults, then the file at path (NULL: the default location). */
 void config_load(config *c, const char *path);

@@ -6,6 +6,7 @@
 #include "app/dashfeed.h"
 
 #include "app/alerts.h"
+#include "app/store.h"
 
 #include "util/util.h"
 
@@ -44,7 +45,7 @@ void dash_snapshot_free(dash_snapshot *s)
     memset(s, 0, sizeof *s);
 }
 
-static void compute(db *d, db_window w, double low_conf, dash_snapshot *s)
+void dash_snapshot_compute(db *d, db_window w, double low_conf, dash_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     s->window = w;
@@ -107,7 +108,7 @@ static void *thread_main(void *arg)
     dashfeed *f = arg;
     char err[512];
     db *d = NULL;
-    db_open(&d, f->db_path, err, sizeof err);
+    store_db_open(&d, f->db_path, err, sizeof err);
     double last_check = -1e9;
     pthread_mutex_lock(&f->mu);
     while (!f->quit) {
@@ -120,7 +121,7 @@ static void *thread_main(void *arg)
             f->kick = false;
             pthread_mutex_unlock(&f->mu);
             dash_snapshot s;
-            compute(d, w, low_conf, &s);
+            dash_snapshot_compute(d, w, low_conf, &s);
             if (!d)
                 snprintf(s.error, sizeof s.error, "%s", err);
             pthread_mutex_lock(&f->mu);

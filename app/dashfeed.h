@@ -51,5 +51,9 @@ bool dashfeed_take_notice(dashfeed *f, char *buf, size_t size, bool *bad);
  * true with *out filled (free with dash_snapshot_free). */
 bool dashfeed_take(dashfeed *f, dash_snapshot *out);
 void dash_snapshot_free(dash_snapshot *s);
+/* One refresh's figures, as the feed's thread computes them: window w
+ * (and the last hour) on d, replies below low_conf counted as low
+ * confidence.  On failure s->error says why.  (tools/bench_store times it.) */
+void dash_snapshot_compute(db *d, db_window w, double low_conf, dash_snapshot *s);
 
 #endif

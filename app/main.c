@@ -5,6 +5,7 @@
  */
 #include "app/cli.h"
 #include "app/config.h"
+#include "app/store.h"
 #include "app/tui.h"
 #include "engine/kernels.h"
 #include "util/private.h"
@@ -48,7 +49,7 @@ static void print_help(FILE *out)
     fprintf(out,
             "frontdesk %s — customer-support chat, review and model monitoring\n"
             "\n"
-            "usage: frontdesk [--model FILE] [--db PATH] [--config FILE]   the application\n"
+            "usage: frontdesk [--model FILE] [--db PATH|URL] [--config FILE]   the application\n"
             "       frontdesk [--help | --version]\n"
             "       frontdesk COMMAND [OPTIONS]   (frontdesk COMMAND --help for details)\n"
             "\n"
@@ -59,21 +60,24 @@ static void print_help(FILE *out)
     fprintf(out, "\nexit codes: 0 success, 1 runtime failure, 2 usage error\n");
 }
 
-/* The mode of every file and directory frontdesk creates ([store] mode),
- * for every command, including those that read nothing else of the
- * configuration; a bad value leaves 0600 (frontdesk config reports it). */
-static void apply_store_mode(int argc, char **argv)
+/* What every command takes from the configuration file, including those
+ * that read nothing else of it: the mode of every file and directory
+ * frontdesk creates ([store] mode; a bad value leaves 0600, frontdesk
+ * config reports it) and which store to open ([store] url, heartbeat_s,
+ * heartbeat_lapse_s, or their problem: store_configure). */
+static void apply_store_config(int argc, char **argv)
 {
     config cfg;
     config_load(&cfg, config_flag(argc, argv));
     priv_set_mode(cfg.store_mode);
+    store_configure(&cfg);
     config_free(&cfg);
 }
 
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
-    apply_store_mode(argc, argv);
+    apply_store_config(argc, argv);
     const char *simd_error = kern_env_error(); /* FRONTDESK_SIMD names a path we cannot take */
     if (simd_error) {
         fprintf(stderr, "frontdesk: %s\n", simd_error);

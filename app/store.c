@@ -8,7 +8,6 @@
 #include "util/hash.h"
 #include "util/private.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -16,13 +15,30 @@
 #include <string.h>
 #include <sys/stat.h>
 
-char *store_path(const char *flag)
+/* The configuration's [store] settings (store_configure). */
+static struct {
+    char *url, *url_where; /* [store] url and "FILE line N: [store] url" */
+    char *problem;         /* what is wrong with them, naming the line    */
+    double heartbeat_s, lapse_s;
+} conf = {.heartbeat_s = CONFIG_HEARTBEAT_S, .lapse_s = CONFIG_HEARTBEAT_LAPSE_S};
+
+void store_configure(const config *cfg)
 {
-    if (flag && *flag)
-        return xstrdup(flag);
-    const char *env = getenv("FRONTDESK_DB");
-    if (env && *env)
-        return xstrdup(env);
+    free(conf.url);
+    free(conf.url_where);
+    free(conf.problem);
+    conf.url = cfg->store_url ? xstrdup(cfg->store_url) : NULL;
+    strbuf where = {0};
+    if (conf.url)
+        sb_printf(&where, "%s line %d: [store] url", cfg->path ? cfg->path : "config", cfg->store_url_line);
+    conf.url_where = where.data;
+    conf.problem = cfg->n_store_problems ? xstrdup(cfg->store_problems[0]) : NULL;
+    conf.heartbeat_s = cfg->store_heartbeat_s;
+    conf.lapse_s = cfg->store_lapse_s;
+}
+
+char *store_default_path(void)
+{
     strbuf sb = {0};
     const char *xdg = getenv("XDG_DATA_HOME");
     if (xdg && *xdg == '/')
@@ -34,37 +50,74 @@ char *store_path(const char *flag)
     return sb.data;
 }
 
-bool store_is_url(const char *path)
+/* The store chosen and where it was given ("--db", ...); NULL: the
+ * default file. */
+static const char *chosen(const char *flag, const char **source)
 {
-    if (!isalpha((unsigned char)path[0]))
-        return false;
-    size_t i = 1;
-    while (isalnum((unsigned char)path[i]) || path[i] == '+' || path[i] == '-' || path[i] == '.')
-        i++;
-    return !strncmp(path + i, "://", 3);
+    const char *env = getenv("FRONTDESK_DB");
+    if (flag && *flag)
+        return *source = "--db", flag;
+    if (env && *env)
+        return *source = "$FRONTDESK_DB", env;
+    if (conf.url)
+        return *source = conf.url_where, conf.url;
+    return *source = NULL, NULL;
+}
+
+char *store_path(const char *flag)
+{
+    const char *source, *given = chosen(flag, &source);
+    return given ? xstrdup(given) : store_default_path();
+}
+
+db_status store_db_open(db **out, const char *path, char *err, size_t errlen)
+{
+    db_status s = db_open(out, path, err, errlen);
+    if (s == DB_OK)
+        db_set_heartbeat(*out, conf.heartbeat_s, conf.lapse_s);
+    return s;
+}
+
+/* Line breaks and tabs as single spaces, none at the end. */
+static void one_line(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        bool space = *r == '\n' || *r == '\r' || *r == '\t';
+        if (!space)
+            *w++ = *r;
+        else if (w > s && w[-1] != ' ')
+            *w++ = ' ';
+    }
+    while (w > s && w[-1] == ' ')
+        w--;
+    *w = 0;
 }
 
 int store_open(const char *flag, db **out)
 {
     *out = NULL;
-    const char *env = getenv("FRONTDESK_DB");
-    const char *given = flag && *flag ? flag : env && *env ? env : NULL;
-    if (given && store_is_url(given)) { /* the scheme only: a URL may hold a password */
-        fprintf(stderr,
-                "frontdesk: %s: \"%.*s://…\" looks like a database URL; only SQLite file paths are "
-                "supported yet\n",
-                given == flag ? "--db" : "$FRONTDESK_DB", (int)(strstr(given, "://") - given), given);
+    if (conf.problem) { /* whatever --db says: the file is wrong for every store */
+        fprintf(stderr, "frontdesk: %s\n", conf.problem);
         return EXIT_USAGE;
     }
-    char *path = store_path(flag);
+    const char *source, *given = chosen(flag, &source);
+    char why[1024];
+    store_url_kind kind = given ? store_url_check(given, why, sizeof why) : STORE_URL_NONE;
+    if (kind != STORE_URL_NONE && kind != STORE_URL_PG) { /* before anything is created */
+        fprintf(stderr, "frontdesk: %s: %s\n", source, why);
+        return EXIT_USAGE;
+    }
+    char *path = given ? xstrdup(given) : store_default_path();
     char err[600];
-    if (priv_mkdirs_for(path) != 0) { /* 0700 (util/private.h) */
+    if (kind == STORE_URL_NONE && priv_mkdirs_for(path) != 0) { /* 0700 (util/private.h) */
         int e = errno;
         cli_fail("cannot create the directory for the database %s: %s", path, strerror(e));
         free(path);
         return EXIT_FAIL;
     }
-    if (db_open(out, path, err, sizeof err) != DB_OK) {
+    if (store_db_open(out, path, err, sizeof err) != DB_OK) {
+        one_line(err); /* libpq's reasons come in several lines */
         cli_fail("%s", err);
         free(path);
         return EXIT_FAIL;

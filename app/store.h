@@ -3,33 +3,52 @@
  * with a clear message, identifying a model version, recording a reply as
  * it streams.
  *
- * The database path is, in order: --db PATH, $FRONTDESK_DB, then
- * $XDG_DATA_HOME/frontdesk/frontdesk.db (~/.local/share/... when unset);
- * a URL from --db or $FRONTDESK_DB is refused (a later frontdesk will open
- * database URLs).
+ * The store is, in order: --db PATH|URL, $FRONTDESK_DB, [store] url in
+ * the configuration file, then the SQLite file
+ * $XDG_DATA_HOME/frontdesk/frontdesk.db (~/.local/share/... when unset).
+ * A postgresql:// or postgres:// URL is a PostgreSQL database, passed to
+ * db_open as it is; anything else without a scheme is an SQLite file.  A
+ * URL with a password, a malformed one or another scheme is refused
+ * (store_url.h), and so is every store while the configuration file's
+ * [store] settings are wrong: never a quiet fall-back to a local file
+ * that would split a team's data.
  */
 #ifndef FRONTDESK_STORE_H
 #define FRONTDESK_STORE_H
 
+#include "app/config.h"
+#include "app/store_url.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
 #include "storage/chats.h"
 #include "storage/metrics.h"
 #include "util/util.h"
 
-/* The path to use (caller frees); flag may be NULL. */
-char *store_path(const char *flag);
+/* What the configuration file says of the store: [store] url (and its
+ * line, to name it), heartbeat_s and heartbeat_lapse_s, or the problem
+ * with them.  main calls it once, before any command runs; without it
+ * there is no [store] url and the heartbeat is 5 s, the lapse 30 s. */
+void store_configure(const config *cfg);
 
-/* Open the database (creating its directory).  On failure prints
- * "frontdesk: ..." and returns EXIT_FAIL, or EXIT_USAGE when --db or
- * $FRONTDESK_DB is a URL (store_is_url), refused before anything is
- * created; EXIT_OK otherwise. */
+/* The store to use (caller frees): --db (flag, may be NULL), else
+ * $FRONTDESK_DB, else [store] url, else store_default_path(). */
+char *store_path(const char *flag);
+/* The default SQLite file (caller frees). */
+char *store_default_path(void);
+
+/* Open the store (creating an SQLite file's directory).  On failure
+ * prints one line "frontdesk: ..." and returns EXIT_USAGE when the
+ * configuration's [store] settings are wrong or the store chosen is a
+ * URL store_url_check refuses (nothing is opened or created, no password
+ * printed), EXIT_FAIL when it cannot be opened (db_open's reason: a
+ * server that cannot be reached, a corrupt file, ...); EXIT_OK
+ * otherwise, the heartbeat set from the configuration. */
 int store_open(const char *flag, db **out);
 
-/* Whether path looks like a database URL, scheme://... (the scheme a
- * letter, then letters, digits, '+', '-', '.'): postgresql://, sqlite://,
- * file://.  Only SQLite file paths are supported yet. */
-bool store_is_url(const char *path);
+/* db_open of a store already chosen (another connection to db_path() of
+ * a store_open'ed handle, for a thread), with the configuration's
+ * heartbeat. */
+db_status store_db_open(db **out, const char *path, char *err, size_t errlen);
 
 /* The SHA-256 of the file at path (hex), from the store's cache (by path,
  * size and modification time) or computed and cached. */

@@ -32,8 +32,8 @@
 #include <time.h>
 
 static const char cmd_tui_usage[] =
-    "usage: frontdesk [--model FILE] [--backend URL [--remote-model NAME]] [--db PATH]\n"
-    "                 [--config FILE]\n"
+    "usage: frontdesk [--model FILE] [--backend URL [--remote-model NAME]]\n"
+    "                 [--db PATH|URL] [--config FILE]\n"
     "\n"
     "Open the application: Chat (F1), Review (F2), Dashboard (F3), Models (F4);\n"
     "F10 or ? lists the keys of each screen; Ctrl-Q quits.\n"
@@ -43,7 +43,8 @@ static const char cmd_tui_usage[] =
     "                 backend); the local model, if any, is the fallback when\n"
     "                 [remote] fallback = local\n"
     "  --remote-model NAME  the server's model name\n"
-    "  --db PATH      the database (default $FRONTDESK_DB, else\n"
+    "  --db PATH|URL  the database: a file or a postgresql:// URL without a\n"
+    "                 password (default $FRONTDESK_DB, else [store] url, else\n"
     "                 $XDG_DATA_HOME/frontdesk/frontdesk.db)\n"
     "  --config FILE  the configuration file (default\n"
     "                 $XDG_CONFIG_HOME/frontdesk/config)\n";
@@ -404,9 +405,12 @@ static void copy_reply(tui *t)
     }
     term_clipboard(t->term, m->text, strlen(m->text));
     strbuf path = {0};
-    const char *slash = strrchr(t->db_path, '/');
+    /* beside the database file; with a PostgreSQL store, where the default file would be */
+    char *beside = store_is_url(t->db_path) ? store_default_path() : xstrdup(t->db_path);
+    const char *slash = strrchr(beside, '/');
     if (slash)
-        sb_append(&path, t->db_path, (size_t)(slash - t->db_path + 1));
+        sb_append(&path, beside, (size_t)(slash - beside + 1));
+    free(beside);
     sb_puts(&path, "last-reply.txt");
     FILE *f = priv_fopen_write(path.data); /* 0600 unless it exists */
     bool saved = f && fputs(m->text, f) >= 0;

@@ -260,7 +260,7 @@ static void *thread_main(void *arg)
     char err[512];
     db *d = NULL;
     fwd_ctx *ctx = NULL;
-    if (db_open(&d, w->db_path, err, sizeof err) == DB_OK && w->m) {
+    if (store_db_open(&d, w->db_path, err, sizeof err) == DB_OK && w->m) {
         int n_ctx = w->cfg->n_ctx;
         if (w->m->hp.n_ctx_train && (uint32_t)n_ctx > w->m->hp.n_ctx_train)
             n_ctx = (int)w->m->hp.n_ctx_train;

@@ -26,7 +26,7 @@ db_status db_alert_open(db *d, const char *name, double started_at, double obser
                                   "INSERT INTO alert_episodes(name, started_at, detail)"
                                   " SELECT ?1, ?2, ?4 WHERE NOT EXISTS (SELECT 1 FROM alert_episodes"
                                   "  WHERE name = ?1 AND (started_at >= ?2 OR ended_at >= ?3))"
-                                  " ON CONFLICT DO NOTHING",
+                                  " ON CONFLICT DO NOTHING RETURNING id",
                                   what);
     if (!st)
         return DB_ERR;
@@ -34,11 +34,12 @@ db_status db_alert_open(db *d, const char *name, double started_at, double obser
     sql_bind_double(st, 2, started_at);
     sql_bind_double(st, 3, observed_at);
     db_bind_text(st, 4, detail);
-    db_status s = db_step_done(d, st, what);
-    if (s == DB_OK && db_changes(d) == 1) {
+    int64_t got = 0; /* no row: not inserted */
+    db_status s = db_step_id(d, st, &got, what);
+    if (s == DB_OK && got > 0) {
         *opened = true;
         if (id)
-            *id = db_last_id(d);
+            *id = got;
     }
     return s;
 }

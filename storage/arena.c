@@ -62,7 +62,7 @@ db_status db_arena_record(db *d, const db_arena_in *in, int64_t *id)
     sql_stmt *st = db_prepare(d,
                                   "INSERT INTO arena_judgements (at, rater, prompt_message_id, model_a, model_b,"
                                   " reply_a, reply_b, shown_first, verdict, comment)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                                   what);
     if (!st)
         return DB_ERR;
@@ -77,9 +77,10 @@ db_status db_arena_record(db *d, const db_arena_in *in, int64_t *id)
     db_bind_text(st, 8, first);
     db_bind_text(st, 9, verdict_names[in->verdict]);
     db_bind_text(st, 10, in->comment && *in->comment ? in->comment : NULL);
-    s = db_step_done(d, st, what);
+    int64_t got = 0;
+    s = db_step_id(d, st, &got, what);
     if (s == DB_OK && id)
-        *id = db_last_id(d);
+        *id = got;
     return s;
 }
 

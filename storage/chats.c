@@ -231,7 +231,7 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
         return s;
     sql_stmt *st = db_prepare(d,
                                   "INSERT INTO conversations (profile, system_prompt, created_at, updated_at)"
-                                  " VALUES (?, ?, ?3, ?3)",
+                                  " VALUES (?, ?, ?3, ?3) RETURNING id",
                                   what);
     if (!st) {
         db_rollback(d);
@@ -240,11 +240,10 @@ db_status db_conv_create(db *d, const char *profile, const char *system_prompt, 
     db_bind_text(st, 1, profile ? profile : "");
     db_bind_text(st, 2, system_prompt);
     sql_bind_double(st, 3, db_now());
-    if ((s = db_step_done(d, st, what)) != DB_OK) {
+    if ((s = db_step_id(d, st, id, what)) != DB_OK) {
         db_rollback(d);
         return s;
     }
-    *id = db_last_id(d);
     if (system_prompt && *system_prompt) {
         st = db_prepare(d,
                         "INSERT INTO messages (conversation_id, role, text, created_at)"
@@ -523,7 +522,7 @@ static db_status insert_msg(db *d, int64_t conv, db_role role, const char *text,
 {
     sql_stmt *st = db_prepare(d,
                                   "INSERT INTO messages (conversation_id, role, text, created_at, prev_id,"
-                                  " parent_id, model_id, sampling) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                  " parent_id, model_id, sampling) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                                   what);
     if (!st)
         return DB_ERR;
@@ -535,10 +534,7 @@ static db_status insert_msg(db *d, int64_t conv, db_role role, const char *text,
     db_bind_id(st, 6, parent);
     db_bind_id(st, 7, model_id);
     db_bind_text(st, 8, sampling);
-    db_status s = db_step_done(d, st, what);
-    if (s == DB_OK)
-        *id = db_last_id(d);
-    return s;
+    return db_step_id(d, st, id, what);
 }
 
 static db_status conv_exists(db *d, int64_t conv, const char *what)

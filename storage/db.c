@@ -214,6 +214,8 @@ db_status db_open_at(db **out, const char *path, int version, char *err, size_t 
         st = db_check_version(d);
     if (st == DB_OK)
         st = db_migrate(d, version);
+    if (st == DB_OK)
+        d->schema = db_version(d);
     if (st == DB_OK && version >= 2) /* before 2 there are no requests */
         st = db_recover(d, NULL);
     /* rows marked interrupted just now, or left unfolded by a process
@@ -254,6 +256,11 @@ const char *db_errmsg(const db *d)
 const char *db_path(const db *d)
 {
     return d->path;
+}
+
+int db_schema_of(const db *d)
+{
+    return d->schema;
 }
 
 int db_recovered(const db *d)

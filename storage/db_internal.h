@@ -20,6 +20,7 @@ struct db {
     int recovered;
     double rollup_compacted_at; /* when this handle last compacted (rollup.c) */
     double heartbeat_s, lapse_s;
+    int schema;      /* the version migrated to at open */
     bool in_tx;      /* PostgreSQL: inside db_begin .. db_commit */
     int64_t changes; /* PostgreSQL: rows the last statement changed */
     char pg_state[6];   /* PostgreSQL: SQLSTATE of the last failure ("" none) */
@@ -68,6 +69,12 @@ db_status pg_fail(db *d, const char *what);
 /* The owner a running request records: this process's id, its start
  * time (ticks since boot, so a reused pid is told apart) and the host. */
 void db_owner(long *pid, long long *start, char *host, size_t hostlen);
+
+/* Step an INSERT ... RETURNING id: *id gets the new row's id (0 when the
+ * insert did nothing); finalize it; translate. */
+db_status db_step_id(db *d, sql_stmt *st, int64_t *id, const char *what);
+/* The schema version the handle was opened at (read once, at open). */
+int db_schema_of(const db *d);
 
 /* Step a statement that returns no rows; finalize it; translate. */
 db_status db_step_done(db *d, sql_stmt *st, const char *what);

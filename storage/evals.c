@@ -37,7 +37,7 @@ db_status db_eval_create(db *d, const db_eval_new *n, int64_t *id)
     sql_stmt *st = db_prepare(d,
                                   "INSERT INTO eval_runs (started_at, model_a, model_b, set_sha256, set_name,"
                                   " set_items, settings, owner_pid, owner_start, owner_host)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                                   what);
     if (!st)
         return DB_ERR;
@@ -55,10 +55,7 @@ db_status db_eval_create(db *d, const db_eval_new *n, int64_t *id)
     sql_bind_int64(st, 8, pid);
     sql_bind_int64(st, 9, start);
     sql_bind_text(st, 10, host);
-    db_status s = db_step_done(d, st, what);
-    if (s == DB_OK)
-        *id = db_last_id(d);
-    return s;
+    return db_step_id(d, st, id, what);
 }
 
 static db_status run_exists(db *d, int64_t run, const char *what)

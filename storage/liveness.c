@@ -216,7 +216,7 @@ static db_status recover_eval_runs(db *d)
 db_status db_recover(db *d, int *marked)
 {
     int n = 0;
-    int v = db_version(d);
+    int v = db_schema_of(d);
     db_status st = DB_OK;
     if (v >= 2)
         st = recover_requests(d, v >= 8, &n);

@@ -37,7 +37,7 @@ db_status db_request_begin(db *d, int64_t model_id, const char *backend, int64_t
     sql_stmt *st = db_prepare(d,
                                   "INSERT INTO requests (model_id, backend, conversation_id, message_id,"
                                   " started_at, queue_ms, owner_pid, owner_start, owner_host)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                                   what);
     if (!st)
         return DB_ERR;
@@ -50,10 +50,7 @@ db_status db_request_begin(db *d, int64_t model_id, const char *backend, int64_t
     sql_bind_int64(st, 7, pid);
     sql_bind_int64(st, 8, start);
     sql_bind_text(st, 9, host);
-    db_status s = db_step_done(d, st, what);
-    if (s == DB_OK)
-        *id = db_last_id(d);
-    return s;
+    return db_step_id(d, st, id, what);
 }
 
 static void bind_measure(sql_stmt *st, int i, double v)
@@ -728,7 +725,7 @@ db_status db_thumbs_down_rate(db *d, double from, double *rate, int64_t *n)
     sql_stmt *st = db_prepare(d,
                                   "SELECT count(*), coalesce(sum(CASE WHEN r.thumbs < 0 THEN 1 ELSE 0 END), 0) FROM ratings r"
                                   " JOIN messages m ON m.id = r.message_id"
-                                  " WHERE r.thumbs != 0 AND m.created_at >= ?",
+                                  " WHERE r.thumbs != 0 AND m.role = 'agent' AND m.created_at >= ?",
                                   what);
     if (!st)
         return DB_ERR;

@@ -378,7 +378,7 @@ static db_status table_flush(db *d, agg_table *t)
  * rollups: nothing to fold into. */
 static bool has_rollups(db *d)
 {
-    return db_version(d) >= 6;
+    return db_schema_of(d) >= 6;
 }
 
 db_status rollup_fold_request(db *d, int64_t id)

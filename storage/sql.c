@@ -229,6 +229,19 @@ char *db_col_text(sql_stmt *st, int i, bool keep_null)
     return xstrndup(s, (size_t)sql_column_bytes(st, i));
 }
 
+db_status db_step_id(db *d, sql_stmt *st, int64_t *id, const char *what)
+{
+    int rc = sql_step(st);
+    *id = 0;
+    if (rc == SQL_ROW) {
+        *id = sql_column_int64(st, 0);
+        rc = sql_step(st);
+    }
+    db_status s = rc == SQL_DONE ? DB_OK : db_fail(d, rc, what);
+    sql_finalize(st);
+    return s;
+}
+
 db_status db_step_done(db *d, sql_stmt *st, const char *what)
 {
     int rc = sql_step(st);

@@ -71,6 +71,18 @@ static void quiet(void *arg, const char *message)
     (void)message; /* NOTICEs (e.g. "extension already exists") are not the user's business */
 }
 
+/* Whether a statement outside a transaction failed because the
+ * connection was gone: the server shutting down (57P0x) or closing it,
+ * or the network.  Inside a transaction the transaction died with it, so
+ * nothing can be run again there. */
+static bool lost(db *d, const PGresult *r)
+{
+    if (d->in_tx || PQresultStatus(r) != PGRES_FATAL_ERROR)
+        return false;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return PQstatus(d->pg) != CONNECTION_OK || (state && (!strncmp(state, "57P0", 4) || !strncmp(state, "08", 2)));
+}
+
 /* A connection that dropped is opened again, outside a transaction only. */
 static bool ready(db *d)
 {
@@ -106,6 +118,10 @@ db_status pg_exec(db *d, const char *sql, const char *what)
         return pg_fail(d, what);
     }
     PGresult *r = PQexec(d->pg, sql);
+    if (lost(d, r) && ready(d)) { /* see pg_stmt_step */
+        PQclear(r);
+        r = PQexec(d->pg, sql);
+    }
     ExecStatusType t = PQresultStatus(r);
     db_status s = DB_OK;
     if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
@@ -241,6 +257,18 @@ int pg_stmt_step(sql_stmt *st)
         }
         PGresult *r = run(st);
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (lost(d, r)) {
+            /* the connection was found closed (a restart, a network cut)
+             * when the statement was sent: outside a transaction it is run
+             * once more on a new connection */
+            PQclear(r);
+            if (!ready(d)) {
+                note_result(d, NULL);
+                return SQL_PG_FAIL;
+            }
+            r = run(st);
+            state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        }
         if (state && (!strcmp(state, "42P18") || !strcmp(state, "42P08"))) {
             /* a NULL whose type nothing in the statement tells (`? IS
              * NULL`): say it is text and ask again */
@@ -251,6 +279,18 @@ int pg_stmt_step(sql_stmt *st)
             r = run(st);
         }
         ExecStatusType t = PQresultStatus(r);
+        /* A statement of its own (not inside db_begin's transaction) that
+         * lost a serialization race or a deadlock is run again: nothing
+         * of it was applied.  (Inside a transaction the whole transaction
+         * is lost; its caller hears DB_BUSY.) */
+        for (int tries = 0; tries < 5 && !d->in_tx && (t == PGRES_FATAL_ERROR) &&
+                            (state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) &&
+                            (!strcmp(state, "40001") || !strcmp(state, "40P01"));
+             tries++) {
+            PQclear(r);
+            r = run(st);
+            t = PQresultStatus(r);
+        }
         if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
             note_result(d, r);
             PQclear(r);

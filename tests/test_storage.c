@@ -2287,6 +2287,44 @@ static void test_export(void **state)
     db_close(d);
 }
 
+/* ---- 10. A PostgreSQL server that goes away ------------------------------------- */
+
+static void test_reconnect(void **state)
+{
+    (void)state;
+    if (!on_pg())
+        return;
+    const char *p = fresh("reconnect.db");
+    db *d = open_ok(p);
+    int64_t conv, m1, m2;
+    OK(d, db_conv_create(d, "", NULL, &conv));
+    OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "before the restart", &m1));
+    /* the server restarts between two statements: the next one opens the
+     * connection again and goes through */
+    assert_int_equal(pg_test_restart(), 0);
+    OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "after the restart", &m2));
+    /* the server is away: a clear DB_GONE naming the database, nothing
+     * half-written; back again: the same call goes through */
+    assert_int_equal(pg_test_stop(), 0);
+    int64_t m3 = 0;
+    db_status s = db_msg_add(d, conv, DB_ROLE_CUSTOMER, "while away", &m3);
+    assert_int_equal(s, DB_GONE);
+    if (!strstr(db_errmsg(d), "cannot be reached") || !strstr(db_errmsg(d), p))
+        fail_msg("message: %s", db_errmsg(d));
+    assert_int_equal(pg_test_start(), 0);
+    OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "while away", &m3));
+    db_msg *msgs;
+    size_t n;
+    OK(d, db_msgs_list(d, conv, true, &msgs, &n));
+    assert_int_equal(n, 3);
+    assert_string_equal(msgs[0].text, "before the restart");
+    assert_string_equal(msgs[1].text, "after the restart");
+    assert_string_equal(msgs[2].text, "while away");
+    db_msgs_free(msgs, n);
+    assert_int_equal(raw_int(p, "SELECT count(*) FROM messages"), 3);
+    db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2310,6 +2348,7 @@ int main(void)
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_confidence_queue),
+        cmocka_unit_test(test_reconnect), /* PostgreSQL only */
     };
     /* on PostgreSQL: all but the tests of a file's bytes (a foreign or
      * truncated file, several processes creating one file) */

@@ -313,18 +313,19 @@ static int count_entries(const char *dir)
     return n;
 }
 
-/* A database URL (until frontdesk opens them) is a usage error from every
- * command that opens the store, said in one line without the URL's
- * password, before anything is created: not a directory "postgresql:"
- * with an SQLite file in it. */
+/* A database URL of a scheme frontdesk does not open is a usage error
+ * from every command that opens the store, said in one line naming the
+ * scheme only (a URL may hold a password), before anything is created:
+ * not a directory "sqlite:" with an SQLite file in it.  (PostgreSQL URLs,
+ * passwords in them and [store] url: test_store_url.) */
 static void test_database_url_refused(void **state)
 {
     (void)state;
     const char *dir = test_path(test_tmpdir(), "url-cwd");
     assert_int_equal(mkdir(dir, 0700), 0);
-    const char *url = "postgresql://ana:s3cret@db.example:5432/frontdesk";
-    const char *want = "frontdesk: --db: \"postgresql://…\" looks like a database URL; only SQLite file paths "
-                       "are supported yet\n";
+    const char *url = "mysql://ana:s3cret@db.example:3306/frontdesk";
+    const char *want = "frontdesk: --db: \"mysql://…\" looks like a database URL; frontdesk opens PostgreSQL URLs "
+                       "(postgresql://… or postgres://…) and SQLite file paths\n";
     char *err;
     assert_int_equal(RUN_IN(dir, &err, "history", "--db", url), 2);
     assert_string_equal(err, want);
@@ -353,12 +354,12 @@ static void test_database_url_refused(void **state)
     assert_int_equal(count_entries(dir), 1); /* file:frontdesk.db alone */
     assert_int_equal(access(test_path(dir, "file:frontdesk.db"), F_OK), 0);
     /* from the environment */
-    assert_int_equal(RUN_IN(dir, &err, "env", "FRONTDESK_DB=postgres://h/db", "history"), 2);
-    assert_string_equal(err, "frontdesk: $FRONTDESK_DB: \"postgres://…\" looks like a database URL; only SQLite "
-                             "file paths are supported yet\n");
+    assert_int_equal(RUN_IN(dir, &err, "env", "FRONTDESK_DB=sqlite://h/db", "history"), 2);
+    assert_string_equal(err, "frontdesk: $FRONTDESK_DB: \"sqlite://…\" looks like a database URL; frontdesk opens "
+                             "PostgreSQL URLs (postgresql://… or postgres://…) and SQLite file paths\n");
     free(err);
     /* --db wins over the environment, as for paths */
-    assert_int_equal(RUN_IN(dir, &err, "env", "FRONTDESK_DB=postgres://h/db", "history", "--db", "ok.db"), 0);
+    assert_int_equal(RUN_IN(dir, &err, "env", "FRONTDESK_DB=sqlite://h/db", "history", "--db", "ok.db"), 0);
     free(err);
     assert_int_equal(count_entries(dir), 2);
 }

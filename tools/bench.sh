@@ -4,11 +4,13 @@
 # in $BUILD/models, about 7 GB), then the trainer's throughput
 # (tools/bench_train.c), several sequences decoded together (tools/bench_seqs.c),
 # frontdesk serve under 1-8 streaming clients (tools/bench_serve.c), the
-# TUI's frame time while a reply streams (tools/bench_frames.sh) and the
-# dashboard's aggregates (tools/bench_stats.c).
+# TUI's frame time while a reply streams (tools/bench_frames.sh), the
+# dashboard's aggregates (tools/bench_stats.c) and the store on SQLite and
+# PostgreSQL side by side (tools/bench_store.c).
 #
 #   BENCH_RUNS=N       runs per figure (median; default 3)
 #   BENCH_MODELS="..." shape:type pairs instead of the full table
+#   BENCH_QUICK=1      the store step at a quick size (bench_store --quick)
 set -eu
 build=${1:-build-bench}
 mkdir -p "$build/models"
@@ -71,3 +73,9 @@ if [ -z "${BENCH_STATS_ROWS:-}" ] && [ "${free_kb:-0}" -lt 4194304 ]; then
     echo "(10^7 rows left out: /tmp has $((free_kb / 1024)) MB free, the file needs ~2 GB with room to spare)"
 fi
 "$build/tools/bench_stats" --rows "${BENCH_STATS_ROWS:-$rows}"
+echo
+echo "the store, SQLite and PostgreSQL side by side (tools/bench_store: a day of traffic, the dashboard's refresh, 8 writers):"
+quick=""
+[ "${BENCH_QUICK:-0}" = 0 ] || quick=--quick
+# shellcheck disable=SC2086
+"$build/tools/bench_store" $quick

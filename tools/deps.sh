@@ -34,7 +34,9 @@ for p in initdb pg_ctl postgres psql; do
     need postgresql
     break
 done
-[ -n "$pgshare" ] && [ -f "$pgshare/extension/pg_trgm.control" ] || need postgresql-contrib
+if [ -z "$pgshare" ] || [ ! -f "$pgshare/extension/pg_trgm.control" ]; then
+    need postgresql-contrib
+fi
 command -v pg_config >/dev/null 2>&1 || need libpq-dev
 # Libraries without a pkg-config file: look for the header.
 for pair in csv.h:libcsv-dev; do

@@ -17,6 +17,8 @@
 # removed on the way out, whether the suites passed, failed or the run was
 # interrupted (INT, TERM, HUP; a watchdog stops it if this script is
 # killed outright).  A cluster that cannot start is a FAIL, never a skip.
+# The store's suites (the case list below) run twice, on SQLite and on
+# that server (FRONTDESK_TEST_BACKEND=sqlite, then postgresql).
 failed=""
 skipped=""
 passed=0
@@ -102,6 +104,12 @@ for t in "$@"; do
         for p in $paths; do
             run "$name [FRONTDESK_SIMD=$p]" env FRONTDESK_SIMD=$p "$t"
         done
+        ;;
+    # The store's suites run once per backend: SQLite files, then
+    # databases on the cluster above (FRONTDESK_TEST_BACKEND=postgresql).
+    test_storage)
+        run "$name [sqlite]" env FRONTDESK_TEST_BACKEND=sqlite "$t"
+        run "$name [postgresql]" env FRONTDESK_TEST_BACKEND=postgresql "$t"
         ;;
     *) run "$name" "$t" ;;
     esac
