@@ -36,38 +36,38 @@
 typedef struct {
     fwd_ctx *c;
     const model_weight *w;
-    const void *x;   /* (B, cols) floats for sgemm, or B activations for the kernels */
-    size_t x_stride; /* ... each this many bytes apart (kernels)              */
+    const float *x;  /* (B, cols) for sgemm */
     float *y;
     int B;
 } mm_job;
 
+/* Whether w's products with several tokens read tiled activations
+ * (kern_packed_tile) on this path. */
+static bool tiles(const model_weight *w)
+{
+    return w->packed && kern_packs(w->type) && kern_packed_tile_bytes(w->type, w->cols, 1) > 0;
+}
+
 /* y[t·ldy + r] = W[r]·x_t for rows [lo, hi) of w and n tokens whose
- * activations (kern_quantize_activation's) are `stride` bytes apart: the
- * packed kernels where w is packed for this path, else the decode dots.
- * lo must be a multiple of KERN_PACK_ROWS, and hi too unless it is the
- * last row. */
-static void rows_product(const model_weight *w, const void *xq, size_t stride, int n, long lo, long hi, float *y,
-                         size_t ldy)
+ * activations (kern_quantize_activation's) are `stride` bytes apart, or
+ * tiled in xt where w takes them so (NULL: not tiled): the packed kernels
+ * where w is packed for this path, else the decode dots.  lo must be a
+ * multiple of KERN_PACK_ROWS, and hi too unless it is the last row. */
+static void rows_product(const model_weight *w, const void *xq, size_t stride, const void *xt, int n, long lo,
+                         long hi, float *y, size_t ldy)
 {
     if (lo >= hi)
         return;
-    if (w->packed && kern_packs(w->type))
+    if (xt && n > 1 && tiles(w))
+        kern_packed_matmul_tiled(w->type, w->packed, w->rows, w->cols, xt, (size_t)n, (size_t)lo, (size_t)hi, y,
+                                 ldy);
+    else if (w->packed && kern_packs(w->type))
         kern_packed_matmul(w->type, w->packed, w->rows, w->cols, xq, stride, (size_t)n, (size_t)lo, (size_t)hi, y,
                            ldy);
     else if (n == 1)
         kern_matvec_rows(w->type, w->data, w->cols, xq, (size_t)lo, (size_t)hi, y);
     else
         kern_matmul_rows(w->type, w->data, w->cols, xq, stride, (size_t)n, (size_t)lo, (size_t)hi, y, ldy);
-}
-
-/* This thread's share [lo, hi) of w's rows, in whole groups of packed rows. */
-static void row_share(const model_weight *w, int i, int n, long *lo, long *hi)
-{
-    long groups = ((long)w->rows + KERN_PACK_ROWS - 1) / KERN_PACK_ROWS;
-    pool_split(groups, i, n, lo, hi);
-    *lo *= KERN_PACK_ROWS;
-    *hi = *hi * KERN_PACK_ROWS < (long)w->rows ? *hi * KERN_PACK_ROWS : (long)w->rows;
 }
 
 /*
@@ -129,16 +129,14 @@ static void matmul_part(void *arg, int i, int n)
  * large-batch arithmetic: single-precision attention, products through
  * sgemm on activations rounded as decoding rounds them (batch_activation).
  */
-static void matmul_dot_part(void *arg, int i, int n)
+static bool dots(const fwd_ctx *c, const model_weight *w, int B)
 {
-    mm_job *j = arg;
-    long lo, hi;
-    row_share(j->w, i, n, &lo, &hi);
-    rows_product(j->w, j->x, j->x_stride, j->B, lo, hi, j->y, j->w->rows);
+    return B == 1 || !c->exact || (w->packed && kern_packs(w->type));
 }
 
 /*
- * A single token's products: the rows of its weights are cut into chunks
+ * The decode kernels' products (one token, or a batch taking dots()): the
+ * rows of the weights are cut into chunks
  * of about 64 KiB, and each thread gets a contiguous share of the chunks,
  * which it works through from the front.  A thread that finishes its
  * share takes chunks from the back of the others' shares.  Normally each
@@ -165,24 +163,20 @@ static long share_take(struct share *sh, bool front)
     }
 }
 
-/* ys[k] = ws[k] · x for k < n (x converted in c->xq); with `swiglu`
- * (gate and up, same rows) ys[0] = silu(ys[0]) ⊙ ys[1] too, and a chunk is
- * the same rows of both. */
+/* ys[k] (B, rows) = x · ws[k]ᵀ for k < n; with `swiglu` (gate and up,
+ * same rows) ys[0] = silu(ys[0]) ⊙ ys[1] too, and a chunk is the same rows
+ * of both. */
 typedef struct {
     fwd_ctx *c;
     int n;
     const model_weight *const *ws;
     float *const *ys;
     bool swiglu;
+    int B;            /* tokens                                                 */
+    const void *x;    /* their activations (kern_quantize_activation's) ...     */
+    size_t x_stride;  /* ... this many bytes apart                              */
+    const void *xt;   /* ... and tiled for the weights that take them, or NULL  */
 } multi_job;
-
-static void swiglu(float *gate, const float *up, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
-    }
-}
 
 static long chunk_rows(const model_weight *w)
 {
@@ -212,9 +206,12 @@ static void multi_chunk(const multi_job *j, long chunk)
     if (hi > (long)j->ws[k]->rows)
         hi = (long)j->ws[k]->rows;
     for (int w = k; w <= (j->swiglu ? 1 : k); w++)
-        rows_product(j->ws[w], j->c->xq, 0, 1, lo, hi, j->ys[w], 0);
+        rows_product(j->ws[w], j->x, j->x_stride, j->xt, j->B, lo, hi, j->ys[w], j->ws[w]->rows);
     if (j->swiglu)
-        swiglu(j->ys[0] + lo, j->ys[1] + lo, (size_t)(hi - lo));
+        for (int t = 0; t < j->B; t++) {
+            size_t at = (size_t)t * j->ws[0]->rows + (size_t)lo;
+            kern_swiglu(j->ys[0] + at, j->ys[1] + at, (size_t)(hi - lo));
+        }
 }
 
 static void matvec_multi_part(void *arg, int i, int n)
@@ -275,6 +272,7 @@ static const float *batch_activation(fwd_ctx *c, const model_weight *w, const fl
         c->xr_type = at;
         c->xr_cols = w->cols;
         c->xr_quantized = false;
+        c->xt_ready = false;
         c->xq_type = GGML_TYPE_COUNT; /* c->xq was the scratch */
     }
     return c->xr;
@@ -298,66 +296,129 @@ static const void *batch_quantize(fwd_ctx *c, const model_weight *w, const float
         c->xr_type = at;
         c->xr_cols = w->cols;
         c->xr_quantized = true;
+        c->xt_ready = false;
     }
     return c->xr;
+}
+
+/* The batch's activations in c->xr (batch_quantize's) tiled into c->xt
+ * for the weights among ws that take tiles; NULL when none does or the
+ * buffer is too small (the plain packed kernels then give the same
+ * results). */
+static const void *batch_tiles(fwd_ctx *c, const model_weight *const *ws, int n, int B, size_t stride)
+{
+    const model_weight *w = NULL;
+    for (int k = 0; k < n && !w; k++)
+        w = tiles(ws[k]) ? ws[k] : NULL;
+    if (!w || kern_packed_tile_bytes(w->type, w->cols, (size_t)B) > c->xt_bytes)
+        return NULL;
+    if (!c->xt_ready) {
+        kern_packed_tile(w->type, c->xr, stride, (size_t)B, w->cols, c->xt);
+        c->xt_ready = true;
+    }
+    return c->xt;
+}
+
+/* ys[k] = x · ws[k]ᵀ for k < n through the decode kernels, all of the
+ * same input converted once (`again`: see token_activation), in one pool
+ * run (each run is a rendezvous of the threads; a decoded token is
+ * hundreds of products).  With `glu` (n = 2, gate and up), ys[0] becomes
+ * silu(ys[0]) ⊙ ys[1], chunk by chunk where both are chunked alike. */
+static void products(fwd_ctx *c, int n, const model_weight *const *ws, float *const *ys, const float *x, int B,
+                     bool glu, bool again)
+{
+    multi_job j = {.c = c, .n = n, .ws = ws, .ys = ys, .B = B};
+    j.swiglu = glu && ws[0]->rows == ws[1]->rows && ws[0]->row_bytes == ws[1]->row_bytes;
+    if (B == 1) {
+        token_activation(c, ws[0], x, again);
+        j.x = c->xq;
+    } else {
+        j.x = batch_quantize(c, ws[0], x, B, again, &j.x_stride);
+        j.xt = batch_tiles(c, ws, n, B, j.x_stride);
+    }
+    run_products(c, &j);
+    if (glu && !j.swiglu)
+        kern_swiglu(ys[0], ys[1], (size_t)B * ws[0]->rows);
 }
 
 /* y (B, rows) = x (B, cols) · Wᵀ (`again`: see token_activation). */
 static void matmul(fwd_ctx *c, const model_weight *w, const float *x, int B, float *y, bool again)
 {
-    if (B == 1) {
-        token_activation(c, w, x, again);
-        multi_job j = {.c = c, .n = 1, .ws = &w, .ys = &y};
-        run_products(c, &j);
-    } else {
-        mm_job j = {.c = c, .w = w, .y = y, .B = B};
-        if (!c->exact || (w->packed && kern_packs(w->type))) {
-            j.x = batch_quantize(c, w, x, B, again, &j.x_stride);
-            pool_run(c->pool, matmul_dot_part, &j);
-        } else {
-            j.x = batch_activation(c, w, x, B, again);
-            pool_run(c->pool, matmul_part, &j);
-        }
+    if (dots(c, w, B)) {
+        products(c, 1, &w, &y, x, B, false, again);
+        return;
     }
+    mm_job j = {.c = c, .w = w, .y = y, .B = B};
+    j.x = batch_activation(c, w, x, B, again);
+    pool_run(c->pool, matmul_part, &j);
 }
 
-/* ys[k] = x · ws[k]ᵀ for k < n, all of the same input: for a single token
- * whose weights take one activation, one conversion and one pool run (a
- * decoded token is hundreds of products; each run is a rendezvous of the
- * threads).  With `glu` (n = 2, gate and up), ys[0] becomes
- * silu(ys[0]) ⊙ ys[1], for a single token chunk by chunk. */
+/* ys[k] = x · ws[k]ᵀ for k < n, all of the same input: one conversion and
+ * one pool run where the weights take the decode kernels and one
+ * activation, else product by product.  With `glu` (n = 2, gate and up),
+ * ys[0] becomes silu(ys[0]) ⊙ ys[1]. */
 static void matmul_shared(fwd_ctx *c, int n, const model_weight *const *ws, float *const *ys, const float *x,
                           int B, bool glu)
 {
-    bool one_run = B == 1;
-    for (int k = 1; k < n; k++)
-        one_run = one_run && kern_activation_type(ws[k]->type) == kern_activation_type(ws[0]->type) &&
-                  ws[k]->cols == ws[0]->cols;
-    if (!one_run) {
-        for (int k = 0; k < n; k++)
-            matmul(c, ws[k], x, B, ys[k], k > 0);
-        if (glu)
-            swiglu(ys[0], ys[1], (size_t)B * ws[0]->rows);
+    bool one_run = true;
+    for (int k = 0; k < n; k++)
+        one_run = one_run && dots(c, ws[k], B) && ws[k]->cols == ws[0]->cols &&
+                  kern_activation_type(ws[k]->type) == kern_activation_type(ws[0]->type);
+    if (one_run) {
+        products(c, n, ws, ys, x, B, glu, false);
         return;
     }
-    token_activation(c, ws[0], x, false);
-    /* fused SwiGLU: gate and up chunked alike (same rows, same row size) */
-    multi_job j = {c, n, ws, ys, glu && ws[0]->rows == ws[1]->rows && ws[0]->row_bytes == ws[1]->row_bytes};
-    run_products(c, &j);
-    if (glu && !j.swiglu)
-        swiglu(ys[0], ys[1], ws[0]->rows);
+    for (int k = 0; k < n; k++)
+        matmul(c, ws[k], x, B, ys[k], k > 0);
+    if (glu)
+        kern_swiglu(ys[0], ys[1], (size_t)B * ws[0]->rows);
 }
 
 /* ---- Elementwise pieces ---------------------------------------------------- */
+
+static void rmsnorm_scaled(float *out, const float *x, const float *w, int n, float eps, double ss)
+{
+    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
 
 static void rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 {
     double ss = 0.0;
     for (int i = 0; i < n; i++)
         ss += (double)x[i] * x[i];
-    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
-    for (int i = 0; i < n; i++)
-        out[i] = x[i] * scale * w[i];
+    rmsnorm_scaled(out, x, w, n, eps, ss);
+}
+
+/* rmsnorm of B rows n apart, eight at a time with their sums interleaved:
+ * each row's sum is still its own, element by element in order (as
+ * rmsnorm's, bit for bit), but eight chains of dependent additions overlap
+ * where one row's would wait for each addition. */
+static void rmsnorm_rows(float *out, const float *x, const float *w, int B, int n, float eps)
+{
+    int t0 = 0;
+    for (; t0 + 8 <= B; t0 += 8) {
+        const float *xr = x + (size_t)t0 * n;
+        const float *r0 = xr, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n, *r4 = r3 + n, *r5 = r4 + n, *r6 = r5 + n,
+                    *r7 = r6 + n;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        for (int i = 0; i < n; i++) {
+            s0 += (double)r0[i] * r0[i];
+            s1 += (double)r1[i] * r1[i];
+            s2 += (double)r2[i] * r2[i];
+            s3 += (double)r3[i] * r3[i];
+            s4 += (double)r4[i] * r4[i];
+            s5 += (double)r5[i] * r5[i];
+            s6 += (double)r6[i] * r6[i];
+            s7 += (double)r7[i] * r7[i];
+        }
+        const double ss[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
+        for (int t = 0; t < 8; t++)
+            rmsnorm_scaled(out + (size_t)(t0 + t) * n, xr + (size_t)t * n, w, n, eps, ss[t]);
+    }
+    for (; t0 < B; t0++)
+        rmsnorm(out + (size_t)t0 * n, x + (size_t)t0 * n, w, n, eps);
 }
 
 static void add_bias(float *y, const float *b, int B, int n)
@@ -546,8 +607,7 @@ static void layer_forward(fwd_ctx *c, int l, int B)
     int KV = (int)(m->hp.n_head_kv * m->head_dim);
     float eps = m->hp.rms_eps;
 
-    for (int t = 0; t < B; t++)
-        rmsnorm(c->h + (size_t)t * E, c->x + (size_t)t * E, L->attn_norm, E, eps);
+    rmsnorm_rows(c->h, c->x, L->attn_norm, B, E, eps);
     const model_weight *qkv[] = {&L->wq, &L->wk, &L->wv};
     float *const qkv_out[] = {c->q, c->k, c->v};
     matmul_shared(c, 3, qkv, qkv_out, c->h, B, false);
@@ -572,8 +632,7 @@ static void layer_forward(fwd_ctx *c, int l, int B)
     for (size_t i = 0; i < (size_t)B * E; i++)
         c->x[i] += c->h[i];
 
-    for (int t = 0; t < B; t++)
-        rmsnorm(c->h + (size_t)t * E, c->x + (size_t)t * E, L->ffn_norm, E, eps);
+    rmsnorm_rows(c->h, c->x, L->ffn_norm, B, E, eps);
     const model_weight *gate_up[] = {&L->gate, &L->up};
     float *const gate_up_out[] = {c->ff_gate, c->ff_up};
     matmul_shared(c, 2, gate_up, gate_up_out, c->h, B, true);
@@ -602,8 +661,7 @@ static int eval_batch(fwd_ctx *c, const int32_t *tokens, int B, bool exact, bool
     if (!logits)
         return FWD_OK;
     int first = all_logits ? 0 : B - 1;
-    for (int t = first; t < B; t++)
-        rmsnorm(c->h + (size_t)(t - first) * E, c->x + (size_t)t * E, m->output_norm, E, m->hp.rms_eps);
+    rmsnorm_rows(c->h, c->x + (size_t)first * E, m->output_norm, B - first, E, m->hp.rms_eps);
     matmul(c, &m->output, c->h, B - first, logits, false);
     return FWD_OK;
 }

@@ -118,10 +118,13 @@ fwd_ctx *fwd_new_multi(const model *m, int n_seq, int n_ctx, int n_threads, char
     c->xq = try_malloc(c->xq_bytes);
     c->xq_type = c->xr_type = GGML_TYPE_COUNT;
     c->xr = try_mallocarray(B * widest, sizeof(float));
+    /* where this path tiles a batch's activations for packed weights */
+    c->xt_bytes = kern_packed_tile_bytes(GGML_TYPE_Q8_0, (widest + 31) / 32 * 32, B);
+    c->xt = c->xt_bytes ? try_malloc(c->xt_bytes) : NULL;
     size_t half = m->hp.n_rot / 2;
     c->rope_cos = try_mallocarray((size_t)n_ctx * half, sizeof(float));
     c->rope_sin = try_mallocarray((size_t)n_ctx * half, sizeof(float));
-    if (!c->xq || !c->xr || !c->rope_cos || !c->rope_sin) {
+    if (!c->xq || !c->xr || !c->rope_cos || !c->rope_sin || (c->xt_bytes && !c->xt)) {
         util_errf(err, errlen, "out of memory for the activations and rotary tables of %d positions", n_ctx);
         fwd_free(c);
         return NULL;
@@ -156,6 +159,7 @@ void fwd_free(fwd_ctx *c)
     free(c->att_scratch);
     free(c->xq);
     free(c->xr);
+    free(c->xt);
     free(c->rope_cos);
     free(c->rope_sin);
     free(c->seq_past);

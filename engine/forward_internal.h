@@ -50,6 +50,9 @@ struct fwd_ctx {
     ggml_type xr_type;        /* ... rounded to this type, of this width  */
     bool xr_quantized;        /* ... or, for a small batch, in that type's blocks */
     uint32_t xr_cols;
+    void *xt;                 /* (B) activations of xr tiled (kern_packed_tile), or NULL */
+    size_t xt_bytes;
+    bool xt_ready;            /* ... from the activations now in xr       */
     void *xq;                 /* a token's activation, as the weights want */
     size_t xq_bytes;
     ggml_type xq_type;        /* ... of this type and width              */

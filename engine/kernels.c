@@ -572,6 +572,38 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
 #endif
 }
 
+size_t kern_packed_tile_bytes(ggml_type type, size_t cols, size_t n)
+{
+#if KERN_X86
+    if (type == GGML_TYPE_Q8_0 && kern_packs(type) && avx512() && cpu.vnni && cols % 32 == 0)
+        return kern_packed_tile_bytes_x86(cols, n);
+#else
+    (void)type, (void)cols, (void)n;
+#endif
+    return 0;
+}
+
+void kern_packed_tile(ggml_type type, const void *xq, size_t xq_stride, size_t n, size_t cols, void *xt)
+{
+#if KERN_X86
+    if (kern_packed_tile_bytes(type, cols, n))
+        kern_packed_tile_x86(xq, xq_stride, n, cols, xt);
+#else
+    (void)xq, (void)xq_stride, (void)xt;
+#endif
+}
+
+void kern_packed_matmul_tiled(ggml_type type, const void *P, size_t rows, size_t cols, const void *xt, size_t n,
+                              size_t r0, size_t r1, float *y, size_t ldy)
+{
+#if KERN_X86
+    if (kern_packed_tile_bytes(type, cols, n) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
+        kern_packed_matmul_tiled_x86(P, rows, cols, xt, n, r0 / 8, (r1 + 7) / 8, y, ldy);
+#else
+    (void)P, (void)rows, (void)xt, (void)r0, (void)r1, (void)y, (void)ldy;
+#endif
+}
+
 /* ---- Matrix × vector ------------------------------------------------------ */
 
 void kern_matvec_rows(ggml_type wtype, const void *W, size_t cols, const void *xq,
@@ -786,6 +818,21 @@ static inline float exp_poly(float x)
     float scale;
     memcpy(&scale, &e, sizeof scale);
     return p * scale;
+}
+
+void kern_swiglu(float *gate, const float *up, size_t n)
+{
+    kern_init();
+#if KERN_X86
+    if (simd()) {
+        kern_swiglu_avx2(gate, up, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
 }
 
 void kern_exp(float *x, size_t n)

@@ -183,6 +183,18 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
 void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols, const void *xq,
                         size_t xq_stride, size_t n, size_t r0, size_t r1, float *y, size_t ldy);
 
+/* Several tokens through packed weights with their activations laid out
+ * once per product, for every thread's rows: Q8_0 on the avx512 path
+ * with VNNI (kernels_packed.c), sixteen rows per vector.  The results are
+ * kern_packed_matmul's bit for bit.  kern_packed_tile_bytes is 0 where
+ * this does not apply (then use kern_packed_matmul); else the bytes that
+ * kern_packed_tile writes for n tokens (any alignment).  xq as for
+ * kern_packed_matmul; r0 and r1 likewise. */
+size_t kern_packed_tile_bytes(ggml_type type, size_t cols, size_t n);
+void kern_packed_tile(ggml_type type, const void *xq, size_t xq_stride, size_t n, size_t cols, void *xt);
+void kern_packed_matmul_tiled(ggml_type type, const void *P, size_t rows, size_t cols, const void *xt, size_t n,
+                              size_t r0, size_t r1, float *y, size_t ldy);
+
 /* ---- Conversion for the prefill path --------------------------------------- */
 
 /* dst[(r - r0) * cols + c] = W[r][c] as f32, r in [r0, r1): weights
@@ -215,6 +227,14 @@ void kern_attend_f16(const float *q, size_t n_q, size_t q_stride, const uint16_t
  * and may differ from the portable one in the last bit.  For softmax and
  * SiLU in the trainer and for decode attention. */
 void kern_exp(float *x, size_t n);
+
+/* gate[i] = silu(gate[i]) · up[i] = gate[i] / (1 + e^-gate[i]) · up[i] for
+ * n floats: the feed-forward layers' SwiGLU.  Portable: expf; the SIMD
+ * paths: kern_exp's vector polynomial, eight at a time (20 times faster;
+ * within 2e-7 of expf, relative).  Each element's result depends on its
+ * two values alone, never on n or its index, so a row's activations are
+ * the same whether it is computed alone, in chunks or in a batch. */
+void kern_swiglu(float *gate, const float *up, size_t n);
 
 /* Half <-> float over arrays, F16C on the AVX2 path (results identical to
  * quant_f16_to_f32 / quant_f32_to_f16). */

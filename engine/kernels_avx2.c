@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
 
 #if KERN_X86
 #include <immintrin.h>
@@ -532,6 +533,27 @@ AVX2 size_t kern_exp_avx2(float *x, size_t n)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(x + i, exp_ps(_mm256_loadu_ps(x + i)));
     return i;
+}
+
+/* Eight elements of kern_swiglu. */
+AVX2 static inline __m256 swiglu_ps(__m256 g, __m256 u)
+{
+    __m256 e = exp_ps(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+AVX2 void kern_swiglu_avx2(float *gate, const float *up, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(gate + i, swiglu_ps(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) { /* the tail through the same vector code: a value's result never depends on its place */
+        float g[8] = {0}, u[8] = {0};
+        memcpy(g, gate + i, (n - i) * sizeof *g);
+        memcpy(u, up + i, (n - i) * sizeof *u);
+        _mm256_storeu_ps(g, swiglu_ps(_mm256_loadu_ps(g), _mm256_loadu_ps(u)));
+        memcpy(gate + i, g, (n - i) * sizeof *g);
+    }
 }
 
 #define ATT_BLOCK 8

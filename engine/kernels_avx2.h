@@ -50,6 +50,12 @@ void kern_packed_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, c
                          size_t n, size_t g0, size_t g1, float *y, size_t ldy);
 void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,
                             size_t xq_stride, size_t n, size_t g0, size_t g1, float *y, size_t ldy);
+/* Packed Q8_0 against tiled activations (kernels_packed.c; AVX-512 VNNI
+ * only): the layout's size, laying it out, and groups [g0, g1). */
+size_t kern_packed_tile_bytes_x86(size_t cols, size_t n);
+void kern_packed_tile_x86(const void *xq, size_t xq_stride, size_t n, size_t cols, void *out);
+void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const void *xt, size_t n, size_t g0,
+                                  size_t g1, float *y, size_t ldy);
 /* 256-blocks · Q8_K activation. */
 KERN_AVX2_TARGET float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n);
 KERN_AVX2_TARGET float kern_dot_q5_K_avx2(const void *w, const void *xq, size_t n);
@@ -72,6 +78,8 @@ KERN_AVX2_TARGET void kern_quantize_q8_0_avx2(const float *x, void *dst, size_t 
 /* e^x for x[0..n) eight at a time; returns how many it did (the rest,
  * fewer than eight, are the caller's). */
 KERN_AVX2_TARGET size_t kern_exp_avx2(float *x, size_t n);
+/* kern_swiglu, all n (exp as kern_exp_avx2's, a short tail padded). */
+KERN_AVX2_TARGET void kern_swiglu_avx2(float *gate, const float *up, size_t n);
 
 /* kern_attend_f16 for hd a multiple of 8 up to KERN_MAX_HEAD_DIM. */
 KERN_AVX2_TARGET void kern_attend_f16_avx2(const float *q, size_t n_q, size_t q_stride, const uint16_t *k,

@@ -267,6 +267,140 @@ DEFINE_PACKED_VNNI(packed_avxvnni_2, AVXVNNI_TARGET, 2, _mm256_dpbusd_avx_epi32)
 DEFINE_PACKED_VNNI(packed_avxvnni_4, AVXVNNI_TARGET, 4, _mm256_dpbusd_avx_epi32)
 
 /*
+ * Many tokens at once on AVX-512 VNNI (a step of several decoded
+ * sequences, a short prompt).  The eight-row kernels above keep a token's
+ * activation in its own blocks: per 32 weights and token they load and
+ * broadcast a chunk, and once per block they convert the token's fp16
+ * scale and look up its Σ x — scattered loads of eight separate rows that
+ * leave the multiply-adds idle most of the time (8 tokens ran at 2.7-3.6×
+ * the time of one, where the weights are read once).  Here the
+ * activations are laid out once per product (kern_packed_tile), tokens
+ * side by side in tiles of TILE_T:
+ *
+ *   per block b of a tile of T tokens, 40·T bytes:
+ *     int32 chunk[8][T]   bytes 4j..4j+3 of each token's block
+ *     int32 off[T]        -128 × Σ of the block's bytes (VNNI's unsigned weights)
+ *     float d[T]          the block's scale, converted
+ *
+ * and the kernel takes two groups (sixteen rows) per 512-bit vector, so
+ * one vpdpbusd adds four products for sixteen rows, every broadcast comes
+ * from one pointer at fixed offsets, and a group pair's weights, read
+ * once from memory, serve every tile while they are in L1/L2.  A row's
+ * arithmetic is the VNNI kernels' — the block's exact integer sum (here
+ * started at -128·Σx rather than corrected at the end: the same integer),
+ * converted, times d_w × d_x, added into one accumulator, blocks in order
+ * — so the results are theirs bit for bit, for any number of tokens.
+ */
+#define TILE_T 8                        /* tokens per tile: 2 × 8 accumulators of 32 registers */
+#define TILE_BLOCK_INTS (8 + 1 + 1)     /* per block and token: chunks, offset, scale */
+
+size_t kern_packed_tile_bytes_x86(size_t cols, size_t n)
+{
+    return n * (cols / 32) * TILE_BLOCK_INTS * sizeof(int32_t);
+}
+
+void kern_packed_tile_x86(const void *xq, size_t xq_stride, size_t n, size_t cols, void *out)
+{
+    size_t nb = cols / 32;
+    int32_t *o = out;
+    for (size_t t0 = 0; t0 < n; t0 += TILE_T) {
+        size_t T = n - t0 < TILE_T ? n - t0 : TILE_T;
+        for (size_t t = 0; t < T; t++) {
+            const block_q8_0 *x = (const block_q8_0 *)((const uint8_t *)xq + (t0 + t) * xq_stride);
+            for (size_t b = 0; b < nb; b++) {
+                int32_t *blk = o + b * TILE_BLOCK_INTS * T;
+                int32_t sum = 0;
+                for (int k = 0; k < 32; k++)
+                    sum += x[b].qs[k];
+                for (int j = 0; j < 8; j++)
+                    memcpy(blk + j * T + t, x[b].qs + 4 * j, 4);
+                blk[8 * T + t] = -128 * sum;
+                float d = quant_f16_to_f32(x[b].d);
+                memcpy(blk + 9 * T + t, &d, sizeof d);
+            }
+        }
+        o += nb * TILE_BLOCK_INTS * T;
+    }
+}
+
+#define ZMM_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+
+/* One tile of T tokens against the group pair at p0 and p1 (p1 = p0 for
+ * a lone last group): y[t·ldy + lane] for the lanes in `keep`. */
+#define TILE_BODY(T)                                                                                  \
+    __m512 acc[T];                                                                                    \
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();                 \
+    const __m512i bias = _mm512_set1_epi8((char)0x80);                                                \
+    for (size_t b = 0; b < nb; b++, p0 += GROUP_BLOCK_BYTES, p1 += GROUP_BLOCK_BYTES, x += TILE_BLOCK_INTS * T) { \
+        __m512i sum[T];                                                                               \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = _mm512_set1_epi32(x[8 * T + t]); \
+        if (ahead) {                                                                                  \
+            _Pragma("GCC unroll 5") for (int l = 0; l < 5; l++) {                                     \
+                _mm_prefetch((const char *)p0 + ahead + 64 * l, _MM_HINT_T0);                         \
+                _mm_prefetch((const char *)p1 + ahead + 64 * l, _MM_HINT_T0);                         \
+            }                                                                                         \
+        }                                                                                             \
+        const __m256i *q0 = (const __m256i *)(p0 + PACK_ROWS * sizeof(float));                        \
+        const __m256i *q1 = (const __m256i *)(p1 + PACK_ROWS * sizeof(float));                        \
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                         \
+            __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(q0 + j)),        \
+                                           _mm256_loadu_si256(q1 + j), 1);                            \
+            w = _mm512_xor_si512(w, bias);                                                            \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                       \
+                sum[t] = _mm512_dpbusd_epi32(sum[t], w, _mm512_set1_epi32(x[j * T + t]));             \
+        }                                                                                             \
+        __m512 dw = _mm512_castpd_ps(_mm512_insertf64x4(                                              \
+            _mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps((const float *)p0))),             \
+            _mm256_castps_pd(_mm256_loadu_ps((const float *)p1)), 1));                                \
+        const float *d = (const float *)(x + 9 * T);                                                  \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                           \
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(d[t])), acc[t]); \
+    }                                                                                                 \
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(y + (size_t)t * ldy, keep, acc[t]);
+
+#define DEFINE_TILE(T)                                                                                \
+    ZMM_TARGET static void tile_##T(const uint8_t *p0, const uint8_t *p1, size_t nb, const int32_t *x, float *y, \
+                                    size_t ldy, __mmask16 keep, size_t ahead)                                       \
+    {                                                                                                 \
+        TILE_BODY(T)                                                                                  \
+    }
+DEFINE_TILE(1)
+DEFINE_TILE(2)
+DEFINE_TILE(3)
+DEFINE_TILE(4)
+DEFINE_TILE(5)
+DEFINE_TILE(6)
+DEFINE_TILE(7)
+DEFINE_TILE(8)
+
+typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t *, float *, size_t, __mmask16,
+                        size_t);
+
+void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const void *xt, size_t n, size_t g0,
+                                  size_t g1, float *y, size_t ldy)
+{
+    static const tile_fn fns[TILE_T + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8};
+    size_t nb = cols / 32, groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
+    for (size_t g = g0; g < g1; g += 2) {
+        const uint8_t *p0 = (const uint8_t *)P + g * nb * GROUP_BLOCK_BYTES;
+        const uint8_t *p1 = g + 1 < g1 ? p0 + nb * GROUP_BLOCK_BYTES : p0;
+        size_t r0 = g * PACK_ROWS, n_r = rows - r0 < 2 * PACK_ROWS ? rows - r0 : 2 * PACK_ROWS;
+        if (p1 == p0 && n_r > PACK_ROWS)
+            n_r = PACK_ROWS;
+        __mmask16 keep = (__mmask16)((1u << n_r) - 1);
+        const int32_t *x = xt;
+        for (size_t t0 = 0; t0 < n; t0 += TILE_T) {
+            size_t T = n - t0 < TILE_T ? n - t0 : TILE_T;
+            /* the first tile prefetches the next pair's rows, past g1
+             * too (the next chunk of rows is usually this thread's) */
+            size_t ahead = t0 == 0 && g + 3 < groups ? 2 * nb * GROUP_BLOCK_BYTES : 0;
+            fns[T](p0, p1, nb, x, y + t0 * ldy + r0, ldy, keep, ahead);
+            x += nb * TILE_BLOCK_INTS * T;
+        }
+    }
+}
+
+/*
  * F16: y[t·ldy + row] for groups [g0, g1) of sixteen rows and T tokens
  * whose activations are half precision (kern_quantize_activation's), x_t
  * at xq + t·xs bytes.  Per row and token two float accumulators — the

@@ -377,8 +377,8 @@ static int32_t argmax(const float *x, uint32_t n)
  * each sequence's logits are bit for bit those of the same tokens
  * evaluated alone in a context of its own, one at a time, whichever other
  * sequences share its steps — for float and quantized weights, on every
- * kernel path (make test runs this suite under each).  Prompts of 5 to 70
- * tokens (the last takes the large-batch path) at different positions.
+ * kernel path (make test runs this suite under each).  Prompts of 1 to 70
+ * tokens (70 takes the large-batch path) at different positions.
  */
 static void test_decode_seqs_match_alone(void **state)
 {
@@ -388,8 +388,8 @@ static void test_decode_seqs_match_alone(void **state)
     static const char *const files[] = {"stories260K.gguf", "ref-llama-spm512-256-f16.gguf",
                                         "ref-llama-spm512-256-q8_0.gguf", "ref-llama-spm512-256-q4_k_m.gguf",
                                         "ref-qwen2-starcoder-bias.gguf", "ref-llama-spm512-256-bf16.gguf"};
-    enum { S = 4, STEPS = 12, CTX = 96 };
-    static const int prompt_len[S] = {5, 12, 30, 70};
+    enum { S = 10, STEPS = 12, CTX = 96 }; /* up to 10 together: a tile of eight tokens and the rest */
+    static const int prompt_len[S] = {5, 12, 30, 70, 3, 9, 17, 1, 44, 8};
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         model *m = load_model(files[f]);
         uint32_t V = m->n_vocab;

@@ -1155,6 +1155,75 @@ static void test_packed(void **state)
     kern_set_path(env_path);
 }
 
+/*
+ * Packed Q8_0 against tiled activations (kern_packed_tile, the avx512
+ * path with VNNI): each token's results are kern_packed_matmul's for that
+ * token alone, bit for bit, for 1 to 17 tokens (tiles of eight and what
+ * is left), rows split at multiples of KERN_PACK_ROWS and row counts that
+ * end in a lone group of eight (13, 67, 8), random bytes included.
+ * Elsewhere the layout does not apply (size 0).
+ */
+static void test_packed_tiled(void **state)
+{
+    (void)state;
+    ggml_type ty = GGML_TYPE_Q8_0;
+    for (int p = KERN_PATH_PORTABLE; p < KERN_PATH_AVX512; p++)
+        if (kern_set_path((kern_path)p))
+            assert_int_equal(kern_packed_tile_bytes(ty, 256, 4), 0);
+    kern_set_path(env_path);
+    if (!kern_set_path(KERN_PATH_AVX512) || !kern_packed_tile_bytes(ty, 256, 4)) {
+        kern_set_path(env_path);
+        printf("SKIP: no AVX-512 VNNI on this CPU\n");
+        skip();
+    }
+    static const struct {
+        size_t rows, cols;
+    } shapes[] = {{16, 256}, {67, 576}, {8, 2048}, {13, 32}, {45, 96}};
+    static const size_t counts[] = {1, 2, 3, 5, 7, 8, 9, 16, 17};
+    enum { T = 17 };
+    rng_seed(12);
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+        for (int rb = 0; rb < 2; rb++) {
+            size_t rows = shapes[sh].rows, cols = shapes[sh].cols;
+            void *W = xmalloc(rows * quant_row_bytes(ty, cols)), *P = xmalloc(kern_packed_bytes(ty, rows, cols));
+            make_weights(ty, W, rows, cols, rb);
+            kern_pack(ty, W, rows, cols, P);
+            size_t ab = kern_activation_bytes(ty, cols);
+            uint8_t *xs = xmalloc(T * ab);
+            float *x = xmallocarray(cols, 4);
+            for (int t = 0; t < T; t++) {
+                fill_normal(x, cols, t % 3 ? 1.0f : 30.0f);
+                assert_true(kern_quantize_activation(ty, x, cols, xs + t * ab));
+            }
+            float *alone = xmallocarray((size_t)T * rows, 4), *tiled = xmallocarray((size_t)T * rows, 4);
+            for (int t = 0; t < T; t++)
+                kern_packed_matmul(ty, P, rows, cols, xs + t * ab, ab, 1, 0, rows, alone + (size_t)t * rows, rows);
+            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+                size_t n = counts[c], t0 = T - n; /* the last n tokens */
+                size_t bytes = kern_packed_tile_bytes(ty, cols, n);
+                assert_true(bytes > 0);
+                void *xt = xmalloc(bytes);
+                kern_packed_tile(ty, xs + t0 * ab, ab, n, cols, xt);
+                size_t split = rows > KERN_PACK_ROWS ? KERN_PACK_ROWS : rows;
+                memset(tiled, 0xff, (size_t)T * rows * 4);
+                kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, split, rows, tiled, rows);
+                kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, 0, split, tiled, rows);
+                for (size_t t = 0; t < n; t++)
+                    if (memcmp(tiled + t * rows, alone + (t0 + t) * rows, rows * 4) != 0)
+                        fail_msg("Q8_0 %zux%zu%s: token %zu of %zu tiled differs from it alone", rows, cols,
+                                 rb ? " (random bytes)" : "", t0 + t, n);
+                free(xt);
+            }
+            free(alone);
+            free(tiled);
+            free(x);
+            free(xs);
+            free(W);
+            free(P);
+        }
+    kern_set_path(env_path);
+}
+
 /* The VNNI Q8_0 and Q4_0 kernels — AVX-512 VNNI's and AVX-VNNI's — give
  * the AVX2 kernels' results bit for bit (all sum exact integers per lane,
  * then scale in the same order), for every bit pattern of the quants and
@@ -1477,6 +1546,7 @@ int main(void)
         cmocka_unit_test(test_kernel_check_has_teeth),
         cmocka_unit_test(test_vnni_matches_avx2),
         cmocka_unit_test(test_packed),
+        cmocka_unit_test(test_packed_tiled),
         cmocka_unit_test(test_attend_f16),
         cmocka_unit_test(test_ref_requantize_bit_exact),
         cmocka_unit_test(test_ref_q4_0_vs_f32),

@@ -7,6 +7,12 @@
  *
  * Each sequence first takes an 8-token prompt of its own; then 32 steps
  * decode one token of every sequence; the figure is the median of N runs.
+ * The runs alternate (1, 2, 4, 8, 16 sequences, then again), so that a
+ * busy machine's slow minutes fall on every count alike: the multiples
+ * are what to read when other processes share the cores.  The load
+ * average before and after is printed.  With one thread the same is also
+ * given per second of this process's CPU time ("cpu" lines): what the
+ * steps cost, whatever share of a core the scheduler gave them.
  */
 #include "engine/forward.h"
 #include "engine/model.h"
@@ -21,11 +27,21 @@
 #define MAX_SEQS 16
 #define MAX_RUNS 32
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void print_load(const char *when)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    char line[128];
+    if (f && fgets(line, sizeof line, f))
+        printf("load average %s: %s", when, line);
+    if (f)
+        fclose(f);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -34,8 +50,9 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Tokens/s of n sequences decoded together, one run. */
-static double once(const model *m, int n, int threads)
+/* Tokens/s of n sequences decoded together, one run: by the clock, and
+ * per second of the process's CPU time (*cpu_tps). */
+static double once(const model *m, int n, int threads, double *cpu_tps)
 {
     char err[256];
     fwd_ctx *c = fwd_new_multi(m, n, 64, threads, err, sizeof err);
@@ -54,10 +71,11 @@ static double once(const model *m, int n, int threads)
         seqs[s] = s;
         toks[s] = (int32_t)((s * 31 + 5) % m->n_vocab);
     }
-    double t0 = now();
+    double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     for (int k = 0; k < STEPS; k++)
         fwd_decode_seqs(c, n, seqs, toks, logits);
-    double tps = (double)n * STEPS / (now() - t0);
+    double tps = (double)n * STEPS / (clock_s(CLOCK_MONOTONIC) - t0);
+    *cpu_tps = (double)n * STEPS / (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0);
     free(logits);
     fwd_free(c);
     return tps;
@@ -76,7 +94,9 @@ int main(int argc, char **argv)
         return 2;
     }
     static const int counts[] = {1, 2, 4, 8, 16};
-    printf("%-34s %3s %s\n", "model", "thr", "tokens/s with 1, 2, 4, 8, 16 sequences (multiple of 1)");
+    enum { N_COUNTS = sizeof counts / sizeof counts[0] };
+    print_load("before");
+    printf("%-34s %3s     %s\n", "model", "thr", "tokens/s with 1, 2, 4, 8, 16 sequences (multiple of 1)");
     for (int i = first; i < argc; i++) {
         char err[512];
         model *m;
@@ -86,22 +106,27 @@ int main(int argc, char **argv)
         }
         const char *name = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
         for (int threads = 1; threads <= 2; threads++) {
-            printf("%-34s %3d", name, threads);
-            double base = 0;
-            for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
-                double v[MAX_RUNS];
-                for (int r = 0; r < runs; r++)
-                    v[r] = once(m, counts[k], threads);
-                qsort(v, (size_t)runs, sizeof *v, cmp_double);
-                double med = runs % 2 ? v[runs / 2] : 0.5 * (v[runs / 2 - 1] + v[runs / 2]);
-                if (k == 0)
-                    base = med;
-                printf("  %7.1f (%.2fx)", med, med / base);
+            double v[2][N_COUNTS][MAX_RUNS];
+            for (int r = 0; r < runs; r++)
+                for (int k = 0; k < N_COUNTS; k++)
+                    v[0][k][r] = once(m, counts[k], threads, &v[1][k][r]);
+            for (int cpu = 0; cpu <= (threads == 1); cpu++) {
+                printf("%-34s %3d%s", name, threads, cpu ? " cpu" : "    ");
+                double base = 0;
+                for (int k = 0; k < N_COUNTS; k++) {
+                    double *x = v[cpu][k];
+                    qsort(x, (size_t)runs, sizeof *x, cmp_double);
+                    double med = runs % 2 ? x[runs / 2] : 0.5 * (x[runs / 2 - 1] + x[runs / 2]);
+                    if (k == 0)
+                        base = med;
+                    printf("  %7.1f (%.2fx)", med, med / base);
+                }
+                printf("\n");
             }
-            printf("\n");
             fflush(stdout);
         }
         model_free(m);
     }
+    print_load("after");
     return 0;
 }
