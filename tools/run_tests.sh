@@ -26,12 +26,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 pgctl=$here/pg_cluster.sh
 pgdir=""
 watchdog=""
+workers=""
 cleanup() {
     if [ -n "$pgdir" ]; then
         "$pgctl" stop "$pgdir" 2>/dev/null
         rm -rf "$pgdir"
     fi
     [ -z "$watchdog" ] || kill -9 "$watchdog" 2>/dev/null
+    # shellcheck disable=SC2086
+    [ -z "$workers" ] || kill $workers 2>/dev/null
     rm -rf "$scratch"
 }
 # No suite may touch the user's own database: the default path
@@ -76,33 +79,26 @@ else
     echo "FAIL postgresql cluster ($(tr '\n' ' ' <"$scratch/pg_cluster.err" | sed 's/ *$//'))"
     failed="$failed postgresql-cluster"
 fi
-run() { # what to call it, then the command
-    label=$1
-    shift
-    rm -f "$FRONTDESK_SKIP_FILE"
-    "$@"
-    rc=$?
-    reasons=""
-    if [ -s "$FRONTDESK_SKIP_FILE" ]; then
-        reasons=$(sort -u "$FRONTDESK_SKIP_FILE" | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
-    fi
-    if [ "$rc" -eq 77 ] || { [ "$rc" -eq 0 ] && [ -n "$reasons" ]; }; then
-        echo "SKIP $label (${reasons:-no reason given})"
-        skipped="$skipped $label"
-    elif [ "$rc" -eq 0 ]; then
-        echo "PASS $label"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $label"
-        failed="$failed $label"
-    fi
+# The suites run FRONTDESK_TEST_JOBS at a time (default: the number of
+# cores, at most 4): most of a suite's time is waiting (for a server, a
+# child process, tmux), so two at a time on two cores halves the wall
+# time.  Each suite gets its own scratch directory (its default store
+# path, its skip file) and its output is printed whole when it ends, with
+# its verdict line; the summary comes after the last.
+jobs=${FRONTDESK_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+[ "$jobs" -le 4 ] || jobs=4
+njobs=0
+job() { # label, environment assignments (may be empty), binary
+    printf '%s\n%s\n%s\n' "$1" "$2" "$3" >"$scratch/job.$njobs"
+    njobs=$((njobs + 1))
 }
 for t in "$@"; do
     name=$(basename "$t")
     case $name in
     test_engine | test_quant)
         for p in $paths; do
-            run "$name [FRONTDESK_SIMD=$p]" env FRONTDESK_SIMD=$p "$t"
+            job "$name [FRONTDESK_SIMD=$p]" "FRONTDESK_SIMD=$p" "$t"
         done
         ;;
     # The store's suites run once per backend: SQLite files, then
@@ -113,11 +109,67 @@ for t in "$@"; do
     # evaluated end to end: a minute for storage test_eval and test_deploy
     # already cover), the TUI and serve suites (the store is incidental).
     test_storage | test_store_cli | test_rollup | test_alerts | test_arena | test_deploy | test_eval)
-        run "$name [sqlite]" env FRONTDESK_TEST_BACKEND=sqlite "$t"
-        run "$name [postgresql]" env FRONTDESK_TEST_BACKEND=postgresql "$t"
+        job "$name [sqlite]" "FRONTDESK_TEST_BACKEND=sqlite" "$t"
+        job "$name [postgresql]" "FRONTDESK_TEST_BACKEND=postgresql" "$t"
         ;;
-    *) run "$name" "$t" ;;
+    *) job "$name" "" "$t" ;;
     esac
+done
+run_job() { # the job's number
+    j=$scratch/job.$1
+    label=$(sed -n 1p "$j")
+    envs=$(sed -n 2p "$j")
+    bin=$(sed -n 3p "$j")
+    d=$scratch/run.$1
+    mkdir -p "$d/xdg"
+    # shellcheck disable=SC2086 # envs: assignments split on purpose
+    XDG_DATA_HOME=$d/xdg FRONTDESK_SKIP_FILE=$d/skipped env $envs "$bin" >"$d/out" 2>&1 </dev/null
+    rc=$?
+    reasons=""
+    if [ -s "$d/skipped" ]; then
+        reasons=$(sort -u "$d/skipped" | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
+    fi
+    if [ "$rc" -eq 77 ] || { [ "$rc" -eq 0 ] && [ -n "$reasons" ]; }; then
+        echo "SKIP $label (${reasons:-no reason given})" >"$d/verdict"
+    elif [ "$rc" -eq 0 ]; then
+        echo "PASS $label" >"$d/verdict"
+    else
+        echo "FAIL $label" >"$d/verdict"
+    fi
+    flock "$scratch/print.lock" cat "$d/out" "$d/verdict"
+}
+worker() { # take the next job nobody has taken (mkdir is atomic) until none is left
+    i=0
+    while [ "$i" -lt "$njobs" ]; do
+        if mkdir "$scratch/claim.$i" 2>/dev/null; then
+            run_job "$i"
+        fi
+        i=$((i + 1))
+    done
+}
+echo "$njobs suite runs, $jobs at a time"
+workers=""
+k=1
+while [ "$k" -lt "$jobs" ]; do
+    worker &
+    workers="$workers $!"
+    k=$((k + 1))
+done
+worker
+for w in $workers; do
+    wait "$w"
+done
+workers=""
+i=0
+while [ "$i" -lt "$njobs" ]; do
+    v=$(cat "$scratch/run.$i/verdict" 2>/dev/null || echo "FAIL $(sed -n 1p "$scratch/job.$i") (never ran)")
+    label=${v#* }
+    case $v in
+    PASS*) passed=$((passed + 1)) ;;
+    SKIP*) skipped="$skipped ${label%% (*}" ;;
+    *) failed="$failed $label" ;;
+    esac
+    i=$((i + 1))
 done
 [ -n "$skipped" ] && echo "SKIPPED (not fully tested here):$skipped"
 if [ -n "$failed" ]; then
