@@ -20,6 +20,7 @@
  * API stops showing once their conversation is erased.
  */
 #include "tests/pg_util.h"
+#include "tests/store_util.h"
 #include "tests/testutil.h"
 
 #include "storage/chats.h"
@@ -42,30 +43,14 @@
 
 static bool on_pg(void)
 {
-    const char *b = getenv("FRONTDESK_TEST_BACKEND");
-    return b && !strcmp(b, "postgresql");
+    return store_on_pg();
 }
 
 /* A path under the test directory with no database, WAL or shm file; or
- * the URL of a new, empty PostgreSQL database. */
+ * the URL of a new, empty PostgreSQL database (tests/store_util.h). */
 static const char *fresh(const char *name)
 {
-    if (on_pg()) {
-        static char *urls[256]; /* kept (not leaked) until the suite ends */
-        static size_t n;
-        char *u = pg_test_new_db(name);
-        free(urls[n % 256]);
-        urls[n++ % 256] = u;
-        return u;
-    }
-    const char *p = test_path(test_tmpdir(), name);
-    char side[1024];
-    unlink(p);
-    snprintf(side, sizeof side, "%s-wal", p);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", p);
-    unlink(side);
-    return p;
+    return fresh_store(name);
 }
 
 static db *open_ok(const char *path)
@@ -79,6 +64,7 @@ static db *open_ok(const char *path)
     return d;
 }
 
+#undef OK /* store_util.h's; this suite prints the status too */
 /* Fail with the handle's message when a call does not return DB_OK. */
 #define OK(d, call)                                                                                 \
     do {                                                                                            \
