@@ -261,3 +261,95 @@ static int cluster(const char *cmd)
 int pg_test_restart(void) { return cluster("restart"); }
 int pg_test_stop(void) { return cluster("down"); }
 int pg_test_start(void) { return cluster("up"); }
+
+/* ---- A cluster of the caller's own ------------------------------------------------ */
+
+static char own_dir[512];
+static char *shared_url, *shared_dir, *shared_data;
+
+static const char *cluster_script(void)
+{
+    const char *s = getenv("FRONTDESK_PG_CLUSTER");
+    return s && *s ? s : "tools/pg_cluster.sh";
+}
+
+static char *dup_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v ? strdup(v) : NULL;
+}
+
+static void put_env(const char *name, const char *v)
+{
+    if (v)
+        setenv(name, v, 1);
+    else
+        unsetenv(name);
+}
+
+int pg_test_own_cluster_begin(void)
+{
+    if (!getenv("FRONTDESK_TEST_PG") || *own_dir)
+        return 0;
+    char cmd[1024], url[1024] = "";
+    snprintf(cmd, sizeof cmd, "'%s' start", cluster_script());
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(url, sizeof url, p)) {
+        if (p)
+            pclose(p);
+        fprintf(stderr, "pg_test: %s gave no URL\n", cmd);
+        return -1;
+    }
+    if (pclose(p) != 0) {
+        fprintf(stderr, "pg_test: %s failed\n", cmd);
+        return -1;
+    }
+    url[strcspn(url, "\n")] = 0;
+    const char *h = strstr(url, "host=");
+    if (!h) {
+        fprintf(stderr, "pg_test: %s printed %s, without host=DIR\n", cmd, url);
+        return -1;
+    }
+    snprintf(own_dir, sizeof own_dir, "%.*s", (int)strcspn(h + 5, "&"), h + 5);
+    char data[600];
+    snprintf(data, sizeof data, "%s/data", own_dir);
+    shared_url = dup_env("FRONTDESK_TEST_PG");
+    shared_dir = dup_env("FRONTDESK_TEST_PG_DIR");
+    shared_data = dup_env("FRONTDESK_TEST_PG_DATA");
+    setenv("FRONTDESK_TEST_PG", url, 1);
+    setenv("FRONTDESK_TEST_PG_DIR", own_dir, 1);
+    setenv("FRONTDESK_TEST_PG_DATA", data, 1);
+    return 0;
+}
+
+int pg_test_own_cluster_end(void)
+{
+    if (!*own_dir)
+        return 0;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' stop '%s' >/dev/null", cluster_script(), own_dir);
+    int rc = system(cmd) == 0 ? 0 : -1;
+    if (rc != 0)
+        fprintf(stderr, "pg_test: %s failed\n", cmd);
+    *own_dir = 0;
+    put_env("FRONTDESK_TEST_PG", shared_url);
+    put_env("FRONTDESK_TEST_PG_DIR", shared_dir);
+    put_env("FRONTDESK_TEST_PG_DATA", shared_data);
+    free(shared_url);
+    free(shared_dir);
+    free(shared_data);
+    shared_url = shared_dir = shared_data = NULL;
+    return rc;
+}
+
+int pg_test_own_setup(void **state)
+{
+    (void)state;
+    return pg_test_own_cluster_begin();
+}
+
+int pg_test_own_teardown(void **state)
+{
+    (void)state;
+    return pg_test_own_cluster_end();
+}

@@ -62,4 +62,18 @@ int pg_test_restart(void);
 int pg_test_stop(void);
 int pg_test_start(void);
 
+/* A cluster of the caller's own, for tests that stop or restart the
+ * server: tools/run_tests.sh runs several suites at once on its one
+ * cluster, whose other users must not see it go.  Begin starts one with
+ * tools/pg_cluster.sh and points FRONTDESK_TEST_PG, _DIR and _DATA at it
+ * (pg_test_restart/stop/start then act on it); end stops and removes it
+ * and points them back.  Without FRONTDESK_TEST_PG nothing is started (the
+ * tests then fail as pg_test_url says).  Return 0, or -1 after printing
+ * why on standard error.  Usable as a CMocka group setup/teardown through
+ * pg_test_own_setup / pg_test_own_teardown. */
+int pg_test_own_cluster_begin(void);
+int pg_test_own_cluster_end(void);
+int pg_test_own_setup(void **state);
+int pg_test_own_teardown(void **state);
+
 #endif

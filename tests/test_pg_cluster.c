@@ -327,5 +327,7 @@ int main(void)
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_stop_start),
     };
-    return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+    /* its own cluster: these tests restart and stop the server, and other
+     * suites run beside this one on the shared one (tests/pg_util.h) */
+    return test_exit(cmocka_run_group_tests(tests, pg_test_own_setup, pg_test_own_teardown));
 }

@@ -2280,6 +2280,9 @@ static void test_reconnect(void **state)
     (void)state;
     if (!on_pg())
         return;
+    /* a cluster of its own: the server is restarted and stopped here, and
+     * other suites run beside this one on the shared one */
+    assert_int_equal(pg_test_own_cluster_begin(), 0);
     const char *p = fresh("reconnect.db");
     db *d = open_ok(p);
     int64_t conv, m1, m2;
@@ -2309,6 +2312,7 @@ static void test_reconnect(void **state)
     db_msgs_free(msgs, n);
     assert_int_equal(raw_int(p, "SELECT count(*) FROM messages"), 3);
     db_close(d);
+    assert_int_equal(pg_test_own_cluster_end(), 0);
 }
 
 int main(void)

@@ -776,67 +776,6 @@ static void test_server_gone_not_recorded(void **state)
     free(url);
 }
 
-/* ---- A cluster of the suite's own ------------------------------------------------ */
-
-/* These tests stop and start the server; tools/run_tests.sh runs several
- * suites at once on its one cluster, whose other users must not see it go
- * (nor may their restarts cut these tests).  So the suite starts a cluster
- * of its own with the same script (tools/pg_cluster.sh start) and points
- * FRONTDESK_TEST_PG* at it; the group's teardown stops and removes it.
- * Without FRONTDESK_TEST_PG (no cluster at all) nothing is started and
- * every test fails as pg_util.h says. */
-static char own_dir[512];
-
-static const char *cluster_script(void)
-{
-    const char *s = getenv("FRONTDESK_PG_CLUSTER");
-    return s && *s ? s : "tools/pg_cluster.sh";
-}
-
-static int own_cluster_start(void **state)
-{
-    (void)state;
-    if (!getenv("FRONTDESK_TEST_PG"))
-        return 0;
-    char cmd[1024], url[1024] = "";
-    snprintf(cmd, sizeof cmd, "'%s' start", cluster_script());
-    FILE *p = popen(cmd, "r");
-    if (!p || !fgets(url, sizeof url, p)) {
-        if (p)
-            pclose(p);
-        fprintf(stderr, "test_team_store: %s gave no URL\n", cmd);
-        return -1;
-    }
-    if (pclose(p) != 0) {
-        fprintf(stderr, "test_team_store: %s failed\n", cmd);
-        return -1;
-    }
-    url[strcspn(url, "\n")] = 0;
-    const char *h = strstr(url, "host=");
-    if (!h) {
-        fprintf(stderr, "test_team_store: %s printed %s, without host=DIR\n", cmd, url);
-        return -1;
-    }
-    snprintf(own_dir, sizeof own_dir, "%.*s", (int)strcspn(h + 5, "&"), h + 5);
-    char data[600];
-    snprintf(data, sizeof data, "%s/data", own_dir);
-    fprintf(stderr, "  a cluster of the suite's own: %s\n", own_dir);
-    setenv("FRONTDESK_TEST_PG", url, 1);
-    setenv("FRONTDESK_TEST_PG_DIR", own_dir, 1);
-    setenv("FRONTDESK_TEST_PG_DATA", data, 1);
-    return 0;
-}
-
-static int own_cluster_stop(void **state)
-{
-    (void)state;
-    if (!*own_dir)
-        return 0;
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' stop '%s' >/dev/null", cluster_script(), own_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
     setenv("FRONTDESK_HOST", "host-c", 1); /* before anything asks */
@@ -857,5 +796,5 @@ int main(void)
         cmocka_unit_test_teardown(test_server_restart_mid_reply, teardown),
         cmocka_unit_test_teardown(test_server_gone_not_recorded, teardown),
     };
-    return test_exit(cmocka_run_group_tests(tests, own_cluster_start, own_cluster_stop));
+    return test_exit(cmocka_run_group_tests(tests, pg_test_own_setup, pg_test_own_teardown));
 }
