@@ -623,10 +623,16 @@ static void test_killed_writer_lapses(void **state)
     assert_int_equal(db_recover(reader, &marked), DB_OK);
     double checked = util_now() - killed;
     char *oc = outcome_of(url, "host-a");
-    if (strcmp(oc, "running"))
-        fail_msg("1 s after the kill (checked at %.2f s) the request is %s, not running", checked, oc);
+    /* the last stamp was at most 0.5 s before the kill, so the lapse can
+     * end 1.5 s after it: a check this machine made later than that (a
+     * starved scheduler) proves nothing either way and is not held to */
+    if (checked < 1.45) {
+        if (strcmp(oc, "running"))
+            fail_msg("1 s after the kill (checked at %.2f s) the request is %s, not running", checked, oc);
+        assert_int_equal(marked, 0);
+    } else
+        fprintf(stderr, "  the 1 s check ran at %.2f s: not conclusive, not held to\n", checked);
     free(oc);
-    assert_int_equal(marked, 0);
 
     /* interrupted within 4 s, by host-c's stats (its configured lapse) */
     bool interrupted = false;
