@@ -30,17 +30,6 @@ static db_status check_reply(db *d, int64_t message_id, const char *what)
     return s;
 }
 
-/* Whether a statement's binds all worked (brc, the first failure); if not,
- * the statement is finalized and the failure recorded on d. */
-static bool bind_ok(db *d, sql_stmt *st, int brc, const char *what)
-{
-    if (brc == SQL_OK)
-        return true;
-    sql_finalize(st);
-    db_fail(d, brc, what);
-    return false;
-}
-
 db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_in *r)
 {
     const char *what = "saving the rating";
@@ -72,27 +61,25 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
         db_rollback(d);
         return DB_ERR;
     }
-    /* A text bind copies, and when that allocation fails the parameter
-     * stays NULL: a comment or a tag (ON CONFLICT DO NOTHING) would be dropped
-     * without a word.  So every text bind is checked. */
+    /* A text bind copies; when that allocation fails, the statement's
+     * step reports it (sql.h), so no comment or tag is dropped unsaid. */
     sql_bind_int64(st, 1, message_id);
-    int brc = sql_bind_text(st, 2, rater);
+    sql_bind_text(st, 2, rater);
     sql_bind_int(st, 3, (r->fields & DB_RATE_THUMBS) != 0);
     sql_bind_int(st, 4, r->thumbs);
     sql_bind_int(st, 5, (r->fields & DB_RATE_SCORE) != 0);
     if (r->score > 0)
         sql_bind_int(st, 6, r->score);
     sql_bind_int(st, 7, (r->fields & DB_RATE_COMMENT) != 0);
-    if (brc == SQL_OK)
-        brc = db_bind_text(st, 8, r->comment && *r->comment ? r->comment : NULL);
+    db_bind_text(st, 8, r->comment && *r->comment ? r->comment : NULL);
     sql_bind_double(st, 9, db_now());
-    s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
+    s = db_step_done(d, st, what);
     if (s == DB_OK && (r->fields & DB_RATE_TAGS)) {
         st = db_prepare(d, "DELETE FROM rating_tags WHERE message_id = ? AND rater = ?", what);
         if (st) {
             sql_bind_int64(st, 1, message_id);
-            brc = sql_bind_text(st, 2, rater);
-            s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
+            sql_bind_text(st, 2, rater);
+            s = db_step_done(d, st, what);
         } else
             s = DB_ERR;
         for (size_t i = 0; s == DB_OK && i < r->n_tags; i++) {
@@ -104,10 +91,9 @@ db_status db_rate(db *d, int64_t message_id, const char *rater, const db_rating_
                 break;
             }
             sql_bind_int64(st, 1, message_id);
-            brc = sql_bind_text(st, 2, rater);
-            if (brc == SQL_OK)
-                brc = sql_bind_text(st, 3, r->tags[i]);
-            s = bind_ok(d, st, brc, what) ? db_step_done(d, st, what) : DB_ERR;
+            sql_bind_text(st, 2, rater);
+            sql_bind_text(st, 3, r->tags[i]);
+            s = db_step_done(d, st, what);
         }
     }
     if (s != DB_OK) {
@@ -149,13 +135,13 @@ db_status db_ratings_get(db *d, int64_t message_id, db_rating **out, size_t *n)
         r->updated_at = sql_column_double(st, 5);
         sql_reset(tags);
         sql_bind_int64(tags, 1, message_id);
-        /* a failed bind (out of memory) would read as "no tags" */
-        int trc = sql_bind_text(tags, 2, r->rater);
-        if (trc == SQL_OK)
-            while ((trc = sql_step(tags)) == SQL_ROW) {
-                r->tags = xreallocarray(r->tags, r->n_tags + 1, sizeof *r->tags);
-                r->tags[r->n_tags++] = db_col_text(tags, 0, false);
-            }
+        /* a failed bind (out of memory) is the step's failure, not "no tags" */
+        sql_bind_text(tags, 2, r->rater);
+        int trc;
+        while ((trc = sql_step(tags)) == SQL_ROW) {
+            r->tags = xreallocarray(r->tags, r->n_tags + 1, sizeof *r->tags);
+            r->tags[r->n_tags++] = db_col_text(tags, 0, false);
+        }
         if (trc != SQL_DONE) {
             rc = trc;
             break;
