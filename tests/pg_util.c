@@ -137,16 +137,7 @@ char *pg_test_new_db(const char *label)
      * busy 2-core machine, with fsync off nothing to wait for. */
     snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"%s", name,
              PQserverVersion(c) >= 150000 ? " STRATEGY FILE_COPY" : "");
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-        msg[strcspn(msg, "\n")] = '\0';
-        PQclear(r);
-        PQfinish(c);
-        fail_msg("%s: %s", sql, msg);
-    }
-    PQclear(r);
+    pg_test_exec(c, sql);
     PQfinish(c);
     return url_with_db(pg_test_url(), name);
 }
@@ -174,16 +165,7 @@ void pg_test_drop_db(const char *url)
     PGconn *c = maintenance();
     char sql[128];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-        msg[strcspn(msg, "\n")] = '\0';
-        PQclear(r);
-        PQfinish(c);
-        fail_msg("%s: %s", sql, msg);
-    }
-    PQclear(r);
+    pg_test_exec(c, sql);
     PQfinish(c);
 }
 
