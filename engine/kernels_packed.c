@@ -40,6 +40,12 @@
 
 #define PACK_ROWS 8 /* Q8_0 rows per group: one 256-bit vector of lanes */
 #define F16_ROWS 16 /* F16 rows per group: one 512-bit vector, or two 256-bit ones */
+/* Floats of F16 activations converted at a time (kern_packed_f16_x86's
+ * stack): 256 KiB, eight tokens of rows as wide as 8192; wider rows than
+ * this holds are not packed. */
+#define F16_SPAN_FLOATS 65536
+/* Weights per pass of a span's blocks of tokens, so that they stay in L2. */
+#define F16_PANEL_BYTES (192 * 1024)
 #define GROUP_BLOCK_BYTES (PACK_ROWS * 4 + PACK_ROWS * 32) /* one block of a group */
 
 size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
@@ -49,7 +55,7 @@ size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
     if (type == GGML_TYPE_BF16)
         return kern_packed_bf16_bytes(rows, cols);
     if (type == GGML_TYPE_F16)
-        return (rows + F16_ROWS - 1) / F16_ROWS * cols * F16_ROWS * sizeof(uint16_t);
+        return cols <= F16_SPAN_FLOATS ? (rows + F16_ROWS - 1) / F16_ROWS * cols * F16_ROWS * sizeof(uint16_t) : 0;
     if (type != GGML_TYPE_Q8_0 || cols % 32)
         return 0;
     size_t groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
@@ -402,55 +408,32 @@ void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const
 
 /*
  * F16: y[t·ldy + row] for groups [g0, g1) of sixteen rows and T tokens
- * whose activations are half precision (kern_quantize_activation's), x_t
- * at xq + t·xs bytes.  Per row and token two float accumulators — the
- * even columns' products and the odd columns' — fused multiply-adds in
- * column order, added at the end: the same arithmetic on 512-bit vectors
- * (sixteen rows) and on two 256-bit ones, so every path agrees bit for
- * bit.  The activations are converted to float a chunk of columns at a
- * time into the stack, once per group and chunk.
+ * whose activations are xf + t·cols, floats (half precision values,
+ * kern_quantize_activation's, converted once by kern_packed_f16_x86).
+ * Per row and token two float accumulators — the even columns' products
+ * and the odd columns' — fused multiply-adds in column order, added at
+ * the end: the same arithmetic on 512-bit vectors (sixteen rows) and on
+ * two 256-bit ones, so every path agrees bit for bit.
  */
-#define F16_CHUNK 256
-
-/* n halves into floats, eight at a time (F16C). */
-KERN_AVX2_TARGET static inline void halves_to_float(const uint16_t *h, size_t n, float *out)
-{
-    size_t c = 0;
-    for (; c + 8 <= n; c += 8)
-        _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + c))));
-    for (; c < n; c++)
-        out[c] = _cvtsh_ss(h[c]);
-}
-
 #define F16_BODY_512(T)                                                                               \
     const uint16_t *base = P;                                                                         \
-    float xf[T][F16_CHUNK];                                                                           \
     for (size_t g = g0; g < g1; g++) {                                                                \
         const uint16_t *p = base + g * cols * F16_ROWS;                                               \
         __m512 ev[T], od[T];                                                                          \
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) ev[t] = od[t] = _mm512_setzero_ps();      \
-        for (size_t c0 = 0; c0 < cols; c0 += F16_CHUNK) {                                             \
-            size_t nc = cols - c0 < F16_CHUNK ? cols - c0 : F16_CHUNK;                                \
-            for (int t = 0; t < T; t++)                                                               \
-                halves_to_float((const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0, nc, xf[t]); \
-            size_t c = 0;                                                                             \
-            for (; c + 2 <= nc; c += 2) {                                                             \
-                __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c) * F16_ROWS))); \
-                __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c + 1) * F16_ROWS))); \
-                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
-                    ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), ev[t]);                     \
-                    od[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xf[t][c + 1]), od[t]);                 \
-                }                                                                                     \
+        size_t c = 0;                                                                                 \
+        for (; c + 2 <= cols; c += 2) {                                                               \
+            __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + c * F16_ROWS)));     \
+            __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c + 1) * F16_ROWS))); \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
+                ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t * cols + c]), ev[t]);                 \
+                od[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xf[t * cols + c + 1]), od[t]);             \
             }                                                                                         \
-            if (c < nc) { /* an odd chunk: its last column is even or odd by its own index */        \
-                __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c) * F16_ROWS))); \
-                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
-                    if ((c0 + c) % 2 == 0)                                                            \
-                        ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), ev[t]);                 \
-                    else                                                                              \
-                        od[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), od[t]);                 \
-                }                                                                                     \
-            }                                                                                         \
+        }                                                                                             \
+        if (c < cols) { /* an odd width: the last column is even */                                   \
+            __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + c * F16_ROWS)));     \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                       \
+                ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t * cols + c]), ev[t]);                 \
         }                                                                                             \
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                         \
             float out[F16_ROWS];                                                                      \
@@ -463,28 +446,22 @@ KERN_AVX2_TARGET static inline void halves_to_float(const uint16_t *h, size_t n,
 /* The same on two 256-bit halves of each group (rows 0-7, rows 8-15). */
 #define F16_BODY_256(T)                                                                               \
     const uint16_t *base = P;                                                                         \
-    float xf[T][F16_CHUNK];                                                                           \
     for (size_t g = g0; g < g1; g++) {                                                                \
         const uint16_t *p = base + g * cols * F16_ROWS;                                               \
         __m256 ev[T][2], od[T][2];                                                                    \
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) ev[t][0] = ev[t][1] = od[t][0] = od[t][1] = _mm256_setzero_ps(); \
-        for (size_t c0 = 0; c0 < cols; c0 += F16_CHUNK) {                                             \
-            size_t nc = cols - c0 < F16_CHUNK ? cols - c0 : F16_CHUNK;                                \
-            for (int t = 0; t < T; t++)                                                               \
-                halves_to_float((const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0, nc, xf[t]); \
-            for (size_t c = 0; c < nc; c++) {                                                         \
-                const __m128i *wp = (const __m128i *)(p + (c0 + c) * F16_ROWS);                       \
-                __m256 wl = _mm256_cvtph_ps(_mm_loadu_si128(wp)), wh = _mm256_cvtph_ps(_mm_loadu_si128(wp + 1)); \
-                bool even = (c0 + c) % 2 == 0;                                                        \
-                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                 \
-                    __m256 xv = _mm256_set1_ps(xf[t][c]);                                             \
-                    if (even) {                                                                       \
-                        ev[t][0] = _mm256_fmadd_ps(wl, xv, ev[t][0]);                                 \
-                        ev[t][1] = _mm256_fmadd_ps(wh, xv, ev[t][1]);                                 \
-                    } else {                                                                          \
-                        od[t][0] = _mm256_fmadd_ps(wl, xv, od[t][0]);                                 \
-                        od[t][1] = _mm256_fmadd_ps(wh, xv, od[t][1]);                                 \
-                    }                                                                                 \
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) ev[t][0] = ev[t][1] = od[t][0] = od[t][1] = _mm256_setzero_ps(); \
+        for (size_t c = 0; c < cols; c++) {                                                           \
+            const __m128i *wp = (const __m128i *)(p + c * F16_ROWS);                                  \
+            __m256 wl = _mm256_cvtph_ps(_mm_loadu_si128(wp)), wh = _mm256_cvtph_ps(_mm_loadu_si128(wp + 1)); \
+            bool even = c % 2 == 0;                                                                   \
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                     \
+                __m256 xv = _mm256_set1_ps(xf[t * cols + c]);                                         \
+                if (even) {                                                                           \
+                    ev[t][0] = _mm256_fmadd_ps(wl, xv, ev[t][0]);                                     \
+                    ev[t][1] = _mm256_fmadd_ps(wh, xv, ev[t][1]);                                     \
+                } else {                                                                              \
+                    od[t][0] = _mm256_fmadd_ps(wl, xv, od[t][0]);                                     \
+                    od[t][1] = _mm256_fmadd_ps(wh, xv, od[t][1]);                                     \
                 }                                                                                     \
             }                                                                                         \
         }                                                                                             \
@@ -499,8 +476,8 @@ KERN_AVX2_TARGET static inline void halves_to_float(const uint16_t *h, size_t n,
 
 #define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
 #define DEFINE_F16(NAME, TARGET, BODY, T)                                                             \
-    TARGET static void NAME(const void *P, size_t rows, size_t cols, const void *xq, size_t xs, size_t g0, \
-                            size_t g1, float *y, size_t ldy)                                          \
+    TARGET static void NAME(const void *P, size_t rows, size_t cols, const float *xf, size_t g0, size_t g1, \
+                            float *y, size_t ldy)                                                     \
     {                                                                                                 \
         BODY(T)                                                                                       \
     }
@@ -511,20 +488,52 @@ DEFINE_F16(f16_512_8, AVX512_TARGET, F16_BODY_512, 8)
 DEFINE_F16(f16_256_1, KERN_AVX2_TARGET, F16_BODY_256, 1)
 DEFINE_F16(f16_256_2, KERN_AVX2_TARGET, F16_BODY_256, 2)
 
-typedef void (*f16_fn)(const void *, size_t, size_t, const void *, size_t, size_t, size_t, float *, size_t);
+typedef void (*f16_fn)(const void *, size_t, size_t, const float *, size_t, size_t, float *, size_t);
 
+/* n halves into floats, eight at a time (F16C). */
+KERN_AVX2_TARGET static void halves_to_float(const uint16_t *h, size_t n, float *out)
+{
+    size_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + c))));
+    for (; c < n; c++)
+        out[c] = _cvtsh_ss(h[c]);
+}
+
+/*
+ * The tokens are taken a span at a time (as many as F16_SPAN_FLOATS
+ * holds, whole blocks of eight where it can): their activations are
+ * converted to float once, into the stack, then the span's blocks of
+ * tokens pass over the rows a panel at a time — F16_PANEL_BYTES of
+ * weights, which stay in L2 while every block of the span reads them
+ * (otherwise each block of eight tokens streamed the whole matrix from
+ * L3).  Neither changes any result: each row's sums are the bodies'.
+ */
 void kern_packed_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
                          size_t n, size_t g0, size_t g1, float *y, size_t ldy)
 {
-    const uint8_t *x = xq;
-    while (n > 0) {
-        size_t t = avx512 ? (n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1) : (n >= 2 ? 2 : 1);
-        f16_fn f = avx512 ? (t == 8 ? f16_512_8 : t == 4 ? f16_512_4 : t == 2 ? f16_512_2 : f16_512_1)
-                          : (t == 2 ? f16_256_2 : f16_256_1);
-        f(P, rows, cols, x, xq_stride, g0, g1, y, ldy);
-        x += t * xq_stride;
-        y += t * ldy;
-        n -= t;
+    float xf[F16_SPAN_FLOATS];
+    size_t span = F16_SPAN_FLOATS / cols; /* >= 1: kern_packed_bytes packs no wider rows */
+    if (span > 8)
+        span -= span % 8;
+    size_t panel = F16_PANEL_BYTES / (cols * F16_ROWS * sizeof(uint16_t));
+    if (panel < 1)
+        panel = 1;
+    for (size_t s0 = 0; s0 < n; s0 += span) {
+        size_t ns = n - s0 < span ? n - s0 : span;
+        for (size_t t = 0; t < ns; t++)
+            halves_to_float((const uint16_t *)((const uint8_t *)xq + (s0 + t) * xq_stride), cols, xf + t * cols);
+        for (size_t gp = g0; gp < g1; gp += panel) {
+            size_t ge = g1 - gp < panel ? g1 : gp + panel;
+            for (size_t t0 = 0; t0 < ns;) {
+                size_t left = ns - t0;
+                size_t t = avx512 ? (left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1) : (left >= 2 ? 2 : 1);
+                f16_fn f = avx512 ? (t == 8 ? f16_512_8 : t == 4 ? f16_512_4 : t == 2 ? f16_512_2 : f16_512_1)
+                                  : (t == 2 ? f16_256_2 : f16_256_1);
+                f(P, rows, cols, xf + t0 * cols, gp, ge, y + (s0 + t0) * ldy, ldy);
+                t0 += t;
+            }
+        }
     }
 }
 

@@ -1072,6 +1072,7 @@ static void test_packed(void **state)
     } shapes[] = {{GGML_TYPE_Q8_0, 16, 256}, {GGML_TYPE_Q8_0, 67, 576}, {GGML_TYPE_Q8_0, 8, 2048},
                   {GGML_TYPE_Q8_0, 13, 32},  {GGML_TYPE_F16, 16, 256},  {GGML_TYPE_F16, 67, 576},
                   {GGML_TYPE_F16, 35, 2048}, {GGML_TYPE_F16, 5, 37},    {GGML_TYPE_F16, 40, 600},
+                  {GGML_TYPE_F16, 150, 2100}, {GGML_TYPE_F16, 35, 4865}, /* spans of fewer tokens */
                   {GGML_TYPE_Q4_0, 16, 256}, {GGML_TYPE_Q4_0, 67, 576}, {GGML_TYPE_Q4_0, 13, 32},
                   {GGML_TYPE_Q4_0, 8, 16416}, /* 513 blocks: Σ x of fewer tokens at a time */
                   {GGML_TYPE_Q5_0, 16, 256}, {GGML_TYPE_Q5_0, 67, 576}, {GGML_TYPE_Q5_0, 13, 32},
@@ -1081,6 +1082,9 @@ static void test_packed(void **state)
                   {GGML_TYPE_Q4_K, 16, 256}, {GGML_TYPE_Q4_K, 67, 512}, {GGML_TYPE_Q4_K, 9, 1536},
                   {GGML_TYPE_Q6_K, 16, 256}, {GGML_TYPE_Q6_K, 67, 512}, {GGML_TYPE_Q6_K, 9, 1536},
                   {GGML_TYPE_Q5_K, 16, 256}, {GGML_TYPE_Q5_K, 67, 512}, {GGML_TYPE_Q5_K, 9, 1536}};
+    /* F16 rows wider than the kernels' stack span of activations stay unpacked */
+    assert_int_equal(kern_packed_bytes(GGML_TYPE_F16, 16, 65537), 0);
+    assert_true(kern_packed_bytes(GGML_TYPE_F16, 16, 65536) > 0);
     rng_seed(11);
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
         ggml_type ty = shapes[sh].t;
