@@ -435,12 +435,10 @@ void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                       \
                 ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t * cols + c]), ev[t]);                 \
         }                                                                                             \
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                         \
-            float out[F16_ROWS];                                                                      \
-            _mm512_storeu_ps(out, _mm512_add_ps(ev[t], od[t]));                                       \
-            size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;              \
-            memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                               \
-        }                                                                                             \
+        size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;                  \
+        __mmask16 keep = (__mmask16)((1u << n_r) - 1);                                                \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                           \
+            _mm512_mask_storeu_ps(y + (size_t)t * ldy + r0, keep, _mm512_add_ps(ev[t], od[t]));       \
     }
 
 /* The same on two 256-bit halves of each group (rows 0-7, rows 8-15). */
@@ -465,16 +463,19 @@ void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const
                 }                                                                                     \
             }                                                                                         \
         }                                                                                             \
+        size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;                  \
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                         \
-            float out[F16_ROWS];                                                                      \
+            float out[F16_ROWS], *dst = y + (size_t)t * ldy + r0;                                     \
             _mm256_storeu_ps(out, _mm256_add_ps(ev[t][0], od[t][0]));                                 \
             _mm256_storeu_ps(out + 8, _mm256_add_ps(ev[t][1], od[t][1]));                             \
-            size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;              \
-            memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                               \
+            if (n_r == F16_ROWS)                                                                      \
+                memcpy(dst, out, sizeof out); /* a fixed size: two stores */                          \
+            else                                                                                      \
+                memcpy(dst, out, n_r * sizeof(float));                                                \
         }                                                                                             \
     }
 
-#define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
+#define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw")))
 #define DEFINE_F16(NAME, TARGET, BODY, T)                                                             \
     TARGET static void NAME(const void *P, size_t rows, size_t cols, const float *xf, size_t g0, size_t g1, \
                             float *y, size_t ldy)                                                     \
