@@ -501,15 +501,34 @@ KERN_AVX2_TARGET static void halves_to_float(const uint16_t *h, size_t n, float 
         out[c] = _cvtsh_ss(h[c]);
 }
 
-/*
- * The tokens are taken a span at a time (as many as F16_SPAN_FLOATS
- * holds, whole blocks of eight where it can): their activations are
- * converted to float once, into the stack, then the span's blocks of
- * tokens pass over the rows a panel at a time — F16_PANEL_BYTES of
- * weights, which stay in L2 while every block of the span reads them
- * (otherwise each block of eight tokens streamed the whole matrix from
- * L3).  Neither changes any result: each row's sums are the bodies'.
- */
+/* The rows of groups [g0, g1) against n tokens whose activations are
+ * floats at xf + t·cols: a panel of rows (F16_PANEL_BYTES of weights,
+ * which stay in L2) at a time, every block of tokens over it (otherwise
+ * each block of eight tokens streamed the whole matrix from L3).  Neither
+ * changes any result: each row's sums are the bodies'. */
+static void f16_float_tokens(bool avx512, const void *P, size_t rows, size_t cols, const float *xf, size_t n,
+                             size_t g0, size_t g1, float *y, size_t ldy)
+{
+    size_t panel = F16_PANEL_BYTES / (cols * F16_ROWS * sizeof(uint16_t));
+    if (panel < 1)
+        panel = 1;
+    for (size_t gp = g0; gp < g1; gp += panel) {
+        size_t ge = g1 - gp < panel ? g1 : gp + panel;
+        for (size_t t0 = 0; t0 < n;) {
+            size_t left = n - t0;
+            size_t t = avx512 ? (left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1) : (left >= 2 ? 2 : 1);
+            f16_fn f = avx512 ? (t == 8 ? f16_512_8 : t == 4 ? f16_512_4 : t == 2 ? f16_512_2 : f16_512_1)
+                              : (t == 2 ? f16_256_2 : f16_256_1);
+            f(P, rows, cols, xf + t0 * cols, gp, ge, y + t0 * ldy, ldy);
+            t0 += t;
+        }
+    }
+}
+
+/* Half-precision activations: a span of tokens at a time (as many as
+ * F16_SPAN_FLOATS holds, whole blocks of eight where it can) converted to
+ * float once, into the stack.  A product of many tokens split among
+ * threads converts them once for all instead (kern_packed_tile_f16). */
 void kern_packed_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
                          size_t n, size_t g0, size_t g1, float *y, size_t ldy)
 {
@@ -517,25 +536,24 @@ void kern_packed_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, c
     size_t span = F16_SPAN_FLOATS / cols; /* >= 1: kern_packed_bytes packs no wider rows */
     if (span > 8)
         span -= span % 8;
-    size_t panel = F16_PANEL_BYTES / (cols * F16_ROWS * sizeof(uint16_t));
-    if (panel < 1)
-        panel = 1;
     for (size_t s0 = 0; s0 < n; s0 += span) {
         size_t ns = n - s0 < span ? n - s0 : span;
         for (size_t t = 0; t < ns; t++)
             halves_to_float((const uint16_t *)((const uint8_t *)xq + (s0 + t) * xq_stride), cols, xf + t * cols);
-        for (size_t gp = g0; gp < g1; gp += panel) {
-            size_t ge = g1 - gp < panel ? g1 : gp + panel;
-            for (size_t t0 = 0; t0 < ns;) {
-                size_t left = ns - t0;
-                size_t t = avx512 ? (left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1) : (left >= 2 ? 2 : 1);
-                f16_fn f = avx512 ? (t == 8 ? f16_512_8 : t == 4 ? f16_512_4 : t == 2 ? f16_512_2 : f16_512_1)
-                                  : (t == 2 ? f16_256_2 : f16_256_1);
-                f(P, rows, cols, xf + t0 * cols, gp, ge, y + (s0 + t0) * ldy, ldy);
-                t0 += t;
-            }
-        }
+        f16_float_tokens(avx512, P, rows, cols, xf, ns, g0, g1, y + s0 * ldy, ldy);
     }
+}
+
+void kern_packed_tile_f16_x86(const void *xq, size_t xq_stride, size_t n, size_t cols, float *xt)
+{
+    for (size_t t = 0; t < n; t++)
+        halves_to_float((const uint16_t *)((const uint8_t *)xq + t * xq_stride), cols, xt + t * cols);
+}
+
+void kern_packed_matmul_tiled_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const float *xt,
+                                      size_t n, size_t g0, size_t g1, float *y, size_t ldy)
+{
+    f16_float_tokens(avx512, P, rows, cols, xt, n, g0, g1, y, ldy);
 }
 
 void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,
