@@ -201,8 +201,10 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
         __m256 acc[T];                                                                                \
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();             \
         for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES) {                                     \
-            __m256i sum[T];                                                                           \
-            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();      \
+            /* few tokens: two chains of vpdpbusd per token (even and odd   \
+             * chunks), half the latency; integers, so the same sum */       \
+            __m256i sum[T], sum2[T];                                                                  \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = sum2[t] = _mm256_setzero_si256(); \
             const __m256i *q = (const __m256i *)(p + PACK_ROWS * sizeof(float));                      \
             _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
                 __m256i wu = _mm256_xor_si256(_mm256_loadu_si256(q + j), _mm256_set1_epi8((char)0x80)); \
@@ -210,12 +212,17 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
                     const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;             \
                     int32_t chunk;                                                                    \
                     memcpy(&chunk, x->qs + 4 * j, 4);                                                 \
-                    sum[t] = DPBUSD(sum[t], wu, _mm256_set1_epi32(chunk));                             \
+                    if (T <= 2 && j % 2)                                                              \
+                        sum2[t] = DPBUSD(sum2[t], wu, _mm256_set1_epi32(chunk));                      \
+                    else                                                                              \
+                        sum[t] = DPBUSD(sum[t], wu, _mm256_set1_epi32(chunk));                        \
                 }                                                                                     \
             }                                                                                         \
             __m256 dw = _mm256_loadu_ps((const float *)p);                                            \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
                 const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;                 \
+                if (T <= 2)                                                                           \
+                    sum[t] = _mm256_add_epi32(sum[t], sum2[t]);                                       \
                 __m256i exact = _mm256_sub_epi32(sum[t], _mm256_set1_epi32(128 * xsum[t * nb + b]));  \
                 __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x->d)));                        \
                 acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), d, acc[t]);                       \
@@ -246,19 +253,24 @@ typedef void (*packed_fn)(const void *, size_t, size_t, const void *, size_t, si
 
 #define XSUM_MAX 4096 /* tokens × blocks the VNNI body keeps Σ x for, on the stack */
 
+/* Σ of a block's 32 signed bytes: (x ^ 0x80) as unsigned, summed in
+ * eight-byte groups by vpsadbw, less 32 × 128. */
+KERN_AVX2_TARGET static inline int32_t block_sum(const int8_t *qs)
+{
+    __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)qs), _mm256_set1_epi8((char)0x80));
+    __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
+}
+
 #define DEFINE_PACKED_VNNI(NAME, TARGET, T, DPBUSD)                                                   \
     TARGET static void NAME(const void *P, size_t rows, size_t nb, const void *xq, size_t xs, size_t g0, \
                                  size_t g1, float *y, size_t ldy)                                    \
     {                                                                                                 \
         int32_t xsum[XSUM_MAX];                                                                       \
         for (int t = 0; t < T; t++)                                                                   \
-            for (size_t b = 0; b < nb; b++) {                                                         \
-                const block_q8_0 *x = (const block_q8_0 *)((const uint8_t *)xq + (size_t)t * xs) + b; \
-                int32_t v = 0;                                                                        \
-                for (int k = 0; k < 32; k++)                                                          \
-                    v += x->qs[k];                                                                    \
-                xsum[t * nb + b] = v;                                                                 \
-            }                                                                                         \
+            for (size_t b = 0; b < nb; b++)                                                           \
+                xsum[t * nb + b] = block_sum(((const block_q8_0 *)((const uint8_t *)xq + (size_t)t * xs) + b)->qs); \
         PACKED_BODY_VNNI(T, DPBUSD)                                                                   \
     }
 
