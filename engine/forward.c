@@ -565,9 +565,23 @@ static void attention_exact_part(void *arg, int ti, int tn)
     const uint16_t *kc = c->k_cache + base, *vc = c->v_cache + base;
 
     /* jobs ordered KV head, then block, then query head: a thread's run of
-     * jobs extends one conversion instead of repeating it */
-    long lo, hi;
-    pool_split((long)m->hp.n_head_kv * chunks * group, ti, tn, &lo, &hi);
+     * jobs extends one conversion instead of repeating it.  A job costs
+     * about its keys (later blocks see more), so the threads split the
+     * jobs by that: an even split of their number left one thread a
+     * third more work than the other. */
+    long jobs = (long)m->hp.n_head_kv * chunks * group, total = 0;
+    for (long job = 0; job < jobs; job++)
+        total += past + (int)(job / group % chunks + 1) * ATT_ROWS;
+    long lo = jobs, hi = jobs;
+    for (long job = 0, cost = 0; job < jobs; job++) {
+        if (lo == jobs && cost * tn >= total * ti)
+            lo = job;
+        if (cost * tn >= total * (ti + 1)) {
+            hi = job;
+            break;
+        }
+        cost += past + (int)(job / group % chunks + 1) * ATT_ROWS;
+    }
     for (long job = lo; job < hi; job++) {
         int g = (int)(job / ((long)chunks * group));
         int chunk = (int)(job / group % chunks);
