@@ -120,24 +120,15 @@ struct model_pack {
     size_t bytes;
 };
 
-/* w repacked for the kernels (its memory in *out, NULL when w is not
- * packed); the mapped rows are then given back (madvise), so resident
- * memory stays about the file's size: the rows are read once, here. */
-static void pack_weight(model_weight *w, struct model_pack *out)
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* w repacked for the kernels into dst (kern_packed_bytes of it); the
+ * mapped rows are then given back (madvise), so resident memory stays
+ * about the file's size: the rows are read once, here. */
+static void pack_weight(model_weight *w, void *dst)
 {
-    *out = (struct model_pack){NULL, 0};
-    size_t bytes = kern_packed_bytes(w->type, w->rows, w->cols);
-    if (!kern_packs(w->type) || !bytes)
-        return;
-    /* fresh pages in 2 MiB folios where the kernel can: a 4 KiB page fault
-     * per 4 KiB would cost as much as the packing */
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return; /* the unpacked rows still work */
-    (void)madvise(p, bytes, MADV_HUGEPAGE);
-    kern_pack(w->type, w->data, w->rows, w->cols, p);
-    w->packed = p;
-    *out = (struct model_pack){p, bytes};
+    kern_pack(w->type, w->data, w->rows, w->cols, dst);
+    w->packed = dst;
     long page = sysconf(_SC_PAGESIZE);
     uintptr_t lo = ((uintptr_t)w->data + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
     uintptr_t hi = ((uintptr_t)w->data + (uintptr_t)w->rows * w->row_bytes) / (uintptr_t)page * (uintptr_t)page;
@@ -147,7 +138,7 @@ static void pack_weight(model_weight *w, struct model_pack *out)
 
 typedef struct {
     model_weight **ws;
-    struct model_pack *packs;
+    uint8_t **dst; /* (n) where each goes in the arena */
     size_t n, next;
     pthread_mutex_t lock;
 } pack_job;
@@ -163,7 +154,7 @@ static void *pack_worker(void *arg)
         pthread_mutex_unlock(&j->lock);
         if (i >= j->n)
             return NULL;
-        pack_weight(j->ws[i], &j->packs[i]);
+        pack_weight(j->ws[i], j->dst[i]);
     }
 }
 
@@ -188,20 +179,47 @@ static bool pack_weights(model *m)
         model_layer *l = &m->layers[i];
         model_weight *lw[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
         for (size_t k = 0; k < sizeof lw / sizeof lw[0]; k++)
-            if (kern_packs(lw[k]->type))
+            if (kern_packs(lw[k]->type) && kern_packed_bytes(lw[k]->type, lw[k]->rows, lw[k]->cols))
                 ws[n++] = lw[k];
     }
-    if (kern_packs(m->output.type))
+    if (kern_packs(m->output.type) && kern_packed_bytes(m->output.type, m->output.rows, m->output.cols))
         ws[n++] = &m->output;
+    /* one arena for them all, in 2 MiB pages where the kernel gives them:
+     * a decoded token streams every weight, and weights mapped apart
+     * (most smaller than 2 MiB) took 4 KiB pages, a TLB miss every 4 KiB */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += (kern_packed_bytes(ws[i]->type, ws[i]->rows, ws[i]->cols) + 63) & ~(size_t)63;
+    total = (total + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    uint8_t *arena = NULL, **dst = NULL;
+    if (n) {
+        /* map a huge page more and start at a boundary; the slack goes back */
+        uint8_t *p = mmap(NULL, total + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        dst = try_mallocarray(n, sizeof *dst);
+        m->packs = try_mallocarray(1, sizeof *m->packs);
+        if (p == MAP_FAILED || !dst || !m->packs) {
+            bool oom = !dst || !m->packs;
+            if (p != MAP_FAILED)
+                munmap(p, total + HUGE_PAGE);
+            free(dst);
+            free(ws);
+            return !oom; /* without an arena the unpacked rows still work */
+        }
+        arena = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+        if (arena > p)
+            munmap(p, (size_t)(arena - p));
+        munmap(arena + total, (size_t)(p + HUGE_PAGE - arena));
+        (void)madvise(arena, total, MADV_HUGEPAGE);
+        m->packs[m->n_packs++] = (struct model_pack){arena, total};
+    }
     if (n) {
         qsort(ws, n, sizeof *ws, larger_first);
-        pack_job j = {.ws = ws, .packs = try_calloc(n, sizeof *j.packs), .n = n};
-        m->packs = try_mallocarray(n, sizeof *m->packs);
-        if (!j.packs || !m->packs) {
-            free(j.packs);
-            free(ws);
-            return false;
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            dst[i] = arena + at;
+            at += (kern_packed_bytes(ws[i]->type, ws[i]->rows, ws[i]->cols) + 63) & ~(size_t)63;
         }
+        pack_job j = {.ws = ws, .dst = dst, .n = n};
         pthread_mutex_init(&j.lock, NULL);
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         int threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
@@ -213,11 +231,8 @@ static bool pack_weights(model *m)
         for (int t = 0; t < started; t++)
             pthread_join(tid[t], NULL);
         pthread_mutex_destroy(&j.lock);
-        for (size_t i = 0; i < n; i++)
-            if (j.packs[i].p)
-                m->packs[m->n_packs++] = j.packs[i];
-        free(j.packs);
     }
+    free(dst);
     free(ws);
     if (m->tied_output)
         m->tok_embd.packed = m->output.packed; /* the lookup reads the packed rows */
