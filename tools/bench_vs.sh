@@ -42,10 +42,6 @@ if [ -z "${LLAMA_BENCH:-}" ]; then
     exit 0
 fi
 shared=${FRONTDESK_SHARED:-../shared}
-if [ ! -d "$shared/ref/tokenizer" ]; then
-    echo "(skipped: $shared/ref/tokenizer not found; the files need its vocabularies so that llama.cpp loads them)"
-    exit 0
-fi
 for b in "$LLAMA_BENCH" ${IK_LLAMA_BENCH:+"$IK_LLAMA_BENCH"}; do
     [ -x "$b" ] || { echo "bench_vs.sh: $b is not an executable" >&2; exit 1; }
 done
@@ -63,19 +59,25 @@ specs=${VS_MODELS:-"smollm2-135m:q8_0 smollm2-135m:f16 smollm2-135m:q4_k_m
     qwen2.5-0.5b:q8_0 qwen2.5-0.5b:f16 qwen2.5-0.5b:q4_k_m
     tinyllama-1.1b:q8_0 tinyllama-1.1b:f16 tinyllama-1.1b:q4_k_m"}
 
-model_file() { # shape type -> the path
+vocab_of() { # shape -> the vocabulary's name (SentencePiece for TinyLlama)
     case $1 in
-    tinyllama*) v=ggml-vocab-llama-spm ;;
-    *) v=ggml-vocab-gpt-2 ;;
+    tinyllama*) echo ggml-vocab-llama-spm ;;
+    *) echo ggml-vocab-gpt-2 ;;
     esac
-    echo "$dir/random-$1-$2-$v.gguf"
+}
+model_file() { # shape type -> the path
+    echo "$dir/random-$1-$2-$(vocab_of "$1").gguf"
 }
 
 for spec in $specs; do
     shape=${spec%%:*} type=${spec#*:}
     out=$(model_file "$shape" "$type")
     if [ ! -f "$out" ]; then
-        vocab=$shared/ref/tokenizer/$(basename "$out" .gguf | sed 's/.*-\(ggml-vocab-.*\)/\1/').gguf
+        vocab=$shared/ref/tokenizer/$(vocab_of "$shape").gguf
+        if [ ! -f "$vocab" ]; then
+            echo "(skipped: $vocab not found, and $out needs it so that llama.cpp loads it; FRONTDESK_SHARED names ../shared)"
+            exit 0
+        fi
         echo "writing $out"
         "$build/tools/mkmodel" --shape "$shape" --type "$type" --vocab "$vocab" --out "$out.tmp"
         mv "$out.tmp" "$out"
