@@ -228,8 +228,10 @@ static void test_script_table(void **state)
     snprintf(lb, sizeof lb, "LLAMA_BENCH=%s", llama);
     snprintf(ikb, sizeof ikb, "IK_LLAMA_BENCH=%s", ik);
     snprintf(dir, sizeof dir, "VS_DIR=%s", models_dir());
-    const char *argv[] = {"/usr/bin/env", lb, ikb, dir, "VS_MODELS=smollm2-135m:q8_0", "VS_THREADS=1",
-                          "VS_PROMPT=8", "VS_GEN=3", "ROUNDS=3", "sh", "tools/bench_vs.sh", build_dir(), NULL};
+    /* the user's own settings for the script left out */
+    const char *argv[] = {"/usr/bin/env", "-u", "IK_RTR", "-u", "LLAMA_BENCH_ARGS", "-u", "IK_LLAMA_BENCH_ARGS",
+                          lb, ikb, dir, "VS_MODELS=smollm2-135m:q8_0", "VS_THREADS=1", "VS_PROMPT=8", "VS_GEN=3",
+                          "ROUNDS=3", "sh", "tools/bench_vs.sh", build_dir(), NULL};
     char *o, *e;
     int rc = test_run(argv, NULL, 0, &o, &e);
     if (rc != 0)

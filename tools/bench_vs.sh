@@ -130,6 +130,7 @@ run() { # contender file threads -> "PP TG COMMIT" ("-" for a figure not had)
     case $1 in
     ours)
         if "$build/tools/bench_vs" --runs 1 --threads "$3" --prompt "$prompt" --gen "$gen" "$2" >"$tmp/out" 2>"$tmp/err"; then
+            [ -s "$tmp/ours-info" ] || grep '^#' "$tmp/out" >"$tmp/ours-info" || :
             awk '$1 == "pp" { pp = $4 } $1 == "tg" { tg = $4 }
                  END { printf "%s %s -\n", pp == "" ? "-" : pp, tg == "" ? "-" : tg }' "$tmp/out"
             return
@@ -152,6 +153,8 @@ run() { # contender file threads -> "PP TG COMMIT" ("-" for a figure not had)
     echo "- - -"
 }
 
+echo "machine:$(sed -n 's/^model name[[:space:]]*:\(.*\)/\1/p' /proc/cpuinfo 2>/dev/null | head -n 1), $(nproc) cores;" \
+    "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} FRONTDESK_SIMD=${FRONTDESK_SIMD:-(unset)}"
 echo "load average before: $(cat /proc/loadavg 2>/dev/null || echo ?)"
 : >"$tmp/results"
 for spec in $specs; do
@@ -179,6 +182,7 @@ echo "load average after: $(cat /proc/loadavg 2>/dev/null || echo ?)"
 echo
 echo "side by side: pp$prompt (prompt from an empty context) and tg$gen (decode from an empty context), tokens/s;"
 echo "medians of $rounds rounds; ratio = ours / theirs, the median of the per-round ratios (min-max)"
+echo "  frontdesk: kernel path $(sed -n 's/.*kernel path \([a-z0-9]*\).*/\1/p' "$tmp/ours-info" 2>/dev/null | head -n 1) ($build/tools/bench_vs)"
 for who in $contenders; do
     [ "$who" = ours ] && continue
     c=$(awk -v w="$who" '$4 == w && $7 != "?" && $7 != "-" { print $7; exit }' "$tmp/results")
