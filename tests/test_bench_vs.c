@@ -220,7 +220,7 @@ static void expect_cells(char w[][32], int at, double ours_med, double theirs_me
 static void test_script_table(void **state)
 {
     (void)state;
-    const char *llama = write_fake("llama-bench", "case $k in 1) pp=100 tg=10 ;; 2) pp=300 tg=30 ;; "
+    const char *llama = write_fake("llama-bench", "case $k in 1) pp=1000 tg=100 ;; 2) pp=300 tg=30 ;; "
                                                   "*) pp=200.5 tg=20.25 ;; esac");
     const char *ik = write_fake("ik-llama-bench", "case $rtr in 0) pp=400 tg=40 ;; 1) pp=800 tg=80 ;; "
                                                   "*) echo 'no -rtr' >&2; exit 1 ;; esac");
@@ -255,7 +255,7 @@ static void test_script_table(void **state)
     assert_int_equal(strncmp(first_of_round[1], "llama.cpp:", 10), 0);
     assert_int_equal(strncmp(first_of_round[2], "ik_llama.cpp -rtr 0:", 20), 0);
 
-    static const double their_pp[ROUNDS] = {100, 300, 200.5}, their_tg[ROUNDS] = {10, 30, 20.25};
+    static const double their_pp[ROUNDS] = {1000, 300, 200.5}, their_tg[ROUNDS] = {100, 30, 20.25};
     double q_pp[ROUNDS], q_tg[ROUNDS];
     for (int r = 0; r < ROUNDS; r++)
         q_pp[r] = ours_pp[r] / their_pp[r], q_tg[r] = ours_tg[r] / their_tg[r];
@@ -264,8 +264,8 @@ static void test_script_table(void **state)
     assert_int_equal(row_words(o, " llama.cpp ", w, 16), 11);
     assert_string_equal(w[1], "1");
     assert_string_equal(w[2], "llama.cpp");
-    expect_cells(w, 3, median3(ours_pp), 200.5, q_pp, "llama.cpp pp");
-    expect_cells(w, 7, median3(ours_tg), 20.25, q_tg, "llama.cpp tg");
+    expect_cells(w, 3, median3(ours_pp), 300, q_pp, "llama.cpp pp");
+    expect_cells(w, 7, median3(ours_tg), 30, q_tg, "llama.cpp tg");
 
     static const double ik_pp[2] = {400, 800}, ik_tg[2] = {40, 80};
     for (int rtr = 0; rtr < 2; rtr++) {

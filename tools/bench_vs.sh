@@ -202,9 +202,9 @@ function num(x) { return x == "-" ? "-" : sprintf("%.1f", x) }
 function cell(kind, key, who,    r, no, nt, nr, o, t, q, s) {
     no = nt = nr = 0
     for (r = 1; r <= maxround; r++) {
-        s = val[key, r, "ours", kind]; if (s != "" && s != "-") o[++no] = s
-        s = val[key, r, who, kind]; if (s != "" && s != "-") t[++nt] = s
-        if (val[key, r, "ours", kind] !~ /^(-|)$/ && val[key, r, who, kind] !~ /^(-|)$/ && val[key, r, who, kind] > 0)
+        s = val[key, r, "ours", kind]; if (s != "" && s != "-") o[++no] = s + 0
+        s = val[key, r, who, kind]; if (s != "" && s != "-") t[++nt] = s + 0
+        if (val[key, r, "ours", kind] !~ /^(-|)$/ && val[key, r, who, kind] !~ /^(-|)$/ && val[key, r, who, kind] + 0 > 0)
             q[++nr] = val[key, r, "ours", kind] / val[key, r, who, kind]
     }
     s = sprintf("%8s %8s", num(med(o, no)), num(med(t, nt)))
