@@ -28,7 +28,7 @@
 #   IK_RTR="0 1"       its -rtr settings to measure
 #   LLAMA_BENCH_ARGS, IK_LLAMA_BENCH_ARGS   extra flags for either
 #   VS_MODELS="smollm2-135m:q8_0 ..."  shape:type pairs (default all nine)
-#   VS_THREADS="1 2"   ROUNDS=3   VS_PROMPT=256   VS_GEN=64
+#   VS_THREADS="1 2"   ROUNDS=3 (else BENCH_RUNS)   VS_PROMPT=256   VS_GEN=64
 #   VS_DIR             where the files are (written when missing)
 #   FRONTDESK_SHARED   the reference data (default ../shared, as the suites)
 #
@@ -45,7 +45,7 @@ shared=${FRONTDESK_SHARED:-../shared}
 for b in "$LLAMA_BENCH" ${IK_LLAMA_BENCH:+"$IK_LLAMA_BENCH"}; do
     [ -x "$b" ] || { echo "bench_vs.sh: $b is not an executable" >&2; exit 1; }
 done
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-${BENCH_RUNS:-3}}
 prompt=${VS_PROMPT:-256}
 gen=${VS_GEN:-64}
 dir=${VS_DIR:-$build/models}
