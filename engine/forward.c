@@ -278,45 +278,77 @@ static const float *batch_activation(fwd_ctx *c, const model_weight *w, const fl
     return c->xr;
 }
 
-/* A small batch's x as the kernels take it: each token's activation
- * converted by kern_quantize_activation, one after another in c->xr
- * (*stride bytes apart).  Float weights read x itself. */
-static const void *batch_quantize(fwd_ctx *c, const model_weight *w, const float *x, int B, bool again,
-                                  size_t *stride)
+/* Converting a batch's activations (and tiling them), tokens split among
+ * the threads in whole tiles of eight: kern_packed_tile lays out each
+ * tile of eight by itself, so a thread's tiles start at the bytes that
+ * t0 tokens take. */
+typedef struct {
+    const model_weight *w;  /* whose activation type x is converted to, or NULL: converted already */
+    const model_weight *tw; /* whose tiles are laid out, or NULL                                     */
+    const float *x;
+    void *xr, *xt;
+    size_t stride;
+    int B;
+} prep_job;
+
+static void prep_part(void *arg, int i, int n)
 {
+    const prep_job *p = arg;
+    long lo, hi;
+    pool_split((p->B + 7) / 8, i, n, &lo, &hi);
+    size_t t0 = (size_t)lo * 8, t1 = (size_t)hi * 8 < (size_t)p->B ? (size_t)hi * 8 : (size_t)p->B;
+    if (t0 >= t1)
+        return;
+    if (p->w)
+        for (size_t t = t0; t < t1; t++)
+            kern_quantize_activation(p->w->type, p->x + t * p->w->cols, p->w->cols, (char *)p->xr + t * p->stride);
+    if (p->tw)
+        kern_packed_tile(p->tw->type, (const char *)p->xr + t0 * p->stride, p->stride, t1 - t0, p->tw->cols,
+                         (char *)p->xt + kern_packed_tile_bytes(p->tw->type, p->tw->cols, t0));
+}
+
+/* A small batch's x as the kernels take it (into j): each token's
+ * activation converted by kern_quantize_activation, one after another in
+ * c->xr (x_stride bytes apart), and tiled into c->xt for the weights
+ * among ws that take tiles (xt NULL when none does or the buffer is too
+ * small: the plain packed kernels then give the same results).  Float
+ * weights read x itself.  A long batch is converted by all the threads. */
+static void batch_prepare(fwd_ctx *c, const model_weight *const *ws, int n, const float *x, int B, bool again,
+                          multi_job *j)
+{
+    const model_weight *w = ws[0];
     ggml_type at = kern_activation_type(w->type);
     if (at == GGML_TYPE_F32) {
-        *stride = w->cols * sizeof(float);
-        return x;
+        j->x = x;
+        j->x_stride = w->cols * sizeof(float);
+        return;
     }
-    *stride = (kern_activation_bytes(w->type, w->cols) + 63) & ~(size_t)63; /* each aligned as c->xq */
+    prep_job p = {.x = x, .xr = c->xr, .xt = c->xt, .B = B};
+    p.stride = (kern_activation_bytes(w->type, w->cols) + 63) & ~(size_t)63; /* each aligned as c->xq */
     if (!(again && c->xr_type == at && c->xr_cols == w->cols && c->xr_quantized)) {
-        for (int t = 0; t < B; t++)
-            kern_quantize_activation(w->type, x + (size_t)t * w->cols, w->cols, (char *)c->xr + t * *stride);
+        p.w = w;
         c->xr_type = at;
         c->xr_cols = w->cols;
         c->xr_quantized = true;
         c->xt_ready = false;
     }
-    return c->xr;
-}
-
-/* The batch's activations in c->xr (batch_quantize's) tiled into c->xt
- * for the weights among ws that take tiles; NULL when none does or the
- * buffer is too small (the plain packed kernels then give the same
- * results). */
-static const void *batch_tiles(fwd_ctx *c, const model_weight *const *ws, int n, int B, size_t stride)
-{
-    const model_weight *w = NULL;
-    for (int k = 0; k < n && !w; k++)
-        w = tiles(ws[k]) ? ws[k] : NULL;
-    if (!w || kern_packed_tile_bytes(w->type, w->cols, (size_t)B) > c->xt_bytes)
-        return NULL;
-    if (!c->xt_ready) {
-        kern_packed_tile(w->type, c->xr, stride, (size_t)B, w->cols, c->xt);
+    for (int k = 0; k < n && !p.tw; k++)
+        p.tw = tiles(ws[k]) ? ws[k] : NULL;
+    if (p.tw && kern_packed_tile_bytes(p.tw->type, p.tw->cols, (size_t)B) > c->xt_bytes)
+        p.tw = NULL;
+    j->x = c->xr;
+    j->x_stride = p.stride;
+    j->xt = p.tw ? c->xt : NULL;
+    if (c->xt_ready)
+        p.tw = NULL;
+    if (p.tw)
         c->xt_ready = true;
-    }
-    return c->xt;
+    if (!p.w && !p.tw)
+        return;
+    if (B >= 32 && c->n_threads > 1)
+        pool_run(c->pool, prep_part, &p);
+    else
+        prep_part(&p, 0, 1);
 }
 
 /* ys[k] = x · ws[k]ᵀ for k < n through the decode kernels, all of the
@@ -333,8 +365,7 @@ static void products(fwd_ctx *c, int n, const model_weight *const *ws, float *co
         token_activation(c, ws[0], x, again);
         j.x = c->xq;
     } else {
-        j.x = batch_quantize(c, ws[0], x, B, again, &j.x_stride);
-        j.xt = batch_tiles(c, ws, n, B, j.x_stride);
+        batch_prepare(c, ws, n, x, B, again, &j);
     }
     run_products(c, &j);
     if (glu && !j.swiglu)
@@ -534,9 +565,23 @@ static void attention_exact_part(void *arg, int ti, int tn)
     const uint16_t *kc = c->k_cache + base, *vc = c->v_cache + base;
 
     /* jobs ordered KV head, then block, then query head: a thread's run of
-     * jobs extends one conversion instead of repeating it */
-    long lo, hi;
-    pool_split((long)m->hp.n_head_kv * chunks * group, ti, tn, &lo, &hi);
+     * jobs extends one conversion instead of repeating it.  A job costs
+     * about its keys (later blocks see more), so the threads split the
+     * jobs by that: an even split of their number left one thread a
+     * third more work than the other. */
+    long jobs = (long)m->hp.n_head_kv * chunks * group, total = 0;
+    for (long job = 0; job < jobs; job++)
+        total += past + (int)(job / group % chunks + 1) * ATT_ROWS;
+    long lo = jobs, hi = jobs;
+    for (long job = 0, cost = 0; job < jobs; job++) {
+        if (lo == jobs && cost * tn >= total * ti)
+            lo = job;
+        if (cost * tn >= total * (ti + 1)) {
+            hi = job;
+            break;
+        }
+        cost += past + (int)(job / group % chunks + 1) * ATT_ROWS;
+    }
     for (long job = lo; job < hi; job++) {
         int g = (int)(job / ((long)chunks * group));
         int chunk = (int)(job / group % chunks);
@@ -555,11 +600,12 @@ static void attention_exact_part(void *arg, int ti, int tn)
             float mx = -INFINITY;
             for (int p = 0; p < seen; p++)
                 mx = s[p] > mx ? s[p] : mx;
+            for (int p = 0; p < seen; p++)
+                s[p] -= mx;
+            kern_exp(s, (size_t)seen); /* eight at a time; within 2e-7 of expf */
             double sum = 0.0;
-            for (int p = 0; p < seen; p++) {
-                s[p] = expf(s[p] - mx);
+            for (int p = 0; p < seen; p++)
                 sum += s[p];
-            }
             sums[r] = (float)sum;
             for (int p = seen; p < n_keys; p++)
                 s[p] = 0.0f;

@@ -120,6 +120,8 @@ fwd_ctx *fwd_new_multi(const model *m, int n_seq, int n_ctx, int n_threads, char
     c->xr = try_mallocarray(B * widest, sizeof(float));
     /* where this path tiles a batch's activations for packed weights */
     c->xt_bytes = kern_packed_tile_bytes(GGML_TYPE_Q8_0, (widest + 31) / 32 * 32, B);
+    if (kern_packed_tile_bytes(GGML_TYPE_F16, widest, B) > c->xt_bytes)
+        c->xt_bytes = kern_packed_tile_bytes(GGML_TYPE_F16, widest, B);
     c->xt = c->xt_bytes ? try_malloc(c->xt_bytes) : NULL;
     size_t half = m->hp.n_rot / 2;
     c->rope_cos = try_mallocarray((size_t)n_ctx * half, sizeof(float));

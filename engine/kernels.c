@@ -575,6 +575,8 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
 size_t kern_packed_tile_bytes(ggml_type type, size_t cols, size_t n)
 {
 #if KERN_X86
+    if (type == GGML_TYPE_F16 && kern_packs(type) && kern_packed_bytes(type, KERN_PACK_ROWS, cols))
+        return n * cols * sizeof(float);
     if (type == GGML_TYPE_Q8_0 && kern_packs(type) && avx512() && cpu.vnni && cols % 32 == 0)
         return kern_packed_tile_bytes_x86(cols, n);
 #else
@@ -586,7 +588,9 @@ size_t kern_packed_tile_bytes(ggml_type type, size_t cols, size_t n)
 void kern_packed_tile(ggml_type type, const void *xq, size_t xq_stride, size_t n, size_t cols, void *xt)
 {
 #if KERN_X86
-    if (kern_packed_tile_bytes(type, cols, n))
+    if (type == GGML_TYPE_F16 && kern_packed_tile_bytes(type, cols, n))
+        kern_packed_tile_f16_x86(xq, xq_stride, n, cols, xt);
+    else if (kern_packed_tile_bytes(type, cols, n))
         kern_packed_tile_x86(xq, xq_stride, n, cols, xt);
 #else
     (void)xq, (void)xq_stride, (void)xt;
@@ -597,7 +601,9 @@ void kern_packed_matmul_tiled(ggml_type type, const void *P, size_t rows, size_t
                               size_t r0, size_t r1, float *y, size_t ldy)
 {
 #if KERN_X86
-    if (kern_packed_tile_bytes(type, cols, n) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
+    if (type == GGML_TYPE_F16 && kern_packed_tile_bytes(type, cols, n) && r0 % 16 == 0 && r0 < r1)
+        kern_packed_matmul_tiled_f16_x86(avx512(), P, rows, cols, xt, n, r0 / 16, (r1 + 15) / 16, y, ldy);
+    else if (kern_packed_tile_bytes(type, cols, n) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
         kern_packed_matmul_tiled_x86(P, rows, cols, xt, n, r0 / 8, (r1 + 7) / 8, y, ldy);
 #else
     (void)P, (void)rows, (void)xt, (void)r0, (void)r1, (void)y, (void)ldy;

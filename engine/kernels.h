@@ -185,7 +185,8 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
 
 /* Several tokens through packed weights with their activations laid out
  * once per product, for every thread's rows: Q8_0 on the avx512 path
- * with VNNI (kernels_packed.c), sixteen rows per vector.  The results are
+ * with VNNI (kernels_packed.c), sixteen rows per vector; F16 wherever it
+ * is packed (the activations converted to float once).  The results are
  * kern_packed_matmul's bit for bit.  kern_packed_tile_bytes is 0 where
  * this does not apply (then use kern_packed_matmul); else the bytes that
  * kern_packed_tile writes for n tokens (any alignment).  xq as for

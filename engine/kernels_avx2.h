@@ -48,6 +48,11 @@ typedef enum { KERN_PACKED_AVX2, KERN_PACKED_AVXVNNI, KERN_PACKED_VNNI512 } kern
 /* Packed F16: groups [g0, g1) of sixteen rows, half-precision activations. */
 void kern_packed_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
                          size_t n, size_t g0, size_t g1, float *y, size_t ldy);
+/* The same with the activations as floats laid out once per product
+ * (n rows of cols, kern_packed_tile_f16_x86's), for every thread's rows. */
+void kern_packed_tile_f16_x86(const void *xq, size_t xq_stride, size_t n, size_t cols, float *xt);
+void kern_packed_matmul_tiled_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const float *xt,
+                                      size_t n, size_t g0, size_t g1, float *y, size_t ldy);
 void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,
                             size_t xq_stride, size_t n, size_t g0, size_t g1, float *y, size_t ldy);
 /* Packed Q8_0 against tiled activations (kernels_packed.c; AVX-512 VNNI

@@ -40,6 +40,12 @@
 
 #define PACK_ROWS 8 /* Q8_0 rows per group: one 256-bit vector of lanes */
 #define F16_ROWS 16 /* F16 rows per group: one 512-bit vector, or two 256-bit ones */
+/* Floats of F16 activations converted at a time (kern_packed_f16_x86's
+ * stack): 256 KiB, eight tokens of rows as wide as 8192; wider rows than
+ * this holds are not packed. */
+#define F16_SPAN_FLOATS 65536
+/* Weights per pass of a span's blocks of tokens, so that they stay in L2. */
+#define F16_PANEL_BYTES (192 * 1024)
 #define GROUP_BLOCK_BYTES (PACK_ROWS * 4 + PACK_ROWS * 32) /* one block of a group */
 
 size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
@@ -49,7 +55,7 @@ size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
     if (type == GGML_TYPE_BF16)
         return kern_packed_bf16_bytes(rows, cols);
     if (type == GGML_TYPE_F16)
-        return (rows + F16_ROWS - 1) / F16_ROWS * cols * F16_ROWS * sizeof(uint16_t);
+        return cols <= F16_SPAN_FLOATS ? (rows + F16_ROWS - 1) / F16_ROWS * cols * F16_ROWS * sizeof(uint16_t) : 0;
     if (type != GGML_TYPE_Q8_0 || cols % 32)
         return 0;
     size_t groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
@@ -195,8 +201,10 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
         __m256 acc[T];                                                                                \
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();             \
         for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES) {                                     \
-            __m256i sum[T];                                                                           \
-            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();      \
+            /* few tokens: two chains of vpdpbusd per token (even and odd   \
+             * chunks), half the latency; integers, so the same sum */       \
+            __m256i sum[T], sum2[T];                                                                  \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = sum2[t] = _mm256_setzero_si256(); \
             const __m256i *q = (const __m256i *)(p + PACK_ROWS * sizeof(float));                      \
             _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
                 __m256i wu = _mm256_xor_si256(_mm256_loadu_si256(q + j), _mm256_set1_epi8((char)0x80)); \
@@ -204,12 +212,17 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
                     const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;             \
                     int32_t chunk;                                                                    \
                     memcpy(&chunk, x->qs + 4 * j, 4);                                                 \
-                    sum[t] = DPBUSD(sum[t], wu, _mm256_set1_epi32(chunk));                             \
+                    if (T <= 2 && j % 2)                                                              \
+                        sum2[t] = DPBUSD(sum2[t], wu, _mm256_set1_epi32(chunk));                      \
+                    else                                                                              \
+                        sum[t] = DPBUSD(sum[t], wu, _mm256_set1_epi32(chunk));                        \
                 }                                                                                     \
             }                                                                                         \
             __m256 dw = _mm256_loadu_ps((const float *)p);                                            \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
                 const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;                 \
+                if (T <= 2)                                                                           \
+                    sum[t] = _mm256_add_epi32(sum[t], sum2[t]);                                       \
                 __m256i exact = _mm256_sub_epi32(sum[t], _mm256_set1_epi32(128 * xsum[t * nb + b]));  \
                 __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x->d)));                        \
                 acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), d, acc[t]);                       \
@@ -240,19 +253,24 @@ typedef void (*packed_fn)(const void *, size_t, size_t, const void *, size_t, si
 
 #define XSUM_MAX 4096 /* tokens × blocks the VNNI body keeps Σ x for, on the stack */
 
+/* Σ of a block's 32 signed bytes: (x ^ 0x80) as unsigned, summed in
+ * eight-byte groups by vpsadbw, less 32 × 128. */
+KERN_AVX2_TARGET static inline int32_t block_sum(const int8_t *qs)
+{
+    __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)qs), _mm256_set1_epi8((char)0x80));
+    __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
+}
+
 #define DEFINE_PACKED_VNNI(NAME, TARGET, T, DPBUSD)                                                   \
     TARGET static void NAME(const void *P, size_t rows, size_t nb, const void *xq, size_t xs, size_t g0, \
                                  size_t g1, float *y, size_t ldy)                                    \
     {                                                                                                 \
         int32_t xsum[XSUM_MAX];                                                                       \
         for (int t = 0; t < T; t++)                                                                   \
-            for (size_t b = 0; b < nb; b++) {                                                         \
-                const block_q8_0 *x = (const block_q8_0 *)((const uint8_t *)xq + (size_t)t * xs) + b; \
-                int32_t v = 0;                                                                        \
-                for (int k = 0; k < 32; k++)                                                          \
-                    v += x->qs[k];                                                                    \
-                xsum[t * nb + b] = v;                                                                 \
-            }                                                                                         \
+            for (size_t b = 0; b < nb; b++)                                                           \
+                xsum[t * nb + b] = block_sum(((const block_q8_0 *)((const uint8_t *)xq + (size_t)t * xs) + b)->qs); \
         PACKED_BODY_VNNI(T, DPBUSD)                                                                   \
     }
 
@@ -402,105 +420,77 @@ void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const
 
 /*
  * F16: y[t·ldy + row] for groups [g0, g1) of sixteen rows and T tokens
- * whose activations are half precision (kern_quantize_activation's), x_t
- * at xq + t·xs bytes.  Per row and token two float accumulators — the
- * even columns' products and the odd columns' — fused multiply-adds in
- * column order, added at the end: the same arithmetic on 512-bit vectors
- * (sixteen rows) and on two 256-bit ones, so every path agrees bit for
- * bit.  The activations are converted to float a chunk of columns at a
- * time into the stack, once per group and chunk.
+ * whose activations are xf + t·cols, floats (half precision values,
+ * kern_quantize_activation's, converted once by kern_packed_f16_x86).
+ * Per row and token two float accumulators — the even columns' products
+ * and the odd columns' — fused multiply-adds in column order, added at
+ * the end: the same arithmetic on 512-bit vectors (sixteen rows) and on
+ * two 256-bit ones, so every path agrees bit for bit.
  */
-#define F16_CHUNK 256
-
-/* n halves into floats, eight at a time (F16C). */
-KERN_AVX2_TARGET static inline void halves_to_float(const uint16_t *h, size_t n, float *out)
-{
-    size_t c = 0;
-    for (; c + 8 <= n; c += 8)
-        _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + c))));
-    for (; c < n; c++)
-        out[c] = _cvtsh_ss(h[c]);
-}
-
 #define F16_BODY_512(T)                                                                               \
     const uint16_t *base = P;                                                                         \
-    float xf[T][F16_CHUNK];                                                                           \
     for (size_t g = g0; g < g1; g++) {                                                                \
         const uint16_t *p = base + g * cols * F16_ROWS;                                               \
         __m512 ev[T], od[T];                                                                          \
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) ev[t] = od[t] = _mm512_setzero_ps();      \
-        for (size_t c0 = 0; c0 < cols; c0 += F16_CHUNK) {                                             \
-            size_t nc = cols - c0 < F16_CHUNK ? cols - c0 : F16_CHUNK;                                \
-            for (int t = 0; t < T; t++)                                                               \
-                halves_to_float((const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0, nc, xf[t]); \
-            size_t c = 0;                                                                             \
-            for (; c + 2 <= nc; c += 2) {                                                             \
-                __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c) * F16_ROWS))); \
-                __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c + 1) * F16_ROWS))); \
-                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
-                    ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), ev[t]);                     \
-                    od[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xf[t][c + 1]), od[t]);                 \
-                }                                                                                     \
-            }                                                                                         \
-            if (c < nc) { /* an odd chunk: its last column is even or odd by its own index */        \
-                __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c0 + c) * F16_ROWS))); \
-                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
-                    if ((c0 + c) % 2 == 0)                                                            \
-                        ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), ev[t]);                 \
-                    else                                                                              \
-                        od[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t][c]), od[t]);                 \
-                }                                                                                     \
+        size_t c = 0;                                                                                 \
+        for (; c + 2 <= cols; c += 2) {                                                               \
+            __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + c * F16_ROWS)));     \
+            __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + (c + 1) * F16_ROWS))); \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
+                ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t * cols + c]), ev[t]);                 \
+                od[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xf[t * cols + c + 1]), od[t]);             \
             }                                                                                         \
         }                                                                                             \
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                         \
-            float out[F16_ROWS];                                                                      \
-            _mm512_storeu_ps(out, _mm512_add_ps(ev[t], od[t]));                                       \
-            size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;              \
-            memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                               \
+        if (c < cols) { /* an odd width: the last column is even */                                   \
+            __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + c * F16_ROWS)));     \
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                       \
+                ev[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xf[t * cols + c]), ev[t]);                 \
         }                                                                                             \
+        size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;                  \
+        __mmask16 keep = (__mmask16)((1u << n_r) - 1);                                                \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                           \
+            _mm512_mask_storeu_ps(y + (size_t)t * ldy + r0, keep, _mm512_add_ps(ev[t], od[t]));       \
     }
 
 /* The same on two 256-bit halves of each group (rows 0-7, rows 8-15). */
 #define F16_BODY_256(T)                                                                               \
     const uint16_t *base = P;                                                                         \
-    float xf[T][F16_CHUNK];                                                                           \
     for (size_t g = g0; g < g1; g++) {                                                                \
         const uint16_t *p = base + g * cols * F16_ROWS;                                               \
         __m256 ev[T][2], od[T][2];                                                                    \
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) ev[t][0] = ev[t][1] = od[t][0] = od[t][1] = _mm256_setzero_ps(); \
-        for (size_t c0 = 0; c0 < cols; c0 += F16_CHUNK) {                                             \
-            size_t nc = cols - c0 < F16_CHUNK ? cols - c0 : F16_CHUNK;                                \
-            for (int t = 0; t < T; t++)                                                               \
-                halves_to_float((const uint16_t *)((const uint8_t *)xq + (size_t)t * xs) + c0, nc, xf[t]); \
-            for (size_t c = 0; c < nc; c++) {                                                         \
-                const __m128i *wp = (const __m128i *)(p + (c0 + c) * F16_ROWS);                       \
-                __m256 wl = _mm256_cvtph_ps(_mm_loadu_si128(wp)), wh = _mm256_cvtph_ps(_mm_loadu_si128(wp + 1)); \
-                bool even = (c0 + c) % 2 == 0;                                                        \
-                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                 \
-                    __m256 xv = _mm256_set1_ps(xf[t][c]);                                             \
-                    if (even) {                                                                       \
-                        ev[t][0] = _mm256_fmadd_ps(wl, xv, ev[t][0]);                                 \
-                        ev[t][1] = _mm256_fmadd_ps(wh, xv, ev[t][1]);                                 \
-                    } else {                                                                          \
-                        od[t][0] = _mm256_fmadd_ps(wl, xv, od[t][0]);                                 \
-                        od[t][1] = _mm256_fmadd_ps(wh, xv, od[t][1]);                                 \
-                    }                                                                                 \
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) ev[t][0] = ev[t][1] = od[t][0] = od[t][1] = _mm256_setzero_ps(); \
+        for (size_t c = 0; c < cols; c++) {                                                           \
+            const __m128i *wp = (const __m128i *)(p + c * F16_ROWS);                                  \
+            __m256 wl = _mm256_cvtph_ps(_mm_loadu_si128(wp)), wh = _mm256_cvtph_ps(_mm_loadu_si128(wp + 1)); \
+            bool even = c % 2 == 0;                                                                   \
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                     \
+                __m256 xv = _mm256_set1_ps(xf[t * cols + c]);                                         \
+                if (even) {                                                                           \
+                    ev[t][0] = _mm256_fmadd_ps(wl, xv, ev[t][0]);                                     \
+                    ev[t][1] = _mm256_fmadd_ps(wh, xv, ev[t][1]);                                     \
+                } else {                                                                              \
+                    od[t][0] = _mm256_fmadd_ps(wl, xv, od[t][0]);                                     \
+                    od[t][1] = _mm256_fmadd_ps(wh, xv, od[t][1]);                                     \
                 }                                                                                     \
             }                                                                                         \
         }                                                                                             \
+        size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;                  \
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {                                         \
-            float out[F16_ROWS];                                                                      \
+            float out[F16_ROWS], *dst = y + (size_t)t * ldy + r0;                                     \
             _mm256_storeu_ps(out, _mm256_add_ps(ev[t][0], od[t][0]));                                 \
             _mm256_storeu_ps(out + 8, _mm256_add_ps(ev[t][1], od[t][1]));                             \
-            size_t r0 = g * F16_ROWS, n_r = rows - r0 < F16_ROWS ? rows - r0 : F16_ROWS;              \
-            memcpy(y + (size_t)t * ldy + r0, out, n_r * sizeof(float));                               \
+            if (n_r == F16_ROWS)                                                                      \
+                memcpy(dst, out, sizeof out); /* a fixed size: two stores */                          \
+            else                                                                                      \
+                memcpy(dst, out, n_r * sizeof(float));                                                \
         }                                                                                             \
     }
 
-#define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
+#define AVX512_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw")))
 #define DEFINE_F16(NAME, TARGET, BODY, T)                                                             \
-    TARGET static void NAME(const void *P, size_t rows, size_t cols, const void *xq, size_t xs, size_t g0, \
-                            size_t g1, float *y, size_t ldy)                                          \
+    TARGET static void NAME(const void *P, size_t rows, size_t cols, const float *xf, size_t g0, size_t g1, \
+                            float *y, size_t ldy)                                                     \
     {                                                                                                 \
         BODY(T)                                                                                       \
     }
@@ -511,21 +501,71 @@ DEFINE_F16(f16_512_8, AVX512_TARGET, F16_BODY_512, 8)
 DEFINE_F16(f16_256_1, KERN_AVX2_TARGET, F16_BODY_256, 1)
 DEFINE_F16(f16_256_2, KERN_AVX2_TARGET, F16_BODY_256, 2)
 
-typedef void (*f16_fn)(const void *, size_t, size_t, const void *, size_t, size_t, size_t, float *, size_t);
+typedef void (*f16_fn)(const void *, size_t, size_t, const float *, size_t, size_t, float *, size_t);
 
+/* n halves into floats, eight at a time (F16C). */
+KERN_AVX2_TARGET static void halves_to_float(const uint16_t *h, size_t n, float *out)
+{
+    size_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + c))));
+    for (; c < n; c++)
+        out[c] = _cvtsh_ss(h[c]);
+}
+
+/* The rows of groups [g0, g1) against n tokens whose activations are
+ * floats at xf + t·cols: a panel of rows (F16_PANEL_BYTES of weights,
+ * which stay in L2) at a time, every block of tokens over it (otherwise
+ * each block of eight tokens streamed the whole matrix from L3).  Neither
+ * changes any result: each row's sums are the bodies'. */
+static void f16_float_tokens(bool avx512, const void *P, size_t rows, size_t cols, const float *xf, size_t n,
+                             size_t g0, size_t g1, float *y, size_t ldy)
+{
+    size_t panel = F16_PANEL_BYTES / (cols * F16_ROWS * sizeof(uint16_t));
+    if (panel < 1)
+        panel = 1;
+    for (size_t gp = g0; gp < g1; gp += panel) {
+        size_t ge = g1 - gp < panel ? g1 : gp + panel;
+        for (size_t t0 = 0; t0 < n;) {
+            size_t left = n - t0;
+            size_t t = avx512 ? (left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1) : (left >= 2 ? 2 : 1);
+            f16_fn f = avx512 ? (t == 8 ? f16_512_8 : t == 4 ? f16_512_4 : t == 2 ? f16_512_2 : f16_512_1)
+                              : (t == 2 ? f16_256_2 : f16_256_1);
+            f(P, rows, cols, xf + t0 * cols, gp, ge, y + t0 * ldy, ldy);
+            t0 += t;
+        }
+    }
+}
+
+/* Half-precision activations: a span of tokens at a time (as many as
+ * F16_SPAN_FLOATS holds, whole blocks of eight where it can) converted to
+ * float once, into the stack.  A product of many tokens split among
+ * threads converts them once for all instead (kern_packed_tile_f16). */
 void kern_packed_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const void *xq, size_t xq_stride,
                          size_t n, size_t g0, size_t g1, float *y, size_t ldy)
 {
-    const uint8_t *x = xq;
-    while (n > 0) {
-        size_t t = avx512 ? (n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1) : (n >= 2 ? 2 : 1);
-        f16_fn f = avx512 ? (t == 8 ? f16_512_8 : t == 4 ? f16_512_4 : t == 2 ? f16_512_2 : f16_512_1)
-                          : (t == 2 ? f16_256_2 : f16_256_1);
-        f(P, rows, cols, x, xq_stride, g0, g1, y, ldy);
-        x += t * xq_stride;
-        y += t * ldy;
-        n -= t;
+    float xf[F16_SPAN_FLOATS];
+    size_t span = F16_SPAN_FLOATS / cols; /* >= 1: kern_packed_bytes packs no wider rows */
+    if (span > 8)
+        span -= span % 8;
+    for (size_t s0 = 0; s0 < n; s0 += span) {
+        size_t ns = n - s0 < span ? n - s0 : span;
+        for (size_t t = 0; t < ns; t++)
+            halves_to_float((const uint16_t *)((const uint8_t *)xq + (s0 + t) * xq_stride), cols, xf + t * cols);
+        f16_float_tokens(avx512, P, rows, cols, xf, ns, g0, g1, y + s0 * ldy, ldy);
     }
+}
+
+void kern_packed_tile_f16_x86(const void *xq, size_t xq_stride, size_t n, size_t cols, float *xt)
+{
+    for (size_t t = 0; t < n; t++)
+        halves_to_float((const uint16_t *)((const uint8_t *)xq + t * xq_stride), cols, xt + t * cols);
+}
+
+void kern_packed_matmul_tiled_f16_x86(bool avx512, const void *P, size_t rows, size_t cols, const float *xt,
+                                      size_t n, size_t g0, size_t g1, float *y, size_t ldy)
+{
+    f16_float_tokens(avx512, P, rows, cols, xt, n, g0, g1, y, ldy);
 }
 
 void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,

@@ -1072,6 +1072,7 @@ static void test_packed(void **state)
     } shapes[] = {{GGML_TYPE_Q8_0, 16, 256}, {GGML_TYPE_Q8_0, 67, 576}, {GGML_TYPE_Q8_0, 8, 2048},
                   {GGML_TYPE_Q8_0, 13, 32},  {GGML_TYPE_F16, 16, 256},  {GGML_TYPE_F16, 67, 576},
                   {GGML_TYPE_F16, 35, 2048}, {GGML_TYPE_F16, 5, 37},    {GGML_TYPE_F16, 40, 600},
+                  {GGML_TYPE_F16, 150, 2100}, {GGML_TYPE_F16, 35, 4865}, /* spans of fewer tokens */
                   {GGML_TYPE_Q4_0, 16, 256}, {GGML_TYPE_Q4_0, 67, 576}, {GGML_TYPE_Q4_0, 13, 32},
                   {GGML_TYPE_Q4_0, 8, 16416}, /* 513 blocks: Σ x of fewer tokens at a time */
                   {GGML_TYPE_Q5_0, 16, 256}, {GGML_TYPE_Q5_0, 67, 576}, {GGML_TYPE_Q5_0, 13, 32},
@@ -1081,6 +1082,9 @@ static void test_packed(void **state)
                   {GGML_TYPE_Q4_K, 16, 256}, {GGML_TYPE_Q4_K, 67, 512}, {GGML_TYPE_Q4_K, 9, 1536},
                   {GGML_TYPE_Q6_K, 16, 256}, {GGML_TYPE_Q6_K, 67, 512}, {GGML_TYPE_Q6_K, 9, 1536},
                   {GGML_TYPE_Q5_K, 16, 256}, {GGML_TYPE_Q5_K, 67, 512}, {GGML_TYPE_Q5_K, 9, 1536}};
+    /* F16 rows wider than the kernels' stack span of activations stay unpacked */
+    assert_int_equal(kern_packed_bytes(GGML_TYPE_F16, 16, 65537), 0);
+    assert_true(kern_packed_bytes(GGML_TYPE_F16, 16, 65536) > 0);
     rng_seed(11);
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
         ggml_type ty = shapes[sh].t;
@@ -1222,6 +1226,79 @@ static void test_packed_tiled(void **state)
             free(P);
         }
     kern_set_path(env_path);
+}
+
+/*
+ * Packed F16 against activations laid out once per product as floats
+ * (kern_packed_tile: a batch's products split among threads convert them
+ * once): each token's results are kern_packed_matmul's for that token
+ * alone, bit for bit, on every path that packs F16, for 1 to 17 tokens,
+ * rows split at a multiple of sixteen, odd widths included.  The portable
+ * path packs nothing (size 0).
+ */
+static void test_packed_tiled_f16(void **state)
+{
+    (void)state;
+    ggml_type ty = GGML_TYPE_F16;
+    static const struct {
+        size_t rows, cols;
+    } shapes[] = {{16, 256}, {67, 576}, {35, 2048}, {5, 37}, {40, 601}};
+    static const size_t counts[] = {1, 2, 3, 5, 8, 9, 16, 17};
+    enum { T = 17 };
+    bool ran = false;
+    rng_seed(13);
+    for (int p = KERN_PATH_PORTABLE; p < KERN_PATH_COUNT; p++) {
+        if (!kern_set_path((kern_path)p))
+            continue;
+        if (!kern_packs(ty)) {
+            assert_int_equal(kern_packed_tile_bytes(ty, 256, 4), 0);
+            continue;
+        }
+        ran = true;
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+            size_t rows = shapes[sh].rows, cols = shapes[sh].cols;
+            void *W = xmalloc(rows * quant_row_bytes(ty, cols)), *P = xmalloc(kern_packed_bytes(ty, rows, cols));
+            make_weights(ty, W, rows, cols, false);
+            kern_pack(ty, W, rows, cols, P);
+            size_t ab = kern_activation_bytes(ty, cols);
+            uint8_t *xs = xmalloc(T * ab);
+            float *x = xmallocarray(cols, 4);
+            for (int t = 0; t < T; t++) {
+                fill_normal(x, cols, t % 3 ? 1.0f : 30.0f);
+                assert_true(kern_quantize_activation(ty, x, cols, xs + t * ab));
+            }
+            float *alone = xmallocarray((size_t)T * rows, 4), *tiled = xmallocarray((size_t)T * rows, 4);
+            for (int t = 0; t < T; t++)
+                kern_packed_matmul(ty, P, rows, cols, xs + t * ab, ab, 1, 0, rows, alone + (size_t)t * rows, rows);
+            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+                size_t n = counts[c], t0 = T - n;
+                size_t bytes = kern_packed_tile_bytes(ty, cols, n);
+                assert_int_equal(bytes, n * cols * sizeof(float));
+                void *xt = xmalloc(bytes);
+                kern_packed_tile(ty, xs + t0 * ab, ab, n, cols, xt);
+                size_t split = rows > 16 ? 16 : rows;
+                memset(tiled, 0xff, (size_t)T * rows * 4);
+                kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, split, rows, tiled, rows);
+                kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, 0, split, tiled, rows);
+                for (size_t t = 0; t < n; t++)
+                    if (memcmp(tiled + t * rows, alone + (t0 + t) * rows, rows * 4) != 0)
+                        fail_msg("F16 %s %zux%zu: token %zu of %zu tiled differs from it alone",
+                                 kern_path_name((kern_path)p), rows, cols, t0 + t, n);
+                free(xt);
+            }
+            free(alone);
+            free(tiled);
+            free(x);
+            free(xs);
+            free(W);
+            free(P);
+        }
+    }
+    kern_set_path(env_path);
+    if (!ran) {
+        printf("SKIP: no path packs F16 on this CPU\n");
+        skip();
+    }
 }
 
 /* The VNNI Q8_0 and Q4_0 kernels — AVX-512 VNNI's and AVX-VNNI's — give
@@ -1547,6 +1624,7 @@ int main(void)
         cmocka_unit_test(test_vnni_matches_avx2),
         cmocka_unit_test(test_packed),
         cmocka_unit_test(test_packed_tiled),
+        cmocka_unit_test(test_packed_tiled_f16),
         cmocka_unit_test(test_attend_f16),
         cmocka_unit_test(test_ref_requantize_bit_exact),
         cmocka_unit_test(test_ref_q4_0_vs_f32),
