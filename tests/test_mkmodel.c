@@ -31,20 +31,27 @@ static void write_model(const char *out, const char *vocab)
     free(e);
 }
 
-static void test_vocab_copied(void **state)
+/* A model written with ../shared's ggml-vocab-NAME.gguf copied in
+ * tokenizes its test strings as llama.cpp does, has n_tokens tokens (info
+ * says "N tokens") and runs. */
+static void check_vocab_copied(const char *name, const char *n_tokens)
 {
-    (void)state;
     if (!test_shared_dir()) {
         printf("SKIP: ../shared not found (the vocabularies live there)\n");
         skip();
     }
-    const char *vocab = test_path(test_shared_dir(), "ref/tokenizer/ggml-vocab-gpt-2.gguf");
-    const char *model = test_path(test_tmpdir(), "smollm2-gpt2.gguf");
+    char file[128];
+    snprintf(file, sizeof file, "ref/tokenizer/ggml-vocab-%s.gguf", name);
+    const char *vocab = test_path(test_shared_dir(), file);
+    const char *model = test_path(test_tmpdir(), "smollm2-vocab.gguf");
     write_model(model, vocab);
 
     size_t inp_len, out_len;
-    char *inp = test_read_file(test_path(test_shared_dir(), "ref/tokenizer/ggml-vocab-gpt-2.gguf.inp"), &inp_len);
-    char *want = test_read_file(test_path(test_shared_dir(), "ref/tokenizer/ggml-vocab-gpt-2.gguf.out"), &out_len);
+    char inp_file[160], out_file[160];
+    snprintf(inp_file, sizeof inp_file, "%s.inp", file);
+    snprintf(out_file, sizeof out_file, "%s.out", file);
+    char *inp = test_read_file(test_path(test_shared_dir(), inp_file), &inp_len);
+    char *want = test_read_file(test_path(test_shared_dir(), out_file), &out_len);
     const char *sep = "\n__ggml_vocab_test__\n";
     char *p = inp, *line = want;
     int checked = 0;
@@ -73,7 +80,9 @@ static void test_vocab_copied(void **state)
     const char *info[] = {test_bin(), "info", "--model", model, NULL};
     char *o, *e;
     assert_int_equal(test_run(info, NULL, 0, &o, &e), 0);
-    if (!strstr(o, "50257 tokens"))
+    char tokens[64];
+    snprintf(tokens, sizeof tokens, "%s tokens", n_tokens);
+    if (!strstr(o, tokens))
         fail_msg("info: %s", o);
     free(o);
     free(e);
@@ -89,6 +98,20 @@ static void test_vocab_copied(void **state)
     free(inp);
     free(want);
     unlink(model);
+}
+
+static void test_vocab_copied(void **state)
+{
+    (void)state;
+    check_vocab_copied("gpt-2", "50257");
+}
+
+/* TinyLlama's kind of vocabulary: SentencePiece (tokenizer.ggml.model
+ * "llama", scores and token types), 32,000 tokens. */
+static void test_spm_vocab_copied(void **state)
+{
+    (void)state;
+    check_vocab_copied("llama-spm", "32000");
 }
 
 static void test_no_vocab(void **state)
@@ -144,6 +167,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vocab_copied),
+        cmocka_unit_test(test_spm_vocab_copied),
         cmocka_unit_test(test_no_vocab),
         cmocka_unit_test(test_q4_k_m_fallback),
     };

@@ -3,6 +3,8 @@
 # random-weight models of realistic shapes written by tools/mkmodel (cached
 # in $BUILD/models, about 7 GB), then the trainer's throughput
 # (tools/bench_train.c), several sequences decoded together (tools/bench_seqs.c),
+# side by side with llama.cpp's llama-bench when LLAMA_BENCH names one
+# (tools/bench_vs.sh; IK_LLAMA_BENCH adds ik_llama.cpp's),
 # frontdesk serve under 1-8 streaming clients (tools/bench_serve.c), the
 # TUI's frame time while a reply streams (tools/bench_frames.sh), the
 # dashboard's aggregates (tools/bench_stats.c) and the store on SQLite and
@@ -11,6 +13,8 @@
 #   BENCH_RUNS=N       runs per figure (median; default 3)
 #   BENCH_MODELS="..." shape:type pairs instead of the full table
 #   BENCH_QUICK=1      the store step at a quick size (bench_store --quick)
+#   LLAMA_BENCH=PATH   llama.cpp's llama-bench: the side-by-side step runs
+#                      (IK_LLAMA_BENCH, VS_MODELS, ROUNDS...: tools/bench_vs.sh)
 set -eu
 build=${1:-build-bench}
 mkdir -p "$build/models"
@@ -38,6 +42,9 @@ for out in $models; do
 done
 # shellcheck disable=SC2086
 [ -z "$seq_models" ] || "$build/tools/bench_seqs" --runs "${BENCH_RUNS:-3}" $seq_models
+echo
+echo "side by side with llama.cpp (tools/bench_vs.sh):"
+tools/bench_vs.sh "$build"
 echo
 echo "serving (tools/bench_serve: frontdesk serve --parallel 8, streaming clients, ignore_eos):"
 vocab=../shared/ref/tokenizer/ggml-vocab-gpt-2.gguf
