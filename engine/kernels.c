@@ -547,6 +547,14 @@ bool kern_packs(ggml_type type)
            simd();
 }
 
+#if KERN_X86
+/* The instructions of the packed Q8_0 (and 4-bit) kernels on this path. */
+static kern_packed_isa packed_isa(void)
+{
+    return avx512() && cpu.vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI : KERN_PACKED_AVX2;
+}
+#endif
+
 void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols, const void *xq,
                         size_t xq_stride, size_t n, size_t r0, size_t r1, float *y, size_t ldy)
 {
@@ -560,8 +568,7 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
         kern_packed_bf16_x86(isa, P, rows, cols, xq, xq_stride, n, r0 / 16, (r1 + 15) / 16, y, ldy);
         return;
     }
-    kern_packed_isa isa = avx512() && cpu.vnni ? KERN_PACKED_VNNI512 : avxvnni() ? KERN_PACKED_AVXVNNI
-                                                                                 : KERN_PACKED_AVX2;
+    kern_packed_isa isa = packed_isa();
     if (kern_packed4_type(type) && kern_packs(type) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
         kern_packed4_matmul_x86(isa, type, P, rows, cols, xq, xq_stride, n, r0 / 8, (r1 + 7) / 8, y, ldy);
     else if (kern_packs(type) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
@@ -577,7 +584,7 @@ size_t kern_packed_tile_bytes(ggml_type type, size_t cols, size_t n)
 #if KERN_X86
     if (type == GGML_TYPE_F16 && kern_packs(type) && kern_packed_bytes(type, KERN_PACK_ROWS, cols))
         return n * cols * sizeof(float);
-    if (type == GGML_TYPE_Q8_0 && kern_packs(type) && avx512() && cpu.vnni && cols % 32 == 0)
+    if (type == GGML_TYPE_Q8_0 && kern_packs(type) && cols % 32 == 0)
         return kern_packed_tile_bytes_x86(cols, n);
 #else
     (void)type, (void)cols, (void)n;
@@ -604,7 +611,7 @@ void kern_packed_matmul_tiled(ggml_type type, const void *P, size_t rows, size_t
     if (type == GGML_TYPE_F16 && kern_packed_tile_bytes(type, cols, n) && r0 % 16 == 0 && r0 < r1)
         kern_packed_matmul_tiled_f16_x86(avx512(), P, rows, cols, xt, n, r0 / 16, (r1 + 15) / 16, y, ldy);
     else if (kern_packed_tile_bytes(type, cols, n) && r0 % KERN_PACK_ROWS == 0 && r0 < r1)
-        kern_packed_matmul_tiled_x86(P, rows, cols, xt, n, r0 / 8, (r1 + 7) / 8, y, ldy);
+        kern_packed_matmul_tiled_x86(packed_isa(), P, rows, cols, xt, n, r0 / 8, (r1 + 7) / 8, y, ldy);
 #else
     (void)P, (void)rows, (void)xt, (void)r0, (void)r1, (void)y, (void)ldy;
 #endif

@@ -184,8 +184,9 @@ void kern_packed_matmul(ggml_type type, const void *P, size_t rows, size_t cols,
                         size_t xq_stride, size_t n, size_t r0, size_t r1, float *y, size_t ldy);
 
 /* Several tokens through packed weights with their activations laid out
- * once per product, for every thread's rows: Q8_0 on the avx512 path
- * with VNNI (kernels_packed.c), sixteen rows per vector; F16 wherever it
+ * once per product, for every thread's rows: Q8_0 wherever it is packed
+ * (kernels_packed.c: sixteen rows per vector on the avx512 path with
+ * VNNI, eight on avx2 and avxvnni); F16 wherever it
  * is packed (the activations converted to float once).  The results are
  * kern_packed_matmul's bit for bit.  kern_packed_tile_bytes is 0 where
  * this does not apply (then use kern_packed_matmul); else the bytes that

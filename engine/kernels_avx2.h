@@ -55,12 +55,13 @@ void kern_packed_matmul_tiled_f16_x86(bool avx512, const void *P, size_t rows, s
                                       size_t n, size_t g0, size_t g1, float *y, size_t ldy);
 void kern_packed_matmul_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xq,
                             size_t xq_stride, size_t n, size_t g0, size_t g1, float *y, size_t ldy);
-/* Packed Q8_0 against tiled activations (kernels_packed.c; AVX-512 VNNI
- * only): the layout's size, laying it out, and groups [g0, g1). */
+/* Packed Q8_0 against tiled activations (kernels_packed.c; one layout for
+ * every isa): the layout's size, laying it out, and groups [g0, g1) with
+ * the instructions of isa (the results of kern_packed_matmul_x86's). */
 size_t kern_packed_tile_bytes_x86(size_t cols, size_t n);
 void kern_packed_tile_x86(const void *xq, size_t xq_stride, size_t n, size_t cols, void *out);
-void kern_packed_matmul_tiled_x86(const void *P, size_t rows, size_t cols, const void *xt, size_t n, size_t g0,
-                                  size_t g1, float *y, size_t ldy);
+void kern_packed_matmul_tiled_x86(kern_packed_isa isa, const void *P, size_t rows, size_t cols, const void *xt,
+                                  size_t n, size_t g0, size_t g1, float *y, size_t ldy);
 /* 256-blocks · Q8_K activation. */
 KERN_AVX2_TARGET float kern_dot_q4_K_avx2(const void *w, const void *xq, size_t n);
 KERN_AVX2_TARGET float kern_dot_q5_K_avx2(const void *w, const void *xq, size_t n);

@@ -1160,72 +1160,90 @@ static void test_packed(void **state)
 }
 
 /*
- * Packed Q8_0 against tiled activations (kern_packed_tile, the avx512
- * path with VNNI): each token's results are kern_packed_matmul's for that
- * token alone, bit for bit, for 1 to 17 tokens (tiles of eight and what
- * is left), rows split at multiples of KERN_PACK_ROWS and row counts that
- * end in a lone group of eight (13, 67, 8), random bytes included.
- * Elsewhere the layout does not apply (size 0).
+ * Packed Q8_0 against tiled activations (kern_packed_tile), on every path
+ * that packs Q8_0 (avx2, avxvnni, avx512 with or without VNNI): each
+ * token's results are kern_packed_matmul's for that token alone on that
+ * path, bit for bit, for 1 to 17 tokens (tiles of eight and what is
+ * left, passes of four on 256-bit vectors), rows split at multiples of
+ * KERN_PACK_ROWS and row counts that end in a lone group of eight (13,
+ * 67, 8), random bytes included.  Tiling a batch in parts at a multiple
+ * of eight tokens, each part at kern_packed_tile_bytes of the tokens
+ * before it (as forward.c's threads do), writes the same bytes as tiling
+ * it whole.  The portable path packs nothing (size 0).
  */
 static void test_packed_tiled(void **state)
 {
     (void)state;
     ggml_type ty = GGML_TYPE_Q8_0;
-    for (int p = KERN_PATH_PORTABLE; p < KERN_PATH_AVX512; p++)
-        if (kern_set_path((kern_path)p))
-            assert_int_equal(kern_packed_tile_bytes(ty, 256, 4), 0);
-    kern_set_path(env_path);
-    if (!kern_set_path(KERN_PATH_AVX512) || !kern_packed_tile_bytes(ty, 256, 4)) {
-        kern_set_path(env_path);
-        printf("SKIP: no AVX-512 VNNI on this CPU\n");
-        skip();
-    }
     static const struct {
         size_t rows, cols;
     } shapes[] = {{16, 256}, {67, 576}, {8, 2048}, {13, 32}, {45, 96}};
-    static const size_t counts[] = {1, 2, 3, 5, 7, 8, 9, 16, 17};
+    static const size_t counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17};
     enum { T = 17 };
+    int ran = 0;
     rng_seed(12);
-    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
-        for (int rb = 0; rb < 2; rb++) {
-            size_t rows = shapes[sh].rows, cols = shapes[sh].cols;
-            void *W = xmalloc(rows * quant_row_bytes(ty, cols)), *P = xmalloc(kern_packed_bytes(ty, rows, cols));
-            make_weights(ty, W, rows, cols, rb);
-            kern_pack(ty, W, rows, cols, P);
-            size_t ab = kern_activation_bytes(ty, cols);
-            uint8_t *xs = xmalloc(T * ab);
-            float *x = xmallocarray(cols, 4);
-            for (int t = 0; t < T; t++) {
-                fill_normal(x, cols, t % 3 ? 1.0f : 30.0f);
-                assert_true(kern_quantize_activation(ty, x, cols, xs + t * ab));
-            }
-            float *alone = xmallocarray((size_t)T * rows, 4), *tiled = xmallocarray((size_t)T * rows, 4);
-            for (int t = 0; t < T; t++)
-                kern_packed_matmul(ty, P, rows, cols, xs + t * ab, ab, 1, 0, rows, alone + (size_t)t * rows, rows);
-            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
-                size_t n = counts[c], t0 = T - n; /* the last n tokens */
-                size_t bytes = kern_packed_tile_bytes(ty, cols, n);
-                assert_true(bytes > 0);
-                void *xt = xmalloc(bytes);
-                kern_packed_tile(ty, xs + t0 * ab, ab, n, cols, xt);
-                size_t split = rows > KERN_PACK_ROWS ? KERN_PACK_ROWS : rows;
-                memset(tiled, 0xff, (size_t)T * rows * 4);
-                kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, split, rows, tiled, rows);
-                kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, 0, split, tiled, rows);
-                for (size_t t = 0; t < n; t++)
-                    if (memcmp(tiled + t * rows, alone + (t0 + t) * rows, rows * 4) != 0)
-                        fail_msg("Q8_0 %zux%zu%s: token %zu of %zu tiled differs from it alone", rows, cols,
-                                 rb ? " (random bytes)" : "", t0 + t, n);
-                free(xt);
-            }
-            free(alone);
-            free(tiled);
-            free(x);
-            free(xs);
-            free(W);
-            free(P);
+    for (int path = KERN_PATH_PORTABLE; path < KERN_PATH_COUNT; path++) {
+        if (!kern_set_path((kern_path)path))
+            continue;
+        if (!kern_packs(ty)) {
+            assert_int_equal(kern_packed_tile_bytes(ty, 256, 4), 0);
+            continue;
         }
+        ran++;
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+            for (int rb = 0; rb < 2; rb++) {
+                size_t rows = shapes[sh].rows, cols = shapes[sh].cols;
+                void *W = xmalloc(rows * quant_row_bytes(ty, cols)), *P = xmalloc(kern_packed_bytes(ty, rows, cols));
+                make_weights(ty, W, rows, cols, rb);
+                kern_pack(ty, W, rows, cols, P);
+                size_t ab = kern_activation_bytes(ty, cols);
+                uint8_t *xs = xmalloc(T * ab);
+                float *x = xmallocarray(cols, 4);
+                for (int t = 0; t < T; t++) {
+                    fill_normal(x, cols, t % 3 ? 1.0f : 30.0f);
+                    assert_true(kern_quantize_activation(ty, x, cols, xs + t * ab));
+                }
+                float *alone = xmallocarray((size_t)T * rows, 4), *tiled = xmallocarray((size_t)T * rows, 4);
+                for (int t = 0; t < T; t++)
+                    kern_packed_matmul(ty, P, rows, cols, xs + t * ab, ab, 1, 0, rows, alone + (size_t)t * rows, rows);
+                for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+                    size_t n = counts[c], t0 = T - n; /* the last n tokens */
+                    size_t bytes = kern_packed_tile_bytes(ty, cols, n);
+                    assert_int_equal(bytes, n * (cols / 32) * 40); /* per token and block: 8 chunks, Σ, scale */
+                    void *xt = xmalloc(bytes);
+                    kern_packed_tile(ty, xs + t0 * ab, ab, n, cols, xt);
+                    if (n > 8) { /* the first eight tokens, then the rest */
+                        uint8_t *parts = xmalloc(bytes);
+                        size_t at = kern_packed_tile_bytes(ty, cols, 8);
+                        kern_packed_tile(ty, xs + t0 * ab, ab, 8, cols, parts);
+                        kern_packed_tile(ty, xs + (t0 + 8) * ab, ab, n - 8, cols, parts + at);
+                        assert_memory_equal(parts, xt, bytes);
+                        free(parts);
+                    }
+                    size_t split = rows > KERN_PACK_ROWS ? KERN_PACK_ROWS : rows;
+                    memset(tiled, 0xff, (size_t)T * rows * 4);
+                    kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, split, rows, tiled, rows);
+                    kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, 0, split, tiled, rows);
+                    for (size_t t = 0; t < n; t++)
+                        if (memcmp(tiled + t * rows, alone + (t0 + t) * rows, rows * 4) != 0)
+                            fail_msg("Q8_0 %s %zux%zu%s: token %zu of %zu tiled differs from it alone",
+                                     kern_path_name((kern_path)path), rows, cols, rb ? " (random bytes)" : "", t0 + t,
+                                     n);
+                    free(xt);
+                }
+                free(alone);
+                free(tiled);
+                free(x);
+                free(xs);
+                free(W);
+                free(P);
+            }
+    }
     kern_set_path(env_path);
+    if (!ran) {
+        printf("SKIP: no path packs Q8_0 on this CPU\n");
+        skip();
+    }
 }
 
 /*
