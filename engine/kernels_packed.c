@@ -397,28 +397,32 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
 /*
  * The same tiles on 256-bit vectors (the avx2 and avxvnni paths, sixteen
  * registers): one group (eight rows, one vector) against a pass of U <= 4
- * of a tile's ts tokens — U accumulators and U integer sums — two passes
- * per tile of eight, the group's weights still in L1 for the second.  x
- * points at the pass's first token in the tile's first block: chunk j of
- * token t at x[j·ts + t], its offset at x[8·ts + t], its scale at
- * x[9·ts + t], the next block 10·ts ints on.  The first pass of a group
- * prefetches the next group's weights (`ahead` bytes on, 0: none).
+ * of a tile's TS tokens — U accumulators and U integer sums — two passes
+ * per tile of more than four, the group's weights still in L1 for the
+ * second.  TS and U are constants (one function per pair), so every
+ * broadcast is at a fixed offset from x: the pass's first token in the
+ * tile's first block, chunk j of token t at x[j·TS + t], its offset at
+ * x[8·TS + t], its scale at x[9·TS + t], the next block 10·TS ints on.
+ * The first pass of a group prefetches the next group's weights (`ahead`
+ * bytes on; 0: none).
  *
  * A row's arithmetic is the eight-row kernels' of the same path: per
  * chunk ADD4 on AVX2 (|w| · (x signed as w), vpmaddubsw + vpmaddwd), the
  * unsigned w + 128 by vpdpbusd with the sum started at -128·Σx on
  * AVX-VNNI (the integer PACKED_BODY_VNNI corrects to at the end), then
  * acc += float(sum) × (d_w × d_x), blocks in order: bit for bit theirs.
+ * The empty asm keeps each token's sum one chain of adds in registers
+ * (reassociated into a tree of 32 products, it spilled).
  */
-#define TILE256_BODY(U, CHUNK, START)                                                                 \
+#define TILE256_BODY(TS, U, CHUNK, START)                                                             \
     __m256 acc[U];                                                                                    \
     _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) acc[t] = _mm256_setzero_ps();                 \
-    for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES, x += TILE_BLOCK_INTS * ts) {              \
+    for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES, x += TILE_BLOCK_INTS * TS) {              \
         /* one or two tokens: two chains of sums (even and odd chunks), \
          * half the latency; integers, so the same sum */                \
         __m256i sum[U], sum2[U];                                                                      \
         _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                         \
-            sum[t] = START(x[8 * ts + t]);                                                            \
+            sum[t] = START(x[8 * TS + t]);                                                            \
             sum2[t] = _mm256_setzero_si256();                                                         \
         }                                                                                             \
         if (ahead) {                                                                                  \
@@ -429,15 +433,18 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                         \
             __m256i w = _mm256_loadu_si256(q + j);                                                    \
             _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                     \
-                __m256i xc = _mm256_set1_epi32(x[j * ts + t]);                                        \
-                if (U <= 2 && j % 2)                                                                  \
+                __m256i xc = _mm256_set1_epi32(x[j * TS + t]);                                        \
+                if (U <= 2 && j % 2) {                                                                \
                     sum2[t] = CHUNK(sum2[t], w, xc);                                                  \
-                else                                                                                  \
+                    __asm__("" : "+x"(sum2[t]));                                                      \
+                } else {                                                                              \
                     sum[t] = CHUNK(sum[t], w, xc);                                                    \
+                    __asm__("" : "+x"(sum[t]));                                                       \
+                }                                                                                     \
             }                                                                                         \
         }                                                                                             \
         __m256 dw = _mm256_loadu_ps((const float *)p);                                                \
-        const float *d = (const float *)(x + 9 * ts);                                                 \
+        const float *d = (const float *)(x + 9 * TS);                                                 \
         _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                         \
             __m256i s = U <= 2 ? _mm256_add_epi32(sum[t], sum2[t]) : sum[t];                          \
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(d[t])), acc[t]); \
@@ -460,31 +467,41 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
 #define CHUNK_AVXVNNI(s, w, xc) _mm256_dpbusd_avx_epi32(s, _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), xc)
 #define START_AVXVNNI(off) _mm256_set1_epi32(off)
 
-#define DEFINE_TILE256(NAME, TARGET, U, CHUNK, START)                                                 \
-    TARGET static void NAME(const uint8_t *p, size_t nb, const int32_t *x, size_t ts, float *y, size_t ldy, \
-                            size_t n_r, size_t ahead)                                                 \
-    {                                                                                                 \
-        TILE256_BODY(U, CHUNK, START)                                                                 \
-    }
-DEFINE_TILE256(tile_avx2_1, KERN_AVX2_TARGET, 1, CHUNK_AVX2, START_AVX2)
-DEFINE_TILE256(tile_avx2_2, KERN_AVX2_TARGET, 2, CHUNK_AVX2, START_AVX2)
-DEFINE_TILE256(tile_avx2_3, KERN_AVX2_TARGET, 3, CHUNK_AVX2, START_AVX2)
-DEFINE_TILE256(tile_avx2_4, KERN_AVX2_TARGET, 4, CHUNK_AVX2, START_AVX2)
-DEFINE_TILE256(tile_avxvnni_1, AVXVNNI_TARGET, 1, CHUNK_AVXVNNI, START_AVXVNNI)
-DEFINE_TILE256(tile_avxvnni_2, AVXVNNI_TARGET, 2, CHUNK_AVXVNNI, START_AVXVNNI)
-DEFINE_TILE256(tile_avxvnni_3, AVXVNNI_TARGET, 3, CHUNK_AVXVNNI, START_AVXVNNI)
-DEFINE_TILE256(tile_avxvnni_4, AVXVNNI_TARGET, 4, CHUNK_AVXVNNI, START_AVXVNNI)
-
-typedef void (*tile256_fn)(const uint8_t *, size_t, const int32_t *, size_t, float *, size_t, size_t, size_t);
+typedef void (*tile256_fn)(const uint8_t *, size_t, const int32_t *, float *, size_t, size_t, size_t);
 #define TILE256_U 4 /* tokens per pass */
+
+#define DEFINE_TILE256(NAME, TARGET, TS, U, CHUNK, START)                                             \
+    TARGET static void NAME(const uint8_t *p, size_t nb, const int32_t *x, float *y, size_t ldy, size_t n_r, \
+                            size_t ahead)                                                             \
+    {                                                                                                 \
+        TILE256_BODY(TS, U, CHUNK, START)                                                             \
+    }
+/* per isa, the passes of a tile of TS tokens: (TS, TS) up to four, then
+ * (TS, 4) and (TS, TS - 4) */
+#define DEFINE_TILES256(ISA, TARGET, CHUNK, START)                                                    \
+    DEFINE_TILE256(ISA##_1_1, TARGET, 1, 1, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_2_2, TARGET, 2, 2, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_3_3, TARGET, 3, 3, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_4_4, TARGET, 4, 4, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_5_4, TARGET, 5, 4, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_5_1, TARGET, 5, 1, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_6_4, TARGET, 6, 4, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_6_2, TARGET, 6, 2, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_7_4, TARGET, 7, 4, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_7_3, TARGET, 7, 3, CHUNK, START)                                             \
+    DEFINE_TILE256(ISA##_8_4, TARGET, 8, 4, CHUNK, START)                                             \
+    static const tile256_fn ISA##_passes[TILE_T + 1][2] = {                                           \
+        {NULL, NULL},         {ISA##_1_1, NULL},      {ISA##_2_2, NULL},      {ISA##_3_3, NULL},      \
+        {ISA##_4_4, NULL},    {ISA##_5_4, ISA##_5_1}, {ISA##_6_4, ISA##_6_2}, {ISA##_7_4, ISA##_7_3}, \
+        {ISA##_8_4, ISA##_8_4},                                                                       \
+    };
+DEFINE_TILES256(tile_avx2, KERN_AVX2_TARGET, CHUNK_AVX2, START_AVX2)
+DEFINE_TILES256(tile_avxvnni, AVXVNNI_TARGET, CHUNK_AVXVNNI, START_AVXVNNI)
 
 static void tiled_256(bool vnni, const void *P, size_t rows, size_t cols, const void *xt, size_t n, size_t g0,
                       size_t g1, float *y, size_t ldy)
 {
-    static const tile256_fn fns[2][TILE256_U + 1] = {
-        {NULL, tile_avx2_1, tile_avx2_2, tile_avx2_3, tile_avx2_4},
-        {NULL, tile_avxvnni_1, tile_avxvnni_2, tile_avxvnni_3, tile_avxvnni_4},
-    };
+    const tile256_fn(*passes)[2] = vnni ? tile_avxvnni_passes : tile_avx2_passes;
     size_t nb = cols / 32, groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
     for (size_t g = g0; g < g1; g++) {
         const uint8_t *p = (const uint8_t *)P + g * nb * GROUP_BLOCK_BYTES;
@@ -492,10 +509,9 @@ static void tiled_256(bool vnni, const void *P, size_t rows, size_t cols, const 
         const int32_t *x = xt;
         for (size_t t0 = 0; t0 < n; t0 += TILE_T) {
             size_t ts = n - t0 < TILE_T ? n - t0 : TILE_T;
-            for (size_t s = 0; s < ts; s += TILE256_U) {
-                size_t u = ts - s < TILE256_U ? ts - s : TILE256_U;
+            for (size_t s = 0, k = 0; s < ts; s += TILE256_U, k++) {
                 size_t ahead = t0 == 0 && s == 0 && g + 1 < groups ? nb * GROUP_BLOCK_BYTES : 0;
-                fns[vnni][u](p, nb, x + s, ts, y + (t0 + s) * ldy + r0, ldy, n_r, ahead);
+                passes[ts][k](p, nb, x + s, y + (t0 + s) * ldy + r0, ldy, n_r, ahead);
             }
             x += nb * TILE_BLOCK_INTS * ts;
         }
