@@ -412,14 +412,17 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
  * AVX-VNNI (the integer PACKED_BODY_VNNI corrects to at the end), then
  * acc += float(sum) × (d_w × d_x), blocks in order: bit for bit theirs.
  * The empty asm keeps each token's sum one chain of adds in registers
- * (reassociated into a tree of 32 products, it spilled).
+ * (reassociated into a tree of 32 products, it spilled).  vpdpbusd adds
+ * into its sum, a chain of latency 4-5: on AVX-VNNI every pass keeps two
+ * chains per token (2·U sums, U accumulators, 15 registers at U = 4);
+ * AVX2's chains are one vpaddd each, two for one or two tokens only.
  */
-#define TILE256_BODY(TS, U, CHUNK, START)                                                             \
+#define TILE256_BODY(TS, U, CHUNK, START, CHAINS)                                                             \
     __m256 acc[U];                                                                                    \
     _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) acc[t] = _mm256_setzero_ps();                 \
     for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES, x += TILE_BLOCK_INTS * TS) {              \
-        /* one or two tokens: two chains of sums (even and odd chunks), \
-         * half the latency; integers, so the same sum */                \
+        /* two chains of sums per token where CHAINS says (even and odd \
+         * chunks), half the latency; integers, so the same sum */        \
         __m256i sum[U], sum2[U];                                                                      \
         _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                         \
             sum[t] = START(x[8 * TS + t]);                                                            \
@@ -434,7 +437,7 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
             __m256i w = _mm256_loadu_si256(q + j);                                                    \
             _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                     \
                 __m256i xc = _mm256_set1_epi32(x[j * TS + t]);                                        \
-                if (U <= 2 && j % 2) {                                                                \
+                if (U <= CHAINS && j % 2) {                                                                \
                     sum2[t] = CHUNK(sum2[t], w, xc);                                                  \
                     __asm__("" : "+x"(sum2[t]));                                                      \
                 } else {                                                                              \
@@ -446,7 +449,7 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
         __m256 dw = _mm256_loadu_ps((const float *)p);                                                \
         const float *d = (const float *)(x + 9 * TS);                                                 \
         _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                         \
-            __m256i s = U <= 2 ? _mm256_add_epi32(sum[t], sum2[t]) : sum[t];                          \
+            __m256i s = U <= CHAINS ? _mm256_add_epi32(sum[t], sum2[t]) : sum[t];                          \
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(d[t])), acc[t]); \
         }                                                                                             \
     }                                                                                                 \
@@ -470,33 +473,33 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
 typedef void (*tile256_fn)(const uint8_t *, size_t, const int32_t *, float *, size_t, size_t, size_t);
 #define TILE256_U 4 /* tokens per pass */
 
-#define DEFINE_TILE256(NAME, TARGET, TS, U, CHUNK, START)                                             \
+#define DEFINE_TILE256(NAME, TARGET, TS, U, CHUNK, START, CHAINS)                                     \
     TARGET static void NAME(const uint8_t *p, size_t nb, const int32_t *x, float *y, size_t ldy, size_t n_r, \
                             size_t ahead)                                                             \
     {                                                                                                 \
-        TILE256_BODY(TS, U, CHUNK, START)                                                             \
+        TILE256_BODY(TS, U, CHUNK, START, CHAINS)                                                     \
     }
 /* per isa, the passes of a tile of TS tokens: (TS, TS) up to four, then
  * (TS, 4) and (TS, TS - 4) */
-#define DEFINE_TILES256(ISA, TARGET, CHUNK, START)                                                    \
-    DEFINE_TILE256(ISA##_1_1, TARGET, 1, 1, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_2_2, TARGET, 2, 2, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_3_3, TARGET, 3, 3, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_4_4, TARGET, 4, 4, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_5_4, TARGET, 5, 4, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_5_1, TARGET, 5, 1, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_6_4, TARGET, 6, 4, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_6_2, TARGET, 6, 2, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_7_4, TARGET, 7, 4, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_7_3, TARGET, 7, 3, CHUNK, START)                                             \
-    DEFINE_TILE256(ISA##_8_4, TARGET, 8, 4, CHUNK, START)                                             \
+#define DEFINE_TILES256(ISA, TARGET, CHUNK, START, CHAINS)                                            \
+    DEFINE_TILE256(ISA##_1_1, TARGET, 1, 1, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_2_2, TARGET, 2, 2, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_3_3, TARGET, 3, 3, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_4_4, TARGET, 4, 4, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_5_4, TARGET, 5, 4, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_5_1, TARGET, 5, 1, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_6_4, TARGET, 6, 4, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_6_2, TARGET, 6, 2, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_7_4, TARGET, 7, 4, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_7_3, TARGET, 7, 3, CHUNK, START, CHAINS)                                     \
+    DEFINE_TILE256(ISA##_8_4, TARGET, 8, 4, CHUNK, START, CHAINS)                                     \
     static const tile256_fn ISA##_passes[TILE_T + 1][2] = {                                           \
         {NULL, NULL},         {ISA##_1_1, NULL},      {ISA##_2_2, NULL},      {ISA##_3_3, NULL},      \
         {ISA##_4_4, NULL},    {ISA##_5_4, ISA##_5_1}, {ISA##_6_4, ISA##_6_2}, {ISA##_7_4, ISA##_7_3}, \
         {ISA##_8_4, ISA##_8_4},                                                                       \
     };
-DEFINE_TILES256(tile_avx2, KERN_AVX2_TARGET, CHUNK_AVX2, START_AVX2)
-DEFINE_TILES256(tile_avxvnni, AVXVNNI_TARGET, CHUNK_AVXVNNI, START_AVXVNNI)
+DEFINE_TILES256(tile_avx2, KERN_AVX2_TARGET, CHUNK_AVX2, START_AVX2, 2)
+DEFINE_TILES256(tile_avxvnni, AVXVNNI_TARGET, CHUNK_AVXVNNI, START_AVXVNNI, 4)
 
 static void tiled_256(bool vnni, const void *P, size_t rows, size_t cols, const void *xt, size_t n, size_t g0,
                       size_t g1, float *y, size_t ldy)
