@@ -471,7 +471,8 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
 #define START_AVXVNNI(off) _mm256_set1_epi32(off)
 
 typedef void (*tile256_fn)(const uint8_t *, size_t, const int32_t *, float *, size_t, size_t, size_t);
-#define TILE256_U 4 /* tokens per pass */
+#define TILE256_U 4                      /* tokens per pass */
+#define TILE256_PANEL_BYTES (256 * 1024) /* weights per panel of groups (L2 holds 1 MiB) */
 
 #define DEFINE_TILE256(NAME, TARGET, TS, U, CHUNK, START, CHAINS)                                     \
     TARGET static void NAME(const uint8_t *p, size_t nb, const int32_t *x, float *y, size_t ldy, size_t n_r, \
@@ -505,16 +506,24 @@ static void tiled_256(bool vnni, const void *P, size_t rows, size_t cols, const 
                       size_t g1, float *y, size_t ldy)
 {
     const tile256_fn(*passes)[2] = vnni ? tile_avxvnni_passes : tile_avx2_passes;
-    size_t nb = cols / 32, groups = (rows + PACK_ROWS - 1) / PACK_ROWS;
-    for (size_t g = g0; g < g1; g++) {
-        const uint8_t *p = (const uint8_t *)P + g * nb * GROUP_BLOCK_BYTES;
-        size_t r0 = g * PACK_ROWS, n_r = rows - r0 < PACK_ROWS ? rows - r0 : PACK_ROWS;
+    size_t nb = cols / 32, groups = (rows + PACK_ROWS - 1) / PACK_ROWS, group_bytes = nb * GROUP_BLOCK_BYTES;
+    /* more than one tile: a panel of groups at a time, every tile over
+     * it, so that a tile stays in L1 and the panel's weights in L2 */
+    size_t panel = n <= TILE_T ? g1 - g0 : TILE256_PANEL_BYTES / group_bytes;
+    if (panel < 1)
+        panel = 1;
+    for (size_t gp = g0; gp < g1; gp += panel) {
+        size_t ge = g1 - gp < panel ? g1 : gp + panel;
         const int32_t *x = xt;
         for (size_t t0 = 0; t0 < n; t0 += TILE_T) {
             size_t ts = n - t0 < TILE_T ? n - t0 : TILE_T;
-            for (size_t s = 0, k = 0; s < ts; s += TILE256_U, k++) {
-                size_t ahead = t0 == 0 && s == 0 && g + 1 < groups ? nb * GROUP_BLOCK_BYTES : 0;
-                passes[ts][k](p, nb, x + s, y + (t0 + s) * ldy + r0, ldy, n_r, ahead);
+            for (size_t g = gp; g < ge; g++) {
+                const uint8_t *p = (const uint8_t *)P + g * group_bytes;
+                size_t r0 = g * PACK_ROWS, n_r = rows - r0 < PACK_ROWS ? rows - r0 : PACK_ROWS;
+                for (size_t s = 0, k = 0; s < ts; s += TILE256_U, k++) {
+                    size_t ahead = t0 == 0 && s == 0 && g + 1 < groups ? group_bytes : 0;
+                    passes[ts][k](p, nb, x + s, y + (t0 + s) * ldy + r0, ldy, n_r, ahead);
+                }
             }
             x += nb * TILE_BLOCK_INTS * ts;
         }

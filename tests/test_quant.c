@@ -1166,7 +1166,8 @@ static void test_packed(void **state)
  * path, bit for bit, for 1 to 17 tokens (tiles of eight and what is
  * left, passes of four on 256-bit vectors), rows split at multiples of
  * KERN_PACK_ROWS and row counts that end in a lone group of eight (13,
- * 67, 8), random bytes included.  Tiling a batch in parts at a multiple
+ * 67, 8, 131), random bytes included, and a matrix larger than the
+ * panels of rows the 256-bit tiles take at a time.  Tiling a batch in parts at a multiple
  * of eight tokens, each part at kern_packed_tile_bytes of the tokens
  * before it (as forward.c's threads do), writes the same bytes as tiling
  * it whole.  The portable path packs nothing (size 0).
@@ -1177,7 +1178,7 @@ static void test_packed_tiled(void **state)
     ggml_type ty = GGML_TYPE_Q8_0;
     static const struct {
         size_t rows, cols;
-    } shapes[] = {{16, 256}, {67, 576}, {8, 2048}, {13, 32}, {45, 96}};
+    } shapes[] = {{16, 256}, {67, 576}, {8, 2048}, {13, 32}, {45, 96}, {131, 2048} /* 301 KiB: panels */};
     static const size_t counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17};
     enum { T = 17 };
     int ran = 0;
