@@ -178,15 +178,25 @@ typedef struct {
     const void *xt;   /* ... and tiled for the weights that take them, or NULL  */
 } multi_job;
 
-static long chunk_rows(const model_weight *w)
+/* A long batch takes chunks up to four times the size, while each thread
+ * still gets four of each weight: every chunk's rows are multiplied with
+ * all the tokens, whose activations pass through the cache once per
+ * chunk (at 2048 columns, 64 KiB was one group of rows per 2 MiB of a
+ * prompt's activations). */
+static long chunk_rows(const model_weight *w, int B, int threads)
 {
-    long r = CHUNK_BYTES / (long)w->row_bytes;
+    long bytes = CHUNK_BYTES;
+    if (B >= 32) {
+        long quarter = (long)(w->rows * w->row_bytes) / (4L * threads);
+        bytes = quarter > 4 * CHUNK_BYTES ? 4 * CHUNK_BYTES : quarter > CHUNK_BYTES ? quarter : CHUNK_BYTES;
+    }
+    long r = bytes / (long)w->row_bytes;
     return r < 16 ? 16 : r / KERN_PACK_ROWS * KERN_PACK_ROWS; /* whole groups of packed rows */
 }
 
-static long chunk_count(const model_weight *w)
+static long chunk_count(const model_weight *w, int B, int threads)
 {
-    long per = chunk_rows(w);
+    long per = chunk_rows(w, B, threads);
     return ((long)w->rows + per - 1) / per;
 }
 
@@ -200,9 +210,10 @@ static int chunked_weights(const multi_job *j)
 static void multi_chunk(const multi_job *j, long chunk)
 {
     int k = 0;
-    while (k < chunked_weights(j) - 1 && chunk >= chunk_count(j->ws[k]))
-        chunk -= chunk_count(j->ws[k++]);
-    long per = chunk_rows(j->ws[k]), lo = chunk * per, hi = lo + per;
+    int threads = j->c->n_threads;
+    while (k < chunked_weights(j) - 1 && chunk >= chunk_count(j->ws[k], j->B, threads))
+        chunk -= chunk_count(j->ws[k++], j->B, threads);
+    long per = chunk_rows(j->ws[k], j->B, threads), lo = chunk * per, hi = lo + per;
     if (hi > (long)j->ws[k]->rows)
         hi = (long)j->ws[k]->rows;
     for (int w = k; w <= (j->swiglu ? 1 : k); w++)
@@ -229,7 +240,7 @@ static void run_products(fwd_ctx *c, multi_job *j)
 {
     long chunks = 0;
     for (int k = 0; k < chunked_weights(j); k++)
-        chunks += chunk_count(j->ws[k]);
+        chunks += chunk_count(j->ws[k], j->B, c->n_threads);
     for (int t = 0; t < c->n_threads; t++) {
         long lo, hi;
         pool_split(chunks, t, c->n_threads, &lo, &hi);
