@@ -178,15 +178,25 @@ typedef struct {
     const void *xt;   /* ... and tiled for the weights that take them, or NULL  */
 } multi_job;
 
-static long chunk_rows(const model_weight *w)
+/* A long batch takes chunks up to four times the size, while each thread
+ * still gets four of each weight: every chunk's rows are multiplied with
+ * all the tokens, whose activations pass through the cache once per
+ * chunk (at 2048 columns, 64 KiB was one group of rows per 2 MiB of a
+ * prompt's activations). */
+static long chunk_rows(const model_weight *w, int B, int threads)
 {
-    long r = CHUNK_BYTES / (long)w->row_bytes;
+    long bytes = CHUNK_BYTES;
+    if (B >= 32) {
+        long quarter = (long)(w->rows * w->row_bytes) / (4L * threads);
+        bytes = quarter > 4 * CHUNK_BYTES ? 4 * CHUNK_BYTES : quarter > CHUNK_BYTES ? quarter : CHUNK_BYTES;
+    }
+    long r = bytes / (long)w->row_bytes;
     return r < 16 ? 16 : r / KERN_PACK_ROWS * KERN_PACK_ROWS; /* whole groups of packed rows */
 }
 
-static long chunk_count(const model_weight *w)
+static long chunk_count(const model_weight *w, int B, int threads)
 {
-    long per = chunk_rows(w);
+    long per = chunk_rows(w, B, threads);
     return ((long)w->rows + per - 1) / per;
 }
 
@@ -200,9 +210,10 @@ static int chunked_weights(const multi_job *j)
 static void multi_chunk(const multi_job *j, long chunk)
 {
     int k = 0;
-    while (k < chunked_weights(j) - 1 && chunk >= chunk_count(j->ws[k]))
-        chunk -= chunk_count(j->ws[k++]);
-    long per = chunk_rows(j->ws[k]), lo = chunk * per, hi = lo + per;
+    int threads = j->c->n_threads;
+    while (k < chunked_weights(j) - 1 && chunk >= chunk_count(j->ws[k], j->B, threads))
+        chunk -= chunk_count(j->ws[k++], j->B, threads);
+    long per = chunk_rows(j->ws[k], j->B, threads), lo = chunk * per, hi = lo + per;
     if (hi > (long)j->ws[k]->rows)
         hi = (long)j->ws[k]->rows;
     for (int w = k; w <= (j->swiglu ? 1 : k); w++)
@@ -229,7 +240,7 @@ static void run_products(fwd_ctx *c, multi_job *j)
 {
     long chunks = 0;
     for (int k = 0; k < chunked_weights(j); k++)
-        chunks += chunk_count(j->ws[k]);
+        chunks += chunk_count(j->ws[k], j->B, c->n_threads);
     for (int t = 0; t < c->n_threads; t++) {
         long lo, hi;
         pool_split(chunks, t, c->n_threads, &lo, &hi);
@@ -645,46 +656,96 @@ static void attention_half_part(void *arg, int ti, int tn)
 
 /* ---- Layers ---------------------------------------------------------------------- */
 
-static void layer_forward(fwd_ctx *c, int l, int B)
+/* The per-token steps between a layer's products, on tokens [t0, t1):
+ * each token's values depend on its own row alone, so a long batch splits
+ * them among the threads (whole blocks of eight: rmsnorm_rows' unit) and
+ * the results are the same. */
+typedef enum { STEP_ATTN_IN, STEP_QKV_OUT, STEP_FFN_IN, STEP_FFN_OUT } token_step;
+
+typedef struct {
+    fwd_ctx *c;
+    int l, B;
+    token_step step;
+} step_job;
+
+static void token_step_range(fwd_ctx *c, int l, token_step step, int t0, int t1)
 {
     const model *m = c->m;
     const model_layer *L = &m->layers[l];
-    int E = (int)m->hp.n_embd;
-    int KV = (int)(m->hp.n_head_kv * m->head_dim);
+    size_t E = m->hp.n_embd, KV = (size_t)m->hp.n_head_kv * m->head_dim, hd = m->head_dim;
     float eps = m->hp.rms_eps;
+    int n = t1 - t0;
+    switch (step) {
+    case STEP_ATTN_IN:
+        rmsnorm_rows(c->h + t0 * E, c->x + t0 * E, L->attn_norm, n, (int)E, eps);
+        break;
+    case STEP_QKV_OUT:
+        if (L->bq) add_bias(c->q + t0 * E, L->bq, n, (int)E);
+        if (L->bk) add_bias(c->k + t0 * KV, L->bk, n, (int)KV);
+        if (L->bv) add_bias(c->v + t0 * KV, L->bv, n, (int)KV);
+        for (int t = t0; t < t1; t++) {
+            rope(c, c->q + (size_t)t * E, (int)m->hp.n_head, c->row_pos[t]);
+            rope(c, c->k + (size_t)t * KV, (int)m->hp.n_head_kv, c->row_pos[t]);
+        }
+        /* k and v join the cache at their positions */
+        for (int g = 0; g < (int)m->hp.n_head_kv; g++)
+            for (int t = t0; t < t1; t++) {
+                size_t at = kv_layer(c, c->row_seq[t], l) + kv_row(c, g, c->row_pos[t]);
+                kern_f32_to_f16(c->k + (size_t)t * KV + g * hd, c->k_cache + at, hd);
+                kern_f32_to_f16(c->v + (size_t)t * KV + g * hd, c->v_cache + at, hd);
+            }
+        break;
+    case STEP_FFN_IN:
+        for (size_t i = t0 * E; i < t1 * E; i++)
+            c->x[i] += c->h[i];
+        rmsnorm_rows(c->h + t0 * E, c->x + t0 * E, L->ffn_norm, n, (int)E, eps);
+        break;
+    case STEP_FFN_OUT:
+        for (size_t i = t0 * E; i < t1 * E; i++)
+            c->x[i] += c->h[i];
+        break;
+    }
+}
 
-    rmsnorm_rows(c->h, c->x, L->attn_norm, B, E, eps);
+static void token_step_part(void *arg, int i, int n)
+{
+    const step_job *j = arg;
+    long lo, hi;
+    pool_split((j->B + 7) / 8, i, n, &lo, &hi);
+    int t0 = (int)lo * 8, t1 = (int)hi * 8 < j->B ? (int)hi * 8 : j->B;
+    if (t0 < t1)
+        token_step_range(j->c, j->l, j->step, t0, t1);
+}
+
+static void token_step_all(fwd_ctx *c, int l, int B, token_step step)
+{
+    if (B >= 32 && c->n_threads > 1) {
+        step_job j = {.c = c, .l = l, .B = B, .step = step};
+        pool_run(c->pool, token_step_part, &j);
+    } else {
+        token_step_range(c, l, step, 0, B);
+    }
+}
+
+static void layer_forward(fwd_ctx *c, int l, int B)
+{
+    const model_layer *L = &c->m->layers[l];
+
+    token_step_all(c, l, B, STEP_ATTN_IN);
     const model_weight *qkv[] = {&L->wq, &L->wk, &L->wv};
     float *const qkv_out[] = {c->q, c->k, c->v};
     matmul_shared(c, 3, qkv, qkv_out, c->h, B, false);
-    if (L->bq) add_bias(c->q, L->bq, B, E);
-    if (L->bk) add_bias(c->k, L->bk, B, KV);
-    if (L->bv) add_bias(c->v, L->bv, B, KV);
-    for (int t = 0; t < B; t++) {
-        rope(c, c->q + (size_t)t * E, (int)m->hp.n_head, c->row_pos[t]);
-        rope(c, c->k + (size_t)t * KV, (int)m->hp.n_head_kv, c->row_pos[t]);
-    }
-    /* k and v join the cache at their positions */
-    size_t hd = m->head_dim;
-    for (int g = 0; g < (int)m->hp.n_head_kv; g++)
-        for (int t = 0; t < B; t++) {
-            size_t at = kv_layer(c, c->row_seq[t], l) + kv_row(c, g, c->row_pos[t]);
-            kern_f32_to_f16(c->k + (size_t)t * KV + g * hd, c->k_cache + at, hd);
-            kern_f32_to_f16(c->v + (size_t)t * KV + g * hd, c->v_cache + at, hd);
-        }
+    token_step_all(c, l, B, STEP_QKV_OUT);
     att_job aj = att_job_for(c, l, B);
     pool_run(c->pool, c->exact ? attention_exact_part : attention_half_part, &aj);
     matmul(c, &L->wo, c->att, B, c->h, false);
-    for (size_t i = 0; i < (size_t)B * E; i++)
-        c->x[i] += c->h[i];
 
-    rmsnorm_rows(c->h, c->x, L->ffn_norm, B, E, eps);
+    token_step_all(c, l, B, STEP_FFN_IN);
     const model_weight *gate_up[] = {&L->gate, &L->up};
     float *const gate_up_out[] = {c->ff_gate, c->ff_up};
     matmul_shared(c, 2, gate_up, gate_up_out, c->h, B, true);
     matmul(c, &L->down, c->ff_gate, B, c->h, false);
-    for (size_t i = 0; i < (size_t)B * E; i++)
-        c->x[i] += c->h[i];
+    token_step_all(c, l, B, STEP_FFN_OUT);
 }
 
 static int eval_batch(fwd_ctx *c, const int32_t *tokens, int B, bool exact, bool all_logits,

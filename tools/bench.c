@@ -2,6 +2,7 @@
  * bench.c — engine throughput against this machine's limits, in one run.
  *
  *   bench [--runs N] MODEL.gguf...
+ *   bench --limits      the machine's limits alone (peaks, bandwidth, sgemm)
  *
  * For every model, with 1 and 2 threads, N runs of: the machine's limits
  * (read bandwidth: a streaming AVX2 read of 1 GiB in 2 MiB pages; sgemm
@@ -180,27 +181,32 @@ typedef struct {
 } peak_job;
 
 #if defined(__x86_64__)
-/* Eight independent accumulators in named registers (an array would live
- * in memory); OP(acc) is one multiply-add into acc. */
-#define EIGHT_CHAINS(T, init, OP, ADD, result)                                                        \
+/* Twelve independent accumulators in named registers (an array would live
+ * in memory): more than latency × throughput needs where a core issues two
+ * 512-bit multiply-adds a cycle at a latency of four; OP(acc) is one
+ * multiply-add into acc. */
+#define CHAINS 12
+#define MANY_CHAINS(T, init, OP, ADD, result)                                                         \
     T a0 = init(0), a1 = init(1), a2 = init(2), a3 = init(3), a4 = init(4), a5 = init(5), a6 = init(6), \
-      a7 = init(7);                                                                                   \
+      a7 = init(7), a8 = init(8), a9 = init(9), a10 = init(10), a11 = init(11);                       \
     for (long k = 0; k < PEAK_ITERS; k++) {                                                          \
-        a0 = OP(a0); a1 = OP(a1); a2 = OP(a2); a3 = OP(a3);                                          \
-        a4 = OP(a4); a5 = OP(a5); a6 = OP(a6); a7 = OP(a7);                                          \
-        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7)); \
+        a0 = OP(a0); a1 = OP(a1); a2 = OP(a2); a3 = OP(a3); a4 = OP(a4); a5 = OP(a5);                \
+        a6 = OP(a6); a7 = OP(a7); a8 = OP(a8); a9 = OP(a9); a10 = OP(a10); a11 = OP(a11);            \
+        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), \
+                         "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));                                  \
     }                                                                                                \
-    T result = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)))
+    T result = ADD(ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7))),                 \
+                   ADD(ADD(a8, a9), ADD(a10, a11)))
 
 #define F8(i) _mm256_set1_ps((float)(i))
 #define FMA8(x) _mm256_fmadd_ps(x, m, b)
 __attribute__((target("avx2,fma"))) static double fma_avx2(void)
 {
     __m256 m = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-3f);
-    EIGHT_CHAINS(__m256, F8, FMA8, _mm256_add_ps, t);
+    MANY_CHAINS(__m256, F8, FMA8, _mm256_add_ps, t);
     float sink[8];
     _mm256_storeu_ps(sink, t);
-    return sink[0] != 12345.0f ? 2.0 * 8 * 8 * PEAK_ITERS : 0;
+    return sink[0] != 12345.0f ? 2.0 * 8 * CHAINS * PEAK_ITERS : 0;
 }
 
 #define F16V(i) _mm512_set1_ps((float)(i))
@@ -208,8 +214,8 @@ __attribute__((target("avx2,fma"))) static double fma_avx2(void)
 __attribute__((target("avx512f"))) static double fma_avx512(void)
 {
     __m512 m = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
-    EIGHT_CHAINS(__m512, F16V, FMA16, _mm512_add_ps, t);
-    return _mm512_reduce_add_ps(t) != 12345.0f ? 2.0 * 16 * 8 * PEAK_ITERS : 0;
+    MANY_CHAINS(__m512, F16V, FMA16, _mm512_add_ps, t);
+    return _mm512_reduce_add_ps(t) != 12345.0f ? 2.0 * 16 * CHAINS * PEAK_ITERS : 0;
 }
 
 #define I8(i) _mm256_set1_epi32(i)
@@ -217,8 +223,8 @@ __attribute__((target("avx512f"))) static double fma_avx512(void)
 __attribute__((target("avx2"))) static double int8_avx2(void)
 {
     __m256i u = _mm256_set1_epi8(3), v = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
-    EIGHT_CHAINS(__m256i, I8, MADD8, _mm256_add_epi32, t);
-    return _mm256_extract_epi32(t, 0) != 12345 ? 2.0 * 32 * 8 * PEAK_ITERS : 0;
+    MANY_CHAINS(__m256i, I8, MADD8, _mm256_add_epi32, t);
+    return _mm256_extract_epi32(t, 0) != 12345 ? 2.0 * 32 * CHAINS * PEAK_ITERS : 0;
 }
 
 #define I16(i) _mm512_set1_epi32(i)
@@ -226,10 +232,10 @@ __attribute__((target("avx2"))) static double int8_avx2(void)
 __attribute__((target("avx512f,avx512vnni,avx512bw"))) static double int8_vnni(void)
 {
     __m512i u = _mm512_set1_epi8(3), v = _mm512_set1_epi8(-2);
-    EIGHT_CHAINS(__m512i, I16, DP16, _mm512_add_epi32, t);
-    return _mm512_reduce_add_epi32(t) != 12345 ? 2.0 * 64 * 8 * PEAK_ITERS : 0;
+    MANY_CHAINS(__m512i, I16, DP16, _mm512_add_epi32, t);
+    return _mm512_reduce_add_epi32(t) != 12345 ? 2.0 * 64 * CHAINS * PEAK_ITERS : 0;
 }
-#undef EIGHT_CHAINS
+#undef MANY_CHAINS
 #endif
 
 static bool cpu_has(const char *feature)
@@ -509,12 +515,13 @@ static int bench_model(const char *path, limits *L)
 int main(int argc, char **argv)
 {
     int first = 1;
+    bool limits_only = argc == 2 && !strcmp(argv[1], "--limits");
     if (argc > 2 && !strcmp(argv[1], "--runs")) {
         runs = atoi(argv[2]);
         first = 3;
     }
-    if (first >= argc || runs < 1 || runs > MAX_RUNS) {
-        fprintf(stderr, "usage: bench [--runs N] MODEL.gguf...   (N from 1 to %d)\n", MAX_RUNS);
+    if ((first >= argc && !limits_only) || runs < 1 || runs > MAX_RUNS) {
+        fprintf(stderr, "usage: bench [--runs N] MODEL.gguf...   (N from 1 to %d)\n       bench --limits\n", MAX_RUNS);
         return 2;
     }
     char cpu[256];
@@ -549,6 +556,21 @@ int main(int argc, char **argv)
            "  int8 multiply-add %.0f GOP/s with 1 thread, %.0f with 2 (%s)\n",
            fma_peak[1], fma_peak[2], cpu_has("avx512f") ? "AVX-512" : "AVX2", int8_peak[1], int8_peak[2],
            cpu_has("avx512vnni") ? "AVX-512 VNNI vpdpbusd" : "AVX2 vpmaddubsw+vpmaddwd");
+    if (limits_only) { /* the yardsticks a side-by-side run (tools/bench_vs.sh) reports beside its table */
+        for (int t = 1; t <= 2; t++) {
+            pool *p = pool_new(t);
+            double bw = 0, gf = 0;
+            probe(&L, p, t, &bw, &gf);
+            pool_free(p);
+            printf("limits with %d thread%s (best of 3): read bandwidth %.1f GB/s, sgemm %dx%dx%d %.1f GFLOP/s\n", t,
+                   t > 1 ? "s" : "", bw, GM, GN, GK, gf);
+        }
+        munmap(buf, BW_BYTES);
+        free(a);
+        free(b);
+        free(cm);
+        return 0;
+    }
     printf("%-34s %-6s %3s %9s %6s %6s %9s %6s %9s %8s %8s\n", "model", "type", "thr", "prefill", "sgemm", "peak",
            "decode", "bw", "products", "RSS MiB", "file MiB");
     printf("(t/s: prefill of a %d-token prompt with all logits, decode of %d tokens after it;\n"

@@ -156,6 +156,11 @@ run() { # contender file threads -> "PP TG COMMIT" ("-" for a figure not had)
 echo "machine:$(sed -n 's/^model name[[:space:]]*:\(.*\)/\1/p' /proc/cpuinfo 2>/dev/null | head -n 1), $(nproc) cores;" \
     "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} FRONTDESK_SIMD=${FRONTDESK_SIMD:-(unset)}"
 echo "load average before: $(cat /proc/loadavg 2>/dev/null || echo ?)"
+# the machine's yardsticks in the same run, before and after the table
+# (tools/bench --limits: arithmetic peaks, read bandwidth, sgemm)
+limits() { [ ! -x "$build/tools/bench" ] || "$build/tools/bench" --limits | sed 's/^/  /'; }
+echo "limits before:"
+limits
 : >"$tmp/results"
 for spec in $specs; do
     shape=${spec%%:*} type=${spec#*:}
@@ -179,6 +184,8 @@ EOF
     done
 done
 echo "load average after: $(cat /proc/loadavg 2>/dev/null || echo ?)"
+echo "limits after:"
+limits
 echo
 echo "side by side: pp$prompt (prompt from an empty context) and tg$gen (decode from an empty context), tokens/s;"
 echo "medians of $rounds rounds; ratio = ours / theirs, the median of the per-round ratios (min-max)"
