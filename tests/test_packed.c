@@ -138,30 +138,75 @@ static void test_packed(void **state)
     kern_set_path(env_path);
 }
 
-/*
- * Packed Q8_0 against tiled activations (kern_packed_tile), on every path
- * that packs Q8_0 (avx2, avxvnni, avx512 with or without VNNI): each
- * token's results are kern_packed_matmul's for that token alone on that
- * path, bit for bit, for 1 to 17 tokens (tiles of eight and what is
- * left, passes of four on 256-bit vectors), rows split at multiples of
- * KERN_PACK_ROWS and row counts that end in a lone group of eight (13,
- * 67, 8, 131), random bytes included, and a matrix larger than the
- * panels of rows the 256-bit tiles take at a time.  Tiling a batch in parts at a multiple
- * of eight tokens, each part at kern_packed_tile_bytes of the tokens
- * before it (as forward.c's threads do), writes the same bytes as tiling
- * it whole.  The portable path packs nothing (size 0).
- */
-static void test_packed_tiled(void **state)
+/* Bytes kern_packed_tile lays out for n tokens of cols: Q8_0, per token
+ * and block, eight chunks, the offset Σ and the scale; F16 the floats. */
+static size_t tile_bytes_expected(ggml_type ty, size_t cols, size_t n)
 {
-    (void)state;
-    ggml_type ty = GGML_TYPE_Q8_0;
-    static const struct {
-        size_t rows, cols;
-    } shapes[] = {{16, 256}, {67, 576}, {8, 2048}, {13, 32}, {45, 96}, {131, 2048} /* 301 KiB: panels */};
+    return ty == GGML_TYPE_F16 ? n * cols * sizeof(float) : n * (cols / 32) * 40;
+}
+
+/* One shape of packed ty weights on the current path: for the last n of
+ * T tokens, n in 1..17, the tiled products bit for bit each token's
+ * kern_packed_matmul alone, rows split at `split`; tiling the first eight
+ * and the rest apart writes the whole tiling's bytes. */
+static void check_tiled_shape(ggml_type ty, size_t rows, size_t cols, bool random_bytes, size_t split)
+{
     static const size_t counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17};
     enum { T = 17 };
+    void *W = xmalloc(rows * quant_row_bytes(ty, cols)), *P = xmalloc(kern_packed_bytes(ty, rows, cols));
+    kc_make_weights(ty, W, rows, cols, random_bytes);
+    kern_pack(ty, W, rows, cols, P);
+    size_t ab = kern_activation_bytes(ty, cols);
+    uint8_t *xs = xmalloc(T * ab);
+    float *x = xmallocarray(cols, 4);
+    for (int t = 0; t < T; t++) {
+        kc_fill_normal(x, cols, t % 3 ? 1.0f : 30.0f);
+        assert_true(kern_quantize_activation(ty, x, cols, xs + t * ab));
+    }
+    float *alone = xmallocarray((size_t)T * rows, 4), *tiled = xmallocarray((size_t)T * rows, 4);
+    for (int t = 0; t < T; t++)
+        kern_packed_matmul(ty, P, rows, cols, xs + t * ab, ab, 1, 0, rows, alone + (size_t)t * rows, rows);
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        size_t n = counts[c], t0 = T - n; /* the last n tokens */
+        size_t bytes = kern_packed_tile_bytes(ty, cols, n);
+        assert_int_equal(bytes, tile_bytes_expected(ty, cols, n));
+        void *xt = xmalloc(bytes);
+        kern_packed_tile(ty, xs + t0 * ab, ab, n, cols, xt);
+        if (n > 8) { /* the first eight tokens, then the rest, as forward.c's threads tile them */
+            uint8_t *parts = xmalloc(bytes);
+            size_t at = kern_packed_tile_bytes(ty, cols, 8);
+            kern_packed_tile(ty, xs + t0 * ab, ab, 8, cols, parts);
+            kern_packed_tile(ty, xs + (t0 + 8) * ab, ab, n - 8, cols, parts + at);
+            assert_memory_equal(parts, xt, bytes);
+            free(parts);
+        }
+        memset(tiled, 0xff, (size_t)T * rows * 4);
+        kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, split, rows, tiled, rows);
+        kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, 0, split, tiled, rows);
+        for (size_t t = 0; t < n; t++)
+            if (memcmp(tiled + t * rows, alone + (t0 + t) * rows, rows * 4) != 0)
+                fail_msg("%s %s %zux%zu%s: token %zu of %zu tiled differs from it alone", ggml_type_name(ty),
+                         kern_path_name(kern_get_path()), rows, cols, random_bytes ? " (random bytes)" : "", t0 + t,
+                         n);
+        free(xt);
+    }
+    free(alone);
+    free(tiled);
+    free(x);
+    free(xs);
+    free(W);
+    free(P);
+}
+
+typedef struct {
+    size_t rows, cols;
+} shape;
+
+/* check_tiled_shape for every shape on every path that packs ty (random
+ * bytes too where the type has any); the others must lay out nothing. */
+static void check_tiled(ggml_type ty, const shape *shapes, size_t n_shapes, bool random_bytes, size_t split_at)
+{
     int ran = 0;
-    kc_seed(12);
     for (int path = KERN_PATH_PORTABLE; path < KERN_PATH_COUNT; path++) {
         if (!kern_set_path((kern_path)path))
             continue;
@@ -170,133 +215,51 @@ static void test_packed_tiled(void **state)
             continue;
         }
         ran++;
-        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
-            for (int rb = 0; rb < 2; rb++) {
-                size_t rows = shapes[sh].rows, cols = shapes[sh].cols;
-                void *W = xmalloc(rows * quant_row_bytes(ty, cols)), *P = xmalloc(kern_packed_bytes(ty, rows, cols));
-                kc_make_weights(ty, W, rows, cols, rb);
-                kern_pack(ty, W, rows, cols, P);
-                size_t ab = kern_activation_bytes(ty, cols);
-                uint8_t *xs = xmalloc(T * ab);
-                float *x = xmallocarray(cols, 4);
-                for (int t = 0; t < T; t++) {
-                    kc_fill_normal(x, cols, t % 3 ? 1.0f : 30.0f);
-                    assert_true(kern_quantize_activation(ty, x, cols, xs + t * ab));
-                }
-                float *alone = xmallocarray((size_t)T * rows, 4), *tiled = xmallocarray((size_t)T * rows, 4);
-                for (int t = 0; t < T; t++)
-                    kern_packed_matmul(ty, P, rows, cols, xs + t * ab, ab, 1, 0, rows, alone + (size_t)t * rows, rows);
-                for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
-                    size_t n = counts[c], t0 = T - n; /* the last n tokens */
-                    size_t bytes = kern_packed_tile_bytes(ty, cols, n);
-                    assert_int_equal(bytes, n * (cols / 32) * 40); /* per token and block: 8 chunks, Σ, scale */
-                    void *xt = xmalloc(bytes);
-                    kern_packed_tile(ty, xs + t0 * ab, ab, n, cols, xt);
-                    if (n > 8) { /* the first eight tokens, then the rest */
-                        uint8_t *parts = xmalloc(bytes);
-                        size_t at = kern_packed_tile_bytes(ty, cols, 8);
-                        kern_packed_tile(ty, xs + t0 * ab, ab, 8, cols, parts);
-                        kern_packed_tile(ty, xs + (t0 + 8) * ab, ab, n - 8, cols, parts + at);
-                        assert_memory_equal(parts, xt, bytes);
-                        free(parts);
-                    }
-                    size_t split = rows > KERN_PACK_ROWS ? KERN_PACK_ROWS : rows;
-                    memset(tiled, 0xff, (size_t)T * rows * 4);
-                    kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, split, rows, tiled, rows);
-                    kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, 0, split, tiled, rows);
-                    for (size_t t = 0; t < n; t++)
-                        if (memcmp(tiled + t * rows, alone + (t0 + t) * rows, rows * 4) != 0)
-                            fail_msg("Q8_0 %s %zux%zu%s: token %zu of %zu tiled differs from it alone",
-                                     kern_path_name((kern_path)path), rows, cols, rb ? " (random bytes)" : "", t0 + t,
-                                     n);
-                    free(xt);
-                }
-                free(alone);
-                free(tiled);
-                free(x);
-                free(xs);
-                free(W);
-                free(P);
-            }
+        for (size_t sh = 0; sh < n_shapes; sh++)
+            for (int rb = 0; rb <= (int)random_bytes; rb++)
+                check_tiled_shape(ty, shapes[sh].rows, shapes[sh].cols, rb,
+                                  shapes[sh].rows > split_at ? split_at : shapes[sh].rows);
     }
     kern_set_path(env_path);
     if (!ran) {
-        printf("SKIP: no path packs Q8_0 on this CPU\n");
+        printf("SKIP: no path packs %s on this CPU\n", ggml_type_name(ty));
         skip();
     }
 }
 
 /*
+ * Packed Q8_0 against tiled activations (kern_packed_tile), on every path
+ * that packs Q8_0 (avx2, avxvnni, avx512 with or without VNNI): each
+ * token's results are kern_packed_matmul's for that token alone on that
+ * path, bit for bit, for 1 to 17 tokens (tiles of eight and what is
+ * left, passes of four on 256-bit vectors), rows split at multiples of
+ * KERN_PACK_ROWS and row counts that end in a lone group of eight (13,
+ * 67, 8, 131), random bytes included, and a matrix larger than the
+ * panels of rows the 256-bit tiles take at a time.  Tiling a batch in
+ * parts at a multiple of eight tokens, each part at kern_packed_tile_bytes
+ * of the tokens before it (as forward.c's threads do), writes the same
+ * bytes as tiling it whole.  The portable path packs nothing (size 0).
+ */
+static void test_packed_tiled(void **state)
+{
+    (void)state;
+    static const shape shapes[] = {{16, 256}, {67, 576}, {8, 2048}, {13, 32}, {45, 96}, {131, 2048} /* 301 KiB */};
+    kc_seed(12);
+    check_tiled(GGML_TYPE_Q8_0, shapes, sizeof shapes / sizeof shapes[0], true, KERN_PACK_ROWS);
+}
+
+/*
  * Packed F16 against activations laid out once per product as floats
  * (kern_packed_tile: a batch's products split among threads convert them
- * once): each token's results are kern_packed_matmul's for that token
- * alone, bit for bit, on every path that packs F16, for 1 to 17 tokens,
- * rows split at a multiple of sixteen, odd widths included.  The portable
- * path packs nothing (size 0).
+ * once): the same checks on every path that packs F16, rows split at a
+ * multiple of sixteen, odd widths included.
  */
 static void test_packed_tiled_f16(void **state)
 {
     (void)state;
-    ggml_type ty = GGML_TYPE_F16;
-    static const struct {
-        size_t rows, cols;
-    } shapes[] = {{16, 256}, {67, 576}, {35, 2048}, {5, 37}, {40, 601}};
-    static const size_t counts[] = {1, 2, 3, 5, 8, 9, 16, 17};
-    enum { T = 17 };
-    bool ran = false;
+    static const shape shapes[] = {{16, 256}, {67, 576}, {35, 2048}, {5, 37}, {40, 601}};
     kc_seed(13);
-    for (int p = KERN_PATH_PORTABLE; p < KERN_PATH_COUNT; p++) {
-        if (!kern_set_path((kern_path)p))
-            continue;
-        if (!kern_packs(ty)) {
-            assert_int_equal(kern_packed_tile_bytes(ty, 256, 4), 0);
-            continue;
-        }
-        ran = true;
-        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
-            size_t rows = shapes[sh].rows, cols = shapes[sh].cols;
-            void *W = xmalloc(rows * quant_row_bytes(ty, cols)), *P = xmalloc(kern_packed_bytes(ty, rows, cols));
-            kc_make_weights(ty, W, rows, cols, false);
-            kern_pack(ty, W, rows, cols, P);
-            size_t ab = kern_activation_bytes(ty, cols);
-            uint8_t *xs = xmalloc(T * ab);
-            float *x = xmallocarray(cols, 4);
-            for (int t = 0; t < T; t++) {
-                kc_fill_normal(x, cols, t % 3 ? 1.0f : 30.0f);
-                assert_true(kern_quantize_activation(ty, x, cols, xs + t * ab));
-            }
-            float *alone = xmallocarray((size_t)T * rows, 4), *tiled = xmallocarray((size_t)T * rows, 4);
-            for (int t = 0; t < T; t++)
-                kern_packed_matmul(ty, P, rows, cols, xs + t * ab, ab, 1, 0, rows, alone + (size_t)t * rows, rows);
-            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
-                size_t n = counts[c], t0 = T - n;
-                size_t bytes = kern_packed_tile_bytes(ty, cols, n);
-                assert_int_equal(bytes, n * cols * sizeof(float));
-                void *xt = xmalloc(bytes);
-                kern_packed_tile(ty, xs + t0 * ab, ab, n, cols, xt);
-                size_t split = rows > 16 ? 16 : rows;
-                memset(tiled, 0xff, (size_t)T * rows * 4);
-                kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, split, rows, tiled, rows);
-                kern_packed_matmul_tiled(ty, P, rows, cols, xt, n, 0, split, tiled, rows);
-                for (size_t t = 0; t < n; t++)
-                    if (memcmp(tiled + t * rows, alone + (t0 + t) * rows, rows * 4) != 0)
-                        fail_msg("F16 %s %zux%zu: token %zu of %zu tiled differs from it alone",
-                                 kern_path_name((kern_path)p), rows, cols, t0 + t, n);
-                free(xt);
-            }
-            free(alone);
-            free(tiled);
-            free(x);
-            free(xs);
-            free(W);
-            free(P);
-        }
-    }
-    kern_set_path(env_path);
-    if (!ran) {
-        printf("SKIP: no path packs F16 on this CPU\n");
-        skip();
-    }
+    check_tiled(GGML_TYPE_F16, shapes, sizeof shapes / sizeof shapes[0], false, 16);
 }
 
 /* The VNNI Q8_0 and Q4_0 kernels — AVX-512 VNNI's and AVX-VNNI's — give
