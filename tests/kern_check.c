@@ -13,6 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+const ggml_type kc_all_types[] = {
+    GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
+    GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q8_1, GGML_TYPE_Q2_K,
+    GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_K,
+};
+const size_t kc_n_types = sizeof kc_all_types / sizeof kc_all_types[0];
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 /* Each test that draws numbers seeds first, so its data does not depend

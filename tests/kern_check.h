@@ -12,6 +12,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* A float's bits and back (bit-for-bit comparisons). */
+static inline uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Every weight type the engine reads, and how many. */
+extern const ggml_type kc_all_types[];
+extern const size_t kc_n_types;
 
 /* Each test that draws numbers seeds first, so its data does not depend
  * on which tests ran before it. */

@@ -19,13 +19,6 @@
 
 static kern_path env_path; /* the path kern_init chose from the environment */
 
-static uint32_t bits_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
 /*
  * Weights packed with rows interleaved (kernels_packed.c: Q8_0 eight rows
  * a group, F16 sixteen; kernels_packed4.c: Q4_0, Q5_0, Q4_1, Q5_1 and Q4_K eight;

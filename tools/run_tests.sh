@@ -96,7 +96,7 @@ job() { # label, environment assignments (may be empty), binary
 for t in "$@"; do
     name=$(basename "$t")
     case $name in
-    test_engine | test_quant)
+    test_engine | test_quant | test_kernels)
         for p in $paths; do
             job "$name [FRONTDESK_SIMD=$p]" "FRONTDESK_SIMD=$p" "$t"
         done
