@@ -86,7 +86,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(APPLIB) $(LIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(TESTLIB_OBJ) $(APPLIB) $(LIB) $(LDLIBS_ALL) $(CMOCKA_LIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(APPLIB) $(LIB)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(APPLIB) $(LIB) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.o,$^) $(APPLIB) $(LIB) $(LDLIBS_ALL)
+
+# Parts of a tool in several files live in tools/parts/ (not a binary each).
+$(BUILD)/tools/bench_store: $(BUILD)/tools/parts/bench_store_cluster.o
 
 # A harness with the replay main() (the shorter stem wins over tests/%).
 $(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/testutil.o \
