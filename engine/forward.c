@@ -289,6 +289,16 @@ static const float *batch_activation(fwd_ctx *c, const model_weight *w, const fl
     return c->xr;
 }
 
+/* Thread i of n's share [*t0, *t1) of a batch of B tokens, in whole
+ * blocks of eight (a tile of tokens; rmsnorm_rows' unit). */
+static void token_share(int B, int i, int n, int *t0, int *t1)
+{
+    long lo, hi;
+    pool_split((B + 7) / 8, i, n, &lo, &hi);
+    *t0 = (int)lo * 8;
+    *t1 = (int)hi * 8 < B ? (int)hi * 8 : B;
+}
+
 /* Converting a batch's activations (and tiling them), tokens split among
  * the threads in whole tiles of eight: kern_packed_tile lays out each
  * tile of eight by itself, so a thread's tiles start at the bytes that
@@ -305,9 +315,9 @@ typedef struct {
 static void prep_part(void *arg, int i, int n)
 {
     const prep_job *p = arg;
-    long lo, hi;
-    pool_split((p->B + 7) / 8, i, n, &lo, &hi);
-    size_t t0 = (size_t)lo * 8, t1 = (size_t)hi * 8 < (size_t)p->B ? (size_t)hi * 8 : (size_t)p->B;
+    int b0, b1;
+    token_share(p->B, i, n, &b0, &b1);
+    size_t t0 = (size_t)b0, t1 = (size_t)b1;
     if (t0 >= t1)
         return;
     if (p->w)
@@ -710,9 +720,8 @@ static void token_step_range(fwd_ctx *c, int l, token_step step, int t0, int t1)
 static void token_step_part(void *arg, int i, int n)
 {
     const step_job *j = arg;
-    long lo, hi;
-    pool_split((j->B + 7) / 8, i, n, &lo, &hi);
-    int t0 = (int)lo * 8, t1 = (int)hi * 8 < j->B ? (int)hi * 8 : j->B;
+    int t0, t1;
+    token_share(j->B, i, n, &t0, &t1);
     if (t0 < t1)
         token_step_range(j->c, j->l, j->step, t0, t1);
 }
