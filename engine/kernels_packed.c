@@ -10,10 +10,13 @@
  * r's output, so each instruction works for eight outputs.  Per group of
  * eight rows and 32-block b, the packed layout holds
  *
- *   float d[8]          the eight rows' scales (fp16 converted once)
+ *   fp16  d[8]          the eight rows' scales, as stored
  *   int8  q[8][8][4]    chunk j (weights 4j..4j+3) of row 0, row 1, ... row 7
  *
- * 288 bytes where the rows took 272.  With an activation chunk of four
+ * 272 bytes, as the rows took: decoding one token streams every weight
+ * once, so a byte more per block is time (float scales, 288 bytes, made
+ * decode 6% slower than these; the scales' conversion is one vcvtph2ps
+ * per block and group, exact).  With an activation chunk of four
  * bytes broadcast to every lane, one vpdpbusd (AVX-512 VNNI, on 256-bit
  * vectors) or vpmaddubsw + vpmaddwd (AVX2) adds four products to each
  * row's exact integer sum; eight chunks make the block's sums, converted
@@ -46,7 +49,8 @@
 #define F16_SPAN_FLOATS 65536
 /* Weights per pass of a span's blocks of tokens, so that they stay in L2. */
 #define F16_PANEL_BYTES (192 * 1024)
-#define GROUP_BLOCK_BYTES (PACK_ROWS * 4 + PACK_ROWS * 32) /* one block of a group */
+#define SCALE_BYTES (PACK_ROWS * sizeof(uint16_t)) /* a block's eight fp16 scales, before its weights */
+#define GROUP_BLOCK_BYTES (SCALE_BYTES + PACK_ROWS * 32) /* one block of a group */
 
 size_t kern_packed_bytes(ggml_type type, size_t rows, size_t cols)
 {
@@ -103,9 +107,8 @@ void kern_pack(ggml_type type, const void *W, size_t rows, size_t cols, void *ou
             const block_q8_0 *row = src + (g * PACK_ROWS + r) * nb;
             uint8_t *blk = dst + g * nb * GROUP_BLOCK_BYTES;
             for (size_t b = 0; b < nb; b++, blk += GROUP_BLOCK_BYTES) {
-                float d = quant_f16_to_f32(row[b].d);
-                memcpy(blk + r * sizeof d, &d, sizeof d);
-                uint8_t *q = blk + PACK_ROWS * sizeof(float) + r * 4;
+                memcpy(blk + r * sizeof row[b].d, &row[b].d, sizeof row[b].d);
+                uint8_t *q = blk + SCALE_BYTES + r * 4;
                 for (int j = 0; j < 8; j++)
                     memcpy(q + j * PACK_ROWS * 4, row[b].qs + 4 * j, 4);
             }
@@ -133,9 +136,10 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
     size_t nb = cols / 32, g = row / PACK_ROWS, r = row % PACK_ROWS;
     const uint8_t *p = (const uint8_t *)P + g * nb * GROUP_BLOCK_BYTES;
     for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES) {
-        float d;
-        memcpy(&d, p + r * sizeof(float), sizeof d);
-        const int8_t *q = (const int8_t *)(p + PACK_ROWS * sizeof(float));
+        uint16_t h;
+        memcpy(&h, p + r * sizeof h, sizeof h);
+        float d = quant_f16_to_f32(h);
+        const int8_t *q = (const int8_t *)(p + SCALE_BYTES);
         for (int j = 0; j < 8; j++)
             for (int k = 0; k < 4; k++)
                 out[b * 32 + 4 * j + k] = d * (float)q[(j * PACK_ROWS + r) * 4 + k];
@@ -160,7 +164,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
         for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES) {                                     \
             __m256i sum[T];                                                                           \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();      \
-            const __m256i *q = (const __m256i *)(p + PACK_ROWS * sizeof(float));                      \
+            const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                      \
             _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
                 __m256i w = _mm256_loadu_si256(q + j), aw = _mm256_abs_epi8(w);                       \
                 _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
@@ -170,7 +174,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
                     sum[t] = ADD4(sum[t], aw, _mm256_sign_epi8(_mm256_set1_epi32(chunk), w));         \
                 }                                                                                     \
             }                                                                                         \
-            __m256 dw = _mm256_loadu_ps((const float *)p);                                            \
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));                                            \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
                 const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;                 \
                 __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x->d)));                        \
@@ -205,7 +209,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
              * chunks), half the latency; integers, so the same sum */       \
             __m256i sum[T], sum2[T];                                                                  \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = sum2[t] = _mm256_setzero_si256(); \
-            const __m256i *q = (const __m256i *)(p + PACK_ROWS * sizeof(float));                      \
+            const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                      \
             _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
                 __m256i wu = _mm256_xor_si256(_mm256_loadu_si256(q + j), _mm256_set1_epi8((char)0x80)); \
                 _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
@@ -218,7 +222,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
                         sum[t] = DPBUSD(sum[t], wu, _mm256_set1_epi32(chunk));                        \
                 }                                                                                     \
             }                                                                                         \
-            __m256 dw = _mm256_loadu_ps((const float *)p);                                            \
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));                                            \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
                 const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;                 \
                 if (T <= 2)                                                                           \
@@ -358,8 +362,8 @@ void kern_packed_tile_x86(const void *xq, size_t xq_stride, size_t n, size_t col
                 _mm_prefetch((const char *)p1 + ahead + 64 * l, _MM_HINT_T0);                         \
             }                                                                                         \
         }                                                                                             \
-        const __m256i *q0 = (const __m256i *)(p0 + PACK_ROWS * sizeof(float));                        \
-        const __m256i *q1 = (const __m256i *)(p1 + PACK_ROWS * sizeof(float));                        \
+        const __m256i *q0 = (const __m256i *)(p0 + SCALE_BYTES);                        \
+        const __m256i *q1 = (const __m256i *)(p1 + SCALE_BYTES);                        \
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                         \
             __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(q0 + j)),        \
                                            _mm256_loadu_si256(q1 + j), 1);                            \
@@ -367,9 +371,8 @@ void kern_packed_tile_x86(const void *xq, size_t xq_stride, size_t n, size_t col
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                       \
                 sum[t] = _mm512_dpbusd_epi32(sum[t], w, _mm512_set1_epi32(x[j * T + t]));             \
         }                                                                                             \
-        __m512 dw = _mm512_castpd_ps(_mm512_insertf64x4(                                              \
-            _mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps((const float *)p0))),             \
-            _mm256_castps_pd(_mm256_loadu_ps((const float *)p1)), 1));                                \
+        __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(                                         \
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p0)), _mm_loadu_si128((const __m128i *)p1), 1)); \
         const float *d = (const float *)(x + 9 * T);                                                  \
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                           \
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(d[t])), acc[t]); \
@@ -432,7 +435,7 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
             _Pragma("GCC unroll 5") for (int l = 0; l < 5; l++)                                       \
                 _mm_prefetch((const char *)p + ahead + 64 * l, _MM_HINT_T0);                          \
         }                                                                                             \
-        const __m256i *q = (const __m256i *)(p + PACK_ROWS * sizeof(float));                          \
+        const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                          \
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                         \
             __m256i w = _mm256_loadu_si256(q + j);                                                    \
             _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                     \
@@ -446,7 +449,7 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
                 }                                                                                     \
             }                                                                                         \
         }                                                                                             \
-        __m256 dw = _mm256_loadu_ps((const float *)p);                                                \
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));                                                \
         const float *d = (const float *)(x + 9 * TS);                                                 \
         _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                         \
             __m256i s = U <= CHAINS ? _mm256_add_epi32(sum[t], sum2[t]) : sum[t];                          \
