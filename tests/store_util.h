@@ -73,8 +73,9 @@ int store_run_suite(const char *name, const struct CMUnitTest *tests, size_t n, 
 /* A storage call that must succeed. */
 #define OK(d, call)                                                                                     \
     do {                                                                                                \
-        if ((call) != DB_OK)                                                                            \
-            fail_msg("%s: %s", #call, db_errmsg(d));                                                    \
+        db_status s_ = (call);                                                                          \
+        if (s_ != DB_OK)                                                                                \
+            fail_msg("%s = %d: %s", #call, s_, db_errmsg(d));                                           \
     } while (0)
 
 #endif

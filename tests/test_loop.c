@@ -30,7 +30,8 @@
  *
  * SQLite only: the loop spends its minute training and evaluating the
  * model, and the storage it goes through is run on PostgreSQL as well by
- * test_deploy, test_eval, test_storage and test_rollup.
+ * test_deploy, test_eval, the test_storage and test_store_* suites and
+ * test_rollup.
  */
 #include "testutil.h"
 

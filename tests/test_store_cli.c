@@ -1258,7 +1258,7 @@ static void test_forget_and_purge(void **state)
     assert_string_equal(out, "[]\n");
     free(out);
     /* gone from the bytes on disk, not only from queries (on PostgreSQL,
-     * from the tables: test_storage reads them there too) */
+     * from the tables: test_store_review reads them there too) */
     if (store_on_pg())
         assert_true(sql_num(dbp, in_tables) == 0);
     for (int i = 0; i < 2 && !store_on_pg(); i++) {
