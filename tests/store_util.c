@@ -6,6 +6,7 @@
 #include "pg_util.h"
 #include "testutil.h"
 
+#include "storage/chats.h"
 #include "util/util.h"
 
 #include <sqlite3.h>
@@ -50,6 +51,17 @@ db *open_store(const char *path)
     if (db_open(&d, path, msg, sizeof msg) != DB_OK)
         fail_msg("db_open %s: %s", path, msg);
     return d;
+}
+
+int64_t store_model(db *d, char digit, const char *name, const char *file)
+{
+    char hex[65];
+    memset(hex, digit, 64);
+    hex[64] = 0;
+    db_model_info m = {.sha256 = hex, .name = name, .file_name = file, .arch = "llama", .quant = "Q8_0"};
+    int64_t id;
+    OK(d, db_model_use(d, &m, &id));
+    return id;
 }
 
 void sql_exec(const char *path, const char *sql)

@@ -56,6 +56,10 @@ void sql_disconnect(sql_conn *c); /* accepts NULL */
 
 /* ---- Both backends --------------------------------------------------------- */
 
+/* The model whose SHA-256 is 64 × digit (arch llama, Q8_0), named name,
+ * its file `file`: db_model_use's id.  Fails the test on an error. */
+int64_t store_model(db *d, char digit, const char *name, const char *file);
+
 /* Whether this run is the PostgreSQL one (FRONTDESK_TEST_BACKEND=postgresql). */
 bool store_on_pg(void);
 /* A new, empty store: a path in the suite's temporary directory with no

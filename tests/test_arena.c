@@ -219,15 +219,6 @@ static void test_next_prompt(void **state)
 
 /* ---- the leaderboard command ----------------------------------------------------- */
 
-static json_t *parse_json(const char *text)
-{
-    json_error_t je;
-    json_t *j = json_loads(text, 0, &je);
-    if (!j)
-        fail_msg("not JSON (%s): %s", je.text, text);
-    return j;
-}
-
 static const json_t *pair_of(const json_t *pairs, int64_t a, int64_t b)
 {
     for (size_t i = 0; i < json_array_size(pairs); i++) {
@@ -266,7 +257,7 @@ static void test_leaderboard(void **state)
     db_close(d);
 
     assert_int_equal(RUN(&out, &err, "arena", "--json", "--db", p), 0);
-    json_t *j = parse_json(out);
+    json_t *j = test_json(out);
     free(out);
     free(err);
     int64_t total = sql_int(p, "SELECT count(*) FROM arena_judgements");
@@ -381,7 +372,7 @@ static void test_arena_not_reviewed(void **state)
         fail_msg("history: the ordinary conversation unmarked:\n%s", out);
     free(out);
     assert_int_equal(RUN(&out, NULL, "history", "--json", "--db", p), 0);
-    json_t *j = parse_json(out);
+    json_t *j = test_json(out);
     assert_int_equal(json_array_size(j), 2);
     for (size_t i = 0; i < 2; i++) {
         json_t *o = json_array_get(j, i);
@@ -579,12 +570,12 @@ static void test_worker_pairs(void **state)
     /* stats count the one traffic request, not the arena ones */
     char *out;
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--window", "all", "--db", p), 0);
-    json_t *j = parse_json(out);
+    json_t *j = test_json(out);
     assert_int_equal(json_integer_value(json_object_get(j, "requests")), 1);
     json_decref(j);
     free(out);
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--window", "all", "--exact", "--db", p), 0);
-    j = parse_json(out);
+    j = test_json(out);
     assert_int_equal(json_integer_value(json_object_get(j, "requests")), 1);
     json_decref(j);
     free(out);

@@ -362,15 +362,6 @@ static double teacher_forced_ppl(model *m, tok_vocab *v, int i)
     return exp(nll / (double)(n - np));
 }
 
-static json_t *parse_json(const char *s)
-{
-    json_error_t je;
-    json_t *j = json_loads(s, 0, &je);
-    if (!j)
-        fail_msg("not JSON (%s): %s", je.text, s);
-    return j;
-}
-
 static void test_eval_run(void **state)
 {
     (void)state;
@@ -380,7 +371,7 @@ static void test_eval_run(void **state)
                  "--config", cfg_path);
     if (rc != 0)
         fail_msg("eval exit %d: %s", rc, err);
-    json_t *j = parse_json(out);
+    json_t *j = test_json(out);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "complete");
     assert_int_equal(json_integer_value(json_object_get(j, "items_done")), N_CONVS);
     int64_t run = json_integer_value(json_object_get(j, "id"));
@@ -432,7 +423,7 @@ static void test_eval_run(void **state)
                      3);
     assert_true(c[0] == 2 * N_CONVS && c[1] == 2 * N_CONVS && c[2] == 2 * N_CONVS);
     assert_int_equal(RUN(&out, NULL, "stats", "--json", "--db", dbp), 0);
-    j = parse_json(out);
+    j = test_json(out);
     assert_int_equal(json_integer_value(json_object_get(j, "requests")), 0);
     json_decref(j);
     free(out);
@@ -444,14 +435,14 @@ static void test_eval_run(void **state)
     assert_non_null(strstr(out, "4/4"));
     free(out);
     assert_int_equal(RUN(&out, NULL, "eval", "--list", "--json", "--db", dbp), 0);
-    j = parse_json(out);
+    j = test_json(out);
     assert_int_equal(json_array_size(j), 1);
     json_decref(j);
     free(out);
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)run);
     assert_int_equal(RUN(&out, NULL, "eval", "--show", id, "--json", "--db", dbp), 0);
-    j = parse_json(out);
+    j = test_json(out);
     assert_int_equal(json_array_size(json_object_get(j, "items")), 2 * N_CONVS);
     json_t *agg = json_object_get(json_object_get(j, "aggregates"), "a");
     double ppl = json_number_value(json_object_get(json_object_get(agg, "perplexity"), "value"));
@@ -469,7 +460,7 @@ static void test_eval_run(void **state)
     assert_int_equal(RUN(&out, NULL, "eval", "--model", model_a, "--set", set_path, "--limit", "2", "--json", "--db",
                          dbp, "--config", cfg_path),
                      0);
-    j = parse_json(out);
+    j = test_json(out);
     assert_int_equal(json_integer_value(json_object_get(j, "items_done")), 2);
     assert_true(json_is_null(json_object_get(j, "verdicts")));
     json_decref(j);
@@ -554,7 +545,7 @@ static void test_gate(void **state)
                          "--db", dbp, "--config", conf),
                      0);
     assert_int_equal(RUN(&out, NULL, "deployment", "history", "--json", "--db", dbp), 0);
-    json_t *j = parse_json(out);
+    json_t *j = test_json(out);
     const char *note = json_string_value(json_object_get(json_array_get(j, 0), "note"));
     assert_non_null(note);
     assert_non_null(strstr(note, "forced without eval: "));

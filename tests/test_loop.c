@@ -84,15 +84,6 @@ static void write_file(const char *path, const char *text)
         free(e_);                                                                                          \
     } while (0)
 
-static json_t *parse_json(const char *s)
-{
-    json_error_t je;
-    json_t *j = json_loads(s, 0, &je);
-    if (!j)
-        fail_msg("not JSON (%s): %s", je.text, s);
-    return j;
-}
-
 static sqlite3 *open_sql(void)
 {
     sqlite3 *s;
@@ -218,7 +209,7 @@ static size_t read_set(json_t **convs, size_t max)
     size_t n = 0;
     while (fgets(line, sizeof line, f)) {
         assert_true(n < max);
-        json_t *o = parse_json(line);
+        json_t *o = test_json(line);
         convs[n++] = json_incref(json_object_get(o, "messages"));
         json_decref(o);
     }
@@ -312,7 +303,7 @@ static void test_the_loop(void **state)
     int n_lines = 0;
     bool seen[N_ASKS] = {0};
     while (fgets(line, sizeof line, f)) {
-        json_t *o = parse_json(line);
+        json_t *o = test_json(line);
         long long mid = json_integer_value(json_object_get(json_object_get(o, "metadata"), "message_id"));
         int k = -1;
         for (int i = 0; i < N_ASKS; i++)
@@ -354,7 +345,7 @@ static void test_the_loop(void **state)
     if (rc != 0)
         fail_msg("eval exited %d: %s", rc, err);
     free(err);
-    json_t *run = parse_json(out);
+    json_t *run = test_json(out);
     free(out);
     assert_string_equal(json_string_value(json_object_get(run, "status")), "complete");
     assert_int_equal(json_integer_value(json_object_get(run, "items_done")), N_RATED);
@@ -433,7 +424,7 @@ static void test_the_loop(void **state)
                          SQLITE_OK);
         sqlite3_bind_int64(st, 1, run_id);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        stored = parse_json((const char *)sqlite3_column_text(st, 0));
+        stored = test_json((const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
         sqlite3_close(s);
     }
@@ -464,7 +455,7 @@ static void test_the_loop(void **state)
         ask(q, 100 + i);
     }
     RUN_OK(&out, "deployment", "--json");
-    json_t *dep = parse_json(out);
+    json_t *dep = test_json(out);
     free(out);
     json_t *cmp = json_object_get(dep, "comparison");
     long long rs = json_integer_value(json_object_get(json_object_get(cmp, "stable"), "requests"));
@@ -481,7 +472,7 @@ static void test_the_loop(void **state)
     assert_non_null(strstr(out, "stable:    tuned.gguf"));
     free(out);
     RUN_OK(&out, "deployment", "history", "--json");
-    json_t *h = parse_json(out);
+    json_t *h = test_json(out);
     free(out);
     static const char *const actions[] = {"promote", "canary-start", "deploy"}; /* newest first */
     assert_int_equal(json_array_size(h), 3);

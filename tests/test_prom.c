@@ -36,17 +36,6 @@ static int occurrences(const char *hay, const char *needle)
     return n;
 }
 
-/* The value of the sample whose line starts with series followed by a space. */
-static double sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (!strncmp(p, series, n) && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    fail_msg("no sample %s in:\n%s", series, text);
-    return 0;
-}
-
 static void test_escape(void **state)
 {
     (void)state;
@@ -166,41 +155,41 @@ static void test_request_families(void **state)
     const char *b = "{model=\"Beta\",sha256=\"\",outcome=\"timeout\"";
     char s[300];
     snprintf(s, sizeof s, "frontdesk_requests_total%s}", a);
-    assert_true(sample(got, s) == 3);
+    assert_true(test_prom_sample(got, s) == 3);
     snprintf(s, sizeof s, "frontdesk_requests_total%s}", b);
-    assert_true(sample(got, s) == 1);
+    assert_true(test_prom_sample(got, s) == 1);
     snprintf(s, sizeof s, "frontdesk_prompt_tokens_total%s}", b);
-    assert_true(sample(got, s) == 5);
+    assert_true(test_prom_sample(got, s) == 5);
     snprintf(s, sizeof s, "frontdesk_generated_tokens_total%s}", a);
-    assert_true(sample(got, s) == 40);
+    assert_true(test_prom_sample(got, s) == 40);
     /* latency: 1 at the first bound, 2 above the last: 1 everywhere, 3 at +Inf */
     for (int i = 0; i < ROLLUP_N_LE_SECONDS; i++) {
         strbuf le = {0};
         prom_number(&le, rollup_le_seconds[i]);
         snprintf(s, sizeof s, "frontdesk_request_duration_seconds_bucket%s,le=\"%s\"}", a, le.data);
-        assert_true(sample(got, s) == 1);
+        assert_true(test_prom_sample(got, s) == 1);
         sb_free(&le);
     }
     snprintf(s, sizeof s, "frontdesk_request_duration_seconds_bucket%s,le=\"+Inf\"}", a);
-    assert_true(sample(got, s) == 3);
+    assert_true(test_prom_sample(got, s) == 3);
     snprintf(s, sizeof s, "frontdesk_request_duration_seconds_count%s}", a);
-    assert_true(sample(got, s) == 3);
+    assert_true(test_prom_sample(got, s) == 3);
     snprintf(s, sizeof s, "frontdesk_request_duration_seconds_sum%s}", a);
-    assert_true(sample(got, s) == 500.5);
+    assert_true(test_prom_sample(got, s) == 500.5);
     /* tokens: 0 in the first bucket, 2 in the second, 1 above: sum is the tokens */
     strbuf le = {0};
     prom_number(&le, rollup_le_tokens[0]);
     snprintf(s, sizeof s, "frontdesk_request_generated_tokens_bucket%s,le=\"%s\"}", a, le.data);
-    assert_true(sample(got, s) == 0);
+    assert_true(test_prom_sample(got, s) == 0);
     sb_clear(&le);
     prom_number(&le, rollup_le_tokens[1]);
     snprintf(s, sizeof s, "frontdesk_request_generated_tokens_bucket%s,le=\"%s\"}", a, le.data);
-    assert_true(sample(got, s) == 2);
+    assert_true(test_prom_sample(got, s) == 2);
     sb_free(&le);
     snprintf(s, sizeof s, "frontdesk_request_generated_tokens_count%s}", a);
-    assert_true(sample(got, s) == 3);
+    assert_true(test_prom_sample(got, s) == 3);
     snprintf(s, sizeof s, "frontdesk_request_generated_tokens_sum%s}", a);
-    assert_true(sample(got, s) == 40);
+    assert_true(test_prom_sample(got, s) == 40);
     /* every sample of a family together: the families' first lines in order */
     const char *p = got;
     for (size_t i = 0; i < 6; i++) {
@@ -228,15 +217,15 @@ static void test_serve_metrics(void **state)
     for (int o = 0; o < 3; o++) {
         snprintf(s, sizeof s, "frontdesk_requests_total{model=\"tiny\\\"one\",sha256=\"0123456789ab\",outcome=\"%s\"}",
                  outcomes[o]);
-        assert_true(sample(t, s) == 0);
+        assert_true(test_prom_sample(t, s) == 0);
         snprintf(s, sizeof s,
                  "frontdesk_time_to_first_token_seconds_bucket{model=\"tiny\\\"one\",sha256=\"0123456789ab\","
                  "outcome=\"%s\",le=\"+Inf\"}",
                  outcomes[o]);
-        assert_true(sample(t, s) == 0);
+        assert_true(test_prom_sample(t, s) == 0);
     }
-    assert_true(sample(t, "frontdesk_queued_sequences{model=\"tiny\\\"one\",sha256=\"0123456789ab\"}") == 2);
-    assert_true(sample(t, "frontdesk_kv_cache_usage_ratio{model=\"tiny\\\"one\",sha256=\"0123456789ab\"}") == 0.25);
+    assert_true(test_prom_sample(t, "frontdesk_queued_sequences{model=\"tiny\\\"one\",sha256=\"0123456789ab\"}") == 2);
+    assert_true(test_prom_sample(t, "frontdesk_kv_cache_usage_ratio{model=\"tiny\\\"one\",sha256=\"0123456789ab\"}") == 0.25);
     free(t);
 
     /* k = 3: one latency just under bound 3, one between bounds 3 and 4, one
@@ -254,27 +243,27 @@ static void test_serve_metrics(void **state)
     serve_metrics_add(&m, 99, "ok", false, 4, 1, 2, 1);
     t = serve_metrics_text(&m, &load, ids, 1);
     snprintf(s, sizeof s, "frontdesk_requests_total%s}", ok);
-    assert_true(sample(t, s) == 3);
+    assert_true(test_prom_sample(t, s) == 3);
     snprintf(s, sizeof s, "frontdesk_prompt_tokens_total%s}", ok);
-    assert_true(sample(t, s) == 30);
+    assert_true(test_prom_sample(t, s) == 30);
     snprintf(s, sizeof s, "frontdesk_generated_tokens_total%s}", ok);
-    assert_true(sample(t, s) == 18);
-    assert_true(sample(t, "frontdesk_requests_total{model=\"tiny\\\"one\",sha256=\"0123456789ab\",outcome=\"error\"}") ==
+    assert_true(test_prom_sample(t, s) == 18);
+    assert_true(test_prom_sample(t, "frontdesk_requests_total{model=\"tiny\\\"one\",sha256=\"0123456789ab\",outcome=\"error\"}") ==
                 1);
-    assert_true(sample(t, "frontdesk_rejected_requests_total{model=\"tiny\\\"one\",sha256=\"0123456789ab\"}") == 1);
+    assert_true(test_prom_sample(t, "frontdesk_rejected_requests_total{model=\"tiny\\\"one\",sha256=\"0123456789ab\"}") == 1);
     for (int i = 0; i < ROLLUP_N_LE_SECONDS; i++) {
         strbuf le = {0};
         prom_number(&le, rollup_le_seconds[i]);
         snprintf(s, sizeof s, "frontdesk_request_duration_seconds_bucket%s,le=\"%s\"}", ok, le.data);
         double want = i < k ? 0 : i == k ? 1 : 2;
-        if (sample(t, s) != want)
-            fail_msg("%s = %g, want %g", s, sample(t, s), want);
+        if (test_prom_sample(t, s) != want)
+            fail_msg("%s = %g, want %g", s, test_prom_sample(t, s), want);
         sb_free(&le);
     }
     snprintf(s, sizeof s, "frontdesk_request_duration_seconds_bucket%s,le=\"+Inf\"}", ok);
-    assert_true(sample(t, s) == 3);
+    assert_true(test_prom_sample(t, s) == 3);
     snprintf(s, sizeof s, "frontdesk_request_duration_seconds_sum%s}", ok);
-    assert_true(fabs(sample(t, s) - (under + between + above) / 1e3) < 1e-9);
+    assert_true(fabs(test_prom_sample(t, s) - (under + between + above) / 1e3) < 1e-9);
     assert_null(strstr(t, "sha256=\"\"")); /* version 99 never appeared */
     free(t);
     serve_metrics_free(&m);

@@ -19,6 +19,7 @@
 #include "util/util.h"
 
 #include "serve_client.h"
+#include "store_util.h"
 #include "storage/chats.h"
 #include "storage/metrics.h"
 #include "storage/rollup.h"
@@ -83,17 +84,6 @@ static void expect_promtool_clean(const char *what, const char *text)
     free(said);
 }
 
-/* The value of the sample whose line is exactly `series value`. */
-static double sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (!strncmp(p, series, n) && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    fail_msg("no sample %s in:\n%s", series, text);
-    return 0;
-}
-
 /* A bound as the exposition writes it: a whole number without a fraction,
  * else the shortest form that reads back. */
 static void le_text(double b, char *out, size_t n)
@@ -111,31 +101,14 @@ static void le_text(double b, char *out, size_t n)
 
 /* ---- stats --prometheus on a hand-made store ------------------------------------------------ */
 
-#define DB_OK_OR_FAIL(d, call)                                                                           \
-    do {                                                                                                 \
-        if ((call) != DB_OK)                                                                             \
-            fail_msg("%s: %s", #call, db_errmsg(d));                                                     \
-    } while (0)
-
-static int64_t hand_model(db *d, char digit, const char *name, const char *file)
-{
-    char hex[65];
-    memset(hex, digit, 64);
-    hex[64] = 0;
-    db_model_info m = {.sha256 = hex, .name = name, .file_name = file, .arch = "llama", .quant = "Q8_0"};
-    int64_t id;
-    DB_OK_OR_FAIL(d, db_model_use(d, &m, &id));
-    return id;
-}
-
 static void hand_request(db *d, int64_t model, db_outcome o, double latency_ms, int tokens)
 {
     int64_t id;
-    DB_OK_OR_FAIL(d, db_request_begin(d, model, "local", 0, 0, 0, &id));
+    OK(d, db_request_begin(d, model, "local", 0, 0, 0, &id));
     db_request_result r = {.outcome = o, .error = o == DB_OUTCOME_OK ? NULL : "it broke", .prompt_tokens = 3,
                            .gen_tokens = tokens, .ttft_ms = tokens > 0 ? 1 : -1, .prefill_ms = -1, .decode_ms = -1,
                            .latency_ms = latency_ms, .prefill_tps = 0, .decode_tps = 0, .attempts = 1};
-    DB_OK_OR_FAIL(d, db_request_finish(d, id, &r));
+    OK(d, db_request_finish(d, id, &r));
 }
 
 /* Milliseconds halfway between bound k-1 (0 for k = 0) and bound k: a value
@@ -157,7 +130,7 @@ static void test_stats_prometheus(void **state)
     if (db_open(&d, dbp, msg, sizeof msg) != DB_OK)
         fail_msg("%s", msg);
     const char *odd = "Al\"pha\\ one\ntwo";
-    int64_t a = hand_model(d, 'a', odd, "alpha.gguf"), b = hand_model(d, 'b', "Beta", "beta.gguf");
+    int64_t a = store_model(d, 'a', odd, "alpha.gguf"), b = store_model(d, 'b', "Beta", "beta.gguf");
     /* alpha: ok in buckets 2, 2, 5 and one above every bound; an error in
      * bucket 0; a timeout in bucket 7.  beta: one cancelled (bucket 1), one
      * interrupted with no latency, one ok in bucket 3. */
@@ -171,7 +144,7 @@ static void test_stats_prometheus(void **state)
     hand_request(d, b, DB_OUTCOME_INTERRUPTED, -1, 0);
     hand_request(d, b, DB_OUTCOME_OK, inside(3), 5);
     int64_t running;
-    DB_OK_OR_FAIL(d, db_request_begin(d, b, "local", 0, 0, 0, &running)); /* not finished: not counted */
+    OK(d, db_request_begin(d, b, "local", 0, 0, 0, &running)); /* not finished: not counted */
     db_close(d);
 
     char *out, *err;
@@ -195,14 +168,14 @@ static void test_stats_prometheus(void **state)
     char s[400];
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         snprintf(s, sizeof s, "frontdesk_requests_total{%s,outcome=\"%s\"}", want[i].who, want[i].outcome);
-        if (sample(out, s) != want[i].requests)
-            fail_msg("%s = %g, want %d", s, sample(out, s), want[i].requests);
+        if (test_prom_sample(out, s) != want[i].requests)
+            fail_msg("%s = %g, want %d", s, test_prom_sample(out, s), want[i].requests);
         snprintf(s, sizeof s, "frontdesk_generated_tokens_total{%s,outcome=\"%s\"}", want[i].who, want[i].outcome);
-        if (sample(out, s) != want[i].tokens)
-            fail_msg("%s = %g, want %d", s, sample(out, s), want[i].tokens);
+        if (test_prom_sample(out, s) != want[i].tokens)
+            fail_msg("%s = %g, want %d", s, test_prom_sample(out, s), want[i].tokens);
         snprintf(s, sizeof s, "frontdesk_prompt_tokens_total{%s,outcome=\"%s\"}", want[i].who, want[i].outcome);
-        if (sample(out, s) != 3 * want[i].requests)
-            fail_msg("%s = %g, want %d", s, sample(out, s), 3 * want[i].requests);
+        if (test_prom_sample(out, s) != 3 * want[i].requests)
+            fail_msg("%s = %g, want %d", s, test_prom_sample(out, s), 3 * want[i].requests);
     }
     /* alpha's ok latencies, cumulative per bound: 0 0 2 2 2 3 ... 3, +Inf 4 */
     for (int k = 0; k <= ROLLUP_N_LE_SECONDS; k++) {
@@ -211,18 +184,18 @@ static void test_stats_prometheus(void **state)
             le_text(rollup_le_seconds[k], le, sizeof le);
         snprintf(s, sizeof s, "frontdesk_request_duration_seconds_bucket{%s,outcome=\"ok\",le=\"%s\"}", A, le);
         double w = k < 2 ? 0 : k < 5 ? 2 : k < ROLLUP_N_LE_SECONDS ? 3 : 4;
-        if (sample(out, s) != w)
-            fail_msg("%s = %g, want %g", s, sample(out, s), w);
+        if (test_prom_sample(out, s) != w)
+            fail_msg("%s = %g, want %g", s, test_prom_sample(out, s), w);
     }
     snprintf(s, sizeof s, "frontdesk_request_duration_seconds_count{%s,outcome=\"ok\"}", A);
-    assert_true(sample(out, s) == 4);
+    assert_true(test_prom_sample(out, s) == 4);
     snprintf(s, sizeof s, "frontdesk_request_duration_seconds_sum{%s,outcome=\"ok\"}", A);
     double sum = (2 * inside(2) + inside(5) + rollup_le_seconds[ROLLUP_N_LE_SECONDS - 1] * 1e3 * 3) / 1e3;
-    if (fabs(sample(out, s) - sum) > 1e-9 * sum)
-        fail_msg("%s = %.17g, want %.17g", s, sample(out, s), sum);
+    if (fabs(test_prom_sample(out, s) - sum) > 1e-9 * sum)
+        fail_msg("%s = %.17g, want %.17g", s, test_prom_sample(out, s), sum);
     /* the interrupted reply has no latency: no observation */
     snprintf(s, sizeof s, "frontdesk_request_duration_seconds_count{%s,outcome=\"interrupted\"}", B);
-    assert_true(sample(out, s) == 0);
+    assert_true(test_prom_sample(out, s) == 0);
     free(out);
 
     /* --window other than all is a usage error; all is the same output */

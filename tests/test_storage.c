@@ -658,18 +658,6 @@ int main(void)
     };
     /* on PostgreSQL: all but the tests of a file's bytes (a foreign or
      * truncated file, several processes creating one file) */
-    if (store_on_pg()) {
-        static const char *const file_only[] = {"test_not_a_database", "test_truncated", "test_concurrent_open"};
-        struct CMUnitTest pg_tests[sizeof tests / sizeof *tests];
-        size_t n = 0;
-        for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-            bool skip = false;
-            for (size_t j = 0; j < sizeof file_only / sizeof *file_only; j++)
-                skip |= !strcmp(tests[i].name, file_only[j]);
-            if (!skip)
-                pg_tests[n++] = tests[i];
-        }
-        return test_exit(_cmocka_run_group_tests("storage [postgresql]", pg_tests, n, NULL, NULL));
-    }
-    return test_exit(cmocka_run_group_tests_name("storage", tests, NULL, NULL));
+    static const char *const file_only[] = {"test_not_a_database", "test_truncated", "test_concurrent_open", NULL};
+    return store_run_suite("storage", tests, sizeof tests / sizeof *tests, file_only, NULL, NULL);
 }

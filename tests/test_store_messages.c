@@ -460,6 +460,6 @@ int main(void)
         cmocka_unit_test(test_titles),
         cmocka_unit_test(test_search),
     };
-    return test_exit(_cmocka_run_group_tests(store_on_pg() ? "store messages [postgresql]" : "store messages", tests,
-                                             sizeof tests / sizeof *tests, NULL, NULL));
+    static const char *const sqlite_only[] = {NULL};
+    return store_run_suite("store_messages", tests, sizeof tests / sizeof *tests, sqlite_only, NULL, NULL);
 }

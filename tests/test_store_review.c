@@ -598,6 +598,6 @@ int main(void)
         cmocka_unit_test(test_purge),
         cmocka_unit_test(test_export),
     };
-    return test_exit(_cmocka_run_group_tests(store_on_pg() ? "store review [postgresql]" : "store review", tests,
-                                             sizeof tests / sizeof *tests, NULL, NULL));
+    static const char *const sqlite_only[] = {NULL};
+    return store_run_suite("store_review", tests, sizeof tests / sizeof *tests, sqlite_only, NULL, NULL);
 }

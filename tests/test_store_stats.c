@@ -613,6 +613,6 @@ int main(void)
         cmocka_unit_test(test_series_buckets),
         cmocka_unit_test(test_thumbs_down_rate),
     };
-    return test_exit(_cmocka_run_group_tests(store_on_pg() ? "store stats [postgresql]" : "store stats", tests,
-                                             sizeof tests / sizeof *tests, NULL, NULL));
+    static const char *const sqlite_only[] = {NULL};
+    return store_run_suite("store_stats", tests, sizeof tests / sizeof *tests, sqlite_only, NULL, NULL);
 }

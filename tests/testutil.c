@@ -123,6 +123,25 @@ const char *test_path(const char *dir, const char *name)
     return keep(sb.data);
 }
 
+json_t *test_json(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j)
+        fail_msg("not JSON (%s): %s", je.text, text);
+    return j;
+}
+
+double test_prom_sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (!strncmp(p, series, n) && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    fail_msg("no sample %s in:\n%s", series, text);
+    return 0;
+}
+
 char *test_read_file(const char *path, size_t *len)
 {
     char *data = NULL;

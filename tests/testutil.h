@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 /* ---- Skipping ----------------------------------------------------------
  * A skip must never read as a pass.  Whatever a suite skips is said on
@@ -48,6 +49,14 @@ const char *test_path(const char *dir, const char *name);
 
 /* Read a whole file; fails the test when it cannot. Caller frees. */
 char *test_read_file(const char *path, size_t *len);
+
+/* text parsed as JSON (jansson); fails the test, quoting text, when it is
+ * not.  Caller json_decref()s. */
+json_t *test_json(const char *text);
+
+/* The value of the Prometheus sample whose line is `series value` in text
+ * (series: name{labels}, as exposed); fails the test when there is none. */
+double test_prom_sample(const char *text, const char *series);
 
 /* Path of the frontdesk binary under test ($FRONTDESK_BIN or build/frontdesk). */
 const char *test_bin(void);

@@ -108,7 +108,8 @@ for t in "$@"; do
     # file's own bytes), test_loop (the built-in model trained and
     # evaluated end to end: a minute for storage test_eval and test_deploy
     # already cover), the TUI and serve suites (the store is incidental).
-    test_storage | test_store_messages | test_store_review | test_store_stats | test_store_cli | test_rollup | test_alerts | test_arena | test_deploy | test_eval)
+    test_storage | test_store_messages | test_store_review | test_store_stats | test_store_cli | \
+        test_store_cli_figures | test_rollup | test_alerts | test_arena | test_deploy | test_eval)
         job "$name [sqlite]" "FRONTDESK_TEST_BACKEND=sqlite" "$t"
         job "$name [postgresql]" "FRONTDESK_TEST_BACKEND=postgresql" "$t"
         ;;
