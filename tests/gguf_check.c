@@ -22,14 +22,6 @@ const char *gg_fmt(const char *f, ...)
     return s;
 }
 
-uint64_t gg_rng_next(uint64_t *s) /* splitmix64 */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Writer → malloc'ed image; frees the writer. */
 uint8_t *gg_image(gguf_writer *w, size_t *len)
 {

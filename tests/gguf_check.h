@@ -1,7 +1,7 @@
 /*
  * gguf_check.h — what the GGUF reader's suites (test_gguf: broken files;
  * test_gguf_good: good files and the reference files cut and corrupted)
- * share: expected-message formatting, a seeded generator, a writer's
+ * share: expected-message formatting, a writer's
  * image in memory, and parsing an exact-size copy that reads every byte
  * the parse claims to have found (so ASan and UBSan check them).
  */
@@ -16,8 +16,6 @@
 
 /* A formatted string that lives until 16 more calls (for expected messages). */
 const char *gg_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-/* splitmix64: the next number of the sequence *s. */
-uint64_t gg_rng_next(uint64_t *s);
 /* Writer → malloc'ed image; frees the writer.  Fails the test on an error. */
 uint8_t *gg_image(gguf_writer *w, size_t *len);
 /* Parses an exact-size malloc'ed copy of buf[0, len): the reader's code;

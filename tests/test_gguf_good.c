@@ -303,7 +303,7 @@ static void test_find(void **state)
         perm[i] = i;
     uint64_t seed = 12345;
     for (uint32_t i = N - 1; i > 0; i--) {
-        uint32_t j = (uint32_t)(gg_rng_next(&seed) % (i + 1)), t = perm[i];
+        uint32_t j = (uint32_t)(test_splitmix64(&seed) % (i + 1)), t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
     }
@@ -436,7 +436,7 @@ static void truncate_every_offset(const char *name)
         check_cut(name, img, &l, cut);
     uint64_t seed = 0x5eed0001;
     for (int i = 0; i < 400 && len > l.data_offset; i++)
-        check_cut(name, img, &l, l.data_offset + gg_rng_next(&seed) % (len - l.data_offset));
+        check_cut(name, img, &l, l.data_offset + test_splitmix64(&seed) % (len - l.data_offset));
     check_cut(name, img, &l, l.data_end - 1);
     check_cut(name, img, &l, len);
     printf("  %s: cut at all %llu header offsets and 402 more\n", strrchr(name, '/') + 1,
@@ -463,7 +463,7 @@ static void truncate_at_boundaries(const char *name)
         }
     uint64_t seed = 0x5eed0002;
     for (int i = 0; i < 300; i++, n++)
-        check_cut(name, img, &l, i % 4 ? gg_rng_next(&seed) % (l.meta_end + 1) : gg_rng_next(&seed) % (len + 1));
+        check_cut(name, img, &l, i % 4 ? test_splitmix64(&seed) % (l.meta_end + 1) : test_splitmix64(&seed) % (len + 1));
     printf("  %s: %zu boundaries, %zu cuts\n", strrchr(name, '/') + 1, l.n_bounds, n);
     free(l.bounds);
     free(img);
@@ -518,11 +518,11 @@ static void test_corrupt_header(void **state)
     int parsed = 0, rejected = 0;
     for (int trial = 0; trial < 400; trial++) {
         memcpy(copy, img, len);
-        int flips = 1 + (int)(gg_rng_next(&seed) % 4);
+        int flips = 1 + (int)(test_splitmix64(&seed) % 4);
         for (int k = 0; k < flips; k++) {
             /* Half the flips hit the first 1 KiB, where counts and types are. */
             uint64_t span = trial % 2 ? l.meta_end : 1024;
-            copy[gg_rng_next(&seed) % span] ^= (uint8_t)(1 + gg_rng_next(&seed) % 255);
+            copy[test_splitmix64(&seed) % span] ^= (uint8_t)(1 + test_splitmix64(&seed) % 255);
         }
         char err[512];
         int rc = gg_parse_copy(copy, len, err, sizeof err);

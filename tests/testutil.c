@@ -123,6 +123,14 @@ const char *test_path(const char *dir, const char *name)
     return keep(sb.data);
 }
 
+uint64_t test_splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 json_t *test_json(const char *text)
 {
     json_error_t je;

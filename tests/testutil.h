@@ -47,6 +47,9 @@ const char *test_shared_dir(void);
  * small pool freed at exit). */
 const char *test_path(const char *dir, const char *name);
 
+/* splitmix64: the next number of the sequence whose state is *s. */
+uint64_t test_splitmix64(uint64_t *s);
+
 /* Read a whole file; fails the test when it cannot. Caller frees. */
 char *test_read_file(const char *path, size_t *len);
 
