@@ -521,6 +521,11 @@ static void wait_streaming(const char *url, const proc *p, const char *host, dou
              host, min_age_s);
     double t0 = util_now();
     PGconn *c = pg_test_connect(url);
+    /* the poll gives way within 0.1 s: while the writer migrates a new
+     * database, a query that holds one table and waits for another it is
+     * altering would deadlock with it, and PostgreSQL's detector (1 s)
+     * could pick the writer */
+    PQclear(PQexec(c, "SET lock_timeout = 100"));
     for (;;) {
         /* an error is "not yet": the writer may still be making the tables */
         PGresult *r = PQexec(c, sql);
