@@ -9,6 +9,7 @@
  * fails, see tests/testutil.h), checked by eye, and frozen here.
  */
 #include "tests/testutil.h"
+#include "tests/ui_check.h"
 
 #include "ui/chat.h"
 #include "ui/frame.h"
@@ -89,10 +90,6 @@ static void review_fixture(review_view *v)
 
 /* ---- Helpers --------------------------------------------------------------------- */
 
-static ui_key K(uint32_t code) { return (ui_key){code, 0}; }
-static ui_key ALT(uint32_t code) { return (ui_key){code, UI_MOD_ALT}; }
-static ui_key CTRL(uint32_t code) { return (ui_key){code, UI_MOD_CTRL}; }
-
 static char *chat_text(const chat_view *v, ui_frame *f, int w, int h)
 {
     frame_init(f, w, h);
@@ -105,45 +102,6 @@ static char *review_text(const review_view *v, ui_frame *f, int w, int h)
     frame_init(f, w, h);
     review_render(v, f, 0, 0, w, h);
     return frame_to_text(f);
-}
-
-/* The row of the frame text whose line contains `needle`, or -1. */
-static int row_of(const char *text, const char *needle, int *col_bytes)
-{
-    int row = 0;
-    for (const char *line = text; *line; row++) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        const char *hit = memmem(line, len, needle, strlen(needle));
-        if (hit) {
-            if (col_bytes)
-                *col_bytes = (int)(hit - line);
-            return row;
-        }
-        if (!nl)
-            break;
-        line = nl + 1;
-    }
-    return -1;
-}
-
-/* The column where frame row y shows the ASCII text `needle`, or -1. */
-static int col_of(const ui_frame *f, int y, const char *needle)
-{
-    int n = (int)strlen(needle);
-    for (int x = 0; x + n <= f->w; x++) {
-        int i = 0;
-        while (i < n && f->cells[y * f->w + x + i].ch == (uint32_t)(unsigned char)needle[i])
-            i++;
-        if (i == n)
-            return x;
-    }
-    return -1;
-}
-
-static const ui_cell *cell(const ui_frame *f, int x, int y)
-{
-    return &f->cells[y * f->w + x];
 }
 
 /* ---- Golden frames: Chat -------------------------------------------------------- */
@@ -352,25 +310,25 @@ static void test_chat_placeholder_styles(void **state)
     chat_fixture(&v);
     ui_frame f = {0};
     char *t = chat_text(&v, &f, 100, 30);
-    int y = row_of(t, "{{Order Number}}", NULL);
+    int y = tu_row_of(t, "{{Order Number}}", NULL);
     assert_true(y >= 0);
-    int x = col_of(&f, y, "{{Order Number}}");
+    int x = tu_col_of(&f, y, "{{Order Number}}");
     assert_true(x > 0);
     char *st = frame_row_styles(&f, y);
     for (int i = 0; i < 16; i++) {
         assert_int_equal(st[x + i], 'a' + UI_S_PLACEHOLDER);
-        assert_int_equal(cell(&f, x + i, y)->attr, UI_A_UNDERLINE);
+        assert_int_equal(tu_cell(&f, x + i, y)->attr, UI_A_UNDERLINE);
     }
     assert_int_equal(st[x - 1], 'a' + UI_S_AGENT); /* the space before */
     assert_int_equal(st[x + 16], 'a' + UI_S_AGENT);
-    assert_int_equal(cell(&f, x + 16, y)->attr, 0);
+    assert_int_equal(tu_cell(&f, x + 16, y)->attr, 0);
     free(st);
     /* The escapes in the customer's text are drawn UI_S_ESCAPED. */
-    int ye = row_of(t, "^[]0;pwned", NULL);
+    int ye = tu_row_of(t, "^[]0;pwned", NULL);
     assert_true(ye >= 0);
-    int xe = col_of(&f, ye, "^[]0;pwned");
-    assert_int_equal(cell(&f, xe, ye)->style, UI_S_ESCAPED);
-    assert_int_equal(cell(&f, xe + 4, ye)->style, UI_S_CUSTOMER); /* "0;pwned" is text */
+    int xe = tu_col_of(&f, ye, "^[]0;pwned");
+    assert_int_equal(tu_cell(&f, xe, ye)->style, UI_S_ESCAPED);
+    assert_int_equal(tu_cell(&f, xe + 4, ye)->style, UI_S_CUSTOMER); /* "0;pwned" is text */
     free(t);
     frame_free(&f);
     chat_free(&v);
@@ -389,9 +347,9 @@ static void test_draw_text_split_slot(void **state)
     assert_string_equal(t, "\n {{Order\n Number}}\n\n\n\n");
     free(t);
     for (int x = 1; x < 9; x++)
-        assert_int_equal(cell(&f, x, 2)->style, UI_S_PLACEHOLDER);
+        assert_int_equal(tu_cell(&f, x, 2)->style, UI_S_PLACEHOLDER);
     for (int x = 1; x < 8; x++)
-        assert_int_equal(cell(&f, x, 1)->style, UI_S_PLACEHOLDER);
+        assert_int_equal(tu_cell(&f, x, 1)->style, UI_S_PLACEHOLDER);
     /* Without slots: plain; "{{}}" and an unclosed "{{" are no slots. */
     frame_clear(&f);
     chat_draw_text(&f, 0, 0, 12, 6, 0, "a {{}} b {{c", UI_S_AGENT, true);
@@ -425,12 +383,12 @@ static void test_chat_list_styles(void **state)
     v.conv_sel = 1;
     ui_frame f = {0};
     char *t = chat_text(&v, &f, 100, 30);
-    int y = row_of(t, "Delivery late", NULL);
+    int y = tu_row_of(t, "Delivery late", NULL);
     assert_int_equal(y, 2);
     /* Not focused: bold with a marker, no reverse. */
-    assert_int_equal(cell(&f, 0, y)->ch, 0x25B8);
-    assert_int_equal(cell(&f, 1, y)->attr, UI_A_BOLD);
-    assert_int_not_equal(cell(&f, 1, y)->style, UI_S_SELECTED);
+    assert_int_equal(tu_cell(&f, 0, y)->ch, 0x25B8);
+    assert_int_equal(tu_cell(&f, 1, y)->attr, UI_A_BOLD);
+    assert_int_not_equal(tu_cell(&f, 1, y)->style, UI_S_SELECTED);
     free(t);
     v.focus = CHAT_FOCUS_LIST;
     t = chat_text(&v, &f, 100, 30);
@@ -445,18 +403,6 @@ static void test_chat_list_styles(void **state)
 }
 
 /* ---- Containment: nothing outside the rectangle, at any size ------------------------- */
-
-static void assert_outside_blank(const ui_frame *f, int x, int y, int w, int h)
-{
-    for (int r = 0; r < f->h; r++)
-        for (int c = 0; c < f->w; c++) {
-            if (c >= x && c < x + w && r >= y && r < y + h)
-                continue;
-            const ui_cell *k = cell(f, c, r);
-            if (k->ch != ' ' || k->style != UI_S_NORMAL || k->attr || k->width != 1)
-                fail_msg("drawn outside (%d,%d %dx%d) at column %d row %d", x, y, w, h, c, r);
-        }
-}
 
 static const char CHAT_20x5[] =
     "   Thank you! Let\n"
@@ -489,7 +435,7 @@ static void test_containment(void **state)
             v.focus = (chat_focus)focus;
             v.filtering = focus == 2;
             chat_render(&v, &f, 4, 3, w, h);
-            assert_outside_blank(&f, 4, 3, w, h);
+            tu_assert_outside_blank(&f, 4, 3, w, h);
             char *t = frame_to_text(&f);
             test_assert_no_controls(t);
             free(t);
@@ -499,7 +445,7 @@ static void test_containment(void **state)
             r.empty = empty;
             r.scroll = empty ? 0 : 3;
             review_render(&r, &f, 4, 3, w, h);
-            assert_outside_blank(&f, 4, 3, w, h);
+            tu_assert_outside_blank(&f, 4, 3, w, h);
         }
     }
     /* The tiny 20x5 keeps the newest text and the input. */
@@ -523,7 +469,7 @@ static void test_chat_empty_and_banner(void **state)
     ui_frame f = {0};
     char *t = chat_text(&v, &f, 100, 30);
     int col;
-    int y = row_of(t, "New conversation — type the customer's first message below", &col);
+    int y = tu_row_of(t, "New conversation — type the customer's first message below", &col);
     assert_true(y > 5 && y < 20); /* about the middle of the transcript */
     assert_non_null(strstr(t, "No conversations yet"));
     free(t);
@@ -558,7 +504,7 @@ static void test_chat_selection_and_scroll(void **state)
     assert_int_equal(v.turn_sel, 0);
     assert_false(v.turn_follow);
     t = chat_text(&v, &f, 60, 16);
-    assert_int_equal(row_of(t, "▶ System", NULL), 1); /* under the title row */
+    assert_int_equal(tu_row_of(t, "▶ System", NULL), 1); /* under the title row */
     assert_null(strstr(t, "Let me check"));
     assert_non_null(strstr(t, "↓ "));
     free(t);
@@ -569,12 +515,12 @@ static void test_chat_selection_and_scroll(void **state)
     chat_key(&v, K('j'));
     assert_int_equal(v.turn_sel, 2);
     t = chat_text(&v, &f, 60, 16);
-    assert_int_equal(row_of(t, "▶ Agent", NULL), 1);
+    assert_int_equal(tu_row_of(t, "▶ Agent", NULL), 1);
     free(t);
     chat_key(&v, K(UI_K_WHEEL_UP));
     assert_int_equal(v.scroll, 3);
     t = chat_text(&v, &f, 60, 16);
-    assert_int_equal(row_of(t, "▶ Agent", NULL), 4);
+    assert_int_equal(tu_row_of(t, "▶ Agent", NULL), 4);
     free(t);
     chat_key(&v, K(UI_K_PGDN));
     assert_int_equal(v.scroll, -7); /* below the selection, towards the newest */
@@ -755,7 +701,7 @@ static void test_chat_keys_filter(void **state)
     /* The filter line shows in the list. */
     ui_frame f = {0};
     char *t = chat_text(&v, &f, 100, 30);
-    assert_int_equal(row_of(t, "/ e", NULL), 1);
+    assert_int_equal(tu_row_of(t, "/ e", NULL), 1);
     free(t);
     /* Enter keeps the text and goes to the list. */
     assert_int_equal(chat_key(&v, K(UI_K_ENTER)), CHAT_NONE);
@@ -763,7 +709,7 @@ static void test_chat_keys_filter(void **state)
     assert_int_equal(v.focus, CHAT_FOCUS_LIST);
     assert_string_equal(ui_input_text(&v.filter), "e");
     t = chat_text(&v, &f, 100, 30);
-    assert_int_equal(row_of(t, "/ e", NULL), 1);
+    assert_int_equal(tu_row_of(t, "/ e", NULL), 1);
     free(t);
     /* Ctrl-F from the input; Esc clears and leaves. */
     v.focus = CHAT_FOCUS_INPUT;
@@ -774,7 +720,7 @@ static void test_chat_keys_filter(void **state)
     assert_string_equal(ui_input_text(&v.filter), "");
     assert_int_equal(v.focus, CHAT_FOCUS_INPUT);
     t = chat_text(&v, &f, 100, 30);
-    assert_int_equal(row_of(t, "/ ", NULL), -1);
+    assert_int_equal(tu_row_of(t, "/ ", NULL), -1);
     free(t);
     /* An empty filter left with Esc changes nothing. */
     chat_key(&v, CTRL('f'));
@@ -875,15 +821,15 @@ static void test_review_scroll_and_styles(void **state)
     /* Placeholders in the reply are highlighted. */
     v.scroll = 0;
     t = review_text(&v, &f, 100, 30);
-    int y = row_of(t, "{{Email Address}}", NULL);
+    int y = tu_row_of(t, "{{Email Address}}", NULL);
     assert_true(y > 0);
-    int x = col_of(&f, y, "{{Email Address}}");
+    int x = tu_col_of(&f, y, "{{Email Address}}");
     for (int i = 0; i < 17; i++) {
-        assert_int_equal(cell(&f, x + i, y)->style, UI_S_PLACEHOLDER);
-        assert_int_equal(cell(&f, x + i, y)->attr, UI_A_UNDERLINE);
+        assert_int_equal(tu_cell(&f, x + i, y)->style, UI_S_PLACEHOLDER);
+        assert_int_equal(tu_cell(&f, x + i, y)->attr, UI_A_UNDERLINE);
     }
-    assert_int_equal(cell(&f, x - 1, y)->style, UI_S_AGENT);
-    assert_int_equal(cell(&f, 0, y)->style, UI_S_BORDER);
+    assert_int_equal(tu_cell(&f, x - 1, y)->style, UI_S_AGENT);
+    assert_int_equal(tu_cell(&f, 0, y)->style, UI_S_BORDER);
     /* Each context turn is headed by its role, bold, in the role's colour. */
     static const struct {
         const char *label;
@@ -892,12 +838,12 @@ static void test_review_scroll_and_styles(void **state)
     for (size_t k = 0; k < 3; k++) {
         int hy = -1;
         for (int r = 0; r < f.h && hy < 0; r++)
-            if (col_of(&f, r, heads[k].label) == 0)
+            if (tu_col_of(&f, r, heads[k].label) == 0)
                 hy = r;
         assert_true(hy >= 0);
         for (int i = 0; i < (int)strlen(heads[k].label); i++) {
-            assert_int_equal(cell(&f, i, hy)->style, heads[k].style);
-            assert_int_equal(cell(&f, i, hy)->attr, UI_A_BOLD);
+            assert_int_equal(tu_cell(&f, i, hy)->style, heads[k].style);
+            assert_int_equal(tu_cell(&f, i, hy)->attr, UI_A_BOLD);
         }
     }
     free(t);
