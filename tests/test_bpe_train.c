@@ -1,6 +1,6 @@
 /*
- * test_bpe_train.c — the BPE trainer (train/bpe_train.h) and the training
- * conversations (train/dataset.h).
+ * test_bpe_train.c — the BPE trainer (train/bpe_train.h); the training
+ * conversations are test_dataset.c's.
  *
  * Trainer:
  *   - a corpus small enough to work out by hand gives exactly the merges a
@@ -19,19 +19,6 @@
  *     ../shared): a 4096-token vocabulary trained on the training split,
  *     written, loaded with tok_load, reproduces the trainer's encoding of
  *     500 training and 100 validation conversations exactly.
- * Dataset:
- *   - CSV with CRLF, quotes and commas inside fields; one broken file per
- *     failure kind, each error naming the file and line; the real file's
- *     4,080 rows;
- *   - STAR: same-speaker turns merged, trailing customer turns dropped,
- *     dialogues without an agent skipped; broken lines named;
- *   - the split: disjoint, complete, round(5%) of every stratum,
- *     deterministic per seed;
- *   - the loss mask is 1 exactly on assistant content and its <|im_end|>
- *     (checked against byte spans found independently in the rendered
- *     text), and the ids equal tokenizing the rendered text;
- *   - export-format JSONL: write, read, write again gives the same bytes;
- *     `frontdesk export` lines with learn-last-only.
  */
 #include "train/dataset.h"
 #include "train/bpe_train.h"
@@ -39,6 +26,7 @@
 #include "engine/gguf.h"
 #include "engine/gguf_write.h"
 #include "engine/tokenizer.h"
+#include "tests/bpe_check.h"
 #include "tests/testutil.h"
 #include "util/util.h"
 
@@ -47,36 +35,6 @@
 #include <string.h>
 
 /* ---- Helpers ------------------------------------------------------------------ */
-
-static uint64_t rng_next(uint64_t *s) /* splitmix64 */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void add_text(bpe_trainer *t, const char *s, int times)
-{
-    char err[256];
-    for (int i = 0; i < times; i++)
-        if (bpe_trainer_add(t, s, strlen(s), err, sizeof err) != BPE_OK)
-            fail_msg("bpe_trainer_add: %s", err);
-}
-
-static bpe_vocab *train(bpe_trainer *t, int32_t size, int64_t min_freq, bool naive)
-{
-    bpe_options o = {size, min_freq};
-    bpe_vocab *v = NULL;
-    char err[256];
-    int rc = naive ? bpe_trainer_run_naive(t, &o, &v, err, sizeof err)
-                   : bpe_trainer_run(t, &o, &v, err, sizeof err);
-    if (rc != BPE_OK)
-        fail_msg("training: %s", err);
-    if (bpe_trainer_check(t, v, err, sizeof err) != BPE_OK)
-        fail_msg("check: %s", err);
-    return v;
-}
 
 /* "left right" of merge rank r, in raw bytes. */
 static const char *merge_text(const bpe_vocab *v, int32_t r)
@@ -100,11 +58,6 @@ static void expect_merges(const bpe_vocab *v, const char *const *want, int32_t n
             fail_msg("merge %d is '%s', expected '%s'", (int)r, merge_text(v, r), want[r]);
 }
 
-typedef struct {
-    int32_t *ids;
-    size_t n, cap;
-} idvec;
-
 static idvec encode_bpe(const bpe_vocab *v, const char *s, size_t len, bool special)
 {
     idvec r = {0};
@@ -112,71 +65,6 @@ static idvec encode_bpe(const bpe_vocab *v, const char *s, size_t len, bool spec
     if (bpe_vocab_encode(v, s, len, special, &r.ids, &r.n, &r.cap, err, sizeof err) != BPE_OK)
         fail_msg("bpe_vocab_encode: %s", err);
     return r;
-}
-
-static idvec encode_tok(const tok_vocab *v, const char *s, size_t len, bool special)
-{
-    idvec r = {0};
-    char err[256];
-    if (tok_encode(v, s, len, false, special, &r.ids, &r.n, &r.cap, err, sizeof err) != TOK_OK)
-        fail_msg("tok_encode: %s", err);
-    return r;
-}
-
-static bool same_ids(idvec a, idvec b)
-{
-    return a.n == b.n && (a.n == 0 || memcmp(a.ids, b.ids, a.n * sizeof *a.ids) == 0);
-}
-
-/* A vocabulary written to GGUF in memory and loaded back. */
-typedef struct {
-    void *image;
-    size_t size;
-    gguf_file *f;
-    tok_vocab *v;
-} loaded;
-
-static loaded load_back(const bpe_vocab *bv)
-{
-    loaded l = {0};
-    char err[512];
-    gguf_writer *w = gguf_writer_new();
-    assert_int_equal(gguf_writer_set_str(w, "general.architecture", "llama"), GGUF_OK);
-    if (bpe_vocab_to_gguf(bv, w, err, sizeof err) != BPE_OK)
-        fail_msg("bpe_vocab_to_gguf: %s", err);
-    assert_int_equal(gguf_writer_write_mem(w, &l.image, &l.size), GGUF_OK);
-    gguf_writer_free(w);
-    if (gguf_open_memory(&l.f, l.image, l.size, err, sizeof err) != GGUF_OK)
-        fail_msg("gguf_open_memory: %s", err);
-    if (tok_load(&l.v, l.f, err, sizeof err) != TOK_OK)
-        fail_msg("tok_load: %s", err);
-    return l;
-}
-
-static void loaded_free(loaded *l)
-{
-    tok_free(l->v);
-    gguf_close(l->f);
-    free(l->image);
-}
-
-/* Write a fixture file in the test's temporary directory. */
-static const char *fixture(const char *name, const char *content, size_t len)
-{
-    const char *path = test_path(test_tmpdir(), name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(content, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-#define FIXTURE(name, lit) fixture(name, lit, sizeof(lit) - 1)
-
-static void expect_error(int rc, int want, const char *err, const char *needle)
-{
-    assert_int_equal(rc, want);
-    if (!strstr(err, needle))
-        fail_msg("error '%s' does not mention '%s'", err, needle);
 }
 
 /* ---- Trainer: hand-checked ------------------------------------------------------ */
@@ -190,14 +78,14 @@ static void test_hand_merges(void **state)
      * token 'p' (a byte, id 3+'p') beats "hug" (a merge, id 261) -> "p ug",
      * "hug s"; "b un" 4; nothing left. */
     bpe_trainer *t = bpe_trainer_new();
-    add_text(t, "hug", 10);
-    add_text(t, "pug", 5);
-    add_text(t, "pun", 12);
-    add_text(t, "bun", 4);
-    add_text(t, "hugs", 5);
+    bc_add_text(t, "hug", 10);
+    bc_add_text(t, "pug", 5);
+    bc_add_text(t, "pun", 12);
+    bc_add_text(t, "bun", 4);
+    bc_add_text(t, "hugs", 5);
     assert_int_equal(bpe_trainer_n_words(t), 5);
     assert_int_equal(bpe_trainer_n_bytes(t), 30 + 15 + 36 + 12 + 20);
-    bpe_vocab *v = train(t, 4096, 2, false);
+    bpe_vocab *v = bc_train(t, 4096, 2, false);
     static const char *const want[] = {"u g", "u n", "h ug", "p un", "p ug", "hug s", "b un"};
     expect_merges(v, want, 7);
     size_t len;
@@ -225,14 +113,14 @@ static void test_hand_merges(void **state)
     bpe_vocab_free(v);
 
     /* The target size stops it: 260 tokens = one merge. */
-    v = train(t, 260, 2, false);
+    v = bc_train(t, 260, 2, false);
     expect_merges(v, want, 1);
     bpe_vocab_free(v);
     /* min_frequency 5 stops before "b un" (4); 13 after "u g", "u n", "h ug" (15). */
-    v = train(t, 4096, 5, false);
+    v = bc_train(t, 4096, 5, false);
     expect_merges(v, want, 6);
     bpe_vocab_free(v);
-    v = train(t, 4096, 13, false);
+    v = bc_train(t, 4096, 13, false);
     expect_merges(v, want, 3);
     bpe_vocab_free(v);
     bpe_trainer_free(t);
@@ -245,9 +133,9 @@ static void test_ties(void **state)
      * whatever order the words were counted in. */
     for (int order = 0; order < 2; order++) {
         bpe_trainer *t = bpe_trainer_new();
-        add_text(t, order ? "ac" : "ab", 3);
-        add_text(t, order ? "ab" : "ac", 3);
-        bpe_vocab *v = train(t, 4096, 2, false);
+        bc_add_text(t, order ? "ac" : "ab", 3);
+        bc_add_text(t, order ? "ab" : "ac", 3);
+        bpe_vocab *v = bc_train(t, 4096, 2, false);
         static const char *const want[] = {"a b", "a c"};
         expect_merges(v, want, 2);
         bpe_vocab_free(v);
@@ -255,9 +143,9 @@ static void test_ties(void **state)
     }
     /* Same count, different left tokens: the lower left id first. */
     bpe_trainer *t = bpe_trainer_new();
-    add_text(t, "ca", 3);
-    add_text(t, "ba", 3);
-    bpe_vocab *v = train(t, 4096, 2, false);
+    bc_add_text(t, "ca", 3);
+    bc_add_text(t, "ba", 3);
+    bpe_vocab *v = bc_train(t, 4096, 2, false);
     static const char *const want2[] = {"b a", "c a"};
     expect_merges(v, want2, 2);
     bpe_vocab_free(v);
@@ -267,8 +155,8 @@ static void test_ties(void **state)
      * with the same left token, and 'a' (id 100) < "aa" (259) -> "aa a",
      * giving aa aaa; then "aa aaa". */
     t = bpe_trainer_new();
-    add_text(t, "aaaaa", 2);
-    v = train(t, 4096, 2, false);
+    bc_add_text(t, "aaaaa", 2);
+    v = bc_train(t, 4096, 2, false);
     static const char *const want3[] = {"a a", "aa a", "aa aaa"};
     expect_merges(v, want3, 3);
     /* 7 a's: aa aa aa a (rank 0, leftmost first), aa aa aaa, aa aaaaa */
@@ -288,15 +176,15 @@ static void test_bad_input(void **state)
     char err[256];
     bpe_options o = {258, 2};
     bpe_vocab *v = (bpe_vocab *)1;
-    expect_error(bpe_trainer_run(t, &o, &v, err, sizeof err), BPE_EARG, err, "vocab_size 258");
+    bc_expect_error(bpe_trainer_run(t, &o, &v, err, sizeof err), BPE_EARG, err, "vocab_size 258");
     assert_null(v);
     o = (bpe_options){4096, 0};
-    expect_error(bpe_trainer_run(t, &o, &v, err, sizeof err), BPE_EARG, err, "min_frequency");
+    bc_expect_error(bpe_trainer_run(t, &o, &v, err, sizeof err), BPE_EARG, err, "min_frequency");
     /* A 4-byte form above U+10FFFF: refused, nothing counted. */
-    expect_error(bpe_trainer_add(t, "ok \xF7\xBF\xBF\xBF", 7, err, sizeof err), BPE_EINPUT, err,
+    bc_expect_error(bpe_trainer_add(t, "ok \xF7\xBF\xBF\xBF", 7, err, sizeof err), BPE_EINPUT, err,
                  "offset 3");
     assert_int_equal(bpe_trainer_n_words(t), 0);
-    expect_error(bpe_trainer_check(t, NULL, err, sizeof err), BPE_EARG, err, "no run");
+    bc_expect_error(bpe_trainer_check(t, NULL, err, sizeof err), BPE_EARG, err, "no run");
     /* Other invalid UTF-8 is U+FFFD, as tok_encode reads it: counted. */
     assert_int_equal(bpe_trainer_add(t, "a\xFF" "b", 3, err, sizeof err), BPE_OK);
     assert_true(bpe_trainer_n_words(t) > 0);
@@ -313,7 +201,7 @@ static char *random_text(uint64_t *rng, size_t n_pieces)
     strbuf sb = {0};
     sb_puts(&sb, "");
     for (size_t i = 0; i < n_pieces; i++)
-        sb_puts(&sb, pieces[rng_next(rng) % (sizeof pieces / sizeof *pieces)]);
+        sb_puts(&sb, pieces[test_splitmix64(rng) % (sizeof pieces / sizeof *pieces)]);
     return sb.data;
 }
 
@@ -323,16 +211,16 @@ static void test_fast_equals_naive(void **state)
     uint64_t rng = 7;
     for (int round = 0; round < 30; round++) {
         bpe_trainer *t = bpe_trainer_new();
-        int n_texts = 1 + (int)(rng_next(&rng) % 40);
+        int n_texts = 1 + (int)(test_splitmix64(&rng) % 40);
         for (int i = 0; i < n_texts; i++) {
-            char *s = random_text(&rng, 1 + rng_next(&rng) % 60);
-            add_text(t, s, 1 + (int)(rng_next(&rng) % 3));
+            char *s = random_text(&rng, 1 + test_splitmix64(&rng) % 60);
+            bc_add_text(t, s, 1 + (int)(test_splitmix64(&rng) % 3));
             free(s);
         }
-        int32_t size = 259 + (int32_t)(rng_next(&rng) % 200);
-        int64_t minf = 1 + (int64_t)(rng_next(&rng) % 3);
-        bpe_vocab *fast = train(t, size, minf, false);
-        bpe_vocab *slow = train(t, size, minf, true);
+        int32_t size = 259 + (int32_t)(test_splitmix64(&rng) % 200);
+        int64_t minf = 1 + (int64_t)(test_splitmix64(&rng) % 3);
+        bpe_vocab *fast = bc_train(t, size, minf, false);
+        bpe_vocab *slow = bc_train(t, size, minf, true);
         assert_int_equal(bpe_vocab_n_merges(fast), bpe_vocab_n_merges(slow));
         for (int32_t r = 0; r < bpe_vocab_n_merges(fast); r++) {
             int32_t a1, b1, a2, b2;
@@ -356,14 +244,14 @@ static void test_deterministic(void **state)
     enum { N = 60 };
     char *texts[N];
     for (int i = 0; i < N; i++)
-        texts[i] = random_text(&rng, 1 + rng_next(&rng) % 80);
+        texts[i] = random_text(&rng, 1 + test_splitmix64(&rng) % 80);
     void *img[2];
     size_t size[2];
     for (int run = 0; run < 2; run++) {
         bpe_trainer *t = bpe_trainer_new();
         for (int i = 0; i < N; i++) /* the second run counts in reverse order */
-            add_text(t, texts[run ? N - 1 - i : i], 1);
-        bpe_vocab *v = train(t, 400, 2, false);
+            bc_add_text(t, texts[run ? N - 1 - i : i], 1);
+        bpe_vocab *v = bc_train(t, 400, 2, false);
         gguf_writer *w = gguf_writer_new();
         char err[256];
         assert_int_equal(bpe_vocab_to_gguf(v, w, err, sizeof err), BPE_OK);
@@ -389,11 +277,11 @@ static void test_gguf_keys(void **state)
     uint64_t rng = 3;
     for (int i = 0; i < 50; i++) {
         char *s = random_text(&rng, 40);
-        add_text(t, s, 1);
+        bc_add_text(t, s, 1);
         free(s);
     }
-    bpe_vocab *bv = train(t, 330, 2, false);
-    loaded l = load_back(bv);
+    bpe_vocab *bv = bc_train(t, 330, 2, false);
+    loaded l = bc_load_back(bv);
     const tok_vocab *v = l.v;
 
     assert_string_equal(tok_type_name(v), "gpt2");
@@ -451,13 +339,13 @@ static void test_gguf_keys(void **state)
     /* tok_encode == the trainer's encoder, random text, both special modes,
      * with invalid UTF-8 sprinkled in. */
     for (int i = 0; i < 300; i++) {
-        char *txt = random_text(&rng, rng_next(&rng) % 50);
+        char *txt = random_text(&rng, test_splitmix64(&rng) % 50);
         size_t n = strlen(txt);
         if (i % 5 == 0 && n > 2)
-            txt[rng_next(&rng) % n] = (char)0xC3; /* a lone lead byte */
+            txt[test_splitmix64(&rng) % n] = (char)0xC3; /* a lone lead byte */
         for (int sp = 0; sp < 2; sp++) {
-            idvec a = encode_tok(v, txt, n, sp), b = encode_bpe(bv, txt, n, sp);
-            if (!same_ids(a, b))
+            idvec a = bc_encode_tok(v, txt, n, sp), b = encode_bpe(bv, txt, n, sp);
+            if (!bc_same_ids(a, b))
                 fail_msg("text %d ('%s', special %d): tok_encode %zu ids, trainer %zu", i, txt, sp,
                          a.n, b.n);
             free(a.ids);
@@ -479,8 +367,8 @@ static void test_gguf_keys(void **state)
     assert_int_equal(gguf_open_memory(&f2, img, size, err, sizeof err), GGUF_OK);
     assert_int_equal(tok_load(&v2, f2, err, sizeof err), TOK_OK);
     const char *probe = "<|im_start|>user\nabc 'sé日本<|im_end|>\n";
-    idvec a = encode_tok(v, probe, strlen(probe), true), b = encode_tok(v2, probe, strlen(probe), true);
-    assert_true(same_ids(a, b));
+    idvec a = bc_encode_tok(v, probe, strlen(probe), true), b = bc_encode_tok(v2, probe, strlen(probe), true);
+    assert_true(bc_same_ids(a, b));
     assert_int_equal(a.ids[0], BPE_ID_IM_START);
     free(a.ids);
     free(b.ids);
@@ -488,7 +376,7 @@ static void test_gguf_keys(void **state)
     gguf_close(f2);
     free(img);
 
-    loaded_free(&l);
+    bc_loaded_free(&l);
     bpe_vocab_free(bv);
     bpe_trainer_free(t);
 }
@@ -559,9 +447,9 @@ static void test_real_corpus(void **state)
             const ds_conv *c = ds_get(&d, split, k * n / want);
             sb_clear(&text);
             ds_render(c, &text);
-            idvec a = encode_tok(tv, text.data, text.len, true);
+            idvec a = bc_encode_tok(tv, text.data, text.len, true);
             idvec b = encode_bpe(bv, text.data, text.len, true);
-            if (!same_ids(a, b))
+            if (!bc_same_ids(a, b))
                 fail_msg("%s: tok_encode gives %zu ids, the trainer's encoder %zu", c->id, a.n, b.n);
             assert_int_equal(a.ids[0], BPE_ID_IM_START);
             assert_int_equal(ds_tokenize(tv, c, &dt, err, sizeof err), DS_OK);
@@ -582,474 +470,6 @@ static void test_real_corpus(void **state)
     ds_free(&d);
 }
 
-/* ---- Dataset: CSV ------------------------------------------------------------------------ */
-
-static const char csv_good[] =
-    "\xEF\xBB\xBF" "flags,instruction,category,intent,response\r\n"
-    "B,\"I want to cancel order 12\",ORDER,cancel_order,\"Sure.\r\n\r\n1. Go to \"\"Orders\"\", then cancel.\r\n2. Done, really\"\r\n"
-    "BL,\"  where is my refund?  \",REFUND,track_refund,\"Your refund, {{Refund Amount}}, is on its way.\"\r\n"
-    "\r\n"
-    "Q,\"multi\r\nline\r\nask\",ORDER,cancel_order,ok\r\n";
-
-static void test_csv(void **state)
-{
-    (void)state;
-    dataset d = {0};
-    char err[512];
-    const char *path = FIXTURE("good.csv", csv_good);
-    if (ds_load_bitext(&d, path, "Be kind.", err, sizeof err) != DS_OK)
-        fail_msg("%s", err);
-    assert_int_equal(ds_count(&d, DS_ALL), 3);
-    assert_int_equal(ds_count(&d, DS_TRAIN), 3);
-    const ds_conv *c = ds_get(&d, DS_ALL, 0);
-    assert_int_equal(c->source, DS_SRC_BITEXT);
-    assert_string_equal(c->id, "bitext:1");
-    assert_string_equal(c->stratum, "bitext:cancel_order");
-    assert_string_equal(c->intent, "cancel_order");
-    assert_string_equal(c->category, "ORDER");
-    assert_int_equal(c->n_msgs, 3);
-    assert_int_equal(c->msgs[0].role, DS_ROLE_SYSTEM);
-    assert_string_equal(c->msgs[0].content, "Be kind.");
-    assert_int_equal(c->msgs[1].role, DS_ROLE_USER);
-    assert_string_equal(c->msgs[1].content, "I want to cancel order 12");
-    assert_int_equal(c->msgs[2].role, DS_ROLE_ASSISTANT);
-    assert_string_equal(c->msgs[2].content, "Sure.\n\n1. Go to \"Orders\", then cancel.\n2. Done, really");
-    c = ds_get(&d, DS_ALL, 1);
-    assert_string_equal(c->msgs[1].content, "where is my refund?");
-    assert_string_equal(c->msgs[2].content, "Your refund, {{Refund Amount}}, is on its way.");
-    c = ds_get(&d, DS_ALL, 2);
-    assert_string_equal(c->id, "bitext:3");
-    assert_string_equal(c->msgs[1].content, "multi\nline\nask");
-    assert_string_equal(c->msgs[2].content, "ok");
-    assert_null(ds_get(&d, DS_ALL, 3));
-
-    /* One broken file per failure kind; each names the file and line. */
-    int rc;
-    rc = ds_load_bitext(&d, FIXTURE("nocol.csv", "instruction,response,intent\r\na,b,c\r\n"), "S", err,
-                        sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "nocol.csv:1: the header has no column 'category'");
-    rc = ds_load_bitext(&d, FIXTURE("fields.csv", "instruction,response,intent,category\r\n"
-                                    "a,b,c,d\r\n\"x\r\ny\",b,c\r\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "fields.csv:3: a record of 3 fields; the header has 4");
-    rc = ds_load_bitext(&d, FIXTURE("quote.csv", "instruction,response,intent,category\n"
-                                    "a,b,c,d\nab\"c,b,c,d\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "quote.csv:3:");
-    rc = ds_load_bitext(&d, FIXTURE("open.csv", "instruction,response,intent,category\n"
-                                    "a,b,c,d\na,\"never\nclosed,c,d\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "never closed (the record starts on line 3)");
-    rc = ds_load_bitext(&d, FIXTURE("utf8.csv", "instruction,response,intent,category\n"
-                                    "a,b,c,d\na,\"b\xC3(\",c,d\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "utf8.csv:3: field 'response' is not valid UTF-8");
-    rc = ds_load_bitext(&d, FIXTURE("empty.csv", "instruction,response,intent,category\n"
-                                    "a,b,c,d\n\"  \",b,c,d\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "empty.csv:3: field 'instruction' is empty");
-    rc = ds_load_bitext(&d, FIXTURE("nul.csv", "instruction,response,intent,category\n"
-                                    "a,\"b\0c\",c,d\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "nul.csv:2: field 'response' contains a NUL byte");
-    rc = ds_load_bitext(&d, test_path(test_tmpdir(), "missing.csv"), "S", err, sizeof err);
-    expect_error(rc, DS_EIO, err, "missing.csv: No such file");
-    /* failed loads added nothing */
-    assert_int_equal(ds_count(&d, DS_ALL), 3);
-    ds_free(&d);
-    assert_int_equal(ds_count(&d, DS_ALL), 0);
-    ds_free(&d); /* twice is fine */
-
-    const char *shared = test_shared_dir();
-    if (shared) {
-        const char *real = test_path(shared, "data/bitext-customer-support/bitext_support_train.csv");
-        if (ds_load_bitext(&d, real, "S", err, sizeof err) != DS_OK)
-            fail_msg("%s", err);
-        assert_int_equal(ds_count(&d, DS_ALL), 4080);
-        size_t multiline = 0;
-        for (size_t i = 0; i < d.n; i++) {
-            multiline += strchr(d.conv[i].msgs[2].content, '\n') != NULL;
-            assert_null(strchr(d.conv[i].msgs[2].content, '\r'));
-        }
-        assert_true(multiline > 1000); /* the CRLFs inside quoted fields */
-        ds_free(&d);
-    }
-}
-
-/* ---- Dataset: STAR -------------------------------------------------------------------------- */
-
-static const char star_good[] =
-    "{\"dialogue_id\": 7, \"domains\": [\"hotel\", \"bank\"], \"turns\": ["
-    "{\"speaker\": \"customer\", \"text\": \"Hi\"}, {\"speaker\": \"customer\", \"text\": \" I need a room \"},"
-    "{\"speaker\": \"agent\", \"text\": \"Which city?\", \"template\": \"x\"},"
-    "{\"speaker\": \"agent\", \"text\": \"\"},"
-    "{\"speaker\": \"agent\", \"text\": \"And when?\"},"
-    "{\"speaker\": \"customer\", \"text\": \"Paris\\r\\ntomorrow\"},"
-    "{\"speaker\": \"agent\", \"text\": \"Booked.\"},"
-    "{\"speaker\": \"customer\", \"text\": \"thanks\"}]}\n"
-    "\n"
-    "{\"dialogue_id\": 8, \"domains\": [null], \"turns\": []}\n"
-    "{\"dialogue_id\": 9, \"domains\": [null], \"turns\": [{\"speaker\": \"customer\", \"text\": \"hello?\"}]}\n"
-    "{\"dialogue_id\": 10, \"domains\": [null], \"turns\": [{\"speaker\": \"customer\", \"text\": \"q\"},"
-    "{\"speaker\": \"agent\", \"text\": \"a\"}]}\n";
-
-static void test_star(void **state)
-{
-    (void)state;
-    dataset d = {0};
-    char err[512];
-    if (ds_load_star(&d, FIXTURE("star.jsonl", star_good), "Sys", err, sizeof err) != DS_OK)
-        fail_msg("%s", err);
-    assert_int_equal(ds_count(&d, DS_ALL), 2);
-    assert_int_equal(d.star_skipped, 2);
-    const ds_conv *c = ds_get(&d, DS_ALL, 0);
-    assert_int_equal(c->source, DS_SRC_STAR);
-    assert_string_equal(c->id, "star:7");
-    assert_string_equal(c->stratum, "star:bank+hotel");
-    assert_null(c->intent);
-    static const struct {
-        ds_role role;
-        const char *text;
-    } want[] = {{DS_ROLE_SYSTEM, "Sys"},
-                {DS_ROLE_USER, "Hi\nI need a room"},
-                {DS_ROLE_ASSISTANT, "Which city?\nAnd when?"},
-                {DS_ROLE_USER, "Paris\ntomorrow"},
-                {DS_ROLE_ASSISTANT, "Booked."}};
-    assert_int_equal(c->n_msgs, 5); /* the trailing "thanks" has no reply */
-    for (size_t i = 0; i < 5; i++) {
-        assert_int_equal(c->msgs[i].role, want[i].role);
-        assert_string_equal(c->msgs[i].content, want[i].text);
-    }
-    c = ds_get(&d, DS_ALL, 1);
-    assert_string_equal(c->id, "star:10");
-    assert_string_equal(c->stratum, "star:none");
-
-    int rc = ds_load_star(&d, FIXTURE("bad1.jsonl", "{\"dialogue_id\": 1, \"turns\": []}\n{\"dialogue_id\": 2,,}\n"),
-                          "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "bad1.jsonl:2:");
-    rc = ds_load_star(&d, FIXTURE("bad2.jsonl", "{\"dialogue_id\": 1, \"turns\": [{\"speaker\": \"bot\", "
-                                  "\"text\": \"x\"}]}\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "bad2.jsonl:1: turn 1 needs 'speaker'");
-    rc = ds_load_star(&d, FIXTURE("bad3.jsonl", "\n\n{\"turns\": []}\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "bad3.jsonl:3: needs an integer 'dialogue_id'");
-    rc = ds_load_star(&d, FIXTURE("bad4.jsonl", "[1,2]\n"), "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "bad4.jsonl:1: not a JSON object");
-    rc = ds_load_star(&d, FIXTURE("bad5.jsonl", "{\"dialogue_id\": 1, \"dialogue_id\": 2, \"turns\": []}\n"),
-                      "S", err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "bad5.jsonl:1:");
-    assert_int_equal(ds_count(&d, DS_ALL), 2);
-    ds_free(&d);
-}
-
-/* ---- Dataset: split ----------------------------------------------------------------------------- */
-
-/* n conversations in stratum s, as export-format lines. */
-static void jsonl_stratum(strbuf *sb, const char *s, int n)
-{
-    for (int i = 0; i < n; i++)
-        sb_printf(sb, "{\"messages\":[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\",\"content\":"
-                      "\"q%d\"},{\"role\":\"assistant\",\"content\":\"a%d\"}],\"metadata\":{\"id\":\"%s-%d\","
-                      "\"stratum\":\"%s\"}}\n", i, i, s, i, s);
-}
-
-static int by_stratum(const void *a, const void *b)
-{
-    return strcmp((*(const ds_conv *const *)a)->stratum, (*(const ds_conv *const *)b)->stratum);
-}
-
-/* Checks the split of d; returns the number of strata of each source. */
-static void check_split(const dataset *d, double frac, size_t strata[3])
-{
-    /* disjoint and complete */
-    assert_int_equal(ds_count(d, DS_TRAIN) + ds_count(d, DS_VALID), ds_count(d, DS_ALL));
-    char *seen = xcalloc(d->n, 1);
-    for (int s = 0; s < 2; s++)
-        for (size_t i = 0; i < ds_count(d, s ? DS_VALID : DS_TRAIN); i++) {
-            const ds_conv *c = ds_get(d, s ? DS_VALID : DS_TRAIN, i);
-            size_t k = (size_t)(c - d->conv);
-            assert_int_equal(seen[k], 0);
-            seen[k] = 1;
-            assert_int_equal(c->split, s ? DS_VALID : DS_TRAIN);
-        }
-    free(seen);
-    /* round(frac * n) of every stratum */
-    const ds_conv **by = xcalloc(d->n, sizeof *by);
-    for (size_t i = 0; i < d->n; i++)
-        by[i] = &d->conv[i];
-    qsort(by, d->n, sizeof *by, by_stratum);
-    memset(strata, 0, 3 * sizeof *strata);
-    for (size_t a = 0, b; a < d->n; a = b) {
-        size_t v = 0;
-        for (b = a; b < d->n && !strcmp(by[b]->stratum, by[a]->stratum); b++)
-            v += by[b]->split == DS_VALID;
-        assert_int_equal(v, (size_t)(frac * (double)(b - a) + 0.5));
-        strata[by[a]->source]++;
-    }
-    free(by);
-}
-
-static void test_split(void **state)
-{
-    (void)state;
-    strbuf sb = {0};
-    jsonl_stratum(&sb, "alpha", 100);
-    jsonl_stratum(&sb, "beta", 60);
-    jsonl_stratum(&sb, "gamma", 40);
-    jsonl_stratum(&sb, "tiny", 3);
-    const char *path = fixture("strata.jsonl", sb.data, sb.len);
-    sb_free(&sb);
-    dataset d = {0};
-    char err[512];
-    if (ds_read_jsonl(&d, path, false, err, sizeof err) != DS_OK)
-        fail_msg("%s", err);
-    assert_int_equal(ds_count(&d, DS_ALL), 203);
-    size_t strata[3];
-    ds_assign_split(&d, 0.05, 1);
-    check_split(&d, 0.05, strata);
-    assert_int_equal(strata[DS_SRC_JSONL], 4);
-    assert_int_equal(ds_count(&d, DS_VALID), 5 + 3 + 2 + 0);
-    char *first = xcalloc(d.n, 1);
-    for (size_t i = 0; i < d.n; i++)
-        first[i] = (char)d.conv[i].split;
-    ds_assign_split(&d, 0.05, 1); /* same seed: same split */
-    for (size_t i = 0; i < d.n; i++)
-        assert_int_equal(first[i], (char)d.conv[i].split);
-    ds_assign_split(&d, 0.05, 2); /* another seed: another one */
-    size_t moved = 0;
-    for (size_t i = 0; i < d.n; i++)
-        moved += first[i] != (char)d.conv[i].split;
-    assert_true(moved > 0);
-    check_split(&d, 0.05, strata);
-    ds_assign_split(&d, 0.25, 1);
-    check_split(&d, 0.25, strata);
-    assert_int_equal(ds_count(&d, DS_VALID), 25 + 15 + 10 + 1);
-    free(first);
-    ds_free(&d);
-
-    const char *shared = test_shared_dir();
-    if (shared) {
-        ds_options o;
-        ds_options_default(&o);
-        o.data_dir = test_path(shared, "data");
-        if (ds_load(&d, &o, err, sizeof err) != DS_OK)
-            fail_msg("%s", err);
-        check_split(&d, o.valid_fraction, strata);
-        assert_int_equal(strata[DS_SRC_BITEXT], 27); /* Bitext's intents */
-        assert_int_equal(strata[DS_SRC_STAR], 26);   /* STAR's domain sets */
-        printf("    split: %zu train, %zu valid conversations over %zu + %zu strata\n",
-               ds_count(&d, DS_TRAIN), ds_count(&d, DS_VALID), strata[DS_SRC_BITEXT], strata[DS_SRC_STAR]);
-        ds_free(&d);
-    }
-}
-
-/* ---- Dataset: rendering, loss mask ---------------------------------------------------------------- */
-
-static const char conv_jsonl[] =
-    "{\"messages\":[{\"role\":\"system\",\"content\":\"You help.\"},"
-    "{\"role\":\"user\",\"content\":\"Cancel order 42, please!\"},"
-    "{\"role\":\"assistant\",\"content\":\"Sure: order 42 is cancelled.\\nAnything else?\"},"
-    "{\"role\":\"user\",\"content\":\"  Refund   to my card  \"},"
-    "{\"role\":\"assistant\",\"content\":\"The refund of {{Refund Amount}} is on its way.\"}],"
-    "\"metadata\":{\"conversation_id\":3,\"message_id\":9,\"score\":5,\"tags\":[\"good\"]}}\n";
-
-/* Check t's mask against the assistant spans of the rendered text, found
- * by searching the text: every token lies wholly inside or outside them. */
-static void check_mask(const tok_vocab *v, const ds_conv *c, const ds_tokens *t)
-{
-    strbuf text = {0};
-    ds_render(c, &text);
-    idvec whole = encode_tok(v, text.data, text.len, true);
-    assert_int_equal(t->n, whole.n);
-    assert_memory_equal(t->ids, whole.ids, whole.n * sizeof *whole.ids);
-    free(whole.ids);
-
-    char *learn = xcalloc(text.len + 1, 1); /* bytes that must carry loss */
-    size_t pos = 0;
-    for (size_t i = 0; i < c->n_msgs; i++) {
-        char head[64];
-        snprintf(head, sizeof head, "<|im_start|>%s\n", ds_role_name(c->msgs[i].role));
-        const char *h = strstr(text.data + pos, head);
-        assert_non_null(h);
-        size_t start = (size_t)(h - text.data) + strlen(head);
-        const char *e = strstr(text.data + start, "<|im_end|>");
-        assert_non_null(e);
-        size_t end = (size_t)(e - text.data) + 10; /* the content and its <|im_end|> */
-        assert_int_equal(end - 10 - start, strlen(c->msgs[i].content));
-        if (c->msgs[i].role == DS_ROLE_ASSISTANT && i >= c->learn_from)
-            memset(learn + start, 1, end - start);
-        pos = end;
-    }
-    size_t at = 0, ones = 0;
-    for (size_t k = 0; k < t->n; k++) {
-        char piece[512];
-        size_t n = tok_piece_ex(v, t->ids[k], true, piece, sizeof piece);
-        assert_true(n > 0 && n <= sizeof piece);
-        assert_memory_equal(piece, text.data + at, n);
-        for (size_t j = 0; j < n; j++)
-            if (learn[at + j] != t->mask[k])
-                fail_msg("token %zu ('%.*s') has mask %d, byte %zu of it says %d", k, (int)n, piece,
-                         t->mask[k], j, learn[at + j]);
-        ones += t->mask[k];
-        at += n;
-    }
-    assert_int_equal(at, text.len);
-    assert_true(ones > 0 || c->learn_from >= c->n_msgs);
-    free(learn);
-    sb_free(&text);
-}
-
-static void test_render_and_mask(void **state)
-{
-    (void)state;
-    dataset d = {0};
-    char err[512];
-    const char *path = FIXTURE("conv.jsonl", conv_jsonl);
-    assert_int_equal(ds_read_jsonl(&d, path, false, err, sizeof err), DS_OK);
-    assert_int_equal(ds_read_jsonl(&d, path, true, err, sizeof err), DS_OK);
-    const ds_conv *all = ds_get(&d, DS_ALL, 0), *last = ds_get(&d, DS_ALL, 1);
-    assert_int_equal(all->source, DS_SRC_JSONL);
-    assert_string_equal(all->id, "conv.jsonl:1");
-    assert_string_equal(all->stratum, "jsonl");
-    assert_int_equal(all->learn_from, 0);
-    assert_int_equal(last->learn_from, 4);
-    assert_string_equal(all->msgs[3].content, "Refund   to my card");
-
-    strbuf text = {0};
-    ds_render(all, &text);
-    assert_string_equal(text.data,
-                        "<|im_start|>system\nYou help.<|im_end|>\n"
-                        "<|im_start|>user\nCancel order 42, please!<|im_end|>\n"
-                        "<|im_start|>assistant\nSure: order 42 is cancelled.\nAnything else?<|im_end|>\n"
-                        "<|im_start|>user\nRefund   to my card<|im_end|>\n"
-                        "<|im_start|>assistant\nThe refund of {{Refund Amount}} is on its way.<|im_end|>\n");
-    sb_free(&text);
-
-    /* A vocabulary that knows some of these words (so tokens span several
-     * bytes), trained on other text. */
-    bpe_trainer *t = bpe_trainer_new();
-    add_text(t, "<|im_start|>assistant\nSure, the order is cancelled. Anything else? refund card\n", 5);
-    add_text(t, "<|im_start|>user\nplease cancel my order<|im_end|>\n", 5);
-    bpe_vocab *bv = train(t, 400, 2, false);
-    loaded l = load_back(bv);
-    ds_tokens tk = {0};
-    assert_int_equal(ds_tokenize(l.v, all, &tk, err, sizeof err), DS_OK);
-    check_mask(l.v, all, &tk);
-    /* exactly: the two assistant contents' tokens and two <|im_end|> */
-    size_t im_end_learnt = 0;
-    for (size_t k = 0; k < tk.n; k++)
-        im_end_learnt += tk.ids[k] == BPE_ID_IM_END && tk.mask[k];
-    assert_int_equal(im_end_learnt, 2);
-    assert_int_equal(ds_tokenize(l.v, last, &tk, err, sizeof err), DS_OK); /* reuses tk */
-    check_mask(l.v, last, &tk);
-    im_end_learnt = 0;
-    for (size_t k = 0; k < tk.n; k++)
-        im_end_learnt += tk.ids[k] == BPE_ID_IM_END && tk.mask[k];
-    assert_int_equal(im_end_learnt, 1);
-
-    /* special-token text typed in a message stays plain text */
-    ds_conv odd = *all;
-    ds_msg msgs[2] = {{DS_ROLE_USER, "say <|im_end|> now"}, {DS_ROLE_ASSISTANT, "no <|im_start|>"}};
-    odd.msgs = msgs;
-    odd.n_msgs = 2;
-    assert_int_equal(ds_tokenize(l.v, &odd, &tk, err, sizeof err), DS_OK);
-    size_t specials = 0;
-    for (size_t k = 0; k < tk.n; k++)
-        specials += tk.ids[k] < BPE_N_SPECIAL;
-    assert_int_equal(specials, 4); /* two <|im_start|>, two <|im_end|> */
-    ds_tokens_free(&tk);
-
-    /* a vocabulary without ChatML tokens is refused */
-    const char *shared = test_shared_dir();
-    if (shared) {
-        gguf_file *f;
-        tok_vocab *v;
-        const char *p = test_path(shared, "ref/tokenizer/ggml-vocab-gpt-2.gguf");
-        assert_int_equal(gguf_open(&f, p, err, sizeof err), GGUF_OK);
-        assert_int_equal(tok_load(&v, f, err, sizeof err), TOK_OK);
-        expect_error(ds_tokenize(v, all, &tk, err, sizeof err), DS_ETOK, err, "<|im_start|>");
-        tok_free(v);
-        gguf_close(f);
-        ds_tokens_free(&tk);
-    }
-    loaded_free(&l);
-    bpe_vocab_free(bv);
-    bpe_trainer_free(t);
-    ds_free(&d);
-}
-
-/* ---- Dataset: export-format round trip -------------------------------------------------------------- */
-
-static void test_jsonl_roundtrip(void **state)
-{
-    (void)state;
-    dataset d = {0};
-    char err[512];
-    assert_int_equal(ds_load_bitext(&d, FIXTURE("rt.csv", csv_good), "Sys \"quoted\"\tprompt", err,
-                                    sizeof err), DS_OK);
-    assert_int_equal(ds_load_star(&d, FIXTURE("rt.jsonl", star_good), "Sys", err, sizeof err), DS_OK);
-    assert_int_equal(ds_read_jsonl(&d, FIXTURE("rt2.jsonl", conv_jsonl), true, err, sizeof err), DS_OK);
-    ds_assign_split(&d, 0.5, 4);
-    assert_true(ds_count(&d, DS_VALID) > 0);
-
-    const char *p1 = test_path(test_tmpdir(), "out1.jsonl"), *p2 = test_path(test_tmpdir(), "out2.jsonl");
-    assert_int_equal(ds_write_jsonl(&d, DS_ALL, p1, err, sizeof err), DS_OK);
-    dataset r = {0};
-    assert_int_equal(ds_read_jsonl(&r, p1, false, err, sizeof err), DS_OK);
-    assert_int_equal(r.n, d.n);
-    for (size_t i = 0; i < d.n; i++) {
-        const ds_conv *a = &d.conv[i], *b = &r.conv[i];
-        assert_int_equal(a->source, b->source);
-        assert_string_equal(a->id, b->id);
-        assert_string_equal(a->stratum, b->stratum);
-        assert_int_equal(a->intent == NULL, b->intent == NULL);
-        if (a->intent)
-            assert_string_equal(a->intent, b->intent);
-        if (a->category)
-            assert_string_equal(a->category, b->category);
-        assert_int_equal(a->split, b->split);
-        assert_int_equal(a->learn_from, b->learn_from);
-        assert_int_equal(a->n_msgs, b->n_msgs);
-        for (size_t k = 0; k < a->n_msgs; k++) {
-            assert_int_equal(a->msgs[k].role, b->msgs[k].role);
-            assert_string_equal(a->msgs[k].content, b->msgs[k].content);
-        }
-    }
-    assert_int_equal(ds_count(&r, DS_VALID), ds_count(&d, DS_VALID));
-    assert_int_equal(ds_write_jsonl(&r, DS_ALL, p2, err, sizeof err), DS_OK);
-    size_t l1, l2;
-    char *b1 = test_read_file(p1, &l1), *b2 = test_read_file(p2, &l2);
-    assert_int_equal(l1, l2);
-    assert_memory_equal(b1, b2, l1);
-    /* the export's own metadata survives, next to ours */
-    assert_non_null(strstr(b1, "\"conversation_id\":3,\"message_id\":9,\"score\":5,\"tags\":[\"good\"]"));
-    assert_non_null(strstr(b1, "\"source\":\"bitext\",\"id\":\"bitext:1\",\"stratum\":\"bitext:cancel_order\""));
-    free(b1);
-    free(b2);
-
-    /* only one split */
-    assert_int_equal(ds_write_jsonl(&d, DS_VALID, p2, err, sizeof err), DS_OK);
-    ds_free(&r);
-    assert_int_equal(ds_read_jsonl(&r, p2, false, err, sizeof err), DS_OK);
-    assert_int_equal(r.n, ds_count(&d, DS_VALID));
-    assert_int_equal(ds_count(&r, DS_VALID), r.n);
-    ds_free(&r);
-
-    /* broken export lines */
-    int rc = ds_read_jsonl(&r, FIXTURE("e1.jsonl", "{\"messages\":[]}\n"), false, err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "e1.jsonl:1: needs a non-empty array 'messages'");
-    rc = ds_read_jsonl(&r, FIXTURE("e2.jsonl", "\n{\"messages\":[{\"role\":\"bot\",\"content\":\"x\"}]}\n"),
-                       false, err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "e2.jsonl:2: message 1 needs 'role'");
-    rc = ds_read_jsonl(&r, FIXTURE("e3.jsonl", "{\"messages\":[{\"role\":\"user\",\"content\":1}]}\n"),
-                       false, err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "e3.jsonl:1: message 1");
-    rc = ds_read_jsonl(&r, FIXTURE("e4.jsonl", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                                   "\"metadata\":3}\n"), false, err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "e4.jsonl:1: 'metadata' is not an object");
-    rc = ds_read_jsonl(&r, FIXTURE("e5.jsonl", "{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}\n"),
-                       false, err, sizeof err);
-    expect_error(rc, DS_EFORMAT, err, "e5.jsonl:1:");
-    assert_int_equal(r.n, 0);
-    rc = ds_write_jsonl(&d, DS_ALL, test_path(test_tmpdir(), "no/such/dir.jsonl"), err, sizeof err);
-    expect_error(rc, DS_EIO, err, "No such file");
-    ds_free(&r);
-    ds_free(&d);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1060,11 +480,6 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_gguf_keys),
         cmocka_unit_test(test_real_corpus),
-        cmocka_unit_test(test_csv),
-        cmocka_unit_test(test_star),
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_render_and_mask),
-        cmocka_unit_test(test_jsonl_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
