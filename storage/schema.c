@@ -376,6 +376,13 @@ static db_status set_version(db *d, int v, const char *what)
     return db_exec(d, sql, what);
 }
 
+/* PostgreSQL: how many times a step is tried again after it lost to a
+ * lock.  A reader that holds one of the step's tables and then waits for
+ * another the step has altered deadlocks with it, and the server's
+ * detector may abort the step; rolled back, it simply runs again once
+ * the reader is through (each try waits at most the 5 s lock_timeout). */
+#define MIGRATE_BUSY_TRIES 3
+
 db_status db_migrate(db *d, int target)
 {
     int v;
@@ -384,6 +391,7 @@ db_status db_migrate(db *d, int target)
         return st;
     if (v > DB_SCHEMA_VERSION)
         return db_refuse_newer(d, v);
+    int busy_left = db_is_pg(d) ? MIGRATE_BUSY_TRIES : 0;
     while (v < target) {
         char what[64];
         snprintf(what, sizeof what, "migrating the schema to version %d", v + 1);
@@ -405,6 +413,10 @@ db_status db_migrate(db *d, int target)
             (st = db_commit(d, what)) != DB_OK)
             db_rollback(d);
         free(sql);
+        if (st == DB_BUSY && busy_left-- > 0) {
+            util_sleep_ms(200);
+            continue; /* the step again, from reading the version */
+        }
         if (st != DB_OK)
             return st;
         v++;

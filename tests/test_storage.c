@@ -3,7 +3,8 @@
  * public API (the headers in storage/): schema migrations from every
  * earlier version, refusal of newer, foreign, truncated files; several
  * processes opening one new file; recovery after a writer died; a locked
- * database; a PostgreSQL server that goes away.  The message tree and
+ * database; a reader deadlocking with a migration, and a PostgreSQL server
+ * that goes away.  The message tree and
  * search are test_store_messages's, ratings, erasure and export
  * test_store_review's, percentiles and aggregates test_store_stats's.
  *
@@ -30,6 +31,7 @@
 #include "util/util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -601,6 +603,76 @@ static void test_busy(void **state)
     db_close(d);
 }
 
+/* ---- A reader during a migration (PostgreSQL) -------------------------------- */
+
+typedef struct {
+    const char *url;
+    db_status st;
+    int version;
+    char err[512];
+} open_job;
+
+static void *open_in_thread(void *arg)
+{
+    open_job *j = arg;
+    db *d = NULL;
+    j->st = db_open(&d, j->url, j->err, sizeof j->err);
+    if (j->st == DB_OK) {
+        j->version = db_version(d);
+        db_close(d);
+    }
+    return NULL;
+}
+
+/* A reader holds requests and then waits for messages while the step to
+ * schema 5, having altered messages, waits for requests: a deadlock, and
+ * the server aborts the step (its detector runs in whichever waited
+ * longer, here the step).  The step runs again once the reader is
+ * through, and the store opens at the current version. */
+static void test_migration_deadlock(void **state)
+{
+    (void)state;
+    if (!store_on_pg())
+        return;
+    const char *url = fresh_store("deadlock.db");
+    db *d = NULL;
+    char err[512];
+    if (db_open_at(&d, url, 4, err, sizeof err) != DB_OK)
+        fail_msg("db_open_at(4): %s", err);
+    db_close(d);
+    PGconn *reader = pg_test_connect(url), *watch = pg_test_connect(url);
+    pg_test_exec(reader, "BEGIN; SELECT count(*) FROM requests");
+    open_job j = {.url = url};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, open_in_thread, &j), 0);
+    double t0 = util_now();
+    for (;;) { /* until the step waits for requests */
+        char *n = pg_test_value(watch, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                                       " WHERE c.relname = 'requests' AND NOT l.granted");
+        bool waiting = n && strtol(n, NULL, 10) > 0;
+        free(n);
+        if (waiting)
+            break;
+        if (util_now() - t0 > 60)
+            fail_msg("the migration never waited for requests");
+        util_sleep_ms(10);
+    }
+    /* the reader's wait closes the cycle; its query goes through only if
+     * the step was the one aborted */
+    PGresult *r = PQexec(reader, "SELECT count(*) FROM messages");
+    bool step_aborted = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    PQclear(PQexec(reader, "COMMIT")); /* a rollback when the reader was the one aborted */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    if (j.st != DB_OK)
+        fail_msg("the store did not open after the deadlock: %s", j.err);
+    assert_int_equal(j.version, DB_SCHEMA_VERSION);
+    printf("  %s\n", step_aborted ? "the server aborted the migration step; it ran again"
+                                  : "the server aborted the reader (it waited longer here)");
+    PQfinish(reader);
+    PQfinish(watch);
+}
+
 /* ---- 10. A PostgreSQL server that goes away ------------------------------------- */
 
 static void test_reconnect(void **state)
@@ -654,7 +726,8 @@ int main(void)
         cmocka_unit_test(test_concurrent_open),
         cmocka_unit_test(test_recovery),
         cmocka_unit_test(test_busy),
-        cmocka_unit_test(test_reconnect), /* PostgreSQL only */
+        cmocka_unit_test(test_migration_deadlock), /* PostgreSQL only */
+        cmocka_unit_test(test_reconnect),          /* PostgreSQL only */
     };
     /* on PostgreSQL: all but the tests of a file's bytes (a foreign or
      * truncated file, several processes creating one file) */
