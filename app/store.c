@@ -315,13 +315,6 @@ static db_status end_write(store_reply *r, int which, const db_request_result *r
     }
 }
 
-static void pause_s(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* One write, tried again while the server is away (DB_GONE) until
  * *deadline (set at the first such failure: retry_s from then, for all
  * the writes together), waiting 0.1 s, 0.2 s, ... up to 1 s between. */
@@ -343,7 +336,7 @@ static db_status end_write_retrying(store_reply *r, int which, const db_request_
         }
         if (now >= *deadline)
             return s;
-        pause_s(wait < *deadline - now ? wait : *deadline - now);
+        util_sleep(wait < *deadline - now ? wait : *deadline - now);
         wait = wait * 2 < 1 ? wait * 2 : 1;
     }
 }

@@ -149,6 +149,12 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
 #if KERN_X86
 #include <immintrin.h>
 
+/* A group's eight row scales of the block at p, as floats (exact). */
+KERN_AVX2_TARGET static inline __m256 group_scales(const uint8_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
 /*
  * y[t·ldy + row] for the rows of groups [g0, g1) and T tokens: the body
  * shared by the AVX2 and the VNNI kernels, which differ only in
@@ -164,7 +170,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
         for (size_t b = 0; b < nb; b++, p += GROUP_BLOCK_BYTES) {                                     \
             __m256i sum[T];                                                                           \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = _mm256_setzero_si256();      \
-            const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                      \
+            const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                                    \
             _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
                 __m256i w = _mm256_loadu_si256(q + j), aw = _mm256_abs_epi8(w);                       \
                 _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
@@ -174,7 +180,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
                     sum[t] = ADD4(sum[t], aw, _mm256_sign_epi8(_mm256_set1_epi32(chunk), w));         \
                 }                                                                                     \
             }                                                                                         \
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));                                            \
+            __m256 dw = group_scales(p);                                                              \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
                 const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;                 \
                 __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x->d)));                        \
@@ -209,7 +215,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
              * chunks), half the latency; integers, so the same sum */       \
             __m256i sum[T], sum2[T];                                                                  \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sum[t] = sum2[t] = _mm256_setzero_si256(); \
-            const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                      \
+            const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                                    \
             _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
                 __m256i wu = _mm256_xor_si256(_mm256_loadu_si256(q + j), _mm256_set1_epi8((char)0x80)); \
                 _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                 \
@@ -222,7 +228,7 @@ void kern_packed_row_f32(ggml_type type, const void *P, size_t cols, size_t row,
                         sum[t] = DPBUSD(sum[t], wu, _mm256_set1_epi32(chunk));                        \
                 }                                                                                     \
             }                                                                                         \
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));                                            \
+            __m256 dw = group_scales(p);                                                              \
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {                                     \
                 const block_q8_0 *x = (const block_q8_0 *)(xb + (size_t)t * xs) + b;                 \
                 if (T <= 2)                                                                           \
@@ -362,8 +368,8 @@ void kern_packed_tile_x86(const void *xq, size_t xq_stride, size_t n, size_t col
                 _mm_prefetch((const char *)p1 + ahead + 64 * l, _MM_HINT_T0);                         \
             }                                                                                         \
         }                                                                                             \
-        const __m256i *q0 = (const __m256i *)(p0 + SCALE_BYTES);                        \
-        const __m256i *q1 = (const __m256i *)(p1 + SCALE_BYTES);                        \
+        const __m256i *q0 = (const __m256i *)(p0 + SCALE_BYTES);                                      \
+        const __m256i *q1 = (const __m256i *)(p1 + SCALE_BYTES);                                      \
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                         \
             __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(q0 + j)),        \
                                            _mm256_loadu_si256(q1 + j), 1);                            \
@@ -372,7 +378,8 @@ void kern_packed_tile_x86(const void *xq, size_t xq_stride, size_t n, size_t col
                 sum[t] = _mm512_dpbusd_epi32(sum[t], w, _mm512_set1_epi32(x[j * T + t]));             \
         }                                                                                             \
         __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(                                         \
-            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p0)), _mm_loadu_si128((const __m128i *)p1), 1)); \
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p0)),                             \
+            _mm_loadu_si128((const __m128i *)p1), 1)); /* the pair's sixteen scales */                \
         const float *d = (const float *)(x + 9 * T);                                                  \
         _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                           \
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(d[t])), acc[t]); \
@@ -435,7 +442,7 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
             _Pragma("GCC unroll 5") for (int l = 0; l < 5; l++)                                       \
                 _mm_prefetch((const char *)p + ahead + 64 * l, _MM_HINT_T0);                          \
         }                                                                                             \
-        const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                          \
+        const __m256i *q = (const __m256i *)(p + SCALE_BYTES);                                        \
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                         \
             __m256i w = _mm256_loadu_si256(q + j);                                                    \
             _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                     \
@@ -449,7 +456,7 @@ typedef void (*tile_fn)(const uint8_t *, const uint8_t *, size_t, const int32_t 
                 }                                                                                     \
             }                                                                                         \
         }                                                                                             \
-        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));                                                \
+        __m256 dw = group_scales(p);                                                                  \
         const float *d = (const float *)(x + 9 * TS);                                                 \
         _Pragma("GCC unroll 4") for (int t = 0; t < U; t++) {                                         \
             __m256i s = U <= CHAINS ? _mm256_add_epi32(sum[t], sum2[t]) : sum[t];                          \

@@ -414,7 +414,7 @@ db_status db_migrate(db *d, int target)
             db_rollback(d);
         free(sql);
         if (st == DB_BUSY && busy_left-- > 0) {
-            util_sleep_ms(200);
+            util_sleep(0.2);
             continue; /* the step again, from reading the version */
         }
         if (st != DB_OK)

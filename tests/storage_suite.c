@@ -14,17 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-db *st_open_ok(const char *path)
-{
-    char err[512] = "";
-    db *d = NULL;
-    db_status s = db_open(&d, path, err, sizeof err);
-    if (s != DB_OK)
-        fail_msg("db_open(%s) = %d: %s", path, s, err);
-    assert_non_null(d);
-    return d;
-}
-
 static bool file_exists(const char *path)
 {
     struct stat st;
@@ -65,12 +54,7 @@ int64_t st_raw_int(const char *path, const char *sql)
 
 int64_t st_add_model(db *d, char digit, const char *name)
 {
-    char hex[65];
-    memset(hex, digit, 64);
-    hex[64] = 0;
-    db_model_info m = {.sha256 = hex, .name = name, .file_name = name, .arch = "llama", .quant = "Q8_0"};
-    int64_t id = 0;
-    OK(d, db_model_use(d, &m, &id));
+    int64_t id = store_model(d, digit, name, name);
     assert_true(id > 0);
     return id;
 }

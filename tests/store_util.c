@@ -46,10 +46,12 @@ const char *fresh_db(const char *name)
 
 db *open_store(const char *path)
 {
-    db *d;
-    char msg[512];
-    if (db_open(&d, path, msg, sizeof msg) != DB_OK)
-        fail_msg("db_open %s: %s", path, msg);
+    db *d = NULL;
+    char msg[512] = "";
+    db_status s = db_open(&d, path, msg, sizeof msg);
+    if (s != DB_OK)
+        fail_msg("db_open(%s) = %d: %s", path, s, msg);
+    assert_non_null(d);
     return d;
 }
 

@@ -46,7 +46,7 @@ static void test_new_file_is_current(void **state)
 {
     (void)state;
     const char *p = fresh_store("new.db");
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     assert_int_equal(db_version(d), DB_SCHEMA_VERSION);
     assert_int_equal(db_recovered(d), 0);
     assert_string_equal(db_path(d), p);
@@ -72,7 +72,7 @@ static void test_new_file_is_current(void **state)
     db_close(NULL);
 
     /* reopening changes nothing */
-    d = st_open_ok(p);
+    d = open_store(p);
     assert_int_equal(db_version(d), DB_SCHEMA_VERSION);
     db_msg *msgs;
     OK(d, db_msgs_list(d, conv, false, &msgs, &n));
@@ -151,7 +151,7 @@ static void test_migrate_every_version(void **state)
         legacy L = fill_legacy(d, p, v);
         db_close(d);
 
-        d = st_open_ok(p);
+        d = open_store(p);
         assert_int_equal(db_version(d), DB_SCHEMA_VERSION);
         OK(d, db_check(d));
         db_conv *convs;
@@ -335,7 +335,7 @@ static void test_truncated(void **state)
 {
     (void)state;
     const char *full = fresh_store("full.db");
-    db *d = st_open_ok(full);
+    db *d = open_store(full);
     int64_t model = st_add_model(d, 'f', "f.gguf");
     strbuf sb = {0};
     for (int i = 0; i < 400; i++)
@@ -416,7 +416,7 @@ static void test_concurrent_open(void **state)
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             fail_msg("child %d ended with status %#x", i, status);
     }
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     assert_int_equal(db_version(d), DB_SCHEMA_VERSION);
     db_conv *list;
     size_t n;
@@ -435,7 +435,7 @@ static void test_recovery(void **state)
 {
     (void)state;
     const char *p = fresh_store("recover.db");
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     int64_t model = st_add_model(d, 'c', "c.gguf"), conv, cust;
     OK(d, db_conv_create(d, "", "sys", &conv));
     OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "tell me a story", &cust));
@@ -487,7 +487,7 @@ static void test_recovery(void **state)
     db_requests_free(rq, n);
     db_close(d);
 
-    db *d2 = st_open_ok(p);
+    db *d2 = open_store(p);
     assert_int_equal(db_recovered(d2), 1);
     OK(d2, db_requests_for_message(d2, ids[0], &rq, &n));
     assert_int_equal(n, 1);
@@ -510,16 +510,16 @@ static void test_recovery(void **state)
     assert_int_equal(s.running, 0);
     db_stats_free(&s);
     db_close(d2);
-    d2 = st_open_ok(p);
+    d2 = open_store(p);
     assert_int_equal(db_recovered(d2), 0);
     db_close(d2);
 
     /* a request of this living process is left alone by another open */
     int64_t reply, req;
-    d = st_open_ok(p);
+    d = open_store(p);
     OK(d, db_reply_begin(d, conv, model, NULL, ids[0], &reply));
     OK(d, db_request_begin(d, model, "local", conv, reply, 0, &req));
-    d2 = st_open_ok(p);
+    d2 = open_store(p);
     assert_int_equal(db_recovered(d2), 0);
     OK(d2, db_requests_for_message(d2, reply, &rq, &n));
     assert_int_equal(n, 1);
@@ -541,7 +541,7 @@ static void test_busy(void **state)
 {
     (void)state;
     const char *p = fresh_store("busy.db");
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     int64_t conv, m1, m2 = 0, reply;
     OK(d, db_conv_create(d, "", NULL, &conv));
     OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "before the lock", &m1));
@@ -655,7 +655,7 @@ static void test_migration_deadlock(void **state)
             break;
         if (util_now() - t0 > 60)
             fail_msg("the migration never waited for requests");
-        util_sleep_ms(10);
+        util_sleep(0.01);
     }
     /* the reader's wait closes the cycle; its query goes through only if
      * the step was the one aborted */
@@ -684,7 +684,7 @@ static void test_reconnect(void **state)
      * other suites run beside this one on the shared one */
     assert_int_equal(pg_test_own_cluster_begin(), 0);
     const char *p = fresh_store("reconnect.db");
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     int64_t conv, m1, m2;
     OK(d, db_conv_create(d, "", NULL, &conv));
     OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "before the restart", &m1));

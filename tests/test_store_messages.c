@@ -106,7 +106,7 @@ static bool is_active(db *d, int64_t id)
 static void test_message_tree(void **state)
 {
     (void)state;
-    db *d = st_open_ok(fresh_store("tree.db"));
+    db *d = open_store(fresh_store("tree.db"));
     int64_t model = st_add_model(d, 'a', "a.gguf"), model2 = st_add_model(d, 'b', "b.gguf");
     int64_t conv, sys, c1, r1, r2, r3, c2, r4, c1b;
     OK(d, db_conv_create(d, "support", "You are a helpful agent.", &conv));
@@ -259,7 +259,7 @@ static char *title_of(db *d, int64_t conv)
 static void test_titles(void **state)
 {
     (void)state;
-    db *d = st_open_ok(fresh_store("titles.db"));
+    db *d = open_store(fresh_store("titles.db"));
     int64_t conv, id;
     strbuf sb = {0};
 
@@ -378,7 +378,7 @@ static void check_search(db *d, const int64_t *convs, size_t n_convs, const char
 static void test_search(void **state)
 {
     (void)state;
-    db *d = st_open_ok(fresh_store("search.db"));
+    db *d = open_store(fresh_store("search.db"));
     const char *texts[] = {
         "My Router keeps dropping the WiFi connection",
         "我的订单还没有到达，请帮我查一下",

@@ -56,7 +56,7 @@ static int unrated_in(db *d, int64_t conv)
 static void test_ratings(void **state)
 {
     (void)state;
-    db *d = st_open_ok(fresh_store("ratings.db"));
+    db *d = open_store(fresh_store("ratings.db"));
     int64_t conv, cust;
     OK(d, db_conv_create(d, "", "sys", &conv));
     OK(d, db_msg_add(d, conv, DB_ROLE_CUSTOMER, "question", &cust));
@@ -198,7 +198,7 @@ static void test_confidence_queue(void **state)
 {
     (void)state;
     const char *p = fresh_store("confidence.db");
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     int64_t m = st_add_model(d, 'c', "conf.gguf");
     /* five conversations, one reply each: means -0.5, unknown, -2.0, -0.5, -1.25 */
     int64_t conv[5], reply[5], cust;
@@ -316,7 +316,7 @@ static void test_forget(void **state)
     char wal[1024];
     snprintf(wal, sizeof wal, "%s-wal", p);
     static const char secret[] = "QX7-PLUGH-SECRET-55821";
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     int64_t model = st_add_model(d, 'd', "d.gguf"), keep, gone, c, id, req;
 
     OK(d, db_conv_create(d, "", "sys", &keep));
@@ -350,7 +350,7 @@ static void test_forget(void **state)
     db_convs_free(convs, n);
 
     /* a second connection open, as the UI thread and a worker each have */
-    db *other = st_open_ok(p);
+    db *other = open_store(p);
     db_conv *seen;
     OK(other, db_conv_list(other, NULL, 0, &seen, &n));
     assert_int_equal(n, 2);
@@ -408,7 +408,7 @@ static void test_forget(void **state)
 static void test_purge(void **state)
 {
     (void)state;
-    db *d = st_open_ok(fresh_store("purge.db"));
+    db *d = open_store(fresh_store("purge.db"));
     int64_t old1, old2, young1, young2, id;
     OK(d, db_conv_create(d, "", NULL, &old1));
     OK(d, db_msg_add(d, old1, DB_ROLE_CUSTOMER, "old one", &id));
@@ -508,7 +508,7 @@ static void expect_export(db *d, db_export_filter f, int64_t model, const int64_
 static void test_export(void **state)
 {
     (void)state;
-    db *d = st_open_ok(fresh_store("export.db"));
+    db *d = open_store(fresh_store("export.db"));
     int64_t model = st_add_model(d, 'e', "e.gguf");
     int64_t r[6], conv, cust;
     const char *questions[] = {"boots?", "sandals?", "laces?", "socks?", "heels?", "soles?"};

@@ -260,7 +260,7 @@ static void test_aggregates(void **state)
 {
     (void)state;
     const char *p = fresh_store("stats.db");
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     int64_t ma = st_add_model(d, 'a', "a.gguf"), mb = st_add_model(d, 'b', "b.gguf");
     static req_row rows[400];
     size_t n = 400;
@@ -393,7 +393,7 @@ static void test_aggregates(void **state)
     db_close(d);
 
     /* an empty store */
-    d = st_open_ok(fresh_store("stats-empty.db"));
+    d = open_store(fresh_store("stats-empty.db"));
     OK(d, db_stats_compute(d, DB_WIN_ALL, db_now(), NULL, 0, &s));
     assert_int_equal(s.requests, 0);
     assert_false(s.latency_ms.valid);
@@ -478,7 +478,7 @@ static void test_series_buckets(void **state)
 {
     (void)state;
     const char *p = fresh_store("series.db");
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     int64_t model = st_add_model(d, 's', "s.gguf");
     const double M = 1800000000.0; /* a minute's start (1.8e9 = 60 x 3e7), in 2027 */
     const double now = M + 42;
@@ -562,7 +562,7 @@ static void test_thumbs_down_rate(void **state)
 {
     (void)state;
     const char *p = fresh_store("thumbs.db");
-    db *d = st_open_ok(p);
+    db *d = open_store(p);
     int64_t model = st_add_model(d, 't', "t.gguf"), conv, cust, r[12];
     OK(d, db_conv_create(d, "", NULL, &conv));
     for (int i = 0; i < 12; i++) {

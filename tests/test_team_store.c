@@ -55,13 +55,6 @@ extern char **environ;
 
 static bool server_stopped; /* by the running test: its teardown starts it */
 
-static void nap(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 static void stop_server(void)
 {
     server_stopped = true;
@@ -167,13 +160,13 @@ static void test_heartbeat_while_recording(void **state)
         free(v);
         if (first > 0)
             break;
-        nap(0.05);
+        util_sleep(0.05);
     }
     assert_true(first > 0);
     /* and again, later */
     double later = first;
     while (util_now() - t0 < 20 && later <= first) {
-        nap(0.1);
+        util_sleep(0.1);
         char *v = pg_one(url, sql);
         later = v ? strtod(v, NULL) : 0;
         free(v);
@@ -187,9 +180,9 @@ static void test_heartbeat_while_recording(void **state)
      * for 0.5 s, within 10 s), none in 1 s, five periods */
     int64_t stamps = heartbeat_stamps(), again;
     t0 = util_now();
-    while (nap(0.5), (again = heartbeat_stamps()) != stamps && util_now() - t0 < 10)
+    while (util_sleep(0.5), (again = heartbeat_stamps()) != stamps && util_now() - t0 < 10)
         stamps = again;
-    nap(1.0);
+    util_sleep(1.0);
     assert_int_equal(heartbeat_stamps(), stamps);
     db_close(d);
     pg_test_drop_db(url);
@@ -205,7 +198,7 @@ typedef struct {
 static void *start_later(void *arg)
 {
     later_start *ls = arg;
-    nap(ls->after_s);
+    util_sleep(ls->after_s);
     ls->rc = pg_test_start();
     ls->up_at = util_now();
     return NULL;
@@ -309,13 +302,13 @@ static void test_progress_saved_later(void **state)
     assert_int_equal(store_reply_begin(&r, d, conv, 0, "local", NULL, 0, 0), DB_OK);
     store_reply_text(&r, "Your ", 5); /* saved: the first piece */
     stop_server();
-    nap(0.3);
+    util_sleep(0.3);
     store_reply_text(&r, "parcel ", 7); /* the server away */
     start_server();
     char *text = NULL;
     double t0 = util_now();
     while (util_now() - t0 < 20) {
-        nap(0.3);
+        util_sleep(0.3);
         store_reply_text(&r, ".", 1); /* a later piece: saves when the backoff allows */
         free(text);
         text = last_reply_text(url);
@@ -348,7 +341,7 @@ static void test_dashboard_refresh_recovers(void **state)
     while (!dashfeed_take(f, &snap)) {
         if (util_now() - t0 > 30)
             fail_msg("no dashboard snapshot within 30 s");
-        nap(0.05);
+        util_sleep(0.05);
     }
     assert_string_equal(snap.error, "");
     dash_snapshot_free(&snap);
@@ -365,7 +358,7 @@ static void test_dashboard_refresh_recovers(void **state)
             break;
         if (dashfeed_take(f, &snap))
             dash_snapshot_free(&snap);
-        nap(0.1);
+        util_sleep(0.1);
     }
     assert_string_equal(oc, "interrupted");
     free(oc);
@@ -457,7 +450,7 @@ static int finish(proc *p, double timeout_s)
             char *e = test_read_file(p->err, NULL);
             fail_msg("%s did not end within %.0f s; its stderr: %s", test_bin(), timeout_s, e);
         }
-        nap(0.02);
+        util_sleep(0.02);
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -541,7 +534,7 @@ static void wait_streaming(const char *url, const proc *p, const char *host, dou
         }
         if (util_now() - t0 > 30)
             fail_msg("%s's reply did not get under way within 30 s", host);
-        nap(0.05);
+        util_sleep(0.05);
     }
     PQfinish(c);
 }
@@ -623,7 +616,7 @@ static void test_killed_writer_lapses(void **state)
     waitpid(a.pid, &status, 0);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
-    nap(killed + 1.0 - util_now());
+    util_sleep(killed + 1.0 - util_now());
     int marked = -1;
     assert_int_equal(db_recover(reader, &marked), DB_OK);
     double checked = util_now() - killed;
@@ -700,7 +693,7 @@ static void test_live_writer_never_marked(void **state)
         free(oc);
         if (util_now() - t0 > 60)
             fail_msg("the writer did not end within 60 s");
-        nap(0.25);
+        util_sleep(0.25);
     }
     double lasted = util_now() - t0;
     assert_true(WIFEXITED(status));
@@ -732,7 +725,7 @@ static void test_server_restart_mid_reply(void **state)
     proc a = ask_as("host-a", cfg, url, rs, "Where is my parcel?");
     wait_streaming(url, &a, "host-a", 0);
     stop_server();
-    nap(6);
+    util_sleep(6);
     start_server();
     int rc = finish(&a, 120);
     char *e = stderr_of(&a);

@@ -128,13 +128,6 @@ static double unit(uint64_t *s)
     return (double)(rng(s) >> 11) / 9007199254740992.0;
 }
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static bool parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -521,7 +514,7 @@ static db_status write_load(db *d, const char *target, int nw, const opts *o, co
         double t;
         if (st == DB_OK && n_under < 4096 && (st = refresh(d, cfg, DB_WIN_5M, &t)) == DB_OK)
             under[n_under++] = t;
-        sleep_s(0.25);
+        util_sleep(0.25);
     }
     close(ready[0]);
     double end = t0;

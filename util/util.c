@@ -184,9 +184,9 @@ double util_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void util_sleep_ms(int ms)
+void util_sleep(double s)
 {
-    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    struct timespec t = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
     while (nanosleep(&t, &t) != 0 && errno == EINTR)
         ;
 }

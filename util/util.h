@@ -67,8 +67,8 @@ size_t util_utf8_encode(uint32_t cp, unsigned char out[4]);
 
 /* Seconds from an arbitrary fixed point (CLOCK_MONOTONIC). */
 double util_now(void);
-/* Sleep ms milliseconds (the whole of it: resumed after a signal). */
-void util_sleep_ms(int ms);
+/* Sleep s seconds, the whole of it (resumed after a signal). */
+void util_sleep(double s);
 
 /* prefix followed by 32 lowercase hex digits (128 bits from getrandom(2))
  * into out: an id nobody can guess.  false when out is too small or the
